@@ -1,0 +1,170 @@
+"""Read access to the embedded dataset: :class:`Dataset` and its filters and citations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from reesim.data.registry import DEFAULT_DIR, TableSpec, load_registry
+from reesim.data.store import open_database
+from reesim.errors import InputError, suggest
+
+#: Columns added by the store to every table with a time column.
+DERIVED_COLUMNS = ("year_start", "year_end")
+#: Columns joined from ``sources`` by :meth:`Dataset.cite`.
+CITATION_COLUMNS = ("citation", "where_read", "licence", "vintage")
+
+
+@dataclass
+class Dataset:
+    """The embedded dataset, validated and loaded into a read-only DuckDB file.
+
+    Parameters
+    ----------
+    tables_dir, schema_dir : Path
+        Folders of the table CSVs and of the schema registry (defaults: the package's own).
+    """
+
+    tables_dir: Path = DEFAULT_DIR / "tables"
+    schema_dir: Path = DEFAULT_DIR / "schema"
+    registry: dict[str, TableSpec] = field(init=False)
+    path: Path = field(init=False)
+    version: str = field(init=False)
+    _con: duckdb.DuckDBPyConnection | None = field(init=False, default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.registry = load_registry(self.schema_dir)
+        self.path, digest = open_database(self.tables_dir, self.schema_dir, self.registry)
+        self.version = digest[:16]
+
+    # ------------------------------------------------------------------ access
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A read-only DuckDB connection (a cursor on one shared read-only handle)."""
+        if self._con is None:
+            self._con = duckdb.connect(str(self.path), read_only=True)
+        return self._con.cursor()
+
+    def spec(self, name: str) -> TableSpec:
+        """Declaration of table ``name``; an unknown name raises :class:`InputError`."""
+        if name not in self.registry:
+            raise InputError(suggest(name, self.registry, what="table", limit=20))
+        return self.registry[name]
+
+    def columns(self, name: str) -> tuple[str, ...]:
+        """Columns of table ``name`` in the store (declared plus derived year columns)."""
+        spec = self.spec(name)
+        return spec.column_names + (DERIVED_COLUMNS if spec.time_column else ())
+
+    def table(self, name: str, **filters: Any) -> pd.DataFrame:
+        """Rows of table ``name`` matching every filter, as a pandas DataFrame.
+
+        Parameters
+        ----------
+        name : str
+            Table name (``reesim data list`` shows them).
+        **filters
+            ``column=value`` equality filters. ``year=Y`` on a table whose time column is
+            not an integer ``year`` keeps rows whose period covers Y. A list or tuple
+            value matches any of its items.
+
+        Raises
+        ------
+        InputError
+            Unknown table, column, country code, a value of the wrong type, or a year
+            the table does not cover.
+        """
+        where, params = self._where(name, filters)
+        sql = f'SELECT * FROM "{name}"' + (f" WHERE {' AND '.join(where)}" if where else "")
+        return self.connect().execute(sql, params).df()
+
+    def cite(self, name: str, **key: Any) -> pd.DataFrame:
+        """The citation(s) behind the rows of ``name`` that match ``key``.
+
+        Returns
+        -------
+        DataFrame
+            The matching rows with their source id, citation, where it was read,
+            licence and vintage. Raises :class:`InputError` when no row matches.
+        """
+        if not key:
+            raise InputError(f"cite needs at least one column=value filter for table '{name}'")
+        rows = self.table(name, **key)
+        if rows.empty:
+            shown = ", ".join(f"{k}={v}" for k, v in key.items())
+            raise InputError(f"no row of table '{name}' matches {shown}")
+        if name == "sources":
+            return rows
+        sources = self.table("sources", source_id=list(rows["source_id"].unique()))
+        return rows.merge(sources, on="source_id", how="left", validate="many_to_one")
+
+    def coverage(self, name: str) -> tuple[int | None, int | None]:
+        """First and last calendar year covered by table ``name`` (None if it has no time column)."""
+        if self.spec(name).time_column is None:
+            return None, None
+        lo, hi = self.connect().execute(f'SELECT min(year_start), max(year_end) FROM "{name}"').fetchone()
+        return lo, hi
+
+    # ------------------------------------------------------------------ filters
+    def _where(self, name: str, filters: dict[str, Any]) -> tuple[list[str], list[Any]]:
+        spec = self.spec(name)
+        allowed = self.columns(name)
+        where: list[str] = []
+        params: list[Any] = []
+        for col, value in filters.items():
+            if col == "year" and spec.time_column and not (col in spec.column_names and spec.column("year").dtype == "int"):
+                year = self._year(name, value)
+                where.append("year_start <= ? AND ? <= year_end")
+                params += [year, year]
+                continue
+            if col not in allowed:
+                raise InputError(f"table '{name}': " + suggest(col, allowed, what="column", limit=30))
+            values = list(value) if isinstance(value, list | tuple | set) else [value]
+            dtype = spec.column(col).dtype if col in spec.column_names else "int"
+            typed = [self._typed(name, col, dtype, v) for v in values]
+            if col == "year" or col in DERIVED_COLUMNS:
+                for y in typed:
+                    self._year(name, y)
+            where.append(f'"{col}" IN ({", ".join("?" * len(typed))})')
+            params += typed
+        return where, params
+
+    def _typed(self, name: str, col: str, dtype: str, value: Any) -> Any:
+        text = str(value).strip()
+        try:
+            if dtype == "int":
+                return int(text)
+            if dtype == "float":
+                return float(text)
+        except ValueError:
+            raise InputError(f"table '{name}', column '{col}': {value!r} is not a number ({dtype})") from None
+        if dtype == "bool":
+            if text.lower() not in ("true", "false"):
+                raise InputError(f"table '{name}', column '{col}': {value!r} is not true or false")
+            return text.lower() == "true"
+        if dtype == "iso3":
+            known = self._codes()
+            if text.upper() not in known:
+                raise InputError(f"table '{name}', column '{col}': " + suggest(text, known, what="country code"))
+            return text.upper()
+        return text
+
+    def _codes(self) -> frozenset[str]:
+        con = self.connect()
+        iso = con.execute("SELECT iso3 FROM countries").fetchall()
+        agg = con.execute("SELECT code FROM aggregates WHERE code IS NOT NULL").fetchall()
+        return frozenset(r[0] for r in iso + agg)
+
+    def _year(self, name: str, value: Any) -> int:
+        try:
+            year = int(str(value).strip())
+        except ValueError:
+            raise InputError(f"table '{name}': year {value!r} is not an integer") from None
+        lo, hi = self.coverage(name)
+        if lo is None or not lo <= year <= hi:
+            span = f"{lo}-{hi}" if lo is not None else "none (the table has no time column)"
+            raise InputError(f"table '{name}' has no data for year {year}; years covered: {span}")
+        return year

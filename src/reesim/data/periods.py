@@ -1,0 +1,44 @@
+"""Parsing of the date and period strings used by the dataset.
+
+The raw tables write time as printed by their sources: ``2024`` (a year or an annual
+average), ``2024-05`` (a month), ``2024-05-06`` (a day), ``2010-Q1`` (a quarter),
+``2020-2023`` (a span of years) and ``2018-07/2020-12`` (a span of months). This module
+turns each into the first and last calendar year it covers; nothing else is inferred.
+"""
+
+from __future__ import annotations
+
+import re
+
+_PATTERNS = [
+    re.compile(r"^(?P<a>\d{4})$"),
+    re.compile(r"^(?P<a>\d{4})-(?P<m>0[1-9]|1[0-2])$"),
+    re.compile(r"^(?P<a>\d{4})-(?P<m>0[1-9]|1[0-2])-(?P<d>0[1-9]|[12]\d|3[01])$"),
+    re.compile(r"^(?P<a>\d{4})-Q[1-4]$"),
+    re.compile(r"^(?P<a>\d{4})-(?P<b>\d{4})$"),
+    re.compile(r"^(?P<a>\d{4})-(0[1-9]|1[0-2])/(?P<b>\d{4})-(0[1-9]|1[0-2])$"),
+]
+
+ALLOWED = "YYYY, YYYY-MM, YYYY-MM-DD, YYYY-Qn, YYYY-YYYY or YYYY-MM/YYYY-MM"
+
+
+def year_span(text: str) -> tuple[int, int] | None:
+    """First and last calendar year covered by a period string.
+
+    Parameters
+    ----------
+    text : str
+        A period as written in the dataset (see module docstring).
+
+    Returns
+    -------
+    tuple of int or None
+        ``(first_year, last_year)``, or None when ``text`` is not a period.
+    """
+    for pat in _PATTERNS:
+        m = pat.match(text.strip())
+        if m:
+            a = int(m.group("a"))
+            b = int(m.groupdict().get("b") or a)
+            return (a, b) if a <= b else None
+    return None

@@ -1,0 +1,96 @@
+"""The DuckDB store of the embedded dataset.
+
+On first use the validated CSV tables are written to a DuckDB file in the cache folder,
+named by the SHA-256 of the dataset (tables and schema), and opened read-only; the next
+process finds the file and skips validation. Callers get read-only connections: the
+dataset cannot be changed through them.
+
+The cache folder is ``$REESIM_CACHE_DIR``, else ``$XDG_CACHE_HOME/reesim``, else
+``~/.cache/reesim``. If it cannot be written, the database is built in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from reesim.data.periods import year_span
+from reesim.data.registry import TableSpec
+from reesim.data.validate import load_tables
+
+#: Bump when the database layout changes, so that old cache files are not reused.
+STORE_FORMAT = 1
+
+
+def dataset_hash(tables_dir: Path, schema_dir: Path) -> str:
+    """SHA-256 over the store format and every CSV of the dataset and its schema (sorted by name)."""
+    h = hashlib.sha256(f"reesim-store-{STORE_FORMAT}".encode())
+    for folder in (schema_dir, tables_dir):
+        for path in sorted(folder.glob("*.csv")):
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def cache_dir() -> Path:
+    """Folder for cached database files."""
+    env = os.environ.get("REESIM_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "reesim"
+
+
+def _with_years(df: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    """Add ``year_start``/``year_end`` (first and last calendar year) from the table's time column."""
+    if spec.time_column is None:
+        return df
+    col = df[spec.time_column]
+    spans = col.map(lambda v: year_span(str(v)) if v is not None and not pd.isna(v) else None)
+    out = df.copy()
+    out["year_start"] = pd.array([s[0] if s else None for s in spans], dtype="Int64")
+    out["year_end"] = pd.array([s[1] if s else None for s in spans], dtype="Int64")
+    return out
+
+
+def build_database(path: Path, frames: dict[str, pd.DataFrame], registry: dict[str, TableSpec]) -> None:
+    """Write the validated frames to a new DuckDB file at ``path`` (atomically: temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".duckdb.tmp")
+    os.close(fd)
+    os.unlink(tmp)
+    con = duckdb.connect(tmp)
+    try:
+        for name, spec in registry.items():
+            df = _with_years(frames[name], spec)
+            cols = [f'CAST("{c.name}" AS {c.sql_type}) AS "{c.name}"' for c in spec.columns]
+            if spec.time_column:
+                cols += ['CAST(year_start AS INTEGER) AS year_start', 'CAST(year_end AS INTEGER) AS year_end']
+            con.register("frame", df)
+            con.execute(f'CREATE TABLE "{name}" AS SELECT {", ".join(cols)} FROM frame')
+            con.unregister("frame")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    os.replace(tmp, path)
+
+
+def open_database(tables_dir: Path, schema_dir: Path, registry: dict[str, TableSpec]) -> tuple[Path, str]:
+    """Path of the (possibly new) database file for this dataset, and the dataset's hash."""
+    digest = dataset_hash(tables_dir, schema_dir)
+    name = f"dataset-{digest[:16]}.duckdb"
+    for folder in (cache_dir(), Path(tempfile.gettempdir()) / "reesim-cache"):
+        path = folder / name
+        if path.exists():
+            return path, digest
+        try:
+            build_database(path, load_tables(tables_dir, registry), registry)
+            return path, digest
+        except OSError:
+            continue
+    raise PermissionError(f"cannot write the dataset cache in {cache_dir()} nor in the temporary folder")
