@@ -24,11 +24,10 @@ What it does, and nothing more (no number is changed, interpolated or invented):
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import sys
 from pathlib import Path
-
-import logging
 
 import country_converter as coco
 import pandas as pd
@@ -76,10 +75,20 @@ MODEL_REGIONS = [
 
 #: Codes in the data that denote groups, not countries.
 AGGREGATES = [
-    ("WLD", "World", "world total", "World Bank code for the world aggregate, used by the compilers for world totals"),
+    (
+        "WLD",
+        "World",
+        "world total",
+        "World Bank code for the world aggregate, used by the compilers for world totals",
+    ),
     ("EUR", "Europe", "regional aggregate", "used by processing_capacity for 'Europe' (not the EU)"),
     ("_X", "Areas, nes", "UN Comtrade residual", "UN Comtrade partner code: areas not elsewhere specified"),
-    ("S19", "Other Asia, nes", "UN Comtrade residual", "UN Comtrade partner code (Taiwan in Comtrade practice)"),
+    (
+        "S19",
+        "Other Asia, nes",
+        "UN Comtrade residual",
+        "UN Comtrade partner code (Taiwan in Comtrade practice)",
+    ),
     ("X2", "Free Zones", "UN Comtrade residual", "UN Comtrade partner code"),
     ("ZA1", "Southern African Customs Union (...1999)", "UN Comtrade group", "UN Comtrade partner code"),
     ("", "Other countries", "residual", "USGS 'Other countries' rows carry no code"),
@@ -123,7 +132,9 @@ def licence(citation: str) -> str:
         c,
     ):
         return "U.S. Government work, public domain in the United States"
-    if re.search(r"Argus|Fastmarkets|Benchmark|SMM|Shanghai Metals|Adamas|Visual Capitalist|Asian Metal|Roskill", c):
+    if re.search(
+        r"Argus|Fastmarkets|Benchmark|SMM|Shanghai Metals|Adamas|Visual Capitalist|Asian Metal|Roskill", c
+    ):
         return "proprietary publication: individual figures quoted with attribution; check terms before bulk reuse"
     return "facts and figures only, from a published text (no text copied beyond identifying phrases)"
 
@@ -334,7 +345,9 @@ def main(raw: Path) -> None:
     regions["kind"] = ["aggregate" if r in ("EU", "ROW") else "country" for r in regions["region"]]
     regions["members"] = regions["region"].map(countries.groupby("region").size()).astype(int)
     regions.to_csv(OUT / "regions.csv", index=False)
-    pd.DataFrame(AGGREGATES, columns=["code", "name", "kind", "note"]).to_csv(OUT / "aggregates.csv", index=False)
+    pd.DataFrame(AGGREGATES, columns=["code", "name", "kind", "note"]).to_csv(
+        OUT / "aggregates.csv", index=False
+    )
     print(f"countries {len(countries)}, regions {len(regions)}, aggregates {len(AGGREGATES)}")
 
 

@@ -115,7 +115,11 @@ class Dataset:
         where: list[str] = []
         params: list[Any] = []
         for col, value in filters.items():
-            if col == "year" and spec.time_column and not (col in spec.column_names and spec.column("year").dtype == "int"):
+            if (
+                col == "year"
+                and spec.time_column
+                and not (col in spec.column_names and spec.column("year").dtype == "int")
+            ):
                 year = self._year(name, value)
                 where.append("year_start <= ? AND ? <= year_end")
                 params += [year, year]
@@ -128,6 +132,8 @@ class Dataset:
             if col == "year" or col in DERIVED_COLUMNS:
                 for y in typed:
                     self._year(name, y)
+            elif dtype in ("text", "code", "region", "source_id"):
+                self._known_values(name, col, typed)
             where.append(f'"{col}" IN ({", ".join("?" * len(typed))})')
             params += typed
         return where, params
@@ -148,9 +154,25 @@ class Dataset:
         if dtype == "iso3":
             known = self._codes()
             if text.upper() not in known:
-                raise InputError(f"table '{name}', column '{col}': " + suggest(text, known, what="country code"))
+                raise InputError(
+                    f"table '{name}', column '{col}': " + suggest(text, known, what="country code")
+                )
             return text.upper()
         return text
+
+    def _known_values(self, name: str, col: str, values: list[str]) -> None:
+        """Raise InputError naming the allowed values when a value never occurs in ``col``."""
+        rows = (
+            self.connect()
+            .execute(f'SELECT DISTINCT "{col}" FROM "{name}" WHERE "{col}" IS NOT NULL')
+            .fetchall()
+        )
+        present = {r[0] for r in rows}
+        for v in values:
+            if v not in present:
+                raise InputError(
+                    f"table '{name}', column '{col}': " + suggest(v, present, what="value", limit=25)
+                )
 
     def _codes(self) -> frozenset[str]:
         con = self.connect()

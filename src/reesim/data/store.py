@@ -70,7 +70,7 @@ def build_database(path: Path, frames: dict[str, pd.DataFrame], registry: dict[s
             df = _with_years(frames[name], spec)
             cols = [f'CAST("{c.name}" AS {c.sql_type}) AS "{c.name}"' for c in spec.columns]
             if spec.time_column:
-                cols += ['CAST(year_start AS INTEGER) AS year_start', 'CAST(year_end AS INTEGER) AS year_end']
+                cols += ["CAST(year_start AS INTEGER) AS year_start", "CAST(year_end AS INTEGER) AS year_end"]
             con.register("frame", df)
             con.execute(f'CREATE TABLE "{name}" AS SELECT {", ".join(cols)} FROM frame')
             con.unregister("frame")

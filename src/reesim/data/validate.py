@@ -61,7 +61,9 @@ def _convert(raw: pd.Series, dtype: str, file: str, column: str) -> pd.Series:
     if dtype == "bool":
         row = _first_bad(~raw.isin(["true", "false", ""]))
         if row is not None:
-            raise SchemaError(file, row, column, f"{raw.iloc[row - 1]!r} is not a boolean; allowed: true, false")
+            raise SchemaError(
+                file, row, column, f"{raw.iloc[row - 1]!r} is not a boolean; allowed: true, false"
+            )
         return raw.map({"true": True, "false": False, "": None}).astype("boolean")
     if dtype == "period":
         spans = raw.map(lambda v: year_span(v) if v else (0, 0))
@@ -77,9 +79,7 @@ def _convert(raw: pd.Series, dtype: str, file: str, column: str) -> pd.Series:
     return raw.where(~empty, None).astype("object")
 
 
-def _check_refs(
-    raw: pd.Series, dtype: str, file: str, column: str, refs: dict[str, frozenset[str]]
-) -> None:
+def _check_refs(raw: pd.Series, dtype: str, file: str, column: str, refs: dict[str, frozenset[str]]) -> None:
     if dtype not in refs:
         return
     allowed = refs[dtype]
@@ -154,7 +154,9 @@ def load_tables(tables_dir: Path, registry: dict[str, TableSpec]) -> dict[str, p
     """
     present = {p.stem for p in tables_dir.glob("*.csv")}
     for extra in sorted(present - set(registry)):
-        raise SchemaError(f"{extra}.csv", None, None, suggest(extra, registry, what="table (file not declared)"))
+        raise SchemaError(
+            f"{extra}.csv", None, None, suggest(extra, registry, what="table (file not declared)")
+        )
     for name in registry:
         if name not in present:
             raise SchemaError(f"{name}.csv", None, None, "declared table has no file")
@@ -162,7 +164,9 @@ def load_tables(tables_dir: Path, registry: dict[str, TableSpec]) -> dict[str, p
     frames: dict[str, pd.DataFrame] = {}
     refs: dict[str, frozenset[str]] = {}
     raws = {name: read_csv(tables_dir / f"{name}.csv") for name in registry}
-    ordered = [n for n in REFERENCE_ORDER if n in registry] + [n for n in registry if n not in REFERENCE_ORDER]
+    ordered = [n for n in REFERENCE_ORDER if n in registry] + [
+        n for n in registry if n not in REFERENCE_ORDER
+    ]
     for name in ordered:
         frames[name] = validate_table(raws[name], registry[name], f"{name}.csv", refs)
         if name == "sources":
@@ -180,7 +184,9 @@ def _check_countries_total(countries: pd.DataFrame) -> None:
     listed = set(countries["iso3"])
     missing = sorted(ISO3 - listed)
     if missing:
-        raise SchemaError("countries.csv", None, "iso3", f"ISO 3166-1 countries without a region: {missing[:10]}")
+        raise SchemaError(
+            "countries.csv", None, "iso3", f"ISO 3166-1 countries without a region: {missing[:10]}"
+        )
     extra = sorted(listed - ISO3)
     if extra:
         raise SchemaError("countries.csv", None, "iso3", f"not ISO 3166-1 alpha-3 codes: {extra[:10]}")

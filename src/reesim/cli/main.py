@@ -1,0 +1,57 @@
+"""The ``reesim`` command.
+
+Exit codes: 0 success, 2 bad input (one line naming what was wrong and what is allowed),
+1 internal error (set ``REESIM_DEBUG=1`` for the traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from rich.console import Console
+
+from reesim import __version__
+from reesim.cli.data import app as data_app
+from reesim.errors import InputError
+
+app = typer.Typer(
+    name="reesim",
+    help="reesim: rare-earth supply chains, export controls and tariffs, with a sourced dataset.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data_app, name="data")
+err = Console(stderr=True)
+
+
+@app.command()
+def version() -> None:
+    """Print reesim's version and the embedded dataset's version."""
+    from reesim.data import default_dataset
+
+    typer.echo(f"reesim {__version__}, dataset {default_dataset().version}")
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Entry point: run the app and map exceptions to exit codes (usage errors exit 2 via typer)."""
+    try:
+        app(args=argv, prog_name="reesim")
+    except InputError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except Exception as exc:
+        if os.environ.get("REESIM_DEBUG"):
+            raise
+        err.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (set REESIM_DEBUG=1 for the traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()
