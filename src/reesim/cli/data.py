@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import pandas as pd
@@ -131,7 +131,7 @@ def cite(
         out.print(f"... {len(rows) - 20} more rows match; narrow the key")
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     """Export formats."""
 
     csv = "csv"
