@@ -24,7 +24,7 @@ def shares_pct(quantities: Mapping[str, float], total: float) -> dict[str, float
     return {k: 100.0 * v / total for k, v in quantities.items()}
 
 
-def hhi_bounds(shares: Mapping[str, float]) -> tuple[float, float]:
+def hhi_bounds(shares: Mapping[str, float], tolerance_pct: float = 0.5) -> tuple[float, float]:
     """Herfindahl-Hirschman index (sum of squared percent shares, 0-10,000) with bounds.
 
     Where the listed shares cover less than 100 %, the unlisted residual ``r`` may be
@@ -39,8 +39,11 @@ def hhi_bounds(shares: Mapping[str, float]) -> tuple[float, float]:
     Parameters
     ----------
     shares : mapping
-        Holder to share in percent; shares must be >= 0 and sum to at most 100 (+ 0.5 for
-        rounding of printed figures).
+        Holder to share in percent; shares must be >= 0 and sum to at most
+        ``100 + tolerance_pct``.
+    tolerance_pct : float
+        How far above 100 % the shares may sum (printed totals are rounded: USGS rounds
+        world production to two or three significant digits).
 
     Returns
     -------
@@ -51,7 +54,7 @@ def hhi_bounds(shares: Mapping[str, float]) -> tuple[float, float]:
     if any(s < 0 for s in values):
         raise ValueError(f"shares must be >= 0, got {values}")
     covered = sum(values)
-    if covered > 100.5:
+    if covered > 100.0 + tolerance_pct:
         raise ValueError(f"shares sum to {covered:.2f} % > 100 %")
     base = sum(s * s for s in values)
     residual = max(0.0, 100.0 - covered)

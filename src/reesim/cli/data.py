@@ -218,7 +218,9 @@ def dependence_cmd(
         )
     out.print(t)
     for r in dep.itertuples(index=False):
-        out.print(f"  {r.stage}: {r.basis}" + (f" [yellow]{r.note}[/]" if r.note else ""), soft_wrap=True)
+        out.print(
+            f"  {r.stage}: {r.basis}" + (f"\n    [yellow]note: {r.note}[/]" if r.note else ""), soft_wrap=True
+        )
     out.print(
         "  HHI shown as a range where the data gives shares for only part of the world: the low end spreads "
         "the unknown rest over many holders, the high end gives it to one."

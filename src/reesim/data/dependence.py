@@ -45,6 +45,11 @@ def mining_years(ds: Dataset) -> list[int]:
     return sorted(int(y) for y in ok["year"].unique())
 
 
+#: Country rows may exceed the printed world total by this much (percent) before the
+#: report calls the rows inconsistent: USGS rounds world totals to 2-3 significant digits.
+ROUNDING_TOLERANCE_PCT = 2.0
+
+
 def _row(
     stage: str, year: int, shares: dict[str, float], basis: str, sources: list[str], note: str = ""
 ) -> dict:
@@ -56,7 +61,7 @@ def _row(
             "source_ids": ",".join(sorted(set(sources))),
             "note": note,
         }
-    low, high = hhi_bounds(shares)
+    low, high = hhi_bounds(shares, tolerance_pct=ROUNDING_TOLERANCE_PCT)
     top = max(shares, key=shares.__getitem__)
     return {
         "stage": stage,
@@ -94,16 +99,22 @@ def mining_row(ds: Dataset, year: int) -> dict:
     sources = [*countries["source_id"], *world["source_id"]]
     n = len(countries)
     basis = f"mine production, t REO, {n} {'country' if n == 1 else 'countries'} of a world total of {total:,.0f} t"
-    if listed > total * 1.005:
+    if listed > total * (1 + ROUNDING_TOLERANCE_PCT / 100):
         note = (
             f"listed countries sum to {listed:,.0f} t, more than the world total of {total:,.0f} t "
             "(the rows come from sources that disagree, see the rows' notes); shares not computed"
         )
         return _row("mining", year, {}, basis, sources, note)
+    note = ""
+    if listed > total:
+        note = (
+            f"country rows sum to {100 * listed / total:.1f} % of the printed world total, "
+            "which USGS rounds; shares are of the printed total"
+        )
     shares = shares_pct(
         dict(zip(countries["iso3"], countries["production_t_reo"].astype(float), strict=True)), total
     )
-    return _row("mining", year, shares, basis, sources)
+    return _row("mining", year, shares, basis, sources, note)
 
 
 def share_row(ds: Dataset, stage: str, year: int) -> dict | None:

@@ -1,0 +1,129 @@
+"""CLI behaviour and exit codes: 0 ok, 2 bad input (one line, no traceback), 1 internal error."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from reesim.cli import main as cli
+from reesim.cli.main import run
+
+
+def invoke(capsys, *argv: str) -> tuple[int, str, str]:
+    """Run the reesim command in-process; return (exit code, stdout, stderr)."""
+    try:
+        run(list(argv))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_data_list_shows_every_table_with_rows_and_years(capsys, ds):
+    code, out, _ = invoke(capsys, "data", "list")
+    assert code == 0
+    for name in ds.registry:
+        assert name in out
+    assert "1900-2025" in out  # mine_production coverage
+    assert "3,414" in out  # trade_flows rows
+
+
+def test_data_show_filters_and_limits(capsys):
+    code, out, _ = invoke(capsys, "data", "show", "mine_production", "--where", "iso3=CHN", "--year", "2024")
+    assert code == 0
+    assert "270,000" in out and "1 rows" in out
+
+
+def test_data_show_columns(capsys):
+    code, out, _ = invoke(
+        capsys, "data", "show", "prices", "-w", "element=Tb", "-y", "2021", "-c", "date,price,preferred"
+    )
+    assert code == 0
+    assert "1,340" in out and "1,350" in out and "market_code" not in out
+
+
+def test_data_cite_prints_citation_and_licence(capsys):
+    code, out, _ = invoke(capsys, "data", "cite", "mine_production", "year=2024", "iso3=CHN")
+    assert code == 0
+    assert "usgs-mineral-commodity-ee47b4" in out
+    assert "public domain" in out and "vintage: 2026-05-27" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (("data", "show", "pricez"), "did you mean 'prices'"),
+        (("data", "show", "prices", "--where", "elemnt=Dy"), "did you mean 'element'"),
+        (("data", "show", "prices", "--where", "element"), "expected COLUMN=VALUE"),
+        (("data", "show", "mine_production", "--where", "iso3=CHX"), "unknown country code 'CHX'"),
+        (("data", "show", "mine_production", "--year", "1850"), "years covered: 1900-2025"),
+        (("data", "cite", "prices", "element=Zz"), "unknown value 'Zz'"),
+        (("data", "dependence", "--year", "1990"), "years with country data"),
+        (("data", "show", "prices", "--columns", "date,pricee"), "did you mean 'price'"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(capsys, argv, fragment):
+    code, out, err = invoke(capsys, *argv)
+    assert code == 2
+    assert fragment in err
+    assert "Traceback" not in out + err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_usage_errors_exit_2(capsys):
+    code, _, err = invoke(capsys, "data", "export", "prices", "--format", "xls", "--out", "x.xls")
+    assert code == 2
+    assert "'xls' is not one of 'csv'" in err and "'parquet'" in err
+    code, _, _ = invoke(capsys, "data", "nope")
+    assert code == 2
+
+
+def test_internal_error_exits_1_without_traceback(capsys, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("reesim.cli.data.dependence", boom)
+    code, out, err = invoke(capsys, "data", "dependence")
+    assert code == 1
+    assert "internal error: RuntimeError: disk on fire" in err
+    assert "Traceback" not in out + err
+    assert cli.err is not None
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_export_round_trip(capsys, tmp_path, ds, fmt):
+    path = tmp_path / "sub" / f"prices.{fmt}"
+    code, out, _ = invoke(capsys, "data", "export", "prices", "--format", fmt, "--out", str(path))
+    assert code == 0 and "wrote 466 rows" in out
+    back = pd.read_csv(path, keep_default_na=False, dtype=str) if fmt == "csv" else pd.read_parquet(path)
+    original = ds.table("prices")
+    assert list(back.columns) == list(original.columns)
+    assert len(back) == len(original)
+    if fmt == "parquet":
+        pd.testing.assert_frame_equal(back, original, check_dtype=False)
+    else:
+        assert back["source"].tolist() == original["source"].tolist()
+        assert pd.to_numeric(back["price"]).tolist() == original["price"].tolist()
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
+
+
+def test_failed_export_leaves_nothing(capsys, tmp_path, monkeypatch):
+    def fail(self, *args, **kwargs):
+        raise OSError("no space left")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", fail)
+    path = tmp_path / "prices.parquet"
+    code, _, err = invoke(capsys, "data", "export", "prices", "--format", "parquet", "--out", str(path))
+    assert code == 1 and "no space left" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dependence_report_prints_figures_and_sources(capsys):
+    code, out, _ = invoke(capsys, "data", "dependence", "--year", "2024")
+    assert code == 0
+    assert "71.1" in out  # China's 2024 mine share (270,000 / 380,000 t)
+    assert "5,302" in out  # HHI of mining, 2024
+    assert "8,489-8,498" in out  # separation 2023: China 92 %, Malaysia 5 %, 3 % unknown
+    assert "usgs-mineral-commodity-ee47b4" in out
+    assert "net import reliance" in out
