@@ -51,8 +51,8 @@ def hhi_bounds(shares: Mapping[str, float], tolerance_pct: float = 0.5) -> tuple
         ``(lower, upper)``.
     """
     values = list(shares.values())
-    if any(s < 0 for s in values):
-        raise ValueError(f"shares must be >= 0, got {values}")
+    if not all(s >= 0 for s in values):  # also rejects NaN
+        raise ValueError(f"shares must be >= 0 and not NaN, got {values}")
     covered = sum(values)
     if covered > 100.0 + tolerance_pct:
         raise ValueError(f"shares sum to {covered:.2f} % > 100 %")

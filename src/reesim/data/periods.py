@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 
-_PATTERNS = [
-    re.compile(r"^(?P<a>\d{4})$"),
-    re.compile(r"^(?P<a>\d{4})-(?P<m>0[1-9]|1[0-2])$"),
-    re.compile(r"^(?P<a>\d{4})-(?P<m>0[1-9]|1[0-2])-(?P<d>0[1-9]|[12]\d|3[01])$"),
-    re.compile(r"^(?P<a>\d{4})-Q[1-4]$"),
-    re.compile(r"^(?P<a>\d{4})-(?P<b>\d{4})$"),
-    re.compile(r"^(?P<a>\d{4})-(0[1-9]|1[0-2])/(?P<b>\d{4})-(0[1-9]|1[0-2])$"),
+_PATTERNS = [  # ASCII digits only (re.ASCII): "２０２４" is not a year here
+    re.compile(r"^(?P<a>\d{4})$", re.ASCII),
+    re.compile(r"^(?P<a>\d{4})-(?P<m>0[1-9]|1[0-2])$", re.ASCII),
+    re.compile(r"^(?P<a>\d{4})-(?P<m>0[1-9]|1[0-2])-(?P<d>0[1-9]|[12]\d|3[01])$", re.ASCII),
+    re.compile(r"^(?P<a>\d{4})-Q[1-4]$", re.ASCII),
+    re.compile(r"^(?P<a>\d{4})-(?P<b>\d{4})$", re.ASCII),
+    re.compile(r"^(?P<a>\d{4})-(0[1-9]|1[0-2])/(?P<b>\d{4})-(0[1-9]|1[0-2])$", re.ASCII),
 ]
 
 ALLOWED = "YYYY, YYYY-MM, YYYY-MM-DD, YYYY-Qn, YYYY-YYYY or YYYY-MM/YYYY-MM"

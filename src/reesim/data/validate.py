@@ -53,9 +53,9 @@ def _convert(raw: pd.Series, dtype: str, file: str, column: str) -> pd.Series:
         if row is not None:
             raise SchemaError(file, row, column, f"{raw.iloc[row - 1]!r} is not a number ({dtype})")
         if dtype == "int":
-            row = _first_bad(~empty & (num % 1 != 0))
+            row = _first_bad(~empty & ((num % 1 != 0) | (num.abs() >= 2**63)))
             if row is not None:
-                raise SchemaError(file, row, column, f"{raw.iloc[row - 1]!r} is not an integer")
+                raise SchemaError(file, row, column, f"{raw.iloc[row - 1]!r} is not an integer (64-bit)")
             return num.astype("Int64")
         return num.astype("Float64")
     if dtype == "bool":
@@ -124,15 +124,16 @@ def validate_table(
         out[col.name] = _convert(series, col.dtype, file, col.name)
         _check_refs(series, col.dtype, file, col.name, refs)
     if spec.key:
-        dup = raw.duplicated(list(spec.key), keep=False)
-        if dup.any():
-            rows = [int(i) + 1 for i in dup.to_numpy().nonzero()[0]]
+        key = list(spec.key)
+        row = _first_bad(raw.duplicated(key, keep="first"))
+        if row is not None:
+            values = tuple(raw.iloc[row - 1][key])
+            first = _first_bad((raw[key] == pd.Series(values, index=key)).all(axis=1))
             raise SchemaError(
                 file,
-                rows[1],
+                row,
                 None,
-                f"duplicated key ({', '.join(spec.key)}) = "
-                f"({', '.join(raw.iloc[rows[1] - 1][list(spec.key)])}); same as row {rows[0]}",
+                f"duplicated key ({', '.join(key)}) = ({', '.join(values)}); same as row {first}",
             )
     return pd.DataFrame(out)
 
