@@ -323,11 +323,15 @@ def test_declared_table_without_file(tables_copy: Path) -> None:
 
 def test_country_list_with_a_non_iso_code(tables_copy: Path) -> None:
     """An aggregate code passes the per-cell check but is not an ISO country."""
-    corrupt(tables_copy, "countries", set_where("iso3", "FRA", "iso3", "WLD"))
+
+    def mutate(df: pd.DataFrame) -> pd.DataFrame:
+        extra = pd.DataFrame([{"iso3": "WLD", "name": "World", "region": "ROW"}])
+        return pd.concat([df, extra], ignore_index=True)
+
+    corrupt(tables_copy, "countries", mutate)
     err = load_error(tables_copy)
     assert (err.file, err.row, err.column) == ("countries.csv", None, "iso3")
-    # FRA is now missing: reported first, before the extra WLD
-    assert "without a region" in err.problem and "'FRA'" in err.problem
+    assert err.problem == "not ISO 3166-1 alpha-3 codes: ['WLD']"
 
 
 def test_first_bad_row_is_reported_when_several_are_bad(tables_copy: Path) -> None:
@@ -341,12 +345,8 @@ def test_first_bad_row_is_reported_when_several_are_bad(tables_copy: Path) -> No
     assert "'x5'" in err.problem
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: validate_table reports rows[0]/rows[1] of ALL duplicated rows, which can come "
-    "from two different duplicate groups",
-)
 def test_duplicated_key_names_a_row_with_the_same_key() -> None:
+    """Regression: with two duplicate groups the message used to pair rows of different keys."""
     spec = load_registry()["regions"]
     raw = pd.DataFrame(
         {
@@ -364,13 +364,12 @@ def test_duplicated_key_names_a_row_with_the_same_key() -> None:
     assert "= (AAA); same as row 1" in info.value.problem
 
 
-@pytest.mark.xfail(
-    strict=True, raises=TypeError, reason="bug: an integer too large for int64 escapes as TypeError"
-)
 def test_huge_integer_is_a_schema_error(tables_copy: Path) -> None:
+    """Regression: an integer too large for int64 used to escape as a TypeError."""
     corrupt(tables_copy, "mine_production", set_cell("year", 3, "99999999999999999999"))
     err = load_error(tables_copy)
-    assert (err.row, err.column) == (3, "year")
+    assert (err.file, err.row, err.column) == ("mine_production.csv", 3, "year")
+    assert "'99999999999999999999' is not an integer" in err.problem
 
 
 # --------------------------------------------------------------------------- pristine integrity
@@ -411,3 +410,26 @@ def test_countries_table_covers_iso_exactly_once() -> None:
         codes = [r["iso3"] for r in csv.DictReader(fh)]
     assert len(codes) == len(set(codes))
     assert set(codes) == ISO3
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "fragment"),
+    [
+        ("effective_date", " 2024-02-01", "not a date or period"),
+        ("effective_date", "2024-02-31", "not a date or period"),
+        ("rate_pct", "inf", "not a number"),
+        ("description", "   ", "required but empty"),
+    ],
+)
+def test_blank_spaced_impossible_and_infinite_values_are_rejected(column, value, fragment):
+    spec = load_registry()["us_tariffs"]
+    raw = pd.DataFrame({c: ["x"] for c in spec.column_names})
+    raw["effective_date"] = ["2024-02-01"]
+    raw["rate_pct"] = ["5"]
+    raw["covered_import_value_usd_bn"] = [""]
+    raw["preferred"] = ["true"]
+    raw[column] = [value]
+    with pytest.raises(SchemaError) as info:
+        validate_table(raw, spec, "us_tariffs.csv", {})
+    assert (info.value.row, info.value.column) == (1, column)
+    assert fragment in info.value.problem

@@ -19,8 +19,10 @@ def shares_pct(quantities: Mapping[str, float], total: float) -> dict[str, float
         The total the shares are taken of (e.g. the world total printed by USGS, which
         may differ from the sum of the listed countries by rounding and unlisted producers).
     """
-    if total <= 0:
+    if not total > 0:  # also rejects NaN
         raise ValueError(f"total must be positive, got {total}")
+    if not all(v >= 0 for v in quantities.values()):
+        raise ValueError(f"quantities must be >= 0 and not NaN, got {dict(quantities)}")
     return {k: 100.0 * v / total for k, v in quantities.items()}
 
 

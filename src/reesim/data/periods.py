@@ -9,6 +9,7 @@ turns each into the first and last calendar year it covers; nothing else is infe
 from __future__ import annotations
 
 import re
+from datetime import date
 
 _PATTERNS = [  # ASCII digits only (re.ASCII): "２０２４" is not a year here
     re.compile(r"^(?P<a>\d{4})$", re.ASCII),
@@ -36,8 +37,13 @@ def year_span(text: str) -> tuple[int, int] | None:
         ``(first_year, last_year)``, or None when ``text`` is not a period.
     """
     for pat in _PATTERNS:
-        m = pat.match(text.strip())
+        m = pat.match(text)
         if m:
+            if m.groupdict().get("d"):
+                try:
+                    date(int(m.group("a")), int(m.group("m")), int(m.group("d")))
+                except ValueError:
+                    return None
             a = int(m.group("a"))
             b = int(m.groupdict().get("b") or a)
             return (a, b) if a <= b else None

@@ -49,7 +49,7 @@ def _convert(raw: pd.Series, dtype: str, file: str, column: str) -> pd.Series:
     empty = raw == ""
     if dtype in ("int", "float"):
         num = pd.to_numeric(raw.where(~empty), errors="coerce")
-        row = _first_bad(num.isna() & ~empty)
+        row = _first_bad((num.isna() | num.abs().eq(float("inf"))) & ~empty)
         if row is not None:
             raise SchemaError(file, row, column, f"{raw.iloc[row - 1]!r} is not a number ({dtype})")
         if dtype == "int":
@@ -72,7 +72,7 @@ def _convert(raw: pd.Series, dtype: str, file: str, column: str) -> pd.Series:
             raise SchemaError(
                 file, row, column, f"{raw.iloc[row - 1]!r} is not a date or period; allowed: {PERIOD_FORMATS}"
             )
-    if dtype in ("code", "iso3", "region", "source_id"):
+    if dtype in ("code", "iso3", "region", "source_id", "period"):
         row = _first_bad(raw != raw.str.strip())
         if row is not None:
             raise SchemaError(file, row, column, f"{raw.iloc[row - 1]!r} has surrounding whitespace")
@@ -118,7 +118,7 @@ def validate_table(
     for col in spec.columns:
         series = raw[col.name]
         if col.required:
-            row = _first_bad(series == "")
+            row = _first_bad(series.str.strip() == "")
             if row is not None:
                 raise SchemaError(file, row, col.name, "value is required but empty")
         out[col.name] = _convert(series, col.dtype, file, col.name)
