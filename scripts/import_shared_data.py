@@ -176,8 +176,13 @@ def iso3_of(names: pd.Series, cc: coco.CountryConverter) -> pd.Series:
     return names.map(codes)
 
 
+def classify(text: str, rules: list[tuple[str, str]]) -> str:
+    """Code of the first rule whose regex matches the lower-cased text, else ``other``."""
+    low = text.lower()
+    return next((code for pat, code in rules if re.search(pat, low)), "other")
+
+
 def form_code(form: str) -> str:
-    f = form.lower()
     rules = [
         (r"unit value", "unit_value"),
         (r"mischmetal", "mischmetal"),
@@ -189,14 +194,10 @@ def form_code(form: str) -> str:
         (r"^metal", "metal"),
         (r"oxide", "oxide"),
     ]
-    for pat, code in rules:
-        if re.search(pat, f):
-            return code
-    return "other"
+    return classify(form, rules)
 
 
 def market_code(market: str) -> str:
-    m = market.lower()
     rules = [
         (r"^us$", "us_unit_value"),
         (r"europe vs|relative|ratio", "ratio"),
@@ -210,15 +211,11 @@ def market_code(market: str) -> str:
         (r"volume-weighted", "global_volume_weighted"),
         (r"not stated", "unstated"),
     ]
-    for pat, code in rules:
-        if re.search(pat, m):
-            return code
-    return "other"
+    return classify(market, rules)
 
 
 def stage_code(stage: str) -> str:
     """Chain stage from the stage text's leading words (``metal & magnet making`` -> magnet)."""
-    s = stage.lower()
     rules = [
         (r"^mining", "mining"),
         (r"^(separation|refin|processing|cracking)", "separation"),
@@ -226,10 +223,7 @@ def stage_code(stage: str) -> str:
         (r"^metal", "metal"),
         (r"^imports", "trade"),
     ]
-    for pat, code in rules:
-        if re.search(pat, s):
-            return code
-    return "other"
+    return classify(stage, rules)
 
 
 def metric_code(metric: str, unit: str) -> str:

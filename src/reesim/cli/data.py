@@ -167,6 +167,14 @@ def export(
     out.print(f"wrote {len(df):,} rows of {table} to {out_path}")
 
 
+def _titled(title: str, columns: tuple[tuple[str, str], ...]) -> Table:
+    """An empty rich table with the given (name, justify) columns."""
+    t = Table(title=title, header_style="bold")
+    for col, just in columns:
+        t.add_column(col, justify=just, overflow="fold")
+    return t
+
+
 def _hhi(low: float, high: float) -> str:
     if pd.isna(low):
         return ""
@@ -193,18 +201,19 @@ def dependence_cmd(
     def refs(value: str) -> str:
         return " ".join(ref[s] for s in value.split(","))
 
-    t = Table(title=f"Who holds the rare-earth chain (requested year {year})", header_style="bold")
-    for col, just in (
-        ("stage", "left"),
-        ("data year", "right"),
-        ("top", "left"),
-        ("top %", "right"),
-        ("China %", "right"),
-        ("HHI 0-10,000", "right"),
-        ("known %", "right"),
-        ("source", "left"),
-    ):
-        t.add_column(col, justify=just, overflow="fold")
+    t = _titled(
+        f"Who holds the rare-earth chain (requested year {year})",
+        (
+            ("stage", "left"),
+            ("data year", "right"),
+            ("top", "left"),
+            ("top %", "right"),
+            ("China %", "right"),
+            ("HHI 0-10,000", "right"),
+            ("known %", "right"),
+            ("source", "left"),
+        ),
+    )
     for r in dep.itertuples(index=False):
         t.add_row(
             r.stage,
@@ -227,16 +236,17 @@ def dependence_cmd(
     )
 
     if not imp.empty:
-        t2 = Table(title="U.S. import sources (USGS MCS import-source shares)", header_style="bold")
-        for col, just in (
-            ("commodity", "left"),
-            ("period", "left"),
-            ("China %", "right"),
-            ("top partner", "left"),
-            ("top %", "right"),
-            ("source", "left"),
-        ):
-            t2.add_column(col, justify=just, overflow="fold")
+        t2 = _titled(
+            "U.S. import sources (USGS MCS import-source shares)",
+            (
+                ("commodity", "left"),
+                ("period", "left"),
+                ("China %", "right"),
+                ("top partner", "left"),
+                ("top %", "right"),
+                ("source", "left"),
+            ),
+        )
         for r in imp.itertuples(index=False):
             t2.add_row(
                 r.commodity,
