@@ -1,0 +1,207 @@
+"""The spatial price equilibrium of one year as a sparse convex QP.
+
+Samuelson (1952) and Takayama & Judge (1971): the competitive spatial equilibrium
+maximises consumer surplus minus production and transport costs. With linear inverse
+demand ``a - b q`` and linear marginal cost ``c + d x`` it is the QP
+
+    minimise   1/2 v' diag(P) v + c' v
+    subject to G v <= h          (commodity balances, export quotas)
+               0 <= v <= u       (capacities; banned edges and zero capacities presolved away)
+
+over v = [process activities x | demand quantities q | edge flows f], with
+P = [d | b | congestion], c = [c | -a | transport + wedges]. The balance row of commodity
+k in region r reads ``-(sum_p io[p,k] x_p + inflow - outflow - sum q) <= 0``: free
+disposal, so its dual (>= 0) is the price, and a co-product in excess supply has price 0.
+A quota row ``sum_{e in group} f_e <= limit`` has the quota rent as dual. KKT conditions
+of this QP are exactly the equilibrium conditions checked by :mod:`reesim.solve.guards`.
+
+The constraint matrix is built once per world structure with vectorised scipy.sparse code;
+costs, bounds and right-hand sides can be updated in place (:meth:`QP.with_data`).
+
+References
+----------
+Samuelson, P. A. (1952). Spatial price equilibrium and linear programming. *American
+Economic Review* 42(3), 283-303. Takayama, T. & Judge, G. G. (1971). *Spatial and
+Temporal Price and Allocation Models*. North-Holland.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from reesim.world.world import World
+
+
+@dataclass(frozen=True)
+class QP:
+    """A built QP with its labels.
+
+    All arrays cover the full variable set; :attr:`keep` marks the columns passed to the
+    solver (presolve drops columns whose upper bound is 0).
+    """
+
+    P: np.ndarray  # diagonal of the Hessian, length n
+    c: np.ndarray  # linear cost, length n
+    G: sp.csc_matrix  # rows: balances then quotas
+    h: np.ndarray  # right-hand sides
+    ub: np.ndarray  # upper bounds (inf where none)
+    n_proc: int
+    n_dem: int
+    n_edge: int
+    nodes: pd.DataFrame  # balance rows: commodity, region
+    quota_names: tuple[str, ...]
+    base_edge_cost: np.ndarray  # transport + specific wedge per edge (ad valorem added later)
+
+    @property
+    def n(self) -> int:
+        """Number of variables."""
+        return len(self.c)
+
+    @property
+    def keep(self) -> np.ndarray:
+        """Columns that stay after presolve (upper bound > 0)."""
+        return self.ub > 0
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of balance rows."""
+        return len(self.nodes)
+
+    def sizes(self) -> dict[str, int]:
+        """Problem size before and after presolve."""
+        k = self.keep
+        Gk = self.G[:, k]
+        return {
+            "variables": self.n,
+            "rows": self.G.shape[0],
+            "nonzeros": int(self.G.nnz),
+            "variables_presolved": int(k.sum()),
+            "nonzeros_presolved": int(Gk.nnz),
+        }
+
+    def with_edge_wedges(self, wedges: np.ndarray) -> QP:
+        """The same QP with ad valorem wedges (USD/kg per edge) added to the edge costs."""
+        c = self.c.copy()
+        s = self.n_proc + self.n_dem
+        c[s:] = self.base_edge_cost + wedges
+        return _replace(self, c=c)
+
+
+def _replace(qp: QP, **kw) -> QP:
+    from dataclasses import replace
+
+    return replace(qp, **kw)
+
+
+def _edge_keys(df: pd.DataFrame) -> pd.MultiIndex:
+    return pd.MultiIndex.from_frame(df[["commodity", "origin", "dest"]].astype(str))
+
+
+def build_qp(world: World) -> QP:
+    """Build the sparse QP of ``world`` (vectorised; no Python loop over edges).
+
+    Parameters
+    ----------
+    world : World
+        The market year.
+
+    Returns
+    -------
+    QP
+        Matrices and labels; ad valorem wedges are not yet included (see
+        :func:`reesim.solve.equilibrium.solve_equilibrium`).
+    """
+    p, io, d, e = world.processes, world.io, world.demands, world.edges
+    n_p, n_d, n_e = len(p), len(d), len(e)
+
+    # Balance nodes: every (commodity, region) touched by a process, a demand or an edge.
+    proc_region = dict(zip(p["process"], p["region"], strict=True))
+    io_nodes = pd.DataFrame({"commodity": io["commodity"], "region": io["process"].map(proc_region)})
+    nodes = (
+        pd.concat(
+            [
+                io_nodes,
+                d[["commodity", "region"]],
+                e[["commodity", "origin"]].rename(columns={"origin": "region"}),
+                e[["commodity", "dest"]].rename(columns={"dest": "region"}),
+            ]
+        )
+        .drop_duplicates()
+        .sort_values(["commodity", "region"])
+        .reset_index(drop=True)
+    )
+    node_index = pd.MultiIndex.from_frame(nodes)
+
+    def node_of(commodity: pd.Series, region: pd.Series) -> np.ndarray:
+        return node_index.get_indexer(pd.MultiIndex.from_arrays([commodity.to_numpy(), region.to_numpy()]))
+
+    proc_pos = pd.Index(p["process"]).get_indexer(io["process"])
+    rows = [node_of(io["commodity"], io["process"].map(proc_region)), node_of(d["commodity"], d["region"])]
+    cols = [proc_pos, n_p + np.arange(n_d)]
+    vals = [-io["coef"].astype(float).to_numpy(), np.ones(n_d)]
+    edge_cols = n_p + n_d + np.arange(n_e)
+    rows += [node_of(e["commodity"], e["dest"]), node_of(e["commodity"], e["origin"])]
+    cols += [edge_cols, edge_cols]
+    vals += [-np.ones(n_e), np.ones(n_e)]
+
+    # Quota rows.
+    quotas = world.quotas.reset_index(drop=True)
+    members = world.quota_members
+    q_rows = pd.Index(quotas["quota"]).get_indexer(members["quota"])
+    q_cols = _edge_keys(e).get_indexer(_edge_keys(members))
+    if (q_cols < 0).any():
+        bad = members[q_cols < 0].iloc[0]
+        from reesim.errors import InputError
+
+        raise InputError(
+            f"quota '{bad['quota']}' names edge {bad['commodity']} {bad['origin']}->{bad['dest']}, which is not a trade edge"
+        )
+    rows.append(len(nodes) + q_rows)
+    cols.append(n_p + n_d + q_cols)
+    vals.append(np.ones(len(members)))
+
+    n = n_p + n_d + n_e
+    m = len(nodes) + len(quotas)
+    G = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(m, n))
+    G.sum_duplicates()
+    h = np.concatenate([np.zeros(len(nodes)), quotas["limit"].astype(float).to_numpy()])
+
+    # Costs and bounds.
+    spec = world.specific
+    wedge = np.zeros(n_e)
+    if len(spec):
+        pos = _edge_keys(e).get_indexer(_edge_keys(spec))
+        ok = pos >= 0
+        np.add.at(wedge, pos[ok], spec.loc[ok, "per_unit"].astype(float).to_numpy())
+    edge_cost = e["transport"].astype(float).to_numpy() + wedge
+    P = np.concatenate(
+        [
+            p["mc_slope"].astype(float).to_numpy(),
+            d["slope"].astype(float).to_numpy(),
+            np.full(n_e, world.congestion),
+        ]
+    )
+    c = np.concatenate(
+        [p["mc_intercept"].astype(float).to_numpy(), -d["intercept"].astype(float).to_numpy(), edge_cost]
+    )
+    ub = np.concatenate([p["capacity"].astype(float).to_numpy(), np.full(n_d, np.inf), np.full(n_e, np.inf)])
+    if len(world.bans):
+        banned = _edge_keys(e).isin(_edge_keys(world.bans))
+        ub[n_p + n_d + np.flatnonzero(banned)] = 0.0
+    return QP(
+        P=P,
+        c=c,
+        G=G,
+        h=h,
+        ub=ub,
+        n_proc=n_p,
+        n_dem=n_d,
+        n_edge=n_e,
+        nodes=nodes,
+        quota_names=tuple(quotas["quota"]),
+        base_edge_cost=edge_cost,
+    )

@@ -1,0 +1,1 @@
+"""Numerical solution of the QP: solver back ends, equilibrium fixed point, guards."""

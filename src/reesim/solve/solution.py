@@ -1,0 +1,192 @@
+"""The solution of one market year: immutable, labelled, separate from the inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from reesim.model.qp import QP
+from reesim.solve.backends import RawSolution
+from reesim.solve.guards import GuardReport
+from reesim.world.world import World
+
+
+def _frozen(df: pd.DataFrame) -> pd.DataFrame:
+    for col in df.columns:
+        arr = df[col].to_numpy()
+        if isinstance(arr, np.ndarray) and arr.dtype != object:
+            arr.flags.writeable = False
+    return df
+
+
+@dataclass(frozen=True)
+class Solution:
+    """Prices, production, trade, consumption and rents of one solved year.
+
+    Every table is returned as a fresh copy: editing it cannot change the solution, and
+    nothing is ever written back into the :class:`~reesim.world.world.World`.
+
+    Units: quantities in the world's ``quantity_unit`` per year, prices and rents in USD/kg.
+    """
+
+    world_name: str
+    quantity_unit: str
+    _prices: pd.DataFrame = field(repr=False)
+    _production: pd.DataFrame = field(repr=False)
+    _outputs: pd.DataFrame = field(repr=False)
+    _trade: pd.DataFrame = field(repr=False)
+    _consumption: pd.DataFrame = field(repr=False)
+    _quota_rents: pd.DataFrame = field(repr=False)
+    solver: str
+    iterations: int
+    wedge_iterations: int
+    guards: GuardReport
+    sizes: dict
+
+    @property
+    def prices(self) -> pd.DataFrame:
+        """``commodity, region, usd_per_kg, determined``: balance duals. ``determined`` is
+        False where nothing is bought or sold at the node (any price in a range would do)."""
+        return self._prices.copy()
+
+    @property
+    def production(self) -> pd.DataFrame:
+        """``process, region, kind, activity, capacity, capacity_rent_usd_per_kg``."""
+        return self._production.copy()
+
+    @property
+    def outputs(self) -> pd.DataFrame:
+        """``process, region, commodity, quantity``: production (+) and use (-) by commodity."""
+        return self._outputs.copy()
+
+    @property
+    def trade(self) -> pd.DataFrame:
+        """``commodity, origin, dest, flow, transport_usd_per_kg, wedge_usd_per_kg`` for flows > 0."""
+        return self._trade.copy()
+
+    @property
+    def consumption(self) -> pd.DataFrame:
+        """``demand, sector, region, commodity, quantity, usd_per_kg``."""
+        return self._consumption.copy()
+
+    @property
+    def quota_rents(self) -> pd.DataFrame:
+        """``quota, limit, used, rent_usd_per_kg`` (rent = dual of the quota row)."""
+        return self._quota_rents.copy()
+
+    def price(self, commodity: str, region: str) -> float:
+        """Price of ``commodity`` in ``region`` (USD/kg)."""
+        p = self._prices
+        hit = p[(p["commodity"] == commodity) & (p["region"] == region)]
+        if hit.empty:
+            from reesim.errors import InputError
+
+            raise InputError(f"no market for {commodity} in {region}")
+        return float(hit["usd_per_kg"].iloc[0])
+
+    def net_exports(self, commodity: str) -> pd.Series:
+        """Exports minus imports of ``commodity`` by region."""
+        t = self._trade[self._trade["commodity"] == commodity]
+        out = t.groupby("origin")["flow"].sum()
+        inn = t.groupby("dest")["flow"].sum()
+        return out.sub(inn, fill_value=0.0)
+
+    def to_xarray(self):
+        """Prices and consumption as an xarray Dataset with named dimensions."""
+        import xarray as xr
+
+        p = self._prices.set_index(["commodity", "region"])["usd_per_kg"]
+        c = self._consumption.groupby(["commodity", "region"])["quantity"].sum()
+        ds = xr.Dataset({"price": p.to_xarray(), "consumption": c.to_xarray()})
+        ds["price"].attrs["units"] = "USD/kg"
+        ds["consumption"].attrs["units"] = f"{self.quantity_unit}/yr"
+        return ds
+
+
+def extract(
+    world: World, qp: QP, raw: RawSolution, wedges: np.ndarray, wedge_iterations: int, guards: GuardReport
+) -> Solution:
+    """Turn a raw solution into labelled tables (vectorised)."""
+    v = raw.x
+    n_p, n_d = qp.n_proc, qp.n_dem
+    x, q, f = v[:n_p], v[n_p : n_p + n_d], v[n_p + n_d :]
+    y = raw.row_dual
+    nodes = qp.nodes
+    prices = np.maximum(np.nan_to_num(y[: len(nodes)], nan=0.0), 0.0)
+    # A node's price is determined when something is actually produced, used or shipped there.
+    activity = np.asarray(abs(qp.G[: len(nodes)]) @ np.abs(v)).ravel()
+    tol = 1e-9 * max(1.0, float(np.abs(v).max(initial=0.0)))
+    price_df = nodes.assign(usd_per_kg=prices, determined=(activity > tol) & ~np.isnan(y[: len(nodes)]))
+
+    p = world.processes
+    production = pd.DataFrame(
+        {
+            "process": p["process"],
+            "region": p["region"],
+            "kind": p["kind"],
+            "activity": x,
+            "capacity": p["capacity"].astype(float),
+            "capacity_rent_usd_per_kg": raw.ub_dual[:n_p],
+        }
+    )
+    io = world.io
+    act = pd.Series(x, index=p["process"])
+    outputs = pd.DataFrame(
+        {
+            "process": io["process"],
+            "region": io["process"].map(dict(zip(p["process"], p["region"], strict=True))),
+            "commodity": io["commodity"],
+            "quantity": io["coef"].astype(float).to_numpy() * act.reindex(io["process"]).to_numpy(),
+        }
+    )
+    e = world.edges
+    trade = pd.DataFrame(
+        {
+            "commodity": e["commodity"],
+            "origin": e["origin"],
+            "dest": e["dest"],
+            "flow": f,
+            "transport_usd_per_kg": e["transport"].astype(float),
+            "wedge_usd_per_kg": qp.base_edge_cost - e["transport"].astype(float).to_numpy() + wedges,
+        }
+    )
+    trade = trade[trade["flow"] > tol].reset_index(drop=True)
+    d = world.demands
+    node_price = pd.Series(prices, index=pd.MultiIndex.from_frame(nodes))
+    consumption = pd.DataFrame(
+        {
+            "demand": d["demand"],
+            "sector": d["sector"],
+            "region": d["region"],
+            "commodity": d["commodity"],
+            "quantity": q,
+            "usd_per_kg": node_price.reindex(pd.MultiIndex.from_frame(d[["commodity", "region"]])).to_numpy(),
+        }
+    )
+    quotas = world.quotas.reset_index(drop=True)
+    used = (qp.G[len(nodes) :] @ v) if len(quotas) else np.zeros(0)
+    rents = pd.DataFrame(
+        {
+            "quota": quotas["quota"],
+            "limit": quotas["limit"].astype(float),
+            "used": used,
+            "rent_usd_per_kg": np.maximum(np.nan_to_num(y[len(nodes) :], nan=0.0), 0.0),
+        }
+    )
+    return Solution(
+        world_name=world.name,
+        quantity_unit=world.quantity_unit,
+        _prices=_frozen(price_df),
+        _production=_frozen(production),
+        _outputs=_frozen(outputs),
+        _trade=_frozen(trade),
+        _consumption=_frozen(consumption),
+        _quota_rents=_frozen(rents),
+        solver=raw.solver,
+        iterations=raw.iterations,
+        wedge_iterations=wedge_iterations,
+        guards=guards,
+        sizes=qp.sizes(),
+    )

@@ -1,0 +1,187 @@
+"""The static description of one market year: :class:`World`.
+
+A world is data, never code: regions, commodities, processes with input/output
+coefficients, capacities and linear marginal-cost curves, demands with linear inverse
+demand, trade edges with transport costs, and the policy wedges of the year (bans, export
+quotas, specific and ad valorem wedges). It is built from a world file
+(:mod:`reesim.world.worldfile`) or from the embedded dataset (:mod:`reesim.world.default`).
+
+Conventions
+-----------
+* Quantities are in the world's ``quantity_unit`` per year (the default world uses
+  ``kt``: thousand tonnes; REO for concentrates and oxides, metal for metals, magnet mass
+  for magnets). Prices and costs are in ``USD/kg``; with quantities in kt, money in the
+  objective is in million USD.
+* Process activity is measured in units of the process's reference flow (``activity_unit``);
+  ``io`` coefficients are per unit of activity, positive for outputs, negative for inputs.
+* Marginal cost of a process: ``mc_intercept + mc_slope * activity`` (USD/kg of activity).
+* Inverse demand: ``price = intercept - slope * quantity``.
+
+The tables are pandas DataFrames validated on construction; a World is treated as
+immutable (``with_*`` methods return a new World).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reesim.errors import InputError
+
+PROCESS_KINDS = ("supply", "mining", "separation", "metal", "magnet", "recycling", "other")
+
+_COLUMNS = {
+    "processes": ["process", "region", "kind", "capacity", "mc_intercept", "mc_slope"],
+    "io": ["process", "commodity", "coef"],
+    "demands": ["demand", "sector", "region", "commodity", "intercept", "slope"],
+    "edges": ["commodity", "origin", "dest", "transport"],
+    "bans": ["commodity", "origin", "dest"],
+    "quotas": ["quota", "limit"],
+    "quota_members": ["quota", "commodity", "origin", "dest"],
+    "specific": ["commodity", "origin", "dest", "per_unit"],
+    "ad_valorem": ["commodity", "origin", "dest", "rate", "base"],
+    "provenance": ["parameter", "value", "unit", "source"],
+}
+
+
+def empty(table: str) -> pd.DataFrame:
+    """An empty frame with the columns of ``table``."""
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in _COLUMNS[table]})
+
+
+def _check_columns(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    missing = [c for c in _COLUMNS[table] if c not in df.columns]
+    if missing:
+        raise InputError(f"world table '{table}': missing columns {missing}; expected {_COLUMNS[table]}")
+    return df[_COLUMNS[table]].reset_index(drop=True)
+
+
+def _unknown(values: pd.Series, allowed: set[str], where: str) -> None:
+    bad = sorted(set(values) - allowed)
+    if bad:
+        from reesim.errors import suggest
+
+        raise InputError(f"{where}: " + suggest(bad[0], allowed, what="name"))
+
+
+@dataclass(frozen=True)
+class World:
+    """One market year of the rare-earth chain (see module docstring for units).
+
+    Parameters
+    ----------
+    name : str
+        Name of the world.
+    regions, commodities : tuple of str
+        The sets.
+    processes, io, demands, edges : DataFrame
+        Processes (capacity, marginal cost), their input/output coefficients, demands
+        (linear inverse demand) and trade edges (transport cost).
+    bans, quotas, quota_members, specific, ad_valorem : DataFrame
+        Policy wedges of the year: banned edges, export quotas on groups of edges,
+        specific wedges (USD/kg) and ad valorem rates (``base`` = ``origin`` for an export
+        tax on the origin price, ``cif`` for an import tariff on origin price + transport).
+    congestion : float
+        Quadratic cost ``congestion/2 * flow^2`` on every edge (USD/kg per unit of flow);
+        0 keeps flows linear (prices and net trade are unique; routes may tie).
+    quantity_unit : str
+        Unit of all quantities (e.g. ``kt`` or ``t``).
+    provenance : DataFrame
+        Where every calibrated parameter came from (data row or stated assumption).
+    """
+
+    name: str
+    regions: tuple[str, ...]
+    commodities: tuple[str, ...]
+    processes: pd.DataFrame
+    io: pd.DataFrame
+    demands: pd.DataFrame
+    edges: pd.DataFrame
+    bans: pd.DataFrame = field(default_factory=lambda: empty("bans"))
+    quotas: pd.DataFrame = field(default_factory=lambda: empty("quotas"))
+    quota_members: pd.DataFrame = field(default_factory=lambda: empty("quota_members"))
+    specific: pd.DataFrame = field(default_factory=lambda: empty("specific"))
+    ad_valorem: pd.DataFrame = field(default_factory=lambda: empty("ad_valorem"))
+    congestion: float = 0.0
+    quantity_unit: str = "t"
+    provenance: pd.DataFrame = field(default_factory=lambda: empty("provenance"))
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for table in _COLUMNS:
+            object.__setattr__(self, table, _check_columns(getattr(self, table), table))
+        self._validate()
+
+    # ------------------------------------------------------------------ checks
+    def _validate(self) -> None:
+        regions, commodities = set(self.regions), set(self.commodities)
+        if len(regions) != len(self.regions) or len(commodities) != len(self.commodities):
+            raise InputError("world: regions and commodities must be unique")
+        p, io, d, e = self.processes, self.io, self.demands, self.edges
+        _unknown(p["region"], regions, "processes.region")
+        _unknown(p["kind"], set(PROCESS_KINDS), "processes.kind")
+        _unknown(io["process"], set(p["process"]), "io.process")
+        _unknown(io["commodity"], commodities, "io.commodity")
+        _unknown(d["region"], regions, "demands.region")
+        _unknown(d["commodity"], commodities, "demands.commodity")
+        for col in ("origin", "dest"):
+            _unknown(e[col], regions, f"edges.{col}")
+        _unknown(e["commodity"], commodities, "edges.commodity")
+        if p["process"].duplicated().any():
+            raise InputError(
+                f"processes: duplicated process {p.loc[p['process'].duplicated(), 'process'].iloc[0]!r}"
+            )
+        if d["demand"].duplicated().any():
+            raise InputError(
+                f"demands: duplicated demand {d.loc[d['demand'].duplicated(), 'demand'].iloc[0]!r}"
+            )
+        if e.duplicated(["commodity", "origin", "dest"]).any():
+            raise InputError("edges: duplicated (commodity, origin, dest)")
+        if (e["origin"] == e["dest"]).any():
+            raise InputError("edges: origin and dest must differ")
+        for table, col, lo in (
+            (p, "capacity", 0.0),
+            (p, "mc_slope", 0.0),
+            (d, "slope", 0.0),
+            (e, "transport", 0.0),
+        ):
+            vals = pd.to_numeric(table[col], errors="coerce")
+            if vals.isna().any() or (vals < lo).any():
+                raise InputError(
+                    f"{col}: values must be numbers >= {lo}; got {table.loc[vals.isna() | (vals < lo), col].iloc[0]!r}"
+                )
+        if (pd.to_numeric(d["slope"]) <= 0).any():
+            raise InputError("demands.slope must be > 0 (linear inverse demand)")
+        if (pd.to_numeric(self.ad_valorem["rate"], errors="coerce").fillna(-1) < 0).any():
+            raise InputError("ad_valorem.rate must be >= 0")
+        _unknown(self.ad_valorem["base"], {"origin", "cif"}, "ad_valorem.base")
+        _unknown(self.quota_members["quota"], set(self.quotas["quota"]), "quota_members.quota")
+        if self.congestion < 0:
+            raise InputError("congestion must be >= 0")
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def sizes(self) -> dict[str, int]:
+        """Counts of the main sets."""
+        return {
+            "regions": len(self.regions),
+            "commodities": len(self.commodities),
+            "processes": len(self.processes),
+            "demands": len(self.demands),
+            "edges": len(self.edges),
+            "quotas": len(self.quotas),
+        }
+
+    def replace(self, **changes: Any) -> World:
+        """A new World with some fields replaced (validated again)."""
+        return replace(self, **changes)
+
+    def with_scaled_demand(self, factor: float, commodity: str | None = None) -> World:
+        """Demand curves shifted outwards by ``factor`` (quantity at each price times ``factor``)."""
+        d = self.demands.copy()
+        mask = np.ones(len(d), bool) if commodity is None else (d["commodity"] == commodity).to_numpy()
+        d.loc[mask, "slope"] = d.loc[mask, "slope"].astype(float) / factor
+        return self.replace(demands=d)
