@@ -86,7 +86,7 @@ def check(world: World, qp: QP, raw: RawSolution, rtol: float = 1e-6) -> GuardRe
     keep = qp.keep
     price_scale = max(1.0, float(np.max(np.abs(qp.c[keep]), initial=0.0)), float(np.max(y, initial=0.0)))
     qty_scale = max(1.0, float(np.max(np.abs(v), initial=0.0)))
-    tol_p, tol_q = rtol * price_scale, rtol * qty_scale
+    tol_q = rtol * qty_scale
 
     slack = qp.h - qp.G @ v  # >= 0
     removed = np.isnan(raw.row_dual)
