@@ -12,6 +12,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from reesim.data import default_dataset
 from reesim.data.dependence import dependence, us_import_sources
@@ -51,7 +52,7 @@ def _table(df: pd.DataFrame, title: str | None = None, max_width: int = 48) -> T
         numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
         t.add_column(str(col), justify="right" if numeric else "left", max_width=max_width, overflow="fold")
     for row in df.itertuples(index=False):
-        t.add_row(*(_fmt(v) for v in row))
+        t.add_row(*(Text(_fmt(v)) for v in row))
     return t
 
 

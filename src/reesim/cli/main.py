@@ -14,6 +14,7 @@ from rich.console import Console
 
 from reesim import __version__
 from reesim.cli.data import app as data_app
+from reesim.cli.market import solve, world_app
 from reesim.errors import InputError
 
 app = typer.Typer(
@@ -24,6 +25,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_app, name="data")
+app.add_typer(world_app, name="world")
+app.command()(solve)
 err = Console(stderr=True)
 
 

@@ -88,7 +88,9 @@ def _linear_cost(price: float, qty: float, eta: float) -> tuple[float, float]:
     return max(0.0, price - slope * qty), slope
 
 
-def _prices(ds: Dataset, cfg: dict, year: int, rec: _Recorder) -> dict[str, float]:
+def _prices(ds: Dataset, cfg: dict, year: int, weights: pd.Series, rec: _Recorder) -> dict[str, float]:
+    """Reference oxide prices; a group's price is the mean of its members' prices weighted by
+    ``weights`` (the members' world supply implied by the ore compositions)."""
     members = {e: [e] for e in cfg["elements"]} | cfg["element_groups"]
     wanted = sorted({m for ms in members.values() for m in ms})
     p = ds.table(
@@ -112,12 +114,14 @@ def _prices(ds: Dataset, cfg: dict, year: int, rec: _Recorder) -> dict[str, floa
                 sources[e],
             )
         else:
-            out[e] = float(np.mean([found[m] for m in have]))
+            w = weights.reindex(have).fillna(0.0)
+            out[e] = float(sum(found[m] * w[m] for m in have) / w.sum())
             rec.derived(
                 f"price_ref[oxide:{e}]",
                 out[e],
                 "USD/kg",
-                f"mean of FOB China prices of {', '.join(have)} in {year} (prices; {', '.join(sorted({sources[m] for m in have}))}); "
+                f"FOB China prices of {', '.join(have)} in {year} (prices; {', '.join(sorted({sources[m] for m in have}))}) "
+                f"weighted by their supply from the modelled ores ({', '.join(f'{m} {w[m] / w.sum():.2f}' for m in have)}); "
                 f"no price for {', '.join(sorted(set(ms) - set(have))) or 'none missing'}",
             )
     return out
@@ -128,6 +132,10 @@ def _compositions(ds: Dataset, cfg: dict, rec: _Recorder) -> pd.DataFrame:
     comp = comp[comp["qualifier"].isna() | (comp["qualifier"] == "<")]
     group_of = {m: g for g, ms in cfg["element_groups"].items() for m in ms} | {e: e for e in cfg["elements"]}
     comp = comp[comp["element"].isin(group_of)].assign(group=lambda d: d["element"].map(group_of))
+    members = comp.pivot_table(
+        index="deposit", columns="element", values="pct_of_treo", aggfunc="sum"
+    ).fillna(0.0)
+    members.index = members.index.map({d: o for o, d in cfg["ores"].items()})
     rows = {}
     for ore, deposit in cfg["ores"].items():
         c = comp[comp["deposit"] == deposit]
@@ -141,7 +149,7 @@ def _compositions(ds: Dataset, cfg: dict, rec: _Recorder) -> pd.DataFrame:
             f"deposit_composition '{deposit}' (source {','.join(sorted(set(c['source_id'])))}), "
             "elements grouped as in the config and normalised to sum to 1; missing or '<' values count as given/0",
         )
-    return pd.DataFrame(rows).T  # ore x element, shares
+    return pd.DataFrame(rows).T, members  # ore x element shares; ore x raw element percent
 
 
 def _mining(ds: Dataset, cfg: dict, year: int, rec: _Recorder) -> pd.Series:
@@ -313,16 +321,17 @@ def load_default_world(year: int | None = None, ds: Dataset | None = None) -> Wo
             "DERIVED from IUPAC standard atomic weights (stoichiometry)",
         )
 
-    prices = _prices(ds, cfg, year, rec)
-    comp = _compositions(ds, cfg, rec)
+    comp, raw_pct = _compositions(ds, cfg, rec)
     mining = _mining(ds, cfg, year, rec)
+    by_ore = mining.groupby(level=1).sum()
+    member_supply = raw_pct.mul(by_ore.reindex(raw_pct.index).fillna(0.0), axis=0).sum()
+    prices = _prices(ds, cfg, year, member_supply, rec)
     regions = tuple(ds.table("regions")["region"])
     ores = list(cfg["ores"])
 
     # Ore values and the separation service price.
     p_vec = pd.Series(prices)[elements]
     v_ore = comp[elements] @ p_vec
-    by_ore = mining.groupby(level=1).sum()
     v_bar = float((v_ore.reindex(by_ore.index) * by_ore).sum() / by_ore.sum())
     sep_share = rec.assume(
         "separation_cost_share", a["separation_cost_share"]["value"], "share", a["separation_cost_share"]
@@ -384,7 +393,7 @@ def load_default_world(year: int | None = None, ds: Dataset | None = None) -> Wo
         "world mine production minus separation outside China (mass balance)",
     )
     for r, s in sep.items():
-        add(f"separation:{r}", r, "separation", s * (1 + h_proc), s_price, s, {"service:separation": 1.0})
+        add(f"separation-capacity:{r}", r, "other", s * (1 + h_proc), s_price, s, {"service:separation": 1.0})
         for o in ores:
             coefs = {f"concentrate:{o}": -1.0, "service:separation": -1.0}
             coefs |= {f"oxide:{e}": float(comp.loc[o, e]) for e in elements if comp.loc[o, e] > 0}

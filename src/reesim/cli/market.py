@@ -1,0 +1,177 @@
+"""``reesim solve`` (one market year) and ``reesim world describe`` (the default world's calibration)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from reesim import __version__
+from reesim.cli.data import _fmt, out
+from reesim.errors import InputError
+
+
+class SolverName(StrEnum):
+    """QP back ends."""
+
+    piqp = "piqp"
+    clarabel = "clarabel"
+
+
+def load_any_world(world: str, year: int | None):
+    """``default`` for the calibrated default world, otherwise a world-file path."""
+    if world == "default":
+        from reesim.world.default import load_default_world
+
+        return load_default_world(year)
+    from reesim.world.worldfile import load_world
+
+    return load_world(world, year)
+
+
+def write_solution(solution, world, directory: Path) -> None:
+    """Write the solution's tables (Parquet) and summary.json into ``directory`` atomically.
+
+    Everything is written to a temporary sibling folder first and renamed at the end, so a
+    failure leaves no half-written directory.
+    """
+    directory = directory.resolve()
+    if directory.exists() and any(directory.iterdir()):
+        raise InputError(f"--out {directory}: the folder exists and is not empty; choose a new folder")
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        for name in ("prices", "production", "outputs", "trade", "consumption", "quota_rents"):
+            getattr(solution, name).to_parquet(tmp / f"{name}.parquet", index=False)
+        if len(world.provenance):
+            world.provenance.to_parquet(tmp / "provenance.parquet", index=False)
+        summary = {
+            "world": world.name,
+            "quantity_unit": world.quantity_unit,
+            "price_unit": "USD/kg",
+            "solver": solution.solver,
+            "iterations": solution.iterations,
+            "wedge_iterations": solution.wedge_iterations,
+            "guard_worst_residual": solution.guards.worst if solution.guards else None,
+            "sizes": solution.sizes,
+            "code_version": __version__,
+        }
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
+        if directory.exists():
+            directory.rmdir()
+        os.replace(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def solve(
+    world: str = typer.Argument(
+        ..., help="A world file (YAML) or 'default' for the calibrated default world."
+    ),
+    year: int = typer.Option(
+        None, "--year", "-y", help="Year: policies in force (world file) or reference year (default world)."
+    ),
+    out_dir: Path = typer.Option(
+        None, "--out", "-o", help="Write Parquet tables and summary.json to this new folder."
+    ),
+    solver: SolverName = typer.Option(
+        SolverName.piqp, "--solver", help="QP solver (clarabel is the reference)."
+    ),
+    top: int = typer.Option(15, "--top", min=1, help="Rows of trade to show."),
+) -> None:
+    """Solve one market year and print prices, quantities and trade."""
+    from reesim.solve.equilibrium import solve_equilibrium
+
+    w = load_any_world(world, year)
+    s = solve_equilibrium(w, backend=str(solver))
+    unit = w.quantity_unit
+    prices = s.prices
+    prices = prices[prices["determined"]]
+    pivot = prices.pivot(index="commodity", columns="region", values="usd_per_kg")
+    t = Table(title=f"Prices, USD/kg — {w.name}", header_style="bold")
+    t.add_column("commodity")
+    for r in pivot.columns:
+        t.add_column(r, justify="right")
+    for com, row in pivot.iterrows():
+        t.add_row(Text(com), *(_fmt(round(v, 3)) if pd.notna(v) else "" for v in row))
+    out.print(t)
+
+    prod = s.production
+    by = prod.groupby(["kind", "region"])["activity"].sum().unstack("region").fillna(0.0)
+    t2 = Table(title=f"Activity by process kind and region, {unit}/yr", header_style="bold")
+    t2.add_column("kind")
+    for r in by.columns:
+        t2.add_column(r, justify="right")
+    for kind, row in by.iterrows():
+        t2.add_row(kind, *(_fmt(round(v, 3)) if v else "" for v in row))
+    out.print(t2)
+
+    trade = s.trade.sort_values("flow", ascending=False).head(top)
+    t3 = Table(title=f"Largest trade flows, {unit}/yr", header_style="bold")
+    for col in ("commodity", "from", "to", "flow", "transport", "wedge"):
+        t3.add_column(col, justify="right" if col in ("flow", "transport", "wedge") else "left")
+    for r in trade.itertuples(index=False):
+        t3.add_row(
+            r.commodity,
+            r.origin,
+            r.dest,
+            _fmt(round(r.flow, 4)),
+            _fmt(r.transport_usd_per_kg),
+            _fmt(round(r.wedge_usd_per_kg, 4)),
+        )
+    out.print(t3)
+    rents = s.quota_rents
+    if len(rents):
+        out.print(rents.round(4).to_string(index=False))
+    out.print(
+        f"solver {s.solver}: {s.iterations} iterations, {s.wedge_iterations} wedge iterations; "
+        f"equilibrium guards passed (worst scaled residual {s.guards.worst:.1e}); "
+        f"{s.sizes['variables_presolved']} variables, {s.sizes['rows']} rows, {s.sizes['nonzeros']} non-zeros"
+    )
+    if out_dir is not None:
+        write_solution(s, w, out_dir)
+        out.print(f"wrote {out_dir}")
+
+
+world_app = typer.Typer(
+    help="The default world: its calibration and where each parameter comes from.", no_args_is_help=True
+)
+
+
+@world_app.command()
+def describe(
+    year: int = typer.Option(None, "--year", "-y", help="Reference year (default: the configured one)."),
+    grep: str = typer.Option(
+        None, "--grep", "-g", help="Show only parameters whose name contains this text."
+    ),
+) -> None:
+    """Print every calibrated parameter of the default world with its value, unit and source."""
+    from reesim.world.default import load_default_world
+
+    w = load_default_world(year)
+    prov = w.provenance
+    if grep:
+        prov = prov[prov["parameter"].str.contains(grep, case=False, regex=False)]
+        if prov.empty:
+            raise InputError(
+                f"no parameter matches '{grep}'; e.g. price_ref, mine_production, demand_share, transport"
+            )
+    t = Table(title=f"{w.name}: {len(prov)} parameters", header_style="bold", show_lines=False)
+    t.add_column("parameter", overflow="fold")
+    t.add_column("value", justify="right")
+    t.add_column("unit")
+    t.add_column("source or assumption", overflow="fold")
+    for r in prov.itertuples(index=False):
+        t.add_row(Text(r.parameter), _fmt(round(r.value, 6)), Text(r.unit), Text(r.source))
+    out.print(t)
+    sizes = ", ".join(f"{v} {k}" for k, v in w.sizes.items())
+    out.print(f"{sizes}; quantities in {w.quantity_unit}, prices in USD/kg")
