@@ -98,11 +98,25 @@ def solve(
     prices = prices[prices["determined"]]
     pivot = prices.pivot(index="commodity", columns="region", values="usd_per_kg")
     t = Table(title=f"Prices, USD/kg — {w.name}", header_style="bold")
-    t.add_column("commodity")
-    for r in pivot.columns:
-        t.add_column(r, justify="right")
-    for com, row in pivot.iterrows():
-        t.add_row(Text(com), *(_fmt(round(v, 3)) if pd.notna(v) else "" for v in row))
+    t.add_column("commodity", no_wrap=True)
+    if len(pivot.columns) <= 8:
+        for r in pivot.columns:
+            t.add_column(r, justify="right")
+        for com, row in pivot.iterrows():
+            t.add_row(Text(com), *(_fmt(round(v, 3)) if pd.notna(v) else "" for v in row))
+    else:  # many regions: China against the rest
+        inside = "CHN" if "CHN" in pivot.columns else pivot.columns[0]
+        for col in (inside, "min elsewhere", "max elsewhere", "markets"):
+            t.add_column(col, justify="right")
+        for com, row in pivot.iterrows():
+            rest = row.drop(inside).dropna()
+            t.add_row(
+                Text(com),
+                _fmt(round(row[inside], 3)) if pd.notna(row[inside]) else "",
+                _fmt(round(rest.min(), 3)) if len(rest) else "",
+                _fmt(round(rest.max(), 3)) if len(rest) else "",
+                str(int(row.notna().sum())),
+            )
     out.print(t)
 
     prod = s.production

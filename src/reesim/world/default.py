@@ -60,7 +60,7 @@ class _Recorder:
             rng = spec.get("range")
             text = f"assumption: {spec.get('basis', '')}" + (f" (range {rng[0]}-{rng[1]})" if rng else "")
         else:
-            text = spec
+            text = spec if spec.startswith("DERIVED") else f"assumption: {spec}"
         self.rows.append((parameter, float(value), unit, text))
         return float(value)
 

@@ -1,0 +1,145 @@
+"""The default world: built from the dataset, solved, and checked against the reference year's data."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reesim.errors import InputError
+from reesim.model.qp import build_qp
+from reesim.solve.backends import PiqpBackend
+from reesim.solve.equilibrium import solve_equilibrium
+from reesim.solve.guards import GuardError, check
+from reesim.world.default import load_default_world
+
+#: Tolerances of the reference-year check (stated in the README).
+MINE_SHARE_TOL_PP = 1.0
+OXIDE_PRICE_TOL = 0.05
+
+
+@pytest.fixture(scope="module")
+def world():
+    return load_default_world(2024)
+
+
+@pytest.fixture(scope="module")
+def solution(world):
+    return solve_equilibrium(world)
+
+
+def test_sizes(world):
+    assert len(world.regions) == 16
+    oxides = [c for c in world.commodities if c.startswith("oxide:")]
+    ores = [c for c in world.commodities if c.startswith("concentrate:")]
+    assert len(oxides) == 11 and len(ores) == 7
+    assert {"magnet:ndfeb", "metal:Nd", "metal:Pr", "metal:Dy", "metal:Tb"} <= set(world.commodities)
+
+
+def test_every_parameter_has_a_source(world, ds):
+    prov = world.provenance
+    assert len(prov) > 100
+    assert prov["source"].str.match(r"^(data|assumption|derived|DERIVED)").all()
+    known = set(ds.table("sources")["source_id"])
+    cited = {
+        s
+        for text in prov.loc[prov["source"].str.startswith("data:"), "source"]
+        for s in text.split("source ")[1].split(",")
+    }
+    assert cited and cited <= known
+    # Every assumption states its basis.
+    assumptions = prov[prov["source"].str.startswith("assumption")]
+    assert (assumptions["source"].str.len() > len("assumption: ") + 10).all()
+
+
+def test_reference_mine_shares_match_usgs(world, solution, ds):
+    mine = solution.production.query("kind == 'mining'").groupby("region")["activity"].sum()
+    model = 100 * mine / mine.sum()
+    data = pd.Series(world.meta["reference"]["mine_production_kt"])
+    data = 100 * data / data.sum()
+    assert (model - data).abs().max() < MINE_SHARE_TOL_PP
+    # China's share of USGS mine production 2024 (270,000 of the country rows' 383,000 t).
+    assert model["CHN"] == pytest.approx(100 * 270 / 383, abs=MINE_SHARE_TOL_PP)
+
+
+def test_reference_oxide_prices_match_mcs(world, solution):
+    ref = world.meta["reference"]["oxide_price_usd_per_kg"]
+    chn = solution.prices.query("region == 'CHN'").set_index("commodity")["usd_per_kg"]
+    for element, price in ref.items():
+        assert chn[f"oxide:{element}"] == pytest.approx(price, rel=OXIDE_PRICE_TOL), element
+    assert chn["magnet:ndfeb"] == pytest.approx(
+        world.meta["reference"]["magnet_price_usd_per_kg"], rel=OXIDE_PRICE_TOL
+    )
+
+
+def test_piqp_and_clarabel_agree(world, solution):
+    ref = solve_equilibrium(world, backend="clarabel")
+    a = solution.prices.set_index(["commodity", "region"])
+    b = ref.prices.set_index(["commodity", "region"])
+    det = a["determined"]
+    rel = (a["usd_per_kg"] - b["usd_per_kg"]).abs() / a["usd_per_kg"].abs().clip(lower=1.0)
+    assert rel[det].max() < 1e-6
+
+
+def test_more_magnet_demand_raises_ndpr_and_pushes_la_ce_down(world, solution):
+    """The balance problem: magnet demand drives mining; La and Ce are co-products."""
+    more = world.with_scaled_demand(1.5, commodity="magnet:ndfeb")
+    s = solve_equilibrium(more)
+
+    def price(sol, com):
+        return sol.price(com, "CHN")
+
+    assert price(s, "oxide:Nd") > 1.2 * price(solution, "oxide:Nd")
+    assert price(s, "oxide:Ce") < price(solution, "oxide:Ce")
+    assert price(s, "oxide:La") < price(solution, "oxide:La")
+    mined = s.production.query("kind == 'mining'")["activity"].sum()
+    assert mined > solution.production.query("kind == 'mining'")["activity"].sum()
+
+
+def test_every_reference_year_builds_and_solves():
+    for year in (2021, 2022, 2023, 2024, 2025):
+        s = solve_equilibrium(load_default_world(year))
+        assert s.guards.worst < 1e-6
+        assert s.price("oxide:Tb", "CHN") > 100
+
+
+def test_bad_reference_year_names_the_allowed_years():
+    with pytest.raises(InputError, match="allowed: 2021, 2022, 2023, 2024, 2025"):
+        load_default_world(2019)
+
+
+def test_solution_is_separate_from_inputs(world, solution):
+    before = world.demands.copy()
+    prices = solution.prices
+    prices["usd_per_kg"] = 0.0
+    assert solution.prices["usd_per_kg"].max() > 100
+    pd.testing.assert_frame_equal(world.demands, before)
+    with pytest.raises(ValueError):
+        solution._prices["usd_per_kg"].to_numpy()[0] = 1.0
+
+
+def test_in_place_update_matches_a_fresh_build(world):
+    backend = PiqpBackend()
+    qp = build_qp(world)
+    first = solve_equilibrium(world, backend=backend, qp=qp)
+    scaled = world.with_scaled_demand(1.2)
+    qp2 = replace(qp, P=build_qp(scaled).P, c=build_qp(scaled).c)  # same structure, new data
+    updated = solve_equilibrium(scaled, backend=backend, qp=qp2)
+    fresh = solve_equilibrium(scaled, backend=PiqpBackend())
+    a = updated.prices.set_index(["commodity", "region"])["usd_per_kg"]
+    b = fresh.prices.set_index(["commodity", "region"])["usd_per_kg"]
+    assert ((a - b).abs() / b.abs().clip(lower=1)).max() < 1e-6
+    assert (a != first.prices.set_index(["commodity", "region"])["usd_per_kg"]).any()
+
+
+def test_guard_names_the_worst_violation(world):
+    qp = build_qp(world)
+    raw = PiqpBackend().solve(qp)
+    check(world, qp, raw)  # passes
+    y = raw.row_dual.copy()
+    nd = int(np.flatnonzero((qp.nodes["commodity"] == "oxide:Nd") & (qp.nodes["region"] == "JPN"))[0])
+    y[nd] += 5.0  # Japan's Nd price 5 USD/kg too high: arbitrage and demand conditions break
+    with pytest.raises(GuardError, match=r"equilibrium guard failed at .*(oxide:Nd|JPN)"):
+        check(world, qp, replace(raw, row_dual=y))
