@@ -117,7 +117,7 @@ def test_solution_is_separate_from_inputs(world, solution):
     assert solution.prices["usd_per_kg"].max() > 100
     pd.testing.assert_frame_equal(world.demands, before)
     with pytest.raises(ValueError):
-        solution._prices["usd_per_kg"].to_numpy()[0] = 1.0
+        solution.raw.row_dual[0] = 1.0
 
 
 def test_in_place_update_matches_a_fresh_build(world):

@@ -17,7 +17,7 @@ from reesim.errors import ReesimError
 from reesim.model.qp import QP, build_qp
 from reesim.solve.backends import BACKENDS, PiqpBackend
 from reesim.solve.guards import check
-from reesim.solve.solution import Solution, extract
+from reesim.solve.solution import Solution
 from reesim.world.world import World
 
 
@@ -101,7 +101,7 @@ def solve_equilibrium(
                 f"ad valorem wedges did not converge in {it} iterations (last change {change:.3g} USD/kg)"
             )
     report = check(world, current, raw, rtol) if guards else None
-    return extract(world, current, raw, wedges, it, report)
+    return Solution(world=world, qp=current, raw=raw, wedges=wedges, wedge_iterations=it, guards=report)
 
 
 __all__ = ["ConvergenceError", "PiqpBackend", "solve_equilibrium"]

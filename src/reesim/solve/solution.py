@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -25,60 +26,88 @@ def _frozen(df: pd.DataFrame) -> pd.DataFrame:
 class Solution:
     """Prices, production, trade, consumption and rents of one solved year.
 
-    Every table is returned as a fresh copy: editing it cannot change the solution, and
-    nothing is ever written back into the :class:`~reesim.world.world.World`.
+    The solver's arrays are kept read-only and the labelled tables are built on first
+    access (so a solve costs no table building unless the tables are read). Every table is
+    returned as a fresh copy: editing it cannot change the solution, and nothing is ever
+    written back into the :class:`~reesim.world.world.World`.
 
     Units: quantities in the world's ``quantity_unit`` per year, prices and rents in USD/kg.
     """
 
-    world_name: str
-    quantity_unit: str
-    _prices: pd.DataFrame = field(repr=False)
-    _production: pd.DataFrame = field(repr=False)
-    _outputs: pd.DataFrame = field(repr=False)
-    _trade: pd.DataFrame = field(repr=False)
-    _consumption: pd.DataFrame = field(repr=False)
-    _quota_rents: pd.DataFrame = field(repr=False)
-    solver: str
-    iterations: int
+    world: World = field(repr=False)
+    qp: QP = field(repr=False)
+    raw: RawSolution = field(repr=False)
+    wedges: np.ndarray = field(repr=False)
     wedge_iterations: int
-    guards: GuardReport
-    sizes: dict
+    guards: GuardReport | None
+
+    def __post_init__(self) -> None:
+        for arr in (self.raw.x, self.raw.row_dual, self.raw.ub_dual, self.wedges):
+            arr.flags.writeable = False
+
+    @property
+    def world_name(self) -> str:
+        """Name of the world solved."""
+        return self.world.name
+
+    @property
+    def quantity_unit(self) -> str:
+        """Unit of quantities."""
+        return self.world.quantity_unit
+
+    @property
+    def solver(self) -> str:
+        """Back end that solved it."""
+        return self.raw.solver
+
+    @property
+    def iterations(self) -> int:
+        """Solver iterations of the last solve."""
+        return self.raw.iterations
+
+    @property
+    def sizes(self) -> dict:
+        """Problem size before and after presolve."""
+        return self.qp.sizes()
+
+    @cached_property
+    def _tables(self) -> dict[str, pd.DataFrame]:
+        return {k: _frozen(v) for k, v in _build_tables(self.world, self.qp, self.raw, self.wedges).items()}
 
     @property
     def prices(self) -> pd.DataFrame:
         """``commodity, region, usd_per_kg, determined``: balance duals. ``determined`` is
         False where nothing is bought or sold at the node (any price in a range would do)."""
-        return self._prices.copy()
+        return self._tables["prices"].copy()
 
     @property
     def production(self) -> pd.DataFrame:
         """``process, region, kind, activity, capacity, capacity_rent_usd_per_kg``."""
-        return self._production.copy()
+        return self._tables["production"].copy()
 
     @property
     def outputs(self) -> pd.DataFrame:
         """``process, region, commodity, quantity``: production (+) and use (-) by commodity."""
-        return self._outputs.copy()
+        return self._tables["outputs"].copy()
 
     @property
     def trade(self) -> pd.DataFrame:
         """``commodity, origin, dest, flow, transport_usd_per_kg, wedge_usd_per_kg`` for flows > 0."""
-        return self._trade.copy()
+        return self._tables["trade"].copy()
 
     @property
     def consumption(self) -> pd.DataFrame:
         """``demand, sector, region, commodity, quantity, usd_per_kg``."""
-        return self._consumption.copy()
+        return self._tables["consumption"].copy()
 
     @property
     def quota_rents(self) -> pd.DataFrame:
         """``quota, limit, used, rent_usd_per_kg`` (rent = dual of the quota row)."""
-        return self._quota_rents.copy()
+        return self._tables["quota_rents"].copy()
 
     def price(self, commodity: str, region: str) -> float:
         """Price of ``commodity`` in ``region`` (USD/kg)."""
-        p = self._prices
+        p = self._tables["prices"]
         hit = p[(p["commodity"] == commodity) & (p["region"] == region)]
         if hit.empty:
             from reesim.errors import InputError
@@ -88,7 +117,8 @@ class Solution:
 
     def net_exports(self, commodity: str) -> pd.Series:
         """Exports minus imports of ``commodity`` by region."""
-        t = self._trade[self._trade["commodity"] == commodity]
+        t = self._tables["trade"]
+        t = t[t["commodity"] == commodity]
         out = t.groupby("origin")["flow"].sum()
         inn = t.groupby("dest")["flow"].sum()
         return out.sub(inn, fill_value=0.0)
@@ -97,18 +127,16 @@ class Solution:
         """Prices and consumption as an xarray Dataset with named dimensions."""
         import xarray as xr
 
-        p = self._prices.set_index(["commodity", "region"])["usd_per_kg"]
-        c = self._consumption.groupby(["commodity", "region"])["quantity"].sum()
+        p = self._tables["prices"].set_index(["commodity", "region"])["usd_per_kg"]
+        c = self._tables["consumption"].groupby(["commodity", "region"])["quantity"].sum()
         ds = xr.Dataset({"price": p.to_xarray(), "consumption": c.to_xarray()})
         ds["price"].attrs["units"] = "USD/kg"
         ds["consumption"].attrs["units"] = f"{self.quantity_unit}/yr"
         return ds
 
 
-def extract(
-    world: World, qp: QP, raw: RawSolution, wedges: np.ndarray, wedge_iterations: int, guards: GuardReport
-) -> Solution:
-    """Turn a raw solution into labelled tables (vectorised)."""
+def _build_tables(world: World, qp: QP, raw: RawSolution, wedges: np.ndarray) -> dict[str, pd.DataFrame]:
+    """Labelled tables of a raw solution (vectorised)."""
     v = raw.x
     n_p, n_d = qp.n_proc, qp.n_dem
     x, q, f = v[:n_p], v[n_p : n_p + n_d], v[n_p + n_d :]
@@ -175,18 +203,11 @@ def extract(
             "rent_usd_per_kg": np.maximum(np.nan_to_num(y[len(nodes) :], nan=0.0), 0.0),
         }
     )
-    return Solution(
-        world_name=world.name,
-        quantity_unit=world.quantity_unit,
-        _prices=_frozen(price_df),
-        _production=_frozen(production),
-        _outputs=_frozen(outputs),
-        _trade=_frozen(trade),
-        _consumption=_frozen(consumption),
-        _quota_rents=_frozen(rents),
-        solver=raw.solver,
-        iterations=raw.iterations,
-        wedge_iterations=wedge_iterations,
-        guards=guards,
-        sizes=qp.sizes(),
-    )
+    return {
+        "prices": price_df,
+        "production": production,
+        "outputs": outputs,
+        "trade": trade,
+        "consumption": consumption,
+        "quota_rents": rents,
+    }
