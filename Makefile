@@ -21,6 +21,7 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 
 demo: $(STAMP_RUN)
 	$(BIN)/reesim data dependence
+	$(BIN)/reesim solve default --top 10
 
 test: $(STAMP_TEST)
 	$(BIN)/ruff check src tests scripts
