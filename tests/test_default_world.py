@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from reesim.errors import InputError
-from reesim.model.qp import build_qp
+from reesim.model.qp import build_qp, update_qp
 from reesim.solve.backends import PiqpBackend
 from reesim.solve.equilibrium import solve_equilibrium
 from reesim.solve.guards import GuardError, check
@@ -125,7 +125,8 @@ def test_in_place_update_matches_a_fresh_build(world):
     qp = build_qp(world)
     first = solve_equilibrium(world, backend=backend, qp=qp)
     scaled = world.with_scaled_demand(1.2)
-    qp2 = replace(qp, P=build_qp(scaled).P, c=build_qp(scaled).c)  # same structure, new data
+    qp2 = update_qp(qp, scaled)  # same structure and matrix, new data
+    assert qp2.G is qp.G
     updated = solve_equilibrium(scaled, backend=backend, qp=qp2)
     fresh = solve_equilibrium(scaled, backend=PiqpBackend())
     a = updated.prices.set_index(["commodity", "region"])["usd_per_kg"]
@@ -143,3 +144,22 @@ def test_guard_names_the_worst_violation(world):
     y[nd] += 5.0  # Japan's Nd price 5 USD/kg too high: arbitrage and demand conditions break
     with pytest.raises(GuardError, match=r"equilibrium guard failed at .*(oxide:Nd|JPN)"):
         check(world, qp, replace(raw, row_dual=y))
+
+
+def test_update_qp_refuses_a_different_structure(world):
+    qp = build_qp(world)
+    smaller = world.replace(demands=world.demands.iloc[:-1])
+    with pytest.raises(ValueError, match="structure differs"):
+        update_qp(qp, smaller)
+
+
+def test_piqp_failure_falls_back_to_clarabel(world, monkeypatch):
+    from reesim.solve import backends
+
+    def fail(self, qp):
+        raise backends.SolverError("PIQP: PIQP_MAX_ITER_REACHED")
+
+    monkeypatch.setattr(backends.PiqpBackend, "solve", fail)
+    s = solve_equilibrium(world)
+    assert s.solver.startswith("clarabel (fallback after PIQP: PIQP_MAX_ITER_REACHED")
+    assert s.guards.worst < 1e-6

@@ -16,7 +16,8 @@ A quota row ``sum_{e in group} f_e <= limit`` has the quota rent as dual. KKT co
 of this QP are exactly the equilibrium conditions checked by :mod:`reesim.solve.guards`.
 
 The constraint matrix is built once per world structure with vectorised scipy.sparse code;
-costs, bounds and right-hand sides can be updated in place (:meth:`QP.with_data`).
+costs, bounds and right-hand sides of a world with the same structure are recomputed without
+rebuilding the matrix (:func:`update_qp`), and the solver back end updates in place.
 
 References
 ----------
@@ -168,9 +169,28 @@ def build_qp(world: World) -> QP:
     m = len(nodes) + len(quotas)
     G = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(m, n))
     G.sum_duplicates()
-    h = np.concatenate([np.zeros(len(nodes)), quotas["limit"].astype(float).to_numpy()])
 
-    # Costs and bounds.
+    P, c, ub, edge_cost = _vectors(world)
+    h = np.concatenate([np.zeros(len(nodes)), quotas["limit"].astype(float).to_numpy()])
+    return QP(
+        P=P,
+        c=c,
+        G=G,
+        h=h,
+        ub=ub,
+        n_proc=n_p,
+        n_dem=n_d,
+        n_edge=n_e,
+        nodes=nodes,
+        quota_names=tuple(quotas["quota"]),
+        base_edge_cost=edge_cost,
+    )
+
+
+def _vectors(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Hessian diagonal, linear cost, upper bounds and edge costs of ``world`` (vectorised)."""
+    p, d, e = world.processes, world.demands, world.edges
+    n_p, n_d, n_e = len(p), len(d), len(e)
     spec = world.specific
     wedge = np.zeros(n_e)
     if len(spec):
@@ -192,16 +212,31 @@ def build_qp(world: World) -> QP:
     if len(world.bans):
         banned = _edge_keys(e).isin(_edge_keys(world.bans))
         ub[n_p + n_d + np.flatnonzero(banned)] = 0.0
-    return QP(
-        P=P,
-        c=c,
-        G=G,
-        h=h,
-        ub=ub,
-        n_proc=n_p,
-        n_dem=n_d,
-        n_edge=n_e,
-        nodes=nodes,
-        quota_names=tuple(quotas["quota"]),
-        base_edge_cost=edge_cost,
-    )
+    return P, c, ub, edge_cost
+
+
+def update_qp(qp: QP, world: World) -> QP:
+    """The QP of ``world``, re-using the matrix of ``qp`` built for a world of the same structure.
+
+    Only costs, bounds and right-hand sides are recomputed; the structure (processes,
+    demands, edges, their order, the io coefficients and quota memberships) must be the same.
+    The matrix object is shared, so a :class:`~reesim.solve.backends.PiqpBackend` that solved
+    ``qp`` updates its factorisation in place instead of setting up again (unless bans change
+    which columns are presolved away).
+
+    Raises
+    ------
+    ValueError
+        If the sizes differ (the structure changed: use :func:`build_qp`).
+    """
+    if (len(world.processes), len(world.demands), len(world.edges), len(world.quotas)) != (
+        qp.n_proc,
+        qp.n_dem,
+        qp.n_edge,
+        len(qp.quota_names),
+    ):
+        raise ValueError("update_qp: the world's structure differs from the QP's; build a new QP")
+    P, c, ub, edge_cost = _vectors(world)
+    h = qp.h.copy()
+    h[qp.n_nodes :] = world.quotas["limit"].astype(float).to_numpy()
+    return _replace(qp, P=P, c=c, ub=ub, h=h, base_edge_cost=edge_cost)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from reesim.errors import ReesimError
 from reesim.model.qp import QP, build_qp
-from reesim.solve.backends import BACKENDS, PiqpBackend
+from reesim.solve.backends import BACKENDS, ClarabelBackend, PiqpBackend, RawSolution, SolverError
 from reesim.solve.guards import check
 from reesim.solve.solution import Solution
 from reesim.world.world import World
@@ -45,6 +45,22 @@ def _ad_valorem_terms(world: World, qp: QP) -> tuple[np.ndarray, np.ndarray, np.
         av.loc[ok, "rate"].astype(float).to_numpy(),
         (av.loc[ok, "base"] == "cif").to_numpy(),
     )
+
+
+def _solve(solver, qp: QP) -> RawSolution:
+    """Solve with ``solver``; if PIQP fails, fall back to Clarabel (solver study guard rail)."""
+    try:
+        return solver.solve(qp)
+    except SolverError as first:
+        if not isinstance(solver, PiqpBackend):
+            raise
+        try:
+            raw = ClarabelBackend().solve(qp)
+        except SolverError as second:
+            raise SolverError(f"{first}; Clarabel fallback: {second}") from None
+        from dataclasses import replace
+
+        return replace(raw, solver=f"clarabel (fallback after {first})")
 
 
 def solve_equilibrium(
@@ -83,7 +99,7 @@ def solve_equilibrium(
     it = 0
     current = qp
     while True:
-        raw = solver.solve(current)
+        raw = _solve(solver, current)
         if len(pos) == 0:
             break
         it += 1
