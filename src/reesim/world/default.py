@@ -55,6 +55,26 @@ class _Recorder:
         self.rows.append((parameter, float(value), unit, f"data: {table} [{key}] source {ids}"))
         return float(value)
 
+    def lookup(
+        self,
+        ds: Dataset,
+        parameter: str,
+        table: str,
+        row: dict,
+        unit: str,
+        column: str = "value",
+        scale: float = 1.0,
+    ) -> float:
+        """Record and return ``column`` x ``scale`` of the single row of ``table`` matching ``row``."""
+        rows = ds.table(table, **row)
+        if len(rows) != 1 or pd.isna(rows[column].iloc[0]):
+            raise InputError(
+                f"default_world.yaml: expected one {table} row with a {column} for {row}, found {len(rows)}"
+            )
+        return self.data(
+            parameter, float(rows[column].iloc[0]) * scale, unit, table, str(row), rows["source_id"]
+        )
+
     def assume(self, parameter: str, value: float, unit: str, spec: dict | str) -> float:
         if isinstance(spec, dict):
             rng = spec.get("range")
@@ -229,14 +249,8 @@ def _separation_ex_china(
 def _magnets(ds: Dataset, cfg: dict, k: dict, supply: pd.Series, rec: _Recorder) -> tuple[float, dict, dict]:
     """World magnet output (kt), recipe (t metal per t magnet), production shares by region."""
     r = cfg["magnet_recipe"]
-    rows = ds.table("end_use_intensity", **r["NdPr"]["row"])
-    ndpr = rec.data(
-        "magnet_recipe[NdPr]",
-        float(rows["value"].iloc[0]) / 100.0,
-        "t/t magnet",
-        "end_use_intensity",
-        str(r["NdPr"]["row"]),
-        rows["source_id"],
+    ndpr = rec.lookup(
+        ds, "magnet_recipe[NdPr]", "end_use_intensity", r["NdPr"]["row"], "t/t magnet", scale=0.01
     )
     nd_metal, pr_metal = float(supply["Nd"]) / k["Nd"], float(supply["Pr"]) / k["Pr"]
     nd_share = rec.derived(
@@ -260,14 +274,9 @@ def _magnets(ds: Dataset, cfg: dict, k: dict, supply: pd.Series, rec: _Recorder)
         "kt magnet",
         "share of NdPr supply (metal) / NdPr per t magnet",
     )
-    d = ds.table("demand_by_application", **cfg["magnet_ree_demand"]["row"])
-    rec.data(
-        "magnet_ree_demand (cross-check, not used)",
-        float(d["quantity"].iloc[0]) / 1000.0,
-        "kt",
-        "demand_by_application",
-        str(cfg["magnet_ree_demand"]["row"]),
-        d["source_id"],
+    row = cfg["magnet_ree_demand"]["row"]
+    rec.lookup(
+        ds, "magnet_ree_demand (cross-check, not used)", "demand_by_application", row, "kt", "quantity", 1e-3
     )
     rec.derived(
         "magnet_ree_use (model)",
@@ -276,15 +285,7 @@ def _magnets(ds: Dataset, cfg: dict, k: dict, supply: pd.Series, rec: _Recorder)
         "magnet output x recipe x oxide per metal",
     )
     mm = cfg["magnet_making"]
-    rows = ds.table("processing_capacity", **mm["CHN"]["row"])
-    chn = rec.data(
-        "magnet_share[CHN]",
-        float(rows["value"].iloc[0]) / 100.0,
-        "share",
-        "processing_capacity",
-        str(mm["CHN"]["row"]),
-        rows["source_id"],
-    )
+    chn = rec.lookup(ds, "magnet_share[CHN]", "processing_capacity", mm["CHN"]["row"], "share", scale=0.01)
     shares = {"CHN": chn}
     for reg, s in mm["rest_split"].items():
         shares[reg] = rec.assume(f"magnet_share[{reg}]", (1 - chn) * s, "share", {"basis": mm["rest_basis"]})
