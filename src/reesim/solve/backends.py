@@ -80,12 +80,24 @@ class PiqpBackend:
     ----------
     eps_abs, eps_rel : float
         PIQP tolerances; the study found 1e-9 / 1e-10 needed for cheap co-product prices.
+    eps_gap_abs, eps_gap_rel : float
+        Duality-gap tolerances. PIQP's defaults (1e-8 / 1e-9) stop too early on markets at
+        a tie (a price gap equal to the transport cost, a choke price equal to marginal
+        cost), leaving complementarity products near 1e-6 that fail the guards; 1e-12 /
+        1e-14 costs one or two iterations.
     """
 
     name = "piqp"
 
-    def __init__(self, eps_abs: float = 1e-9, eps_rel: float = 1e-10) -> None:
+    def __init__(
+        self,
+        eps_abs: float = 1e-9,
+        eps_rel: float = 1e-10,
+        eps_gap_abs: float = 1e-12,
+        eps_gap_rel: float = 1e-14,
+    ) -> None:
         self.eps_abs, self.eps_rel = eps_abs, eps_rel
+        self.eps_gap_abs, self.eps_gap_rel = eps_gap_abs, eps_gap_rel
         self._solver = None
         self._key: tuple | None = None
         self._pre: Presolved | None = None
@@ -101,6 +113,7 @@ class PiqpBackend:
             self._solver = piqp.SparseSolver()
             s = self._solver.settings
             s.eps_abs, s.eps_rel, s.verbose = self.eps_abs, self.eps_rel, False
+            s.eps_duality_gap_abs, s.eps_duality_gap_rel = self.eps_gap_abs, self.eps_gap_rel
             self._solver.setup(
                 sp.diags(qp.P[pre.cols]).tocsc(),
                 qp.c[pre.cols],

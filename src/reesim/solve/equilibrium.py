@@ -96,6 +96,8 @@ def solve_equilibrium(
     pos, onode, rate, cif = _ad_valorem_terms(world, qp)
     transport = world.edges["transport"].astype(float).to_numpy()
     wedges = np.zeros(qp.n_edge)
+    prev_w: np.ndarray | None = None
+    prev_g: np.ndarray | None = None
     it = 0
     current = qp
     while True:
@@ -105,17 +107,24 @@ def solve_equilibrium(
         it += 1
         prices = np.nan_to_num(raw.row_dual[onode], nan=0.0)
         base = prices + np.where(cif, transport[pos], 0.0)
-        new = np.zeros(qp.n_edge)
-        np.add.at(new, pos, rate * base)
-        change = float(np.max(np.abs(new - wedges), initial=0.0))
+        target = np.zeros(qp.n_edge)
+        np.add.at(target, pos, rate * base)
+        g = wedges - target
+        change = float(np.max(np.abs(g), initial=0.0))
         if change <= wedge_tol:
             break  # the solve used ``wedges``, which equal rate x its own prices
-        wedges = new
-        current = qp.with_edge_wedges(wedges)
         if it >= max_wedge_iterations:
             raise ConvergenceError(
                 f"ad valorem wedges did not converge in {it} iterations (last change {change:.3g} USD/kg)"
             )
+        new = target.copy()
+        if prev_g is not None:
+            dg, dw = g - prev_g, wedges - prev_w
+            ok = np.abs(dg) > 1e-12 * np.maximum(1.0, np.abs(g))
+            new[ok] = np.maximum(0.0, wedges[ok] - g[ok] * dw[ok] / dg[ok])
+        prev_w, prev_g = wedges, g
+        wedges = new
+        current = qp.with_edge_wedges(wedges)
     report = check(world, current, raw, rtol) if guards else None
     return Solution(world=world, qp=current, raw=raw, wedges=wedges, wedge_iterations=it, guards=report)
 

@@ -121,7 +121,7 @@ class Solution:
         t = t[t["commodity"] == commodity]
         out = t.groupby("origin")["flow"].sum()
         inn = t.groupby("dest")["flow"].sum()
-        return out.sub(inn, fill_value=0.0)
+        return out.sub(inn, fill_value=0.0).reindex(list(self.world.regions), fill_value=0.0)
 
     def to_xarray(self):
         """Prices and consumption as an xarray Dataset with named dimensions."""
@@ -135,17 +135,32 @@ class Solution:
         return ds
 
 
+def _net_two_way(world: World, f: np.ndarray) -> np.ndarray:
+    """Flows with two-way pairs on the same route netted (A->B and B->A both > 0)."""
+    e = world.edges
+    keys = pd.MultiIndex.from_frame(e[["commodity", "origin", "dest"]].astype(str))
+    rev = keys.get_indexer(
+        pd.MultiIndex.from_arrays(
+            [e["commodity"].astype(str), e["dest"].astype(str), e["origin"].astype(str)]
+        )
+    )
+    back = np.where(rev >= 0, f[np.maximum(rev, 0)], 0.0)
+    return np.maximum(0.0, f - np.minimum(f, back))
+
+
 def _build_tables(world: World, qp: QP, raw: RawSolution, wedges: np.ndarray) -> dict[str, pd.DataFrame]:
     """Labelled tables of a raw solution (vectorised)."""
     v = raw.x
     n_p, n_d = qp.n_proc, qp.n_dem
-    x, q, f = v[:n_p], v[n_p : n_p + n_d], v[n_p + n_d :]
+    x, q, f = v[:n_p], v[n_p : n_p + n_d], _net_two_way(world, v[n_p + n_d :])
     y = raw.row_dual
     nodes = qp.nodes
     prices = np.maximum(np.nan_to_num(y[: len(nodes)], nan=0.0), 0.0)
     # A node's price is determined when something is actually produced, used or shipped there.
-    activity = np.asarray(abs(qp.G[: len(nodes)]) @ np.abs(v)).ravel()
-    tol = 1e-9 * max(1.0, float(np.abs(v).max(initial=0.0)))
+    # Flows both ways on one route cancel out (they cost nothing only when transport is 0).
+    v_net = np.concatenate([v[: n_p + n_d], f])
+    activity = np.asarray(abs(qp.G[: len(nodes)]) @ np.abs(v_net)).ravel()
+    tol = 1e-7 * max(1.0, float(np.abs(v).max(initial=0.0)))  # above the solver's accuracy
     price_df = nodes.assign(usd_per_kg=prices, determined=(activity > tol) & ~np.isnan(y[: len(nodes)]))
 
     p = world.processes

@@ -209,25 +209,46 @@ class _Names:
         return [self.one(kind, v, f"{path}[{i}]" if len(values) > 1 else path) for i, v in enumerate(values)]
 
 
-def _expand(sel: EdgeSelector, names: _Names, path: str) -> list[tuple[str, str, str]]:
+def _expand(sel: EdgeSelector, names: _Names, path: str, source: str) -> list[tuple[str, str, str]]:
     cs = names.many("commodity", sel.commodity, f"{path}.commodity")
     os = names.many("region", sel.from_, f"{path}.from")
     ds = names.many("region", sel.to, f"{path}.to")
-    return [(c, o, d) for c in cs for o in os for d in ds if o != d]
+    keys = [(c, o, d) for c in cs for o in os for d in ds if o != d]
+    if not keys:
+        raise InputError(
+            f"{source}: {path}: matches no trade edge (from and to select the same single region)"
+        )
+    return keys
 
 
 def world_from_spec(spec: WorldFile, year: int | None = None, source: str = "world") -> World:
     """Build a :class:`World` from a validated world file, keeping policies in force in ``year``."""
+    for key in ("regions", "commodities"):
+        values = getattr(spec, key)
+        dup = sorted({v for v in values if values.count(v) > 1})
+        if dup:
+            raise InputError(f"{source}: {key}: {dup[0]!r} is listed twice; names must be unique")
     names = _Names(spec, source)
     procs, io, dems = [], [], []
+    seen: dict[str, str] = {}
+
+    def once(ident: str, path: str) -> str:
+        if ident in seen:
+            raise InputError(
+                f"{source}: {path}: duplicates {seen[ident]} ({ident}); merge them or give a distinct name"
+            )
+        seen[ident] = path
+        return ident
+
     for i, s in enumerate(spec.supply):
         names.one("region", s.region, f"supply[{i}].region")
         names.one("commodity", s.commodity, f"supply[{i}].commodity")
-        pid = s.name or f"supply:{s.commodity}:{s.region}"
+        pid = once(s.name or f"supply:{s.commodity}:{s.region}", f"supply[{i}]")
         procs.append((pid, s.region, "supply", s.capacity, s.intercept, s.slope))
         io.append((pid, s.commodity, 1.0))
     for i, p in enumerate(spec.processes):
         names.one("region", p.region, f"processes[{i}].region")
+        once(p.name, f"processes[{i}]")
         for c, coef in p.io.items():
             names.one("commodity", c, f"processes[{i}].io")
             io.append((p.name, c, coef))
@@ -263,7 +284,7 @@ def world_from_spec(spec: WorldFile, year: int | None = None, source: str = "wor
         for i, item in enumerate(items):
             if not item.in_force(year):
                 continue
-            for key in _expand(item, names, f"{path}[{i}]"):
+            for key in _expand(item, names, f"{path}[{i}]", source):
                 if key not in edges:
                     raise InputError(
                         f"{source}: {path}[{i}]: {key[0]} {key[1]}->{key[2]} is not a trade edge"
@@ -281,7 +302,7 @@ def world_from_spec(spec: WorldFile, year: int | None = None, source: str = "wor
             continue
         quotas.append((q.name, q.limit))
         for j, sel in enumerate(q.edges):
-            for key in _expand(sel, names, f"policies.quotas[{i}].edges[{j}]"):
+            for key in _expand(sel, names, f"policies.quotas[{i}].edges[{j}]", source):
                 if key not in edges:
                     raise InputError(
                         f"{source}: policies.quotas[{i}].edges[{j}]: {key[0]} {key[1]}->{key[2]} is not a trade edge"
