@@ -148,6 +148,42 @@ def _net_two_way(world: World, f: np.ndarray) -> np.ndarray:
     return np.maximum(0.0, f - np.minimum(f, back))
 
 
+def _determined(qp: QP, v: np.ndarray, y: np.ndarray, tol: float) -> np.ndarray:
+    """Which balance duals (prices) are unique at this solution.
+
+    A price is pinned by a variable strictly inside its bounds, through that variable's
+    stationarity condition: consumption ``q > 0`` fixes ``p = a - b q``; a process strictly
+    between 0 and capacity fixes the value of its outputs net of inputs to its marginal cost,
+    so it pins the last of its prices once the others are pinned; a flow > 0 on an edge that
+    is in no binding quota fixes ``p_dest - p_orig``. Prices are propagated through these
+    relations to a fixed point; the rest lie in an interval (e.g. a metal made at capacity
+    and not traded) and are reported as not determined.
+    """
+    n_nodes = qp.n_nodes
+    G = qp.G.tocsc()
+    det = np.zeros(n_nodes, bool)
+    binding_quota = np.flatnonzero(y[n_nodes:] > tol) + n_nodes
+    in_binding = np.zeros(qp.n, bool)
+    if len(binding_quota):
+        in_binding[np.unique(qp.G[binding_quota].tocoo().col)] = True
+    interior = (v > tol) & (v < qp.ub - tol) & ~in_binding
+    cols = [
+        np.array([r for r in G.indices[G.indptr[j] : G.indptr[j + 1]] if r < n_nodes])
+        for j in np.flatnonzero(interior)
+    ]
+    dem = slice(qp.n_proc, qp.n_proc + qp.n_dem)
+    for j in np.flatnonzero(interior[dem]) + qp.n_proc:
+        det[G.indices[G.indptr[j] : G.indptr[j + 1]]] = True
+    changed = True
+    while changed:
+        changed = False
+        for rows in cols:
+            if len(rows) and (~det[rows]).sum() == 1:
+                det[rows] = True
+                changed = True
+    return det
+
+
 def _build_tables(world: World, qp: QP, raw: RawSolution, wedges: np.ndarray) -> dict[str, pd.DataFrame]:
     """Labelled tables of a raw solution (vectorised)."""
     v = raw.x
@@ -156,12 +192,10 @@ def _build_tables(world: World, qp: QP, raw: RawSolution, wedges: np.ndarray) ->
     y = raw.row_dual
     nodes = qp.nodes
     prices = np.maximum(np.nan_to_num(y[: len(nodes)], nan=0.0), 0.0)
-    # A node's price is determined when something is actually produced, used or shipped there.
-    # Flows both ways on one route cancel out (they cost nothing only when transport is 0).
-    v_net = np.concatenate([v[: n_p + n_d], f])
-    activity = np.asarray(abs(qp.G[: len(nodes)]) @ np.abs(v_net)).ravel()
     tol = 1e-7 * max(1.0, float(np.abs(v).max(initial=0.0)))  # above the solver's accuracy
-    price_df = nodes.assign(usd_per_kg=prices, determined=(activity > tol) & ~np.isnan(y[: len(nodes)]))
+    v_net = np.concatenate([v[: n_p + n_d], f])  # two-way flows on one route netted
+    determined = _determined(qp, v_net, np.nan_to_num(y, nan=0.0), tol)
+    price_df = nodes.assign(usd_per_kg=prices, determined=determined)
 
     p = world.processes
     production = pd.DataFrame(
