@@ -120,6 +120,7 @@ def solve(
     out.print(t)
 
     prod = s.production
+    prod = prod[prod["kind"] != "capacity"]  # shared-capacity services repeat their stage's activity
     by = prod.groupby(["kind", "region"])["activity"].sum().unstack("region").fillna(0.0)
     t2 = Table(title=f"Activity by process kind and region, {unit}/yr", header_style="bold")
     t2.add_column("kind")

@@ -394,7 +394,7 @@ def load_default_world(year: int | None = None, ds: Dataset | None = None) -> Wo
         "world mine production minus separation outside China (mass balance)",
     )
     for r, s in sep.items():
-        add(f"separation-capacity:{r}", r, "other", s * (1 + h_proc), s_price, s, {"service:separation": 1.0})
+        add(f"separation-capacity:{r}", r, "capacity", s * (1 + h_proc), s_price, s, {"service:separation": 1.0})
         for o in ores:
             coefs = {f"concentrate:{o}": -1.0, "service:separation": -1.0}
             coefs |= {f"oxide:{e}": float(comp.loc[o, e]) for e in elements if comp.loc[o, e] > 0}

@@ -31,7 +31,9 @@ import pandas as pd
 
 from reesim.errors import InputError
 
-PROCESS_KINDS = ("supply", "mining", "separation", "metal", "magnet", "recycling", "other")
+#: ``capacity``: a shared capacity of a stage in a region, provided as a non-traded service
+#: that the stage's processes use (e.g. one separation plant cracking several ores).
+PROCESS_KINDS = ("supply", "mining", "separation", "metal", "magnet", "recycling", "capacity", "other")
 
 _COLUMNS = {
     "processes": ["process", "region", "kind", "capacity", "mc_intercept", "mc_slope"],
