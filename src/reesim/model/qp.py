@@ -208,7 +208,9 @@ def _vectors(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     c = np.concatenate(
         [p["mc_intercept"].astype(float).to_numpy(), -d["intercept"].astype(float).to_numpy(), edge_cost]
     )
-    ub = np.concatenate([p["capacity"].astype(float).to_numpy(), np.full(n_d, np.inf), np.full(n_e, np.inf)])
+    ub = np.concatenate(
+        [p["capacity"].astype(float).to_numpy(), d["max_quantity"].astype(float).to_numpy(), np.full(n_e, np.inf)]
+    )
     if len(world.bans):
         banned = _edge_keys(e).isin(_edge_keys(world.bans))
         ub[n_p + n_d + np.flatnonzero(banned)] = 0.0

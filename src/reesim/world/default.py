@@ -78,7 +78,10 @@ class _Recorder:
     def assume(self, parameter: str, value: float, unit: str, spec: dict | str) -> float:
         if isinstance(spec, dict):
             rng = spec.get("range")
-            text = f"assumption: {spec.get('basis', '')}" + (f" (range {rng[0]}-{rng[1]})" if rng else "")
+            basis = spec.get("basis", "")
+            text = (basis if basis.startswith("assumption") else f"assumption: {basis}") + (
+                f" (range {rng[0]}-{rng[1]})" if rng else ""
+            )
         else:
             text = spec if spec.startswith("DERIVED") else f"assumption: {spec}"
         self.rows.append((parameter, float(value), unit, text))
@@ -292,16 +295,40 @@ def _magnets(ds: Dataset, cfg: dict, k: dict, supply: pd.Series, rec: _Recorder)
     return world, recipe, shares
 
 
-def load_default_world(year: int | None = None, ds: Dataset | None = None) -> World:
+def load_default_world(
+    year: int | None = None, ds: Dataset | None = None, assumptions: dict[str, float] | None = None
+) -> World:
     """Build the default world calibrated to ``year`` (default: the config's reference year).
+
+    Parameters
+    ----------
+    year : int, optional
+        Reference year.
+    ds : Dataset, optional
+        The dataset (default: the embedded one).
+    assumptions : dict, optional
+        Overrides of scalar assumptions of ``default_world.yaml`` (e.g.
+        ``{"demand_elasticity_oxide": 0.3}``), recorded in the provenance as such.
 
     Raises
     ------
     InputError
         If ``year`` is not a reference year (one with mine production by country and MCS
-        FOB prices in the dataset).
+        FOB prices in the dataset), or an override names an unknown or non-scalar assumption.
     """
     cfg = load_config()
+    for key, value in (assumptions or {}).items():
+        spec = cfg["assumptions"].get(key)
+        if spec is None or not isinstance(spec.get("value"), int | float):
+            scalars = [k for k, v in cfg["assumptions"].items() if isinstance(v.get("value"), int | float)]
+            from reesim.errors import suggest
+
+            raise InputError("world.assumptions: " + suggest(key, scalars, what="scalar assumption"))
+        lo, hi = spec.get("range", [None, None])
+        spec["basis"] = f"assumption (scenario override; default {spec['value']}): {spec.get('basis', '').removeprefix('assumption: ')}"
+        spec["value"] = float(value)
+        if lo is not None and not lo <= value <= hi:
+            spec["basis"] += f" (outside the documented range {lo}-{hi})"
     ds = ds or default_dataset()
     year = cfg["default_reference_year"] if year is None else int(year)
     if year not in cfg["reference_years"]:

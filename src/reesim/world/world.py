@@ -15,7 +15,8 @@ Conventions
 * Process activity is measured in units of the process's reference flow (``activity_unit``);
   ``io`` coefficients are per unit of activity, positive for outputs, negative for inputs.
 * Marginal cost of a process: ``mc_intercept + mc_slope * activity`` (USD/kg of activity).
-* Inverse demand: ``price = intercept - slope * quantity``.
+* Inverse demand: ``price = intercept - slope * quantity``, optionally up to ``max_quantity``
+  (a buyer with a fixed volume, e.g. an offtake or a stockpile purchase).
 
 The tables are pandas DataFrames validated on construction; a World is treated as
 immutable (``with_*`` methods return a new World).
@@ -38,7 +39,7 @@ PROCESS_KINDS = ("supply", "mining", "separation", "metal", "magnet", "recycling
 _COLUMNS = {
     "processes": ["process", "region", "kind", "capacity", "mc_intercept", "mc_slope"],
     "io": ["process", "commodity", "coef"],
-    "demands": ["demand", "sector", "region", "commodity", "intercept", "slope"],
+    "demands": ["demand", "sector", "region", "commodity", "intercept", "slope", "max_quantity"],
     "edges": ["commodity", "origin", "dest", "transport"],
     "bans": ["commodity", "origin", "dest"],
     "quotas": ["quota", "limit"],
@@ -55,6 +56,8 @@ def empty(table: str) -> pd.DataFrame:
 
 
 def _check_columns(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    if table == "demands" and "max_quantity" not in df.columns:
+        df = df.assign(max_quantity=np.inf)  # optional: an upper bound on the quantity bought
     missing = [c for c in _COLUMNS[table] if c not in df.columns]
     if missing:
         raise InputError(f"world table '{table}': missing columns {missing}; expected {_COLUMNS[table]}")

@@ -1,0 +1,129 @@
+"""Semantic checks of a scenario against the world it runs on (tier 2 of STYLE habit 6).
+
+Names must exist (regions, commodities, sectors, the tariff an exclusion refers to), the
+horizon must start at or after the world's reference year, and instruments must not
+contradict each other (two instruments of the same kind on the same goods and edges at the
+same time, or a ban and a quota on the same exports at the same time). Every problem is
+reported, one line each, naming the YAML path.
+"""
+
+from __future__ import annotations
+
+from reesim.errors import InputError, suggest
+from reesim.scenario.spec import ExportBan, ExportLicensing, ExportTax, Goods, ImportTariff, PriceFloor, Scenario
+from reesim.world.world import World
+
+STAGE_PREFIX = {"concentrate": "concentrate:", "oxide": "oxide:", "metal": "metal:", "magnet": "magnet:"}
+
+
+def goods_of(goods: Goods, world: World, path: str, problems: list[str] | None = None) -> list[str]:
+    """Commodities of the world covered by ``goods`` (explicit names, elements, stages)."""
+    traded = [c for c in world.commodities if not c.startswith("service:")]
+    out: list[str] = []
+    for i, c in enumerate(goods.commodities):
+        if c in traded:
+            out.append(c)
+        elif problems is not None:
+            problems.append(f"{path}.commodities[{i}]: " + suggest(c, traded, what="commodity", limit=30))
+    elements = sorted({c.split(":", 1)[1] for c in traded if c.startswith(("oxide:", "metal:"))})
+    for i, e in enumerate(goods.elements):
+        if e not in elements:
+            if problems is not None:
+                problems.append(f"{path}.elements[{i}]: " + suggest(e, elements, what="element"))
+            continue
+        out += [c for c in (f"oxide:{e}", f"metal:{e}") if c in traded]
+    for s in goods.stages:
+        out += [c for c in traded if c.startswith(STAGE_PREFIX[s])]
+    return sorted(set(out))
+
+
+def regions_of(names: str | list[str], world: World, path: str, problems: list[str] | None = None) -> list[str]:
+    """Regions named (``all`` for every region)."""
+    if names == "all":
+        return list(world.regions)
+    values = [names] if isinstance(names, str) else names
+    out = []
+    for i, r in enumerate(values):
+        if r in world.regions:
+            out.append(r)
+        elif problems is not None:
+            where = f"{path}[{i}]" if not isinstance(names, str) else path
+            problems.append(f"{where}: " + suggest(r, world.regions, what="region"))
+    return out
+
+
+def _region(value: str, world: World, path: str, problems: list[str]) -> None:
+    if value not in world.regions:
+        problems.append(f"{path}: " + suggest(value, world.regions, what="region"))
+
+
+def _edges(inst, world: World, path: str, problems: list[str]) -> set[tuple[str, str, str]]:
+    goods = goods_of(inst, world, path, problems)
+    if isinstance(inst, ImportTariff):
+        _region(inst.importer, world, f"{path}.importer", problems)
+        origins = regions_of(inst.origins, world, f"{path}.origins", problems)
+        return {(c, o, inst.importer) for c in goods for o in origins if o != inst.importer}
+    _region(inst.exporter, world, f"{path}.exporter", problems)
+    dests = regions_of(inst.destinations, world, f"{path}.destinations", problems)
+    return {(c, inst.exporter, d) for c in goods for d in dests if d != inst.exporter}
+
+
+def _overlap(a, b) -> bool:
+    a_end = a.end or a.start.replace(year=2100)
+    b_end = b.end or b.start.replace(year=2100)
+    return a.start <= b_end and b.start <= a_end
+
+
+def check_scenario(scenario: Scenario, world: World, label: str = "scenario") -> None:
+    """Raise :class:`InputError` listing every semantic problem of ``scenario`` on ``world``."""
+    problems: list[str] = []
+    ref = (world.meta.get("reference") or {}).get("year")
+    if ref is not None and scenario.horizon.start < ref:
+        problems.append(f"horizon.start: {scenario.horizon.start} is before the world's reference year {ref}")
+    sectors = sorted(set(world.demands["sector"]))
+    tariffs = {i.name for i in scenario.instruments if isinstance(i, ImportTariff) and i.name}
+    edge_sets: list[tuple[int, object, set]] = []
+    for k, inst in enumerate(scenario.instruments):
+        path = f"instruments[{k}]"
+        if isinstance(inst, ExportBan | ExportLicensing | ExportTax | ImportTariff):
+            edge_sets.append((k, inst, _edges(inst, world, path, problems)))
+            if isinstance(inst, ExportLicensing):
+                for dest in inst.approval_by_destination:
+                    _region(dest, world, f"{path}.approval_by_destination.{dest}", problems)
+                for i, s in enumerate(inst.excluded_sectors):
+                    if s not in sectors:
+                        problems.append(f"{path}.excluded_sectors[{i}]: " + suggest(s, sectors, what="sector"))
+        elif inst.type == "tariff_exclusion":
+            if inst.tariff not in tariffs:
+                problems.append(f"{path}.tariff: " + suggest(inst.tariff, tariffs or {"(no named import_tariff)"}, what="tariff"))
+        elif inst.type == "technology_ban":
+            _region(inst.owner, world, f"{path}.owner", problems)
+        elif inst.type == "stockpile":
+            _region(inst.holder, world, f"{path}.holder", problems)
+            goods_of(inst, world, path, problems)
+        elif isinstance(inst, PriceFloor):
+            _region(inst.region, world, f"{path}.region", problems)
+            _region(inst.buyer, world, f"{path}.buyer", problems)
+            goods_of(inst, world, path, problems)
+        elif inst.type == "subsidy":
+            _region(inst.region, world, f"{path}.region", problems)
+        elif inst.type == "demand_shift":
+            if inst.sector not in sectors:
+                problems.append(f"{path}.sector: " + suggest(inst.sector, sectors, what="sector"))
+            regions_of(inst.regions, world, f"{path}.regions", problems)
+
+    for a in range(len(edge_sets)):
+        for b in range(a + 1, len(edge_sets)):
+            ka, ia, ea = edge_sets[a]
+            kb, ib, eb = edge_sets[b]
+            same_kind = type(ia) is type(ib)
+            ban_quota = {type(ia), type(ib)} == {ExportBan, ExportLicensing}
+            if (same_kind or ban_quota) and _overlap(ia, ib) and (ea & eb):
+                c, o, d = sorted(ea & eb)[0]
+                problems.append(
+                    f"instruments[{kb}] contradicts instruments[{ka}]: both set {ia.type if same_kind else 'a ban and a quota'} "
+                    f"on {c} {o}->{d} between {max(ia.start, ib.start)} and {min(ia.end or ib.end, ib.end or ia.end) or 'open end'}; "
+                    "end one before the other starts or merge them"
+                )
+    if problems:
+        raise InputError("\n".join(f"{label}: {p}" for p in problems))

@@ -1,0 +1,312 @@
+"""The scenario language: YAML parsed into frozen, strict pydantic models.
+
+A scenario names a horizon and time step, the world it starts from, demand growth paths
+and a list of policy instruments, each with a start and an optional end date. Scenarios
+compose: ``extends: baseline`` (a shipped scenario) or ``extends: path/to/file.yaml`` takes
+the parent's content, then the child's keys replace the parent's, except ``instruments``
+and ``demand``, which are appended (an instrument with the same ``name`` replaces the
+parent's).
+
+Validation is strict (STYLE habit 2): unknown keys, impossible dates, negative tonnages,
+rates outside [0, 10], unknown regions/commodities/sectors and contradictory instruments
+are errors naming the YAML path of the field, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Rate = Annotated[float, Field(ge=0, le=10, description="ad valorem rate as a fraction (0.25 = 25 %), 0-10")]
+Share = Annotated[float, Field(ge=0, le=1)]
+Tonnes = Annotated[float, Field(ge=0, description="tonnes per year")]
+Names = str | list[str]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _to_date(value, end: bool = False) -> dt.date | None:
+    """A year (2025) means 1 January, or 31 December for an end date; a date stays a date."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        if not 1900 <= value <= 2100:
+            raise ValueError(f"year {value} is outside 1900-2100")
+        return dt.date(value, 12, 31) if end else dt.date(value, 1, 1)
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date (YYYY-MM-DD) or a year") from None
+    raise ValueError(f"{value!r} is not a date (YYYY-MM-DD) or a year")
+
+
+class InForce(_Strict):
+    """Start and optional end (inclusive) of an instrument."""
+
+    start: dt.date = Field(description="first day in force (YYYY-MM-DD or a year)")
+    end: dt.date | None = Field(None, description="last day in force (YYYY-MM-DD or a year); none = open-ended")
+    name: str | None = Field(None, description="optional label; a child scenario replaces a parent instrument of the same name")
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _start(cls, v):
+        return _to_date(v)
+
+    @field_validator("end", mode="before")
+    @classmethod
+    def _end(cls, v):
+        return _to_date(v, end=True)
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.end is not None and self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+    def in_force(self, when: dt.date) -> bool:
+        """Whether the instrument applies on ``when``."""
+        return self.start <= when and (self.end is None or when <= self.end)
+
+
+class Goods(_Strict):
+    """What an instrument covers: commodities by name, or all commodities of some elements or stages."""
+
+    commodities: list[str] = Field([], description="commodity names, e.g. oxide:Dy, magnet:ndfeb")
+    elements: list[str] = Field([], description="elements: every oxide:E and metal:E")
+    stages: list[Literal["concentrate", "oxide", "metal", "magnet"]] = Field([], description="stages: every commodity of the stage")
+
+    @model_validator(mode="after")
+    def _some(self):
+        if not (self.commodities or self.elements or self.stages):
+            raise ValueError("name at least one of commodities, elements or stages")
+        return self
+
+
+class ExportBan(Goods, InForce):
+    """Exports of the goods from ``exporter`` to ``destinations`` are forbidden (edges fixed to 0)."""
+
+    type: Literal["export_ban"]
+    exporter: str
+    destinations: Names = Field("all", description="region codes or 'all'")
+
+
+class ExportLicensing(Goods, InForce):
+    """Export quota / licensing: exports limited to a tonnage or a share of the counterfactual's exports.
+
+    ``approval_share`` is the share of the counterfactual exports licensed per destination
+    (1 = everything approved); ``tonnes_per_year`` caps the total instead. ``licence_cost``
+    is a per-kg compliance cost on licensed exports.
+    """
+
+    type: Literal["export_quota"]
+    exporter: str
+    destinations: Names = "all"
+    tonnes_per_year: Tonnes | None = None
+    approval_share: Share | None = None
+    approval_by_destination: dict[str, Share] = Field({}, description="approval share for named destinations")
+    licence_cost_usd_per_kg: Annotated[float, Field(ge=0)] = 0.0
+    excluded_sectors: list[str] = Field([], description="end users that may not receive these exports (e.g. defense)")
+
+    @model_validator(mode="after")
+    def _one_limit(self):
+        if self.tonnes_per_year is None and self.approval_share is None and not self.approval_by_destination:
+            raise ValueError("give tonnes_per_year, approval_share or approval_by_destination")
+        if self.tonnes_per_year is not None and (self.approval_share is not None or self.approval_by_destination):
+            raise ValueError("give either tonnes_per_year or approval shares, not both")
+        return self
+
+
+class ExportTax(Goods, InForce):
+    """Ad valorem export tax on the origin price."""
+
+    type: Literal["export_tax"]
+    exporter: str
+    destinations: Names = "all"
+    rate: Rate
+
+
+class ImportTariff(Goods, InForce):
+    """Ad valorem import tariff on CIF value (origin price + transport)."""
+
+    type: Literal["import_tariff"]
+    importer: str
+    origins: Names = "all"
+    rate: Rate
+
+
+class TariffExclusion(InForce):
+    """Exempts a share of the goods covered by a named import tariff while it lasts.
+
+    The effective rate is ``rate x (1 - share_excluded)``; at each expiry the exclusion is
+    renewed with probability ``renewal_probability`` (expected value in a single run: the
+    excluded share decays by that factor at each expiry after the first).
+    """
+
+    type: Literal["tariff_exclusion"]
+    tariff: str = Field(description="name of the import_tariff instrument it exempts")
+    share_excluded: Share
+    renewal_years: Annotated[float, Field(gt=0)] = 1.0
+    renewal_probability: Share = 1.0
+
+
+class TechnologyBan(InForce):
+    """Ban on exporting technology for the named stages: new capacity outside the owner is slower, dearer, learns slower."""
+
+    type: Literal["technology_ban"]
+    owner: str = "CHN"
+    stages: list[Literal["separation", "metal", "magnet"]]
+    extra_lead_time_years: Annotated[float, Field(ge=0, le=10)] = 2.0
+    capex_multiplier: Annotated[float, Field(ge=1, le=10)] = 1.5
+    opex_multiplier: Annotated[float, Field(ge=1, le=10)] = 1.2
+    learning_multiplier: Annotated[float, Field(ge=0, le=1)] = 0.5
+
+
+class Stockpile(Goods, InForce):
+    """A holder builds a stock of the goods up to ``target_tonnes`` and releases it when the price or a shortage triggers."""
+
+    type: Literal["stockpile"]
+    holder: str
+    target_tonnes: Tonnes
+    build_tonnes_per_year: Tonnes
+    release_trigger: Literal["price", "shortage"] = "price"
+    trigger_ratio: Annotated[float, Field(gt=1, le=20)] = Field(1.5, description="price / counterfactual price (price trigger) or demand served / counterfactual (shortage trigger, as 1/ratio)")
+    release_tonnes_per_year: Tonnes
+
+
+class PriceFloor(Goods, InForce):
+    """A buyer (e.g. a defense department) guarantees producers in ``region`` a floor price on ``volume`` per year.
+
+    The producer receives max(floor, market price); the fiscal cost is
+    max(0, floor - market price) x min(output, volume).
+    """
+
+    type: Literal["price_floor"]
+    buyer: str
+    region: str
+    floor_usd_per_kg: Annotated[float, Field(gt=0)]
+    volume_tonnes_per_year: Tonnes
+    offtake_tonnes_per_year: Tonnes = Field(0.0, description="volume the buyer also takes off the market at the floor (into its stock)")
+
+
+class Subsidy(InForce):
+    """Support to a process kind in a region: a share of capex, or a per-unit payment on output."""
+
+    type: Literal["subsidy"]
+    region: str
+    stage: Literal["mining", "separation", "metal", "magnet"]
+    capex_share: Share = 0.0
+    per_unit_usd_per_kg: Annotated[float, Field(ge=0)] = 0.0
+
+    @model_validator(mode="after")
+    def _some(self):
+        if self.capex_share == 0 and self.per_unit_usd_per_kg == 0:
+            raise ValueError("give capex_share or per_unit_usd_per_kg")
+        return self
+
+
+class DemandShift(InForce):
+    """Demand growth for a sector (optionally one region), and substitution after sustained high prices."""
+
+    type: Literal["demand_shift"]
+    sector: str
+    regions: Names = "all"
+    growth: dict[int, Annotated[float, Field(ge=-0.5, le=1.0)]] = Field(
+        {}, description="annual growth rate from each year on (piecewise constant), e.g. {2025: 0.08, 2030: 0.05}"
+    )
+    substitution_elasticity: Annotated[float, Field(ge=0, le=2)] = 0.0
+    substitution_lag_years: Annotated[float, Field(ge=0, le=10)] = 2.0
+
+
+Instrument = Annotated[
+    ExportBan
+    | ExportLicensing
+    | ExportTax
+    | ImportTariff
+    | TariffExclusion
+    | TechnologyBan
+    | Stockpile
+    | PriceFloor
+    | Subsidy
+    | DemandShift,
+    Field(discriminator="type"),
+]
+
+INSTRUMENT_TYPES = (
+    "export_ban",
+    "export_quota",
+    "export_tax",
+    "import_tariff",
+    "tariff_exclusion",
+    "technology_ban",
+    "stockpile",
+    "price_floor",
+    "subsidy",
+    "demand_shift",
+)
+
+
+class Horizon(_Strict):
+    """First and last year simulated and the time step."""
+
+    start: Annotated[int, Field(ge=2009, le=2100)]
+    end: Annotated[int, Field(ge=2009, le=2100)]
+    step: Literal["year", "quarter", "month"] = "year"
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class WorldChoice(_Strict):
+    """Which world the scenario starts from."""
+
+    reference_year: int | None = Field(None, description="reference year of the default world (2021-2025)")
+    assumptions: dict[str, float] = Field({}, description="overrides of default_world.yaml assumptions (scalar ones), e.g. demand_elasticity_oxide: 0.3")
+
+
+class Dynamics(_Strict):
+    """Parameters of the capacity dynamics (defaults are documented assumptions)."""
+
+    expectation_weight: Share = Field(0.5, description="adaptive expectations: weight of the latest price")
+    lead_time_years: dict[str, Annotated[float, Field(ge=0, le=15)]] = Field(
+        {"mining": 7.0, "separation": 3.0, "metal": 2.0, "magnet": 2.0},
+        description="DESIGN §4: mine 5-10 y, separation 2-5 y, magnets 1-3 y",
+    )
+    max_build_rate: Share = Field(0.25, description="new capacity ordered per year, as a share of the stage's capacity in the region")
+    capex_usd_per_kg_year: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        {"mining": 10.0, "separation": 6.0, "metal": 3.0, "magnet": 15.0},
+        description="annualised capital cost per kg of annual capacity (assumption)",
+    )
+    retirement_rate: Share = Field(0.0, description="share of capacity retired per year")
+    learning_rate: Share = Field(0.1, description="cost reduction per doubling of cumulative output of new capacity outside the owner")
+
+
+class Scenario(_Strict):
+    """A scenario: what-if content only (solver options live elsewhere)."""
+
+    name: str
+    description: str = ""
+    extends: str | None = Field(None, description="a shipped scenario name or a path to a YAML file")
+    counterfactual: str | None = Field(None, description="scenario to compare with (default: baseline)")
+    horizon: Horizon
+    world: WorldChoice = WorldChoice()
+    dynamics: Dynamics = Dynamics()
+    instruments: list[Instrument] = []
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _names_unique(self):
+        names = [i.name for i in self.instruments if i.name]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"instrument name {dup[0]!r} is used twice")
+        return self
