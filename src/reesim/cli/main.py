@@ -15,6 +15,8 @@ from rich.console import Console
 from reesim import __version__
 from reesim.cli.data import app as data_app
 from reesim.cli.market import solve, world_app
+from reesim.cli.run import run as run_cmd
+from reesim.cli.run import schema, validate
 from reesim.errors import InputError
 
 app = typer.Typer(
@@ -27,6 +29,9 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.add_typer(world_app, name="world")
 app.command()(solve)
+app.command("run")(run_cmd)
+app.command()(validate)
+app.command()(schema)
 err = Console(stderr=True)
 
 

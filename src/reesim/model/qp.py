@@ -209,7 +209,11 @@ def _vectors(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
         [p["mc_intercept"].astype(float).to_numpy(), -d["intercept"].astype(float).to_numpy(), edge_cost]
     )
     ub = np.concatenate(
-        [p["capacity"].astype(float).to_numpy(), d["max_quantity"].astype(float).to_numpy(), np.full(n_e, np.inf)]
+        [
+            p["capacity"].astype(float).to_numpy(),
+            d["max_quantity"].astype(float).to_numpy(),
+            np.full(n_e, np.inf),
+        ]
     )
     if len(world.bans):
         banned = _edge_keys(e).isin(_edge_keys(world.bans))

@@ -10,7 +10,15 @@ reported, one line each, naming the YAML path.
 from __future__ import annotations
 
 from reesim.errors import InputError, suggest
-from reesim.scenario.spec import ExportBan, ExportLicensing, ExportTax, Goods, ImportTariff, PriceFloor, Scenario
+from reesim.scenario.spec import (
+    ExportBan,
+    ExportLicensing,
+    ExportTax,
+    Goods,
+    ImportTariff,
+    PriceFloor,
+    Scenario,
+)
 from reesim.world.world import World
 
 STAGE_PREFIX = {"concentrate": "concentrate:", "oxide": "oxide:", "metal": "metal:", "magnet": "magnet:"}
@@ -37,7 +45,9 @@ def goods_of(goods: Goods, world: World, path: str, problems: list[str] | None =
     return sorted(set(out))
 
 
-def regions_of(names: str | list[str], world: World, path: str, problems: list[str] | None = None) -> list[str]:
+def regions_of(
+    names: str | list[str], world: World, path: str, problems: list[str] | None = None
+) -> list[str]:
     """Regions named (``all`` for every region)."""
     if names == "all":
         return list(world.regions)
@@ -92,10 +102,15 @@ def check_scenario(scenario: Scenario, world: World, label: str = "scenario") ->
                     _region(dest, world, f"{path}.approval_by_destination.{dest}", problems)
                 for i, s in enumerate(inst.excluded_sectors):
                     if s not in sectors:
-                        problems.append(f"{path}.excluded_sectors[{i}]: " + suggest(s, sectors, what="sector"))
+                        problems.append(
+                            f"{path}.excluded_sectors[{i}]: " + suggest(s, sectors, what="sector")
+                        )
         elif inst.type == "tariff_exclusion":
             if inst.tariff not in tariffs:
-                problems.append(f"{path}.tariff: " + suggest(inst.tariff, tariffs or {"(no named import_tariff)"}, what="tariff"))
+                problems.append(
+                    f"{path}.tariff: "
+                    + suggest(inst.tariff, tariffs or {"(no named import_tariff)"}, what="tariff")
+                )
         elif inst.type == "technology_ban":
             _region(inst.owner, world, f"{path}.owner", problems)
         elif inst.type == "stockpile":

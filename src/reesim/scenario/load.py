@@ -21,7 +21,11 @@ MERGED_MAPPINGS = ("horizon", "world", "dynamics")
 def shipped() -> dict[str, str]:
     """Shipped scenario names and their YAML text (``src/reesim/scenarios/*.yaml``)."""
     folder = resources.files("reesim").joinpath("scenarios")
-    return {p.name[: -len(".yaml")]: p.read_text(encoding="utf-8") for p in folder.iterdir() if p.name.endswith(".yaml")}
+    return {
+        p.name[: -len(".yaml")]: p.read_text(encoding="utf-8")
+        for p in folder.iterdir()
+        if p.name.endswith(".yaml")
+    }
 
 
 def _read(ref: str, base: Path | None) -> tuple[dict[str, Any], str, Path | None]:
@@ -34,7 +38,10 @@ def _read(ref: str, base: Path | None) -> tuple[dict[str, Any], str, Path | None
         if not path.is_absolute() and base is not None and not path.exists():
             path = base / path
         if not path.is_file():
-            raise InputError(f"scenario '{ref}' is neither a file nor a shipped scenario; " + suggest(ref, ships, what="shipped scenario"))
+            raise InputError(
+                f"scenario '{ref}' is neither a file nor a shipped scenario; "
+                + suggest(ref, ships, what="shipped scenario")
+            )
         text, label, folder = path.read_text(encoding="utf-8"), path.name, path.parent
     try:
         data = yaml.safe_load(text)
@@ -53,7 +60,11 @@ def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
         if key in MERGED_MAPPINGS and isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = {**out[key], **value}
         elif key == "instruments" and isinstance(value, list):
-            named = {i.get("name"): k for k, i in enumerate(out.get("instruments", [])) if isinstance(i, dict) and i.get("name")}
+            named = {
+                i.get("name"): k
+                for k, i in enumerate(out.get("instruments", []))
+                if isinstance(i, dict) and i.get("name")
+            }
             merged = list(out.get("instruments", []))
             for inst in value:
                 name = inst.get("name") if isinstance(inst, dict) else None
@@ -67,7 +78,9 @@ def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def resolve(ref: str, base: Path | None = None, _seen: tuple[str, ...] = ()) -> tuple[dict[str, Any], list[str]]:
+def resolve(
+    ref: str, base: Path | None = None, _seen: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], list[str]]:
     """The scenario's mapping with every ``extends:`` applied, and the chain of files read."""
     data, label, folder = _read(ref, base)
     if label in _seen:

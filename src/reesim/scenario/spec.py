@@ -51,8 +51,12 @@ class InForce(_Strict):
     """Start and optional end (inclusive) of an instrument."""
 
     start: dt.date = Field(description="first day in force (YYYY-MM-DD or a year)")
-    end: dt.date | None = Field(None, description="last day in force (YYYY-MM-DD or a year); none = open-ended")
-    name: str | None = Field(None, description="optional label; a child scenario replaces a parent instrument of the same name")
+    end: dt.date | None = Field(
+        None, description="last day in force (YYYY-MM-DD or a year); none = open-ended"
+    )
+    name: str | None = Field(
+        None, description="optional label; a child scenario replaces a parent instrument of the same name"
+    )
 
     @field_validator("start", mode="before")
     @classmethod
@@ -80,7 +84,9 @@ class Goods(_Strict):
 
     commodities: list[str] = Field([], description="commodity names, e.g. oxide:Dy, magnet:ndfeb")
     elements: list[str] = Field([], description="elements: every oxide:E and metal:E")
-    stages: list[Literal["concentrate", "oxide", "metal", "magnet"]] = Field([], description="stages: every commodity of the stage")
+    stages: list[Literal["concentrate", "oxide", "metal", "magnet"]] = Field(
+        [], description="stages: every commodity of the stage"
+    )
 
     @model_validator(mode="after")
     def _some(self):
@@ -112,13 +118,17 @@ class ExportLicensing(Goods, InForce):
     approval_share: Share | None = None
     approval_by_destination: dict[str, Share] = Field({}, description="approval share for named destinations")
     licence_cost_usd_per_kg: Annotated[float, Field(ge=0)] = 0.0
-    excluded_sectors: list[str] = Field([], description="end users that may not receive these exports (e.g. defense)")
+    excluded_sectors: list[str] = Field(
+        [], description="end users that may not receive these exports (e.g. defense)"
+    )
 
     @model_validator(mode="after")
     def _one_limit(self):
         if self.tonnes_per_year is None and self.approval_share is None and not self.approval_by_destination:
             raise ValueError("give tonnes_per_year, approval_share or approval_by_destination")
-        if self.tonnes_per_year is not None and (self.approval_share is not None or self.approval_by_destination):
+        if self.tonnes_per_year is not None and (
+            self.approval_share is not None or self.approval_by_destination
+        ):
             raise ValueError("give either tonnes_per_year or approval shares, not both")
         return self
 
@@ -176,7 +186,10 @@ class Stockpile(Goods, InForce):
     target_tonnes: Tonnes
     build_tonnes_per_year: Tonnes
     release_trigger: Literal["price", "shortage"] = "price"
-    trigger_ratio: Annotated[float, Field(gt=1, le=20)] = Field(1.5, description="price / counterfactual price (price trigger) or demand served / counterfactual (shortage trigger, as 1/ratio)")
+    trigger_ratio: Annotated[float, Field(gt=1, le=20)] = Field(
+        1.5,
+        description="price / counterfactual price (price trigger) or demand served / counterfactual (shortage trigger, as 1/ratio)",
+    )
     release_tonnes_per_year: Tonnes
 
 
@@ -192,7 +205,9 @@ class PriceFloor(Goods, InForce):
     region: str
     floor_usd_per_kg: Annotated[float, Field(gt=0)]
     volume_tonnes_per_year: Tonnes
-    offtake_tonnes_per_year: Tonnes = Field(0.0, description="volume the buyer also takes off the market at the floor (into its stock)")
+    offtake_tonnes_per_year: Tonnes = Field(
+        0.0, description="volume the buyer also takes off the market at the floor (into its stock)"
+    )
 
 
 class Subsidy(InForce):
@@ -218,7 +233,8 @@ class DemandShift(InForce):
     sector: str
     regions: Names = "all"
     growth: dict[int, Annotated[float, Field(ge=-0.5, le=1.0)]] = Field(
-        {}, description="annual growth rate from each year on (piecewise constant), e.g. {2025: 0.08, 2030: 0.05}"
+        {},
+        description="annual growth rate from each year on (piecewise constant), e.g. {2025: 0.08, 2030: 0.05}",
     )
     substitution_elasticity: Annotated[float, Field(ge=0, le=2)] = 0.0
     substitution_lag_years: Annotated[float, Field(ge=0, le=10)] = 2.0
@@ -270,7 +286,10 @@ class WorldChoice(_Strict):
     """Which world the scenario starts from."""
 
     reference_year: int | None = Field(None, description="reference year of the default world (2021-2025)")
-    assumptions: dict[str, float] = Field({}, description="overrides of default_world.yaml assumptions (scalar ones), e.g. demand_elasticity_oxide: 0.3")
+    assumptions: dict[str, float] = Field(
+        {},
+        description="overrides of default_world.yaml assumptions (scalar ones), e.g. demand_elasticity_oxide: 0.3",
+    )
 
 
 class Dynamics(_Strict):
@@ -281,13 +300,25 @@ class Dynamics(_Strict):
         {"mining": 7.0, "separation": 3.0, "metal": 2.0, "magnet": 2.0},
         description="DESIGN §4: mine 5-10 y, separation 2-5 y, magnets 1-3 y",
     )
-    max_build_rate: Share = Field(0.25, description="new capacity ordered per year, as a share of the stage's capacity in the region")
+    max_build_rate: Share = Field(
+        0.25, description="new capacity ordered per year, as a share of the process's capacity (assumption)"
+    )
+    max_under_construction: Share = Field(
+        0.35,
+        description="capacity under construction at most this share of capacity (assumption; bounds supply response)",
+    )
     capex_usd_per_kg_year: dict[str, Annotated[float, Field(ge=0)]] = Field(
-        {"mining": 10.0, "separation": 6.0, "metal": 3.0, "magnet": 15.0},
-        description="annualised capital cost per kg of annual capacity (assumption)",
+        {"mining": 1.5, "separation": 1.7, "metal": 0.5, "magnet": 2.0},
+        description=(
+            "annualised capital cost per kg of annual capacity, USD/kg/yr. Separation: Lynas' MREC "
+            "(AUD 800 million for 9,000 t/yr of NdPr, processing_capacity) is about USD 14 per kg of REO "
+            "feed capacity at Mt Weld's NdPr share, annualised at 12 %; the others are assumptions"
+        ),
     )
     retirement_rate: Share = Field(0.0, description="share of capacity retired per year")
-    learning_rate: Share = Field(0.1, description="cost reduction per doubling of cumulative output of new capacity outside the owner")
+    learning_rate: Share = Field(
+        0.1, description="cost reduction per doubling of cumulative output of new capacity outside the owner"
+    )
 
 
 class Scenario(_Strict):

@@ -325,7 +325,9 @@ def load_default_world(
 
             raise InputError("world.assumptions: " + suggest(key, scalars, what="scalar assumption"))
         lo, hi = spec.get("range", [None, None])
-        spec["basis"] = f"assumption (scenario override; default {spec['value']}): {spec.get('basis', '').removeprefix('assumption: ')}"
+        spec["basis"] = (
+            f"assumption (scenario override; default {spec['value']}): {spec.get('basis', '').removeprefix('assumption: ')}"
+        )
         spec["value"] = float(value)
         if lo is not None and not lo <= value <= hi:
             spec["basis"] += f" (outside the documented range {lo}-{hi})"
@@ -421,7 +423,15 @@ def load_default_world(
         "world mine production minus separation outside China (mass balance)",
     )
     for r, s in sep.items():
-        add(f"separation-capacity:{r}", r, "capacity", s * (1 + h_proc), s_price, s, {"service:separation": 1.0})
+        add(
+            f"separation-capacity:{r}",
+            r,
+            "capacity",
+            s * (1 + h_proc),
+            s_price,
+            s,
+            {"service:separation": 1.0},
+        )
         for o in ores:
             coefs = {f"concentrate:{o}": -1.0, "service:separation": -1.0}
             coefs |= {f"oxide:{e}": float(comp.loc[o, e]) for e in elements if comp.loc[o, e] > 0}
@@ -444,6 +454,13 @@ def load_default_world(
         "USD/kg",
         "metal content at reference prices + processing cost",
     )
+    rec.assume(
+        "metal_capacity[CHN]",
+        float("inf"),
+        "kt/yr",
+        "assumption: oxide-to-metal conversion in China is not a binding constraint (no capacity data); "
+        "outside China metal capacity is the reference output plus headroom",
+    )
     for r, share in mshares.items():
         out = magnet_world * share
         for e in metal_el:
@@ -452,7 +469,7 @@ def load_default_world(
                 f"metal:{r}:{e}",
                 r,
                 "metal",
-                qty * (1 + h_proc),
+                np.inf if r == "CHN" else qty * (1 + h_proc),
                 conv,
                 qty,
                 {f"oxide:{e}": -k[e], f"metal:{e}": 1.0},

@@ -1,0 +1,154 @@
+"""``reesim run``, ``reesim validate``, ``reesim schema``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+import yaml
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from reesim.cli.data import _fmt, out
+from reesim.errors import InputError
+
+
+def run_pair(scenario, against: str | None = None, progress=None):
+    """Simulate the counterfactual (same horizon and world) and then the scenario."""
+    from reesim.scenario.load import load_scenario
+    from reesim.simulate import simulate
+
+    ref = against or scenario.counterfactual or "baseline"
+    cf_scenario = load_scenario(ref).model_copy(update={"horizon": scenario.horizon, "world": scenario.world})
+    cf = simulate(cf_scenario, progress=progress)
+    res = simulate(scenario, counterfactual=cf, progress=progress)
+    return res, cf, cf_scenario
+
+
+def print_headline(h: dict, scenario_name: str, cf_name: str) -> None:
+    """Print the headline tables."""
+    t = Table(title=f"{scenario_name} vs {cf_name}: peak price change", header_style="bold")
+    for col in ("commodity", "market", "change %", "period", "USD/kg", "counterfactual"):
+        t.add_column(col, justify="right" if col not in ("commodity", "market") else "left")
+    for r in h["price_changes"]:
+        if abs(r["peak_change_pct"]) >= 0.5 and r["commodity"].split(":")[0] in ("oxide", "metal", "magnet"):
+            t.add_row(
+                Text(r["commodity"]),
+                r["market"],
+                f"{r['peak_change_pct']:+.1f}",
+                r["period"],
+                _fmt(round(r["usd_per_kg"], 2)),
+                _fmt(round(r["usd_per_kg_cf"], 2)),
+            )
+    out.print(t if t.row_count else "No oxide, metal or magnet price moves by 0.5 % or more.")
+    out.print("  (concentrate prices and every figure are in summary.json)")
+    t2 = Table(title="Largest shortage by sector (consumption below the counterfactual)", header_style="bold")
+    for col in ("sector", "scope", "t/yr", "%", "period"):
+        t2.add_column(col, justify="right" if col in ("t/yr", "%") else "left")
+    for r in h["shortages"]:
+        t2.add_row(
+            r["sector"],
+            r["scope"],
+            _fmt(round(r["shortage_tonnes_per_year"], 1)),
+            f"{r['shortage_pct']:.1f}",
+            r["period"],
+        )
+    out.print(t2)
+    t3 = Table(title="Capacity outside China at the horizon, t/yr", header_style="bold")
+    for col in ("stage", "scenario", "counterfactual", "change %"):
+        t3.add_column(col, justify="left" if col == "stage" else "right")
+    for r in h["capacity_outside_china"]:
+        ch = r["change_pct"]
+        t3.add_row(
+            r["stage"],
+            _fmt(round(r["scenario"])),
+            _fmt(round(r["counterfactual"])),
+            "" if ch != ch else f"{ch:+.1f}",
+        )
+    out.print(t3)
+
+
+def run(
+    scenario: str = typer.Argument(
+        ..., help="Scenario YAML file or shipped name (e.g. china-2025-licensing)."
+    ),
+    against: str = typer.Option(
+        None, "--against", help="Counterfactual scenario (default: the scenario's, else baseline)."
+    ),
+    out_dir: Path = typer.Option(
+        None, "--out", "-o", help="Write tables (Parquet), summary.json and the resolved scenario here."
+    ),
+) -> None:
+    """Run a scenario and its counterfactual; print the headline; write the results."""
+    from reesim import __version__
+    from reesim.data import default_dataset
+    from reesim.scenario.load import load_scenario, scenario_hash
+    from reesim.simulate.headline import headline
+    from reesim.simulate.result import write_run
+    from reesim.simulate.steps import make_steps
+
+    sc = load_scenario(scenario)
+    n = len(make_steps(sc.horizon))
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=out,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"simulating {sc.name} and its counterfactual", total=2 * n)
+        res, cf, cf_sc = run_pair(sc, against, progress=lambda step: bar.advance(task))
+    h = headline(res, cf)
+    print_headline(h, sc.name, cf_sc.name)
+    if out_dir is not None:
+        summary = {
+            "scenario": sc.name,
+            "scenario_hash": scenario_hash(sc),
+            "counterfactual": cf_sc.name,
+            "counterfactual_hash": scenario_hash(cf_sc),
+            "dataset_version": default_dataset().version,
+            "code_version": __version__,
+            "seed": sc.seed,
+            "horizon": sc.horizon.model_dump(),
+            "units": {
+                "tonnes": "t per step",
+                "tonnes_per_year": "t/yr",
+                "usd_per_kg": "USD/kg",
+                "usd_million": "million USD per step",
+            },
+            "headline": h,
+        }
+        resolved = yaml.safe_dump(json.loads(sc.model_dump_json()), sort_keys=False)
+        write_run(out_dir, {"scenario": res, "counterfactual": cf}, summary, resolved)
+        out.print(f"wrote {out_dir}")
+
+
+def validate(scenario: str = typer.Argument(..., help="Scenario YAML file or shipped name.")) -> None:
+    """Check a scenario (format, names, contradictions) without running it."""
+    from reesim.scenario.load import load_scenario
+    from reesim.simulate.stepper import scenario_world
+
+    sc = load_scenario(scenario)
+    scenario_world(sc)
+    out.print(
+        f"{scenario}: valid ({len(sc.instruments)} instruments, {sc.horizon.start}-{sc.horizon.end} by {sc.horizon.step})"
+    )
+
+
+def schema(
+    out_path: Path = typer.Option(None, "--out", "-o", help="Write the JSON Schema to this file."),
+) -> None:
+    """Print (or write) the JSON Schema of the scenario format, for editors."""
+    from reesim.scenario.load import json_schema
+
+    text = json.dumps(json_schema(), indent=2)
+    if out_path is None:
+        typer.echo(text)
+    else:
+        if out_path.is_dir():
+            raise InputError(f"--out {out_path}: is a folder; give a file name such as scenario.schema.json")
+        out_path.write_text(text)
+        out.print(f"wrote {out_path}")

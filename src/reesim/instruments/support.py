@@ -1,0 +1,119 @@
+"""Price floors with offtake, and subsidies.
+
+A price floor guarantees producers of the goods in ``region`` the floor: they receive
+``max(floor, market price)``, modelled as a per-unit top-up ``s = max(0, floor - p)`` on
+their marginal revenue (a reduction of the separation routes' marginal cost by ``s`` times
+their output of the goods), found by fixed-point iteration with the equilibrium. The fiscal
+cost is ``s x min(output, volume)``. An offtake adds a buyer in the region willing to pay
+the floor for up to ``offtake_tonnes_per_year`` (into the buyer's stock).
+
+A subsidy lowers the marginal cost of a stage in a region by ``per_unit_usd_per_kg`` (fiscal
+cost = per unit x output) and/or pays ``capex_share`` of the capital cost of new capacity
+(it lowers the investment threshold; fiscal cost = share x capex of capacity ordered).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from reesim.scenario.checks import goods_of
+from reesim.scenario.spec import PriceFloor, Scenario, Subsidy
+from reesim.world.world import World
+
+STAGE_KIND = {"mining": "mining", "separation": "capacity", "metal": "metal", "magnet": "magnet"}
+
+
+def floors(scenario: Scenario) -> list[tuple[int, PriceFloor]]:
+    """The price-floor instruments with their index."""
+    return [(k, i) for k, i in enumerate(scenario.instruments) if isinstance(i, PriceFloor)]
+
+
+def producers(world: World, inst: PriceFloor) -> pd.DataFrame:
+    """io rows of the region's processes that produce the floor's goods (process, commodity, coef)."""
+    goods = goods_of(inst, world, "")
+    region_of = dict(zip(world.processes["process"], world.processes["region"], strict=True))
+    io = world.io[(world.io["coef"] > 0) & world.io["commodity"].isin(goods)]
+    return io[io["process"].map(region_of) == inst.region]
+
+
+def offtake_id(k: int, c: str) -> str:
+    """Id of an offtake demand."""
+    return f"offtake:{k}:{c}"
+
+
+def structure(scenario: Scenario, world: World) -> pd.DataFrame:
+    """Offtake demands to add (max_quantity set per step)."""
+    rows = []
+    for k, inst in floors(scenario):
+        if inst.offtake_tonnes_per_year > 0:
+            for c in goods_of(inst, world, ""):
+                rows.append((offtake_id(k, c), "offtake", inst.region, c, inst.floor_usd_per_kg, 1e-6, 0.0))
+    return pd.DataFrame(
+        rows, columns=["demand", "sector", "region", "commodity", "intercept", "slope", "max_quantity"]
+    )
+
+
+def offtake_settings(scenario: Scenario, world: World, when: dt.date) -> dict[str, float]:
+    """max_quantity (kt/yr) of each offtake demand, split over the goods by the producers' output mix."""
+    out = {}
+    for k, inst in floors(scenario):
+        if inst.offtake_tonnes_per_year <= 0:
+            continue
+        mix = producers(world, inst).groupby("commodity")["coef"].sum()
+        goods = goods_of(inst, world, "")
+        weights = mix.reindex(goods).fillna(0.0)
+        weights = weights / weights.sum() if weights.sum() > 0 else pd.Series(1.0 / len(goods), index=goods)
+        for c in goods:
+            out[offtake_id(k, c)] = (
+                inst.offtake_tonnes_per_year / 1000.0 * float(weights[c]) if inst.in_force(when) else 0.0
+            )
+    return out
+
+
+def floor_price(world: World, inst: PriceFloor, prices: dict, outputs: pd.Series | None = None) -> float:
+    """Market price of the floor's goods in its region (output-weighted over the goods)."""
+    rows = producers(world, inst)
+    mix = rows.groupby("commodity")["coef"].sum()
+    if mix.sum() <= 0:
+        return 0.0
+    return float(sum(prices.get((c, inst.region), 0.0) * w for c, w in mix.items()) / mix.sum())
+
+
+def topup_reductions(world: World, topups: dict[int, float], scenario: Scenario) -> pd.Series:
+    """Reduction of each process's marginal-cost intercept (USD/kg of activity) from the floors' top-ups."""
+    red = pd.Series(0.0, index=world.processes["process"])
+    for k, inst in floors(scenario):
+        s = topups.get(k, 0.0)
+        if s <= 0:
+            continue
+        per_process = producers(world, inst).groupby("process")["coef"].sum()
+        red = red.add(per_process * s, fill_value=0.0)
+    return red
+
+
+def subsidy_per_unit(scenario: Scenario, when: dt.date, world: World) -> pd.Series:
+    """Per-unit subsidy (USD/kg of activity) by process, from subsidies in force."""
+    out = pd.Series(0.0, index=world.processes["process"])
+    p = world.processes
+    for inst in scenario.instruments:
+        if isinstance(inst, Subsidy) and inst.in_force(when) and inst.per_unit_usd_per_kg > 0:
+            mask = ((p["region"] == inst.region) & (p["kind"] == STAGE_KIND[inst.stage])).to_numpy()
+            out[mask] += inst.per_unit_usd_per_kg
+    return out
+
+
+def capex_share(scenario: Scenario, when: dt.date, region: str, stage: str) -> float:
+    """Share of capex paid by subsidies in force for ``stage`` in ``region``."""
+    share = 0.0
+    for inst in scenario.instruments:
+        if (
+            isinstance(inst, Subsidy)
+            and inst.in_force(when)
+            and inst.region == region
+            and inst.stage == stage
+        ):
+            share += inst.capex_share
+    return float(np.clip(share, 0.0, 1.0))

@@ -1,0 +1,113 @@
+"""Headline figures of a scenario against its counterfactual (the short table of ``reesim run``).
+
+* Peak price change by commodity, inside China and outside China (outside = the
+  consumption-weighted average over the other regions' markets), in percent of the
+  counterfactual, with the period of the peak;
+* shortage by sector: the largest drop of consumption below the counterfactual, in tonnes
+  per year and percent, world and outside China;
+* capacity outside China at the horizon, by stage, scenario and counterfactual.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from reesim.simulate.result import Result
+
+OWNER = "CHN"
+
+
+def _outside_price(res: Result) -> pd.DataFrame:
+    p = res.prices.merge(
+        res.consumption.groupby(["period", "commodity", "region"], as_index=False)["tonnes_per_year"].sum(),
+        on=["period", "commodity", "region"],
+        how="left",
+    ).fillna({"tonnes_per_year": 0.0})
+    p = p[(p["region"] != OWNER) & p["determined"]]
+    p["w"] = p["tonnes_per_year"].where(p["tonnes_per_year"] > 0, 1e-9)
+    p["pw"] = p["usd_per_kg"] * p["w"]
+    g = p.groupby(["period", "commodity"])[["pw", "w"]].sum()
+    return (g["pw"] / g["w"]).rename("usd_per_kg").reset_index()
+
+
+def price_changes(res: Result, cf: Result) -> pd.DataFrame:
+    """Peak % price change per commodity inside and outside China (rows with a change > 0.01 %)."""
+    rows = []
+    for where, a, b in (
+        ("inside China", res.prices.query("region == @OWNER"), cf.prices.query("region == @OWNER")),
+        ("outside China", _outside_price(res), _outside_price(cf)),
+    ):
+        m = a.merge(b, on=["period", "commodity"], suffixes=("", "_cf"))
+        m = m[m["usd_per_kg_cf"] > 1e-6]
+        m["change_pct"] = 100 * (m["usd_per_kg"] / m["usd_per_kg_cf"] - 1)
+        for com, g in m.groupby("commodity"):
+            i = g["change_pct"].abs().idxmax()
+            rows.append(
+                {
+                    "commodity": com,
+                    "market": where,
+                    "peak_change_pct": float(g.loc[i, "change_pct"]),
+                    "period": g.loc[i, "period"],
+                    "usd_per_kg": float(g.loc[i, "usd_per_kg"]),
+                    "usd_per_kg_cf": float(g.loc[i, "usd_per_kg_cf"]),
+                }
+            )
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    return (
+        out[out["peak_change_pct"].abs() > 0.01].sort_values(["commodity", "market"]).reset_index(drop=True)
+    )
+
+
+def shortages(res: Result, cf: Result) -> pd.DataFrame:
+    """Largest shortfall of consumption against the counterfactual, by sector, world and outside China."""
+    rows = []
+    for scope, mask in (
+        ("world", lambda d: d["region"].notna()),
+        ("outside China", lambda d: d["region"] != OWNER),
+    ):
+        a = res.consumption
+        b = cf.consumption
+        a = a[mask(a)].groupby(["period", "sector"])["tonnes_per_year"].sum()
+        b = b[mask(b)].groupby(["period", "sector"])["tonnes_per_year"].sum()
+        m = pd.concat({"scenario": a, "cf": b}, axis=1).fillna(0.0).reset_index()
+        m = m[~m["sector"].isin(["stockpile", "offtake"])]
+        m["short_t"] = m["cf"] - m["scenario"]
+        for sector, g in m.groupby("sector"):
+            i = g["short_t"].idxmax()
+            rows.append(
+                {
+                    "sector": sector,
+                    "scope": scope,
+                    "shortage_tonnes_per_year": float(max(g.loc[i, "short_t"], 0.0)),
+                    "shortage_pct": float(100 * max(g.loc[i, "short_t"], 0.0) / g.loc[i, "cf"])
+                    if g.loc[i, "cf"] > 0
+                    else 0.0,
+                    "period": g.loc[i, "period"],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def capacity_outside(res: Result, cf: Result) -> pd.DataFrame:
+    """Capacity outside China at the horizon by stage (t/yr), scenario and counterfactual."""
+    last = res.capacity["period"].iloc[-1]
+    stage = {"mining": "mining", "capacity": "separation", "metal": "metal", "magnet": "magnet"}
+    out = []
+    for label, r in (("scenario", res), ("counterfactual", cf)):
+        c = r.capacity
+        c = c[(c["period"] == last) & (c["region"] != OWNER)]
+        out.append(c.groupby(c["kind"].map(stage))["tonnes_per_year"].sum().rename(label))
+    df = pd.concat(out, axis=1).fillna(0.0)
+    df["change_pct"] = 100 * (df["scenario"] / df["counterfactual"].where(df["counterfactual"] > 0) - 1)
+    return df.reset_index(names="stage").assign(period=last)
+
+
+def headline(res: Result, cf: Result) -> dict:
+    """The headline figures as plain data (for summary.json)."""
+    return {
+        "price_changes": price_changes(res, cf).to_dict("records"),
+        "shortages": shortages(res, cf).to_dict("records"),
+        "capacity_outside_china": capacity_outside(res, cf).to_dict("records"),
+    }

@@ -1,0 +1,87 @@
+"""The state carried from one step to the next, and the investment rule.
+
+State (immutable snapshots): capacity by process, capacity under construction (with its
+online time), the share of each process's capacity built under a technology-ban penalty,
+cumulative output (for learning), expected capacity rents (adaptive expectations), demand
+growth multipliers, stocks, and the price history (for lagged substitution).
+
+Investment (DESIGN §4), a myopic rule on expected margins: the capacity rent of a process
+(the dual of its capacity bound, USD/kg of annual capacity) is the margin a marginal unit of
+capacity would earn. Expectations are adaptive, ``r_e <- w r + (1 - w) r_e``. When the
+expected rent exceeds the annualised capital cost ``k`` (per stage, times the technology-ban
+capex multiplier, less capex subsidies), the region orders new capacity
+``max_build_rate x capacity x min(1, (r_e - k) / k) x dt``, online after the stage's lead time
+(plus the technology-ban delay), as long as the capacity under construction stays below
+``max_under_construction x capacity``. Capacity retires at ``retirement_rate`` per year. Learning:
+outside the ban's owner, the marginal-cost intercept of separation, metal and magnet capacity
+falls with cumulative output as ``(cum / cum_0) ** -b``, ``b = -log2(1 - learning_rate)``
+times the ban's learning multiplier (Wright's law).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+#: process kind -> stage name used by lead times, capex and technology bans
+KIND_STAGE = {"mining": "mining", "capacity": "separation", "metal": "metal", "magnet": "magnet"}
+
+
+@dataclass(frozen=True)
+class State:
+    """Snapshot of the dynamic state (arrays indexed like ``world.processes`` / ``world.demands``)."""
+
+    capacity: np.ndarray
+    pipeline: tuple[
+        tuple[float, int, float, bool], ...
+    ]  # (online time, process index, kt/yr, built under ban)
+    penalised: np.ndarray  # kt/yr of each process's capacity built under a technology-ban penalty
+    cumulative: np.ndarray  # kt of output since the start (+ one year of reference output)
+    expected_rent: np.ndarray  # USD/kg per year of capacity
+    demand_multiplier: np.ndarray
+    stocks: dict
+    opex_multiplier: np.ndarray  # opex multiplier of the penalised capacity (1 where none)
+    learning_exponent: np.ndarray  # Wright's-law exponent per process (0 where no learning)
+
+    def evolve(self, **changes) -> State:
+        """A new snapshot with some fields replaced."""
+        return replace(self, **changes)
+
+
+def arrivals(state: State, now: float) -> State:
+    """Move capacity whose online time has come from the pipeline into service."""
+    cap = state.capacity.copy()
+    pen = state.penalised.copy()
+    keep = []
+    for item in state.pipeline:
+        t, j, q, banned = item
+        if t <= now + 1e-9:
+            cap[j] += q
+            if banned:
+                pen[j] += q
+        else:
+            keep.append(item)
+    return state.evolve(capacity=cap, penalised=pen, pipeline=tuple(keep))
+
+
+def orders(
+    expected_rent: float,
+    capacity: float,
+    capex: float,
+    max_build_rate: float,
+    dt: float,
+    under_construction: float = 0.0,
+    max_under_construction: float = 0.35,
+) -> float:
+    """New capacity ordered in a step (kt/yr of capacity) by the investment rule.
+
+    Orders stop once the capacity under construction reaches ``max_under_construction x
+    capacity``: investors see the pipeline, so a long lead time does not pile up orders
+    against a rent that the capacity already on its way will remove.
+    """
+    if capacity <= 0 or capex <= 0 or expected_rent <= capex:
+        return 0.0
+    want = max_build_rate * capacity * min(1.0, (expected_rent - capex) / capex) * dt
+    room = max(0.0, max_under_construction * capacity - under_construction)
+    return min(want, room)

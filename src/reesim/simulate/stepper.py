@@ -1,0 +1,553 @@
+"""The recursive year-by-year (or quarter, month) simulation (DESIGN §4).
+
+Each step is one equilibrium of the market core on the same QP structure (only costs,
+bounds and right-hand sides change, :func:`reesim.model.qp.update_qp`):
+
+1. capacity ordered earlier comes online; the step's world is assembled from the base
+   world, the state (capacity, learning, technology-ban opex, demand growth, substitution)
+   and the instruments in force (bans, quotas, wedges, subsidies, stockpile purchases,
+   offtakes);
+2. the equilibrium is solved; price floors are iterated to their fixed point; stockpiles
+   whose trigger fires release and the step is solved again;
+3. the state is updated: investment on expected capacity rents, retirements, learning,
+   stocks, demand growth.
+
+Instruments that refer to the counterfactual (licences as approval shares of the
+counterfactual's exports, stockpile triggers) read the counterfactual's step tables.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from reesim import __version__
+from reesim.instruments import demand as demand_mod
+from reesim.instruments import stockpile as stock_mod
+from reesim.instruments import support as support_mod
+from reesim.instruments import technology as tech_mod
+from reesim.instruments import trade as trade_mod
+from reesim.model.qp import build_qp, update_qp
+from reesim.scenario.checks import check_scenario
+from reesim.scenario.load import scenario_hash
+from reesim.scenario.spec import Scenario
+from reesim.simulate.result import Result
+from reesim.simulate.state import KIND_STAGE, State, arrivals, orders
+from reesim.simulate.steps import Step, make_steps
+from reesim.solve.backends import PiqpBackend
+from reesim.solve.equilibrium import solve_equilibrium
+from reesim.world.world import World
+
+KT_TO_T = 1000.0
+
+
+def scenario_world(scenario: Scenario) -> World:
+    """The base world of ``scenario`` with the structure its instruments need."""
+    from reesim.world.default import load_default_world
+
+    base = load_default_world(scenario.world.reference_year, assumptions=scenario.world.assumptions)
+    stock = stock_mod.structure(scenario, base)
+    offtakes = support_mod.structure(scenario, base)
+    quotas, members = trade_mod.quota_structure(scenario, base)
+    world = base.replace(
+        processes=pd.concat([base.processes, stock["processes"]], ignore_index=True),
+        io=pd.concat([base.io, stock["io"]], ignore_index=True),
+        demands=pd.concat([base.demands, stock["demands"], offtakes], ignore_index=True),
+        quotas=quotas,
+        quota_members=members,
+    )
+    check_scenario(scenario, world)
+    return world
+
+
+@dataclass(frozen=True)
+class Counterfactual:
+    """What a scenario reads from its counterfactual, per step period."""
+
+    prices: dict[str, dict]  # period -> {(commodity, region): USD/kg}
+    flows: dict[str, pd.Series]  # period -> kt/yr by (commodity, origin, dest)
+    consumption: dict[str, dict]  # period -> {(commodity, region): kt/yr}
+
+    @classmethod
+    def from_result(cls, res: Result) -> Counterfactual:
+        prices = {
+            p: dict(zip(zip(g["commodity"], g["region"], strict=True), g["usd_per_kg"], strict=True))
+            for p, g in res.prices.groupby("period")
+        }
+        flows = {
+            p: g.set_index(["commodity", "exporter", "importer"])["tonnes_per_year"] / KT_TO_T
+            for p, g in res.trade.groupby("period")
+        }
+        cons = res.consumption
+        consumption = {
+            p: (g.groupby(["commodity", "region"])["tonnes_per_year"].sum() / KT_TO_T).to_dict()
+            for p, g in cons.groupby("period")
+        }
+        return cls(prices, flows, consumption)
+
+
+def _initial_state(world: World, scenario: Scenario, reference) -> State:
+    p = world.processes
+    n = len(p)
+    act = reference.production.set_index("process")["activity"].reindex(p["process"]).fillna(0.0).to_numpy()
+    lr = scenario.dynamics.learning_rate
+    b = -math.log2(1.0 - lr) if lr > 0 else 0.0
+    learns = (p["kind"].isin(["capacity", "metal", "magnet"]) & (p["region"] != "CHN")).to_numpy()
+    return State(
+        capacity=p["capacity"].astype(float).to_numpy().copy(),
+        pipeline=(),
+        penalised=np.zeros(n),
+        cumulative=np.maximum(act, 1e-9),
+        expected_rent=reference.production["capacity_rent_usd_per_kg"].to_numpy().copy(),
+        demand_multiplier=np.ones(len(world.demands)),
+        stocks={},
+        opex_multiplier=np.ones(n),
+        learning_exponent=np.where(learns, b, 0.0),
+    )
+
+
+def _step_world(
+    world: World, scenario: Scenario, state: State, step: Step, cf: Counterfactual | None, history, extra
+) -> World:
+    """The world of one step (before price-floor top-ups and stock releases)."""
+    p = world.processes.copy()
+    base_p = world.processes
+    cum0 = extra["cum0"]
+    learn = np.where(
+        state.learning_exponent > 0, (state.cumulative / cum0) ** (-state.learning_exponent), 1.0
+    )
+    share_pen = np.divide(
+        state.penalised, state.capacity, out=np.zeros_like(state.capacity), where=state.capacity > 0
+    )
+    opex = 1.0 + (state.opex_multiplier - 1.0) * share_pen
+    p["capacity"] = state.capacity
+    p["mc_intercept"] = (
+        base_p["mc_intercept"].astype(float).to_numpy() * learn * opex
+        - support_mod.subsidy_per_unit(scenario, step.mid, world).to_numpy()
+    )
+    d = world.demands.copy()
+    subst = demand_mod.substitution_factors(scenario, world, step.mid, history)
+    d["slope"] = world.demands["slope"].astype(float).to_numpy() / (state.demand_multiplier * subst)
+    cf_price = cf.prices.get(step.period, {}) if cf else {}
+    for did, (a, b, q) in stock_mod.purchase_settings(
+        scenario, world, step.mid, step.dt, state.stocks, cf_price, extra["releasing"]
+    ).items():
+        d.loc[d["demand"] == did, ["intercept", "slope", "max_quantity"]] = (a, b, q)
+    for did, q in support_mod.offtake_settings(scenario, world, step.mid).items():
+        d.loc[d["demand"] == did, "max_quantity"] = q
+    for pid, cap in extra.get("release", {}).items():
+        p.loc[p["process"] == pid, "capacity"] = cap
+    pol = trade_mod.step_policies(
+        scenario, world, step.mid, cf.flows.get(step.period) if cf else None, tuple(world.quotas["quota"])
+    )
+    quotas = world.quotas.assign(limit=world.quotas["quota"].map(pol["quota_limits"]).astype(float))
+    return world.replace(
+        processes=p,
+        demands=d,
+        bans=pol["bans"],
+        quotas=quotas,
+        ad_valorem=pol["ad_valorem"],
+        specific=pol["specific"],
+        meta={**world.meta, "when": step.mid, "period": step.period},
+    )
+
+
+def simulate(
+    scenario: Scenario,
+    counterfactual: Result | None = None,
+    *,
+    progress: Callable[[Step], None] | None = None,
+) -> Result:
+    """Simulate ``scenario`` over its horizon.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The resolved scenario.
+    counterfactual : Result, optional
+        The counterfactual's result over the same steps, for instruments that refer to it
+        (licences given as approval shares, stockpile triggers). Without it those
+        instruments use their no-counterfactual fallbacks (approval of nothing extra,
+        trigger on the first step's prices).
+    progress : callable, optional
+        Called after every step.
+    """
+    world = scenario_world(scenario)
+    qp0 = build_qp(world)
+    backend = PiqpBackend()
+    steps = make_steps(scenario.horizon)
+    cf = Counterfactual.from_result(counterfactual) if counterfactual is not None else None
+    reference = solve_equilibrium(world, backend=backend, qp=qp0)
+    state = _initial_state(world, scenario, reference)
+    dyn = scenario.dynamics
+    p = world.processes
+    stage = p["kind"].map(KIND_STAGE)
+    regions = p["region"].to_numpy()
+    price_hist: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    first_price: dict[tuple[str, str], float] = {}
+
+    def lagged_ratio(commodity: str, region: str, lag: float) -> float:
+        h = price_hist.get((commodity, region))
+        p0 = first_price.get((commodity, region))
+        if not h or not p0:
+            return 1.0
+        target = h[-1][0] - lag
+        past = [v for t, v in h if t <= target + 1e-9]
+        return past[-1] / p0 if past else 1.0
+
+    rows: dict[str, list[pd.DataFrame]] = {
+        k: []
+        for k in (
+            "prices",
+            "production",
+            "trade",
+            "consumption",
+            "capacity",
+            "stocks",
+            "fiscal",
+            "quota_rents",
+        )
+    }
+    extra = {"cum0": state.cumulative.copy(), "releasing": set(), "release": {}}
+    for step in steps:
+        state = arrivals(state, step.time)
+        state = state.evolve(capacity=state.capacity * (1.0 - dyn.retirement_rate) ** step.dt)
+        extra["releasing"], extra["release"] = set(), {}
+        wt = _step_world(world, scenario, state, step, cf, lagged_ratio, extra)
+        sol, topups, wt = _solve_with_floors(wt, scenario, qp0, backend)
+        # Stockpile release: if a trigger fires on this solution, release and solve again.
+        prices = dict(
+            zip(
+                zip(sol.prices["commodity"], sol.prices["region"], strict=True),
+                sol.prices["usd_per_kg"],
+                strict=True,
+            )
+        )
+        cons = sol.consumption.groupby(["commodity", "region"])["quantity"].sum().to_dict()
+        cf_price = cf.prices.get(step.period, {}) if cf else {}
+        cf_cons = cf.consumption.get(step.period, {}) if cf else {}
+        fire = stock_mod.triggered(scenario, world, step.mid, prices, cf_price, cons, cf_cons)
+        if fire:
+            extra["releasing"] = fire
+            extra["release"] = stock_mod.release_capacity(scenario, world, fire, state.stocks, step.dt)
+            wt = _step_world(world, scenario, state, step, cf, lagged_ratio, extra)
+            sol, topups, wt = _solve_with_floors(wt, scenario, qp0, backend)
+            prices = dict(
+                zip(
+                    zip(sol.prices["commodity"], sol.prices["region"], strict=True),
+                    sol.prices["usd_per_kg"],
+                    strict=True,
+                )
+            )
+        _record(rows, step, sol, wt, scenario, topups, state)
+        if progress:
+            progress(step)
+
+        # ---- state update
+        prod = sol.production
+        act = prod["activity"].to_numpy()
+        rent = prod["capacity_rent_usd_per_kg"].to_numpy()
+        w = dyn.expectation_weight
+        exp_rent = w * rent + (1 - w) * state.expected_rent
+        pipeline = list(state.pipeline)
+        opex_mult = state.opex_multiplier.copy()
+        learn_exp = state.learning_exponent.copy()
+        fiscal_capex = 0.0
+        for j in np.flatnonzero(stage.notna().to_numpy() & (state.capacity > 0)):
+            st = stage.iloc[j]
+            pen = tech_mod.penalty(scenario, step.mid, regions[j], st)
+            sub = support_mod.capex_share(scenario, step.mid, regions[j], st)
+            capex_full = dyn.capex_usd_per_kg_year[st] * pen.capex_multiplier
+            capex = capex_full * (1.0 - sub)
+            lead = dyn.lead_time_years[st] + pen.extra_lead_time_years
+            building = sum(item[2] for item in pipeline if item[1] == j)
+            q = orders(
+                exp_rent[j],
+                state.capacity[j],
+                capex,
+                dyn.max_build_rate,
+                step.dt,
+                building,
+                dyn.max_under_construction,
+            )
+            if q > 0:
+                banned = pen.capex_multiplier > 1 or pen.extra_lead_time_years > 0
+                pipeline.append((step.time + lead, int(j), q, banned))
+                fiscal_capex += sub * capex_full * q  # USD/kg/yr x kt/yr -> million USD per year of annuity
+                if banned:
+                    opex_mult[j] = max(opex_mult[j], pen.opex_multiplier)
+                    if learn_exp[j] > 0:
+                        learn_exp[j] = (
+                            -math.log2(1.0 - dyn.learning_rate) * pen.learning_multiplier
+                            if dyn.learning_rate > 0
+                            else 0.0
+                        )
+        if fiscal_capex:
+            rows["fiscal"].append(
+                pd.DataFrame(
+                    [
+                        {
+                            "period": step.period,
+                            "year": step.year,
+                            "instrument": "subsidy (capex)",
+                            "payer": "various",
+                            "usd_million": fiscal_capex,
+                        }
+                    ]
+                )
+            )
+        bought, released = {}, {}
+        cons_tab = sol.consumption.set_index("demand")["quantity"]
+        prod_tab = sol.production.set_index("process")["activity"]
+        for k, _inst, c in stock_mod.items(scenario, world):
+            bought[(k, c)] = float(cons_tab.get(stock_mod.demand_id(k, c), 0.0))
+            released[(k, c)] = float(prod_tab.get(stock_mod.release_id(k, c), 0.0))
+        demand_growth = demand_mod.growth_factors(scenario, world, step.mid, step.dt)
+        for (c, r), v in prices.items():
+            first_price.setdefault((c, r), v)
+            price_hist.setdefault((c, r), []).append((step.time, v))
+        state = state.evolve(
+            pipeline=tuple(pipeline),
+            cumulative=state.cumulative + act * step.dt,
+            expected_rent=exp_rent,
+            demand_multiplier=state.demand_multiplier * demand_growth,
+            stocks=stock_mod.update(state.stocks, bought, released, step.dt),
+            opex_multiplier=opex_mult,
+            learning_exponent=learn_exp,
+        )
+
+    tables = {k: (pd.concat(v, ignore_index=True) if v else _empty(k)) for k, v in rows.items()}
+    from reesim.data import default_dataset
+
+    meta = {
+        "scenario": scenario.name,
+        "scenario_hash": scenario_hash(scenario),
+        "dataset_version": default_dataset().version,
+        "code_version": __version__,
+        "seed": scenario.seed,
+        "horizon": scenario.horizon.model_dump(),
+        "steps": len(steps),
+        "world": world.name,
+    }
+    return Result(scenario_name=scenario.name, meta=meta, _tables=tables)
+
+
+def _solve_with_floors(wt: World, scenario: Scenario, qp0, backend, tol: float = 1e-6, max_iter: int = 50):
+    """Solve a step; with price floors, iterate the producers' top-up to its fixed point."""
+    floors = support_mod.floors(scenario)
+    base_int = wt.processes["mc_intercept"].astype(float).to_numpy()
+    topups: dict[int, float] = {}
+    world = wt
+    for _ in range(max_iter):
+        sol = solve_equilibrium(world, backend=backend, qp=update_qp(qp0, world))
+        active = [(k, f) for k, f in floors if f.in_force(sol_when(world))]
+        if not active:
+            return sol, topups, world
+        prices = dict(
+            zip(
+                zip(sol.prices["commodity"], sol.prices["region"], strict=True),
+                sol.prices["usd_per_kg"],
+                strict=True,
+            )
+        )
+        new = {k: max(0.0, f.floor_usd_per_kg - support_mod.floor_price(world, f, prices)) for k, f in active}
+        # damped update of the top-up (the market price falls as the top-up rises)
+        merged = {k: 0.5 * new[k] + 0.5 * topups.get(k, new[k]) for k in new}
+        if all(abs(merged[k] - topups.get(k, -1.0)) <= tol for k in merged):
+            return sol, merged, world
+        topups = merged
+        red = support_mod.topup_reductions(wt, topups, scenario).to_numpy()
+        p = wt.processes.copy()
+        p["mc_intercept"] = base_int - red
+        world = wt.replace(processes=p)
+    return sol, topups, world
+
+
+def sol_when(world: World):
+    """The date of the step a world was built for (stored in its meta)."""
+    return world.meta["when"]
+
+
+def _empty(name: str) -> pd.DataFrame:
+    cols = {
+        "prices": ["period", "year", "commodity", "region", "usd_per_kg", "determined"],
+        "production": [
+            "period",
+            "year",
+            "region",
+            "process",
+            "kind",
+            "commodity",
+            "tonnes",
+            "tonnes_per_year",
+        ],
+        "trade": ["period", "year", "commodity", "exporter", "importer", "tonnes", "tonnes_per_year"],
+        "consumption": [
+            "period",
+            "year",
+            "region",
+            "sector",
+            "commodity",
+            "tonnes",
+            "tonnes_per_year",
+            "usd_per_kg",
+        ],
+        "capacity": ["period", "year", "region", "process", "kind", "tonnes_per_year", "rent_usd_per_kg"],
+        "stocks": ["period", "year", "holder", "commodity", "tonnes"],
+        "fiscal": ["period", "year", "instrument", "payer", "usd_million"],
+        "quota_rents": [
+            "period",
+            "year",
+            "quota",
+            "limit_tonnes_per_year",
+            "used_tonnes_per_year",
+            "rent_usd_per_kg",
+        ],
+    }[name]
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+
+
+def _record(rows: dict, step: Step, sol, wt: World, scenario: Scenario, topups: dict, state: State) -> None:
+    tag = {"period": step.period, "year": step.year}
+    pr = sol.prices
+    rows["prices"].append(
+        pr.assign(**tag)[["period", "year", "commodity", "region", "usd_per_kg", "determined"]]
+    )
+    out = sol.outputs
+    out = out[out["quantity"] > 0]
+    kind = dict(zip(wt.processes["process"], wt.processes["kind"], strict=True))
+    rows["production"].append(
+        pd.DataFrame(
+            {
+                **tag,
+                "region": out["region"],
+                "process": out["process"],
+                "kind": out["process"].map(kind),
+                "commodity": out["commodity"],
+                "tonnes": out["quantity"] * KT_TO_T * step.dt,
+                "tonnes_per_year": out["quantity"] * KT_TO_T,
+            }
+        )
+    )
+    tr = sol.trade
+    rows["trade"].append(
+        pd.DataFrame(
+            {
+                **tag,
+                "commodity": tr["commodity"],
+                "exporter": tr["origin"],
+                "importer": tr["dest"],
+                "tonnes": tr["flow"] * KT_TO_T * step.dt,
+                "tonnes_per_year": tr["flow"] * KT_TO_T,
+            }
+        )
+    )
+    cons = sol.consumption
+    rows["consumption"].append(
+        pd.DataFrame(
+            {
+                **tag,
+                "region": cons["region"],
+                "sector": cons["sector"],
+                "commodity": cons["commodity"],
+                "tonnes": cons["quantity"] * KT_TO_T * step.dt,
+                "tonnes_per_year": cons["quantity"] * KT_TO_T,
+                "usd_per_kg": cons["usd_per_kg"],
+            }
+        )
+    )
+    prod = sol.production
+    keep = prod["kind"].isin(list(KIND_STAGE))
+    rows["capacity"].append(
+        pd.DataFrame(
+            {
+                **tag,
+                "region": prod.loc[keep, "region"],
+                "process": prod.loc[keep, "process"],
+                "kind": prod.loc[keep, "kind"],
+                "tonnes_per_year": prod.loc[keep, "capacity"] * KT_TO_T,
+                "rent_usd_per_kg": prod.loc[keep, "capacity_rent_usd_per_kg"],
+            }
+        )
+    )
+    stock_rows = [
+        {**tag, "holder": inst.holder, "commodity": c, "tonnes": state.stocks.get((k, c), 0.0) * KT_TO_T}
+        for k, inst, c in stock_mod.items(scenario, wt)
+    ]
+    if stock_rows:
+        rows["stocks"].append(pd.DataFrame(stock_rows))
+    fiscal = []
+    outputs_by_proc = sol.outputs
+    for k, f in support_mod.floors(scenario):
+        s = topups.get(k, 0.0)
+        if s > 0:
+            prod_rows = support_mod.producers(wt, f)
+            qty = float(
+                outputs_by_proc.merge(prod_rows[["process", "commodity"]], on=["process", "commodity"])[
+                    "quantity"
+                ].sum()
+            )
+            paid = s * min(qty, f.volume_tonnes_per_year / KT_TO_T) * step.dt  # USD/kg x kt = million USD
+            fiscal.append(
+                {
+                    **tag,
+                    "instrument": f.name or f"instruments[{k}] price floor",
+                    "payer": f.buyer,
+                    "usd_million": paid,
+                }
+            )
+    cons_idx = cons.set_index("demand")
+    for k, f in support_mod.floors(scenario):
+        for c in support_mod.goods_of(f, wt, ""):
+            did = support_mod.offtake_id(k, c)
+            if did in cons_idx.index:
+                q = float(cons_idx.loc[did, "quantity"])
+                if q > 0:
+                    fiscal.append(
+                        {
+                            **tag,
+                            "instrument": f"{f.name or f'instruments[{k}]'} offtake {c}",
+                            "payer": f.buyer,
+                            "usd_million": q * float(cons_idx.loc[did, "usd_per_kg"]) * step.dt,
+                        }
+                    )
+    for k, inst, c in stock_mod.items(scenario, wt):
+        did = stock_mod.demand_id(k, c)
+        if did in cons_idx.index:
+            q = float(cons_idx.loc[did, "quantity"])
+            if q > 0:
+                fiscal.append(
+                    {
+                        **tag,
+                        "instrument": f"{inst.name or f'instruments[{k}]'} stockpile {c}",
+                        "payer": inst.holder,
+                        "usd_million": q * float(cons_idx.loc[did, "usd_per_kg"]) * step.dt,
+                    }
+                )
+    sub = support_mod.subsidy_per_unit(scenario, step.mid, wt)
+    if sub.any():
+        act = sol.production.set_index("process")["activity"]
+        paid = float((sub * act.reindex(sub.index).fillna(0.0)).sum()) * step.dt
+        if paid:
+            fiscal.append(
+                {**tag, "instrument": "subsidy (per unit)", "payer": "various", "usd_million": paid}
+            )
+    if fiscal:
+        rows["fiscal"].append(pd.DataFrame(fiscal))
+    q = sol.quota_rents
+    if len(q):
+        rows["quota_rents"].append(
+            pd.DataFrame(
+                {
+                    **tag,
+                    "quota": q["quota"],
+                    "limit_tonnes_per_year": q["limit"] * KT_TO_T,
+                    "used_tonnes_per_year": q["used"] * KT_TO_T,
+                    "rent_usd_per_kg": q["rent_usd_per_kg"],
+                }
+            )
+        )
