@@ -35,14 +35,13 @@ from reesim.model.qp import build_qp, update_qp
 from reesim.scenario.checks import check_scenario
 from reesim.scenario.load import scenario_hash
 from reesim.scenario.spec import Scenario
+from reesim.simulate.record import KT_TO_T, Recorder
 from reesim.simulate.result import Result
 from reesim.simulate.state import KIND_STAGE, State, arrivals, orders
 from reesim.simulate.steps import Step, make_steps
 from reesim.solve.backends import PiqpBackend
 from reesim.solve.equilibrium import solve_equilibrium
 from reesim.world.world import World
-
-KT_TO_T = 1000.0
 
 
 def scenario_world(scenario: Scenario) -> World:
@@ -145,7 +144,7 @@ def _step_world(
         scenario, world, step.mid, cf.flows.get(step.period) if cf else None, tuple(world.quotas["quota"])
     )
     quotas = world.quotas.assign(limit=world.quotas["quota"].map(pol["quota_limits"]).astype(float))
-    return world.replace(
+    return world.with_data(
         processes=p,
         demands=d,
         bans=pol["bans"],
@@ -170,9 +169,9 @@ def simulate(
         The resolved scenario.
     counterfactual : Result, optional
         The counterfactual's result over the same steps, for instruments that refer to it
-        (licences given as approval shares, stockpile triggers). Without it those
-        instruments use their no-counterfactual fallbacks (approval of nothing extra,
-        trigger on the first step's prices).
+        (licences given as approval shares, stockpile triggers). Without it, a licence given
+        as an approval share allows nothing (no counterfactual exports to approve) and
+        stockpile triggers never fire.
     progress : callable, optional
         Called after every step.
     """
@@ -187,6 +186,8 @@ def simulate(
     p = world.processes
     stage = p["kind"].map(KIND_STAGE)
     regions = p["region"].to_numpy()
+    proc_pos = {pid: j for j, pid in enumerate(p["process"])}
+    dem_pos = {did: i for i, did in enumerate(world.demands["demand"])}
     price_hist: dict[tuple[str, str], list[tuple[float, float]]] = {}
     first_price: dict[tuple[str, str], float] = {}
 
@@ -199,19 +200,7 @@ def simulate(
         past = [v for t, v in h if t <= target + 1e-9]
         return past[-1] / p0 if past else 1.0
 
-    rows: dict[str, list[pd.DataFrame]] = {
-        k: []
-        for k in (
-            "prices",
-            "production",
-            "trade",
-            "consumption",
-            "capacity",
-            "stocks",
-            "fiscal",
-            "quota_rents",
-        )
-    }
+    rec = Recorder(world, qp0)
     extra = {"cum0": state.cumulative.copy(), "releasing": set(), "release": {}}
     for step in steps:
         state = arrivals(state, step.time)
@@ -220,39 +209,26 @@ def simulate(
         wt = _step_world(world, scenario, state, step, cf, lagged_ratio, extra)
         sol, topups, wt = _solve_with_floors(wt, scenario, qp0, backend)
         # Stockpile release: if a trigger fires on this solution, release and solve again.
-        prices = dict(
-            zip(
-                zip(sol.prices["commodity"], sol.prices["region"], strict=True),
-                sol.prices["usd_per_kg"],
-                strict=True,
-            )
-        )
-        cons = sol.consumption.groupby(["commodity", "region"])["quantity"].sum().to_dict()
         cf_price = cf.prices.get(step.period, {}) if cf else {}
         cf_cons = cf.consumption.get(step.period, {}) if cf else {}
-        fire = stock_mod.triggered(scenario, world, step.mid, prices, cf_price, cons, cf_cons)
+        fire = stock_mod.triggered(
+            scenario, world, step.mid, sol.price_map, cf_price, sol.consumption_map, cf_cons
+        )
         if fire:
             extra["releasing"] = fire
             extra["release"] = stock_mod.release_capacity(scenario, world, fire, state.stocks, step.dt)
             wt = _step_world(world, scenario, state, step, cf, lagged_ratio, extra)
             sol, topups, wt = _solve_with_floors(wt, scenario, qp0, backend)
-            prices = dict(
-                zip(
-                    zip(sol.prices["commodity"], sol.prices["region"], strict=True),
-                    sol.prices["usd_per_kg"],
-                    strict=True,
-                )
-            )
-        _record(rows, step, sol, wt, scenario, topups, state)
+        rec.add(step.period, step.year, step.dt, sol)
+        rec.add_rows("stocks", _stock_rows(step, scenario, wt, state))
+        rec.add_rows("fiscal", _fiscal_rows(step, sol, wt, scenario, topups, proc_pos, dem_pos))
         if progress:
             progress(step)
 
         # ---- state update
-        prod = sol.production
-        act = prod["activity"].to_numpy()
-        rent = prod["capacity_rent_usd_per_kg"].to_numpy()
+        act = sol.activity
         w = dyn.expectation_weight
-        exp_rent = w * rent + (1 - w) * state.expected_rent
+        exp_rent = w * sol.capacity_rents + (1 - w) * state.expected_rent
         pipeline = list(state.pipeline)
         opex_mult = state.opex_multiplier.copy()
         learn_exp = state.learning_exponent.copy()
@@ -262,13 +238,12 @@ def simulate(
             pen = tech_mod.penalty(scenario, step.mid, regions[j], st)
             sub = support_mod.capex_share(scenario, step.mid, regions[j], st)
             capex_full = dyn.capex_usd_per_kg_year[st] * pen.capex_multiplier
-            capex = capex_full * (1.0 - sub)
             lead = dyn.lead_time_years[st] + pen.extra_lead_time_years
             building = sum(item[2] for item in pipeline if item[1] == j)
             q = orders(
                 exp_rent[j],
                 state.capacity[j],
-                capex,
+                capex_full * (1.0 - sub),
                 dyn.max_build_rate,
                 step.dt,
                 building,
@@ -277,39 +252,32 @@ def simulate(
             if q > 0:
                 banned = pen.capex_multiplier > 1 or pen.extra_lead_time_years > 0
                 pipeline.append((step.time + lead, int(j), q, banned))
-                fiscal_capex += sub * capex_full * q  # USD/kg/yr x kt/yr -> million USD per year of annuity
+                fiscal_capex += sub * capex_full * q  # USD/kg/yr x kt/yr = million USD per year of annuity
                 if banned:
                     opex_mult[j] = max(opex_mult[j], pen.opex_multiplier)
-                    if learn_exp[j] > 0:
-                        learn_exp[j] = (
-                            -math.log2(1.0 - dyn.learning_rate) * pen.learning_multiplier
-                            if dyn.learning_rate > 0
-                            else 0.0
-                        )
+                    if learn_exp[j] > 0 and dyn.learning_rate > 0:
+                        learn_exp[j] = -math.log2(1.0 - dyn.learning_rate) * pen.learning_multiplier
         if fiscal_capex:
-            rows["fiscal"].append(
-                pd.DataFrame(
-                    [
-                        {
-                            "period": step.period,
-                            "year": step.year,
-                            "instrument": "subsidy (capex)",
-                            "payer": "various",
-                            "usd_million": fiscal_capex,
-                        }
-                    ]
-                )
+            rec.add_rows(
+                "fiscal",
+                [
+                    {
+                        "period": step.period,
+                        "year": step.year,
+                        "instrument": "subsidy (capex)",
+                        "payer": "various",
+                        "usd_million": fiscal_capex,
+                    }
+                ],
             )
         bought, released = {}, {}
-        cons_tab = sol.consumption.set_index("demand")["quantity"]
-        prod_tab = sol.production.set_index("process")["activity"]
         for k, _inst, c in stock_mod.items(scenario, world):
-            bought[(k, c)] = float(cons_tab.get(stock_mod.demand_id(k, c), 0.0))
-            released[(k, c)] = float(prod_tab.get(stock_mod.release_id(k, c), 0.0))
+            bought[(k, c)] = float(sol.quantities[dem_pos[stock_mod.demand_id(k, c)]])
+            released[(k, c)] = float(act[proc_pos[stock_mod.release_id(k, c)]])
         demand_growth = demand_mod.growth_factors(scenario, world, step.mid, step.dt)
-        for (c, r), v in prices.items():
-            first_price.setdefault((c, r), v)
-            price_hist.setdefault((c, r), []).append((step.time, v))
+        for key, v in sol.price_map.items():
+            first_price.setdefault(key, v)
+            price_hist.setdefault(key, []).append((step.time, v))
         state = state.evolve(
             pipeline=tuple(pipeline),
             cumulative=state.cumulative + act * step.dt,
@@ -320,7 +288,6 @@ def simulate(
             learning_exponent=learn_exp,
         )
 
-    tables = {k: (pd.concat(v, ignore_index=True) if v else _empty(k)) for k, v in rows.items()}
     from reesim.data import default_dataset
 
     meta = {
@@ -333,7 +300,7 @@ def simulate(
         "steps": len(steps),
         "world": world.name,
     }
-    return Result(scenario_name=scenario.name, meta=meta, _tables=tables)
+    return Result(scenario_name=scenario.name, meta=meta, _tables=rec.tables())
 
 
 def _solve_with_floors(wt: World, scenario: Scenario, qp0, backend, tol: float = 1e-6, max_iter: int = 50):
@@ -347,13 +314,7 @@ def _solve_with_floors(wt: World, scenario: Scenario, qp0, backend, tol: float =
         active = [(k, f) for k, f in floors if f.in_force(sol_when(world))]
         if not active:
             return sol, topups, world
-        prices = dict(
-            zip(
-                zip(sol.prices["commodity"], sol.prices["region"], strict=True),
-                sol.prices["usd_per_kg"],
-                strict=True,
-            )
-        )
+        prices = sol.price_map
         new = {k: max(0.0, f.floor_usd_per_kg - support_mod.floor_price(world, f, prices)) for k, f in active}
         # damped update of the top-up (the market price falls as the top-up rises)
         merged = {k: 0.5 * new[k] + 0.5 * topups.get(k, new[k]) for k in new}
@@ -363,7 +324,7 @@ def _solve_with_floors(wt: World, scenario: Scenario, qp0, backend, tol: float =
         red = support_mod.topup_reductions(wt, topups, scenario).to_numpy()
         p = wt.processes.copy()
         p["mc_intercept"] = base_int - red
-        world = wt.replace(processes=p)
+        world = wt.with_data(processes=p)
     return sol, topups, world
 
 
@@ -372,182 +333,70 @@ def sol_when(world: World):
     return world.meta["when"]
 
 
-def _empty(name: str) -> pd.DataFrame:
-    cols = {
-        "prices": ["period", "year", "commodity", "region", "usd_per_kg", "determined"],
-        "production": [
-            "period",
-            "year",
-            "region",
-            "process",
-            "kind",
-            "commodity",
-            "tonnes",
-            "tonnes_per_year",
-        ],
-        "trade": ["period", "year", "commodity", "exporter", "importer", "tonnes", "tonnes_per_year"],
-        "consumption": [
-            "period",
-            "year",
-            "region",
-            "sector",
-            "commodity",
-            "tonnes",
-            "tonnes_per_year",
-            "usd_per_kg",
-        ],
-        "capacity": ["period", "year", "region", "process", "kind", "tonnes_per_year", "rent_usd_per_kg"],
-        "stocks": ["period", "year", "holder", "commodity", "tonnes"],
-        "fiscal": ["period", "year", "instrument", "payer", "usd_million"],
-        "quota_rents": [
-            "period",
-            "year",
-            "quota",
-            "limit_tonnes_per_year",
-            "used_tonnes_per_year",
-            "rent_usd_per_kg",
-        ],
-    }[name]
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-
-
-def _record(rows: dict, step: Step, sol, wt: World, scenario: Scenario, topups: dict, state: State) -> None:
-    tag = {"period": step.period, "year": step.year}
-    pr = sol.prices
-    rows["prices"].append(
-        pr.assign(**tag)[["period", "year", "commodity", "region", "usd_per_kg", "determined"]]
-    )
-    out = sol.outputs
-    out = out[out["quantity"] > 0]
-    kind = dict(zip(wt.processes["process"], wt.processes["kind"], strict=True))
-    rows["production"].append(
-        pd.DataFrame(
-            {
-                **tag,
-                "region": out["region"],
-                "process": out["process"],
-                "kind": out["process"].map(kind),
-                "commodity": out["commodity"],
-                "tonnes": out["quantity"] * KT_TO_T * step.dt,
-                "tonnes_per_year": out["quantity"] * KT_TO_T,
-            }
-        )
-    )
-    tr = sol.trade
-    rows["trade"].append(
-        pd.DataFrame(
-            {
-                **tag,
-                "commodity": tr["commodity"],
-                "exporter": tr["origin"],
-                "importer": tr["dest"],
-                "tonnes": tr["flow"] * KT_TO_T * step.dt,
-                "tonnes_per_year": tr["flow"] * KT_TO_T,
-            }
-        )
-    )
-    cons = sol.consumption
-    rows["consumption"].append(
-        pd.DataFrame(
-            {
-                **tag,
-                "region": cons["region"],
-                "sector": cons["sector"],
-                "commodity": cons["commodity"],
-                "tonnes": cons["quantity"] * KT_TO_T * step.dt,
-                "tonnes_per_year": cons["quantity"] * KT_TO_T,
-                "usd_per_kg": cons["usd_per_kg"],
-            }
-        )
-    )
-    prod = sol.production
-    keep = prod["kind"].isin(list(KIND_STAGE))
-    rows["capacity"].append(
-        pd.DataFrame(
-            {
-                **tag,
-                "region": prod.loc[keep, "region"],
-                "process": prod.loc[keep, "process"],
-                "kind": prod.loc[keep, "kind"],
-                "tonnes_per_year": prod.loc[keep, "capacity"] * KT_TO_T,
-                "rent_usd_per_kg": prod.loc[keep, "capacity_rent_usd_per_kg"],
-            }
-        )
-    )
-    stock_rows = [
-        {**tag, "holder": inst.holder, "commodity": c, "tonnes": state.stocks.get((k, c), 0.0) * KT_TO_T}
+def _stock_rows(step: Step, scenario: Scenario, wt: World, state: State) -> list[dict]:
+    """Stocks at the start of the step (t)."""
+    return [
+        {
+            "period": step.period,
+            "year": step.year,
+            "holder": inst.holder,
+            "commodity": c,
+            "tonnes": state.stocks.get((k, c), 0.0) * KT_TO_T,
+        }
         for k, inst, c in stock_mod.items(scenario, wt)
     ]
-    if stock_rows:
-        rows["stocks"].append(pd.DataFrame(stock_rows))
-    fiscal = []
-    outputs_by_proc = sol.outputs
+
+
+def _fiscal_rows(
+    step: Step, sol, wt: World, scenario: Scenario, topups: dict, proc_pos: dict, dem_pos: dict
+) -> list[dict]:
+    """Fiscal costs of the step (million USD): price-floor top-ups, offtakes, stockpile purchases, per-unit subsidies."""
+    tag = {"period": step.period, "year": step.year}
+    rows = []
+    act, qty, prices = sol.activity, sol.quantities, sol.price_map
     for k, f in support_mod.floors(scenario):
         s = topups.get(k, 0.0)
         if s > 0:
-            prod_rows = support_mod.producers(wt, f)
-            qty = float(
-                outputs_by_proc.merge(prod_rows[["process", "commodity"]], on=["process", "commodity"])[
-                    "quantity"
-                ].sum()
+            prod = support_mod.producers(wt, f)
+            output = float(
+                sum(
+                    act[proc_pos[pid]] * coef for pid, coef in zip(prod["process"], prod["coef"], strict=True)
+                )
             )
-            paid = s * min(qty, f.volume_tonnes_per_year / KT_TO_T) * step.dt  # USD/kg x kt = million USD
-            fiscal.append(
+            paid = s * min(output, f.volume_tonnes_per_year / KT_TO_T) * step.dt  # USD/kg x kt = million USD
+            rows.append(
                 {
                     **tag,
-                    "instrument": f.name or f"instruments[{k}] price floor",
+                    "instrument": f"{f.name or f'instruments[{k}]'} price floor",
                     "payer": f.buyer,
                     "usd_million": paid,
                 }
             )
-    cons_idx = cons.set_index("demand")
-    for k, f in support_mod.floors(scenario):
         for c in support_mod.goods_of(f, wt, ""):
-            did = support_mod.offtake_id(k, c)
-            if did in cons_idx.index:
-                q = float(cons_idx.loc[did, "quantity"])
-                if q > 0:
-                    fiscal.append(
-                        {
-                            **tag,
-                            "instrument": f"{f.name or f'instruments[{k}]'} offtake {c}",
-                            "payer": f.buyer,
-                            "usd_million": q * float(cons_idx.loc[did, "usd_per_kg"]) * step.dt,
-                        }
-                    )
-    for k, inst, c in stock_mod.items(scenario, wt):
-        did = stock_mod.demand_id(k, c)
-        if did in cons_idx.index:
-            q = float(cons_idx.loc[did, "quantity"])
-            if q > 0:
-                fiscal.append(
+            i = dem_pos.get(support_mod.offtake_id(k, c))
+            if i is not None and qty[i] > 0:
+                rows.append(
                     {
                         **tag,
-                        "instrument": f"{inst.name or f'instruments[{k}]'} stockpile {c}",
-                        "payer": inst.holder,
-                        "usd_million": q * float(cons_idx.loc[did, "usd_per_kg"]) * step.dt,
+                        "instrument": f"{f.name or f'instruments[{k}]'} offtake {c}",
+                        "payer": f.buyer,
+                        "usd_million": qty[i] * prices[(c, f.region)] * step.dt,
                     }
                 )
-    sub = support_mod.subsidy_per_unit(scenario, step.mid, wt)
-    if sub.any():
-        act = sol.production.set_index("process")["activity"]
-        paid = float((sub * act.reindex(sub.index).fillna(0.0)).sum()) * step.dt
-        if paid:
-            fiscal.append(
-                {**tag, "instrument": "subsidy (per unit)", "payer": "various", "usd_million": paid}
-            )
-    if fiscal:
-        rows["fiscal"].append(pd.DataFrame(fiscal))
-    q = sol.quota_rents
-    if len(q):
-        rows["quota_rents"].append(
-            pd.DataFrame(
+    for k, inst, c in stock_mod.items(scenario, wt):
+        i = dem_pos[stock_mod.demand_id(k, c)]
+        if qty[i] > 0:
+            rows.append(
                 {
                     **tag,
-                    "quota": q["quota"],
-                    "limit_tonnes_per_year": q["limit"] * KT_TO_T,
-                    "used_tonnes_per_year": q["used"] * KT_TO_T,
-                    "rent_usd_per_kg": q["rent_usd_per_kg"],
+                    "instrument": f"{inst.name or f'instruments[{k}]'} stockpile {c}",
+                    "payer": inst.holder,
+                    "usd_million": qty[i] * prices[(c, inst.holder)] * step.dt,
                 }
             )
-        )
+    sub = support_mod.subsidy_per_unit(scenario, step.mid, wt).to_numpy()
+    if sub.any():
+        paid = float((sub * act).sum()) * step.dt
+        if paid:
+            rows.append({**tag, "instrument": "subsidy (per unit)", "payer": "various", "usd_million": paid})
+    return rows

@@ -71,6 +71,37 @@ class Solution:
         return self.qp.sizes()
 
     @cached_property
+    def price_map(self) -> dict[tuple[str, str], float]:
+        """Price by (commodity, region), USD/kg, without building the tables."""
+        n = self.qp.n_nodes
+        y = np.maximum(np.nan_to_num(self.raw.row_dual[:n], nan=0.0), 0.0)
+        return dict(
+            zip(zip(self.qp.nodes["commodity"], self.qp.nodes["region"], strict=True), y, strict=True)
+        )
+
+    @property
+    def activity(self) -> np.ndarray:
+        """Process activities in ``world.processes`` order (read-only)."""
+        return self.raw.x[: self.qp.n_proc]
+
+    @property
+    def quantities(self) -> np.ndarray:
+        """Demand quantities in ``world.demands`` order (read-only)."""
+        return self.raw.x[self.qp.n_proc : self.qp.n_proc + self.qp.n_dem]
+
+    @property
+    def capacity_rents(self) -> np.ndarray:
+        """Capacity duals (USD/kg) in ``world.processes`` order (read-only)."""
+        return self.raw.ub_dual[: self.qp.n_proc]
+
+    @cached_property
+    def consumption_map(self) -> dict[tuple[str, str], float]:
+        """Consumption by (commodity, region), summed over sectors."""
+        d = self.world.demands
+        s = pd.Series(self.quantities, index=pd.MultiIndex.from_frame(d[["commodity", "region"]]))
+        return s.groupby(level=[0, 1]).sum().to_dict()
+
+    @cached_property
     def _tables(self) -> dict[str, pd.DataFrame]:
         return {k: _frozen(v) for k, v in _build_tables(self.world, self.qp, self.raw, self.wedges).items()}
 
@@ -135,15 +166,29 @@ class Solution:
         return ds
 
 
-def _net_two_way(world: World, f: np.ndarray) -> np.ndarray:
-    """Flows with two-way pairs on the same route netted (A->B and B->A both > 0)."""
-    e = world.edges
-    keys = pd.MultiIndex.from_frame(e[["commodity", "origin", "dest"]].astype(str))
+_REVERSE_CACHE: dict[int, tuple[pd.DataFrame, np.ndarray]] = {}
+
+
+def _reverse_edges(edges: pd.DataFrame) -> np.ndarray:
+    """Position of each edge's reverse edge (-1 if none), cached per edges table object."""
+    hit = _REVERSE_CACHE.get(id(edges))
+    if hit is not None and hit[0] is edges:
+        return hit[1]
+    keys = pd.MultiIndex.from_frame(edges[["commodity", "origin", "dest"]].astype(str))
     rev = keys.get_indexer(
         pd.MultiIndex.from_arrays(
-            [e["commodity"].astype(str), e["dest"].astype(str), e["origin"].astype(str)]
+            [edges["commodity"].astype(str), edges["dest"].astype(str), edges["origin"].astype(str)]
         )
     )
+    if len(_REVERSE_CACHE) > 64:
+        _REVERSE_CACHE.clear()
+    _REVERSE_CACHE[id(edges)] = (edges, rev)
+    return rev
+
+
+def _net_two_way(world: World, f: np.ndarray) -> np.ndarray:
+    """Flows with two-way pairs on the same route netted (A->B and B->A both > 0)."""
+    rev = _reverse_edges(world.edges)
     back = np.where(rev >= 0, f[np.maximum(rev, 0)], 0.0)
     return np.maximum(0.0, f - np.minimum(f, back))
 

@@ -25,6 +25,7 @@ with an elasticity, e.g. Francois & Hall 1997 for GSIM-type models):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -296,6 +297,20 @@ def _magnets(ds: Dataset, cfg: dict, k: dict, supply: pd.Series, rec: _Recorder)
 
 
 def load_default_world(
+    year: int | None = None, ds: Dataset | None = None, assumptions: dict[str, float] | None = None
+) -> World:
+    """The default world (cached per reference year and assumption overrides; see :func:`build_default_world`)."""
+    if ds is not None:
+        return build_default_world(year, ds, assumptions)
+    return _cached_world(year, tuple(sorted((assumptions or {}).items())))
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_world(year: int | None, assumptions: tuple) -> World:
+    return build_default_world(year, None, dict(assumptions))
+
+
+def build_default_world(
     year: int | None = None, ds: Dataset | None = None, assumptions: dict[str, float] | None = None
 ) -> World:
     """Build the default world calibrated to ``year`` (default: the config's reference year).

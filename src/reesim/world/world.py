@@ -184,6 +184,18 @@ class World:
         """A new World with some fields replaced (validated again)."""
         return replace(self, **changes)
 
+    def with_data(self, **changes: Any) -> World:
+        """A new World with some tables' *values* replaced, skipping validation.
+
+        For the simulation's inner loop only: the caller guarantees the same columns and
+        names (only numbers such as capacities, costs, slopes and limits change, or policy
+        tables built from validated scenario instruments).
+        """
+        new = object.__new__(World)
+        new.__dict__.update(self.__dict__)
+        new.__dict__.update(changes)
+        return new
+
     def with_scaled_demand(self, factor: float, commodity: str | None = None) -> World:
         """Demand curves shifted outwards by ``factor`` (quantity at each price times ``factor``)."""
         d = self.demands.copy()

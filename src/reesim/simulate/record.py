@@ -1,0 +1,174 @@
+"""Recording a simulation: per-step arrays, turned into labelled tables once at the end.
+
+Building pandas tables at every step cost more than solving; the recorder keeps the
+solver's arrays (prices, activities, quantities, flows, capacities, rents) per step and
+assembles the long tables with repeated labels in one go.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from reesim.model.qp import QP
+from reesim.simulate.state import KIND_STAGE
+from reesim.solve.solution import Solution, _determined, _net_two_way
+from reesim.world.world import World
+
+KT_TO_T = 1000.0
+
+
+class Recorder:
+    """Collects one row block per step for every result table."""
+
+    def __init__(self, world: World, qp: QP) -> None:
+        self.world, self.qp = world, qp
+        p, io, d, e = world.processes, world.io, world.demands, world.edges
+        self.nodes = qp.nodes.reset_index(drop=True)
+        region_of = dict(zip(p["process"], p["region"], strict=True))
+        kind_of = dict(zip(p["process"], p["kind"], strict=True))
+        out = io[io["coef"] > 0].reset_index(drop=True)
+        self.out_labels = pd.DataFrame(
+            {
+                "region": out["process"].map(region_of),
+                "process": out["process"],
+                "kind": out["process"].map(kind_of),
+                "commodity": out["commodity"],
+            }
+        )
+        self.out_proc = pd.Index(p["process"]).get_indexer(out["process"])
+        self.out_coef = out["coef"].astype(float).to_numpy()
+        self.dem_labels = d[["region", "sector", "commodity"]].reset_index(drop=True)
+        self.dem_node = pd.MultiIndex.from_frame(self.nodes).get_indexer(
+            pd.MultiIndex.from_frame(d[["commodity", "region"]])
+        )
+        self.edge_labels = (
+            e[["commodity", "origin", "dest"]]
+            .rename(columns={"origin": "exporter", "dest": "importer"})
+            .reset_index(drop=True)
+        )
+        keep = p["kind"].isin(list(KIND_STAGE)).to_numpy()
+        self.cap_idx = np.flatnonzero(keep)
+        self.cap_labels = p.loc[keep, ["region", "process", "kind"]].reset_index(drop=True)
+        self.steps: list[tuple[str, int, float]] = []
+        self.prices, self.determined, self.act, self.q, self.flow, self.cap, self.rent = (
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+        )
+        self.quota: list[pd.DataFrame] = []
+        self.extra: dict[str, list[pd.DataFrame]] = {"stocks": [], "fiscal": []}
+
+    def add(self, period: str, year: int, dt: float, sol: Solution) -> None:
+        """Record one solved step."""
+        raw, qp = sol.raw, sol.qp
+        n, n_p, n_d = qp.n_nodes, qp.n_proc, qp.n_dem
+        v = raw.x
+        y = np.nan_to_num(raw.row_dual, nan=0.0)
+        f = _net_two_way(sol.world, v[n_p + n_d :])
+        tol = 1e-7 * max(1.0, float(np.abs(v).max(initial=0.0)))
+        self.steps.append((period, year, dt))
+        self.prices.append(np.maximum(y[:n], 0.0))
+        self.determined.append(_determined(qp, np.concatenate([v[: n_p + n_d], f]), y, tol))
+        self.act.append(v[:n_p].copy())
+        self.q.append(v[n_p : n_p + n_d].copy())
+        self.flow.append(np.where(f > tol, f, 0.0))
+        self.cap.append(qp.ub[:n_p][self.cap_idx].copy())
+        self.rent.append(raw.ub_dual[:n_p][self.cap_idx].copy())
+        if len(sol.world.quotas):
+            used = qp.G[n:] @ v
+            self.quota.append(
+                pd.DataFrame(
+                    {
+                        "period": period,
+                        "year": year,
+                        "quota": sol.world.quotas["quota"].to_numpy(),
+                        "limit_tonnes_per_year": sol.world.quotas["limit"].astype(float).to_numpy() * KT_TO_T,
+                        "used_tonnes_per_year": used * KT_TO_T,
+                        "rent_usd_per_kg": np.maximum(y[n:], 0.0),
+                    }
+                )
+            )
+
+    def add_rows(self, table: str, rows: list[dict]) -> None:
+        """Record free-form rows (stocks, fiscal)."""
+        if rows:
+            self.extra[table].append(pd.DataFrame(rows))
+
+    def _long(self, labels: pd.DataFrame, values: list[np.ndarray], name: str) -> pd.DataFrame:
+        k = len(labels)
+        periods = np.repeat([s[0] for s in self.steps], k)
+        years = np.repeat([s[1] for s in self.steps], k)
+        out = pd.concat([labels] * len(self.steps), ignore_index=True)
+        out.insert(0, "year", years)
+        out.insert(0, "period", periods)
+        out[name] = np.concatenate(values) if values else np.zeros(0)
+        return out
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The result tables."""
+        dts = np.array([s[2] for s in self.steps])
+        prices = self._long(self.nodes, self.prices, "usd_per_kg")
+        prices["determined"] = np.concatenate(self.determined) if self.determined else np.zeros(0, bool)
+        prices = prices[["period", "year", "commodity", "region", "usd_per_kg", "determined"]]
+
+        rate = [a[self.out_proc] * self.out_coef for a in self.act]
+        prod = self._long(self.out_labels, rate, "tonnes_per_year")
+        prod["tonnes_per_year"] *= KT_TO_T
+        prod["tonnes"] = prod["tonnes_per_year"] * np.repeat(dts, len(self.out_labels))
+        prod = prod[prod["tonnes_per_year"] > 0][
+            ["period", "year", "region", "process", "kind", "commodity", "tonnes", "tonnes_per_year"]
+        ]
+
+        trade = self._long(self.edge_labels, self.flow, "tonnes_per_year")
+        trade["tonnes_per_year"] *= KT_TO_T
+        trade["tonnes"] = trade["tonnes_per_year"] * np.repeat(dts, len(self.edge_labels))
+        trade = trade[trade["tonnes_per_year"] > 0][
+            ["period", "year", "commodity", "exporter", "importer", "tonnes", "tonnes_per_year"]
+        ]
+
+        cons = self._long(self.dem_labels, self.q, "tonnes_per_year")
+        cons["tonnes_per_year"] *= KT_TO_T
+        cons["tonnes"] = cons["tonnes_per_year"] * np.repeat(dts, len(self.dem_labels))
+        cons["usd_per_kg"] = (
+            np.concatenate([p[self.dem_node] for p in self.prices]) if self.prices else np.zeros(0)
+        )
+        cons = cons[
+            ["period", "year", "region", "sector", "commodity", "tonnes", "tonnes_per_year", "usd_per_kg"]
+        ]
+
+        cap = self._long(self.cap_labels, self.cap, "tonnes_per_year")
+        cap["tonnes_per_year"] *= KT_TO_T
+        cap["rent_usd_per_kg"] = np.concatenate(self.rent) if self.rent else np.zeros(0)
+
+        def cat(frames: list[pd.DataFrame], cols: list[str]) -> pd.DataFrame:
+            return (
+                pd.concat(frames, ignore_index=True)
+                if frames
+                else pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+            )
+
+        return {
+            "prices": prices.reset_index(drop=True),
+            "production": prod.reset_index(drop=True),
+            "trade": trade.reset_index(drop=True),
+            "consumption": cons.reset_index(drop=True),
+            "capacity": cap.reset_index(drop=True),
+            "stocks": cat(self.extra["stocks"], ["period", "year", "holder", "commodity", "tonnes"]),
+            "fiscal": cat(self.extra["fiscal"], ["period", "year", "instrument", "payer", "usd_million"]),
+            "quota_rents": cat(
+                self.quota,
+                [
+                    "period",
+                    "year",
+                    "quota",
+                    "limit_tonnes_per_year",
+                    "used_tonnes_per_year",
+                    "rent_usd_per_kg",
+                ],
+            ),
+        }
