@@ -15,8 +15,8 @@ from rich.console import Console
 from reesim import __version__
 from reesim.cli.data import app as data_app
 from reesim.cli.market import solve, world_app
+from reesim.cli.run import calibrate, schema, validate
 from reesim.cli.run import run as run_cmd
-from reesim.cli.run import schema, validate
 from reesim.errors import InputError
 
 app = typer.Typer(
@@ -32,6 +32,7 @@ app.command()(solve)
 app.command("run")(run_cmd)
 app.command()(validate)
 app.command()(schema)
+app.command()(calibrate)
 err = Console(stderr=True)
 
 

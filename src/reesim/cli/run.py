@@ -152,3 +152,50 @@ def schema(
             raise InputError(f"--out {out_path}: is a folder; give a file name such as scenario.schema.json")
         out_path.write_text(text)
         out.print(f"wrote {out_path}")
+
+
+def calibrate(
+    report: bool = typer.Option(True, "--report/--no-report", help="Print the fit statistics."),
+    write: bool = typer.Option(False, "--write", help="Store the statistics with the package (maintainers)."),
+) -> None:
+    """Run the historical simulation (2021-2025) and print its fit to the data."""
+    from reesim.simulate import calibrate as cal
+
+    rep = cal.fit()
+    stored = cal.stored()
+    if report:
+        t = Table(
+            title=f"Calibration: {rep['run']} (China's mining quota as data; other capacity from the investment rule)",
+            header_style="bold",
+        )
+        for col in (
+            "year",
+            "China model %",
+            "China data %",
+            "error pp",
+            "mean |error| pp",
+            "worst region",
+            "max |log10 price ratio|",
+        ):
+            t.add_column(col, justify="right")
+        for y in rep["years"]:
+            t.add_row(
+                str(y["year"]),
+                f"{y['china_share_model_pct']:.1f}",
+                f"{y['china_share_data_pct']:.1f}",
+                f"{y['china_share_error_pp']:+.2f}",
+                f"{y['mean_abs_share_error_pp']:.2f}",
+                f"{y['worst_region']} {y['max_abs_share_error_pp']:.1f}",
+                f"{y['max_abs_price_log10']:.2f}",
+            )
+        out.print(t)
+        tol = rep["tolerances"]
+        out.print(
+            f"tolerances: China's share within {tol['china_share_mean_pp']} pp on average and {tol['china_share_max_pp']} pp every year; "
+            f"prices within a factor 10^{tol['price_log10']}. passed: {rep['passed']}. "
+            f"Median |log10 price ratio| {rep['summary']['median_abs_price_log10']:.3f}. "
+            f"Stored report {'matches' if stored == rep else 'differs (run with --write after a deliberate change)'}."
+        )
+    if write:
+        path = cal.write(rep)
+        out.print(f"wrote {path}")

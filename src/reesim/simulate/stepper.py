@@ -160,6 +160,7 @@ def simulate(
     counterfactual: Result | None = None,
     *,
     progress: Callable[[Step], None] | None = None,
+    capacity_paths: dict[str, dict[int, float]] | None = None,
 ) -> Result:
     """Simulate ``scenario`` over its horizon.
 
@@ -174,8 +175,12 @@ def simulate(
         stockpile triggers never fire.
     progress : callable, optional
         Called after every step.
+    capacity_paths : dict, optional
+        Exogenous capacity (kt/yr) by process id and year, e.g. China's published mining
+        quota in the historical run; those processes do not invest.
     """
     world = scenario_world(scenario)
+    paths = capacity_paths or {}
     qp0 = build_qp(world)
     backend = PiqpBackend()
     steps = make_steps(scenario.horizon)
@@ -202,9 +207,14 @@ def simulate(
 
     rec = Recorder(world, qp0)
     extra = {"cum0": state.cumulative.copy(), "releasing": set(), "release": {}}
+    exogenous = np.array([pid in paths for pid in p["process"]])
     for step in steps:
         state = arrivals(state, step.time)
-        state = state.evolve(capacity=state.capacity * (1.0 - dyn.retirement_rate) ** step.dt)
+        cap = state.capacity * (1.0 - dyn.retirement_rate) ** step.dt
+        for pid, path in paths.items():
+            if step.year in path:
+                cap[proc_pos[pid]] = path[step.year]
+        state = state.evolve(capacity=cap)
         extra["releasing"], extra["release"] = set(), {}
         wt = _step_world(world, scenario, state, step, cf, lagged_ratio, extra)
         sol, topups, wt = _solve_with_floors(wt, scenario, qp0, backend)
@@ -233,7 +243,7 @@ def simulate(
         opex_mult = state.opex_multiplier.copy()
         learn_exp = state.learning_exponent.copy()
         fiscal_capex = 0.0
-        for j in np.flatnonzero(stage.notna().to_numpy() & (state.capacity > 0)):
+        for j in np.flatnonzero(stage.notna().to_numpy() & (state.capacity > 0) & ~exogenous):
             st = stage.iloc[j]
             pen = tech_mod.penalty(scenario, step.mid, regions[j], st)
             sub = support_mod.capex_share(scenario, step.mid, regions[j], st)

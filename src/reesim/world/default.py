@@ -424,9 +424,25 @@ def build_default_world(
         io.extend((pid, com, coef) for com, coef in coefs.items())
 
     # Mining.
+    chn_cost = rec.assume(
+        "china_mining_cost_share",
+        a["china_mining_cost_share"]["value"],
+        "share",
+        a["china_mining_cost_share"],
+    )
     for (r, o), m in mining.items():
-        cap = m * (1.0 if r == "CHN" else 1.0 + h_mine)
-        add(f"mining:{r}:{o}", r, "mining", cap, conc_price[o], m, {f"concentrate:{o}": 1.0})
+        if r == "CHN":  # the quota binds: marginal cost at the quota below the concentrate value
+            add(f"mining:{r}:{o}", r, "mining", m, conc_price[o] * chn_cost, m, {f"concentrate:{o}": 1.0})
+        else:
+            add(
+                f"mining:{r}:{o}",
+                r,
+                "mining",
+                m * (1.0 + h_mine),
+                conc_price[o],
+                m,
+                {f"concentrate:{o}": 1.0},
+            )
 
     # Separation: a regional service with capacity and cost, and a cracking route per ore.
     sep = _separation_ex_china(ds, cfg, year, comp, mining, rec)

@@ -1,0 +1,190 @@
+"""Calibration of the baseline dynamics against history: the historical run and its fit.
+
+The historical run starts from the default world calibrated to the first reference year
+with country data *and* prices (2021) and simulates to the latest (2025) with the baseline's
+parameters (demand growth, elasticities, investment rule); nothing is fitted to the later
+years. China's mining capacity follows its published mining quota, an exogenous policy
+variable (USGS reports China's production as the official quota; mine_production notes), so
+China's capacity is data; every other region's capacity comes from the investment rule.
+
+Fit statistics, per year: model versus USGS mine share of every region (percentage points),
+China's share error, the mean absolute share error, and the log10 ratio of the model's
+oxide prices in China to the MCS FOB China prices (order of magnitude: |log10| < 1).
+Tolerances (tested): China's mine share within 5 pp on average over the years and within
+6 pp in every year; every oxide price within an order of magnitude (|log10 ratio| <= 1).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reesim.data import default_dataset
+from reesim.scenario.load import load_scenario
+from reesim.simulate.stepper import scenario_world, simulate
+
+FIRST, LAST = 2021, 2025
+CHINA_SHARE_TOL_PP = 5.0  # mean over years
+CHINA_SHARE_MAX_PP = 6.0  # any single year
+PRICE_LOG10_TOL = 1.0
+REPORT_FILE = "calibration_report.json"
+
+
+def history_scenario():
+    """The baseline's parameters over 2021-2025, from the 2021 world."""
+    base = load_scenario("baseline")
+    return base.model_copy(
+        update={
+            "name": "history-2021-2025",
+            "description": "Historical run for calibration: baseline parameters, 2021 world, China's mining quota as data.",
+            "horizon": base.horizon.model_copy(update={"start": FIRST, "end": LAST}),
+            "world": base.world.model_copy(update={"reference_year": FIRST}),
+            "instruments": [
+                i.model_copy(update={"start": i.start.replace(year=FIRST)}) if i.type == "demand_shift" else i
+                for i in base.instruments
+            ],
+        }
+    )
+
+
+def china_capacity_paths(world) -> dict[str, dict[int, float]]:
+    """China's capacities by year (kt/yr), from data.
+
+    Mining: USGS China production (= the official quota), split over ores like the base
+    year. Separation: world mine production of the year minus the base world's separation
+    capacity outside China, plus the same headroom as the base world (the mass balance used to
+    calibrate China's separation in the reference year).
+    """
+    ds = default_dataset()
+    mp = ds.table("mine_production", preferred=True)
+    mp = mp[(mp["year"] >= FIRST) & (mp["year"] <= LAST)]
+    china = {
+        int(y): float(v) / 1000.0
+        for y, v in zip(
+            mp.loc[mp["iso3"] == "CHN", "year"], mp.loc[mp["iso3"] == "CHN", "production_t_reo"], strict=True
+        )
+    }
+    world_total = {
+        int(y): float(v) / 1000.0
+        for y, v in zip(
+            mp.loc[mp["iso3"] == "WLD", "year"], mp.loc[mp["iso3"] == "WLD", "production_t_reo"], strict=True
+        )
+    }
+    p = world.processes
+    chn = p[(p["region"] == "CHN") & (p["kind"] == "mining")]
+    shares = chn["capacity"].astype(float) / chn["capacity"].astype(float).sum()
+    paths = {
+        pid: {y: total * float(s) for y, total in china.items()}
+        for pid, s in zip(chn["process"], shares, strict=True)
+    }
+    sep = p[p["kind"] == "capacity"]
+    chn_sep = sep[sep["region"] == "CHN"]
+    outside = float(sep.loc[sep["region"] != "CHN", "capacity"].astype(float).sum())
+    headroom = float(chn_sep["capacity"].iloc[0]) / max(
+        1e-9, float(world_total[FIRST]) * 1.0 - outside / (1 + 0.1)
+    )
+    for pid in chn_sep["process"]:
+        paths[pid] = {y: (w - outside / (1 + 0.1)) * headroom for y, w in world_total.items()}
+    return paths
+
+
+def fit() -> dict:
+    """Run the historical simulation and compute the fit statistics."""
+    sc = history_scenario()
+    world = scenario_world(sc)
+    res = simulate(sc, capacity_paths=china_capacity_paths(world))
+    ds = default_dataset()
+    countries = ds.table("countries").set_index("iso3")["region"]
+    years = []
+    for year in range(FIRST, LAST + 1):
+        mp = ds.table("mine_production", year=year, preferred=True)
+        mp = mp[(mp["iso3"] != "WLD") & (mp["production_t_reo"].fillna(0) > 0)]
+        data = (
+            mp.assign(region=mp["iso3"].map(countries).fillna("ROW"))
+            .groupby("region")["production_t_reo"]
+            .sum()
+        )
+        data = 100 * data / data.sum()
+        prod = res.production
+        model = prod[(prod["year"] == year) & (prod["kind"] == "mining")].groupby("region")["tonnes"].sum()
+        model = 100 * model / model.sum()
+        err = model.reindex(data.index.union(model.index)).fillna(0) - data.reindex(
+            data.index.union(model.index)
+        ).fillna(0)
+        prices = ds.table(
+            "prices",
+            date=str(year),
+            market_code="fob_china",
+            form_code="oxide",
+            unit="USD/kg",
+            preferred=True,
+        )
+        mprice = res.prices
+        mprice = mprice[(mprice["year"] == year) & (mprice["region"] == "CHN")].set_index("commodity")[
+            "usd_per_kg"
+        ]
+        logs = {}
+        for e, pdata in zip(prices["element"], prices["price"].astype(float), strict=True):
+            key = f"oxide:{e}"
+            if key in mprice.index and mprice[key] > 0 and pdata > 0:
+                logs[e] = math.log10(mprice[key] / pdata)
+        years.append(
+            {
+                "year": year,
+                "china_share_model_pct": float(model.get("CHN", 0.0)),
+                "china_share_data_pct": float(data.get("CHN", 0.0)),
+                "china_share_error_pp": float(err.get("CHN", 0.0)),
+                "mean_abs_share_error_pp": float(err.abs().mean()),
+                "max_abs_share_error_pp": float(err.abs().max()),
+                "worst_region": str(err.abs().idxmax()),
+                "price_log10_ratio": {k: round(v, 4) for k, v in sorted(logs.items())},
+                "max_abs_price_log10": float(max((abs(v) for v in logs.values()), default=0.0)),
+            }
+        )
+    return {
+        "run": "history-2021-2025",
+        "method": __doc__.strip().splitlines()[0],
+        "tolerances": {
+            "china_share_mean_pp": CHINA_SHARE_TOL_PP,
+            "china_share_max_pp": CHINA_SHARE_MAX_PP,
+            "price_log10": PRICE_LOG10_TOL,
+        },
+        "years": years,
+        "passed": bool(
+            np.mean([abs(y["china_share_error_pp"]) for y in years]) <= CHINA_SHARE_TOL_PP
+            and all(
+                abs(y["china_share_error_pp"]) <= CHINA_SHARE_MAX_PP
+                and y["max_abs_price_log10"] <= PRICE_LOG10_TOL
+                for y in years
+            )
+        ),
+        "summary": {
+            "mean_abs_china_share_error_pp": float(np.mean([abs(y["china_share_error_pp"]) for y in years])),
+            "mean_abs_share_error_pp": float(np.mean([y["mean_abs_share_error_pp"] for y in years])),
+            "median_abs_price_log10": float(
+                np.median([abs(v) for y in years for v in y["price_log10_ratio"].values()])
+            ),
+        },
+    }
+
+
+def stored() -> dict:
+    """The fit statistics shipped with the package."""
+    return json.loads(resources.files("reesim.simulate").joinpath(REPORT_FILE).read_text(encoding="utf-8"))
+
+
+def write(report: dict, path: Path | None = None) -> Path:
+    """Store the report next to this module (maintainers regenerate it with ``reesim calibrate --write``)."""
+    path = path or Path(__file__).with_name(REPORT_FILE)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    return path
+
+
+def years_frame(report: dict) -> pd.DataFrame:
+    """The per-year statistics as a table."""
+    return pd.DataFrame(report["years"]).drop(columns=["price_log10_ratio"])
