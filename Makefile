@@ -21,7 +21,8 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 
 demo: $(STAMP_RUN)
 	$(BIN)/reesim data dependence
-	$(BIN)/reesim solve default --top 10
+	rm -rf out/china-2025-licensing
+	$(BIN)/reesim run china-2025-licensing --against baseline --out out/china-2025-licensing
 
 test: $(STAMP_TEST)
 	$(BIN)/ruff check src tests scripts

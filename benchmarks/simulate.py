@@ -1,0 +1,84 @@
+"""Benchmark of a 2025-2040 scenario plus its counterfactual from the CLI (DESIGN §8).
+
+Runs ``reesim run china-2025-licensing --out <tmp>`` several times in fresh processes and
+prints the median wall time (start-up included; target under 2 s on the 2-core machine),
+then the in-process breakdown of one run: import, world build, scenario simulation,
+counterfactual simulation, headline and writing.
+
+Run: ``.venv/bin/python benchmarks/simulate.py [--reps 5] [--scenario china-2025-licensing]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--scenario", default="china-2025-licensing")
+    args = ap.parse_args()
+    exe = str(Path(sys.executable).with_name("reesim"))
+    walls = []
+    for i in range(args.reps):
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            subprocess.run(
+                [exe, "run", args.scenario, "--out", f"{tmp}/run{i}"], check=True, capture_output=True
+            )
+            walls.append(time.perf_counter() - t0)
+    print(
+        f"machine: {os.cpu_count()} cores; scenario {args.scenario} + counterfactual, 2025-2040 yearly, from the CLI"
+    )
+    print(
+        f"wall time, start-up included: median {statistics.median(walls):.2f} s over {args.reps} runs (min {min(walls):.2f}, max {max(walls):.2f}); target < 2 s"
+    )
+
+    t0 = time.perf_counter()
+    from reesim.cli.run import run_pair  # noqa: F401  (imports the whole stack)
+    from reesim.scenario.load import load_scenario
+    from reesim.simulate import simulate
+    from reesim.simulate.headline import headline
+    from reesim.simulate.result import write_run
+    from reesim.world.default import load_default_world
+
+    t_import = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    load_default_world(2024)
+    t_world = time.perf_counter() - t0
+    sc = load_scenario(args.scenario)
+    cf_sc = load_scenario("baseline").model_copy(update={"horizon": sc.horizon, "world": sc.world})
+    t0 = time.perf_counter()
+    cf = simulate(cf_sc)
+    t_cf = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    res = simulate(sc, counterfactual=cf)
+    t_sc = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    h = headline(res, cf)
+    t_head = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        write_run(Path(tmp) / "out", {"scenario": res, "counterfactual": cf}, {"headline": h}, "")
+        t_write = time.perf_counter() - t0
+    steps = res.meta["steps"]
+    print("breakdown (one run, in process):")
+    print(f"  import reesim stack        {t_import:6.2f} s")
+    print(f"  build default world        {t_world:6.2f} s (cached after the first build)")
+    print(
+        f"  simulate counterfactual    {t_cf:6.2f} s ({1000 * t_cf / steps:.0f} ms per step, {steps} steps)"
+    )
+    print(f"  simulate scenario          {t_sc:6.2f} s ({1000 * t_sc / steps:.0f} ms per step)")
+    print(f"  headline                   {t_head:6.2f} s")
+    print(f"  write Parquet + summary    {t_write:6.2f} s")
+
+
+if __name__ == "__main__":
+    main()
