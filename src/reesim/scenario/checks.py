@@ -105,6 +105,11 @@ def check_scenario(scenario: Scenario, world: World, label: str = "scenario") ->
                         problems.append(
                             f"{path}.excluded_sectors[{i}]: " + suggest(s, sectors, what="sector")
                         )
+                    else:
+                        problems.append(
+                            f"{path}.excluded_sectors[{i}]: end-user exclusions are not modelled yet (a pooled "
+                            "market cannot keep an exporter's goods from one sector); remove the field"
+                        )
         elif inst.type == "tariff_exclusion":
             if inst.tariff not in tariffs:
                 problems.append(
