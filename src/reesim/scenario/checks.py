@@ -140,9 +140,11 @@ def check_scenario(scenario: Scenario, world: World, label: str = "scenario") ->
             ban_quota = {type(ia), type(ib)} == {ExportBan, ExportLicensing}
             if (same_kind or ban_quota) and _overlap(ia, ib) and (ea & eb):
                 c, o, d = sorted(ea & eb)[0]
+                ends = [e for e in (ia.end, ib.end) if e is not None]
+                until = min(ends) if ends else "open end"
                 problems.append(
                     f"instruments[{kb}] contradicts instruments[{ka}]: both set {ia.type if same_kind else 'a ban and a quota'} "
-                    f"on {c} {o}->{d} between {max(ia.start, ib.start)} and {min(ia.end or ib.end, ib.end or ia.end) or 'open end'}; "
+                    f"on {c} {o}->{d} between {max(ia.start, ib.start)} and {until}; "
                     "end one before the other starts or merge them"
                 )
     if problems:

@@ -28,28 +28,39 @@ def shipped() -> dict[str, str]:
     }
 
 
-def _read(ref: str, base: Path | None) -> tuple[dict[str, Any], str, Path | None]:
-    """Raw mapping of a scenario given as a shipped name or a path; returns (data, label, folder)."""
+def _read(ref: str, base: Path | None) -> tuple[dict[str, Any], str, Path | None, str]:
+    """Raw mapping of a scenario given as a shipped name or a path.
+
+    A relative path is looked up next to the file that extends it (``base``) first, then in
+    the working directory. Returns (data, label for messages, folder, identity for loop checks).
+    """
     ships = shipped()
-    if ref in ships:
-        text, label, folder = ships[ref], f"{ref} (shipped)", None
+    path = Path(ref)
+    candidates = ([base / path] if base is not None and not path.is_absolute() else []) + [path]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is not None:
+        text, label, folder, ident = (
+            found.read_text(encoding="utf-8"),
+            found.name,
+            found.parent,
+            str(found.resolve()),
+        )
+    elif ref in ships:
+        text, label, folder, ident = ships[ref], f"{ref} (shipped)", None, f"shipped:{ref}"
     else:
-        path = Path(ref)
-        if not path.is_absolute() and base is not None and not path.exists():
-            path = base / path
-        if not path.is_file():
-            raise InputError(
-                f"scenario '{ref}' is neither a file nor a shipped scenario; "
-                + suggest(ref, ships, what="shipped scenario")
-            )
-        text, label, folder = path.read_text(encoding="utf-8"), path.name, path.parent
+        raise InputError(
+            f"scenario '{ref}' is neither a file nor a shipped scenario; "
+            + suggest(ref, ships, what="shipped scenario")
+        )
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise InputError(f"{label}: not valid YAML: {exc}") from None
+    except ValueError as exc:  # PyYAML turns an unquoted impossible date into a bare ValueError
+        raise InputError(f"{label}: not a valid date: {exc} (dates are YYYY-MM-DD)") from None
     if not isinstance(data, dict):
         raise InputError(f"{label}: a scenario is a mapping with keys {sorted(Scenario.model_fields)}")
-    return data, label, folder
+    return data, label, folder, ident
 
 
 def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
@@ -79,18 +90,23 @@ def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
 
 
 def resolve(
-    ref: str, base: Path | None = None, _seen: tuple[str, ...] = ()
+    ref: str, base: Path | None = None, _seen: tuple[str, ...] = (), _labels: tuple[str, ...] = ()
 ) -> tuple[dict[str, Any], list[str]]:
     """The scenario's mapping with every ``extends:`` applied, and the chain of files read."""
-    data, label, folder = _read(ref, base)
-    if label in _seen:
-        raise InputError(f"{label}: 'extends' loops back to itself ({' -> '.join([*_seen, label])})")
+    data, label, folder, ident = _read(ref, base)
+    if ident in _seen:
+        raise InputError(f"{label}: 'extends' loops back to itself ({' -> '.join([*_labels, label])})")
     chain = [label]
     parent_ref = data.get("extends")
     if parent_ref:
         if not isinstance(parent_ref, str):
             raise InputError(f"{label}: extends: expected a scenario name or path, got {parent_ref!r}")
-        parent, parent_chain = resolve(parent_ref, folder, (*_seen, label))
+        try:
+            parent, parent_chain = resolve(parent_ref, folder, (*_seen, ident), (*_labels, label))
+        except InputError as exc:
+            if "is neither a file nor a shipped scenario" in str(exc):
+                raise InputError(f"{label}: extends: {exc}") from None
+            raise
         data = _merge(parent, data)
         data["extends"] = parent_ref
         chain = parent_chain + chain
@@ -120,13 +136,52 @@ def _path(loc: tuple) -> str:
     return out
 
 
-def format_errors(err: ValidationError, label: str) -> str:
+def _allowed_keys(loc: tuple, data: dict[str, Any] | None) -> list[str]:
+    """Keys allowed at the mapping that holds ``loc[-1]`` (for 'unknown key' messages)."""
+    from reesim.scenario import spec as S
+
+    models = {"horizon": S.Horizon, "world": S.WorldChoice, "dynamics": S.Dynamics}
+    by_type = {
+        "export_ban": S.ExportBan,
+        "export_quota": S.ExportLicensing,
+        "export_tax": S.ExportTax,
+        "import_tariff": S.ImportTariff,
+        "tariff_exclusion": S.TariffExclusion,
+        "technology_ban": S.TechnologyBan,
+        "stockpile": S.Stockpile,
+        "price_floor": S.PriceFloor,
+        "subsidy": S.Subsidy,
+        "demand_shift": S.DemandShift,
+    }
+    parent = [p for p in loc[:-1] if p not in by_type]
+    model = S.Scenario
+    if len(parent) == 1 and parent[0] in models:
+        model = models[parent[0]]
+    elif len(parent) == 2 and parent[0] == "instruments" and isinstance(parent[1], int) and data:
+        try:
+            model = by_type.get(data["instruments"][parent[1]].get("type"), model)
+        except (KeyError, IndexError, AttributeError, TypeError):
+            return []
+    elif parent:
+        return []
+    return sorted(model.model_fields)
+
+
+def format_errors(err: ValidationError, label: str, data: dict[str, Any] | None = None) -> str:
     """One line per problem: ``label: path: message (got value)``."""
     lines = []
     for e in err.errors():
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            msg = "unknown key"
+            allowed = _allowed_keys(tuple(e["loc"]), data)
+            msg = (
+                suggest(str(e["loc"][-1]), allowed, what="key", limit=40).removeprefix(
+                    f"unknown key '{e['loc'][-1]}'"
+                )
+                if allowed
+                else ""
+            )
+            msg = "unknown key" + (msg if msg else "")
         elif e["type"] == "union_tag_invalid":
             from reesim.scenario.spec import INSTRUMENT_TYPES
 
@@ -140,7 +195,7 @@ def parse(data: dict[str, Any], label: str = "scenario") -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise InputError(format_errors(exc, label)) from None
+        raise InputError(format_errors(exc, label, data)) from None
 
 
 def load_scenario(ref: str | Path) -> Scenario:

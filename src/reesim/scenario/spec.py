@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 Rate = Annotated[float, Field(ge=0, le=10, description="ad valorem rate as a fraction (0.25 = 25 %), 0-10")]
 Share = Annotated[float, Field(ge=0, le=1)]
@@ -47,11 +47,24 @@ def _to_date(value, end: bool = False) -> dt.date | None:
     raise ValueError(f"{value!r} is not a date (YYYY-MM-DD) or a year")
 
 
+DateOrYear = Annotated[
+    dt.date,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date"},
+                {"type": "integer", "minimum": 1900, "maximum": 2100},
+            ]
+        }
+    ),
+]
+
+
 class InForce(_Strict):
     """Start and optional end (inclusive) of an instrument."""
 
-    start: dt.date = Field(description="first day in force (YYYY-MM-DD or a year)")
-    end: dt.date | None = Field(
+    start: DateOrYear = Field(description="first day in force (YYYY-MM-DD or a year)")
+    end: DateOrYear | None = Field(
         None, description="last day in force (YYYY-MM-DD or a year); none = open-ended"
     )
     name: str | None = Field(
