@@ -90,6 +90,8 @@ def run(
     from reesim.simulate.steps import make_steps
 
     sc = load_scenario(scenario)
+    if out_dir is not None and out_dir.exists() and any(out_dir.iterdir()):
+        raise InputError(f"--out {out_dir}: the folder exists and is not empty; choose a new folder")
     n = len(make_steps(sc.horizon))
     with Progress(
         TextColumn("{task.description}"),

@@ -2,10 +2,12 @@
 
 Growth moves a demand curve outwards (the quantity bought at each price is multiplied by
 the growth factor, so the slope is divided by it). Substitution and thrifting (as after
-2011) respond to sustained high prices with a lag: the quantity at each price is
-multiplied by ``min(1, (p_lag / p_0) ** -elasticity)``, where ``p_lag`` is the commodity's
-price in the region ``substitution_lag_years`` earlier in the same run and ``p_0`` its price
-in the first step; it never raises demand.
+2011) respond to sustained high prices with a lag, by partial adjustment (Nerlove): the
+quantity at each price is multiplied by a factor ``m`` that moves each step towards the
+target ``min(1, (p / p_0) ** -elasticity)`` (``p`` the step's price of the commodity in the
+region, ``p_0`` its price in the first step) by the share ``dt / substitution_lag_years`` of
+the gap. Thrifting is irreversible within a run: ``m`` only falls (after 2011 demand did not
+come back when prices fell), which also rules out cobweb cycles.
 """
 
 from __future__ import annotations
@@ -41,16 +43,22 @@ def growth_factors(scenario: Scenario, world: World, when: dt.date, dt_years: fl
     return factor
 
 
-def substitution_factors(scenario: Scenario, world: World, when: dt.date, lagged_ratio) -> np.ndarray:
-    """Per-demand substitution factor; ``lagged_ratio(commodity, region, lag_years)`` gives p_lag / p_0."""
+def substitution_update(
+    scenario: Scenario, world: World, when: dt.date, dt_years: float, current: np.ndarray, price_ratio
+) -> np.ndarray:
+    """Substitution factors after a step; ``price_ratio(commodity, region)`` gives p / p_0."""
     d = world.demands
-    factor = np.ones(len(d))
+    out = current.copy()
     for inst in scenario.instruments:
         if isinstance(inst, DemandShift) and inst.in_force(when) and inst.substitution_elasticity > 0:
             regions = set(regions_of(inst.regions, world, ""))
+            speed = (
+                1.0 if inst.substitution_lag_years <= 0 else min(1.0, dt_years / inst.substitution_lag_years)
+            )
             for i, row in enumerate(d.itertuples(index=False)):
                 if row.sector == inst.sector and row.region in regions:
-                    ratio = lagged_ratio(row.commodity, row.region, inst.substitution_lag_years)
-                    if ratio > 1.0:
-                        factor[i] *= ratio ** (-inst.substitution_elasticity)
-    return factor
+                    ratio = price_ratio(row.commodity, row.region)
+                    target = min(1.0, ratio ** (-inst.substitution_elasticity)) if ratio > 0 else 1.0
+                    if target < out[i]:
+                        out[i] += speed * (target - out[i])
+    return out

@@ -18,6 +18,16 @@ from reesim.scenario.spec import Scenario
 MERGED_MAPPINGS = ("horizon", "world", "dynamics")
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as strings, so the scenario model validates them (with their YAML path)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def shipped() -> dict[str, str]:
     """Shipped scenario names and their YAML text (``src/reesim/scenarios/*.yaml``)."""
     folder = resources.files("reesim").joinpath("scenarios")
@@ -53,11 +63,9 @@ def _read(ref: str, base: Path | None) -> tuple[dict[str, Any], str, Path | None
             + suggest(ref, ships, what="shipped scenario")
         )
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise InputError(f"{label}: not valid YAML: {exc}") from None
-    except ValueError as exc:  # PyYAML turns an unquoted impossible date into a bare ValueError
-        raise InputError(f"{label}: not a valid date: {exc} (dates are YYYY-MM-DD)") from None
     if not isinstance(data, dict):
         raise InputError(f"{label}: a scenario is a mapping with keys {sorted(Scenario.model_fields)}")
     return data, label, folder, ident
@@ -193,9 +201,23 @@ def format_errors(err: ValidationError, label: str, data: dict[str, Any] | None 
 def parse(data: dict[str, Any], label: str = "scenario") -> Scenario:
     """Validate a resolved scenario mapping."""
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise InputError(format_errors(exc, label, data)) from None
+    seen: dict[str, int] = {}
+    problems = []
+    for k, inst in enumerate(scenario.instruments):
+        if inst.name:
+            if inst.name in seen:
+                problems.append(
+                    f"{label}: instruments[{k}].name: {inst.name!r} is used twice (also instruments[{seen[inst.name]}].name); "
+                    "names must be unique"
+                )
+            else:
+                seen[inst.name] = k
+    if problems:
+        raise InputError("\n".join(problems))
+    return scenario
 
 
 def load_scenario(ref: str | Path) -> Scenario:

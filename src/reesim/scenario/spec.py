@@ -346,11 +346,3 @@ class Scenario(_Strict):
     dynamics: Dynamics = Dynamics()
     instruments: list[Instrument] = []
     seed: int = 0
-
-    @model_validator(mode="after")
-    def _names_unique(self):
-        names = [i.name for i in self.instruments if i.name]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"instrument name {dup[0]!r} is used twice")
-        return self

@@ -40,6 +40,7 @@ class State:
     cumulative: np.ndarray  # kt of output since the start (+ one year of reference output)
     expected_rent: np.ndarray  # USD/kg per year of capacity
     demand_multiplier: np.ndarray
+    substitution: np.ndarray  # lagged substitution/thrifting factor per demand (<= 1)
     stocks: dict
     opex_multiplier: np.ndarray  # opex multiplier of the penalised capacity (1 where none)
     learning_exponent: np.ndarray  # Wright's-law exponent per process (0 where no learning)

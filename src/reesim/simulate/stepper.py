@@ -59,7 +59,7 @@ def scenario_world(scenario: Scenario) -> World:
         quotas=quotas,
         quota_members=members,
     )
-    check_scenario(scenario, world)
+    check_scenario(scenario, world, label=scenario.name)
     return world
 
 
@@ -103,6 +103,7 @@ def _initial_state(world: World, scenario: Scenario, reference) -> State:
         cumulative=np.maximum(act, 1e-9),
         expected_rent=reference.production["capacity_rent_usd_per_kg"].to_numpy().copy(),
         demand_multiplier=np.ones(len(world.demands)),
+        substitution=np.ones(len(world.demands)),
         stocks={},
         opex_multiplier=np.ones(n),
         learning_exponent=np.where(learns, b, 0.0),
@@ -110,7 +111,7 @@ def _initial_state(world: World, scenario: Scenario, reference) -> State:
 
 
 def _step_world(
-    world: World, scenario: Scenario, state: State, step: Step, cf: Counterfactual | None, history, extra
+    world: World, scenario: Scenario, state: State, step: Step, cf: Counterfactual | None, extra
 ) -> World:
     """The world of one step (before price-floor top-ups and stock releases)."""
     p = world.processes.copy()
@@ -129,9 +130,10 @@ def _step_world(
         - support_mod.subsidy_per_unit(scenario, step.mid, world).to_numpy()
     )
     d = world.demands.copy()
-    subst = demand_mod.substitution_factors(scenario, world, step.mid, history)
-    d["slope"] = world.demands["slope"].astype(float).to_numpy() / (state.demand_multiplier * subst)
-    cf_price = cf.prices.get(step.period, {}) if cf else {}
+    d["slope"] = world.demands["slope"].astype(float).to_numpy() / (
+        state.demand_multiplier * state.substitution
+    )
+    cf_price = cf.prices.get(step.period, {}) if cf else extra["reference_prices"]
     for did, (a, b, q) in stock_mod.purchase_settings(
         scenario, world, step.mid, step.dt, state.stocks, cf_price, extra["releasing"]
     ).items():
@@ -170,9 +172,9 @@ def simulate(
         The resolved scenario.
     counterfactual : Result, optional
         The counterfactual's result over the same steps, for instruments that refer to it
-        (licences given as approval shares, stockpile triggers). Without it, a licence given
-        as an approval share allows nothing (no counterfactual exports to approve) and
-        stockpile triggers never fire.
+        (licences given as approval shares, stockpile prices and triggers). Without it, a
+        licence given as an approval share allows nothing (no counterfactual exports to
+        approve), and stockpiles compare prices with the reference solution of the start world.
     progress : callable, optional
         Called after every step.
     capacity_paths : dict, optional
@@ -193,20 +195,22 @@ def simulate(
     regions = p["region"].to_numpy()
     proc_pos = {pid: j for j, pid in enumerate(p["process"])}
     dem_pos = {did: i for i, did in enumerate(world.demands["demand"])}
-    price_hist: dict[tuple[str, str], list[tuple[float, float]]] = {}
     first_price: dict[tuple[str, str], float] = {}
 
-    def lagged_ratio(commodity: str, region: str, lag: float) -> float:
-        h = price_hist.get((commodity, region))
-        p0 = first_price.get((commodity, region))
-        if not h or not p0:
-            return 1.0
-        target = h[-1][0] - lag
-        past = [v for t, v in h if t <= target + 1e-9]
-        return past[-1] / p0 if past else 1.0
+    def price_ratio_of(prices: dict):
+        def ratio(commodity: str, region: str) -> float:
+            p0 = first_price.get((commodity, region))
+            return prices.get((commodity, region), 0.0) / p0 if p0 else 1.0
+
+        return ratio
 
     rec = Recorder(world, qp0)
-    extra = {"cum0": state.cumulative.copy(), "releasing": set(), "release": {}}
+    extra = {
+        "cum0": state.cumulative.copy(),
+        "releasing": set(),
+        "release": {},
+        "reference_prices": reference.price_map,
+    }
     exogenous = np.array([pid in paths for pid in p["process"]])
     for step in steps:
         state = arrivals(state, step.time)
@@ -216,10 +220,10 @@ def simulate(
                 cap[proc_pos[pid]] = path[step.year]
         state = state.evolve(capacity=cap)
         extra["releasing"], extra["release"] = set(), {}
-        wt = _step_world(world, scenario, state, step, cf, lagged_ratio, extra)
+        wt = _step_world(world, scenario, state, step, cf, extra)
         sol, topups, wt = _solve_with_floors(wt, scenario, qp0, backend)
         # Stockpile release: if a trigger fires on this solution, release and solve again.
-        cf_price = cf.prices.get(step.period, {}) if cf else {}
+        cf_price = cf.prices.get(step.period, {}) if cf else reference.price_map
         cf_cons = cf.consumption.get(step.period, {}) if cf else {}
         fire = stock_mod.triggered(
             scenario, world, step.mid, sol.price_map, cf_price, sol.consumption_map, cf_cons
@@ -227,7 +231,7 @@ def simulate(
         if fire:
             extra["releasing"] = fire
             extra["release"] = stock_mod.release_capacity(scenario, world, fire, state.stocks, step.dt)
-            wt = _step_world(world, scenario, state, step, cf, lagged_ratio, extra)
+            wt = _step_world(world, scenario, state, step, cf, extra)
             sol, topups, wt = _solve_with_floors(wt, scenario, qp0, backend)
         rec.add(step.period, step.year, step.dt, sol)
         rec.add_rows("stocks", _stock_rows(step, scenario, wt, state))
@@ -287,12 +291,15 @@ def simulate(
         demand_growth = demand_mod.growth_factors(scenario, world, step.mid, step.dt)
         for key, v in sol.price_map.items():
             first_price.setdefault(key, v)
-            price_hist.setdefault(key, []).append((step.time, v))
+        substitution = demand_mod.substitution_update(
+            scenario, world, step.mid, step.dt, state.substitution, price_ratio_of(sol.price_map)
+        )
         state = state.evolve(
             pipeline=tuple(pipeline),
             cumulative=state.cumulative + act * step.dt,
             expected_rent=exp_rent,
             demand_multiplier=state.demand_multiplier * demand_growth,
+            substitution=substitution,
             stocks=stock_mod.update(state.stocks, bought, released, step.dt),
             opex_multiplier=opex_mult,
             learning_exponent=learn_exp,
@@ -314,28 +321,70 @@ def simulate(
 
 
 def _solve_with_floors(wt: World, scenario: Scenario, qp0, backend, tol: float = 1e-6, max_iter: int = 50):
-    """Solve a step; with price floors, iterate the producers' top-up to its fixed point."""
+    """Solve a step; with price floors, find the producers' top-up and its effect on output.
+
+    The payment rate is ``s = max(0, floor - p)`` at the solution. It is marginal (lowers the
+    producers' marginal cost) only up to the floor's volume: if the producers' output without
+    any top-up already reaches the volume, the floor is a lump-sum transfer with no output
+    effect; otherwise the marginal top-up is ``s``, or, where that would take output past the
+    volume, the top-up at which output equals the volume (found by bisection on a common
+    scale of the floors' top-ups).
+    """
     floors = support_mod.floors(scenario)
+    when = sol_when(wt)
+    active = [(k, f) for k, f in floors if f.in_force(when)]
+    sol0 = solve_equilibrium(wt, backend=backend, qp=update_qp(qp0, wt))
+    if not active:
+        return sol0, {}, wt
     base_int = wt.processes["mc_intercept"].astype(float).to_numpy()
-    topups: dict[int, float] = {}
-    world = wt
-    for _ in range(max_iter):
-        sol = solve_equilibrium(world, backend=backend, qp=update_qp(qp0, world))
-        active = [(k, f) for k, f in floors if f.in_force(sol_when(world))]
-        if not active:
-            return sol, topups, world
-        prices = sol.price_map
-        new = {k: max(0.0, f.floor_usd_per_kg - support_mod.floor_price(world, f, prices)) for k, f in active}
-        # damped update of the top-up (the market price falls as the top-up rises)
-        merged = {k: 0.5 * new[k] + 0.5 * topups.get(k, new[k]) for k in new}
-        if all(abs(merged[k] - topups.get(k, -1.0)) <= tol for k in merged):
-            return sol, merged, world
-        topups = merged
+    pos = {pid: j for j, pid in enumerate(wt.processes["process"])}
+
+    def with_topups(topups: dict[int, float]) -> World:
         red = support_mod.topup_reductions(wt, topups, scenario).to_numpy()
         p = wt.processes.copy()
         p["mc_intercept"] = base_int - red
-        world = wt.with_data(processes=p)
-    return sol, topups, world
+        return wt.with_data(processes=p)
+
+    def output(sol, f) -> float:
+        prod = support_mod.producers(wt, f)
+        act = sol.activity
+        return float(sum(act[pos[pid]] * c for pid, c in zip(prod["process"], prod["coef"], strict=True)))
+
+    def payments(sol) -> dict[int, float]:
+        return {
+            k: max(0.0, f.floor_usd_per_kg - support_mod.floor_price(wt, f, sol.price_map)) for k, f in active
+        }
+
+    cap = {k: f.volume_tonnes_per_year / KT_TO_T for k, f in active}
+    if all(output(sol0, f) >= cap[k] - tol for k, f in active):
+        return sol0, payments(sol0), wt  # infra-marginal: a transfer, no output effect
+    # Full marginal top-up: damped fixed point on s = floor - p.
+    sol, world, topups = sol0, wt, {}
+    for _ in range(max_iter):
+        new = payments(sol)
+        merged = {k: 0.5 * new[k] + 0.5 * topups.get(k, new[k]) for k in new}
+        if topups and all(abs(merged[k] - topups[k]) <= tol for k in merged):
+            break
+        topups = merged
+        world = with_topups(topups)
+        sol = solve_equilibrium(world, backend=backend, qp=update_qp(qp0, world))
+    if all(output(sol, f) <= cap[k] + tol for k, f in active):
+        return sol, payments(sol), world
+    # Output would pass the volume: the marginal top-up stops where output reaches it.
+    lo, hi = 0.0, 1.0
+    for _ in range(30):
+        mid = 0.5 * (lo + hi)
+        world = with_topups({k: mid * v for k, v in topups.items()})
+        sol = solve_equilibrium(world, backend=backend, qp=update_qp(qp0, world))
+        if any(output(sol, f) > cap[k] for k, f in active):
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo < 1e-6:
+            break
+    world = with_topups({k: lo * v for k, v in topups.items()})
+    sol = solve_equilibrium(world, backend=backend, qp=update_qp(qp0, world))
+    return sol, payments(sol), world
 
 
 def sol_when(world: World):
