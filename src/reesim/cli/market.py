@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from enum import StrEnum
 from pathlib import Path
 
@@ -15,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from reesim import __version__
+from reesim.atomic import atomic_folder
 from reesim.cli.data import _fmt, out
 from reesim.errors import InputError
 
@@ -43,12 +41,7 @@ def write_solution(solution, world, directory: Path) -> None:
     Everything is written to a temporary sibling folder first and renamed at the end, so a
     failure leaves no half-written directory.
     """
-    directory = directory.resolve()
-    if directory.exists() and any(directory.iterdir()):
-        raise InputError(f"--out {directory}: the folder exists and is not empty; choose a new folder")
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+    with atomic_folder(directory) as tmp:
         for name in ("prices", "production", "outputs", "trade", "consumption", "quota_rents"):
             getattr(solution, name).to_parquet(tmp / f"{name}.parquet", index=False)
         if len(world.provenance):
@@ -65,12 +58,6 @@ def write_solution(solution, world, directory: Path) -> None:
             "code_version": __version__,
         }
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
-        if directory.exists():
-            directory.rmdir()
-        os.replace(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def solve(

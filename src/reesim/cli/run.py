@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from reesim.atomic import ensure_new_folder
 from reesim.cli.data import _fmt, out
 from reesim.errors import InputError
 
@@ -90,8 +91,8 @@ def run(
     from reesim.simulate.steps import make_steps
 
     sc = load_scenario(scenario)
-    if out_dir is not None and out_dir.exists() and any(out_dir.iterdir()):
-        raise InputError(f"--out {out_dir}: the folder exists and is not empty; choose a new folder")
+    if out_dir is not None:
+        ensure_new_folder(out_dir)  # refuse before simulating
     n = len(make_steps(sc.horizon))
     with Progress(
         TextColumn("{task.description}"),

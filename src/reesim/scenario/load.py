@@ -122,22 +122,13 @@ def resolve(
 
 
 def _path(loc: tuple) -> str:
+    from reesim.scenario.spec import INSTRUMENT_TYPES
+
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in (
-            "export_ban",
-            "export_quota",
-            "export_tax",
-            "import_tariff",
-            "tariff_exclusion",
-            "technology_ban",
-            "stockpile",
-            "price_floor",
-            "subsidy",
-            "demand_shift",
-        ):
+        elif part in INSTRUMENT_TYPES:
             continue  # the discriminator tag pydantic inserts in the location
         else:
             out += ("." if out else "") + str(part)
@@ -149,18 +140,7 @@ def _allowed_keys(loc: tuple, data: dict[str, Any] | None) -> list[str]:
     from reesim.scenario import spec as S
 
     models = {"horizon": S.Horizon, "world": S.WorldChoice, "dynamics": S.Dynamics}
-    by_type = {
-        "export_ban": S.ExportBan,
-        "export_quota": S.ExportLicensing,
-        "export_tax": S.ExportTax,
-        "import_tariff": S.ImportTariff,
-        "tariff_exclusion": S.TariffExclusion,
-        "technology_ban": S.TechnologyBan,
-        "stockpile": S.Stockpile,
-        "price_floor": S.PriceFloor,
-        "subsidy": S.Subsidy,
-        "demand_shift": S.DemandShift,
-    }
+    by_type = S.INSTRUMENT_MODELS
     parent = [p for p in loc[:-1] if p not in by_type]
     model = S.Scenario
     if len(parent) == 1 and parent[0] in models:

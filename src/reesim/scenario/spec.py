@@ -267,18 +267,20 @@ Instrument = Annotated[
     Field(discriminator="type"),
 ]
 
-INSTRUMENT_TYPES = (
-    "export_ban",
-    "export_quota",
-    "export_tax",
-    "import_tariff",
-    "tariff_exclusion",
-    "technology_ban",
-    "stockpile",
-    "price_floor",
-    "subsidy",
-    "demand_shift",
-)
+#: instrument type tag -> model (the single list of instrument types)
+INSTRUMENT_MODELS: dict[str, type[BaseModel]] = {
+    "export_ban": ExportBan,
+    "export_quota": ExportLicensing,
+    "export_tax": ExportTax,
+    "import_tariff": ImportTariff,
+    "tariff_exclusion": TariffExclusion,
+    "technology_ban": TechnologyBan,
+    "stockpile": Stockpile,
+    "price_floor": PriceFloor,
+    "subsidy": Subsidy,
+    "demand_shift": DemandShift,
+}
+INSTRUMENT_TYPES = tuple(INSTRUMENT_MODELS)
 
 
 class Horizon(_Strict):

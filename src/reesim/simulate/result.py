@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from reesim.atomic import atomic_folder
 from reesim.errors import InputError
 
 TABLES = ("prices", "production", "trade", "consumption", "capacity", "stocks", "fiscal", "quota_rents")
@@ -63,12 +61,7 @@ def write_run(directory: Path, results: dict[str, Result], summary: dict, scenar
     ``counterfactual/<table>.parquet``. Everything is written into a temporary sibling folder
     and renamed at the end: a failed run leaves no half-written directory.
     """
-    directory = Path(directory).resolve()
-    if directory.exists() and any(directory.iterdir()):
-        raise InputError(f"--out {directory}: the folder exists and is not empty; choose a new folder")
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+    with atomic_folder(directory) as tmp:
         for key, res in results.items():
             folder = tmp if key == "scenario" else tmp / key
             folder.mkdir(exist_ok=True)
@@ -76,9 +69,3 @@ def write_run(directory: Path, results: dict[str, Result], summary: dict, scenar
                 res.table(name).to_parquet(folder / f"{name}.parquet", index=False)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
         (tmp / "scenario.resolved.yaml").write_text(scenario_yaml)
-        if directory.exists():
-            directory.rmdir()
-        os.replace(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
