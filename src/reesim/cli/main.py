@@ -15,7 +15,7 @@ from rich.console import Console
 from reesim import __version__
 from reesim.cli.data import app as data_app
 from reesim.cli.market import solve, world_app
-from reesim.cli.run import calibrate, schema, validate
+from reesim.cli.run import calibrate, compare_runs, schema, validate
 from reesim.cli.run import run as run_cmd
 from reesim.errors import InputError
 
@@ -33,6 +33,7 @@ app.command("run")(run_cmd)
 app.command()(validate)
 app.command()(schema)
 app.command()(calibrate)
+app.command("compare")(compare_runs)
 err = Console(stderr=True)
 
 

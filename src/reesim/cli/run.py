@@ -71,6 +71,61 @@ def print_headline(h: dict, scenario_name: str, cf_name: str) -> None:
     out.print(t3)
 
 
+def impact_tables(im, res) -> dict:
+    """The impact tables written next to a run's results."""
+    tables = {
+        "welfare": im.welfare,
+        "welfare_discounted": im.welfare_discounted,
+        "shortages": im.shortages,
+        "product_costs": im.product_costs,
+        "jobs": im.jobs,
+        "price_changes": im.prices,
+    }
+    try:
+        from reesim.impacts.risk import indicators_table
+
+        tables["indicators"] = indicators_table(res)
+    except ImportError:  # pragma: no cover - the risk module ships with the package
+        pass
+    return tables
+
+
+def print_impacts(ih: dict) -> None:
+    """Print the headline impacts."""
+    w = ih["welfare_pv_usd_million_by_region"]
+    t = Table(
+        title=f"Welfare change, present value at {100 * ih['discount_rate']:.0f} %/yr, million USD",
+        header_style="bold",
+    )
+    t.add_column("region")
+    t.add_column("Δ welfare", justify="right")
+    for region, v in sorted(w.items(), key=lambda kv: kv[1]):
+        if abs(v) >= 0.5:
+            t.add_row(region, f"{v:+,.0f}")
+    t.add_row("world", f"{ih['welfare_pv_usd_million_world']:+,.0f}")
+    out.print(t)
+    t2 = Table(title="Largest change in the rare-earth cost of a product (USD per unit)", header_style="bold")
+    for col in ("product", "per", "market", "period", "Δ USD (range)"):
+        t2.add_column(col, justify="right" if col.startswith("Δ") else "left")
+    for r in ih["product_cost_peaks"]:
+        lo, hi = r["change_usd_low"], r["change_usd_high"]
+        t2.add_row(
+            r["product"],
+            r["per"],
+            r["market"],
+            r["period"],
+            f"{lo:+,.2f}" if abs(hi - lo) < 0.005 else f"{lo:+,.2f} to {hi:+,.2f}",
+        )
+    out.print(t2)
+    j = ih["us_jobs_exposed_peak"]
+    if j:
+        out.print(
+            f"U.S. jobs exposed at the peak magnet shortfall ({100 * j['shortage_share']:.1f} % in {j['period']}): "
+            f"{j['jobs_exposed_low']:,.0f} (REE-dependent products) to {j['jobs_exposed_high']:,.0f} (all magnet-using "
+            f"sectors), {j['jobs_exposed_high_with_supply_chain']:,.0f} with supply-chain jobs."
+        )
+
+
 def run(
     scenario: str = typer.Argument(
         ..., help="Scenario YAML file or shipped name (e.g. china-2025-licensing)."
@@ -85,6 +140,7 @@ def run(
     """Run a scenario and its counterfactual; print the headline; write the results."""
     from reesim import __version__
     from reesim.data import default_dataset
+    from reesim.impacts.compare import compare, impact_headline
     from reesim.scenario.load import load_scenario, scenario_hash
     from reesim.simulate.headline import headline
     from reesim.simulate.result import write_run
@@ -106,6 +162,9 @@ def run(
         res, cf, cf_sc = run_pair(sc, against, progress=lambda step: bar.advance(task))
     h = headline(res, cf)
     print_headline(h, sc.name, cf_sc.name)
+    im = compare(res, cf)
+    ih = impact_headline(im)
+    print_impacts(ih)
     if out_dir is not None:
         summary = {
             "scenario": sc.name,
@@ -123,9 +182,10 @@ def run(
                 "usd_million": "million USD per step",
             },
             "headline": h,
+            "impacts": ih,
         }
         resolved = yaml.safe_dump(json.loads(sc.model_dump_json()), sort_keys=False)
-        write_run(out_dir, {"scenario": res, "counterfactual": cf}, summary, resolved)
+        write_run(out_dir, {"scenario": res, "counterfactual": cf}, summary, resolved, impact_tables(im, res))
         out.print(f"wrote {out_dir}")
 
 
@@ -202,3 +262,31 @@ def calibrate(
     if write:
         path = cal.write(rep)
         out.print(f"wrote {path}")
+
+
+def compare_runs(
+    run_a: Path = typer.Argument(..., help="Result folder of the scenario (reesim run --out)."),
+    run_b: Path = typer.Argument(..., help="Result folder of the counterfactual."),
+    out_dir: Path = typer.Option(None, "--out", "-o", help="Write the impact tables here."),
+) -> None:
+    """Compare two result folders: impacts of RUN_A against RUN_B."""
+    from reesim.atomic import atomic_folder
+    from reesim.impacts.compare import compare, impact_headline
+    from reesim.simulate.headline import headline
+    from reesim.simulate.result import read_result
+
+    a, b = read_result(run_a), read_result(run_b)
+    if sorted(a.prices["period"].unique()) != sorted(b.prices["period"].unique()):
+        raise InputError(
+            f"{run_a} and {run_b} cover different periods; compare runs over the same horizon and step"
+        )
+    print_headline(headline(a, b), a.scenario_name, b.scenario_name)
+    im = compare(a, b)
+    ih = impact_headline(im)
+    print_impacts(ih)
+    if out_dir is not None:
+        with atomic_folder(out_dir) as tmp:
+            for name, df in impact_tables(im, a).items():
+                df.to_parquet(tmp / f"{name}.parquet", index=False)
+            (tmp / "impacts.json").write_text(json.dumps(ih, indent=2, default=str))
+        out.print(f"wrote {out_dir}")

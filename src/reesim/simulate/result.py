@@ -11,7 +11,17 @@ import pandas as pd
 from reesim.atomic import atomic_folder
 from reesim.errors import InputError
 
-TABLES = ("prices", "production", "trade", "consumption", "capacity", "stocks", "fiscal", "quota_rents")
+TABLES = (
+    "prices",
+    "production",
+    "trade",
+    "consumption",
+    "capacity",
+    "stocks",
+    "fiscal",
+    "quota_rents",
+    "surplus",
+)
 
 
 @dataclass(frozen=True)
@@ -54,7 +64,29 @@ class Result:
         return ds
 
 
-def write_run(directory: Path, results: dict[str, Result], summary: dict, scenario_yaml: str) -> None:
+def read_result(folder: Path, name: str | None = None) -> Result:
+    """A Result read back from the Parquet tables of a run folder (``reesim run --out``)."""
+    folder = Path(folder)
+    missing = [t for t in TABLES if not (folder / f"{t}.parquet").is_file()]
+    if missing:
+        raise InputError(
+            f"{folder}: not a reesim run folder (missing {', '.join(m + '.parquet' for m in missing)})"
+        )
+    tables = {t: pd.read_parquet(folder / f"{t}.parquet") for t in TABLES}
+    meta = {}
+    summary = folder / "summary.json"
+    if summary.is_file():
+        meta = json.loads(summary.read_text())
+    return Result(scenario_name=name or meta.get("scenario", folder.name), meta=meta, _tables=tables)
+
+
+def write_run(
+    directory: Path,
+    results: dict[str, Result],
+    summary: dict,
+    scenario_yaml: str,
+    extra: dict[str, pd.DataFrame] | None = None,
+) -> None:
     """Write a run (scenario and counterfactual tables, summary.json, resolved scenario) atomically.
 
     Tables of the scenario go to ``<table>.parquet``, the counterfactual's to
@@ -67,5 +99,7 @@ def write_run(directory: Path, results: dict[str, Result], summary: dict, scenar
             folder.mkdir(exist_ok=True)
             for name in TABLES:
                 res.table(name).to_parquet(folder / f"{name}.parquet", index=False)
+        for name, df in (extra or {}).items():
+            df.to_parquet(tmp / f"{name}.parquet", index=False)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
         (tmp / "scenario.resolved.yaml").write_text(scenario_yaml)

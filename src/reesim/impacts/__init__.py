@@ -1,0 +1,1 @@
+"""Impacts of a scenario against its counterfactual: welfare, shortages, product costs, jobs, risk, downstream tariffs."""

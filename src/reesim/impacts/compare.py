@@ -1,0 +1,330 @@
+"""``compare(result, counterfactual)``: the impacts of a scenario, year by year and by region.
+
+Tables (all immutable copies):
+
+* ``prices`` — price by commodity inside China and outside China (consumption-weighted over
+  the other regions' markets), scenario, counterfactual and % change;
+* ``trade`` — exports by exporter and commodity, scenario vs counterfactual (trade diversion);
+* ``shortages`` — consumption by sector and region below the counterfactual, t and share;
+* ``welfare`` — Δ consumer and producer surplus, tariff and export-tax revenue, quota rents,
+  congestion margin (see :mod:`reesim.impacts.welfare`), fiscal costs by payer, and the total,
+  by region and period (million USD); ``welfare_discounted`` sums the total over the horizon
+  at ``discount_rate`` (default 3 % a year, real: U.S. OMB Circular A-4, 2003, the lower of
+  its two reference rates — an outside assumption);
+* ``product_costs`` — Δ cost of the rare-earth content per product (EV, hybrid, MW of wind,
+  F-35, ...) = intensity (end_use_intensity row, cited) x Δ price of the priced commodity, in
+  USD per unit, with the range over the intensity rows; product prices are not in the dataset,
+  so no share of the product's price is computed;
+* ``jobs`` — U.S. jobs exposed = shortage share of U.S. magnet users x employment of the
+  magnet-using sectors (employment rows, cited): low = REE-dependent products (Penn State),
+  high = motor vehicles + wind + aerospace; ``high_with_supply_chain`` adds the EPI indirect-jobs
+  multiplier for durable manufacturing. Assumes output falls in proportion to the magnet
+  shortfall (no substitution within the step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from reesim.simulate.result import Result
+
+OWNER = "CHN"
+DISCOUNT_RATE = 0.03
+COMPONENT_ORDER = (
+    "consumer_surplus",
+    "producer_surplus",
+    "tariff_revenue",
+    "export_tax_revenue",
+    "quota_rents",
+    "congestion_margin",
+    "fiscal_cost",
+)
+
+
+@dataclass(frozen=True)
+class Impacts:
+    """Scenario-minus-counterfactual tables (see module docstring)."""
+
+    scenario: str
+    counterfactual: str
+    discount_rate: float
+    _tables: dict[str, pd.DataFrame] = field(repr=False)
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A copy of table ``name``."""
+        return self._tables[name].copy()
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        tables = self.__dict__.get("_tables", {})
+        if name in tables:
+            return tables[name].copy()
+        raise AttributeError(name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Table names."""
+        return tuple(self._tables)
+
+
+def _market_prices(res: Result) -> pd.DataFrame:
+    p = res.prices
+    cons = res.consumption.groupby(["period", "commodity", "region"], as_index=False)["tonnes_per_year"].sum()
+    p = p.merge(cons, on=["period", "commodity", "region"], how="left").fillna({"tonnes_per_year": 0.0})
+    inside = p[p["region"] == OWNER][["period", "year", "commodity", "usd_per_kg"]].assign(
+        market="inside China"
+    )
+    out = p[(p["region"] != OWNER) & p["determined"]].copy()
+    out["w"] = out["tonnes_per_year"].where(out["tonnes_per_year"] > 0, 1e-9)
+    out["pw"] = out["usd_per_kg"] * out["w"]
+    g = out.groupby(["period", "year", "commodity"], as_index=False)[["pw", "w"]].sum()
+    g["usd_per_kg"] = g["pw"] / g["w"]
+    outside = g[["period", "year", "commodity", "usd_per_kg"]].assign(market="outside China")
+    return pd.concat([inside, outside], ignore_index=True)
+
+
+def price_table(res: Result, cf: Result) -> pd.DataFrame:
+    """Prices inside and outside China, scenario vs counterfactual."""
+    a, b = _market_prices(res), _market_prices(cf)
+    m = a.merge(b, on=["period", "year", "commodity", "market"], suffixes=("", "_cf"))
+    m["change_pct"] = 100 * (m["usd_per_kg"] / m["usd_per_kg_cf"].where(m["usd_per_kg_cf"] > 1e-9) - 1)
+    return m[~m["commodity"].str.startswith("service:")].reset_index(drop=True)
+
+
+def trade_table(res: Result, cf: Result) -> pd.DataFrame:
+    """Exports by exporter and commodity (t per step), scenario vs counterfactual."""
+    a = res.trade.groupby(["period", "year", "exporter", "commodity"])["tonnes"].sum()
+    b = cf.trade.groupby(["period", "year", "exporter", "commodity"])["tonnes"].sum()
+    m = pd.concat({"tonnes": a, "tonnes_cf": b}, axis=1).fillna(0.0).reset_index()
+    m["change_tonnes"] = m["tonnes"] - m["tonnes_cf"]
+    return m
+
+
+def shortage_table(res: Result, cf: Result) -> pd.DataFrame:
+    """Consumption below the counterfactual by sector and region (t per step and share)."""
+    keys = ["period", "year", "region", "sector"]
+    a = res.consumption.groupby(keys)["tonnes"].sum()
+    b = cf.consumption.groupby(keys)["tonnes"].sum()
+    m = pd.concat({"tonnes": a, "tonnes_cf": b}, axis=1).fillna(0.0).reset_index()
+    m = m[~m["sector"].isin(["stockpile", "offtake"])]
+    m["shortage_tonnes"] = (m["tonnes_cf"] - m["tonnes"]).clip(lower=0.0)
+    m["shortage_share"] = m["shortage_tonnes"] / m["tonnes_cf"].where(m["tonnes_cf"] > 0)
+    return m.reset_index(drop=True)
+
+
+def _welfare_levels(res: Result) -> pd.DataFrame:
+    s = res.surplus[["period", "year", "region", "component", "usd_million"]]
+    f = res.fiscal
+    if len(f):
+        fiscal = (
+            f[f["instrument"] != "subsidy (capex)"]
+            .groupby(["period", "year", "payer"], as_index=False)["usd_million"]
+            .sum()
+        )
+        fiscal = fiscal.rename(columns={"payer": "region"}).assign(component="fiscal_cost")
+        fiscal["usd_million"] = -fiscal["usd_million"]
+        s = pd.concat(
+            [s, fiscal[["period", "year", "region", "component", "usd_million"]]], ignore_index=True
+        )
+    return s
+
+
+def welfare_table(res: Result, cf: Result) -> pd.DataFrame:
+    """Δ welfare by period, region and component (million USD per step), with a 'total' component."""
+    keys = ["period", "year", "region", "component"]
+    a = _welfare_levels(res).groupby(keys)["usd_million"].sum()
+    b = _welfare_levels(cf).groupby(keys)["usd_million"].sum()
+    m = pd.concat({"scenario": a, "counterfactual": b}, axis=1).fillna(0.0).reset_index()
+    m["change_usd_million"] = m["scenario"] - m["counterfactual"]
+    total = m.groupby(["period", "year", "region"], as_index=False)[
+        ["scenario", "counterfactual", "change_usd_million"]
+    ].sum()
+    total["component"] = "total"
+    return pd.concat([m, total], ignore_index=True)
+
+
+def discounted(welfare: pd.DataFrame, rate: float, base_year: int) -> pd.DataFrame:
+    """Discounted sum of the Δ welfare by region and component (million USD, base-year value)."""
+    w = welfare.copy()
+    w["factor"] = (1.0 + rate) ** -(w["year"] - base_year)
+    w["pv_usd_million"] = w["change_usd_million"] * w["factor"]
+    return w.groupby(["region", "component"], as_index=False)["pv_usd_million"].sum()
+
+
+def product_cost_table(prices: pd.DataFrame) -> pd.DataFrame:
+    """Δ cost of the rare-earth content per product unit (USD), by period and market, with ranges."""
+    import reesim.data as rd
+
+    spec = pd.read_csv(
+        resources.files("reesim.impacts").joinpath("products.csv").open(encoding="utf-8"),
+        dtype=str,
+        keep_default_na=False,
+    )
+    ei = rd.table("end_use_intensity")
+    rows = []
+    for r in spec.itertuples(index=False):
+        m = ei[
+            (ei["product"] == r.ei_product)
+            & (ei["component"] == r.ei_component)
+            & (ei["material"] == r.ei_material)
+        ]
+        for e in m.itertuples(index=False):
+            vals = [v for v in (e.value, e.value_low, e.value_high) if pd.notna(v)]
+            if not vals:
+                continue
+            factor = float(r.kg_per_unit_of_row)
+            rows.append(
+                {
+                    "product": r.product,
+                    "per": r.per,
+                    "commodity": r.commodity,
+                    "kg_low": min(vals) * factor,
+                    "kg_high": max(vals) * factor,
+                    "source_id": e.source_id,
+                    "intensity_row": f"{e.product} | {e.component} | {e.material}: {vals} {e.unit}",
+                }
+            )
+    content = pd.DataFrame(rows)
+    if content.empty:
+        return content
+    dp = prices.assign(delta=prices["usd_per_kg"] - prices["usd_per_kg_cf"])[
+        ["period", "year", "commodity", "market", "delta"]
+    ]
+    m = content.merge(dp, on="commodity", how="inner")
+    m["cost_low"] = m["kg_low"] * m["delta"]
+    m["cost_high"] = m["kg_high"] * m["delta"]
+    # Sum the priced components of each product (e.g. Nd and Dy in a turbine) per intensity row set.
+    g = m.groupby(["product", "per", "period", "year", "market"], as_index=False).agg(
+        change_usd_low=("cost_low", "sum"),
+        change_usd_high=("cost_high", "sum"),
+        source_ids=("source_id", lambda s: ",".join(sorted(set(s)))),
+        rows=("intensity_row", lambda s: " ; ".join(sorted(set(s)))),
+    )
+    lo = g[["change_usd_low", "change_usd_high"]].min(axis=1)
+    hi = g[["change_usd_low", "change_usd_high"]].max(axis=1)
+    g["change_usd_low"], g["change_usd_high"] = lo, hi
+    g["share_of_product_price"] = np.nan  # product prices are not in the dataset
+    return g
+
+
+def jobs_table(shortages: pd.DataFrame) -> pd.DataFrame:
+    """U.S. jobs exposed to the magnet shortfall (see module docstring), by period and sector."""
+    import reesim.data as rd
+
+    emp = rd.table("employment")
+
+    def row(sector: str, measure: str | None = None) -> pd.Series:
+        m = emp[emp["sector"] == sector]
+        if measure:
+            m = m[m["measure"] == measure]
+        return m.sort_values("year").iloc[-1]
+
+    sectors = {
+        "motor vehicles and parts": row(
+            "motor vehicles and parts manufacturing (NAICS 3361-3363)", "employment (all employees, SA)"
+        ),
+        "wind energy": row("wind energy (all segments)"),
+        "aerospace products and parts": row("aerospace product and parts manufacturing (NAICS 3364)"),
+    }
+    low = row("REE-dependent end products and technologies", "employment (estimate)")
+    mult = row("durable manufacturing", "indirect jobs per 100 direct jobs")
+    us = shortages[(shortages["region"] == "USA") & (shortages["sector"] == "magnet users")]
+    out = []
+    for r in us.itertuples(index=False):
+        share = float(r.shortage_share) if pd.notna(r.shortage_share) else 0.0
+        for name, e in sectors.items():
+            out.append(
+                {
+                    "period": r.period,
+                    "year": r.year,
+                    "sector": name,
+                    "shortage_share": share,
+                    "employment": float(e["value"]),
+                    "employment_year": e["year"],
+                    "jobs_exposed": share * float(e["value"]),
+                    "source_id": e["source_id"],
+                }
+            )
+        total_high = share * sum(float(e["value"]) for e in sectors.values())
+        out.append(
+            {
+                "period": r.period,
+                "year": r.year,
+                "sector": "all magnet users (range)",
+                "shortage_share": share,
+                "employment": float(low["value"]),
+                "employment_year": low["year"],
+                "jobs_exposed": share * float(low["value"]),
+                "jobs_exposed_high": total_high,
+                "jobs_exposed_high_with_supply_chain": total_high * (1 + float(mult["value"]) / 100.0),
+                "source_id": ",".join(
+                    [low["source_id"], mult["source_id"], *(e["source_id"] for e in sectors.values())]
+                ),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def compare(result: Result, counterfactual: Result, discount_rate: float = DISCOUNT_RATE) -> Impacts:
+    """Impacts of ``result`` against ``counterfactual`` (same steps)."""
+    prices = price_table(result, counterfactual)
+    shortages = shortage_table(result, counterfactual)
+    welfare = welfare_table(result, counterfactual)
+    base_year = int(welfare["year"].min()) if len(welfare) else 0
+    tables = {
+        "prices": prices,
+        "trade": trade_table(result, counterfactual),
+        "shortages": shortages,
+        "welfare": welfare,
+        "welfare_discounted": discounted(welfare, discount_rate, base_year),
+        "product_costs": product_cost_table(prices),
+        "jobs": jobs_table(shortages),
+    }
+    return Impacts(result.scenario_name, counterfactual.scenario_name, discount_rate, tables)
+
+
+def impact_headline(im: Impacts) -> dict:
+    """Headline impact figures as plain data (for summary.json and the CLI)."""
+    pv = im.welfare_discounted
+    tot = pv[pv["component"] == "total"].sort_values("pv_usd_million")
+    pc = im.product_costs
+    peaks = []
+    if len(pc):
+        for (product, per, market), g in pc.groupby(["product", "per", "market"]):
+            i = g["change_usd_high"].abs().idxmax()
+            peaks.append(
+                {
+                    "product": product,
+                    "per": per,
+                    "market": market,
+                    "period": g.loc[i, "period"],
+                    "change_usd_low": float(g.loc[i, "change_usd_low"]),
+                    "change_usd_high": float(g.loc[i, "change_usd_high"]),
+                    "source_ids": g.loc[i, "source_ids"],
+                }
+            )
+    jobs = im.jobs
+    jobs_peak = {}
+    if len(jobs):
+        rng = jobs[jobs["sector"] == "all magnet users (range)"]
+        if len(rng):
+            r = rng.loc[rng["jobs_exposed_high"].idxmax()]
+            jobs_peak = {
+                "period": r["period"],
+                "shortage_share": float(r["shortage_share"]),
+                "jobs_exposed_low": float(r["jobs_exposed"]),
+                "jobs_exposed_high": float(r["jobs_exposed_high"]),
+                "jobs_exposed_high_with_supply_chain": float(r["jobs_exposed_high_with_supply_chain"]),
+            }
+    return {
+        "discount_rate": im.discount_rate,
+        "welfare_pv_usd_million_by_region": dict(
+            zip(tot["region"], tot["pv_usd_million"].astype(float), strict=True)
+        ),
+        "welfare_pv_usd_million_world": float(tot["pv_usd_million"].sum()),
+        "product_cost_peaks": peaks,
+        "us_jobs_exposed_peak": jobs_peak,
+    }
