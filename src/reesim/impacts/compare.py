@@ -194,14 +194,24 @@ def product_cost_table(prices: pd.DataFrame) -> pd.DataFrame:
         ["period", "year", "commodity", "market", "delta"]
     ]
     m = content.merge(dp, on="commodity", how="inner")
-    m["cost_low"] = m["kg_low"] * m["delta"]
-    m["cost_high"] = m["kg_high"] * m["delta"]
-    # Sum the priced components of each product (e.g. Nd and Dy in a turbine) per intensity row set.
-    g = m.groupby(["product", "per", "period", "year", "market"], as_index=False).agg(
-        change_usd_low=("cost_low", "sum"),
-        change_usd_high=("cost_high", "sum"),
+    m["cost_a"] = m["kg_low"] * m["delta"]
+    m["cost_b"] = m["kg_high"] * m["delta"]
+    m["cost_low"] = m[["cost_a", "cost_b"]].min(axis=1)
+    m["cost_high"] = m[["cost_a", "cost_b"]].max(axis=1)
+    # Rows of the same product and commodity are alternative estimates (a range); different
+    # commodities of a product (Nd and Dy in a generator) add up.
+    keys = ["product", "per", "period", "year", "market"]
+    per_commodity = m.groupby([*keys, "commodity"], as_index=False).agg(
+        cost_low=("cost_low", "min"),
+        cost_high=("cost_high", "max"),
         source_ids=("source_id", lambda s: ",".join(sorted(set(s)))),
         rows=("intensity_row", lambda s: " ; ".join(sorted(set(s)))),
+    )
+    g = per_commodity.groupby(keys, as_index=False).agg(
+        change_usd_low=("cost_low", "sum"),
+        change_usd_high=("cost_high", "sum"),
+        source_ids=("source_ids", lambda s: ",".join(sorted(set(",".join(s).split(","))))),
+        rows=("rows", lambda s: " ; ".join(s)),
     )
     lo = g[["change_usd_low", "change_usd_high"]].min(axis=1)
     hi = g[["change_usd_low", "change_usd_high"]].max(axis=1)

@@ -1,0 +1,131 @@
+"""Welfare accounting, shortages, product costs and jobs: identities and hand-computed cases."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from reesim.impacts.compare import jobs_table, product_cost_table
+from reesim.impacts.welfare import step_welfare, world_welfare_identity
+from reesim.solve.equilibrium import solve_equilibrium
+from reesim.world.default import load_default_world
+from reesim.world.worldfile import parse_world
+
+TWO = """
+name: two regions
+regions: [A, B]
+commodities: [w]
+supply:
+  - {region: A, commodity: w, intercept: 10, slope: 1}
+  - {region: B, commodity: w, intercept: 40, slope: 1}
+demand:
+  - {region: A, commodity: w, intercept: 100, slope: 1}
+  - {region: B, commodity: w, intercept: 130, slope: 1}
+trade: {all_pairs: true, cost: 6}
+"""
+
+
+def welfare(sol) -> dict[tuple[str, str], float]:
+    w = step_welfare(sol)
+    return dict(zip(zip(w["region"], w["component"], strict=True), w["usd_million_per_year"], strict=True))
+
+
+def test_surplus_changes_are_the_integrals_of_the_linear_curves():
+    free = welfare(solve_equilibrium(parse_world(TWO)))  # p_A 67, p_B 73
+    ban = welfare(solve_equilibrium(parse_world(TWO + "policies: {bans: [{from: A, to: B}]}\n")))  # 55, 85
+    # B's consumers: integral of D(p) = 130 - p from 73 to 85 = 612 lost.
+    assert ban[("B", "consumer_surplus")] - free[("B", "consumer_surplus")] == pytest.approx(-612.0, rel=1e-6)
+    # B's producers: integral of S(p) = p - 40 from 73 to 85 = 468 gained.
+    assert ban[("B", "producer_surplus")] - free[("B", "producer_surplus")] == pytest.approx(468.0, rel=1e-6)
+    # A's consumers gain the integral of 100 - p from 55 to 67 = 4455.5 - 3987.5 = 468;
+    # A's producers lose that of p - 10: (2244.5 - 670) - (1512.5 - 550) = 612.
+    assert ban[("A", "consumer_surplus")] - free[("A", "consumer_surplus")] == pytest.approx(468.0, rel=1e-6)
+    assert ban[("A", "producer_surplus")] - free[("A", "producer_surplus")] == pytest.approx(-612.0, rel=1e-6)
+
+
+def test_tariff_revenue_is_rate_times_taxed_value():
+    sol = solve_equilibrium(
+        parse_world(TWO + "policies: {ad_valorem: [{from: A, to: B, rate: 0.1, base: cif}]}\n")
+    )
+    pa = sol.price("w", "A")
+    flow = float(sol.trade["flow"].sum())
+    assert pa == pytest.approx(266.8 / 4.2, rel=1e-6)
+    assert welfare(sol)[("B", "tariff_revenue")] == pytest.approx(0.1 * (pa + 6) * flow, rel=1e-6)
+
+
+def test_export_tax_and_quota_rents_accrue_to_the_exporter():
+    tax = welfare(
+        solve_equilibrium(
+            parse_world(TWO + "policies: {ad_valorem: [{from: A, to: B, rate: 0.1, base: origin}]}\n")
+        )
+    )
+    pa = 268 / 4.2
+    assert tax[("A", "export_tax_revenue")] == pytest.approx(0.1 * pa * (2 * pa - 110), rel=1e-6)
+    quota = welfare(
+        solve_equilibrium(
+            parse_world(TWO + "policies: {quotas: [{name: q, limit: 10, edges: [{from: A, to: B}]}]}\n")
+        )
+    )
+    assert quota[("A", "quota_rents")] == pytest.approx(14.0 * 10.0, rel=1e-6)  # rent 14 USD/kg x 10 t
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        "",
+        "policies: {quotas: [{name: q, limit: 10, edges: [{from: A, to: B}]}]}\n",
+        "policies: {specific: [{from: A, to: B, per_unit: 4}]}\n",
+        "policies: {ad_valorem: [{from: A, to: B, rate: 0.25, base: cif}]}\n",
+    ],
+)
+def test_welfare_components_add_up_to_the_social_surplus(policy):
+    total, objective = world_welfare_identity(solve_equilibrium(parse_world(TWO + policy)))
+    assert total == pytest.approx(objective, rel=1e-7)
+
+
+def test_identity_on_the_default_world():
+    total, objective = world_welfare_identity(solve_equilibrium(load_default_world(2024)))
+    assert total == pytest.approx(objective, rel=1e-6)
+
+
+def test_product_cost_is_intensity_times_price_change():
+    prices = pd.DataFrame(
+        {
+            "period": ["2026"] * 4,
+            "year": [2026] * 4,
+            "commodity": ["magnet:ndfeb", "metal:Nd", "metal:Dy", "oxide:La"],
+            "market": ["outside China"] * 4,
+            "usd_per_kg": [60.0, 80.0, 300.0, 1.0],
+            "usd_per_kg_cf": [50.0, 70.0, 250.0, 1.0],
+        }
+    )
+    pc = product_cost_table(prices).set_index("product")
+    ev = pc.loc["Battery-electric car (magnets)"]
+    assert (ev["change_usd_low"], ev["change_usd_high"]) == pytest.approx((1.11 * 10, 1.33 * 10))
+    wind = pc.loc["Wind turbine direct drive (PMSG-DD)"]
+    assert wind["change_usd_low"] == pytest.approx(168 * 10 + 15 * 50)  # Nd and Dy kg/MW (Jiang et al. 2024)
+    f35 = pc.loc["F-35 Lightning II (NdFeB motors)"]
+    assert (f35["change_usd_low"], f35["change_usd_high"]) == pytest.approx((80.0, 200.0))
+    assert pc["share_of_product_price"].isna().all()  # no product prices in the dataset
+    assert "jiang-p-et-b1f5a8" in wind["source_ids"]
+
+
+def test_jobs_exposed_are_shortage_share_times_employment():
+    shortages = pd.DataFrame(
+        {
+            "period": ["2026"],
+            "year": [2026],
+            "region": ["USA"],
+            "sector": ["magnet users"],
+            "shortage_share": [0.1],
+        }
+    )
+    jobs = jobs_table(shortages).set_index("sector")
+    assert jobs.loc["motor vehicles and parts", "jobs_exposed"] == pytest.approx(0.1 * 997_300)
+    rng = jobs.loc["all magnet users (range)"]
+    assert rng["jobs_exposed"] == pytest.approx(0.1 * 100_000)  # REE-dependent products (Penn State 2023)
+    high = 0.1 * (997_300 + 120_000 + 611_000)
+    assert rng["jobs_exposed_high"] == pytest.approx(high)
+    assert rng["jobs_exposed_high_with_supply_chain"] == pytest.approx(
+        high * (1 + 7.441)
+    )  # EPI 744.1 per 100
