@@ -129,3 +129,47 @@ def test_jobs_exposed_are_shortage_share_times_employment():
     assert rng["jobs_exposed_high_with_supply_chain"] == pytest.approx(
         high * (1 + 7.441)
     )  # EPI 744.1 per 100
+
+
+SHORT = """
+extends: china-2025-licensing
+name: short-licensing
+horizon: {start: 2025, end: 2026}
+"""
+SHORT_BASE = """
+extends: baseline
+name: short-baseline
+horizon: {start: 2025, end: 2026}
+"""
+
+
+def test_run_writes_impact_tables_and_compare_reads_two_runs(capsys, tmp_path):
+    from tests.test_cli import invoke
+
+    (tmp_path / "s.yaml").write_text(SHORT)
+    (tmp_path / "b.yaml").write_text(SHORT_BASE)
+    code, out, err = invoke(capsys, "run", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "a"))
+    assert code == 0, err
+    assert "Δ welfare" in out
+    for name in ("welfare", "welfare_discounted", "shortages", "product_costs", "jobs", "price_changes"):
+        assert (tmp_path / "a" / f"{name}.parquet").is_file(), name
+    import json
+
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["impacts"]["discount_rate"] == 0.03
+    assert "CHN" in summary["impacts"]["welfare_pv_usd_million_by_region"]
+    code, _, err = invoke(capsys, "run", str(tmp_path / "b.yaml"), "--out", str(tmp_path / "b"))
+    assert code == 0, err
+    code, out, err = invoke(
+        capsys, "compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "c")
+    )
+    assert code == 0, err
+    assert "peak price change" in out
+    w_run = pd.read_parquet(tmp_path / "a" / "welfare_discounted.parquet").set_index(["region", "component"])
+    w_cmp = pd.read_parquet(tmp_path / "c" / "welfare_discounted.parquet").set_index(["region", "component"])
+    # The run's own counterfactual is the same baseline: both comparisons agree.
+    assert w_cmp.loc[("CHN", "total"), "pv_usd_million"] == pytest.approx(
+        w_run.loc[("CHN", "total"), "pv_usd_million"], rel=1e-6
+    )
+    code, _, err = invoke(capsys, "compare", str(tmp_path / "a"), str(tmp_path))
+    assert code == 2 and "not a reesim run folder" in err
