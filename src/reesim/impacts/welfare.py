@@ -41,87 +41,101 @@ COMPONENTS = (
 )
 
 
+class WelfareAccount:
+    """Index arrays of a world's structure, built once and reused for every step's accounting."""
+
+    def __init__(self, world, qp) -> None:
+        self.regions = list(world.regions)
+        ridx = {r: i for i, r in enumerate(self.regions)}
+        node = pd.MultiIndex.from_frame(qp.nodes)
+        d, p, io, e = world.demands, world.processes, world.io, world.edges
+        self.d_node = node.get_indexer(pd.MultiIndex.from_frame(d[["commodity", "region"]]))
+        self.d_reg = d["region"].map(ridx).to_numpy()
+        self.public = d["sector"].isin(PUBLIC_BUYERS).to_numpy()
+        region_of = dict(zip(p["process"], p["region"], strict=True))
+        self.io_proc = pd.Index(p["process"]).get_indexer(io["process"])
+        self.io_node = node.get_indexer(
+            pd.MultiIndex.from_arrays([io["commodity"].to_numpy(), io["process"].map(region_of).to_numpy()])
+        )
+        self.io_coef = io["coef"].astype(float).to_numpy()
+        self.p_reg = p["region"].map(ridx).to_numpy()
+        self.e_orig = e["origin"].map(ridx).to_numpy()
+        self.e_dest = e["dest"].map(ridx).to_numpy()
+        self.transport = e["transport"].astype(float).to_numpy()
+        self.edge_keys = pd.MultiIndex.from_frame(e[["commodity", "origin", "dest"]].astype(str))
+        self.node = node
+        m = world.quota_members
+        self.m_edge = self.edge_keys.get_indexer(
+            pd.MultiIndex.from_frame(m[["commodity", "origin", "dest"]].astype(str))
+        )
+        self.m_quota = pd.Index(world.quotas["quota"]).get_indexer(m["quota"])
+        self.m_orig = m["origin"].map(ridx).to_numpy()
+        self.n_nodes, self.n_p, self.n_d = qp.n_nodes, qp.n_proc, qp.n_dem
+
+    def components(self, sol: Solution) -> pd.DataFrame:
+        """Welfare components of one solved step: ``region, component, usd_million_per_year``."""
+        world, raw = sol.world, sol.raw
+        n, n_p, n_d, R = self.n_nodes, self.n_p, self.n_d, len(self.regions)
+        v = raw.x
+        prices = np.maximum(np.nan_to_num(raw.row_dual[:n], nan=0.0), 0.0)
+        out = np.zeros((R, len(COMPONENTS)))
+        d = world.demands
+        q = v[n_p : n_p + n_d]
+        a = d["intercept"].to_numpy(dtype=float)
+        b = d["slope"].to_numpy(dtype=float)
+        cs = np.where(self.public, 0.0, a * q - 0.5 * b * q * q - prices[self.d_node] * q)
+        out[:, 0] = np.bincount(self.d_reg, weights=cs, minlength=R)
+        p = world.processes
+        x = v[:n_p]
+        value = np.bincount(
+            self.io_proc, weights=self.io_coef * prices[self.io_node] * x[self.io_proc], minlength=n_p
+        )
+        cost = p["mc_intercept"].to_numpy(dtype=float) * x + 0.5 * p["mc_slope"].to_numpy(dtype=float) * x * x
+        out[:, 1] = np.bincount(self.p_reg, weights=value - cost, minlength=R)
+        f = v[n_p + n_d :]
+        av = world.ad_valorem
+        if len(av):
+            epos = self.edge_keys.get_indexer(
+                pd.MultiIndex.from_frame(av[["commodity", "origin", "dest"]].astype(str))
+            )
+            ok = epos >= 0
+            epos = epos[ok]
+            cif = av["base"].to_numpy()[ok] == "cif"
+            p_o = prices[
+                self.node.get_indexer(
+                    pd.MultiIndex.from_arrays([av["commodity"].to_numpy()[ok], av["origin"].to_numpy()[ok]])
+                )
+            ]
+            revenue = (
+                av["rate"].to_numpy(dtype=float)[ok]
+                * (p_o + np.where(cif, self.transport[epos], 0.0))
+                * f[epos]
+            )
+            out[:, 2] = np.bincount(self.e_dest[epos][cif], weights=revenue[cif], minlength=R)
+            out[:, 3] = np.bincount(self.e_orig[epos][~cif], weights=revenue[~cif], minlength=R)
+        if len(self.m_edge):
+            rent = np.maximum(np.nan_to_num(raw.row_dual[n:], nan=0.0), 0.0)
+            out[:, 4] = np.bincount(self.m_orig, weights=rent[self.m_quota] * f[self.m_edge], minlength=R)
+        if world.congestion > 0:
+            out[:, 5] = np.bincount(self.e_orig, weights=0.5 * world.congestion * f * f, minlength=R)
+        rows = [
+            (self.regions[i], c, float(out[i, j]))
+            for i in range(R)
+            for j, c in enumerate(COMPONENTS)
+            if out[i, j] != 0.0
+        ]
+        return pd.DataFrame(rows, columns=["region", "component", "usd_million_per_year"])
+
+
 def step_welfare(sol: Solution) -> pd.DataFrame:
     """Welfare components of one solved step (million USD per year) by region.
 
     Returns
     -------
     DataFrame
-        ``region, component, usd_million_per_year``.
+        ``region, component, usd_million_per_year`` (rows with a zero value are left out).
     """
-    world, qp, raw = sol.world, sol.qp, sol.raw
-    n, n_p, n_d = qp.n_nodes, qp.n_proc, qp.n_dem
-    v = raw.x
-    prices = np.maximum(np.nan_to_num(raw.row_dual[:n], nan=0.0), 0.0)
-    node = pd.MultiIndex.from_frame(qp.nodes)
-    rows: list[tuple[str, str, float]] = []
-
-    d = world.demands
-    q = v[n_p : n_p + n_d]
-    a = d["intercept"].astype(float).to_numpy()
-    b = d["slope"].astype(float).to_numpy()
-    p_d = prices[node.get_indexer(pd.MultiIndex.from_frame(d[["commodity", "region"]]))]
-    cs = a * q - 0.5 * b * q * q - p_d * q
-    public = d["sector"].isin(PUBLIC_BUYERS).to_numpy()
-    for region, val in pd.Series(np.where(public, 0.0, cs)).groupby(d["region"].to_numpy()).sum().items():
-        rows.append((region, "consumer_surplus", float(val)))
-
-    p = world.processes
-    x = v[:n_p]
-    io = world.io
-    region_of = dict(zip(p["process"], p["region"], strict=True))
-    io_region = io["process"].map(region_of)
-    io_price = prices[
-        node.get_indexer(pd.MultiIndex.from_arrays([io["commodity"].to_numpy(), io_region.to_numpy()]))
-    ]
-    pos = pd.Index(p["process"]).get_indexer(io["process"])
-    value = np.zeros(n_p)
-    np.add.at(value, pos, io["coef"].astype(float).to_numpy() * io_price * x[pos])
-    cost = (
-        p["mc_intercept"].astype(float).to_numpy() * x + 0.5 * p["mc_slope"].astype(float).to_numpy() * x * x
-    )
-    for region, val in pd.Series(value - cost).groupby(p["region"].to_numpy()).sum().items():
-        rows.append((region, "producer_surplus", float(val)))
-
-    e = world.edges
-    f = v[n_p + n_d :]
-    if len(world.ad_valorem):
-        keys = pd.MultiIndex.from_frame(e[["commodity", "origin", "dest"]].astype(str))
-        av = world.ad_valorem
-        epos = keys.get_indexer(pd.MultiIndex.from_frame(av[["commodity", "origin", "dest"]].astype(str)))
-        ok = epos >= 0
-        av, epos = av[ok], epos[ok]
-        p_o = prices[
-            node.get_indexer(pd.MultiIndex.from_arrays([av["commodity"].to_numpy(), av["origin"].to_numpy()]))
-        ]
-        base = p_o + np.where(
-            av["base"].to_numpy() == "cif", e["transport"].astype(float).to_numpy()[epos], 0.0
-        )
-        revenue = av["rate"].astype(float).to_numpy() * base * f[epos]
-        is_tariff = av["base"].to_numpy() == "cif"
-        for region, val in (
-            pd.Series(revenue[is_tariff]).groupby(av["dest"].to_numpy()[is_tariff]).sum().items()
-        ):
-            rows.append((region, "tariff_revenue", float(val)))
-        for region, val in (
-            pd.Series(revenue[~is_tariff]).groupby(av["origin"].to_numpy()[~is_tariff]).sum().items()
-        ):
-            rows.append((region, "export_tax_revenue", float(val)))
-    if len(world.quotas):
-        rent = np.maximum(np.nan_to_num(raw.row_dual[n:], nan=0.0), 0.0)
-        qrent = dict(zip(world.quotas["quota"], rent, strict=True))
-        m = world.quota_members
-        keys = pd.MultiIndex.from_frame(e[["commodity", "origin", "dest"]].astype(str))
-        mpos = keys.get_indexer(pd.MultiIndex.from_frame(m[["commodity", "origin", "dest"]].astype(str)))
-        val = m["quota"].map(qrent).to_numpy() * f[mpos]
-        for region, v_ in pd.Series(val).groupby(m["origin"].to_numpy()).sum().items():
-            rows.append((region, "quota_rents", float(v_)))
-    if world.congestion > 0:
-        margin = 0.5 * world.congestion * f * f
-        for region, val in pd.Series(margin).groupby(e["origin"].to_numpy()).sum().items():
-            rows.append((region, "congestion_margin", float(val)))
-    out = pd.DataFrame(rows, columns=["region", "component", "usd_million_per_year"])
-    return out.groupby(["region", "component"], as_index=False)["usd_million_per_year"].sum()
+    return WelfareAccount(sol.world, sol.qp).components(sol)
 
 
 def world_welfare_identity(sol: Solution) -> tuple[float, float]:

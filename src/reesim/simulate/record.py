@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from reesim.impacts.welfare import step_welfare
+from reesim.impacts.welfare import WelfareAccount
 from reesim.model.qp import QP
 from reesim.simulate.state import KIND_STAGE
 from reesim.solve.solution import Solution, _determined, _net_two_way
@@ -63,6 +63,7 @@ class Recorder:
         )
         self.quota: list[pd.DataFrame] = []
         self.welfare: list[pd.DataFrame] = []
+        self.account = WelfareAccount(world, qp)
         self.extra: dict[str, list[pd.DataFrame]] = {"stocks": [], "fiscal": []}
 
     def add(self, period: str, year: int, dt: float, sol: Solution) -> None:
@@ -81,7 +82,7 @@ class Recorder:
         self.flow.append(np.where(f > tol, f, 0.0))
         self.cap.append(qp.ub[:n_p][self.cap_idx].copy())
         self.rent.append(raw.ub_dual[:n_p][self.cap_idx].copy())
-        w = step_welfare(sol)
+        w = self.account.components(sol)
         self.welfare.append(w.assign(period=period, year=year, usd_million=w["usd_million_per_year"] * dt))
         if len(sol.world.quotas):
             used = qp.G[n:] @ v
