@@ -71,7 +71,28 @@ def print_headline(h: dict, scenario_name: str, cf_name: str) -> None:
     out.print(t3)
 
 
-def impact_tables(im, res) -> dict:
+def downstream_tariffs(sc):
+    """The Section 301 downstream programme over the horizon, when the scenario taxes U.S. imports from China.
+
+    The programme (lists 1-4A and the 2024 increases, from the dataset) is applied with its
+    exclusions if the scenario has tariff exclusions. Returns None when the scenario has no
+    U.S. import tariff on Chinese goods.
+    """
+    from reesim.impacts import tariffs
+
+    taxed = [
+        i
+        for i in sc.instruments
+        if i.type == "import_tariff" and i.importer == "USA" and (i.origins == "all" or "CHN" in i.origins)
+    ]
+    if not taxed:
+        return None
+    exclusions = any(i.type == "tariff_exclusion" for i in sc.instruments)
+    start, end = f"{sc.horizon.start}-01-01", f"{sc.horizon.end}-12-31"
+    return tariffs.programme(start, end, with_exclusions=exclusions).reset_index()
+
+
+def impact_tables(im, res, sc=None) -> dict:
     """The impact tables written next to a run's results."""
     tables = {
         "welfare": im.welfare,
@@ -81,12 +102,12 @@ def impact_tables(im, res) -> dict:
         "jobs": im.jobs,
         "price_changes": im.prices,
     }
-    try:
-        from reesim.impacts.risk import indicators_table
+    from reesim.impacts.risk import indicators_table
 
-        tables["indicators"] = indicators_table(res)
-    except ImportError:  # pragma: no cover - the risk module ships with the package
-        pass
+    tables["indicators"] = indicators_table(res)
+    down = downstream_tariffs(sc) if sc is not None else None
+    if down is not None:
+        tables["downstream_tariffs"] = down
     return tables
 
 
@@ -165,6 +186,21 @@ def run(
     im = compare(res, cf)
     ih = impact_headline(im)
     print_impacts(ih)
+    down = downstream_tariffs(sc)
+    if down is not None:
+        yearly = down.groupby("year")[
+            ["consumer_cost_usd_bn", "tariff_revenue_usd_bn", "deadweight_loss_usd_bn"]
+        ].sum()
+        first = yearly.iloc[0]
+        ih["downstream_tariffs_first_year"] = {
+            "year": int(yearly.index[0]),
+            **{k: float(v) for k, v in first.items()},
+        }
+        out.print(
+            f"Section 301 downstream goods ({int(yearly.index[0])}, lists with known covered values): consumer cost "
+            f"{first['consumer_cost_usd_bn']:.1f} bn USD, tariff revenue {first['tariff_revenue_usd_bn']:.1f} bn, "
+            f"deadweight loss {first['deadweight_loss_usd_bn']:.1f} bn (downstream_tariffs.parquet)."
+        )
     if out_dir is not None:
         summary = {
             "scenario": sc.name,
@@ -185,7 +221,9 @@ def run(
             "impacts": ih,
         }
         resolved = yaml.safe_dump(json.loads(sc.model_dump_json()), sort_keys=False)
-        write_run(out_dir, {"scenario": res, "counterfactual": cf}, summary, resolved, impact_tables(im, res))
+        write_run(
+            out_dir, {"scenario": res, "counterfactual": cf}, summary, resolved, impact_tables(im, res, sc)
+        )
         out.print(f"wrote {out_dir}")
 
 

@@ -106,13 +106,18 @@ def steps_per_year(df: pd.DataFrame) -> pd.Series:
 
 
 # --------------------------------------------------------------------------------------- prices
-def _price_traces(d: pd.DataFrame, commodity: str, showlegend: bool, visible: bool = True) -> list[go.Scatter]:
+def _price_traces(
+    d: pd.DataFrame, commodity: str, showlegend: bool, visible: bool = True
+) -> list[go.Scatter]:
     traces = []
     for market, color in (("inside China", REGION_COLORS["CHN"]), ("outside China", REGION_COLORS["USA"])):
         g = d[(d["commodity"] == commodity) & (d["market"] == market)].sort_values("x")
         if g.empty:
             continue
-        for col, dash, label in (("usd_per_kg", "solid", "scenario"), ("usd_per_kg_cf", "dash", "counterfactual")):
+        for col, dash, label in (
+            ("usd_per_kg", "solid", "scenario"),
+            ("usd_per_kg_cf", "dash", "counterfactual"),
+        ):
             traces.append(
                 go.Scatter(
                     x=g["x"],
@@ -170,7 +175,9 @@ def price_panel(price_changes: pd.DataFrame, commodities: Sequence[str] = MAIN_C
     )
 
 
-def price_dropdown(price_changes: pd.DataFrame, exclude: Sequence[str] = MAIN_COMMODITIES) -> go.Figure | None:
+def price_dropdown(
+    price_changes: pd.DataFrame, exclude: Sequence[str] = MAIN_COMMODITIES
+) -> go.Figure | None:
     """One price chart with a dropdown over every other commodity (None if there is none)."""
     d = _with_x(price_changes)
     rest = sorted(c for c in d["commodity"].unique() if c not in exclude)
@@ -276,7 +283,8 @@ def _route(
     node_share = sources.groupby(["region", "node"], as_index=False)["tonnes"].sum()
     node_share["s"] = node_share["tonnes"] / node_share["region"].map(prod)
     m = m.merge(
-        node_share.rename(columns={"region": "origin", "node": "source"})[["origin", "source", "s"]], on="origin"
+        node_share.rename(columns={"region": "origin", "node": "source"})[["origin", "source", "s"]],
+        on="origin",
     )
     m["tonnes"] = m["share"] * m["use"] * m["s"]
     links = m.groupby(["source", "target"], as_index=False)["tonnes"].sum()
@@ -341,12 +349,16 @@ def sankey_flows(
     SankeyFlows
     """
     notes: list[str] = []
-    prod = production[production["year"] == year].groupby(["region", "kind", "commodity"], as_index=False)[
-        "tonnes"
-    ].sum()
-    tr = trade[trade["year"] == year].groupby(["commodity", "exporter", "importer"], as_index=False)[
-        "tonnes"
-    ].sum()
+    prod = (
+        production[production["year"] == year]
+        .groupby(["region", "kind", "commodity"], as_index=False)["tonnes"]
+        .sum()
+    )
+    tr = (
+        trade[trade["year"] == year]
+        .groupby(["commodity", "exporter", "importer"], as_index=False)["tonnes"]
+        .sum()
+    )
     cons = consumption[consumption["year"] == year]
     k = oxide_per_metal
     unit = f"t of {element} (element content)" if k else f"t of oxide:{element} (REO)"
@@ -363,9 +375,13 @@ def sankey_flows(
 
     def lost(what: str, unsupplied: float, reexport: float, scale: float) -> None:
         if unsupplied * scale > 0.5:
-            notes.append(f"{what}: {unsupplied * scale:,.0f} {unit} used where nothing was supplied, not shown.")
+            notes.append(
+                f"{what}: {unsupplied * scale:,.0f} {unit} used where nothing was supplied, not shown."
+            )
         if reexport * scale > 0.5:
-            notes.append(f"{what}: {reexport * scale:,.0f} {unit} re-exported by regions that make none, not shown.")
+            notes.append(
+                f"{what}: {reexport * scale:,.0f} {unit} re-exported by regions that make none, not shown."
+            )
 
     # 1. Mining -> separation: concentrates by ore, counted at the element's share of their oxides.
     cracks = production[(production["kind"] == "separation") & production["process"].str.startswith("crack:")]
@@ -387,7 +403,9 @@ def sankey_flows(
     for com in concentrates:
         ore = com.split(":", 1)[1]
         if ore not in share.index:
-            notes.append(f"mining -> separation: {com} is never separated, so its {element} content is unknown.")
+            notes.append(
+                f"mining -> separation: {com} is never separated, so its {element} content is unknown."
+            )
             continue
         if share[ore] <= 0:
             continue
@@ -435,10 +453,16 @@ def sankey_flows(
     else:
         pool = _pool(prod, tr, metal)
         final = _final_uses(cons, metal)
-        magnets = prod[(prod["commodity"] == "magnet:ndfeb") & (prod["kind"] == "magnet")].groupby("region")[
-            "tonnes"
-        ].sum()
-        into = pool.reindex(magnets.index).fillna(0.0).sub(final.groupby("region")["tonnes"].sum(), fill_value=0.0)
+        magnets = (
+            prod[(prod["commodity"] == "magnet:ndfeb") & (prod["kind"] == "magnet")]
+            .groupby("region")["tonnes"]
+            .sum()
+        )
+        into = (
+            pool.reindex(magnets.index)
+            .fillna(0.0)
+            .sub(final.groupby("region")["tonnes"].sum(), fill_value=0.0)
+        )
         into = into.clip(lower=0.0).reindex(magnets.index).fillna(0.0)
         uses = pd.concat(
             [
@@ -459,10 +483,10 @@ def sankey_flows(
         else:
             avg = float(into.sum() / magnets.sum())
             src = _sources(prod, "magnet:ndfeb")
-            scale = {
-                n: float(content.get(r, avg)) for n, r in zip(src["node"], src["region"], strict=True)
-            }
-            links, uns, rex = _route(src, tr[tr["commodity"] == "magnet:ndfeb"], _final_uses(cons, "magnet:ndfeb"))
+            scale = {n: float(content.get(r, avg)) for n, r in zip(src["node"], src["region"], strict=True)}
+            links, uns, rex = _route(
+                src, tr[tr["commodity"] == "magnet:ndfeb"], _final_uses(cons, "magnet:ndfeb")
+            )
             add(links, "magnet -> sectors", pd.Series(scale))
             lost("magnet -> sectors", uns, rex, avg)
     links = (
@@ -660,7 +684,9 @@ def waterfall_data(welfare_discounted: pd.DataFrame, region: str) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
-def welfare_figure(welfare_discounted: pd.DataFrame, regions: Sequence[str], discount_rate: float) -> go.Figure:
+def welfare_figure(
+    welfare_discounted: pd.DataFrame, regions: Sequence[str], discount_rate: float
+) -> go.Figure:
     """Waterfalls of the discounted welfare change by component, one panel per region."""
     cols = 3
     rows = -(-len(regions) // cols)
@@ -819,7 +845,9 @@ def node_balance(links: pd.DataFrame) -> pd.DataFrame:
     inflow = links.groupby("target")["tonnes"].sum()
     outflow = links.groupby("source")["tonnes"].sum()
     both = inflow.index.intersection(outflow.index)
-    return pd.DataFrame({"node": both, "inflow": inflow[both].to_numpy(), "outflow": outflow[both].to_numpy()})
+    return pd.DataFrame(
+        {"node": both, "inflow": inflow[both].to_numpy(), "outflow": outflow[both].to_numpy()}
+    )
 
 
 def regions_in(mapping: Mapping[str, float]) -> list[str]:
