@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
+CHROMIUM ?= /usr/bin/chromium
+
 .PHONY: demo test lint format clean
 
 $(BIN)/python:
@@ -22,9 +24,14 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 demo: $(STAMP_RUN)
 	$(BIN)/reesim data dependence
 	rm -rf out/china-2025-licensing
-	$(BIN)/reesim run china-2025-licensing --against baseline --out out/china-2025-licensing
+	$(BIN)/reesim run china-2025-licensing --against baseline --out out/china-2025-licensing --report
 
-test: $(STAMP_TEST)
+# The report test renders the HTML report in Debian's headless Chromium.
+$(CHROMIUM):
+	apt-get update -q && apt-get install -y -q chromium || \
+	  (echo "The report test needs Debian's chromium: apt-get install chromium"; exit 1)
+
+test: $(STAMP_TEST) $(CHROMIUM)
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/ruff format --check src tests scripts
 	$(BIN)/python -m pytest -m "not slow"

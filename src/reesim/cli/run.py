@@ -157,6 +157,7 @@ def run(
     out_dir: Path = typer.Option(
         None, "--out", "-o", help="Write tables (Parquet), summary.json and the resolved scenario here."
     ),
+    report: bool = typer.Option(False, "--report", help="Also write report.html into the --out folder."),
 ) -> None:
     """Run a scenario and its counterfactual; print the headline; write the results."""
     from reesim import __version__
@@ -168,6 +169,8 @@ def run(
     from reesim.simulate.steps import make_steps
 
     sc = load_scenario(scenario)
+    if report and out_dir is None:
+        raise InputError("--report needs --out DIR (the report is written into the result folder)")
     if out_dir is not None:
         ensure_new_folder(out_dir)  # refuse before simulating
     n = len(make_steps(sc.horizon))
@@ -225,6 +228,10 @@ def run(
             out_dir, {"scenario": res, "counterfactual": cf}, summary, resolved, impact_tables(im, res, sc)
         )
         out.print(f"wrote {out_dir}")
+        if report:
+            from reesim.reports import write_report
+
+            out.print(f"report: {write_report(out_dir)}")
 
 
 def validate(scenario: str = typer.Argument(..., help="Scenario YAML file or shipped name.")) -> None:
@@ -328,3 +335,16 @@ def compare_runs(
                 df.to_parquet(tmp / f"{name}.parquet", index=False)
             (tmp / "impacts.json").write_text(json.dumps(ih, indent=2, default=str))
         out.print(f"wrote {out_dir}")
+
+
+def report_cmd(
+    run_dir: Path = typer.Argument(..., help="Result folder written by reesim run --out."),
+    out_path: Path = typer.Option(
+        None, "--out", "-o", help="HTML file to write (default RUN_DIR/report.html)."
+    ),
+    element: str = typer.Option("Nd", "--element", "-e", help="Element for the Sankey of flows."),
+) -> None:
+    """Write the self-contained HTML report of a run (works offline)."""
+    from reesim.reports import write_report
+
+    out.print(f"report: {write_report(run_dir, out_path, element=element)}")

@@ -8,7 +8,7 @@ The HTML assembly, captions and tables live in :mod:`reesim.reports.html`.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,14 +78,8 @@ def _rgba(hex_color: str, alpha: float) -> str:
 
 
 def _layout(fig: go.Figure, height: int, **kw) -> go.Figure:
-    fig.update_layout(
-        template=TEMPLATE,
-        height=height,
-        autosize=True,
-        font=_FONT,
-        margin={"l": 60, "r": 20, "t": 60, "b": 50},
-        **kw,
-    )
+    kw.setdefault("margin", {"l": 60, "r": 20, "t": 60, "b": 50})
+    fig.update_layout(template=TEMPLATE, height=height, autosize=True, font=_FONT, **kw)
     return fig
 
 
@@ -100,6 +94,12 @@ def period_x(period: str, year: int) -> float:
     return float(year)
 
 
+def _year_axis(fig: go.Figure, x: pd.Series) -> None:
+    """Whole years on the x axes, about eight ticks."""
+    span = float(x.max() - x.min()) if len(x) else 0.0
+    fig.update_xaxes(tickformat="d", tick0=int(x.min()) if len(x) else 0, dtick=max(1, round(span / 8)))
+
+
 def steps_per_year(df: pd.DataFrame) -> pd.Series:
     """Number of step periods in each year of ``df`` (columns ``period``, ``year``), indexed by year."""
     return df.groupby("year")["period"].nunique()
@@ -110,7 +110,11 @@ def _price_traces(
     d: pd.DataFrame, commodity: str, showlegend: bool, visible: bool = True
 ) -> list[go.Scatter]:
     traces = []
-    for market, color in (("inside China", REGION_COLORS["CHN"]), ("outside China", REGION_COLORS["USA"])):
+    # Inside China is drawn wide and light below outside China, so both show where they coincide.
+    for market, color, width, opacity in (
+        ("inside China", REGION_COLORS["CHN"], 4.0, 0.6),
+        ("outside China", REGION_COLORS["USA"], 1.8, 1.0),
+    ):
         g = d[(d["commodity"] == commodity) & (d["market"] == market)].sort_values("x")
         if g.empty:
             continue
@@ -128,7 +132,8 @@ def _price_traces(
                     legendgroup=f"{market}, {label}",
                     showlegend=showlegend,
                     visible=visible,
-                    line={"color": color, "dash": dash, "width": 2 if dash == "solid" else 1.6},
+                    line={"color": color, "dash": dash, "width": width * (1.0 if dash == "solid" else 0.8)},
+                    opacity=opacity,
                     hovertemplate=f"{commodity} {market} ({label})<br>%{{customdata[0]}}: %{{y:,.2f}} USD/kg<extra></extra>",
                 )
             )
@@ -166,7 +171,7 @@ def price_panel(price_changes: pd.DataFrame, commodities: Sequence[str] = MAIN_C
         for tr in _price_traces(d, com, showlegend=i == 0):
             fig.add_trace(tr, row=i // cols + 1, col=i % cols + 1)
     fig.update_yaxes(rangemode="tozero", tickformat=",")
-    fig.update_xaxes(tickformat="d")
+    _year_axis(fig, d["x"])
     return _layout(
         fig,
         330 * rows + 60,
@@ -202,18 +207,24 @@ def price_dropdown(
             {
                 "buttons": buttons,
                 "direction": "down",
-                "x": 1.0,
-                "xanchor": "right",
-                "y": 1.18,
+                "x": 0.0,
+                "xanchor": "left",
+                "y": 1.2,
                 "yanchor": "top",
                 "showactive": True,
             }
         ],
-        title={"text": f"{rest[0]}: price, USD/kg", "x": 0.01},
+        title={"text": f"{rest[0]}: price, USD/kg", "x": 0.5, "xanchor": "center"},
     )
     fig.update_yaxes(rangemode="tozero", tickformat=",", title="USD/kg")
-    fig.update_xaxes(tickformat="d")
-    return _layout(fig, 420, legend={"orientation": "h", "y": -0.15, "x": 0}, hovermode="x unified")
+    _year_axis(fig, d["x"])
+    return _layout(
+        fig,
+        440,
+        legend={"orientation": "h", "y": -0.15, "x": 0},
+        hovermode="x unified",
+        margin={"l": 60, "r": 20, "t": 90, "b": 50},
+    )
 
 
 # --------------------------------------------------------------------------------------- Sankey
@@ -323,7 +334,7 @@ def sankey_flows(
     year: int,
     oxide_per_metal: float | None,
 ) -> SankeyFlows:
-    """Flows of ``element`` mine -> separation -> metal -> magnet -> using sectors in ``year``.
+    """Flows of ``element`` mine → separation → metal → magnet → using sectors in ``year``.
 
     Each link is the commodity's flow between two (stage, region) nodes: trade from the
     exporter to the importer plus the producer's own use. Where a region pools its own
@@ -383,7 +394,7 @@ def sankey_flows(
                 f"{what}: {reexport * scale:,.0f} {unit} re-exported by regions that make none, not shown."
             )
 
-    # 1. Mining -> separation: concentrates by ore, counted at the element's share of their oxides.
+    # 1. Mining → separation: concentrates by ore, counted at the element's share of their oxides.
     cracks = production[(production["kind"] == "separation") & production["process"].str.startswith("crack:")]
     cracks = cracks.assign(ore=cracks["process"].str.split(":").str[2])
     oxides_by_ore = cracks[cracks["commodity"].str.startswith("oxide:")]
@@ -394,17 +405,17 @@ def sankey_flows(
     feed = feed.groupby(["region", "ore"], as_index=False)["tonnes"].sum()
     concentrates = sorted(c for c in prod["commodity"].unique() if c.startswith("concentrate:"))
     if not concentrates:
-        notes.append("mining -> separation: no concentrate output in this year.")
+        notes.append("mining → separation: no concentrate output in this year.")
     if total_by_ore.empty:
         notes.append(
-            "mining -> separation: no separation ('crack:' processes) in the production table, so the "
+            "mining → separation: no separation ('crack:' processes) in the production table, so the "
             f"{element} content of the concentrates is unknown."
         )
     for com in concentrates:
         ore = com.split(":", 1)[1]
         if ore not in share.index:
             notes.append(
-                f"mining -> separation: {com} is never separated, so its {element} content is unknown."
+                f"mining → separation: {com} is never separated, so its {element} content is unknown."
             )
             continue
         if share[ore] <= 0:
@@ -420,12 +431,12 @@ def sankey_flows(
             ignore_index=True,
         )
         links, uns, rex = _route(_sources(prod, com), tr[tr["commodity"] == com], uses)
-        add(links, "mining -> separation", float(share[ore]) * to_unit)
-        lost(f"mining -> separation ({com})", uns, rex, float(share[ore]) * to_unit)
+        add(links, "mining → separation", float(share[ore]) * to_unit)
+        lost(f"mining → separation ({com})", uns, rex, float(share[ore]) * to_unit)
 
-    # 2. Separation -> metal making and final use of the oxide.
+    # 2. Separation → metal making and final use of the oxide.
     if oxide not in set(prod["commodity"]):
-        notes.append(f"separation -> metal: no {oxide} output in {year}.")
+        notes.append(f"separation → metal: no {oxide} output in {year}.")
     else:
         metal_out = prod[(prod["commodity"] == metal) & (prod["kind"] == "metal")]
         uses = [_final_uses(cons, oxide)]
@@ -437,18 +448,18 @@ def sankey_flows(
             )
         elif not metal_out.empty:
             notes.append(
-                f"separation -> metal: the oxide-per-metal ratio of {element} is unknown, so the oxide going "
+                f"separation → metal: the oxide-per-metal ratio of {element} is unknown, so the oxide going "
                 "into metal making is not shown."
             )
         links, uns, rex = _route(
             _sources(prod, oxide), tr[tr["commodity"] == oxide], pd.concat(uses, ignore_index=True)
         )
-        add(links, "separation -> metal / final use", to_unit)
-        lost("separation -> metal", uns, rex, to_unit)
+        add(links, "separation → metal / final use", to_unit)
+        lost("separation → metal", uns, rex, to_unit)
 
-    # 3. Metal -> magnet making (the rest of the region's metal after final use of the metal).
+    # 3. Metal → magnet making (the rest of the region's metal after final use of the metal).
     if metal not in set(prod["commodity"]):
-        notes.append(f"metal -> magnet: no {metal} in the run ({element} does not go into magnets here).")
+        notes.append(f"metal → magnet: no {metal} in the run ({element} does not go into magnets here).")
         content = pd.Series(dtype=float)
     else:
         pool = _pool(prod, tr, metal)
@@ -474,12 +485,12 @@ def sankey_flows(
             ignore_index=True,
         )
         links, uns, rex = _route(_sources(prod, metal), tr[tr["commodity"] == metal], uses)
-        add(links, "metal -> magnet")
-        lost("metal -> magnet", uns, rex, 1.0)
+        add(links, "metal → magnet")
+        lost("metal → magnet", uns, rex, 1.0)
         content = (into / magnets.where(magnets > 0)).dropna()
-        # 4. Magnets -> using sectors, at the element content of the maker's magnets.
+        # 4. Magnets → using sectors, at the element content of the maker's magnets.
         if magnets.sum() <= 0:
-            notes.append(f"magnet -> sectors: no magnet output in {year}.")
+            notes.append(f"magnet → sectors: no magnet output in {year}.")
         else:
             avg = float(into.sum() / magnets.sum())
             src = _sources(prod, "magnet:ndfeb")
@@ -487,8 +498,8 @@ def sankey_flows(
             links, uns, rex = _route(
                 src, tr[tr["commodity"] == "magnet:ndfeb"], _final_uses(cons, "magnet:ndfeb")
             )
-            add(links, "magnet -> sectors", pd.Series(scale))
-            lost("magnet -> sectors", uns, rex, avg)
+            add(links, "magnet → sectors", pd.Series(scale))
+            lost("magnet → sectors", uns, rex, avg)
     links = (
         pd.concat(frames, ignore_index=True)
         if frames
@@ -705,7 +716,7 @@ def welfare_figure(
                 x=[c.replace("_", " ") for c in d["component"]],
                 y=d["pv_usd_million"].round(3),
                 measure=d["measure"],
-                text=[f"{v:+,.0f}" for v in d["pv_usd_million"]],
+                text=[f"{v:+,.0f}" if abs(v) >= 0.5 else "" for v in d["pv_usd_million"]],
                 textposition="outside",
                 cliponaxis=False,
                 connector={"line": {"color": "#aaa", "width": 0.6}},
@@ -807,7 +818,7 @@ def shortage_figure(series: pd.DataFrame) -> go.Figure:
             )
     fig.update_yaxes(rangemode="tozero", ticksuffix=" %")
     fig.update_yaxes(title="shortfall, % of counterfactual use", row=1, col=1)
-    fig.update_xaxes(tickformat="d")
+    _year_axis(fig, series["x"])
     return _layout(fig, 380, legend={"orientation": "h", "y": -0.15, "x": 0})
 
 
@@ -831,7 +842,7 @@ def china_share_figure(indicators: pd.DataFrame, commodities: Sequence[str], chi
             )
         )
     fig.update_yaxes(range=[0, 101], ticksuffix=" %", title="China's share of world output")
-    fig.update_xaxes(tickformat="d")
+    _year_axis(fig, d["year"])
     return _layout(fig, 380, legend={"orientation": "h", "y": -0.18, "x": 0})
 
 
@@ -848,8 +859,3 @@ def node_balance(links: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {"node": both, "inflow": inflow[both].to_numpy(), "outflow": outflow[both].to_numpy()}
     )
-
-
-def regions_in(mapping: Mapping[str, float]) -> list[str]:
-    """Region codes of a mapping, sorted by value (most negative first)."""
-    return [r for r, _ in sorted(mapping.items(), key=lambda kv: kv[1])]

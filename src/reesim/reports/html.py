@@ -88,13 +88,14 @@ def num(value: Any, digits: int = 0, sign: bool = False, unit: str = "") -> str:
     if not np.isfinite(x):
         return "–"
     if round(x, digits) == 0:
-        x = 0.0
+        return f"{0:.{digits}f} {unit}".rstrip() if unit else f"{0:.{digits}f}"
     text = f"{x:{'+' if sign else ''},.{digits}f}"
     return f"{text} {unit}".rstrip() if unit else text
 
 
-def _td(value: Any, numeric: bool) -> str:
-    return f'<td class="num">{value}</td>' if numeric else f"<td>{value}</td>"
+def _td(value: Any, numeric: bool, nowrap: bool = False) -> str:
+    cls = " ".join(c for c, on in (("num", numeric), ("nowrap", nowrap)) if on)
+    return f'<td class="{cls}">{value}</td>' if cls else f"<td>{value}</td>"
 
 
 def table_html(
@@ -104,12 +105,19 @@ def table_html(
     numeric: Sequence[int] = (),
     raw: bool = False,
     cls: str = "",
+    nowrap: Sequence[int] = (),
 ) -> str:
-    """A table in a ``<figure>`` with its caption; cells are escaped unless ``raw``."""
-    head = "".join(f'<th class="num">{esc(h)}</th>' if i in numeric else f"<th>{esc(h)}</th>" for i, h in enumerate(headers))
+    """A table in a ``<figure>`` with its caption; cells are escaped unless ``raw``.
+
+    ``numeric`` columns are right-aligned and ``nowrap`` columns kept on one line.
+    """
+    head = "".join(
+        f'<th class="num">{esc(h)}</th>' if i in numeric else f"<th>{esc(h)}</th>"
+        for i, h in enumerate(headers)
+    )
     body = []
     for r in rows:
-        cells = "".join(_td(v if raw else esc(v), i in numeric) for i, v in enumerate(r))
+        cells = "".join(_td(v if raw else esc(v), i in numeric, i in nowrap) for i, v in enumerate(r))
         body.append(f"<tr>{cells}</tr>")
     if not body:
         body.append(f'<tr><td colspan="{len(headers)}" class="empty">no rows</td></tr>')
@@ -285,6 +293,7 @@ def _overview(run: Run) -> str:
         f"{code('extends')} applied). Dates are the first and last day in force; an instrument applies to "
         "a step when it is in force at the step's midpoint.",
         cls="wide",
+        nowrap=(0, 1, 2, 3),
     )
     overrides = world.get("assumptions") or {}
     if overrides:
@@ -312,7 +321,9 @@ def _overview(run: Run) -> str:
         if dyn_rows
         else ""
     )
-    return f'<dl class="facts">{dl}</dl>\n<h3>Instruments</h3>\n{inst}\n<h3>Assumptions</h3>\n{assume}{dyn_html}'
+    return (
+        f'<dl class="facts">{dl}</dl>\n<h3>Instruments</h3>\n{inst}\n<h3>Assumptions</h3>\n{assume}{dyn_html}'
+    )
 
 
 # ------------------------------------------------------------------------------------ headline
@@ -323,7 +334,10 @@ def _headline(run: Run) -> str:
     pc = pd.DataFrame(h.get("price_changes") or [])
     if not pc.empty:
         stage = pc["commodity"].str.split(":").str[0]
-        main, conc = pc[stage.isin(["oxide", "metal", "magnet"])], pc[~stage.isin(["oxide", "metal", "magnet"])]
+        main, conc = (
+            pc[stage.isin(["oxide", "metal", "magnet"])],
+            pc[~stage.isin(["oxide", "metal", "magnet"])],
+        )
 
         def price_rows(d: pd.DataFrame) -> list[list[str]]:
             rows = []
@@ -396,7 +410,12 @@ def _headline(run: Run) -> str:
         table_html(
             ["stage", "scenario, t/yr", "counterfactual, t/yr", "change"],
             [
-                [r["stage"], num(r["scenario"]), num(r["counterfactual"]), num(r["change_pct"], 1, sign=True, unit="%")]
+                [
+                    r["stage"],
+                    num(r["scenario"]),
+                    num(r["counterfactual"]),
+                    num(r["change_pct"], 1, sign=True, unit="%"),
+                ]
                 for r in cap_rows
             ],
             f"Capacity outside China in the last period by stage, tonnes per year (mining and separation: "
@@ -409,7 +428,12 @@ def _headline(run: Run) -> str:
     rate = ih.get("discount_rate")
     if w:
         rows = [[r, num(v, 0, sign=True)] for r, v in sorted(w.items(), key=lambda kv: kv[1])]
-        rows.append(["<strong>world</strong>", f"<strong>{num(ih.get('welfare_pv_usd_million_world'), 0, sign=True)}</strong>"])
+        rows.append(
+            [
+                "<strong>world</strong>",
+                f"<strong>{num(ih.get('welfare_pv_usd_million_world'), 0, sign=True)}</strong>",
+            ]
+        )
         parts.append(f"<h3>Welfare change, present value at {num(100 * (rate or 0), 1)} %/yr</h3>")
         parts.append(
             table_html(
@@ -430,7 +454,13 @@ def _headline(run: Run) -> str:
             table_html(
                 ["product", "per", "market", "period", "Δ USD per unit (range)"],
                 [
-                    [r["product"], r["per"], r["market"], r["period"], _usd_range(r["change_usd_low"], r["change_usd_high"])]
+                    [
+                        r["product"],
+                        r["per"],
+                        r["market"],
+                        r["period"],
+                        _usd_range(r["change_usd_low"], r["change_usd_high"]),
+                    ]
                     for r in peaks
                 ],
                 f"Peak change in the cost of the rare-earth content of a product, USD per unit (the range "
@@ -444,7 +474,13 @@ def _headline(run: Run) -> str:
     if j:
         parts.append(
             table_html(
-                ["period", "U.S. magnet shortfall", "low: REE-dependent products", "high: all magnet-using sectors", "high, with supply-chain jobs"],
+                [
+                    "period",
+                    "U.S. magnet shortfall",
+                    "low: REE-dependent products",
+                    "high: all magnet-using sectors",
+                    "high, with supply-chain jobs",
+                ],
                 [
                     [
                         j["period"],
@@ -480,7 +516,8 @@ def _prices(run: Run, page: Page) -> str:
     src = (
         f"From {code('price_changes.parquet')}: inside China = the CHN market price; outside China = the "
         "consumption-weighted average of the other regions' market prices (where the price is determined), "
-        f"scenario ({esc(run.name)}) solid, counterfactual ({esc(run.cf_name)}) dashed, USD/kg."
+        f"scenario ({esc(run.name)}) solid, counterfactual ({esc(run.cf_name)}) dashed, USD/kg. Inside China is "
+        "drawn wide and light: where both markets have the same price, the thin outside-China line lies on it."
     )
     out = [
         page.figure(
@@ -512,14 +549,16 @@ def policy_year(run: Run, years: Sequence[int]) -> tuple[int, str]:
         try:
             cf = load_scenario(run.cf_name)
             cf_insts = [i.model_dump(mode="json") for i in cf.instruments]
+            whose = "the scenario's own instruments (those not in its counterfactual)"
         except Exception:  # the counterfactual may not be loadable here: use every instrument
             cf_insts = []
+            whose = f"the scenario's instruments (its counterfactual {run.cf_name!r} could not be loaded to compare)"
         own = [i for i in sc.instruments if i.model_dump(mode="json") not in cf_insts]
         for step in make_steps(sc.horizon):
             on = [i for i in own if i.in_force(step.mid)]
             if on and step.year in years:
                 names = ", ".join(sorted({i.name or i.type for i in on}))
-                return step.year, f"the first year in which the scenario's own instruments ({names}) are in force"
+                return step.year, f"the first year in which {whose} are in force: {names}"
     except Exception as exc:  # a resolved file that no longer validates: say so and use the last year
         return last, f"the last year (the scenario's instruments could not be read: {exc})"
     return last, "the last year (none of the scenario's own instruments is in force within the horizon)"
@@ -545,7 +584,9 @@ def sankey_for(run: Run, element: str) -> tuple[F.SankeyFlows, str]:
 
         raise InputError(suggest(element, oxides, what="element"))
     year, why = policy_year(run, prod["year"].unique())
-    flows = F.sankey_flows(prod, run.t("trade"), run.t("consumption"), element, year, oxide_per_metal(element))
+    flows = F.sankey_flows(
+        prod, run.t("trade"), run.t("consumption"), element, year, oxide_per_metal(element)
+    )
     return flows, why
 
 
@@ -710,7 +751,15 @@ def _product_costs(run: Run) -> str:
         f"({code('share_of_product_price')} is empty)."
     )
     return _note(statement) + table_html(
-        ["product", "per", "market", "period of peak", "peak Δ USD per unit (range)", "intensity rows", "source ids"],
+        [
+            "product",
+            "per",
+            "market",
+            "period of peak",
+            "peak Δ USD per unit (range)",
+            "intensity rows",
+            "source ids",
+        ],
         rows,
         f"Change in the cost of the rare-earth content of a product = intensity (kg per unit, cited rows of "
         f"the dataset table {code('end_use_intensity')}, mapped to a priced commodity in reesim's "
@@ -804,7 +853,15 @@ def _risk(run: Run, page: Page) -> str:
     out.append("<h3>Concentration of production by stage</h3>")
     out.append(
         table_html(
-            ["stage", "commodity", f"HHI {y0}", f"HHI {y1}", f"China % {y0}", f"China % {y1}", f"top region {y1}"],
+            [
+                "stage",
+                "commodity",
+                f"HHI {y0}",
+                f"HHI {y1}",
+                f"China % {y0}",
+                f"China % {y1}",
+                f"top region {y1}",
+            ],
             rows,
             f"Herfindahl-Hirschman index of regional production (0-10,000), China's share and the largest "
             f"regional share of production, first and last year of the horizon. {src} (indicators hhi, "
@@ -816,11 +873,15 @@ def _risk(run: Run, page: Page) -> str:
     nir = ind[(ind["indicator"] == "nir") & ind["region"].isin(NIR_REGIONS)]
     if not nir.empty:
         piv = {
-            y: nir[nir["year"] == y].pivot_table(index="commodity", columns="region", values="value", aggfunc="sum")
+            y: nir[nir["year"] == y].pivot_table(
+                index="commodity", columns="region", values="value", aggfunc="sum"
+            )
             for y in (y0, y1)
         }
-        coms = sorted(set(piv[y0].index) | set(piv[y1].index), key=lambda c: (stage_order.get(
-            F.STAGE_OF_KIND.get(c.split(":")[0], ""), 9), c))
+        coms = sorted(
+            set(piv[y0].index) | set(piv[y1].index),
+            key=lambda c: (stage_order.get(F.STAGE_OF_KIND.get(c.split(":")[0], ""), 9), c),
+        )
         regs = [r for r in NIR_REGIONS if r in set(nir["region"])]
         rows = []
         for c in coms:
@@ -872,11 +933,12 @@ def _risk(run: Run, page: Page) -> str:
 
 
 # ------------------------------------------------------------------------------------- sources
+_KIND_TEXT = {"data": "data rows", "derived": "derived parameters", "assumption": "basis of assumptions"}
 _SOURCE_RE = re.compile(r"source[s]?\s+([A-Za-z0-9][\w.\-]*(?:,[A-Za-z0-9][\w.\-]*)*)")
 
 
-def world_sources(run: Run) -> tuple[dict[str, set[str]], dict[str, int], str]:
-    """Dataset tables and source ids behind the default world's calibration, counts by kind, and a note."""
+def world_sources(run: Run) -> tuple[dict[str, set[str]], dict[str, set[str]], dict[str, int], str]:
+    """The default world's calibration: source ids and uses by dataset table, parameter counts by kind, its name."""
     try:
         import reesim.data as rd
         from reesim.world.default import load_default_world
@@ -885,17 +947,22 @@ def world_sources(run: Run) -> tuple[dict[str, set[str]], dict[str, int], str]:
         w = load_default_world(world.get("reference_year"), assumptions=world.get("assumptions") or None)
         names = rd.tables()
     except Exception as exc:
-        return {}, {}, f"The default world could not be rebuilt here ({exc}); see reesim world describe."
+        return {}, {}, {}, f"default world (not rebuilt here: {exc})"
     by_table: dict[str, set[str]] = {}
+    kinds: dict[str, set[str]] = {}
     counts: dict[str, int] = {}
     for text in w.provenance["source"].astype(str):
         kind = "data" if text.startswith("data") else "assumption" if "assumption" in text[:12] else "derived"
         counts[kind] = counts.get(kind, 0) + 1
-        tables = [t for t in names if re.search(rf"\b{re.escape(t)}\b", text)]
+        # A table is named with its row key ("prices [...]") or, for names with "_", anywhere.
+        tables = [
+            t for t in names if re.search(rf"\b{re.escape(t)}\b" + ("" if "_" in t else r"\s*\["), text)
+        ]
         ids = {i for m in _SOURCE_RE.finditer(text) for i in m.group(1).split(",")}
         for t in tables:
             by_table.setdefault(t, set()).update(ids)
-    return by_table, counts, w.name
+            kinds.setdefault(t, set()).add(_KIND_TEXT[kind])
+    return by_table, kinds, counts, w.name
 
 
 def _split_ids(values: Iterable[Any]) -> set[str]:
@@ -914,9 +981,10 @@ def _sources(run: Run) -> str:
             + "."
         )
     )
-    by_table, counts, world_name = world_sources(run)
+    by_table, kinds, counts, world_name = world_sources(run)
     used: dict[str, tuple[set[str], str]] = {
-        t: (ids, f"calibration of the {world_name}") for t, ids in sorted(by_table.items())
+        t: (ids, f"{world_name}: {', '.join(sorted(kinds.get(t, ())))}")
+        for t, ids in sorted(by_table.items())
     }
     if run.has("product_costs"):
         ids = _split_ids(run.t("product_costs")["source_ids"])
@@ -926,10 +994,18 @@ def _sources(run: Run) -> str:
             "; ".join(x for x in (prev[1], f"product costs ({code('product_costs.source_ids')})") if x),
         )
     if run.has("jobs"):
-        used["employment"] = (_split_ids(run.t("jobs")["source_id"]), f"U.S. jobs exposed ({code('jobs.source_id')})")
-    used.setdefault("countries", (set(), "region of each country in the map"))
+        used["employment"] = (
+            _split_ids(run.t("jobs")["source_id"]),
+            f"U.S. jobs exposed ({code('jobs.source_id')})",
+        )
+    prev = used.get("countries", (set(), ""))
+    used["countries"] = (prev[0], "; ".join(x for x in (prev[1], "region of each country in the map") if x))
     rows = [
-        [code(t), (purpose if "<code>" in purpose else esc(purpose)), ", ".join(code(i) for i in sorted(ids)) or "–"]
+        [
+            code(t),
+            (purpose if "<code>" in purpose else esc(purpose)),
+            ", ".join(code(i) for i in sorted(ids)) or "–",
+        ]
         for t, (ids, purpose) in sorted(used.items())
     ]
     count_text = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
@@ -954,8 +1030,11 @@ def _sources(run: Run) -> str:
     except Exception:
         src = pd.DataFrame(columns=["citation", "vintage"])
     rows = [
-        [code(i), esc(src.loc[i, "citation"]) if i in src.index else "(not in the sources table)",
-         esc(src.loc[i, "vintage"]) if i in src.index else ""]
+        [
+            code(i),
+            esc(src.loc[i, "citation"]) if i in src.index else "(not in the sources table)",
+            esc(src.loc[i, "vintage"]) if i in src.index else "",
+        ]
         for i in all_ids
     ]
     out.append("<h3>Citations</h3>")
@@ -1026,7 +1105,7 @@ def render(run: Run, element: str = "Nd") -> tuple[str, int]:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="reesim {esc(s.get('code_version', ''))}">
+<meta name="generator" content="reesim {esc(s.get("code_version", ""))}">
 <meta name="reesim-figures" content="{page.n_figures}">
 <title>{esc(title)}</title>
 <style>
