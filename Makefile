@@ -22,7 +22,6 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 	touch $@ $(STAMP_RUN)
 
 demo: $(STAMP_RUN)
-	$(BIN)/reesim data dependence
 	rm -rf out/china-2025-licensing
 	$(BIN)/reesim run china-2025-licensing --against baseline --out out/china-2025-licensing --report
 
