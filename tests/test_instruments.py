@@ -723,3 +723,68 @@ def test_results_are_finite():
     for name in ("prices", "trade", "consumption", "production"):
         values = res.table(name).select_dtypes("number").to_numpy(dtype=float)
         assert np.isfinite(values).all(), name
+
+
+def test_rules_of_origin_stop_a_ban_leaking_through_third_regions():
+    """With no_reexport, third regions ship banned goods to the destination only up to their own output."""
+    ban = {
+        "type": "export_ban",
+        "name": "magnet-ban-us",
+        "exporter": "CHN",
+        "destinations": ["USA"],
+        "commodities": [MAGNET],
+        "start": 2026,
+    }
+    leaky = run(ban, end=2027)
+    sealed = run({**ban, "no_reexport": True}, end=2027)
+    assert price(sealed, MAGNET, "USA")["2026"] > 1.3 * price(leaky, MAGNET, "USA")["2026"]
+    assert price(sealed, MAGNET, "USA")["2025"] == pytest.approx(
+        price(leaky, MAGNET, "USA")["2025"], rel=1e-9
+    )
+    t = sealed.trade
+    made = (
+        sealed.production[sealed.production["commodity"] == MAGNET]
+        .groupby(["period", "region"])["tonnes_per_year"]
+        .sum()
+    )
+    into_us = t[(t["commodity"] == MAGNET) & (t["importer"] == "USA")]
+    for r in into_us[into_us["period"] != "2025"].itertuples():
+        assert r.exporter != "CHN"
+        assert r.tonnes_per_year <= made.get((r.period, r.exporter), 0.0) * (1 + 1e-6) + 1e-3
+
+
+def test_welfare_identity_holds_with_rules_of_origin():
+    from reesim.impacts.welfare import world_welfare_identity
+    from reesim.scenario.load import parse
+    from reesim.simulate.stepper import scenario_world
+    from reesim.solve.equilibrium import solve_equilibrium
+
+    sc = parse(
+        {
+            "name": "origin",
+            "horizon": {"start": 2025, "end": 2025},
+            "instruments": [
+                {
+                    "type": "export_ban",
+                    "exporter": "CHN",
+                    "destinations": ["USA"],
+                    "commodities": [MAGNET],
+                    "start": 2025,
+                    "no_reexport": True,
+                }
+            ],
+        }
+    )
+    world = scenario_world(sc)
+    bans = world.edges[
+        (world.edges["commodity"] == MAGNET)
+        & (world.edges["origin"] == "CHN")
+        & (world.edges["dest"] == "USA")
+    ]
+    world = world.replace(
+        bans=bans[["commodity", "origin", "dest"]], origin_rules=world.origin_rules.assign(slack=0.0)
+    )
+    sol = solve_equilibrium(world)
+    assert len(world.origin_rules) > 0
+    total, objective = world_welfare_identity(sol)
+    assert total == pytest.approx(objective, rel=1e-6)

@@ -71,6 +71,12 @@ class WelfareAccount:
         self.m_quota = pd.Index(world.quotas["quota"]).get_indexer(m["quota"])
         self.m_orig = m["origin"].map(ridx).to_numpy()
         self.n_nodes, self.n_p, self.n_d = qp.n_nodes, qp.n_proc, qp.n_dem
+        self.quota_rows, self.origin_rows = qp.quota_rows, qp.origin_rows
+        o = world.origin_rules
+        self.o_edge = self.edge_keys.get_indexer(
+            pd.MultiIndex.from_frame(o[["commodity", "via", "dest"]].astype(str))
+        )
+        self.o_via = o["via"].map(ridx).to_numpy()
 
     def components(self, sol: Solution) -> pd.DataFrame:
         """Welfare components of one solved step: ``region, component, usd_million_per_year``."""
@@ -114,8 +120,13 @@ class WelfareAccount:
             out[:, 2] = np.bincount(self.e_dest[epos][cif], weights=revenue[cif], minlength=R)
             out[:, 3] = np.bincount(self.e_orig[epos][~cif], weights=revenue[~cif], minlength=R)
         if len(self.m_edge):
-            rent = np.maximum(np.nan_to_num(raw.row_dual[n:], nan=0.0), 0.0)
+            rent = np.maximum(np.nan_to_num(raw.row_dual[self.quota_rows], nan=0.0), 0.0)
             out[:, 4] = np.bincount(self.m_orig, weights=rent[self.m_quota] * f[self.m_edge], minlength=R)
+        if len(
+            self.o_edge
+        ):  # rents of the rules of origin accrue to the region allowed to ship its own goods
+            rent = np.maximum(np.nan_to_num(raw.row_dual[self.origin_rows], nan=0.0), 0.0)
+            out[:, 4] += np.bincount(self.o_via, weights=rent * f[self.o_edge], minlength=R)
         if world.congestion > 0:
             out[:, 5] = np.bincount(self.e_orig, weights=0.5 * world.congestion * f * f, minlength=R)
         rows = [

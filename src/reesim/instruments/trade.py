@@ -67,6 +67,37 @@ def quota_structure(scenario: Scenario, world: World) -> tuple[pd.DataFrame, pd.
     )
 
 
+def origin_structure(scenario: Scenario, world: World) -> pd.DataFrame:
+    """Rules-of-origin rows for every ban or licence with ``no_reexport`` (slack set per step).
+
+    For goods ``c`` an exporter may not (freely) ship to destination ``d``, every third region
+    ``v`` may ship ``c`` to ``d`` only up to its own production of ``c``: the pooled market
+    then cannot pass the exporter's goods through ``v``.
+    """
+    keys = set(zip(world.edges["commodity"], world.edges["origin"], world.edges["dest"], strict=True))
+    rows = []
+    for k, inst in enumerate(scenario.instruments):
+        if not isinstance(inst, ExportBan | ExportLicensing) or not inst.no_reexport:
+            continue
+        label = inst.name or f"instruments[{k}]"
+        for c, _, d in _edges(inst, world):
+            for v in world.regions:
+                if v not in (inst.exporter, d) and (c, v, d) in keys:
+                    rows.append((f"{label}:{c}:{v}->{d}", c, v, d, NOT_BINDING))
+    return pd.DataFrame(rows, columns=["rule", "commodity", "via", "dest", "slack"]).drop_duplicates("rule")
+
+
+def origin_slack(scenario: Scenario, rules: pd.DataFrame, when: dt.date) -> pd.Series:
+    """Slack of each rule on ``when``: 0 while its instrument is in force, non-binding otherwise."""
+    active = {
+        inst.name or f"instruments[{k}]"
+        for k, inst in enumerate(scenario.instruments)
+        if isinstance(inst, ExportBan | ExportLicensing) and inst.no_reexport and inst.in_force(when)
+    }
+    owner = rules["rule"].str.split(":").str[0]
+    return pd.Series([0.0 if o in active else NOT_BINDING for o in owner], index=rules.index)
+
+
 def _exclusion_factor(scenario: Scenario, tariff: str, when: dt.date) -> float:
     factor = 1.0
     for ex in scenario.instruments:

@@ -47,7 +47,7 @@ class QP:
 
     P: np.ndarray  # diagonal of the Hessian, length n
     c: np.ndarray  # linear cost, length n
-    G: sp.csc_matrix  # rows: balances then quotas
+    G: sp.csc_matrix  # rows: balances, then quotas, then rules of origin
     h: np.ndarray  # right-hand sides
     ub: np.ndarray  # upper bounds (inf where none)
     n_proc: int
@@ -56,6 +56,18 @@ class QP:
     nodes: pd.DataFrame  # balance rows: commodity, region
     quota_names: tuple[str, ...]
     base_edge_cost: np.ndarray  # transport + specific wedge per edge (ad valorem added later)
+    origin_names: tuple[str, ...] = ()
+
+    @property
+    def quota_rows(self) -> slice:
+        """Rows of the export quotas."""
+        return slice(len(self.nodes), len(self.nodes) + len(self.quota_names))
+
+    @property
+    def origin_rows(self) -> slice:
+        """Rows of the rules of origin."""
+        start = len(self.nodes) + len(self.quota_names)
+        return slice(start, start + len(self.origin_names))
 
     @property
     def n(self) -> int:
@@ -165,13 +177,45 @@ def build_qp(world: World) -> QP:
     cols.append(n_p + n_d + q_cols)
     vals.append(np.ones(len(members)))
 
+    # Rules of origin: flow(c, via->dest) - via's own production of c <= slack.
+    rules = world.origin_rules.reset_index(drop=True)
+    if len(rules):
+        r_edge = _edge_keys(e).get_indexer(
+            pd.MultiIndex.from_frame(rules[["commodity", "via", "dest"]].astype(str))
+        )
+        if (r_edge < 0).any():
+            bad = rules[r_edge < 0].iloc[0]
+            from reesim.errors import InputError
+
+            raise InputError(
+                f"rule of origin '{bad['rule']}' names edge {bad['commodity']} {bad['via']}->{bad['dest']}, which is not a trade edge"
+            )
+        base_row = len(nodes) + len(quotas)
+        rows.append(base_row + np.arange(len(rules)))
+        cols.append(n_p + n_d + r_edge)
+        vals.append(np.ones(len(rules)))
+        made = io[io["coef"] > 0].assign(region=lambda t: t["process"].map(proc_region))
+        lookup = made.groupby(["commodity", "region"])
+        for k, r in enumerate(rules.itertuples(index=False)):
+            key = (r.commodity, r.via)
+            if key in lookup.groups:
+                g = made.loc[lookup.groups[key]]
+                rows.append(np.full(len(g), base_row + k))
+                cols.append(pd.Index(p["process"]).get_indexer(g["process"]))
+                vals.append(-g["coef"].astype(float).to_numpy())
     n = n_p + n_d + n_e
-    m = len(nodes) + len(quotas)
+    m = len(nodes) + len(quotas) + len(rules)
     G = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(m, n))
     G.sum_duplicates()
 
     P, c, ub, edge_cost = _vectors(world)
-    h = np.concatenate([np.zeros(len(nodes)), quotas["limit"].astype(float).to_numpy()])
+    h = np.concatenate(
+        [
+            np.zeros(len(nodes)),
+            quotas["limit"].astype(float).to_numpy(),
+            rules["slack"].astype(float).to_numpy(),
+        ]
+    )
     return QP(
         P=P,
         c=c,
@@ -183,6 +227,7 @@ def build_qp(world: World) -> QP:
         n_edge=n_e,
         nodes=nodes,
         quota_names=tuple(quotas["quota"]),
+        origin_names=tuple(rules["rule"]),
         base_edge_cost=edge_cost,
     )
 
@@ -235,14 +280,22 @@ def update_qp(qp: QP, world: World) -> QP:
     ValueError
         If the sizes differ (the structure changed: use :func:`build_qp`).
     """
-    if (len(world.processes), len(world.demands), len(world.edges), len(world.quotas)) != (
+    if (
+        len(world.processes),
+        len(world.demands),
+        len(world.edges),
+        len(world.quotas),
+        len(world.origin_rules),
+    ) != (
         qp.n_proc,
         qp.n_dem,
         qp.n_edge,
         len(qp.quota_names),
+        len(qp.origin_names),
     ):
         raise ValueError("update_qp: the world's structure differs from the QP's; build a new QP")
     P, c, ub, edge_cost = _vectors(world)
     h = qp.h.copy()
-    h[qp.n_nodes :] = world.quotas["limit"].astype(float).to_numpy()
+    h[qp.quota_rows] = world.quotas["limit"].astype(float).to_numpy()
+    h[qp.origin_rows] = world.origin_rules["slack"].astype(float).to_numpy()
     return _replace(qp, P=P, c=c, ub=ub, h=h, base_edge_cost=edge_cost)

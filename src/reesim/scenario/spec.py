@@ -114,6 +114,11 @@ class ExportBan(Goods, InForce):
     type: Literal["export_ban"]
     exporter: str
     destinations: Names = Field("all", description="region codes or 'all'")
+    no_reexport: bool = Field(
+        False,
+        description="rules of origin: third regions may ship the goods to the destinations only up to their own "
+        "production (re-export control, as in MOFCOM Announcement 2025 No. 61)",
+    )
 
 
 class ExportLicensing(Goods, InForce):
@@ -127,6 +132,7 @@ class ExportLicensing(Goods, InForce):
     type: Literal["export_quota"]
     exporter: str
     destinations: Names = "all"
+    no_reexport: bool = Field(False, description="rules of origin for the destinations (see export_ban)")
     tonnes_per_year: Tonnes | None = None
     approval_share: Share | None = None
     approval_by_destination: dict[str, Share] = Field({}, description="approval share for named destinations")

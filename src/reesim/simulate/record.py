@@ -85,7 +85,7 @@ class Recorder:
         w = self.account.components(sol)
         self.welfare.append(w.assign(period=period, year=year, usd_million=w["usd_million_per_year"] * dt))
         if len(sol.world.quotas):
-            used = qp.G[n:] @ v
+            used = qp.G[qp.quota_rows] @ v
             self.quota.append(
                 pd.DataFrame(
                     {
@@ -94,7 +94,7 @@ class Recorder:
                         "quota": sol.world.quotas["quota"].to_numpy(),
                         "limit_tonnes_per_year": sol.world.quotas["limit"].astype(float).to_numpy() * KT_TO_T,
                         "used_tonnes_per_year": used * KT_TO_T,
-                        "rent_usd_per_kg": np.maximum(y[n:], 0.0),
+                        "rent_usd_per_kg": np.maximum(y[qp.quota_rows], 0.0),
                     }
                 )
             )

@@ -52,7 +52,9 @@ def scenario_world(scenario: Scenario) -> World:
     stock = stock_mod.structure(scenario, base)
     offtakes = support_mod.structure(scenario, base)
     quotas, members = trade_mod.quota_structure(scenario, base)
+    origin = trade_mod.origin_structure(scenario, base)
     world = base.replace(
+        origin_rules=origin,
         processes=pd.concat([base.processes, stock["processes"]], ignore_index=True),
         io=pd.concat([base.io, stock["io"]], ignore_index=True),
         demands=pd.concat([base.demands, stock["demands"], offtakes], ignore_index=True),
@@ -146,6 +148,9 @@ def _step_world(
         scenario, world, step.mid, cf.flows.get(step.period) if cf else None, tuple(world.quotas["quota"])
     )
     quotas = world.quotas.assign(limit=world.quotas["quota"].map(pol["quota_limits"]).astype(float))
+    origin = world.origin_rules
+    if len(origin):
+        origin = origin.assign(slack=trade_mod.origin_slack(scenario, origin, step.mid).to_numpy())
     return world.with_data(
         processes=p,
         demands=d,
@@ -153,6 +158,7 @@ def _step_world(
         quotas=quotas,
         ad_valorem=pol["ad_valorem"],
         specific=pol["specific"],
+        origin_rules=origin,
         meta={**world.meta, "when": step.mid, "period": step.period},
     )
 

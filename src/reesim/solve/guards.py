@@ -63,7 +63,9 @@ def _row_label(qp: QP, i: int) -> str:
     if i < qp.n_nodes:
         node = qp.nodes.iloc[i]
         return f"balance of {node['commodity']} in {node['region']}"
-    return f"export quota {qp.quota_names[i - qp.n_nodes]}"
+    if i < qp.quota_rows.stop:
+        return f"export quota {qp.quota_names[i - qp.n_nodes]}"
+    return f"rule of origin {qp.origin_names[i - qp.quota_rows.stop]}"
 
 
 def check(world: World, qp: QP, raw: RawSolution, rtol: float = 1e-6) -> GuardReport:

@@ -288,13 +288,13 @@ def _build_tables(world: World, qp: QP, raw: RawSolution, wedges: np.ndarray) ->
         }
     )
     quotas = world.quotas.reset_index(drop=True)
-    used = (qp.G[len(nodes) :] @ v) if len(quotas) else np.zeros(0)
+    used = (qp.G[qp.quota_rows] @ v) if len(quotas) else np.zeros(0)
     rents = pd.DataFrame(
         {
             "quota": quotas["quota"],
             "limit": quotas["limit"].astype(float),
             "used": used,
-            "rent_usd_per_kg": np.maximum(np.nan_to_num(y[len(nodes) :], nan=0.0), 0.0),
+            "rent_usd_per_kg": np.maximum(np.nan_to_num(y[qp.quota_rows], nan=0.0), 0.0),
         }
     )
     return {

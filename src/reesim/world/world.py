@@ -46,6 +46,7 @@ _COLUMNS = {
     "quota_members": ["quota", "commodity", "origin", "dest"],
     "specific": ["commodity", "origin", "dest", "per_unit"],
     "ad_valorem": ["commodity", "origin", "dest", "rate", "base"],
+    "origin_rules": ["rule", "commodity", "via", "dest", "slack"],
     "provenance": ["parameter", "value", "unit", "source"],
 }
 
@@ -89,6 +90,10 @@ class World:
         Policy wedges of the year: banned edges, export quotas on groups of edges,
         specific wedges (USD/kg) and ad valorem rates (``base`` = ``origin`` for an export
         tax on the origin price, ``cif`` for an import tariff on origin price + transport).
+    origin_rules : DataFrame
+        Rules of origin (re-export controls): the flow of ``commodity`` from ``via`` to
+        ``dest`` may not exceed ``via``'s own production of it plus ``slack`` (kt/yr), so goods
+        an exporter may not ship to ``dest`` cannot reach it through ``via``.
     congestion : float
         Quadratic cost ``congestion/2 * flow^2`` on every edge (USD/kg per unit of flow);
         0 keeps flows linear (prices and net trade are unique; routes may tie).
@@ -110,6 +115,7 @@ class World:
     quota_members: pd.DataFrame = field(default_factory=lambda: empty("quota_members"))
     specific: pd.DataFrame = field(default_factory=lambda: empty("specific"))
     ad_valorem: pd.DataFrame = field(default_factory=lambda: empty("ad_valorem"))
+    origin_rules: pd.DataFrame = field(default_factory=lambda: empty("origin_rules"))
     congestion: float = 0.0
     quantity_unit: str = "t"
     provenance: pd.DataFrame = field(default_factory=lambda: empty("provenance"))
@@ -164,6 +170,9 @@ class World:
             raise InputError("ad_valorem.rate must be >= 0")
         _unknown(self.ad_valorem["base"], {"origin", "cif"}, "ad_valorem.base")
         _unknown(self.quota_members["quota"], set(self.quotas["quota"]), "quota_members.quota")
+        _unknown(self.origin_rules["via"], regions, "origin_rules.via")
+        _unknown(self.origin_rules["dest"], regions, "origin_rules.dest")
+        _unknown(self.origin_rules["commodity"], commodities, "origin_rules.commodity")
         if self.congestion < 0:
             raise InputError("congestion must be >= 0")
 
