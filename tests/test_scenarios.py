@@ -178,7 +178,10 @@ def test_unknown_key_suggests_the_allowed_key():
         _check(BAD / "unknown_instrument_key.yaml")
     msg = str(err.value)
     assert "instruments[0].destination: unknown key; did you mean 'destinations'?" in msg
-    assert "Allowed: commodities, destinations, elements, end, exporter, name, no_reexport, stages, start, type" in msg
+    assert (
+        "Allowed: commodities, destinations, elements, end, exporter, name, no_reexport, stages, start, type"
+        in msg
+    )
 
 
 # ---------------------------------------------------------------- shipped scenarios, schema
