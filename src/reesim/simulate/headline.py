@@ -17,41 +17,25 @@ from reesim.simulate.result import Result
 OWNER = "CHN"
 
 
-def _outside_price(res: Result) -> pd.DataFrame:
-    p = res.prices.merge(
-        res.consumption.groupby(["period", "commodity", "region"], as_index=False)["tonnes_per_year"].sum(),
-        on=["period", "commodity", "region"],
-        how="left",
-    ).fillna({"tonnes_per_year": 0.0})
-    p = p[(p["region"] != OWNER) & p["determined"]]
-    p["w"] = p["tonnes_per_year"].where(p["tonnes_per_year"] > 0, 1e-9)
-    p["pw"] = p["usd_per_kg"] * p["w"]
-    g = p.groupby(["period", "commodity"])[["pw", "w"]].sum()
-    return (g["pw"] / g["w"]).rename("usd_per_kg").reset_index()
-
-
 def price_changes(res: Result, cf: Result) -> pd.DataFrame:
     """Peak % price change per commodity inside and outside China (rows with a change > 0.01 %)."""
+    from reesim.impacts.compare import price_table
+
+    m = price_table(res, cf)
+    m = m[m["usd_per_kg_cf"] > 1e-6]
     rows = []
-    for where, a, b in (
-        ("inside China", res.prices.query("region == @OWNER"), cf.prices.query("region == @OWNER")),
-        ("outside China", _outside_price(res), _outside_price(cf)),
-    ):
-        m = a.merge(b, on=["period", "commodity"], suffixes=("", "_cf"))
-        m = m[m["usd_per_kg_cf"] > 1e-6]
-        m["change_pct"] = 100 * (m["usd_per_kg"] / m["usd_per_kg_cf"] - 1)
-        for com, g in m.groupby("commodity"):
-            i = g["change_pct"].abs().idxmax()
-            rows.append(
-                {
-                    "commodity": com,
-                    "market": where,
-                    "peak_change_pct": float(g.loc[i, "change_pct"]),
-                    "period": g.loc[i, "period"],
-                    "usd_per_kg": float(g.loc[i, "usd_per_kg"]),
-                    "usd_per_kg_cf": float(g.loc[i, "usd_per_kg_cf"]),
-                }
-            )
+    for (com, where), g in m.groupby(["commodity", "market"]):
+        i = g["change_pct"].abs().idxmax()
+        rows.append(
+            {
+                "commodity": com,
+                "market": where,
+                "peak_change_pct": float(g.loc[i, "change_pct"]),
+                "period": g.loc[i, "period"],
+                "usd_per_kg": float(g.loc[i, "usd_per_kg"]),
+                "usd_per_kg_cf": float(g.loc[i, "usd_per_kg_cf"]),
+            }
+        )
     out = pd.DataFrame(rows)
     if out.empty:
         return out
