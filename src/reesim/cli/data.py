@@ -24,7 +24,7 @@ app = typer.Typer(
 #: Rich wraps at 80 columns when output is not a terminal; reports need more.
 out = Console(width=None if Console().is_terminal else 140)
 
-HIDDEN_BY_DEFAULT = ("source", "note", "year_start", "year_end")
+HIDDEN_BY_DEFAULT = ("source", "note", "year_start", "year_end", "observed_end")
 
 
 def parse_where(items: list[str] | None) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from reesim.data.store import open_database
 from reesim.errors import InputError, suggest
 
 #: Columns added by the store to every table with a time column.
-DERIVED_COLUMNS = ("year_start", "year_end")
+DERIVED_COLUMNS = ("year_start", "year_end", "observed_end")
 #: Columns joined from ``sources`` by :meth:`Dataset.cite`.
 CITATION_COLUMNS = ("citation", "where_read", "licence", "vintage")
 
@@ -31,6 +32,7 @@ class Dataset:
 
     tables_dir: Path = DEFAULT_DIR / "tables"
     schema_dir: Path = DEFAULT_DIR / "schema"
+    as_of_date: dt.date | None = None
     registry: dict[str, TableSpec] = field(init=False)
     path: Path = field(init=False)
     version: str = field(init=False)
@@ -42,6 +44,23 @@ class Dataset:
         self.version = digest[:16]
 
     # ------------------------------------------------------------------ access
+    def as_of(self, when: dt.date | str) -> Dataset:
+        """A view of the dataset as it could be known on ``when`` (vintage-correct access).
+
+        Rows of a fact table are kept only if (a) the period they describe had ended by
+        ``when`` (an annual figure for 2010 is known from 2010-12-31; the ``observed_end``
+        column) and (b) their source was published by ``when`` (``sources.vintage``, taken
+        as the last day of the vintage period; rows whose source has no vintage are dropped).
+        Later revisions of earlier years are therefore excluded. Reference tables (sources,
+        countries, regions, aggregates) are unaffected.
+        """
+        when = dt.date.fromisoformat(when) if isinstance(when, str) else when
+        view = object.__new__(Dataset)
+        view.__dict__.update(self.__dict__)
+        view.as_of_date = when
+        view._con = None
+        return view
+
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A read-only DuckDB connection (a cursor on one shared read-only handle)."""
         if self._con is None:
@@ -78,6 +97,13 @@ class Dataset:
             the table does not cover.
         """
         where, params = self._where(name, filters)
+        spec = self.spec(name)
+        if self.as_of_date is not None and spec.kind == "fact":
+            if spec.time_column:
+                where.append("(observed_end IS NULL OR observed_end <= ?)")
+                params.append(self.as_of_date)
+            where.append("source_id IN (SELECT source_id FROM sources WHERE vintage_date <= ?)")
+            params.append(self.as_of_date)
         sql = f'SELECT * FROM "{name}"' + (f" WHERE {' AND '.join(where)}" if where else "")
         return self.connect().execute(sql, params).df()
 

@@ -48,3 +48,28 @@ def year_span(text: str) -> tuple[int, int] | None:
             b = int(m.groupdict().get("b") or a)
             return (a, b) if a <= b else None
     return None
+
+
+def last_day(text: str) -> date | None:
+    """Last calendar day a period string covers (when a value for it could first be known).
+
+    ``2010`` -> 2010-12-31, ``2010-06`` -> 2010-06-30, ``2010-Q1`` -> 2010-03-31,
+    ``2010-07-26`` -> itself, ``2020-2023`` -> 2023-12-31, ``2018-07/2020-12`` -> 2020-12-31.
+    """
+    import calendar
+    import re as _re
+
+    if year_span(text) is None:
+        return None
+    m = _re.match(r"^(\d{4})-(\d{2})-(\d{2})$", text, _re.ASCII)
+    if m:
+        return date(int(m[1]), int(m[2]), int(m[3]))
+    m = _re.match(r"^(?:\d{4}-\d{2}/)?(\d{4})-(\d{2})$", text, _re.ASCII)
+    if m:
+        y, mo = int(m[1]), int(m[2])
+        return date(y, mo, calendar.monthrange(y, mo)[1])
+    m = _re.match(r"^(\d{4})-Q([1-4])$", text, _re.ASCII)
+    if m:
+        y, q = int(m[1]), int(m[2])
+        return date(y, 3 * q, calendar.monthrange(y, 3 * q)[1])
+    return date(year_span(text)[1], 12, 31)

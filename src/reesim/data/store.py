@@ -19,12 +19,12 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from reesim.data.periods import year_span
+from reesim.data.periods import last_day, year_span
 from reesim.data.registry import TableSpec
 from reesim.data.validate import load_tables
 
 #: Bump when the database layout changes, so that old cache files are not reused.
-STORE_FORMAT = 1
+STORE_FORMAT = 2
 
 
 def dataset_hash(tables_dir: Path, schema_dir: Path) -> str:
@@ -55,6 +55,9 @@ def _with_years(df: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     out = df.copy()
     out["year_start"] = pd.array([s[0] if s else None for s in spans], dtype="Int64")
     out["year_end"] = pd.array([s[1] if s else None for s in spans], dtype="Int64")
+    out["observed_end"] = pd.to_datetime(
+        col.map(lambda v: last_day(str(v)) if v is not None and not pd.isna(v) else None)
+    )
     return out
 
 
@@ -70,7 +73,20 @@ def build_database(path: Path, frames: dict[str, pd.DataFrame], registry: dict[s
             df = _with_years(frames[name], spec)
             cols = [f'CAST("{c.name}" AS {c.sql_type}) AS "{c.name}"' for c in spec.columns]
             if spec.time_column:
-                cols += ["CAST(year_start AS INTEGER) AS year_start", "CAST(year_end AS INTEGER) AS year_end"]
+                cols += [
+                    "CAST(year_start AS INTEGER) AS year_start",
+                    "CAST(year_end AS INTEGER) AS year_end",
+                    "CAST(observed_end AS DATE) AS observed_end",
+                ]
+            if name == "sources":
+                df = df.assign(
+                    vintage_date=pd.to_datetime(
+                        df["vintage"].map(
+                            lambda v: last_day(str(v)) if v is not None and not pd.isna(v) else None
+                        )
+                    )
+                )
+                cols += ["CAST(vintage_date AS DATE) AS vintage_date"]
             con.register("frame", df)
             con.execute(f'CREATE TABLE "{name}" AS SELECT {", ".join(cols)} FROM frame')
             con.unregister("frame")

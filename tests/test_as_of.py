@@ -1,0 +1,53 @@
+"""Vintage-correct data access: the dataset as it could be known on a date (issue 6, item 1)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+CUTOFF = dt.date(2010, 6, 30)
+
+
+@pytest.fixture(scope="module")
+def view(ds):
+    return ds.as_of(CUTOFF)
+
+
+def test_no_fact_row_observed_or_published_after_the_cutoff(ds, view):
+    vintages = ds.table("sources").set_index("source_id")["vintage_date"]
+    for name, spec in ds.registry.items():
+        if spec.kind != "fact":
+            continue
+        rows = view.table(name)
+        if spec.time_column:
+            ends = pd.to_datetime(rows["observed_end"]).dropna()
+            assert (ends.dt.date <= CUTOFF).all(), name
+        published = pd.to_datetime(vintages.reindex(rows["source_id"]))
+        assert published.notna().all(), name
+        assert (published.dt.date <= CUTOFF).all(), name
+
+
+def test_a_mid_2010_calibration_cannot_read_later_prices_or_production(view):
+    # Everything about 2010 prices and production published after June 2010 is invisible.
+    prices = view.table("prices")
+    assert not prices["date"].str.startswith(("2010-07", "2010-Q3", "2011", "2012")).any()
+    assert view.table("mine_production").empty  # the country series were all compiled after 2010
+    quotas = view.table("china_export_quotas")
+    assert quotas["year"].max() <= 2009  # the JMB export-licence volumes 2005-2009 were published by then
+
+
+def test_annual_figures_are_known_only_after_the_year_ends(ds):
+    early = ds.as_of("2026-12-30").table("mine_production", iso3="CHN")
+    late = ds.as_of("2026-12-31").table("mine_production", iso3="CHN")
+    assert 2026 not in set(early["year"]) and len(late) == len(early)  # no 2026 rows exist at all
+    q4 = ds.as_of("2025-06-01").table("mine_production", iso3="CHN")
+    assert 2025 not in set(q4["year"])
+    assert 2024 in set(ds.as_of("2026-06-01").table("mine_production", iso3="CHN")["year"])
+
+
+def test_the_full_dataset_is_unchanged(ds, view):
+    assert len(ds.table("prices")) == 466
+    assert ds.as_of_date is None and view.as_of_date == CUTOFF
+    assert len(view.table("countries")) == len(ds.table("countries"))  # reference tables unaffected
