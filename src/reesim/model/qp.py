@@ -114,6 +114,21 @@ def _edge_keys(df: pd.DataFrame) -> pd.MultiIndex:
     return pd.MultiIndex.from_frame(df[["commodity", "origin", "dest"]].astype(str))
 
 
+def _edge_positions(
+    edge_keys: pd.MultiIndex, frame: pd.DataFrame, cols: list[str], label: str, name_col: str
+) -> np.ndarray:
+    """Positions of ``frame``'s edges (columns ``cols``: commodity, from, to); an unknown edge is an InputError."""
+    pos = edge_keys.get_indexer(pd.MultiIndex.from_frame(frame[cols].astype(str)))
+    if (pos < 0).any():
+        from reesim.errors import InputError
+
+        bad = frame[pos < 0].iloc[0]
+        raise InputError(
+            f"{label} '{bad[name_col]}' names edge {bad[cols[0]]} {bad[cols[1]]}->{bad[cols[2]]}, which is not a trade edge"
+        )
+    return pos
+
+
 def build_qp(world: World) -> QP:
     """Build the sparse QP of ``world`` (vectorised; no Python loop over edges).
 
@@ -165,14 +180,8 @@ def build_qp(world: World) -> QP:
     quotas = world.quotas.reset_index(drop=True)
     members = world.quota_members
     q_rows = pd.Index(quotas["quota"]).get_indexer(members["quota"])
-    q_cols = _edge_keys(e).get_indexer(_edge_keys(members))
-    if (q_cols < 0).any():
-        bad = members[q_cols < 0].iloc[0]
-        from reesim.errors import InputError
-
-        raise InputError(
-            f"quota '{bad['quota']}' names edge {bad['commodity']} {bad['origin']}->{bad['dest']}, which is not a trade edge"
-        )
+    edge_keys = _edge_keys(e)
+    q_cols = _edge_positions(edge_keys, members, ["commodity", "origin", "dest"], "quota", "quota")
     rows.append(len(nodes) + q_rows)
     cols.append(n_p + n_d + q_cols)
     vals.append(np.ones(len(members)))
@@ -180,28 +189,20 @@ def build_qp(world: World) -> QP:
     # Rules of origin: flow(c, via->dest) - via's own production of c <= slack.
     rules = world.origin_rules.reset_index(drop=True)
     if len(rules):
-        r_edge = _edge_keys(e).get_indexer(
-            pd.MultiIndex.from_frame(rules[["commodity", "via", "dest"]].astype(str))
-        )
-        if (r_edge < 0).any():
-            bad = rules[r_edge < 0].iloc[0]
-            from reesim.errors import InputError
-
-            raise InputError(
-                f"rule of origin '{bad['rule']}' names edge {bad['commodity']} {bad['via']}->{bad['dest']}, which is not a trade edge"
-            )
+        r_edge = _edge_positions(edge_keys, rules, ["commodity", "via", "dest"], "rule of origin", "rule")
         base_row = len(nodes) + len(quotas)
         rows.append(base_row + np.arange(len(rules)))
         cols.append(n_p + n_d + r_edge)
         vals.append(np.ones(len(rules)))
         made = io[io["coef"] > 0].assign(region=lambda t: t["process"].map(proc_region))
         lookup = made.groupby(["commodity", "region"])
+        proc_index = pd.Index(p["process"])
         for k, r in enumerate(rules.itertuples(index=False)):
             key = (r.commodity, r.via)
             if key in lookup.groups:
                 g = made.loc[lookup.groups[key]]
                 rows.append(np.full(len(g), base_row + k))
-                cols.append(pd.Index(p["process"]).get_indexer(g["process"]))
+                cols.append(proc_index.get_indexer(g["process"]))
                 vals.append(-g["coef"].astype(float).to_numpy())
     n = n_p + n_d + n_e
     m = len(nodes) + len(quotas) + len(rules)
@@ -236,10 +237,11 @@ def _vectors(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     """Hessian diagonal, linear cost, upper bounds and edge costs of ``world`` (vectorised)."""
     p, d, e = world.processes, world.demands, world.edges
     n_p, n_d, n_e = len(p), len(d), len(e)
+    keys = _edge_keys(e) if len(world.specific) or len(world.bans) else None
     spec = world.specific
     wedge = np.zeros(n_e)
     if len(spec):
-        pos = _edge_keys(e).get_indexer(_edge_keys(spec))
+        pos = keys.get_indexer(_edge_keys(spec))
         ok = pos >= 0
         np.add.at(wedge, pos[ok], spec.loc[ok, "per_unit"].astype(float).to_numpy())
     edge_cost = e["transport"].astype(float).to_numpy() + wedge
@@ -261,7 +263,7 @@ def _vectors(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
         ]
     )
     if len(world.bans):
-        banned = _edge_keys(e).isin(_edge_keys(world.bans))
+        banned = keys.isin(_edge_keys(world.bans))
         ub[n_p + n_d + np.flatnonzero(banned)] = 0.0
     return P, c, ub, edge_cost
 
