@@ -1,0 +1,333 @@
+"""The payoff tensor: one simulator run per strategy profile, measured against the base run.
+
+Every profile's scenario is simulated over the game's horizon with the base run as its
+counterfactual (licences given as approval shares refer to the base's exports). A player's
+welfare payoff is the present value of the change in total welfare of its regions
+(:func:`reesim.impacts.compare.welfare_table` and :func:`~reesim.impacts.compare.discounted`:
+consumer and producer surplus, tariff and export-tax revenue, quota rents, congestion margin,
+minus fiscal costs), million USD at the game's discount rate, base year = the horizon's first
+year. Declared terms add ``weight x (share in the profile - share in the base)``.
+
+Runs are cached on disk by a hash of the profile's resolved scenario, the base's, the discount
+rate, the declared terms, and the dataset and code versions; missing profiles run in parallel on
+local cores with Dask's multiprocessing scheduler.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reesim import __version__
+from reesim.errors import InputError, suggest
+from reesim.game.profiles import Bundles, all_profiles, bundles, profile_label, profile_scenario
+from reesim.game.spec import Game, Term
+from reesim.scenario.load import scenario_hash
+from reesim.scenario.spec import Scenario
+from reesim.simulate.result import Result
+
+CACHE_FORMAT = 1
+STAGE_KINDS = {"mining": "mining", "separation": "separation", "metal": "metal", "magnet": "magnet"}
+
+
+def term_value(res: Result, regions: list[str], term: Term) -> float:
+    """The share (%) a term measures in a run, averaged over the steps (weighted by step length).
+
+    See :class:`reesim.game.spec.Term` for the definitions.
+    """
+    if term.kind == "supply_not_from":
+        cons = res.consumption
+        cons = cons[cons["region"].isin(regions) & cons["commodity"].isin(term.commodities)]
+        total = cons.groupby("period")["tonnes"].sum()
+        tr = res.trade
+        tr = tr[
+            tr["importer"].isin(regions)
+            & tr["exporter"].isin(term.adversary)
+            & tr["commodity"].isin(term.commodities)
+        ]
+        bad = tr.groupby("period")["tonnes"].sum().reindex(total.index, fill_value=0.0)
+        share = 100.0 * (1.0 - bad / total.where(total > 0))
+    else:
+        prod = res.production
+        prod = prod[prod["kind"] == STAGE_KINDS[term.stage]]
+        world = prod.groupby("period")["tonnes"].sum()
+        own = (
+            prod[prod["region"].isin(regions)]
+            .groupby("period")["tonnes"]
+            .sum()
+            .reindex(world.index, fill_value=0.0)
+        )
+        share = 100.0 * own / world.where(world > 0)
+    ok = share.notna()
+    if not ok.any():
+        return float("nan")
+    return float(share[ok].mean())  # steps of a horizon have equal length
+
+
+def outcome(res: Result, base: Result, game: Game) -> dict:
+    """What the game needs from one run: welfare PV by region and component, term shares, headline figures."""
+    from reesim.impacts.compare import discounted, price_table, shortage_table, welfare_table
+
+    welfare = welfare_table(res, base)
+    base_year = int(welfare["year"].min())
+    pv = discounted(welfare, game.discount_rate, base_year)
+    tot = pv[pv["component"] == "total"]
+    comp = pv[pv["component"] != "total"]
+    prices = price_table(res, base)
+    mag = prices[prices["commodity"] == "magnet:ndfeb"]
+    short = shortage_table(res, base)
+    short = short[short["sector"] == "magnet users"]
+    return {
+        "welfare_pv_usd_million": dict(zip(tot["region"], tot["pv_usd_million"].astype(float), strict=True)),
+        "welfare_pv_components": {
+            r: dict(zip(g["component"], g["pv_usd_million"].astype(float), strict=True))
+            for r, g in comp.groupby("region")
+        },
+        "terms": {
+            f"{pl.name}:{t.label}": term_value(res, pl.regions, t) for pl in game.players for t in pl.terms
+        },
+        "magnet_price_change_pct_peak": {
+            m: float(g.loc[g["change_pct"].abs().idxmax(), "change_pct"]) if len(g) else 0.0
+            for m, g in mag.groupby("market")
+        },
+        "magnet_shortage_pct_peak": {
+            r: float(100 * g["shortage_share"].fillna(0).max()) for r, g in short.groupby("region")
+        },
+    }
+
+
+def _run_profile(data: dict, label: str, base: Result, game_json: str) -> dict:
+    """Worker: simulate one profile against the base and measure its outcome."""
+    from reesim.scenario.load import parse
+    from reesim.simulate import simulate
+
+    game = Game.model_validate_json(game_json)
+    sc = parse(data, label)
+    res = simulate(sc, counterfactual=base)
+    return outcome(res, base, game)
+
+
+def _cache_key(sc: Scenario, base: Scenario, game: Game) -> str:
+    from reesim.data import default_dataset
+
+    payload = {
+        "format": CACHE_FORMAT,
+        "profile": scenario_hash(sc),
+        "base": scenario_hash(base),
+        "discount_rate": game.discount_rate,
+        "terms": {pl.name: [t.model_dump(mode="json") for t in pl.terms] for pl in game.players},
+        "regions": {pl.name: pl.regions for pl in game.players},
+        "dataset": default_dataset().version,
+        "code": __version__,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _cache_folder() -> Path:
+    from reesim.data.store import cache_dir
+
+    return cache_dir() / "games"
+
+
+def _cache_read(key: str) -> dict | None:
+    path = _cache_folder() / f"{key}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _cache_write(key: str, value: dict) -> None:
+    folder = _cache_folder()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{key}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(value))
+        os.replace(tmp, folder / f"{key}.json")
+    except OSError:
+        pass  # a read-only cache only costs time
+
+
+@dataclass(frozen=True)
+class PayoffTensor:
+    """Outcomes of every pure profile and the payoffs they give each player.
+
+    ``welfare[s_1, ..., s_k, i]`` is player ``i``'s welfare payoff (million USD, present value);
+    ``terms[(player, label)]`` the change of the term's share in percentage points against the
+    base (shape ``(n_1, ..., n_k)``); ``weights[(player, label)]`` its declared weight.
+    """
+
+    game: Game
+    welfare: np.ndarray
+    terms: dict[tuple[str, str], np.ndarray]
+    weights: dict[tuple[str, str], float]
+    base_terms: dict[tuple[str, str], float]
+    outcomes: tuple[dict, ...] = field(repr=False)  # in the order of all_profiles(game)
+    cached: int = 0
+
+    @property
+    def players(self) -> tuple[str, ...]:
+        """Player names."""
+        return tuple(p.name for p in self.game.players)
+
+    @property
+    def strategies(self) -> tuple[tuple[str, ...], ...]:
+        """Strategy names per player."""
+        return tuple(tuple(s.name for s in p.strategies) for p in self.game.players)
+
+    def payoffs(self, weights: dict[tuple[str, str], float] | None = None) -> np.ndarray:
+        """Payoff array ``(n_1, ..., n_k, k)``: welfare plus weighted terms (weights default to the declared ones)."""
+        w = {**self.weights, **(weights or {})}
+        unknown = sorted(set(w) - set(self.terms))
+        if unknown:
+            raise InputError(
+                suggest(f"{unknown[0][0]}:{unknown[0][1]}", [f"{p}:{t}" for p, t in self.terms], what="term")
+            )
+        P = self.welfare.copy()
+        for (player, label), delta in self.terms.items():
+            i = self.players.index(player)
+            P[..., i] += w[(player, label)] * delta
+        return P
+
+    def table(self, weights: dict[tuple[str, str], float] | None = None) -> pd.DataFrame:
+        """One row per profile and player: strategies, welfare, term changes, payoff."""
+        P = self.payoffs(weights)
+        rows = []
+        for k, prof in enumerate(all_profiles(self.game)):
+            strat = {
+                f"strategy_{p}": self.strategies[i][s]
+                for i, (p, s) in enumerate(zip(self.players, prof, strict=True))
+            }
+            for i, p in enumerate(self.players):
+                row = {
+                    **strat,
+                    "player": p,
+                    "welfare_pv_usd_million": float(self.welfare[(*prof, i)]),
+                    "payoff_usd_million": float(P[(*prof, i)]),
+                }
+                for (pp, label), delta in self.terms.items():
+                    if pp == p:
+                        row[f"term_{label}_change_pp"] = float(delta[prof])
+                o = self.outcomes[k]
+                row["world_welfare_pv_usd_million"] = float(sum(o["welfare_pv_usd_million"].values()))
+                row["magnet_price_outside_china_peak_change_pct"] = o["magnet_price_change_pct_peak"].get(
+                    "outside China", 0.0
+                )
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+
+def payoff_tensor(
+    game: Game,
+    folder: Path | None = None,
+    *,
+    workers: int | None = None,
+    cache: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[PayoffTensor, Bundles, Result]:
+    """Simulate every profile (cached, in parallel) and assemble the payoff tensor.
+
+    Parameters
+    ----------
+    game : Game
+        The game definition.
+    folder : Path, optional
+        Folder of the game file (relative scenario paths are read from there first).
+    workers : int, optional
+        Worker processes (default: the machine's cores); 1 runs in this process.
+    cache : bool
+        Read and write the on-disk cache of profile outcomes.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after the base run and after each profile.
+
+    Returns
+    -------
+    (PayoffTensor, Bundles, Result)
+        The tensor, the resolved strategy bundles and the base run.
+    """
+    import dask
+
+    from reesim.simulate import simulate
+    from reesim.world.default import load_default_world
+
+    b = bundles(game, folder)
+    world = load_default_world(b.base.world.reference_year, assumptions=b.base.world.assumptions)
+    for p, pl in enumerate(game.players):
+        for r in pl.regions:
+            if r not in world.regions:
+                raise InputError(f"players[{p}].regions: {suggest(r, world.regions, what='region')}")
+    profs = all_profiles(game)
+    scenarios = [profile_scenario(game, b, prof) for prof in profs]
+    total = len(profs) + 1
+    base_res = simulate(b.base)
+    if progress:
+        progress(1, total)
+    keys = [_cache_key(sc, b.base, game) for sc in scenarios]
+    outcomes: list[dict | None] = [_cache_read(k) if cache else None for k in keys]
+    hits = sum(o is not None for o in outcomes)
+    todo = [k for k, o in enumerate(outcomes) if o is None]
+    done = 1 + hits
+    if progress:
+        progress(done, total)
+    n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    game_json = game.model_dump_json()
+    if todo:
+        if n_workers == 1:
+            for k in todo:
+                outcomes[k] = _run_profile(
+                    scenarios[k].model_dump(mode="json"), scenarios[k].name, base_res, game_json
+                )
+                done += 1
+                if progress:
+                    progress(done, total)
+        else:
+            from dask.callbacks import Callback
+
+            tasks = [
+                dask.delayed(_run_profile)(
+                    scenarios[k].model_dump(mode="json"), scenarios[k].name, base_res, game_json
+                )
+                for k in todo
+            ]
+
+            class _Tick(Callback):
+                def _posttask(self, key, result, dsk, state, worker_id):
+                    nonlocal done
+                    if isinstance(key, tuple) or str(key).startswith("_run_profile"):
+                        done += 1
+                        if progress:
+                            progress(min(done, total), total)
+
+            with _Tick():
+                results = dask.compute(*tasks, scheduler="processes", num_workers=n_workers)
+            for k, r in zip(todo, results, strict=True):
+                outcomes[k] = r
+        if cache:
+            for k in todo:
+                _cache_write(keys[k], outcomes[k])
+    shape = tuple(len(p.strategies) for p in game.players)
+    welfare = np.zeros((*shape, len(game.players)))
+    terms = {(pl.name, t.label): np.zeros(shape) for pl in game.players for t in pl.terms}
+    base_terms = {
+        (pl.name, t.label): term_value(base_res, pl.regions, t) for pl in game.players for t in pl.terms
+    }
+    for prof, o in zip(profs, outcomes, strict=True):
+        for i, pl in enumerate(game.players):
+            welfare[(*prof, i)] = sum(o["welfare_pv_usd_million"].get(r, 0.0) for r in pl.regions)
+            for t in pl.terms:
+                terms[(pl.name, t.label)][prof] = (
+                    o["terms"][f"{pl.name}:{t.label}"] - base_terms[(pl.name, t.label)]
+                )
+    weights = {(pl.name, t.label): t.weight_usd_million_per_pp for pl in game.players for t in pl.terms}
+    tensor = PayoffTensor(game, welfare, terms, weights, base_terms, tuple(outcomes), cached=hits)
+    return tensor, b, base_res
+
+
+__all__ = ["PayoffTensor", "outcome", "payoff_tensor", "profile_label", "term_value"]
