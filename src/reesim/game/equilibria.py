@@ -158,9 +158,11 @@ def sensitivity(t: PayoffTensor) -> list[dict]:
                 )
             upper = max([*term.sensitivity, term.weight_usd_million_per_pp, 0.0])
             if upper > 0:
-                prev = [e for e in (_pure_labels(t, t.payoffs({key: 0.0})),)][0]
-                for w in breakpoints(t, key, upper):
-                    after = _pure_labels(t, t.payoffs({key: w * (1 + 1e-6) + 1e-9}))
+                prev = _pure_labels(t, t.payoffs({key: 0.0}))
+                points = breakpoints(t, key, upper)
+                for k, w in enumerate(points):
+                    nxt = points[k + 1] if k + 1 < len(points) else max(upper, 2 * w)
+                    after = _pure_labels(t, t.payoffs({key: 0.5 * (w + nxt)}))
                     if after != prev:
                         rows.append(
                             {
