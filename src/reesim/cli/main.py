@@ -14,6 +14,7 @@ from rich.console import Console
 
 from reesim import __version__
 from reesim.cli.data import app as data_app
+from reesim.cli.game import game_cmd
 from reesim.cli.market import solve, world_app
 from reesim.cli.run import calibrate, compare_runs, report_cmd, schema, validate
 from reesim.cli.run import run as run_cmd
@@ -35,6 +36,7 @@ app.command()(schema)
 app.command()(calibrate)
 app.command("compare")(compare_runs)
 app.command("report")(report_cmd)
+app.command("game")(game_cmd)
 err = Console(stderr=True)
 
 

@@ -351,8 +351,10 @@ def _solve_with_floors(wt: World, scenario: Scenario, qp0, backend, tol: float =
         p["mc_intercept"] = base_int - red
         return wt.with_data(processes=p)
 
+    prods = {id(f): support_mod.producers(wt, f) for _, f in active}
+
     def output(sol, f) -> float:
-        prod = support_mod.producers(wt, f)
+        prod = prods[id(f)]
         act = sol.activity
         return float(sum(act[pos[pid]] * c for pid, c in zip(prod["process"], prod["coef"], strict=True)))
 

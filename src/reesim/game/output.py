@@ -1,0 +1,66 @@
+"""Writing a game's results: payoffs.parquet, equilibria.json, repeated paths, the resolved game, report.html."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from reesim.atomic import atomic_folder
+from reesim.game.payoffs import PayoffTensor
+from reesim.game.profiles import Bundles
+
+
+def resolved_game(t: PayoffTensor, b: Bundles) -> str:
+    """The game with every strategy's instruments spelled out (YAML)."""
+    data = json.loads(t.game.model_dump_json(exclude_none=True))
+    data["base_scenario"] = json.loads(b.base.model_dump_json(exclude_none=True))
+    for pl in data["players"]:
+        for s in pl["strategies"]:
+            s["resolved_instruments"] = list(b.instruments[(pl["name"], s["name"])])
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def repeated_table(paths: list) -> pd.DataFrame:
+    """One table of every repeated path (``path`` names the rule combination)."""
+    frames = []
+    for p in paths:
+        label = ", ".join(f"{k}: {v}" for k, v in p.rules.items())
+        frames.append(p.table.assign(path=label))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def write_game(
+    directory: Path,
+    t: PayoffTensor,
+    b: Bundles,
+    analysis: dict,
+    repeated: list | None = None,
+    *,
+    report: bool = True,
+) -> Path:
+    """Write the game's results into a new folder, atomically."""
+    from reesim import __version__
+    from reesim.data import default_dataset
+
+    meta = {"code_version": __version__, "dataset_version": default_dataset().version}
+    with atomic_folder(directory) as tmp:
+        t.table().to_parquet(tmp / "payoffs.parquet", index=False)
+        doc = {**meta, **analysis}
+        if repeated:
+            doc["repeated"] = [
+                {"rules": p.rules, "pv_usd_million": p.pv_usd_million, "simulations": p.simulations}
+                for p in repeated
+            ]
+            repeated_table(repeated).to_parquet(tmp / "repeated.parquet", index=False)
+        (tmp / "equilibria.json").write_text(json.dumps(doc, indent=2, default=str))
+        (tmp / "game.resolved.yaml").write_text(resolved_game(t, b))
+        if report:
+            from reesim.reports.game import render_game
+
+            (tmp / "report.html").write_text(
+                render_game(doc, t.table(), repeated_table(repeated) if repeated else None), encoding="utf-8"
+            )
+    return Path(directory)
