@@ -1,0 +1,314 @@
+"""The game layer against the simulator: payoff tensor = impacts of the profile runs, caching,
+parallel runs, the game format's errors, repeated-game rules and paths, and ``reesim game``."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reesim.errors import InputError
+from reesim.game.payoffs import payoff_tensor, term_value
+from reesim.game.profiles import all_profiles, bundles, path_scenario, profile_scenario
+from reesim.game.repeated import Rule, play
+from reesim.game.spec import load_game
+
+SMALL = textwrap.dedent(
+    """
+    name: small
+    base: baseline
+    horizon: {start: 2025, end: 2027, step: year}
+    discount_rate: 0.05
+    players:
+      - name: US
+        regions: [USA]
+        strategies:
+          - name: none
+          - name: tariff
+            instruments:
+              - type: import_tariff
+                name: us-duty
+                importer: USA
+                origins: [CHN]
+                stages: [oxide, metal]
+                commodities: [magnet:ndfeb]
+                rate: 0.25
+                start: 2025-01-01
+              - type: tariff_exclusion
+                name: us-duty-exclusion
+                tariff: us-duty
+                share_excluded: 0.1
+                start: 2025-01-01
+        terms:
+          - kind: supply_not_from
+            label: trusted-magnets
+            weight_usd_million_per_pp: 5
+            basis: test weight
+            sensitivity: [0, 1000]
+      - name: China
+        regions: [CHN]
+        strategies:
+          - name: none
+          - name: licensing
+            scenarios: [china-2025-licensing]
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    path = tmp_path_factory.mktemp("game") / "small.yaml"
+    path.write_text(SMALL)
+    return path
+
+
+@pytest.fixture(scope="module")
+def solved(small):
+    game, folder = load_game(small)
+    tensor, b, base = payoff_tensor(game, folder, workers=1, cache=False)
+    return game, tensor, b, base
+
+
+def test_tensor_entries_equal_the_impacts_of_the_profile_runs(solved):
+    from reesim.impacts.compare import compare
+    from reesim.simulate import simulate
+
+    game, tensor, b, base = solved
+    assert tensor.welfare.shape == (2, 2, 2)
+    for prof in all_profiles(game):
+        res = simulate(profile_scenario(game, b, prof), counterfactual=base)
+        pv = compare(res, base, discount_rate=0.05).welfare_discounted
+        tot = pv[pv["component"] == "total"].set_index("region")["pv_usd_million"]
+        assert tensor.welfare[(*prof, 0)] == pytest.approx(tot.get("USA", 0.0), rel=1e-9, abs=1e-9)
+        assert tensor.welfare[(*prof, 1)] == pytest.approx(tot.get("CHN", 0.0), rel=1e-9, abs=1e-9)
+    # The profile where nobody acts is the base itself.
+    assert np.abs(tensor.welfare[0, 0]).max() < 1e-6
+    assert abs(tensor.terms[("US", "trusted-magnets")][0, 0]) < 1e-9
+    # Licensing moves China's welfare (the shock is real, not a no-op).
+    assert abs(tensor.welfare[0, 1, 1]) > 100
+
+
+def test_payoffs_add_the_declared_weighted_terms(solved):
+    _, tensor, _, base = solved
+    delta = tensor.terms[("US", "trusted-magnets")]
+    P = tensor.payoffs()
+    assert np.allclose(P[..., 0], tensor.welfare[..., 0] + 5.0 * delta)
+    assert np.allclose(P[..., 1], tensor.welfare[..., 1])
+    assert np.allclose(tensor.payoffs({("US", "trusted-magnets"): 0.0}), tensor.welfare)
+    with pytest.raises(InputError, match="term"):
+        tensor.payoffs({("US", "nope"): 1.0})
+    # The term by hand on the base run: U.S. magnet consumption not imported from China, % per year.
+    cons = base.consumption
+    cons = (
+        cons[(cons["region"] == "USA") & (cons["commodity"] == "magnet:ndfeb")]
+        .groupby("period")["tonnes"]
+        .sum()
+    )
+    tr = base.trade
+    tr = tr[(tr["importer"] == "USA") & (tr["exporter"] == "CHN") & (tr["commodity"] == "magnet:ndfeb")]
+    imp = tr.groupby("period")["tonnes"].sum().reindex(cons.index, fill_value=0.0)
+    hand = float((100 * (1 - imp / cons)).mean())
+    term = tensor.game.players[0].terms[0]
+    assert term_value(base, ["USA"], term) == pytest.approx(hand)
+    assert tensor.base_terms[("US", "trusted-magnets")] == pytest.approx(hand)
+
+
+def test_cache_and_parallel_runs_give_the_same_tensor(small, solved):
+    game, tensor, _, _ = solved
+    folder = small.parent
+    fresh, _, _ = payoff_tensor(game, folder, workers=2, cache=True)  # Dask processes, fills the cache
+    assert fresh.cached == 0
+    np.testing.assert_allclose(fresh.welfare, tensor.welfare, rtol=1e-9, atol=1e-9)
+    again, _, _ = payoff_tensor(game, folder, workers=2, cache=True)
+    assert again.cached == 4
+    np.testing.assert_allclose(again.welfare, tensor.welfare, rtol=1e-12, atol=1e-12)
+
+
+def test_analysis_of_the_small_game_is_consistent(solved):
+    from reesim.game import analysis as A
+    from reesim.game.equilibria import analyse, reading
+
+    _, tensor, _, _ = solved
+    a = analyse(tensor)
+    P = tensor.payoffs()
+    assert a["equilibria"]["all"], "a finite game has an equilibrium"
+    for e in a["equilibria"]["all"]:
+        sigma = [
+            np.array([e["strategies"][p].get(s, 0.0) for s in strat])
+            for p, strat in zip(tensor.players, tensor.strategies, strict=True)
+        ]
+        assert A.is_equilibrium(P, sigma, tol=1e-7)
+    for e in a["equilibria"]["pure"]:
+        assert e["verified"]
+    text = reading(a)
+    assert "stable outcome" in text or "No combination of single strategies is stable" in text
+    assert "USD" in text
+    sens = [
+        r for r in a["sensitivity"] if r.get("term") == "trusted-magnets" and "weight_usd_million_per_pp" in r
+    ]
+    assert [r["weight_usd_million_per_pp"] for r in sens] == [0, 1000]
+
+
+def test_path_scenario_clips_spells_and_keeps_exclusions_with_their_tariff(solved):
+    game, _, b, _ = solved
+    sc = path_scenario(
+        game, b, {"US": ["none", "tariff", "tariff"], "China": ["licensing", "none", "none"]}, 2027
+    )
+    by_name = {i.name: i for i in sc.instruments if i.name}
+    duty = by_name["us-duty@2026"]
+    assert (str(duty.start), str(duty.end)) == ("2026-01-01", "2027-12-31")
+    assert by_name["us-duty-exclusion@2026"].tariff == "us-duty@2026"
+    lic = by_name["china-licensing-2025@2025"]
+    assert (str(lic.start), str(lic.end)) == ("2025-04-04", "2025-12-31")
+    assert sc.horizon.end == 2027
+
+
+def test_rules_behave_as_defined():
+    rng = np.random.default_rng(0)
+    tft, grim = Rule("tit-for-tat"), Rule("grim")
+    others = [False, True, False]
+    assert [tft.escalate(t, [], others, [], rng) for t in range(4)] == [False, False, True, False]
+    assert [grim.escalate(t, [], others, [], rng) for t in range(4)] == [False, False, True, True]
+    assert Rule("always-escalate").escalate(0, [], [], [], rng)
+    assert not Rule("always-cooperate").escalate(3, [], [True] * 3, [], rng)
+    forgiving, harsh = (
+        Rule("generous-tit-for-tat", generosity=1.0),
+        Rule("generous-tit-for-tat", generosity=0.0),
+    )
+    assert not forgiving.escalate(2, [], [True, True], [], rng)
+    assert harsh.escalate(2, [], [True, True], [], rng)
+    draws = [
+        Rule("generous-tit-for-tat", generosity=0.3).escalate(1, [], [True], [], rng) for _ in range(2000)
+    ]
+    assert 0.65 < np.mean(draws) < 0.75  # escalates with probability 1 - generosity
+    con = Rule("concession", threshold_usd_million=100.0)
+    assert con.escalate(0, [], [], [], rng)
+    assert con.escalate(2, [], [], [-50.0, -99.0], rng)
+    assert not con.escalate(2, [], [], [-50.0, -101.0], rng)
+    assert not con.escalate(3, [], [], [-101.0, 0.0, 0.0], rng)  # a concession is for good
+    with pytest.raises(InputError, match="tit-for-tat"):
+        Rule("tit-for-tatt")
+    with pytest.raises(InputError, match="generosity"):
+        Rule("generous-tit-for-tat", generosity=1.5)
+
+
+def test_repeated_path_follows_the_rules_and_reads_the_final_path(solved):
+    game, _, b, base = solved
+    path = play(game, b, base, {"US": Rule("tit-for-tat"), "China": Rule("always-escalate")})
+    t = path.table
+    us = t[t["player"] == "US"].sort_values("year")
+    cn = t[t["player"] == "China"].sort_values("year")
+    assert list(us["strategy"]) == ["none", "tariff", "tariff"]
+    assert list(cn["strategy"]) == ["licensing"] * 3
+    assert path.simulations == 2  # one run, and one more when the U.S. first retaliates
+    # The outcomes the rules read are those of the final path: recompute them from its result.
+    from reesim.impacts.compare import discounted, welfare_table
+
+    w = welfare_table(path.result, base)
+    w = w[(w["component"] == "total") & (w["region"] == "USA")].set_index("year")["change_usd_million"]
+    assert np.allclose(us.set_index("year")["welfare_change_usd_million"], w.reindex(us["year"]))
+    pv = discounted(welfare_table(path.result, base), 0.05, 2025)
+    assert path.pv_usd_million["US"] == pytest.approx(
+        float(pv[(pv["component"] == "total") & (pv["region"] == "USA")]["pv_usd_million"].sum())
+    )
+    # Both always cooperating is the base: no welfare change in any year.
+    calm = play(game, b, base, {"US": Rule("always-cooperate"), "China": Rule("grim")})
+    assert calm.simulations == 1
+    assert np.abs(calm.table["welfare_change_usd_million"]).max() < 1e-6
+    with pytest.raises(InputError, match="no rule"):
+        play(game, b, base, {"US": Rule("grim")})
+
+
+def test_game_format_errors_name_the_field(tmp_path):
+    def bad(text: str, match: str):
+        p = tmp_path / "g.yaml"
+        p.write_text(text)
+        with pytest.raises(InputError, match=match):
+            g, f = load_game(p)
+            bundles(g, f)
+
+    bad(SMALL.replace("discount_rate: 0.05", "discount_rat: 0.05"), r"discount_rat: unknown key")
+    bad(SMALL.replace("- name: tariff", "- name: none"), r"players\[0\]: .*strategy names must be unique")
+    bad(
+        SMALL.replace("name: China\n", "name: China\n    cooperate: licencing\n"),
+        r"cooperate: unknown strategy 'licencing'.*licensing",
+    )
+    bad(
+        SMALL.replace("scenarios: [china-2025-licensing]", "scenarios: [china-2025-licencing]"),
+        r"players\[1\]\.strategies\[1\]\.scenarios",
+    )
+    bad(SMALL.replace("rate: 0.25", "rate: -1"), r"players\[0\]\.strategies\[1\]\.instruments\[0\]\.rate")
+    bad("name: x\nplayers: []\n", r"players")
+    with pytest.raises(InputError, match="neither a file nor a shipped game"):
+        load_game("us-chine")
+
+
+def test_unknown_player_region_is_refused(tmp_path):
+    p = tmp_path / "g.yaml"
+    p.write_text(SMALL.replace("regions: [USA]", "regions: [USX]"))
+    game, folder = load_game(p)
+    with pytest.raises(InputError, match=r"players\[0\]\.regions: unknown region 'USX'.*USA"):
+        payoff_tensor(game, folder, workers=1, cache=False)
+
+
+def test_shipped_game_resolves_its_strategies():
+    game, folder = load_game("us-china")
+    b = bundles(game, folder)
+    assert [len(p.strategies) for p in game.players] == [4, 4]
+    for pl in game.players:
+        for s in pl.strategies:
+            n = len(b.instruments[(pl.name, s.name)])
+            assert (n == 0) == (s.name == "none"), (pl.name, s.name, n)
+    # Onshoring adds the price floor, the capex subsidy and the stockpile to the duties.
+    types = sorted(i["type"] for i in b.instruments[("US", "tariffs+onshoring")])
+    assert types == ["import_tariff", "import_tariff", "price_floor", "stockpile", "subsidy"]
+
+
+def test_cli_game_writes_results_and_refuses_bad_input(capsys, small, tmp_path):
+    from tests.test_cli import invoke
+
+    out = tmp_path / "out"
+    code, stdout, err = invoke(
+        capsys,
+        "game",
+        str(small),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--repeated",
+        "--rule-us",
+        "grim",
+        "--rule-cn",
+        "always-escalate",
+    )
+    assert code == 0, err
+    assert "pure Nash equilibrium" in stdout and "Repeated game" in stdout
+    for name in (
+        "payoffs.parquet",
+        "equilibria.json",
+        "repeated.parquet",
+        "report.html",
+        "game.resolved.yaml",
+    ):
+        assert (out / name).is_file(), name
+    pay = pd.read_parquet(out / "payoffs.parquet")
+    assert len(pay) == 4 * 2 and set(pay["player"]) == {"US", "China"}
+    doc = json.loads((out / "equilibria.json").read_text())
+    assert doc["reading"] and doc["equilibria"]["all"] and len(doc["repeated"]) == 3
+    html = (out / "report.html").read_text()
+    assert 'id="repeated"' in html and '"type":"heatmap"' in html
+
+    code, _, err = invoke(
+        capsys, "game", str(small), "--repeated", "--rule-us", "tit-for-tatt", "--rule-cn", "grim"
+    )
+    assert code == 2 and "unknown rule 'tit-for-tatt'" in err
+    code, _, err = invoke(capsys, "game", str(small), "--rule-us", "grim")
+    assert code == 2 and "need --repeated" in err
+    code, _, err = invoke(capsys, "game", str(small), "--repeated", "--rule-us", "grim")
+    assert code == 2 and "no rule for China" in err
+    code, _, err = invoke(capsys, "game", str(small), "--out", str(out))
+    assert code == 2 and "not empty" in err
