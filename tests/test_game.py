@@ -312,3 +312,28 @@ def test_cli_game_writes_results_and_refuses_bad_input(capsys, small, tmp_path):
     assert code == 2 and "no rule for China" in err
     code, _, err = invoke(capsys, "game", str(small), "--out", str(out))
     assert code == 2 and "not empty" in err
+
+
+def test_three_player_game_runs_end_to_end(capsys, tmp_path):
+    """A third player (the allies, one strategy) enters the tensor, the analysis and the printed matrix."""
+    from tests.test_cli import invoke
+
+    text = SMALL.replace("end: 2027", "end: 2026") + (
+        "  - name: Allies\n    regions: [EU, JPN, KOR]\n    strategies:\n      - name: none\n"
+    )
+    path = tmp_path / "three.yaml"
+    path.write_text(text)
+    game, folder = load_game(path)
+    assert [p.name for p in game.players] == ["US", "China", "Allies"]
+    tensor, _, _ = payoff_tensor(game, folder, workers=1, cache=False)
+    assert tensor.welfare.shape == (2, 2, 1, 3)
+    from reesim.game.equilibria import analyse
+
+    a = analyse(tensor)
+    assert a["equilibria"]["pure"], (
+        "with one strategy for the allies, the 2x2 part has a pure equilibrium here"
+    )
+    assert "two-player games only" in " ".join(a["equilibria"]["warnings"])
+    code, stdout, err = invoke(capsys, "game", str(path), "--workers", "1")
+    assert code == 0, err
+    assert "when Allies plays 'none'" in stdout

@@ -272,7 +272,14 @@ def payoff_tensor(
     keys = [_cache_key(sc, b.base, game) for sc in scenarios]
     outcomes: list[dict | None] = [_cache_read(k) if cache else None for k in keys]
     hits = sum(o is not None for o in outcomes)
-    todo = [k for k, o in enumerate(outcomes) if o is None]
+    # Longest first (price floors iterate the equilibrium many times per step): better load balance.
+    todo = sorted(
+        (k for k, o in enumerate(outcomes) if o is None),
+        key=lambda k: (
+            -sum(i.type == "price_floor" for i in scenarios[k].instruments),
+            -len(scenarios[k].instruments),
+        ),
+    )
     done = 1 + hits
     if progress:
         progress(done, total)

@@ -127,6 +127,45 @@ def repeated_figure(rep: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def outcomes_table(payoffs: pd.DataFrame, players: list[str]) -> str:
+    """One row per profile: each player's welfare, the world's, the magnet price peak and the declared terms."""
+    cols = [f"strategy_{p}" for p in players]
+    terms = [c for c in payoffs.columns if c.startswith("term_")]
+    rows = []
+    for key, g in payoffs.groupby(cols, sort=False):
+        g = g.set_index("player")
+        key = key if isinstance(key, tuple) else (key,)
+        term_cells = []
+        for c in terms:
+            v = g[c].dropna()
+            term_cells.append(f"{v.iloc[0]:+.1f}" if len(v) else "")
+        rows.append(
+            [
+                *key,
+                *(f"{g.loc[p, 'welfare_pv_usd_million'] / 1000:+,.2f}" for p in players),
+                f"{g['world_welfare_pv_usd_million'].iloc[0] / 1000:+,.2f}",
+                f"{g['magnet_price_outside_china_peak_change_pct'].iloc[0]:+.0f}",
+                *term_cells,
+            ]
+        )
+    heads = [
+        *players,
+        *(f"{p} welfare, bn USD" for p in players),
+        "world welfare, bn USD",
+        "magnet price outside China, peak Δ %",
+        *(c.removeprefix("term_").replace("_change_pp", "") + ", Δ pp" for c in terms),
+    ]
+    n = len(players)
+    return table_html(
+        heads,
+        rows,
+        "Outcome of every profile against the base: welfare (present value, before declared terms), the world's "
+        "welfare (all regions), the largest change of the NdFeB magnet price outside China, and the change of each "
+        "declared term's share (percentage points, horizon average).",
+        numeric=tuple(range(n, len(heads))),
+    )
+
+
 def render_game(a: dict, payoffs: pd.DataFrame, repeated: pd.DataFrame | None = None) -> str:
     """The game report as one HTML document."""
     from plotly.offline import get_plotlyjs
@@ -165,6 +204,7 @@ def render_game(a: dict, payoffs: pd.DataFrame, repeated: pd.DataFrame | None = 
         + esc("; ".join(f"{p}: {', '.join(s)}" for p, s in dom["surviving_iterated_strict"].items()))
         + ".",
     )
+    body += outcomes_table(payoffs, players)
     parts.append(f'<section id="payoffs"><h2>Payoffs and equilibria</h2>{body}</section>')
     b = a["bargaining"]
     brow = []
