@@ -155,12 +155,61 @@ class MixedEquilibria:
     warnings: tuple[str, ...]
 
 
-def mixed_nash(A: np.ndarray, B: np.ndarray, tol: float = 1e-7) -> MixedEquilibria:
-    """All equilibria found by nashpy's support enumeration, verified by a best-response check.
+def _indifferent(
+    M: np.ndarray, rows: tuple[int, ...], cols: tuple[int, ...], tol: float
+) -> np.ndarray | None:
+    """A mixed strategy on ``cols`` making every row in ``rows`` of ``M`` equally good, or None.
 
-    Duplicates (within ``tol``) are merged. For degenerate games the enumeration runs over
-    supports of unequal size too (``non_degenerate=False``) and the result says the list may
-    be incomplete.
+    Solves ``M[rows, cols] y = u 1, sum(y) = 1`` by least squares; accepts it if the residual is
+    below ``tol`` (relative to the payoff scale) and every probability is >= -tol (then clipped).
+    """
+    sub = M[np.ix_(rows, cols)]
+    k, m = len(rows), len(cols)
+    lhs = np.zeros((k + 1, m + 1))
+    lhs[:k, :m] = sub
+    lhs[:k, m] = -1.0
+    lhs[k, :m] = 1.0
+    rhs = np.zeros(k + 1)
+    rhs[k] = 1.0
+    sol, *_ = np.linalg.lstsq(lhs, rhs, rcond=None)
+    scale = max(1.0, float(np.abs(M).max()))
+    if np.abs(lhs @ sol - rhs).max() > tol * scale:
+        return None
+    y = sol[:m]
+    if (y < -tol).any():
+        return None
+    full = np.zeros(M.shape[1])
+    full[list(cols)] = np.clip(y, 0.0, None)
+    total = full.sum()
+    return full / total if total > 0 else None
+
+
+def _own_support_enumeration(A: np.ndarray, B: np.ndarray, equal_sizes: bool, tol: float):
+    """Support enumeration with tolerant sign tests: the supports' indifference solutions that are equilibria."""
+    m, n = A.shape
+    for k1 in range(1, m + 1):
+        for k2 in range(1, n + 1):
+            if equal_sizes and k1 != k2:
+                continue
+            for rows in itertools.combinations(range(m), k1):
+                for cols in itertools.combinations(range(n), k2):
+                    y = _indifferent(A, rows, cols, tol)
+                    if y is None:
+                        continue
+                    x = _indifferent(B.T, cols, rows, tol)
+                    if x is not None and is_equilibrium(np.stack([A, B], axis=-1), [x, y], tol=tol):
+                        yield x, y
+
+
+def mixed_nash(A: np.ndarray, B: np.ndarray, tol: float = 1e-7) -> MixedEquilibria:
+    """Equilibria of a bimatrix game by support enumeration, each verified by a best-response check.
+
+    Candidates come from nashpy's support enumeration and from a second enumeration over the
+    same supports with tolerant sign tests (nashpy 0.0.43 rejects solutions whose zero
+    probabilities come out as -1e-17 and ignores ``tol`` for non-degenerate games, so it can
+    miss equilibria); the union is verified and duplicates (within ``tol``) merged. For
+    degenerate games both enumerate supports of unequal size too, and the result says the
+    list may be incomplete (continua are represented by single points).
     """
     import nashpy as nash
 
@@ -170,18 +219,36 @@ def mixed_nash(A: np.ndarray, B: np.ndarray, tol: float = 1e-7) -> MixedEquilibr
     game = nash.Game(A, B)
     found: list[tuple[np.ndarray, np.ndarray]] = []
     rejected = 0
+
+    def take(x, y) -> None:
+        nonlocal rejected
+        x, y = np.clip(np.asarray(x, float), 0, None), np.clip(np.asarray(y, float), 0, None)
+        if x.sum() <= 0 or y.sum() <= 0:
+            rejected += 1
+            return
+        x, y = x / x.sum(), y / y.sum()
+        if not is_equilibrium(P, [x, y], tol=tol):
+            rejected += 1
+            return
+        if not any(np.allclose(x, a, atol=tol) and np.allclose(y, b, atol=tol) for a, b in found):
+            found.append((x, y))
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for x, y in game.support_enumeration(non_degenerate=not degenerate, tol=tol):
-            x, y = np.clip(x, 0, None), np.clip(y, 0, None)
-            x, y = x / x.sum(), y / y.sum()
-            if not is_equilibrium(P, [x, y], tol=tol):
-                rejected += 1
-                continue
-            if any(np.allclose(x, a, atol=tol) and np.allclose(y, b, atol=tol) for a, b in found):
-                continue
-            found.append((x, y))
+        nash_found = list(game.support_enumeration(non_degenerate=not degenerate, tol=tol))
+    for x, y in nash_found:
+        take(x, y)
+    n_nash = len(found)
+    for x, y in _own_support_enumeration(A, B, equal_sizes=not degenerate, tol=tol):
+        take(x, y)
     notes = sorted({" ".join(str(w.message).split()) for w in caught})
+    if not degenerate:
+        notes = [n for n in notes if "indicates that the game is degenerate" not in n]
+        if len(found) > n_nash:
+            notes.append(
+                f"nashpy's support enumeration returned {n_nash} of the {len(found)} equilibria (rounding in its sign "
+                "tests); the others come from reesim's tolerant enumeration of the same supports"
+            )
     if degenerate:
         notes.append(
             "the game is degenerate (a mixed strategy has more pure best responses than its support size): "
@@ -267,9 +334,10 @@ def nash_bargaining(P: np.ndarray, d: np.ndarray, tol: float = TOL) -> Bargain |
 
     Maximises ``prod_i (u_i - d_i)`` over points ``u`` of the hull with ``u >= d``. For two
     players the maximiser lies on a segment between two pure payoff points; every segment is
-    searched in closed form (the product is quadratic along a segment). For more players only
-    the pure profiles are searched. Returns None when no feasible point improves on ``d`` for
-    every player (then the disagreement point is itself efficient).
+    searched in closed form (the product is quadratic along a segment). For more players the
+    weights of a lottery over the pure profiles maximise ``sum_i log(u_i - d_i)`` (a concave
+    program, SLSQP from the point of a linear program that maximises the smallest gain).
+    Returns None when no point of the hull improves on ``d`` for every player.
     """
     P = _check(P)
     d = np.asarray(d, dtype=float)
@@ -298,9 +366,56 @@ def nash_bargaining(P: np.ndarray, d: np.ndarray, tol: float = TOL) -> Bargain |
             lam = -(x[0] * delta[1] + x[1] * delta[0]) / denom
             if 0.0 < lam < 1.0:
                 consider(vals[a] + lam * delta, ((profs[a], 1.0 - lam), (profs[b], lam)))
+    if P.shape[-1] > 2:
+        lottery = _bargaining_lottery(vals, d, scale, tol)
+        if lottery is not None:
+            w = lottery
+            u = w @ vals
+            consider(u, tuple((profs[k], float(w[k])) for k in np.flatnonzero(w > 1e-9)))
     if best is None:
         return None
     return Bargain(best[1], d, best[2], np.zeros(len(d)), transferable=False)
+
+
+def _bargaining_lottery(vals: np.ndarray, d: np.ndarray, scale: float, tol: float) -> np.ndarray | None:
+    """Lottery weights over profiles maximising sum log(u - d) (None if no lottery improves on d for all)."""
+    from scipy.optimize import linprog, minimize
+
+    m, k = vals.shape
+    # max t  s.t.  w @ vals - d >= t, w >= 0, sum w = 1.
+    res = linprog(
+        np.r_[np.zeros(m), -1.0],
+        A_ub=np.c_[-vals.T, np.ones(k)],
+        b_ub=-d,
+        A_eq=np.r_[np.ones(m), 0.0][None, :],
+        b_eq=[1.0],
+        bounds=[(0, None)] * m + [(None, None)],
+        method="highs",
+    )
+    if res.status != 0 or -res.fun <= tol * scale:
+        return None
+    w0 = res.x[:m]
+    G = (vals - d) / scale
+
+    def neg(w):
+        g = np.maximum(w @ G, 1e-300)
+        return -float(np.log(g).sum())
+
+    def grad(w):
+        g = np.maximum(w @ G, 1e-300)
+        return -(G / g).sum(axis=1)
+
+    opt = minimize(
+        neg,
+        w0,
+        jac=grad,
+        method="SLSQP",
+        bounds=[(0, 1)] * m,
+        constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones(m)}],
+        options={"ftol": 1e-14, "maxiter": 500},
+    )
+    w = np.clip(opt.x if opt.success and neg(opt.x) <= neg(w0) else w0, 0.0, None)
+    return w / w.sum()
 
 
 def nash_bargaining_tu(P: np.ndarray, d: np.ndarray) -> Bargain:
@@ -314,6 +429,10 @@ def nash_bargaining_tu(P: np.ndarray, d: np.ndarray) -> Bargain:
     profs = profiles(P)
     joint = np.array([P[p].sum() for p in profs])
     k = int(np.argmax(joint))
+    if joint[k] < d.sum() - TOL * max(1.0, float(np.abs(joint).max())):
+        raise ValueError(
+            f"disagreement point {d.tolist()} is not feasible: its sum exceeds the largest joint payoff"
+        )
     share = (joint[k] - d.sum()) / len(d)
     u = d + share
     return Bargain(u, d, ((profs[k], 1.0),), u - P[profs[k]], transferable=True)
