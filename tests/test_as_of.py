@@ -51,3 +51,24 @@ def test_the_full_dataset_is_unchanged(ds, view):
     assert len(ds.table("prices")) == 466
     assert ds.as_of_date is None and view.as_of_date == CUTOFF
     assert len(view.table("countries")) == len(ds.table("countries"))  # reference tables unaffected
+
+
+def test_as_of_view_rederives_preferred_among_the_rows_it_can_see(ds):
+    """Full dataset: the 2022 Nd oxide FOB China price of USGS MCS (published later) is preferred over
+    MYB 2022's. As of 2025-03-31 only MYB's row is visible, and it is the preferred one."""
+    key = {"date": "2022", "element": "Nd", "market_code": "fob_china", "form_code": "oxide"}
+    full = ds.table("prices", **key)
+    assert len(full) >= 2 and full["preferred"].sum() == 1
+    myb = full[full["source_id"] == "usgs-minerals-yearbook-aaeed7"]
+    assert len(myb) == 1 and not bool(myb["preferred"].iloc[0])
+    view = ds.as_of("2025-03-31").table("prices", **key)
+    assert list(view["source_id"]) == ["usgs-minerals-yearbook-aaeed7"]
+    assert bool(view["preferred"].iloc[0])
+    assert list(view.columns) == list(full.columns)
+    # One preferred row per quantity in the view, and filtering on preferred uses the re-derived flag.
+    v = ds.as_of("2025-03-31").table("prices")
+    keys = ["date", "element", "form_code", "market_code", "unit"]
+    assert v[v["preferred"]].duplicated(keys).sum() == 0
+    assert (v.groupby(keys, dropna=False)["preferred"].sum() == 1).all()
+    pref = ds.as_of("2025-03-31").table("prices", preferred=True, **key)
+    assert list(pref["source_id"]) == ["usgs-minerals-yearbook-aaeed7"]

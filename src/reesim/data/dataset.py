@@ -20,6 +20,16 @@ DERIVED_COLUMNS = ("year_start", "year_end", "observed_end")
 CITATION_COLUMNS = ("citation", "where_read", "licence", "vintage")
 
 
+#: Tables whose ``preferred`` flag means "latest source vintage among rows reporting the same
+#: quantity", with the columns that identify the quantity (scripts/import_shared_data.py uses
+#: the same rule); an as-of view re-derives the flag among the rows it can see.
+VINTAGE_PREFERENCE: dict[str, tuple[str, ...]] = {
+    "prices": ("date", "element", "form_code", "market_code", "unit"),
+    "reserves": ("year", "country"),
+    "mine_production": ("year", "country"),
+}
+
+
 @dataclass
 class Dataset:
     """The embedded dataset, validated and loaded into a read-only DuckDB file.
@@ -98,6 +108,8 @@ class Dataset:
         """
         where, params = self._where(name, filters)
         spec = self.spec(name)
+        if self.as_of_date is not None and name in VINTAGE_PREFERENCE:
+            return self._as_of_preferred(name, where, params)
         if self.as_of_date is not None and spec.kind == "fact":
             if spec.time_column:
                 where.append("(observed_end IS NULL OR observed_end <= ?)")
@@ -106,6 +118,31 @@ class Dataset:
             params.append(self.as_of_date)
         sql = f'SELECT * FROM "{name}"' + (f" WHERE {' AND '.join(where)}" if where else "")
         return self.connect().execute(sql, params).df()
+
+    def _as_of_preferred(self, name: str, where: list[str], params: list[Any]) -> pd.DataFrame:
+        """Rows visible on the as-of date, with ``preferred`` re-derived among them.
+
+        Among visible rows reporting the same quantity (:data:`VINTAGE_PREFERENCE` keys) the one
+        from the latest source vintage is preferred, as in the full dataset; a row that is
+        preferred only because of a later revision thus gives way to the revision that was
+        known on the date (ties keep the full dataset's choice).
+        """
+        cols = self.columns(name)
+        key = ", ".join(f't."{c}"' for c in VINTAGE_PREFERENCE[name])
+        visible = ["s.vintage_date <= ?"]
+        vparams: list[Any] = [self.as_of_date]
+        if self.spec(name).time_column:
+            visible.insert(0, "(t.observed_end IS NULL OR t.observed_end <= ?)")
+            vparams.insert(0, self.as_of_date)
+        select = ", ".join(f't."{c}"' for c in cols if c != "preferred")
+        sql = (
+            f"WITH r AS (SELECT {select}, row_number() OVER (PARTITION BY {key} "
+            "ORDER BY s.vintage_date DESC, t.preferred DESC) = 1 AS preferred "
+            f'FROM "{name}" t JOIN sources s ON t.source_id = s.source_id WHERE {" AND ".join(visible)}) '
+            f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} FROM r"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+        )
+        return self.connect().execute(sql, vparams + params).df()
 
     def cite(self, name: str, **key: Any) -> pd.DataFrame:
         """The citation(s) behind the rows of ``name`` that match ``key``.

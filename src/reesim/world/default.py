@@ -127,6 +127,25 @@ def _prices(ds: Dataset, cfg: dict, year: int, weights: pd.Series, rec: _Recorde
     out = {}
     for e, ms in members.items():
         have = [m for m in ms if m in found]
+        if not have and getattr(ds, "as_of_date", None) is not None:
+            # A vintage view may lack the year's price of a minor element: carry the latest
+            # earlier price that was known on the as-of date forward (recorded as such).
+            older = ds.table(
+                "prices", market_code="fob_china", form_code="oxide", unit="USD/kg", preferred=True
+            )
+            older = older[older["element"].isin(ms) & (older["year_end"] < year)].sort_values("observed_end")
+            if len(older):
+                last = older.iloc[-1]
+                out[e] = rec.data(
+                    f"price_ref[oxide:{e}]",
+                    float(last["price"]),
+                    "USD/kg",
+                    "prices",
+                    f"date={last['date']}, element={last['element']}, market_code=fob_china "
+                    f"(no {year} price known on {ds.as_of_date}; latest earlier price carried forward)",
+                    last["source_id"],
+                )
+                continue
         if not have:
             raise InputError(f"no FOB China oxide price for {e} in {year} in the prices table")
         if len(ms) == 1:
