@@ -43,6 +43,7 @@ class Dataset:
     tables_dir: Path = DEFAULT_DIR / "tables"
     schema_dir: Path = DEFAULT_DIR / "schema"
     as_of_date: dt.date | None = None
+    as_of_exceptions: tuple = ()
     registry: dict[str, TableSpec] = field(init=False)
     path: Path = field(init=False)
     version: str = field(init=False)
@@ -54,7 +55,7 @@ class Dataset:
         self.version = digest[:16]
 
     # ------------------------------------------------------------------ access
-    def as_of(self, when: dt.date | str) -> Dataset:
+    def as_of(self, when: dt.date | str, exceptions: tuple[tuple[str, dict[str, Any]], ...] = ()) -> Dataset:
         """A view of the dataset as it could be known on ``when`` (vintage-correct access).
 
         Rows of a fact table are kept only if (a) the period they describe had ended by
@@ -63,13 +64,35 @@ class Dataset:
         as the last day of the vintage period; rows whose source has no vintage are dropped).
         Later revisions of earlier years are therefore excluded. Reference tables (sources,
         countries, regions, aggregates) are unaffected.
+
+        ``exceptions`` lists ``(table, filters)`` whose matching rows are kept although they
+        fail (a) or (b) — explicit, named departures (e.g. a minor element's price that no
+        source published before ``when``), which a backtest reports next to its scores.
         """
         when = dt.date.fromisoformat(when) if isinstance(when, str) else when
         view = object.__new__(Dataset)
         view.__dict__.update(self.__dict__)
         view.as_of_date = when
+        view.as_of_exceptions = tuple((t, dict(f)) for t, f in exceptions)
         view._con = None
+        for table, filters in view.as_of_exceptions:
+            view._where(table, filters)  # unknown tables, columns or values fail here
         return view
+
+    def _visible(self, name: str) -> tuple[str, list[Any]]:
+        """SQL condition (on the table's own columns) for rows an as-of view can see, and its parameters."""
+        cond = ["source_id IN (SELECT source_id FROM sources WHERE vintage_date <= ?)"]
+        params: list[Any] = [self.as_of_date]
+        if self.spec(name).time_column:
+            cond.insert(0, "(observed_end IS NULL OR observed_end <= ?)")
+            params.insert(0, self.as_of_date)
+        sql = "(" + " AND ".join(cond) + ")"
+        for table, filters in self.as_of_exceptions:
+            if table == name:
+                w, p = self._where(table, filters)
+                sql += " OR (" + " AND ".join(w or ["TRUE"]) + ")"
+                params += p
+        return "(" + sql + ")", params
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A read-only DuckDB connection (a cursor on one shared read-only handle)."""
@@ -111,11 +134,9 @@ class Dataset:
         if self.as_of_date is not None and name in VINTAGE_PREFERENCE:
             return self._as_of_preferred(name, where, params)
         if self.as_of_date is not None and spec.kind == "fact":
-            if spec.time_column:
-                where.append("(observed_end IS NULL OR observed_end <= ?)")
-                params.append(self.as_of_date)
-            where.append("source_id IN (SELECT source_id FROM sources WHERE vintage_date <= ?)")
-            params.append(self.as_of_date)
+            cond, p = self._visible(name)
+            where.append(cond)
+            params += p
         sql = f'SELECT * FROM "{name}"' + (f" WHERE {' AND '.join(where)}" if where else "")
         return self.connect().execute(sql, params).df()
 
@@ -128,17 +149,14 @@ class Dataset:
         known on the date (ties keep the full dataset's choice).
         """
         cols = self.columns(name)
-        key = ", ".join(f't."{c}"' for c in VINTAGE_PREFERENCE[name])
-        visible = ["s.vintage_date <= ?"]
-        vparams: list[Any] = [self.as_of_date]
-        if self.spec(name).time_column:
-            visible.insert(0, "(t.observed_end IS NULL OR t.observed_end <= ?)")
-            vparams.insert(0, self.as_of_date)
-        select = ", ".join(f't."{c}"' for c in cols if c != "preferred")
+        key = ", ".join(f'"{c}"' for c in VINTAGE_PREFERENCE[name])
+        visible, vparams = self._visible(name)
+        select = ", ".join(f'"{c}"' for c in cols if c != "preferred")
         sql = (
-            f"WITH r AS (SELECT {select}, row_number() OVER (PARTITION BY {key} "
-            "ORDER BY s.vintage_date DESC, t.preferred DESC) = 1 AS preferred "
-            f'FROM "{name}" t JOIN sources s ON t.source_id = s.source_id WHERE {" AND ".join(visible)}) '
+            f'WITH v AS (SELECT *, (SELECT vintage_date FROM sources s WHERE s.source_id = "{name}".source_id) '
+            f'AS _vintage FROM "{name}" WHERE {visible}), '
+            f"r AS (SELECT {select}, row_number() OVER (PARTITION BY {key} "
+            "ORDER BY _vintage DESC, preferred DESC) = 1 AS preferred FROM v) "
             f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} FROM r"
             + (f" WHERE {' AND '.join(where)}" if where else "")
         )
