@@ -9,8 +9,9 @@ against twelve monthly steps, a single day against the step that contains it).
 Scores (the usual event-study measures of forecast evaluation; e.g. Diebold, *Elements of
 Forecasting*, 4th ed., 2007, ch. 12, for the log error):
 
-* ``peak_multiple``: the highest value after the pre-episode date divided by the pre-episode
-  level (the last point at or before that date), observed and simulated on the same points;
+* ``peak_multiple``: the highest value of the points ending after the pre-episode date (an
+  annual average that straddles it counts as after) divided by the pre-episode level (the
+  last point ending at or before that date), observed and simulated on the same points;
 * ``peak`` timing: the midpoint of the period of each peak, and the difference in months;
 * ``direction``: up / down / flat of the last point against the pre-episode level, with a
   +-5 % dead band, observed vs simulated;
@@ -106,7 +107,7 @@ def score(aligned: pd.DataFrame, pre_episode: dt.date) -> dict:
         return out
     out["log_rmse"] = float(np.sqrt(np.mean(np.log(a["simulated"] / a["value"]) ** 2)))
     pre = a[a["end"] <= pre_episode]
-    post = a[a["start"] > pre_episode]
+    post = a[a["end"] > pre_episode]
     if pre.empty or post.empty:
         return out
     base = pre.sort_values(["end", "start"]).iloc[-1]

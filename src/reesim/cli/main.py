@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from reesim import __version__
+from reesim.cli.backtest import backtest_cmd
 from reesim.cli.data import app as data_app
 from reesim.cli.game import game_cmd
 from reesim.cli.market import solve, world_app
@@ -37,6 +38,7 @@ app.command()(calibrate)
 app.command("compare")(compare_runs)
 app.command("report")(report_cmd)
 app.command("game")(game_cmd)
+app.command("backtest")(backtest_cmd)
 err = Console(stderr=True)
 
 

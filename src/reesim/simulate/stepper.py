@@ -44,11 +44,12 @@ from reesim.solve.equilibrium import solve_equilibrium
 from reesim.world.world import World
 
 
-def scenario_world(scenario: Scenario) -> World:
-    """The base world of ``scenario`` with the structure its instruments need."""
+def scenario_world(scenario: Scenario, base: World | None = None) -> World:
+    """The base world of ``scenario`` (default: the default world of its reference year) with the structure its instruments need."""
     from reesim.world.default import load_default_world
 
-    base = load_default_world(scenario.world.reference_year, assumptions=scenario.world.assumptions)
+    if base is None:
+        base = load_default_world(scenario.world.reference_year, assumptions=scenario.world.assumptions)
     stock = stock_mod.structure(scenario, base)
     offtakes = support_mod.structure(scenario, base)
     quotas, members = trade_mod.quota_structure(scenario, base)
@@ -169,6 +170,7 @@ def simulate(
     *,
     progress: Callable[[Step], None] | None = None,
     capacity_paths: dict[str, dict[int, float]] | None = None,
+    world: World | None = None,
 ) -> Result:
     """Simulate ``scenario`` over its horizon.
 
@@ -186,8 +188,11 @@ def simulate(
     capacity_paths : dict, optional
         Exogenous capacity (kt/yr) by process id and year, e.g. China's published mining
         quota in the historical run; those processes do not invest.
+    world : World, optional
+        The base world (default: the default world of the scenario's reference year), e.g.
+        one built from a vintage view of the dataset for a backtest.
     """
-    world = scenario_world(scenario)
+    world = scenario_world(scenario, world)
     paths = capacity_paths or {}
     qp0 = build_qp(world)
     backend = PiqpBackend()

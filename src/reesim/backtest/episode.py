@@ -1,0 +1,187 @@
+"""Backtest episodes: what was known when, what happened to policy, and what to compare.
+
+An episode file (YAML, shipped in ``src/reesim/scenarios/backtests/``) gives
+
+* ``knowledge``: the cut-off date the calibration may know (``as_of``), the reference year of
+  the world built from that vintage view of the dataset, and named ``exceptions`` — rows the
+  calibration needs that no source published before the cut-off, each with its justification;
+* ``scenario``: the policies as they happened (the scenario format, without ``extends``) and
+  ``shocks``: the names of the instruments that make the episode (the counterfactual drops
+  them);
+* ``pre_episode``: the date of the pre-episode level of every series;
+* ``series``: observed series (a dataset table and filters) with the simulated quantity each
+  is compared with;
+* ``judgement``: parameters chosen by judgement, each with its justification (printed with
+  the scores: no parameter is tuned to the episode's post-cut-off observations).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from reesim.errors import InputError, suggest
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _date(v):
+    if isinstance(v, dt.date):
+        return v
+    try:
+        return dt.date.fromisoformat(str(v))
+    except ValueError:
+        raise ValueError(f"{v!r} is not a date (YYYY-MM-DD)") from None
+
+
+class Exception_(_Strict):
+    """Rows the calibration may read although they were published or observed after the cut-off."""
+
+    table: str
+    filters: dict[str, Any]
+    justification: str
+
+
+class Knowledge(_Strict):
+    """What the calibration may know."""
+
+    as_of: dt.date
+    reference_year: int
+    exceptions: list[Exception_] = []
+
+    _d = field_validator("as_of", mode="before")(_date)
+
+
+class Observed(_Strict):
+    """An observed series: rows of a dataset table."""
+
+    table: Literal["prices", "trade_flows", "mine_production", "china_export_quotas"]
+    filters: dict[str, Any]
+
+
+class Simulated(_Strict):
+    """The simulated quantity compared with an observed series.
+
+    ``price``: the price of ``commodity`` in ``region``, or at China's border for exports
+    (``market: fob_china``: the destination price less transport, weighted by China's exports;
+    China's own price when it exports nothing); ``flow``: tonnes per year of ``commodities``
+    from ``exporter`` to ``importer``; ``production``: output of ``stage`` in ``region``, t/yr.
+    """
+
+    kind: Literal["price", "flow", "production"]
+    commodity: str | None = None
+    commodities: list[str] = []
+    region: str | None = None
+    market: Literal["fob_china"] | None = None
+    exporter: str | None = None
+    importer: str | None = None
+    stage: Literal["mining", "separation", "metal", "magnet"] | None = None
+
+    @model_validator(mode="after")
+    def _complete(self):
+        need = {
+            "price": ["commodity"],
+            "flow": ["exporter", "importer"],
+            "production": ["stage", "region"],
+        }[self.kind]
+        missing = [k for k in need if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"kind {self.kind} needs {', '.join(missing)}")
+        if self.kind == "price" and (self.region is None) == (self.market is None):
+            raise ValueError("kind price needs exactly one of region or market")
+        if self.kind == "flow" and not self.commodities:
+            raise ValueError("kind flow needs commodities")
+        return self
+
+
+class Series(_Strict):
+    """One compared series."""
+
+    label: str
+    unit: str
+    observed: Observed
+    simulated: Simulated
+    note: str = ""
+
+
+class Judgement(_Strict):
+    """A parameter chosen by judgement."""
+
+    parameter: str
+    value: Any
+    justification: str
+
+
+class Episode(_Strict):
+    """A backtest episode (see the module docstring)."""
+
+    name: str
+    title: str
+    description: str = ""
+    knowledge: Knowledge
+    pre_episode: dt.date
+    scenario: dict[str, Any]
+    shocks: list[str] = Field(min_length=1)
+    series: list[Series] = Field(min_length=1)
+    judgement: list[Judgement] = []
+    missing_data: list[str] = Field([], description="data the episode would need that the dataset lacks")
+    china_mining_quota: bool = Field(
+        False,
+        description="China's mine output follows its published annual mining quota (as known on the cut-off), "
+        "held at the last known value after that",
+    )
+
+    _d = field_validator("pre_episode", mode="before")(_date)
+
+    @model_validator(mode="after")
+    def _shocks_named(self):
+        names = [i.get("name") for i in self.scenario.get("instruments", []) if isinstance(i, dict)]
+        unknown = [s for s in self.shocks if s not in names]
+        if unknown:
+            raise ValueError(f"shocks: {unknown} name no instrument of the scenario; instruments: {names}")
+        return self
+
+
+def shipped_episodes() -> dict[str, str]:
+    """Shipped episode names and their YAML text."""
+    from importlib import resources
+
+    folder = resources.files("reesim").joinpath("scenarios", "backtests")
+    return {
+        p.name[: -len(".yaml")]: p.read_text(encoding="utf-8")
+        for p in folder.iterdir()
+        if p.name.endswith(".yaml")
+    }
+
+
+def load_episode(ref: str | Path) -> Episode:
+    """An episode by shipped name (``2010``, ``2025``) or YAML path."""
+    from reesim.scenario.load import _Loader, format_errors
+
+    path = Path(ref)
+    ships = shipped_episodes()
+    if path.is_file():
+        text, label = path.read_text(encoding="utf-8"), path.name
+    elif str(ref) in ships:
+        text, label = ships[str(ref)], f"{ref} (shipped episode)"
+    else:
+        raise InputError(
+            f"episode '{ref}' is neither a file nor a shipped episode; "
+            + suggest(str(ref), ships, what="episode")
+        )
+    try:
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass that keeps dates as text
+    except yaml.YAMLError as exc:
+        raise InputError(f"{label}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{label}: an episode is a mapping with keys {sorted(Episode.model_fields)}")
+    try:
+        return Episode.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(format_errors(exc, label, None)) from None

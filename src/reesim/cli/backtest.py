@@ -1,0 +1,75 @@
+"""``reesim backtest EPISODE``: run a shipped or user episode and print its score table."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from reesim.atomic import ensure_new_folder
+from reesim.cli.data import out
+
+
+def _f(v, digits: int = 2) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    return f"{v:,.{digits}f}" if isinstance(v, float) else str(v)
+
+
+def print_scores(doc: dict) -> None:
+    """The compact score table and the generated reading."""
+    t = Table(title=f"Backtest {doc['episode']}: {doc['title']} ({doc['status']})", header_style="bold")
+    for col in (
+        "series",
+        "peak × obs",
+        "peak × sim",
+        "× no shock",
+        "dir obs/sim",
+        "timing, mo",
+        "log-RMSE",
+        "verdict",
+    ):
+        t.add_column(col, justify="left" if col in ("series", "dir obs/sim", "verdict") else "right")
+    for s in doc["scores"]:
+        t.add_row(
+            s["series"],
+            _f(s.get("peak_multiple_observed")),
+            _f(s.get("peak_multiple_simulated")),
+            _f(s.get("peak_multiple_counterfactual")),
+            f"{s.get('direction_observed', 'n/a')}/{s.get('direction_simulated', 'n/a')}",
+            _f(s.get("peak_timing_error_months"), 1),
+            _f(s.get("log_rmse")),
+            s.get("verdict", ""),
+        )
+    out.print(t)
+    out.print(doc["summary"]["reading"], soft_wrap=False)
+    k = doc["knowledge"]
+    out.print(
+        f"  knowledge: as of {k['as_of']}, world calibrated to {k['reference_year']}; "
+        f"{len(k['exceptions'])} named exception(s); judgement parameters: {len(doc['judgement'])} "
+        "(listed in backtest.json and the report)"
+    )
+
+
+def backtest_cmd(
+    episode: str = typer.Argument(..., help="Episode: a shipped name (2010, 2025) or a YAML file."),
+    out_dir: Path = typer.Option(
+        None, "--out", "-o", help="Write backtest.json, paths.parquet and report.html here."
+    ),
+) -> None:
+    """Backtest an episode: calibrate on what was known at the cut-off, simulate, score against observations."""
+    from reesim.backtest.episode import load_episode
+    from reesim.backtest.output import document, write_backtest
+    from reesim.backtest.run import run_backtest
+
+    ep = load_episode(episode)
+    if out_dir is not None:
+        ensure_new_folder(out_dir)
+    with out.status(f"backtest {ep.name}: calibrating as of {ep.knowledge.as_of} and simulating"):
+        r = run_backtest(ep)
+    print_scores(document(r))
+    if out_dir is not None:
+        write_backtest(out_dir, r)
+        out.print(f"wrote {out_dir} (backtest.json, paths.parquet, report.html)")
