@@ -1,0 +1,173 @@
+"""Backtests: what the calibration can know, an end-to-end run on a short episode, the shipped
+episodes, the outputs and the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import textwrap
+
+import pandas as pd
+import pytest
+
+from reesim.backtest.episode import load_episode
+from reesim.backtest.run import period_bounds, run_backtest
+from reesim.errors import InputError
+
+SHORT = textwrap.dedent(
+    """
+    name: short
+    title: A short test episode
+    knowledge:
+      as_of: 2025-03-31
+      reference_year: 2022
+      exceptions:
+        - table: prices
+          filters: {element: [Ho, Er, Yb, Lu], date: "2022", market_code: fob_china, form_code: oxide}
+          justification: test
+        - table: processing_capacity
+          filters: {entity: "United States (all producers)", metric: "production of rare-earth compounds and metals", year: 2022}
+          justification: test
+        - table: processing_capacity
+          filters: {entity: China, metric: "share of global permanent-magnet manufacturing"}
+          justification: test
+    pre_episode: 2024-12-31
+    scenario:
+      name: short
+      horizon: {start: 2023, end: 2025, step: year}
+      instruments:
+        - type: export_quota
+          name: shock
+          exporter: CHN
+          destinations: all
+          commodities: [oxide:Dy, oxide:Tb, magnet:ndfeb]
+          approval_share: 0.5
+          start: 2025-04-04
+    shocks: [shock]
+    series:
+      - {label: "Tb oxide, FOB China", unit: USD/kg, observed: {table: prices, filters: {element: Tb, form_code: oxide, market_code: fob_china}}, simulated: {kind: price, commodity: "oxide:Tb", market: fob_china}}
+      - {label: "Nd oxide, Europe", unit: USD/kg, observed: {table: prices, filters: {element: Nd, form_code: oxide, market_code: europe}}, simulated: {kind: price, commodity: "oxide:Nd", region: EU}}
+      - {label: "China mine production", unit: t REO/yr, observed: {table: mine_production, filters: {iso3: CHN}}, simulated: {kind: production, stage: mining, region: CHN}}
+    judgement:
+      - {parameter: approval share, value: 0.5, justification: test}
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def short(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bt") / "short.yaml"
+    path.write_text(SHORT)
+    return path
+
+
+@pytest.fixture(scope="module")
+def short_run(short):
+    return run_backtest(load_episode(short))
+
+
+def test_period_bounds():
+    assert period_bounds("2025") == (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+    assert period_bounds("2011-Q2") == (dt.date(2011, 4, 1), dt.date(2011, 6, 30))
+    assert period_bounds("2010-Q4") == (dt.date(2010, 10, 1), dt.date(2010, 12, 31))
+    assert period_bounds("2026-01") == (dt.date(2026, 1, 1), dt.date(2026, 1, 31))
+    assert period_bounds("2024-12") == (dt.date(2024, 12, 1), dt.date(2024, 12, 31))
+    assert period_bounds("2025-05-06") == (dt.date(2025, 5, 6), dt.date(2025, 5, 6))
+    assert period_bounds("first batch") is None
+
+
+def test_2010_calibration_cannot_read_anything_observed_or_published_after_the_cut_off(ds):
+    """The issue's proof: every price and production row the 2010 backtest's vintage view can
+    return was observed and published by 2010-06-30."""
+    ep = load_episode("2010")
+    view = ds.as_of(
+        ep.knowledge.as_of, exceptions=tuple((e.table, e.filters) for e in ep.knowledge.exceptions)
+    )
+    cut = pd.Timestamp("2010-06-30")
+    vint = pd.to_datetime(ds.table("sources").set_index("source_id")["vintage_date"])
+    for table in ("prices", "mine_production", "china_export_quotas", "trade_flows", "processing_capacity"):
+        rows = view.table(table)
+        assert (pd.to_datetime(rows["observed_end"]) <= cut).all(), table
+        assert (rows["source_id"].map(vint) <= cut).all(), table
+    # ... while the full dataset holds the episode's later observations.
+    assert (pd.to_datetime(ds.table("prices")["observed_end"]) > cut).sum() > 100
+
+
+def test_blocked_episode_says_why_and_still_shows_the_observations():
+    r = run_backtest(load_episode("2010"))
+    assert r.status == "blocked"
+    assert "mine production by country for 2009: 0 row(s)" in r.reason
+    assert set(r.scores["verdict"]) == {"not run"}
+    nd = r.scores.set_index("series").loc["Nd oxide, FOB China"]
+    # FOB China Nd oxide: 19.12 USD/kg in 2009 (pre-episode) and a peak of 260 in October 2011.
+    assert nd["peak_multiple_observed"] == pytest.approx(260 / 19.12)
+    assert set(r.paths["path"]) == {"observed"}
+
+
+def test_short_episode_runs_end_to_end(short_run):
+    r = short_run
+    assert r.status == "run"
+    assert list(r.scores["series"]) == ["Tb oxide, FOB China", "Nd oxide, Europe", "China mine production"]
+    assert set(r.paths["path"]) == {"observed", "simulated", "counterfactual"}
+    assert set(r.scores["verdict"]) <= {"hit", "partial", "miss", "no score"}
+    # The pre-episode levels are the 2024 observation and the 2024 simulated step (annual steps).
+    tb = r.scores.set_index("series").loc["Tb oxide, FOB China"]
+    assert tb["pre_observed"] == 812.0  # USGS MCS 2026, FOB China 2024
+    sim = r.paths[(r.paths["label"] == "Tb oxide, FOB China") & (r.paths["path"] == "simulated")]
+    assert tb["pre_simulated"] == pytest.approx(float(sim.loc[sim["period"] == "2024", "value"].iloc[0]))
+    # Before the shock the episode and its counterfactual are the same run.
+    cf = r.paths[(r.paths["label"] == "Tb oxide, FOB China") & (r.paths["path"] == "counterfactual")]
+    assert float(cf.loc[cf["period"] == "2024", "value"].iloc[0]) == pytest.approx(
+        tb["pre_simulated"], rel=1e-6
+    )
+    # Observed points come from the dataset with their sources, inside the simulated horizon.
+    obs = r.paths[r.paths["path"] == "observed"]
+    assert obs["source_id"].str.len().gt(0).all()
+    assert (pd.to_datetime(obs["end"]) >= pd.Timestamp("2023-01-01")).all()
+
+
+def test_calibration_read_nothing_after_the_cut_off_except_the_named_exceptions(short_run, ds):
+    ep = short_run.episode
+    allowed = set()
+    for e in ep.knowledge.exceptions:
+        allowed |= set(ds.table(e.table, **e.filters)["source_id"])
+    beyond = short_run.audit["rows_beyond_cutoff"]
+    assert beyond, "the test episode needs its exceptions"
+    assert {b["source_id"] for b in beyond} <= allowed
+    assert short_run.audit["tables"]["mine_production"]["latest_observed"] <= "2025-03-31"
+
+
+def test_episode_format_errors(tmp_path):
+    p = tmp_path / "e.yaml"
+    p.write_text(SHORT.replace("shocks: [shock]", "shocks: [shok]"))
+    with pytest.raises(InputError, match=r"shocks: \['shok'\] name no instrument"):
+        load_episode(p)
+    p.write_text(
+        SHORT.replace("kind: production, stage: mining, region: CHN", "kind: production, region: CHN")
+    )
+    with pytest.raises(InputError, match="needs stage"):
+        load_episode(p)
+    with pytest.raises(InputError, match=r"neither a file nor a shipped episode.*2010"):
+        load_episode("2011")
+
+
+def test_shipped_2025_episode_and_cli(capsys, tmp_path):
+    from tests.test_cli import invoke
+
+    out = tmp_path / "bt"
+    code, stdout, err = invoke(capsys, "backtest", "2025", "--out", str(out))
+    assert code == 0, err
+    assert "Backtest 2025" in stdout and "(run)" in stdout
+    doc = json.loads((out / "backtest.json").read_text())
+    assert doc["status"] == "run" and len(doc["scores"]) == 18
+    assert sum(doc["summary"]["verdicts"].values()) == 18
+    # Every row read beyond the cut-off is one of the named exceptions' sources.
+    exc_sources = {"usgs-mineral-commodity-08b62d", "usgs-mcs-2026-106cb1", "iea-commentary-2025-c13645"}
+    exc_sources |= {"usgs-mcs-2025-ecebee", "mexico-business-news-be944d"}
+    assert {b["source_id"] for b in doc["knowledge"]["audit"]["rows_beyond_cutoff"]} <= exc_sources
+    assert doc["judgement"] and all(j["justification"] for j in doc["judgement"])
+    assert (out / "paths.parquet").is_file()
+    html = (out / "report.html").read_text()
+    assert "What the calibration knew" in html and "Knowledge audit" in html
+    code, _, err = invoke(capsys, "backtest", "2011")
+    assert code == 2 and "shipped episode" in err
