@@ -337,3 +337,45 @@ def test_three_player_game_runs_end_to_end(capsys, tmp_path):
     code, stdout, err = invoke(capsys, "game", str(path), "--workers", "1")
     assert code == 0, err
     assert "when Allies plays 'none'" in stdout
+
+
+def test_path_keeps_one_stockpile_when_a_strategy_returns():
+    """Onshoring on, off, on: the duties come and go by spell; the stockpile is one instrument (not rebuilt)."""
+    game, folder = load_game("us-china")
+    b = bundles(game, folder)
+    on, off = "tariffs+onshoring", "none"
+    sc = path_scenario(game, b, {"US": [on, off, on, off], "China": ["none"] * 4}, 2028)
+    stock = [i for i in sc.instruments if i.type == "stockpile"]
+    assert len(stock) == 1
+    assert (str(stock[0].start), str(stock[0].end)) == ("2025-07-10", "2027-12-31")
+    duties = sorted(i.name for i in sc.instruments if i.type == "import_tariff" and "critical" in i.name)
+    assert duties == ["us-301-critical-minerals@2025", "us-301-critical-minerals@2027"]
+
+
+def test_term_that_names_an_unknown_commodity_is_refused(tmp_path):
+    p = tmp_path / "g.yaml"
+    p.write_text(
+        SMALL.replace(
+            "      - kind: supply_not_from\n",
+            "      - kind: supply_not_from\n        commodities: [magnet:ndfe]\n",
+        )
+    )
+    game, folder = load_game(p)
+    with pytest.raises(
+        InputError, match=r"players\[0\]\.terms\[0\]\.commodities: unknown commodity 'magnet:ndfe'"
+    ):
+        payoff_tensor(game, folder, workers=1, cache=False)
+
+
+def test_strategy_instrument_with_a_base_name_replaces_it(solved):
+    from reesim.game.profiles import Bundles
+
+    game, _, b, _ = solved
+    growth = next(i for i in b.base.instruments if i.name == "magnet-demand-growth")
+    changed = {**growth.model_dump(mode="json", exclude_none=True), "growth": {"2025": 0.10}}
+    b2 = Bundles(b.base, {**b.instruments, ("US", "tariff"): (*b.instruments[("US", "tariff")], changed)})
+    sc = profile_scenario(game, b2, (1, 0))
+    mine = [i for i in sc.instruments if i.name == "magnet-demand-growth"]
+    assert len(mine) == 1 and mine[0].growth == {2025: 0.10}
+    with pytest.raises(InputError, match="replaces base instrument"):
+        path_scenario(game, b2, {"US": ["tariff"] * 3, "China": ["none"] * 3}, 2027)

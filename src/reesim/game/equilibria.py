@@ -157,6 +157,15 @@ def sensitivity(t: PayoffTensor) -> list[dict]:
                     }
                 )
             upper = max([*term.sensitivity, term.weight_usd_million_per_pp, 0.0])
+            if min([*term.sensitivity, 0.0]) < 0:
+                rows.append(
+                    {
+                        "player": pl.name,
+                        "term": term.label,
+                        "note": "switch points are searched for positive weights only; negative weights are "
+                        "evaluated at the listed values",
+                    }
+                )
             if upper > 0:
                 prev = _pure_labels(t, t.payoffs({key: 0.0}))
                 points = breakpoints(t, key, upper)
@@ -218,6 +227,7 @@ def analyse(t: PayoffTensor) -> dict:
     esc = tuple(pl.index(pl.escalation) for pl in t.game.players)
     return {
         "game": t.game.name,
+        "base": t.game.base,
         "players": list(t.players),
         "strategies": {p: list(s) for p, s in zip(t.players, t.strategies, strict=True)},
         "discount_rate": t.game.discount_rate,
@@ -265,8 +275,8 @@ def reading(a: dict) -> str:
         pays = "; ".join(f"{p} {_money(v)}" for p, v in e["payoffs_usd_million"].items())
         more = f" (one of {len(eq['pure'])} pure equilibria)" if len(eq["pure"]) > 1 else ""
         parts.append(
-            f"Acting alone, the stable outcome{more} is that {prof}: neither government can do better by "
-            f"changing its own measures. Against the no-new-measures baseline, welfare changes by {pays} "
+            f"Acting alone, the stable outcome{more} is that {prof}: no government can do better by "
+            f"changing its own measures. Against the base scenario ({a['base']}), welfare changes by {pays} "
             f"(present value at {rate:.0f} %/yr)."
         )
     elif eq["all"]:

@@ -26,8 +26,8 @@ def resolved_game(t: PayoffTensor, b: Bundles) -> str:
 def repeated_table(paths: list) -> pd.DataFrame:
     """One table of every repeated path (``path`` names the rule combination)."""
     frames = []
-    for p in paths:
-        label = ", ".join(f"{k}: {v}" for k, v in p.rules.items())
+    for n, p in enumerate(paths, start=1):
+        label = f"path {n}: " + ", ".join(f"{k} {v}" for k, v in p.rules.items())
         frames.append(p.table.assign(path=label))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

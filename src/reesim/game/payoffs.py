@@ -263,10 +263,30 @@ def payoff_tensor(
         for r in pl.regions:
             if r not in world.regions:
                 raise InputError(f"players[{p}].regions: {suggest(r, world.regions, what='region')}")
+        for j, t in enumerate(pl.terms):
+            for c in t.commodities:
+                if c not in world.commodities:
+                    raise InputError(
+                        f"players[{p}].terms[{j}].commodities: {suggest(c, world.commodities, what='commodity')}"
+                    )
+            for r in t.adversary:
+                if r not in world.regions:
+                    raise InputError(
+                        f"players[{p}].terms[{j}].adversary: {suggest(r, world.regions, what='region')}"
+                    )
     profs = all_profiles(game)
     scenarios = [profile_scenario(game, b, prof) for prof in profs]
     total = len(profs) + 1
     base_res = simulate(b.base)
+    base_terms = {
+        (pl.name, t.label): term_value(base_res, pl.regions, t) for pl in game.players for t in pl.terms
+    }
+    for (player, label), v in base_terms.items():
+        if not np.isfinite(v):
+            raise InputError(
+                f"term '{label}' of {player} measures nothing in the base run (no consumption or output of what it "
+                "counts in the player's regions); change its commodities, stage or the player's regions"
+            )
     if progress:
         progress(1, total)
     keys = [_cache_key(sc, b.base, game) for sc in scenarios]
@@ -322,9 +342,6 @@ def payoff_tensor(
     shape = tuple(len(p.strategies) for p in game.players)
     welfare = np.zeros((*shape, len(game.players)))
     terms = {(pl.name, t.label): np.zeros(shape) for pl in game.players for t in pl.terms}
-    base_terms = {
-        (pl.name, t.label): term_value(base_res, pl.regions, t) for pl in game.players for t in pl.terms
-    }
     for prof, o in zip(profs, outcomes, strict=True):
         for i, pl in enumerate(game.players):
             welfare[(*prof, i)] = sum(o["welfare_pv_usd_million"].get(r, 0.0) for r in pl.regions)
@@ -332,6 +349,13 @@ def payoff_tensor(
                 terms[(pl.name, t.label)][prof] = (
                     o["terms"][f"{pl.name}:{t.label}"] - base_terms[(pl.name, t.label)]
                 )
+    for (player, label), arr in terms.items():
+        if not np.isfinite(arr).all():
+            bad = all_profiles(game)[int(np.flatnonzero(~np.isfinite(arr.ravel()))[0])]
+            raise InputError(
+                f"term '{label}' of {player} measures nothing in profile {profile_label(game, bad)}; "
+                "change its commodities, stage or the player's regions"
+            )
     weights = {(pl.name, t.label): t.weight_usd_million_per_pp for pl in game.players for t in pl.terms}
     tensor = PayoffTensor(game, welfare, terms, weights, base_terms, tuple(outcomes), cached=hits)
     return tensor, b, base_res

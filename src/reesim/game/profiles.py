@@ -86,12 +86,25 @@ def all_profiles(game: Game) -> list[tuple[int, ...]]:
 
 
 def _scenario_data(b: Bundles, name: str, description: str, instruments: list[dict]) -> dict[str, Any]:
+    """The base scenario's mapping with ``instruments`` added; one with a base instrument's name replaces it."""
     data = b.base.model_dump(mode="json", exclude_none=True)
     data.pop("extends", None)
     data["name"] = name
     data["description"] = description
-    data["instruments"] = [*(_dump(i) for i in b.base.instruments), *instruments]
+    given = {i.get("name") for i in instruments if i.get("name")}
+    data["instruments"] = [*(_dump(i) for i in b.base.instruments if i.name not in given), *instruments]
     return data
+
+
+def overrides(b: Bundles) -> dict[tuple[str, str], list[str]]:
+    """Strategies whose instruments replace base instruments of the same name."""
+    base = {i.name for i in b.base.instruments if i.name}
+    out = {}
+    for key, insts in b.instruments.items():
+        names = [i["name"] for i in insts if i.get("name") in base]
+        if names:
+            out[key] = names
+    return out
 
 
 def profile_scenario(game: Game, b: Bundles, profile: tuple[int, ...]) -> Scenario:
@@ -102,6 +115,10 @@ def profile_scenario(game: Game, b: Bundles, profile: tuple[int, ...]) -> Scenar
         insts.extend(b.instruments[(pl.name, pl.strategies[s].name)])
     data = _scenario_data(b, f"{game.name}[{label}]", f"Game {game.name}: {label}", insts)
     return parse(data, f"{game.name}: profile {label}")
+
+
+#: Instruments that carry state of their own (stocks): kept as one instrument over a player's path.
+STATEFUL = ("stockpile",)
 
 
 def _clip(inst: dict[str, Any], first: dt.date, last: dt.date, suffix: str) -> dict[str, Any] | None:
@@ -128,21 +145,40 @@ def path_scenario(game: Game, b: Bundles, choices: dict[str, list[str]], last_ye
     strategy is in force during the spell (clipped to the spell and to its own dates) and
     named ``name@<first year of the spell>``; tariff exclusions follow their tariff's spell.
     """
+    over = overrides(b)
+    if over:
+        (player, strategy), names = next(iter(over.items()))
+        raise InputError(
+            f"repeated play: {player} strategy '{strategy}' replaces base instrument(s) {names}; a year-by-year path "
+            "cannot switch a base instrument off and on — give the strategy instruments of its own names"
+        )
     start = b.base.horizon.start
     insts: list[dict[str, Any]] = []
     for pl in game.players:
         years = choices[pl.name][: last_year - start + 1]
+        spells: list[tuple[str, int, int]] = []
         k = 0
         while k < len(years):
             j = k
             while j + 1 < len(years) and years[j + 1] == years[k]:
                 j += 1
-            y0, y1 = start + k, start + j
-            for inst in b.instruments[(pl.name, years[k])]:
-                c = _clip(inst, dt.date(y0, 1, 1), dt.date(y1, 12, 31), f"@{y0}")
-                if c is not None:
-                    insts.append(c)
+            spells.append((years[k], start + k, start + j))
             k = j + 1
+        for strategy in dict.fromkeys(s for s, _, _ in spells):
+            mine = [(y0, y1) for s, y0, y1 in spells if s == strategy]
+            for inst in b.instruments[(pl.name, strategy)]:
+                if inst["type"] in STATEFUL:
+                    # A stock, once started, is one instrument from the first to the last spell
+                    # of its strategy: it is not bought again when the strategy returns.
+                    y0, y1 = mine[0][0], mine[-1][1]
+                    c = _clip(inst, dt.date(y0, 1, 1), dt.date(y1, 12, 31), f"@{y0}")
+                    if c is not None:
+                        insts.append(c)
+                    continue
+                for y0, y1 in mine:
+                    c = _clip(inst, dt.date(y0, 1, 1), dt.date(y1, 12, 31), f"@{y0}")
+                    if c is not None:
+                        insts.append(c)
     # An exclusion whose tariff was not in force in its spell would name a missing tariff: drop it.
     tariffs = {i.get("name") for i in insts if i["type"] == "import_tariff"}
     insts = [i for i in insts if i["type"] != "tariff_exclusion" or i["tariff"] in tariffs]

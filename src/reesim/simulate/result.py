@@ -49,11 +49,6 @@ class Result:
             return self.table(name)
         raise AttributeError(name)
 
-    def until(self, year: int) -> Result:
-        """The same result restricted to steps in years up to ``year`` (a new Result)."""
-        tables = {k: v[v["year"] <= year].reset_index(drop=True) for k, v in self._tables.items()}
-        return Result(scenario_name=self.scenario_name, meta={**self.meta, "until": year}, _tables=tables)
-
     def to_xarray(self):
         """Prices, consumption and capacity as an xarray Dataset (period x commodity/sector x region)."""
         import xarray as xr
