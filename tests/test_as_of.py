@@ -72,3 +72,41 @@ def test_as_of_view_rederives_preferred_among_the_rows_it_can_see(ds):
     assert (v.groupby(keys, dropna=False)["preferred"].sum() == 1).all()
     pref = ds.as_of("2025-03-31").table("prices", preferred=True, **key)
     assert list(pref["source_id"]) == ["usgs-minerals-yearbook-aaeed7"]
+
+
+def test_vintage_view_carries_each_group_members_latest_annual_price_forward():
+    """HREE_other in a vintage view without its year's prices: each member's latest earlier annual
+    price (monthly quotes ignored), weighted by supply as in the normal path."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from reesim.world.default import _prices, _Recorder, load_config
+
+    cfg = load_config()
+    rows = [
+        {"date": "2022", "element": e, "price": 10.0, "source_id": "s-now", "year_end": 2022}
+        for e in cfg["elements"]
+        if e not in cfg["element_groups"]
+    ]
+    rows += [
+        {"date": "2020", "element": "Er", "price": 40.0, "source_id": "s-er", "year_end": 2020},
+        {"date": "2019", "element": "Er", "price": 99.0, "source_id": "s-old", "year_end": 2019},
+        {"date": "2021-05", "element": "Er", "price": 500.0, "source_id": "s-month", "year_end": 2021},
+        {"date": "2019", "element": "Ho", "price": 100.0, "source_id": "s-ho", "year_end": 2019},
+    ]
+    table = pd.DataFrame(rows)
+
+    class View:
+        as_of_date = dt.date(2023, 3, 31)
+
+        def table(self, name, date=None, **filters):
+            return table if date is None else table[table["date"] == date]
+
+    rec = _Recorder()
+    weights = pd.Series({"Er": 3.0, "Ho": 1.0, "Yb": 2.0})
+    out = _prices(View(), cfg, 2022, weights, rec)
+    assert out["HREE_other"] == pytest.approx((40.0 * 3 + 100.0 * 1) / 4)  # Yb has no price: left out
+    prov = rec.frame()
+    text = prov.loc[prov["parameter"] == "price_ref[oxide:HREE_other]", "source"].iloc[0]
+    assert "carried forward from earlier years: " in text and "Er 2020" in text and "Ho 2019" in text

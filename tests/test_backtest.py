@@ -134,6 +134,8 @@ def test_calibration_read_nothing_after_the_cut_off_except_the_named_exceptions(
     beyond = short_run.audit["rows_beyond_cutoff"]
     assert beyond, "the test episode needs its exceptions"
     assert {b["source_id"] for b in beyond} <= allowed
+    # Row by row: every row read beyond the cut-off is one an exception's filters admit.
+    assert short_run.audit["unexplained"] == []
     assert short_run.audit["tables"]["mine_production"]["latest_observed"] <= "2025-03-31"
 
 
@@ -161,6 +163,7 @@ def test_shipped_2025_episode_and_cli(capsys, tmp_path):
     doc = json.loads((out / "backtest.json").read_text())
     assert doc["status"] == "run" and len(doc["scores"]) == 18
     assert sum(doc["summary"]["verdicts"].values()) == 18
+    assert doc["knowledge"]["audit"]["unexplained"] == []
     # Every row read beyond the cut-off is one of the named exceptions' sources.
     exc_sources = {"usgs-mineral-commodity-08b62d", "usgs-mcs-2026-106cb1", "iea-commentary-2025-c13645"}
     exc_sources |= {"usgs-mcs-2025-ecebee", "mexico-business-news-be944d"}
@@ -171,3 +174,52 @@ def test_shipped_2025_episode_and_cli(capsys, tmp_path):
     assert "What the calibration knew" in html and "Knowledge audit" in html
     code, _, err = invoke(capsys, "backtest", "2011")
     assert code == 2 and "shipped episode" in err
+
+
+def test_audit_flags_a_row_no_exception_admits(ds):
+    """A leak from a source that also supplies an exception is still caught: rows are matched one by one."""
+    from reesim.backtest.episode import Exception_
+    from reesim.backtest.run import _Audit
+
+    exc = [
+        Exception_(
+            table="prices",
+            filters={"element": "Ho", "date": "2022", "market_code": "fob_china"},
+            justification="t",
+        )
+    ]
+    view = ds.as_of("2025-03-31", exceptions=tuple((e.table, e.filters) for e in exc))
+    audit = _Audit(view, ds, exc)
+    audit.table("prices", element="Ho", market_code="fob_china")  # admitted
+    leak = ds.table("prices", element="Er", date="2022", market_code="fob_china")  # same source, not admitted
+    assert leak["source_id"].iloc[0] == "usgs-mineral-commodity-08b62d"
+    audit.read.append(("prices", leak))
+    rep = audit.report(ds)
+    assert [u["source_id"] for u in rep["unexplained"]] == ["usgs-mineral-commodity-08b62d"]
+    assert len(rep["rows_beyond_cutoff"]) == 1  # the same source: one entry, and it is unexplained
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "match"),
+    [
+        ("reference_year: 2022", "reference_year: 2202", "is after the cut-off"),
+        (
+            'commodity: "oxide:Tb", market',
+            'commodity: "oxide:Tbb", market',
+            r"series\[0\].*unknown commodity 'oxide:Tbb'",
+        ),
+        ("region: EU}", "region: EUR}", r"series\[1\].*region: unknown region 'EUR'"),
+        (
+            'date: "2022", market_code: fob_china',
+            'date: "2022-01", market_code: fob_china',
+            r"exceptions\[0\]: no row",
+        ),
+        ("  name: short\n  horizon", "  name: short\n  extends: baseline\n  horizon", "extends: not allowed"),
+    ],
+)
+def test_episode_mistakes_are_input_errors_not_blocked_runs(tmp_path, old, new, match):
+    assert old in SHORT
+    p = tmp_path / "e.yaml"
+    p.write_text(SHORT.replace(old, new))
+    with pytest.raises(InputError, match=match):
+        run_backtest(load_episode(p))

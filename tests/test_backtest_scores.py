@@ -80,3 +80,23 @@ def test_verdicts_partial_miss_and_no_score():
     assert flat["direction_simulated"] == "flat"  # within the 5 % dead band
     assert score(obs.assign(simulated=[10.0, 30.0]), D(2023, 12, 31))["verdict"] == "no score"  # no pre point
     assert score(obs.iloc[:0].assign(simulated=[]), D(2024, 12, 31))["points"] == 0
+
+
+def test_a_fall_is_scored_on_its_trough_and_zeros_count():
+    years = [D(2024, 1, 1), D(2025, 1, 1), D(2026, 1, 1), D(2027, 1, 1)]
+    obs = pd.DataFrame(
+        {"start": years, "end": [D(y.year, 12, 31) for y in years], "value": [100.0, 95.0, 50.0, 20.0]}
+    )
+    s = score(obs.assign(simulated=[100.0, 99.0, 92.0, 90.0]), D(2024, 12, 31))
+    assert (
+        s["extreme"] == "trough" and s["direction_observed"] == "down" and s["direction_simulated"] == "down"
+    )
+    assert s["peak_multiple_observed"] == pytest.approx(0.2) and s[
+        "peak_multiple_simulated"
+    ] == pytest.approx(0.9)
+    assert s["verdict"] == "partial"  # the right direction, but a fall 4.5 times too shallow
+    halt = score(obs.assign(value=[100.0, 0.0, 0.0, 0.0], simulated=[100.0, 0.0, 10.0, 0.0]), D(2024, 12, 31))
+    assert halt["peak_multiple_observed"] == 0.0 and halt["peak_multiple_simulated"] == 0.0
+    assert (
+        halt["direction_simulated"] == "down" and halt["verdict"] == "partial"
+    )  # multiples of 0 have no ratio

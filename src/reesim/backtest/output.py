@@ -81,8 +81,8 @@ def summary(r: BacktestResult) -> dict:
     return {"verdicts": counts, "reading": " ".join(parts)}
 
 
-def document(r: BacktestResult) -> dict:
-    """backtest.json as plain data."""
+def document(r: BacktestResult, ref: str | None = None) -> dict:
+    """backtest.json as plain data (``ref``: how the episode was named on the command line)."""
     from reesim import __version__
     from reesim.data import default_dataset
 
@@ -110,15 +110,15 @@ def document(r: BacktestResult) -> dict:
         "missing_data": ep.missing_data,
         "scores": scores,
         "summary": summary(r),
-        "regenerate": f"reesim backtest {ep.name} --out DIR",
+        "regenerate": f"reesim backtest {ref or ep.name} --out DIR",
     }
 
 
-def write_backtest(directory: Path, r: BacktestResult) -> Path:
+def write_backtest(directory: Path, r: BacktestResult, ref: str | None = None) -> Path:
     """Write backtest.json, paths.parquet and report.html into a new folder, atomically."""
     from reesim.reports.backtest import render_backtest
 
-    doc = document(r)
+    doc = document(r, ref)
     with atomic_folder(directory) as tmp:
         (tmp / "backtest.json").write_text(json.dumps(doc, indent=2, default=str))
         paths = r.paths.copy()

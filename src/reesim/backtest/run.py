@@ -26,7 +26,7 @@ import pandas as pd
 
 from reesim.backtest.episode import Episode, Series
 from reesim.backtest.scores import align, score
-from reesim.errors import InputError
+from reesim.errors import InputError, suggest
 from reesim.simulate.result import Result
 from reesim.world.world import World
 
@@ -117,8 +117,31 @@ def _steps(res: Result) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def simulated_points(res: Result, world: World, s: Series) -> pd.DataFrame:
-    """The simulated series per step: start, end, value (see :class:`~reesim.backtest.episode.Simulated`)."""
+def import_tariffs(scenario, world: World, res: Result) -> pd.DataFrame:
+    """Ad valorem import tariffs on China's exports in force in each step: period, commodity, importer, rate."""
+    from reesim.instruments.trade import step_policies
+    from reesim.simulate.steps import make_steps
+
+    rows = []
+    for st in make_steps(scenario.horizon):
+        av = step_policies(scenario, world, st.mid, None, ())["ad_valorem"]
+        av = av[(av["origin"] == "CHN") & (av["base"] == "cif")]
+        rows += [
+            {"period": st.period, "commodity": c, "importer": d, "rate": r}
+            for c, d, r in zip(av["commodity"], av["dest"], av["rate"], strict=True)
+        ]
+    return pd.DataFrame(rows, columns=["period", "commodity", "importer", "rate"])
+
+
+def simulated_points(
+    res: Result, world: World, s: Series, tariffs: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The simulated series per step: start, end, value (see :class:`~reesim.backtest.episode.Simulated`).
+
+    The FOB China price is the destination price net of the destination's import tariff on
+    CIF value and of transport, ``p / (1 + t) - transport``, weighted by China's exports
+    (``tariffs`` from :func:`import_tariffs`).
+    """
     q = s.simulated
     steps = _steps(res)
     if q.kind == "price" and q.region is not None:
@@ -136,7 +159,15 @@ def simulated_points(res: Result, world: World, s: Series) -> pd.DataFrame:
             p.rename(columns={"region": "importer"})[["period", "importer", "usd_per_kg"]],
             on=["period", "importer"],
         )
-        tr["fob_t"] = (tr["usd_per_kg"] - tr["transport"].fillna(0.0)) * tr["tonnes"]
+        t = (
+            tariffs
+            if tariffs is not None
+            else pd.DataFrame(columns=["period", "commodity", "importer", "rate"])
+        )
+        t = t[t["commodity"] == q.commodity][["period", "importer", "rate"]]
+        tr = tr.merge(t, on=["period", "importer"], how="left")
+        rate = tr["rate"].astype(float).fillna(0.0)
+        tr["fob_t"] = (tr["usd_per_kg"] / (1.0 + rate) - tr["transport"].fillna(0.0)) * tr["tonnes"]
         g = tr.groupby("period")[["fob_t", "tonnes"]].sum()
         fob = g["fob_t"] / g["tonnes"]
         v = own.copy()
@@ -162,8 +193,10 @@ def simulated_points(res: Result, world: World, s: Series) -> pd.DataFrame:
 class _Audit:
     """A dataset view that records every row the calibration reads."""
 
-    def __init__(self, view) -> None:
+    def __init__(self, view, full=None, exceptions=()) -> None:
         self.view = view
+        self.full = full
+        self.exceptions = tuple(exceptions)
         self.read: list[tuple[str, pd.DataFrame]] = []
         self.as_of_date = view.as_of_date
         self.version = view.version
@@ -174,12 +207,18 @@ class _Audit:
             self.read.append((name, rows))
         return rows
 
+    def _explained(self, name: str) -> pd.DataFrame:
+        """The rows of ``name`` that the named exceptions admit (from the full dataset)."""
+        frames = [self.full.table(e.table, **e.filters) for e in self.exceptions if e.table == name]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
     def report(self, full) -> dict:
-        """Rows read per table, the latest observation, and every row beyond the cut-off (must be exceptions)."""
+        """Rows read per table, the latest observation, every row beyond the cut-off, and which of
+        those no named exception admits (``unexplained``: must be empty)."""
         vint = full.table("sources").set_index("source_id")["vintage_date"]
         cut = pd.Timestamp(self.as_of_date)
         tables: dict[str, dict] = {}
-        beyond = []
+        beyond, unexplained = [], []
         for name, rows in self.read:
             t = tables.setdefault(name, {"rows_read": 0, "latest_observed": None, "sources": set()})
             t["rows_read"] += len(rows)
@@ -187,22 +226,37 @@ class _Audit:
             if "observed_end" in rows.columns and rows["observed_end"].notna().any():
                 last = pd.Timestamp(rows["observed_end"].max()).date().isoformat()
                 t["latest_observed"] = max(filter(None, [t["latest_observed"], last]))
-            v = pd.to_datetime(rows["source_id"].map(vint))
-            late = (v > cut) | (
-                pd.to_datetime(rows.get("observed_end")) > cut if "observed_end" in rows else False
+            late = pd.to_datetime(rows["source_id"].map(vint)) > cut
+            if "observed_end" in rows.columns:
+                late |= pd.to_datetime(rows["observed_end"]) > cut
+            late_rows = rows[np.asarray(late)]
+            if late_rows.empty:
+                continue
+            key = list(
+                dict.fromkeys([c for c in full.spec(name).key if c in late_rows.columns] + ["source_id"])
             )
-            for r, is_late in zip(rows.itertuples(index=False), np.asarray(late), strict=True):
-                if is_late:
-                    beyond.append(
-                        {"table": name, "source_id": r.source_id, "vintage": str(vint.get(r.source_id))}
-                    )
+            ok = self._explained(name)
+            if len(ok):
+                m = late_rows.merge(ok[key].drop_duplicates(), on=key, how="left", indicator=True)
+                admitted = (m["_merge"] == "both").to_numpy()
+            else:
+                admitted = np.zeros(len(late_rows), dtype=bool)
+            for r, a in zip(late_rows.itertuples(index=False), admitted, strict=True):
+                item = {"table": name, "source_id": r.source_id, "vintage": str(vint.get(r.source_id))}
+                beyond.append(item)
+                if not a:
+                    unexplained.append(item)
         for t in tables.values():
             t["sources"] = sorted(t["sources"])
-        uniq = [dict(x) for x in {tuple(sorted(b.items())) for b in beyond}]
+
+        def uniq(items):
+            return sorted((dict(x) for x in {tuple(sorted(b.items())) for b in items}), key=str)
+
         return {
             "as_of": self.as_of_date.isoformat(),
             "tables": tables,
-            "rows_beyond_cutoff": sorted(uniq, key=str),
+            "rows_beyond_cutoff": uniq(beyond),
+            "unexplained": uniq(unexplained),
         }
 
 
@@ -223,8 +277,19 @@ def _scenarios(ep: Episode):
     from reesim.scenario.load import parse
 
     data = {**ep.scenario}
+    if "extends" in data:
+        raise InputError(
+            f"episode {ep.name}: scenario.extends: not allowed in an episode (got {data['extends']!r}); "
+            "spell out the policies as they happened"
+        )
     data.setdefault("name", f"backtest-{ep.name}")
     sc = parse(data, f"episode {ep.name}: scenario")
+    ry = sc.world.reference_year
+    if ry is not None and ry != ep.knowledge.reference_year:
+        raise InputError(
+            f"episode {ep.name}: scenario.world.reference_year: {ry} differs from knowledge.reference_year "
+            f"{ep.knowledge.reference_year}; the world is built from the knowledge (drop it or make them equal)"
+        )
     cf_data = {
         **data,
         "name": f"{data['name']}-counterfactual",
@@ -240,10 +305,24 @@ def run_backtest(ep: Episode, progress: Callable[[str], None] | None = None) -> 
     from reesim.world.default import build_default_world
 
     full = default_dataset()
+    if ep.knowledge.reference_year > ep.knowledge.as_of.year:
+        raise InputError(
+            f"episode {ep.name}: knowledge.reference_year: {ep.knowledge.reference_year} is after the cut-off "
+            f"{ep.knowledge.as_of} (a world can only be calibrated on a year that had ended)"
+        )
+    for k, e in enumerate(ep.knowledge.exceptions):
+        try:
+            n = len(full.table(e.table, **e.filters))
+        except InputError as exc:
+            raise InputError(f"episode {ep.name}: knowledge.exceptions[{k}]: {exc}") from None
+        if n == 0:
+            raise InputError(
+                f"episode {ep.name}: knowledge.exceptions[{k}]: no row of table '{e.table}' matches {e.filters}"
+            )
     view = full.as_of(
         ep.knowledge.as_of, exceptions=tuple((e.table, e.filters) for e in ep.knowledge.exceptions)
     )
-    audit = _Audit(view)
+    audit = _Audit(view, full, ep.knowledge.exceptions)
     sc, cf_sc = _scenarios(ep)
     first, last = dt.date(sc.horizon.start, 1, 1), dt.date(sc.horizon.end, 12, 31)
     observed = {}
@@ -253,7 +332,7 @@ def run_backtest(ep: Episode, progress: Callable[[str], None] | None = None) -> 
     try:
         if progress:
             progress("calibrating the world on the vintage view")
-        world = build_default_world(ep.knowledge.reference_year, audit)
+        world = build_default_world(ep.knowledge.reference_year, audit, sc.world.assumptions)
     except InputError as exc:
         gaps = knowledge_gaps(audit.view, ep.knowledge.reference_year)
         exc = InputError(f"{exc}. As of {ep.knowledge.as_of} the dataset holds: {'; '.join(gaps)}")
@@ -274,6 +353,7 @@ def run_backtest(ep: Episode, progress: Callable[[str], None] | None = None) -> 
             ]
         )
         return BacktestResult(ep, "blocked", str(exc), paths, scores, audit.report(full))
+    check_series(ep, world)
     paths = (
         china_quota_paths(audit, world, sc.horizon.start, sc.horizon.end) if ep.china_mining_quota else None
     )
@@ -284,10 +364,11 @@ def run_backtest(ep: Episode, progress: Callable[[str], None] | None = None) -> 
         progress("simulating the episode")
     res = simulate(sc, counterfactual=cf, world=world, capacity_paths=paths)
     frames, rows = [], []
+    tar, tar_cf = import_tariffs(sc, world, res), import_tariffs(cf_sc, world, cf)
     for s in ep.series:
         obs = observed[s.label]
-        sim = simulated_points(res, world, s)
-        cfs = simulated_points(cf, world, s)
+        sim = simulated_points(res, world, s, tar)
+        cfs = simulated_points(cf, world, s, tar_cf)
         a = align(obs[["start", "end", "value"]], sim)
         sc_ = score(a, ep.pre_episode)
         ccf = score(align(obs[["start", "end", "value"]], cfs), ep.pre_episode)
@@ -316,6 +397,20 @@ def run_backtest(ep: Episode, progress: Callable[[str], None] | None = None) -> 
         audit.report(full),
         {"scenario": res, "counterfactual": cf},
     )
+
+
+def check_series(ep: Episode, world: World) -> None:
+    """Every simulated field names something of the world (else an InputError naming the series)."""
+    for k, s in enumerate(ep.series):
+        q = s.simulated
+        where = f"episode {ep.name}: series[{k}] ({s.label}).simulated"
+        for field_ in ("region", "exporter", "importer"):
+            v = getattr(q, field_)
+            if v is not None and v not in world.regions:
+                raise InputError(f"{where}.{field_}: " + suggest(v, world.regions, what="region"))
+        for c in ([q.commodity] if q.commodity else []) + list(q.commodities):
+            if c not in world.commodities:
+                raise InputError(f"{where}.commodity: " + suggest(c, world.commodities, what="commodity"))
 
 
 def knowledge_gaps(view, year: int) -> list[str]:

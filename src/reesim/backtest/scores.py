@@ -9,10 +9,12 @@ against twelve monthly steps, a single day against the step that contains it).
 Scores (the usual event-study measures of forecast evaluation; e.g. Diebold, *Elements of
 Forecasting*, 4th ed., 2007, ch. 12, for the log error):
 
-* ``peak_multiple``: the highest value of the points ending after the pre-episode date (an
-  annual average that straddles it counts as after) divided by the pre-episode level (the
-  last point ending at or before that date), observed and simulated on the same points;
-* ``peak`` timing: the midpoint of the period of each peak, and the difference in months;
+* ``peak_multiple`` (``extreme`` = peak or trough): the extreme, in the observed direction of
+  change, of the points ending after the pre-episode date (an annual average that straddles it
+  counts as after) divided by the pre-episode level (the last point ending at or before that
+  date) — the highest value for a rise or a flat series, the lowest for a fall — observed and
+  simulated on the same points (zeros count: a halt of trade is a multiple of 0);
+* ``peak`` timing: the midpoint of the period of each extreme, and the difference in months;
 * ``direction``: up / down / flat of the last point against the pre-episode level, with a
   +-5 % dead band, observed vs simulated;
 * ``log_rmse``: root mean squared log error of the levels, sqrt(mean(ln(sim/obs)^2)), over
@@ -93,6 +95,7 @@ def score(aligned: pd.DataFrame, pre_episode: dt.date) -> dict:
         "log_rmse_change": float("nan"),
         "pre_observed": float("nan"),
         "pre_simulated": float("nan"),
+        "extreme": None,
         "peak_multiple_observed": float("nan"),
         "peak_multiple_simulated": float("nan"),
         "peak_observed": None,
@@ -102,32 +105,40 @@ def score(aligned: pd.DataFrame, pre_episode: dt.date) -> dict:
         "direction_simulated": "n/a",
         "verdict": "no score",
     }
-    a = aligned[(aligned["value"] > 0) & (aligned["simulated"] > 0)]
-    if a.empty:
+    if aligned.empty:
         return out
-    out["log_rmse"] = float(np.sqrt(np.mean(np.log(a["simulated"] / a["value"]) ** 2)))
-    pre = a[a["end"] <= pre_episode]
-    post = a[a["end"] > pre_episode]
+    pos = aligned[(aligned["value"] > 0) & (aligned["simulated"] > 0)]
+    if len(pos):
+        out["log_rmse"] = float(np.sqrt(np.mean(np.log(pos["simulated"] / pos["value"]) ** 2)))
+    pre = aligned[aligned["end"] <= pre_episode]
+    post = aligned[aligned["end"] > pre_episode]
     if pre.empty or post.empty:
         return out
     base = pre.sort_values(["end", "start"]).iloc[-1]
     o0, s0 = float(base["value"]), float(base["simulated"])
+    if o0 <= 0 or s0 <= 0:
+        return out
     out["pre_observed"], out["pre_simulated"] = o0, s0
-    io, is_ = post["value"].idxmax(), post["simulated"].idxmax()
+    last = post.sort_values(["end", "start"]).iloc[-1]
+    out["direction_observed"] = _direction(float(last["value"]) / o0)
+    out["direction_simulated"] = _direction(float(last["simulated"]) / s0)
+    # The extreme in the observed direction: the trough of a fall, the peak otherwise.
+    trough = out["direction_observed"] == "down"
+    out["extreme"] = "trough" if trough else "peak"
+    io = post["value"].idxmin() if trough else post["value"].idxmax()
+    is_ = post["simulated"].idxmin() if trough else post["simulated"].idxmax()
     out["peak_multiple_observed"] = float(post.loc[io, "value"] / o0)
     out["peak_multiple_simulated"] = float(post.loc[is_, "simulated"] / s0)
     po = _mid(post.loc[io, "start"], post.loc[io, "end"])
     ps = _mid(post.loc[is_, "start"], post.loc[is_, "end"])
     out["peak_observed"], out["peak_simulated"] = po.isoformat(), ps.isoformat()
     out["peak_timing_error_months"] = round((ps - po).days / 30.4375, 1)
-    last = post.sort_values(["end", "start"]).iloc[-1]
-    out["direction_observed"] = _direction(float(last["value"]) / o0)
-    out["direction_simulated"] = _direction(float(last["simulated"]) / s0)
-    change = np.log(post["simulated"] / s0) - np.log(post["value"] / o0)
-    out["log_rmse_change"] = float(np.sqrt(np.mean(change**2)))
+    both = post[(post["value"] > 0) & (post["simulated"] > 0)]
+    if len(both):
+        change = np.log(both["simulated"] / s0) - np.log(both["value"] / o0)
+        out["log_rmse_change"] = float(np.sqrt(np.mean(change**2)))
     same = out["direction_observed"] == out["direction_simulated"]
-    close = abs(math.log(out["peak_multiple_simulated"] / out["peak_multiple_observed"])) <= math.log(
-        PEAK_FACTOR
-    )
+    mo, ms = out["peak_multiple_observed"], out["peak_multiple_simulated"]
+    close = mo > 0 and ms > 0 and abs(math.log(ms / mo)) <= math.log(PEAK_FACTOR)
     out["verdict"] = "hit" if same and close else ("partial" if same else "miss")
     return out

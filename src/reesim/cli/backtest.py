@@ -69,7 +69,7 @@ def backtest_cmd(
         ensure_new_folder(out_dir)
     with out.status(f"backtest {ep.name}: calibrating as of {ep.knowledge.as_of} and simulating"):
         r = run_backtest(ep)
-    print_scores(document(r))
+    print_scores(document(r, episode))
     if out_dir is not None:
-        write_backtest(out_dir, r)
+        write_backtest(out_dir, r, episode)
         out.print(f"wrote {out_dir} (backtest.json, paths.parquet, report.html)")

@@ -124,28 +124,18 @@ def _prices(ds: Dataset, cfg: dict, year: int, weights: pd.Series, rec: _Recorde
     p = p[p["element"].isin(wanted)].drop_duplicates("element")
     found = dict(zip(p["element"], p["price"].astype(float), strict=True))
     sources = dict(zip(p["element"], p["source_id"], strict=True))
+    carried: dict[str, str] = {}
+    if getattr(ds, "as_of_date", None) is not None and set(wanted) - set(found):
+        # A vintage view may lack the year's price of a minor element: carry each member's latest
+        # earlier annual price known on the as-of date forward (recorded as such).
+        older = ds.table("prices", market_code="fob_china", form_code="oxide", unit="USD/kg", preferred=True)
+        older = older[older["element"].isin(set(wanted) - set(found)) & (older["date"].str.len() == 4)]
+        older = older[older["year_end"] < year].sort_values("date")
+        for r in older.groupby("element").tail(1).itertuples(index=False):
+            found[r.element], sources[r.element], carried[r.element] = float(r.price), r.source_id, r.date
     out = {}
     for e, ms in members.items():
         have = [m for m in ms if m in found]
-        if not have and getattr(ds, "as_of_date", None) is not None:
-            # A vintage view may lack the year's price of a minor element: carry the latest
-            # earlier price that was known on the as-of date forward (recorded as such).
-            older = ds.table(
-                "prices", market_code="fob_china", form_code="oxide", unit="USD/kg", preferred=True
-            )
-            older = older[older["element"].isin(ms) & (older["year_end"] < year)].sort_values("observed_end")
-            if len(older):
-                last = older.iloc[-1]
-                out[e] = rec.data(
-                    f"price_ref[oxide:{e}]",
-                    float(last["price"]),
-                    "USD/kg",
-                    "prices",
-                    f"date={last['date']}, element={last['element']}, market_code=fob_china "
-                    f"(no {year} price known on {ds.as_of_date}; latest earlier price carried forward)",
-                    last["source_id"],
-                )
-                continue
         if not have:
             raise InputError(f"no FOB China oxide price for {e} in {year} in the prices table")
         if len(ms) == 1:
@@ -154,7 +144,8 @@ def _prices(ds: Dataset, cfg: dict, year: int, weights: pd.Series, rec: _Recorde
                 found[e],
                 "USD/kg",
                 "prices",
-                f"date={year}, element={e}, market_code=fob_china",
+                f"date={carried.get(e, year)}, element={e}, market_code=fob_china"
+                + (f" (no {year} price known on {ds.as_of_date}; carried forward)" if e in carried else ""),
                 sources[e],
             )
         else:
@@ -166,7 +157,12 @@ def _prices(ds: Dataset, cfg: dict, year: int, weights: pd.Series, rec: _Recorde
                 "USD/kg",
                 f"FOB China prices of {', '.join(have)} in {year} (prices; {', '.join(sorted({sources[m] for m in have}))}) "
                 f"weighted by their supply from the modelled ores ({', '.join(f'{m} {w[m] / w.sum():.2f}' for m in have)}); "
-                f"no price for {', '.join(sorted(set(ms) - set(have))) or 'none missing'}",
+                + (
+                    f"carried forward from earlier years: {', '.join(f'{m} {d}' for m, d in carried.items() if m in have)}; "
+                    if any(m in carried for m in have)
+                    else ""
+                )
+                + f"no price for {', '.join(sorted(set(ms) - set(have))) or 'none missing'}",
             )
     return out
 
