@@ -17,6 +17,7 @@ SCORE_COLUMNS = (
     "points",
     "pre_observed",
     "pre_simulated",
+    "extreme",
     "peak_multiple_observed",
     "peak_multiple_simulated",
     "peak_multiple_counterfactual",

@@ -23,8 +23,8 @@ def print_scores(doc: dict) -> None:
     t = Table(title=f"Backtest {doc['episode']}: {doc['title']} ({doc['status']})", header_style="bold")
     for col in (
         "series",
-        "peak × obs",
-        "peak × sim",
+        "× obs",
+        "× sim",
         "× no shock",
         "dir obs/sim",
         "timing, mo",
@@ -34,7 +34,7 @@ def print_scores(doc: dict) -> None:
         t.add_column(col, justify="left" if col in ("series", "dir obs/sim", "verdict") else "right")
     for s in doc["scores"]:
         t.add_row(
-            s["series"],
+            s["series"] + (" (trough)" if s.get("extreme") == "trough" else ""),
             _f(s.get("peak_multiple_observed")),
             _f(s.get("peak_multiple_simulated")),
             _f(s.get("peak_multiple_counterfactual")),
@@ -44,6 +44,9 @@ def print_scores(doc: dict) -> None:
             s.get("verdict", ""),
         )
     out.print(t)
+    out.print(
+        "  × = peak (trough for a fall) after the pre-episode date / pre-episode level", soft_wrap=False
+    )
     out.print(doc["summary"]["reading"], soft_wrap=False)
     k = doc["knowledge"]
     out.print(
