@@ -8,6 +8,8 @@ import math
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reesim.backtest.scores import align, score
 
@@ -100,3 +102,29 @@ def test_a_fall_is_scored_on_its_trough_and_zeros_count():
     assert (
         halt["direction_simulated"] == "down" and halt["verdict"] == "partial"
     )  # multiples of 0 have no ratio
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.floats(0.5, 500.0), min_size=3, max_size=8),
+    k_obs=st.floats(0.1, 10.0),
+    k_sim=st.floats(0.1, 10.0),
+)
+def test_property_scores_ignore_units_and_a_perfect_forecast_scores_zero(values, k_obs, k_sim):
+    """Multiples, directions, timing and the log error of changes do not depend on the units of
+    either series; a simulation equal to the observations (up to a constant factor) has zero
+    error of changes, the same extreme and, when it is exact, zero level error and a hit."""
+    years = [D(2020 + i, 1, 1) for i in range(len(values))]
+    obs = pd.DataFrame({"start": years, "end": [D(y.year, 12, 31) for y in years], "value": values})
+    pre = D(2020, 12, 31)
+    exact = score(obs.assign(simulated=values), pre)
+    assert exact["log_rmse"] == pytest.approx(0.0, abs=1e-12)
+    assert exact["log_rmse_change"] == pytest.approx(0.0, abs=1e-12)
+    assert exact["verdict"] == "hit" and exact["peak_timing_error_months"] == 0
+    scaled = score(obs.assign(value=[v * k_obs for v in values], simulated=[v * k_sim for v in values]), pre)
+    for key in ("peak_multiple_observed", "peak_multiple_simulated"):
+        assert scaled[key] == pytest.approx(exact[key], rel=1e-9)
+    for key in ("direction_observed", "direction_simulated", "extreme", "verdict", "peak_observed"):
+        assert scaled[key] == exact[key]
+    assert scaled["log_rmse_change"] == pytest.approx(0.0, abs=1e-9)
+    assert scaled["log_rmse"] == pytest.approx(abs(math.log(k_sim / k_obs)), abs=1e-9)
