@@ -316,7 +316,7 @@ def reading(a: dict) -> str:
                 f"{_money(need).lstrip('+-')}, {'more' if need > have else 'less'} than {'it gains' if len(winners) == 1 else 'they gain'} "
                 f"({_money(have).lstrip('+')})"
                 + (
-                    ": restraint cannot be bought between the two alone."
+                    ": restraint cannot be bought among the players alone."
                     if need > have
                     else ": a deal with side payments is possible."
                 )
@@ -327,12 +327,12 @@ def reading(a: dict) -> str:
         nt = b["without_transfers"]
         if nt is None:
             parts.append(
-                "No agreement without side payments leaves both governments better off than the equilibrium"
+                "No agreement without side payments leaves every government better off than the equilibrium"
                 + (
-                    f"; with side payments the two could share a joint gain of {_money(b['joint_gain_usd_million'])}"
+                    f"; with side payments they could share a joint gain of {_money(b['joint_gain_usd_million'])}"
                     if b["joint_gain_usd_million"] > 1e-3 * a["payoff_scale_usd_million"]
                     else f": the equilibrium is within {_money(b['joint_gain_usd_million']).lstrip('+')} of their largest joint "
-                    "welfare, so cooperation is worth almost nothing to the two jointly"
+                    "welfare, so cooperation is worth almost nothing to them jointly"
                 )
                 + "."
             )
