@@ -170,6 +170,14 @@ def test_shipped_2025_episode_and_cli(capsys, tmp_path):
     assert {b["source_id"] for b in doc["knowledge"]["audit"]["rows_beyond_cutoff"]} <= exc_sources
     assert doc["judgement"] and all(j["justification"] for j in doc["judgement"])
     assert (out / "paths.parquet").is_file()
+    # The README's score table is the generated one, never typed (regenerate: reesim backtest 2025 --markdown).
+    from pathlib import Path
+
+    from reesim.backtest.output import markdown_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = markdown_table(doc)
+    assert table in readme, "README's 2025 score table is stale: paste `reesim backtest 2025 --markdown`"
     html = (out / "report.html").read_text()
     assert "What the calibration knew" in html and "Knowledge audit" in html
     code, _, err = invoke(capsys, "backtest", "2011")

@@ -129,3 +129,25 @@ def write_backtest(directory: Path, r: BacktestResult, ref: str | None = None) -
         paths.to_parquet(tmp / "paths.parquet", index=False)
         (tmp / "report.html").write_text(render_backtest(doc, r.paths), encoding="utf-8")
     return Path(directory)
+
+
+def markdown_table(doc: dict) -> str:
+    """The score table as Markdown (the README's table is this output)."""
+
+    def f(v, d: int = 2) -> str:
+        if v is None or (isinstance(v, float) and not math.isfinite(v)):
+            return "—"
+        return f"{v:,.{d}f}" if isinstance(v, float) else str(v)
+
+    lines = [
+        "| series | extreme × observed | extreme × simulated | × without shocks | direction obs / sim | log-RMSE | verdict |",
+        "|---|---:|---:|---:|---|---:|---|",
+    ]
+    for s in doc["scores"]:
+        ex = " (trough)" if s.get("extreme") == "trough" else ""
+        lines.append(
+            f"| {s['series']}{ex} | {f(s.get('peak_multiple_observed'))} | {f(s.get('peak_multiple_simulated'))} | "
+            f"{f(s.get('peak_multiple_counterfactual'))} | {s.get('direction_observed', 'n/a')} / "
+            f"{s.get('direction_simulated', 'n/a')} | {f(s.get('log_rmse'))} | {s.get('verdict')} |"
+        )
+    return "\n".join(lines)

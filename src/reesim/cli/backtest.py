@@ -61,6 +61,9 @@ def backtest_cmd(
     out_dir: Path = typer.Option(
         None, "--out", "-o", help="Write backtest.json, paths.parquet and report.html here."
     ),
+    markdown: bool = typer.Option(
+        False, "--markdown", help="Also print the score table as Markdown (as in the README)."
+    ),
 ) -> None:
     """Backtest an episode: calibrate on what was known at the cut-off, simulate, score against observations."""
     from reesim.backtest.episode import load_episode
@@ -72,7 +75,12 @@ def backtest_cmd(
         ensure_new_folder(out_dir)
     with out.status(f"backtest {ep.name}: calibrating as of {ep.knowledge.as_of} and simulating"):
         r = run_backtest(ep)
-    print_scores(document(r, episode))
+    doc = document(r, episode)
+    print_scores(doc)
+    if markdown:
+        from reesim.backtest.output import markdown_table
+
+        print(markdown_table(doc))
     if out_dir is not None:
         write_backtest(out_dir, r, episode)
         out.print(f"wrote {out_dir} (backtest.json, paths.parquet, report.html)")
