@@ -21,10 +21,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from reesim.errors import InputError, suggest
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -148,40 +145,8 @@ class Episode(_Strict):
         return self
 
 
-def shipped_episodes() -> dict[str, str]:
-    """Shipped episode names and their YAML text."""
-    from importlib import resources
-
-    folder = resources.files("reesim").joinpath("scenarios", "backtests")
-    return {
-        p.name[: -len(".yaml")]: p.read_text(encoding="utf-8")
-        for p in folder.iterdir()
-        if p.name.endswith(".yaml")
-    }
-
-
 def load_episode(ref: str | Path) -> Episode:
     """An episode by shipped name (``2010``, ``2025``) or YAML path."""
-    from reesim.scenario.load import _Loader, format_errors
+    from reesim.scenario.load import load_model
 
-    path = Path(ref)
-    ships = shipped_episodes()
-    if path.is_file():
-        text, label = path.read_text(encoding="utf-8"), path.name
-    elif str(ref) in ships:
-        text, label = ships[str(ref)], f"{ref} (shipped episode)"
-    else:
-        raise InputError(
-            f"episode '{ref}' is neither a file nor a shipped episode; "
-            + suggest(str(ref), ships, what="episode")
-        )
-    try:
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass that keeps dates as text
-    except yaml.YAMLError as exc:
-        raise InputError(f"{label}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{label}: an episode is a mapping with keys {sorted(Episode.model_fields)}")
-    try:
-        return Episode.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(format_errors(exc, label, None)) from None
+    return load_model(ref, "episode", "backtests", Episode)[0]

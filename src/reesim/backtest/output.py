@@ -34,6 +34,13 @@ SCORE_COLUMNS = (
 )
 
 
+def fmt(v, digits: int = 2) -> str:
+    """A score for display: thousands separators, ``—`` for a missing or non-finite value."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    return f"{v:,.{digits}f}" if isinstance(v, float) else str(v)
+
+
 def _clean(v):
     if isinstance(v, float) and not math.isfinite(v):
         return None
@@ -134,11 +141,6 @@ def write_backtest(directory: Path, r: BacktestResult, ref: str | None = None) -
 def markdown_table(doc: dict) -> str:
     """The score table as Markdown (the README's table is this output)."""
 
-    def f(v, d: int = 2) -> str:
-        if v is None or (isinstance(v, float) and not math.isfinite(v)):
-            return "—"
-        return f"{v:,.{d}f}" if isinstance(v, float) else str(v)
-
     lines = [
         "| series | extreme × observed | extreme × simulated | × without shocks | direction obs / sim | log-RMSE | verdict |",
         "|---|---:|---:|---:|---|---:|---|",
@@ -146,8 +148,8 @@ def markdown_table(doc: dict) -> str:
     for s in doc["scores"]:
         ex = " (trough)" if s.get("extreme") == "trough" else ""
         lines.append(
-            f"| {s['series']}{ex} | {f(s.get('peak_multiple_observed'))} | {f(s.get('peak_multiple_simulated'))} | "
-            f"{f(s.get('peak_multiple_counterfactual'))} | {s.get('direction_observed', 'n/a')} / "
-            f"{s.get('direction_simulated', 'n/a')} | {f(s.get('log_rmse'))} | {s.get('verdict')} |"
+            f"| {s['series']}{ex} | {fmt(s.get('peak_multiple_observed'))} | {fmt(s.get('peak_multiple_simulated'))} | "
+            f"{fmt(s.get('peak_multiple_counterfactual'))} | {s.get('direction_observed', 'n/a')} / "
+            f"{s.get('direction_simulated', 'n/a')} | {fmt(s.get('log_rmse'))} | {s.get('verdict')} |"
         )
     return "\n".join(lines)

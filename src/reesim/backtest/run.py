@@ -18,6 +18,7 @@ that would be needed.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -45,26 +46,15 @@ TIME_COLUMN = {
 
 
 def period_bounds(text: str) -> tuple[dt.date, dt.date] | None:
-    """First and last day of ``YYYY``, ``YYYY-Qn``, ``YYYY-MM`` or ``YYYY-MM-DD``; None for other forms."""
+    """First and last day of a single period (``YYYY``, ``YYYY-Qn``, ``YYYY-MM``, ``YYYY-MM-DD``);
+    None for spans of years or months, which are not points of a series."""
+    from reesim.data.periods import first_day, last_day
+
     text = str(text).strip()
-    try:
-        if len(text) == 4:
-            y = int(text)
-            return dt.date(y, 1, 1), dt.date(y, 12, 31)
-        if len(text) == 7 and text[5] == "Q":
-            y, q = int(text[:4]), int(text[6])
-            if not 1 <= q <= 4:
-                return None
-            end = dt.date(y + (q == 4), (3 * q) % 12 + 1, 1) - dt.timedelta(days=1)
-            return dt.date(y, 3 * q - 2, 1), end
-        if len(text) == 7:
-            y, m = int(text[:4]), int(text[5:7])
-            end = (dt.date(y + (m == 12), m % 12 + 1, 1)) - dt.timedelta(days=1)
-            return dt.date(y, m, 1), end
-        d = dt.date.fromisoformat(text)
-        return d, d
-    except ValueError:
+    if "/" in text or re.fullmatch(r"\d{4}-\d{4}", text):
         return None
+    first, last = first_day(text), last_day(text)
+    return (first, last) if first is not None and last is not None else None
 
 
 def observed_points(ds, s: Series) -> pd.DataFrame:
@@ -208,9 +198,12 @@ class _Audit:
         return rows
 
     def _explained(self, name: str) -> pd.DataFrame:
-        """The rows of ``name`` that the named exceptions admit (from the full dataset)."""
-        frames = [self.full.table(e.table, **e.filters) for e in self.exceptions if e.table == name]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        """The rows of ``name`` that the named exceptions admit (from the full dataset; read once per table)."""
+        cache = self.__dict__.setdefault("_admitted", {})
+        if name not in cache:
+            frames = [self.full.table(e.table, **e.filters) for e in self.exceptions if e.table == name]
+            cache[name] = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        return cache[name]
 
     def report(self, full) -> dict:
         """Rows read per table, the latest observation, every row beyond the cut-off, and which of

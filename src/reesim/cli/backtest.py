@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import typer
@@ -12,14 +11,10 @@ from reesim.atomic import ensure_new_folder
 from reesim.cli.data import out
 
 
-def _f(v, digits: int = 2) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "—"
-    return f"{v:,.{digits}f}" if isinstance(v, float) else str(v)
-
-
 def print_scores(doc: dict) -> None:
     """The compact score table and the generated reading."""
+    from reesim.backtest.output import fmt
+
     t = Table(title=f"Backtest {doc['episode']}: {doc['title']} ({doc['status']})", header_style="bold")
     for col in (
         "series",
@@ -35,12 +30,12 @@ def print_scores(doc: dict) -> None:
     for s in doc["scores"]:
         t.add_row(
             s["series"] + (" (trough)" if s.get("extreme") == "trough" else ""),
-            _f(s.get("peak_multiple_observed")),
-            _f(s.get("peak_multiple_simulated")),
-            _f(s.get("peak_multiple_counterfactual")),
+            fmt(s.get("peak_multiple_observed")),
+            fmt(s.get("peak_multiple_simulated")),
+            fmt(s.get("peak_multiple_counterfactual")),
             f"{s.get('direction_observed', 'n/a')}/{s.get('direction_simulated', 'n/a')}",
-            _f(s.get("peak_timing_error_months"), 1),
-            _f(s.get("log_rmse")),
+            fmt(s.get("peak_timing_error_months"), 1),
+            fmt(s.get("log_rmse")),
             s.get("verdict", ""),
         )
     out.print(t)

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from reesim.atomic import ensure_new_folder
 from reesim.cli.data import out
+from reesim.cli.run import progress_bar
 from reesim.errors import InputError
 
 
@@ -200,14 +200,7 @@ def game_cmd(
         raise InputError("--rule-us/--rule-cn/--rule need --repeated")
     if out_dir is not None:
         ensure_new_folder(out_dir)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=out,
-        transient=True,
-    ) as bar:
+    with progress_bar() as bar:
         task = bar.add_task(f"simulating the profiles of {game.name}", total=None)
         tensor, b, base = payoff_tensor(
             game,
@@ -233,14 +226,7 @@ def game_cmd(
             {pl.name: Rule("always-cooperate") for pl in game.players},
             {pl.name: Rule("always-escalate") for pl in game.players},
         ]
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=out,
-            transient=True,
-        ) as bar:
+        with progress_bar() as bar:
             for r in plan:
                 task = bar.add_task(
                     "repeated game: " + ", ".join(f"{k} {v.name}" for k, v in r.items()), total=None

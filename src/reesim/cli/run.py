@@ -16,6 +16,18 @@ from reesim.cli.data import _fmt, out
 from reesim.errors import InputError
 
 
+def progress_bar() -> Progress:
+    """The progress bar of long commands (description, bar, done/total, elapsed; removed when done)."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=out,
+        transient=True,
+    )
+
+
 def run_pair(scenario, against: str | None = None, progress=None):
     """Simulate the counterfactual (same horizon and world) and then the scenario."""
     from reesim.scenario.load import load_scenario
@@ -174,14 +186,7 @@ def run(
     if out_dir is not None:
         ensure_new_folder(out_dir)  # refuse before simulating
     n = len(make_steps(sc.horizon))
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=out,
-        transient=True,
-    ) as bar:
+    with progress_bar() as bar:
         task = bar.add_task(f"simulating {sc.name} and its counterfactual", total=2 * n)
         res, cf, cf_sc = run_pair(sc, against, progress=lambda step: bar.advance(task))
     h = headline(res, cf)

@@ -73,3 +73,22 @@ def last_day(text: str) -> date | None:
         y, q = int(m[1]), int(m[2])
         return date(y, 3 * q, calendar.monthrange(y, 3 * q)[1])
     return date(year_span(text)[1], 12, 31)
+
+
+def first_day(text: str) -> date | None:
+    """First calendar day a period string covers (``2010-Q2`` -> 2010-04-01; see :func:`last_day`)."""
+    import re as _re
+
+    span = year_span(text)
+    if span is None:
+        return None
+    m = _re.match(r"^(\d{4})-(\d{2})-(\d{2})$", text, _re.ASCII)
+    if m:
+        return date(int(m[1]), int(m[2]), int(m[3]))
+    m = _re.match(r"^(\d{4})-(\d{2})(?:/\d{4}-\d{2})?$", text, _re.ASCII)
+    if m:
+        return date(int(m[1]), int(m[2]), 1)
+    m = _re.match(r"^(\d{4})-Q([1-4])$", text, _re.ASCII)
+    if m:
+        return date(int(m[1]), 3 * int(m[2]) - 2, 1)
+    return date(span[0], 1, 1)

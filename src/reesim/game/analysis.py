@@ -187,6 +187,7 @@ def _indifferent(
 def _own_support_enumeration(A: np.ndarray, B: np.ndarray, equal_sizes: bool, tol: float):
     """Support enumeration with tolerant sign tests: the supports' indifference solutions that are equilibria."""
     m, n = A.shape
+    P = np.stack([A, B], axis=-1)
     for k1 in range(1, m + 1):
         for k2 in range(1, n + 1):
             if equal_sizes and k1 != k2:
@@ -197,7 +198,7 @@ def _own_support_enumeration(A: np.ndarray, B: np.ndarray, equal_sizes: bool, to
                     if y is None:
                         continue
                     x = _indifferent(B.T, cols, rows, tol)
-                    if x is not None and is_equilibrium(np.stack([A, B], axis=-1), [x, y], tol=tol):
+                    if x is not None and is_equilibrium(P, [x, y], tol=tol):
                         yield x, y
 
 

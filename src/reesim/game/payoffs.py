@@ -34,7 +34,6 @@ from reesim.scenario.spec import Scenario
 from reesim.simulate.result import Result
 
 CACHE_FORMAT = 1
-STAGE_KINDS = {"mining": "mining", "separation": "separation", "metal": "metal", "magnet": "magnet"}
 
 
 def term_value(res: Result, regions: list[str], term: Term) -> float:
@@ -56,7 +55,7 @@ def term_value(res: Result, regions: list[str], term: Term) -> float:
         share = 100.0 * (1.0 - bad / total.where(total > 0))
     else:
         prod = res.production
-        prod = prod[prod["kind"] == STAGE_KINDS[term.stage]]
+        prod = prod[prod["kind"] == term.stage]
         world = prod.groupby("period")["tonnes"].sum()
         own = (
             prod[prod["region"].isin(regions)]

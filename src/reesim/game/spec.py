@@ -22,8 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from reesim.errors import InputError, suggest
 from reesim.scenario.spec import Horizon, Instrument
@@ -143,40 +142,8 @@ class Game(_Strict):
         raise InputError(suggest(name, [p.name for p in self.players], what="player"))
 
 
-def shipped_games() -> dict[str, str]:
-    """Shipped game names and their YAML text (``src/reesim/scenarios/games/*.yaml``)."""
-    from importlib import resources
-
-    folder = resources.files("reesim").joinpath("scenarios", "games")
-    return {
-        p.name[: -len(".yaml")]: p.read_text(encoding="utf-8")
-        for p in folder.iterdir()
-        if p.name.endswith(".yaml")
-    }
-
-
 def load_game(ref: str | Path) -> tuple[Game, Path | None]:
     """A game from a YAML path or a shipped name, and the folder relative scenario paths are read from."""
-    from reesim.scenario.load import _Loader, format_errors
+    from reesim.scenario.load import load_model
 
-    path = Path(ref)
-    ships = shipped_games()
-    if path.is_file():
-        text, label, folder = path.read_text(encoding="utf-8"), path.name, path.parent
-    elif str(ref) in ships:
-        text, label, folder = ships[str(ref)], f"{ref} (shipped game)", None
-    else:
-        raise InputError(
-            f"game '{ref}' is neither a file nor a shipped game; "
-            + suggest(str(ref), ships, what="shipped game")
-        )
-    try:
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass that keeps dates as text
-    except yaml.YAMLError as exc:
-        raise InputError(f"{label}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{label}: a game is a mapping with keys {sorted(Game.model_fields)}")
-    try:
-        return Game.model_validate(data), folder
-    except ValidationError as exc:
-        raise InputError(format_errors(exc, label, None)) from None
+    return load_model(ref, "game", "games", Game)

@@ -12,15 +12,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from reesim.reports.html import Page, _css, esc, table_html
-
-
-def _f(v, digits: int = 2) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "—"
-    if isinstance(v, float):
-        return f"{v:,.{digits}f}"
-    return str(v)
+from reesim.backtest.output import fmt
+from reesim.reports.html import Page, esc, html_document, table_html
 
 
 def paths_figure(paths: pd.DataFrame, labels: list[str]) -> go.Figure:
@@ -81,7 +74,6 @@ def paths_figure(paths: pd.DataFrame, labels: list[str]) -> go.Figure:
 
 def render_backtest(doc: dict, paths: pd.DataFrame) -> str:
     """The backtest report as one HTML document."""
-    from plotly.offline import get_plotlyjs
 
     page = Page()
     parts = [
@@ -112,17 +104,17 @@ def render_backtest(doc: dict, paths: pd.DataFrame) -> str:
             [
                 s["series"],
                 s.get("unit", ""),
-                _f(s.get("pre_observed")),
-                _f(s.get("pre_simulated")),
+                fmt(s.get("pre_observed")),
+                fmt(s.get("pre_simulated")),
                 s.get("extreme") or "—",
-                _f(s.get("peak_multiple_observed")),
-                _f(s.get("peak_multiple_simulated")),
-                _f(s.get("peak_multiple_counterfactual")),
-                _f(s.get("peak_observed")),
-                _f(s.get("peak_timing_error_months"), 1),
+                fmt(s.get("peak_multiple_observed")),
+                fmt(s.get("peak_multiple_simulated")),
+                fmt(s.get("peak_multiple_counterfactual")),
+                fmt(s.get("peak_observed")),
+                fmt(s.get("peak_timing_error_months"), 1),
                 f"{s.get('direction_observed', 'n/a')} / {s.get('direction_simulated', 'n/a')}",
-                _f(s.get("log_rmse")),
-                _f(s.get("log_rmse_change")),
+                fmt(s.get("log_rmse")),
+                fmt(s.get("log_rmse_change")),
                 s.get("verdict", ""),
             ]
         )
@@ -193,33 +185,6 @@ def render_backtest(doc: dict, paths: pd.DataFrame) -> str:
         f"calibrated to {k['reference_year']}.</p>{exc}{aud}{jud}{missing}</section>"
     )
     title = f"reesim backtest {doc['episode']}: {doc['title']}"
-    nav = "".join(
-        f'<a href="#{a}">{b}</a>'
-        for a, b in (
-            ("reading", "Reading"),
-            ("scores", "Scores"),
-            ("paths", "Paths"),
-            ("knowledge", "Knowledge"),
-        )
-    )
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="reesim-figures" content="{page.n_figures}">
-<title>{esc(title)}</title>
-<style>
-{_css()}
-</style>
-<script type="text/javascript">{get_plotlyjs()}</script>
-</head>
-<body>
-<header class="top"><div class="wrap"><h1>{esc(title)}</h1><nav>{nav}</nav></div></header>
-<main class="wrap">
-{chr(10).join(parts)}
-</main>
-<footer><div class="wrap">reesim {esc(doc.get("code_version", ""))} · dataset {esc(doc.get("dataset_version", ""))}. Works offline.</div></footer>
-</body>
-</html>
-"""
+    nav = (("reading", "Reading"), ("scores", "Scores"), ("paths", "Paths"), ("knowledge", "Knowledge"))
+    footer = f"reesim {esc(doc.get('code_version', ''))} · dataset {esc(doc.get('dataset_version', ''))}. Works offline."
+    return html_document(title, esc(title), nav, parts, page, footer)

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from reesim.reports.html import Page, _css, esc, table_html
+from reesim.reports.html import Page, esc, html_document, table_html
 
 COLORS = ("#1f5f8b", "#b5332e", "#2e7d32", "#8e6c00")
 PATH_DASH = ("solid", "dot", "dash")
@@ -168,7 +168,6 @@ def outcomes_table(payoffs: pd.DataFrame, players: list[str]) -> str:
 
 def render_game(a: dict, payoffs: pd.DataFrame, repeated: pd.DataFrame | None = None) -> str:
     """The game report as one HTML document."""
-    from plotly.offline import get_plotlyjs
 
     page = Page()
     players = a["players"]
@@ -284,37 +283,21 @@ def render_game(a: dict, payoffs: pd.DataFrame, repeated: pd.DataFrame | None = 
             "Strategy played by each player in each year.",
         )
         parts.append(f'<section id="repeated"><h2>Repeated game</h2>{rep_body}</section>')
-    nav = "".join(
-        f'<a href="#{sid}">{t}</a>'
-        for sid, t in (
-            ("reading", "Reading"),
-            ("payoffs", "Payoffs"),
-            ("cooperation", "Cooperation"),
-            ("sensitivity", "Sensitivity"),
-            ("repeated", "Repeated game"),
-        )
-    )
     title = f"reesim game: {a['game']}"
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="reesim-figures" content="{page.n_figures}">
-<title>{esc(title)}</title>
-<style>
-{_css()}
-</style>
-<script type="text/javascript">{get_plotlyjs()}</script>
-</head>
-<body>
-<header class="top"><div class="wrap"><h1>{esc(title)}</h1>
-<p class="sub">{esc(", ".join(f"{p}: {len(s)} strategies" for p, s in a["strategies"].items()))}; {a["profiles"]} profiles, each a simulator run.</p>
-<nav>{nav}</nav></div></header>
-<main class="wrap">
-{chr(10).join(parts)}
-</main>
-<footer><div class="wrap">reesim {esc(a.get("code_version", ""))} · dataset {esc(a.get("dataset_version", ""))}. Works offline.</div></footer>
-</body>
-</html>
-"""
+    nav = (
+        ("reading", "Reading"),
+        ("payoffs", "Payoffs"),
+        ("cooperation", "Cooperation"),
+        ("sensitivity", "Sensitivity"),
+        ("repeated", "Repeated game"),
+    )
+    sub = ", ".join(f"{p}: {len(s)} strategies" for p, s in a["strategies"].items())
+    return html_document(
+        title,
+        esc(title),
+        nav,
+        parts,
+        page,
+        f"reesim {esc(a.get('code_version', ''))} · dataset {esc(a.get('dataset_version', ''))}. Works offline.",
+        sub=f"{sub}; {a['profiles']} profiles, each a simulator run.",
+    )

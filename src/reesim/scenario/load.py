@@ -28,9 +28,9 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-def shipped() -> dict[str, str]:
-    """Shipped scenario names and their YAML text (``src/reesim/scenarios/*.yaml``)."""
-    folder = resources.files("reesim").joinpath("scenarios")
+def shipped(subfolder: str = "") -> dict[str, str]:
+    """Shipped names and YAML text of ``src/reesim/scenarios[/subfolder]/*.yaml`` (scenarios, games, episodes)."""
+    folder = resources.files("reesim").joinpath("scenarios", *([subfolder] if subfolder else []))
     return {
         p.name[: -len(".yaml")]: p.read_text(encoding="utf-8")
         for p in folder.iterdir()
@@ -69,6 +69,35 @@ def _read(ref: str, base: Path | None) -> tuple[dict[str, Any], str, Path | None
     if not isinstance(data, dict):
         raise InputError(f"{label}: a scenario is a mapping with keys {sorted(Scenario.model_fields)}")
     return data, label, folder, ident
+
+
+def load_model(ref: str | Path, kind: str, subfolder: str, model: type) -> tuple[Any, Path | None]:
+    """A pydantic ``model`` read from a YAML path or a name shipped in ``scenarios/<subfolder>``.
+
+    Returns the validated model and the folder relative paths inside it are read from (None
+    for a shipped file). Errors name the file, the YAML path, the value and what is allowed.
+    """
+    path = Path(ref)
+    ships = shipped(subfolder)
+    if path.is_file():
+        text, label, folder = path.read_text(encoding="utf-8"), path.name, path.parent
+    elif str(ref) in ships:
+        text, label, folder = ships[str(ref)], f"{ref} (shipped {kind})", None
+    else:
+        raise InputError(
+            f"{kind} '{ref}' is neither a file nor a shipped {kind}; "
+            + suggest(str(ref), ships, what=f"shipped {kind}")
+        )
+    try:
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise InputError(f"{label}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{label}: a {kind} is a mapping with keys {sorted(model.model_fields)}")
+    try:
+        return model.model_validate(data), folder
+    except ValidationError as exc:
+        raise InputError(format_errors(exc, label, None)) from None
 
 
 def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
