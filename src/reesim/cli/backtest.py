@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from reesim.atomic import ensure_new_folder
-from reesim.cli.data import out
+from reesim.atomic import check_out_folder
+from reesim.cli.text import out
 
 
 def print_scores(doc: dict) -> None:
@@ -67,7 +67,7 @@ def backtest_cmd(
 
     ep = load_episode(episode)
     if out_dir is not None:
-        ensure_new_folder(out_dir)
+        check_out_folder(out_dir)
     with out.status(f"backtest {ep.name}: calibrating as of {ep.knowledge.as_of} and simulating"):
         r = run_backtest(ep)
     doc = document(r, episode)

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from enum import StrEnum
 from pathlib import Path
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
+from reesim.atomic import check_out_file, write_file_atomic
+from reesim.cli.text import out, styled
 from reesim.data import default_dataset
 from reesim.data.dependence import dependence, us_import_sources
 from reesim.errors import InputError
@@ -22,7 +20,6 @@ app = typer.Typer(
     help="The embedded dataset: list, show, cite, export; dependence report.", no_args_is_help=True
 )
 #: Rich wraps at 80 columns when output is not a terminal; reports need more.
-out = Console(width=None if Console().is_terminal else 140)
 
 HIDDEN_BY_DEFAULT = ("source", "note", "year_start", "year_end", "observed_end")
 
@@ -52,7 +49,7 @@ def _table(df: pd.DataFrame, title: str | None = None, max_width: int = 48) -> T
         numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
         t.add_column(str(col), justify="right" if numeric else "left", max_width=max_width, overflow="fold")
     for row in df.itertuples(index=False):
-        t.add_row(*(Text(_fmt(v)) for v in row))
+        t.add_row(*(str(_fmt(v)) for v in row))
     return t
 
 
@@ -116,10 +113,13 @@ def cite(
     for i, row in enumerate(rows.head(20).itertuples(index=False)):
         r = row._asdict()
         out.print(
-            f"[bold]{table}[/] " + ", ".join(f"{c}={_fmt(r[c])}" for c in shown if _fmt(r[c])), soft_wrap=True
+            styled((table, "bold"), " " + ", ".join(f"{c}={_fmt(r[c])}" for c in shown if _fmt(r[c]))),
+            soft_wrap=True,
         )
         if table != "sources":
-            out.print(f"  source [cyan]{r['source_id']}[/]: {r['citation']}", soft_wrap=True, highlight=False)
+            out.print(
+                styled("  source ", (str(r["source_id"]), "cyan"), f": {r['citation']}"), soft_wrap=True
+            )
             out.print(f"  read at: {r['where_read']}", soft_wrap=True, highlight=False)
             out.print(
                 f"  licence: {r['licence']}; vintage: {_fmt(r['vintage']) or 'not stated'}", soft_wrap=True
@@ -139,20 +139,12 @@ class Format(StrEnum):
     parquet = "parquet"
 
 
-def write_atomic(df: pd.DataFrame, path: Path, fmt: Format) -> None:
-    """Write ``df`` to ``path`` via a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        if fmt is Format.csv:
-            df.to_csv(tmp, index=False)
-        else:
-            df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_table(df: pd.DataFrame, path: Path, fmt: Format) -> None:
+    """Write ``df`` to ``path`` atomically (checked first: never a device, FIFO, link or folder)."""
+    if fmt is Format.csv:
+        write_file_atomic(path, lambda tmp: df.to_csv(tmp, index=False))
+    else:
+        write_file_atomic(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
 @app.command()
@@ -163,8 +155,9 @@ def export(
     where: list[str] = typer.Option(None, "--where", "-w", help="Filter COLUMN=VALUE (repeatable)."),
 ) -> None:
     """Export a table (all columns, including source and note) to CSV or Parquet."""
+    check_out_file(out_path, example=f"{table}.{fmt.value}")
     df = default_dataset().table(table, **parse_where(where))
-    write_atomic(df, out_path, fmt)
+    write_table(df, out_path, fmt)
     out.print(f"wrote {len(df):,} rows of {table} to {out_path}")
 
 
@@ -229,7 +222,8 @@ def dependence_cmd(
     out.print(t)
     for r in dep.itertuples(index=False):
         out.print(
-            f"  {r.stage}: {r.basis}" + (f"\n    [yellow]note: {r.note}[/]" if r.note else ""), soft_wrap=True
+            styled(f"  {r.stage}: {r.basis}", *((f"\n    note: {r.note}", "yellow"),) if r.note else ()),
+            soft_wrap=True,
         )
     out.print(
         "  HHI shown as a range where the data gives shares for only part of the world: the low end spreads "
@@ -263,6 +257,6 @@ def dependence_cmd(
         "above are what the data carries."
     )
     src = ds.table("sources", source_id=ids).set_index("source_id")
-    out.print("[bold]Sources[/]")
+    out.print(styled(("Sources", "bold")))
     for sid in ids:
         out.print(f"  {ref[sid]} {sid}: {src.loc[sid, 'citation']}", soft_wrap=True, highlight=False)

@@ -8,9 +8,9 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from reesim.atomic import ensure_new_folder
-from reesim.cli.data import out
+from reesim.atomic import check_out_folder
 from reesim.cli.run import progress_bar
+from reesim.cli.text import out
 from reesim.errors import InputError
 
 
@@ -199,7 +199,7 @@ def game_cmd(
     if not repeated and (rule_us or rule_cn or rule):
         raise InputError("--rule-us/--rule-cn/--rule need --repeated")
     if out_dir is not None:
-        ensure_new_folder(out_dir)
+        check_out_folder(out_dir)
     with progress_bar() as bar:
         task = bar.add_task(f"simulating the profiles of {game.name}", total=None)
         tensor, b, base = payoff_tensor(

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import typer
-from rich.console import Console
 
 from reesim import __version__
 from reesim.cli.backtest import backtest_cmd
+from reesim.cli.cache import app as cache_app
 from reesim.cli.data import app as data_app
 from reesim.cli.game import game_cmd
 from reesim.cli.market import solve, world_app
 from reesim.cli.run import calibrate, compare_runs, report_cmd, schema, validate
 from reesim.cli.run import run as run_cmd
+from reesim.cli.text import err, styled
 from reesim.errors import InputError
 
 app = typer.Typer(
@@ -30,6 +32,7 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(world_app, name="world")
+app.add_typer(cache_app, name="cache")
 app.command()(solve)
 app.command("run")(run_cmd)
 app.command()(validate)
@@ -39,7 +42,6 @@ app.command("compare")(compare_runs)
 app.command("report")(report_cmd)
 app.command("game")(game_cmd)
 app.command("backtest")(backtest_cmd)
-err = Console(stderr=True)
 
 
 @app.command()
@@ -50,19 +52,30 @@ def version() -> None:
     typer.echo(f"reesim {__version__}, dataset {default_dataset().version}")
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings (a cache file rebuilt, no private cache folder) as one plain line on stderr."""
+    err.print(styled(("warning:", "yellow"), f" {message}"), soft_wrap=True)
+
+
 def run(argv: list[str] | None = None) -> None:
     """Entry point: run the app and map exceptions to exit codes (usage errors exit 2 via typer)."""
+    warnings.showwarning = _show_warning
     try:
         app(args=argv, prog_name="reesim")
+    except KeyboardInterrupt:
+        err.print(styled(("interrupted:", "bold red"), " nothing was written (partial output removed)"))
+        sys.exit(130)
     except InputError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(styled(("error:", "bold red"), f" {exc}"), soft_wrap=True)
         sys.exit(2)
     except Exception as exc:
         if os.environ.get("REESIM_DEBUG"):
             raise
         err.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (set REESIM_DEBUG=1 for the traceback)",
-            highlight=False,
+            styled(
+                ("internal error:", "bold red"),
+                f" {type(exc).__name__}: {exc} (set REESIM_DEBUG=1 for the traceback)",
+            ),
             soft_wrap=True,
         )
         sys.exit(1)

@@ -9,11 +9,11 @@ from pathlib import Path
 import pandas as pd
 import typer
 from rich.table import Table
-from rich.text import Text
 
 from reesim import __version__
-from reesim.atomic import atomic_folder
-from reesim.cli.data import _fmt, out
+from reesim.atomic import atomic_folder, check_out_folder
+from reesim.cli.data import _fmt
+from reesim.cli.text import out
 from reesim.errors import InputError
 
 
@@ -78,6 +78,9 @@ def solve(
     """Solve one market year and print prices, quantities and trade."""
     from reesim.solve.equilibrium import solve_equilibrium
 
+    if out_dir is not None:
+        check_out_folder(out_dir)  # refuse before solving
+
     w = load_any_world(world, year)
     s = solve_equilibrium(w, backend=str(solver))
     unit = w.quantity_unit
@@ -90,7 +93,7 @@ def solve(
         for r in pivot.columns:
             t.add_column(r, justify="right")
         for com, row in pivot.iterrows():
-            t.add_row(Text(com), *(_fmt(round(v, 3)) if pd.notna(v) else "" for v in row))
+            t.add_row(str(com), *(_fmt(round(v, 3)) if pd.notna(v) else "" for v in row))
     else:  # many regions: China against the rest
         inside = "CHN" if "CHN" in pivot.columns else pivot.columns[0]
         for col in (inside, "min elsewhere", "max elsewhere", "markets"):
@@ -98,7 +101,7 @@ def solve(
         for com, row in pivot.iterrows():
             rest = row.drop(inside).dropna()
             t.add_row(
-                Text(com),
+                str(com),
                 _fmt(round(row[inside], 3)) if pd.notna(row[inside]) else "",
                 _fmt(round(rest.min(), 3)) if len(rest) else "",
                 _fmt(round(rest.max(), 3)) if len(rest) else "",
@@ -173,7 +176,7 @@ def describe(
     t.add_column("unit")
     t.add_column("source or assumption", overflow="fold")
     for r in prov.itertuples(index=False):
-        t.add_row(Text(r.parameter), _fmt(round(r.value, 6)), Text(r.unit), Text(r.source))
+        t.add_row(str(r.parameter), _fmt(round(r.value, 6)), str(r.unit), str(r.source))
     out.print(t)
     sizes = ", ".join(f"{v} {k}" for k, v in w.sizes.items())
     out.print(f"{sizes}; quantities in {w.quantity_unit}, prices in USD/kg")

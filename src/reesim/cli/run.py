@@ -9,10 +9,10 @@ import typer
 import yaml
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from rich.text import Text
 
-from reesim.atomic import ensure_new_folder
-from reesim.cli.data import _fmt, out
+from reesim.atomic import check_out_file, check_out_folder, write_file_atomic
+from reesim.cli.data import _fmt
+from reesim.cli.text import out
 from reesim.errors import InputError
 
 
@@ -48,7 +48,7 @@ def print_headline(h: dict, scenario_name: str, cf_name: str) -> None:
     for r in h["price_changes"]:
         if abs(r["peak_change_pct"]) >= 0.5 and r["commodity"].split(":")[0] in ("oxide", "metal", "magnet"):
             t.add_row(
-                Text(r["commodity"]),
+                str(r["commodity"]),
                 r["market"],
                 f"{r['peak_change_pct']:+.1f}",
                 r["period"],
@@ -184,7 +184,7 @@ def run(
     if report and out_dir is None:
         raise InputError("--report needs --out DIR (the report is written into the result folder)")
     if out_dir is not None:
-        ensure_new_folder(out_dir)  # refuse before simulating
+        check_out_folder(out_dir)  # refuse before simulating
     n = len(make_steps(sc.horizon))
     with progress_bar() as bar:
         task = bar.add_task(f"simulating {sc.name} and its counterfactual", total=2 * n)
@@ -229,14 +229,24 @@ def run(
             "impacts": ih,
         }
         resolved = yaml.safe_dump(json.loads(sc.model_dump_json()), sort_keys=False)
-        write_run(
-            out_dir, {"scenario": res, "counterfactual": cf}, summary, resolved, impact_tables(im, res, sc)
-        )
-        out.print(f"wrote {out_dir}")
+        finish = None
         if report:
             from reesim.reports import write_report
 
-            out.print(f"report: {write_report(out_dir)}")
+            def finish(folder: Path) -> None:  # the report is part of the atomic result folder
+                write_report(folder)
+
+        write_run(
+            out_dir,
+            {"scenario": res, "counterfactual": cf},
+            summary,
+            resolved,
+            impact_tables(im, res, sc),
+            finish=finish,
+        )
+        out.print(f"wrote {out_dir}")
+        if report:
+            out.print(f"report: {out_dir / 'report.html'}")
 
 
 def validate(scenario: str = typer.Argument(..., help="Scenario YAML file or shipped name.")) -> None:
@@ -261,9 +271,8 @@ def schema(
     if out_path is None:
         typer.echo(text)
     else:
-        if out_path.is_dir():
-            raise InputError(f"--out {out_path}: is a folder; give a file name such as scenario.schema.json")
-        out_path.write_text(text)
+        check_out_file(out_path, example="scenario.schema.json")
+        write_file_atomic(out_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         out.print(f"wrote {out_path}")
 
 
@@ -325,6 +334,8 @@ def compare_runs(
     from reesim.simulate.headline import headline
     from reesim.simulate.result import read_result
 
+    if out_dir is not None:
+        check_out_folder(out_dir)  # refuse before comparing
     a, b = read_result(run_a), read_result(run_b)
     if sorted(a.prices["period"].unique()) != sorted(b.prices["period"].unique()):
         raise InputError(

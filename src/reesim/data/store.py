@@ -1,24 +1,23 @@
 """The DuckDB store of the embedded dataset.
 
-On first use the validated CSV tables are written to a DuckDB file in the cache folder,
-named by the SHA-256 of the dataset (tables and schema), and opened read-only; the next
-process finds the file and skips validation. Callers get read-only connections: the
-dataset cannot be changed through them.
-
-The cache folder is ``$REESIM_CACHE_DIR``, else ``$XDG_CACHE_HOME/reesim``, else
-``~/.cache/reesim``. If it cannot be written, the database is built in a temporary folder.
+On first use the validated CSV tables are written to a DuckDB file in the private cache
+folder (:mod:`reesim.cache`), named by a key over the dataset (tables and schema) and the
+code that builds the store, with its SHA-256 recorded beside it; the next process verifies
+the file against that record and skips validation. A file that does not verify (truncated,
+changed, planted) is rebuilt with a warning. Without a private cache folder the database is
+built in a private temporary folder for the process. Callers get read-only connections:
+the dataset cannot be changed through them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
+from reesim.cache import cached_file, code_fingerprint, key_of
 from reesim.data.periods import last_day, year_span
 from reesim.data.registry import TableSpec
 from reesim.data.validate import load_tables
@@ -37,15 +36,6 @@ def dataset_hash(tables_dir: Path, schema_dir: Path) -> str:
     return h.hexdigest()
 
 
-def cache_dir() -> Path:
-    """Folder for cached database files."""
-    env = os.environ.get("REESIM_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "reesim"
-
-
 def _with_years(df: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     """Add ``year_start``/``year_end`` (first and last calendar year) from the table's time column."""
     if spec.time_column is None:
@@ -62,12 +52,8 @@ def _with_years(df: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
 
 
 def build_database(path: Path, frames: dict[str, pd.DataFrame], registry: dict[str, TableSpec]) -> None:
-    """Write the validated frames to a new DuckDB file at ``path`` (atomically: temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".duckdb.tmp")
-    os.close(fd)
-    os.unlink(tmp)
-    con = duckdb.connect(tmp)
+    """Write the validated frames to a new DuckDB file at ``path`` (which must not exist)."""
+    con = duckdb.connect(str(path))
     try:
         for name, spec in registry.items():
             df = _with_years(frames[name], spec)
@@ -93,20 +79,13 @@ def build_database(path: Path, frames: dict[str, pd.DataFrame], registry: dict[s
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    os.replace(tmp, path)
 
 
 def open_database(tables_dir: Path, schema_dir: Path, registry: dict[str, TableSpec]) -> tuple[Path, str]:
-    """Path of the (possibly new) database file for this dataset, and the dataset's hash."""
+    """Path of the verified (possibly new) database file for this dataset, and the dataset's hash."""
     digest = dataset_hash(tables_dir, schema_dir)
-    name = f"dataset-{digest[:16]}.duckdb"
-    for folder in (cache_dir(), Path(tempfile.gettempdir()) / "reesim-cache"):
-        path = folder / name
-        if path.exists():
-            return path, digest
-        try:
-            build_database(path, load_tables(tables_dir, registry), registry)
-            return path, digest
-        except OSError:
-            continue
-    raise PermissionError(f"cannot write the dataset cache in {cache_dir()} nor in the temporary folder")
+    key = key_of(digest, code_fingerprint("data"), duckdb.__version__)
+    return cached_file(
+        f"dataset-{key[:16]}.duckdb",
+        lambda path: build_database(path, load_tables(tables_dir, registry), registry),
+    ), digest

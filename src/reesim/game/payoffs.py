@@ -9,7 +9,8 @@ minus fiscal costs), million USD at the game's discount rate, base year = the ho
 year. Declared terms add ``weight x (share in the profile - share in the base)``.
 
 Runs are cached on disk by a hash of the profile's resolved scenario, the base's, the discount
-rate, the declared terms, and the dataset and code versions; missing profiles run in parallel on
+rate, the declared terms, the dataset version and a hash of reesim's code (each file verified
+against its recorded SHA-256 before use, :mod:`reesim.cache`); missing profiles run in parallel on
 local cores with Dask's multiprocessing scheduler.
 """
 
@@ -25,7 +26,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reesim import __version__
 from reesim.errors import InputError, suggest
 from reesim.game.profiles import Bundles, all_profiles, bundles, profile_label, profile_scenario
 from reesim.game.spec import Game, Term
@@ -33,7 +33,7 @@ from reesim.scenario.load import scenario_hash
 from reesim.scenario.spec import Scenario
 from reesim.simulate.result import Result
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 def term_value(res: Result, regions: list[str], term: Term) -> float:
@@ -114,6 +114,7 @@ def _run_profile(data: dict, label: str, base: Result, game_json: str) -> dict:
 
 
 def _cache_key(sc: Scenario, base: Scenario, game: Game) -> str:
+    from reesim.cache import code_fingerprint
     from reesim.data import default_dataset
 
     payload = {
@@ -124,34 +125,41 @@ def _cache_key(sc: Scenario, base: Scenario, game: Game) -> str:
         "terms": {pl.name: [t.model_dump(mode="json") for t in pl.terms] for pl in game.players},
         "regions": {pl.name: pl.regions for pl in game.players},
         "dataset": default_dataset().version,
-        "code": __version__,
+        "code": code_fingerprint(),  # the version and every module that simulates and measures
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _cache_folder() -> Path:
-    from reesim.data.store import cache_dir
+def _cache_folder() -> Path | None:
+    from reesim.cache import cache_dir
 
-    return cache_dir() / "games"
+    folder = cache_dir()
+    return None if folder is None else folder / "games"
 
 
 def _cache_read(key: str) -> dict | None:
-    path = _cache_folder() / f"{key}.json"
+    """A cached outcome, verified against the hash recorded when it was written (else ``None``)."""
+    from reesim.cache import read_blob
+
+    folder = _cache_folder()
+    payload = None if folder is None else read_blob(folder / f"{key}.json")
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        return None if payload is None else json.loads(payload)
+    except ValueError:
         return None
 
 
 def _cache_write(key: str, value: dict) -> None:
+    from reesim.cache import write_blob
+
     folder = _cache_folder()
+    if folder is None:
+        return
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{key}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(value))
-        os.replace(tmp, folder / f"{key}.json")
+        folder.mkdir(mode=0o700, exist_ok=True)
     except OSError:
-        pass  # a read-only cache only costs time
+        return  # a read-only cache only costs time
+    write_blob(folder / f"{key}.json", json.dumps(value).encode())
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -607,7 +605,7 @@ def _sankey(run: Run, page: Page, element: str) -> str:
         else " Every link of the path could be built."
     )
     caption = (
-        f"{esc(element)} in {flows.year}, {why}. Nodes are “stage: region”; sinks are the using "
+        f"{esc(element)} in {flows.year}, {esc(why)}. Nodes are “stage: region”; sinks are the using "
         f"sectors by region. Links are flows of the commodity between nodes from the {code('production')}, "
         f"{code('trade')} and {code('consumption')} tables: exporter → importer plus the producer's own use; "
         "where a region pools its own output with imports, each use (separation feed, metal making, magnet "
@@ -1179,20 +1177,10 @@ def write_report(run_dir: Path, out: Path | None = None, element: str = "Nd") ->
         If ``run_dir`` is not a run folder, ``element`` is not an element of the run, or
         ``out`` is a folder.
     """
+    from reesim.atomic import check_out_file, write_file_atomic
+
     run_dir = Path(run_dir)
-    out = Path(out) if out is not None else run_dir / "report.html"
-    if out.is_dir():
-        raise InputError(f"--out {out}: is a folder; give a file name such as report.html")
+    out = check_out_file(out if out is not None else run_dir / "report.html", example="report.html")
     run = read_run(run_dir)
     text, _ = render(run, element)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return write_file_atomic(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,12 +87,14 @@ def write_run(
     summary: dict,
     scenario_yaml: str,
     extra: dict[str, pd.DataFrame] | None = None,
+    finish: Callable[[Path], None] | None = None,
 ) -> None:
     """Write a run (scenario and counterfactual tables, summary.json, resolved scenario) atomically.
 
     Tables of the scenario go to ``<table>.parquet``, the counterfactual's to
     ``counterfactual/<table>.parquet``. Everything is written into a temporary sibling folder
-    and renamed at the end: a failed run leaves no half-written directory.
+    and renamed at the end: a failed run leaves no half-written directory. ``finish(folder)``,
+    if given, adds files (the HTML report) inside the same temporary folder before the rename.
     """
     with atomic_folder(directory) as tmp:
         for key, res in results.items():
@@ -103,3 +106,5 @@ def write_run(
             df.to_parquet(tmp / f"{name}.parquet", index=False)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
         (tmp / "scenario.resolved.yaml").write_text(scenario_yaml)
+        if finish is not None:
+            finish(tmp)

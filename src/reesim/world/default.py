@@ -28,7 +28,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -323,46 +322,8 @@ def load_default_world(
 
 @functools.lru_cache(maxsize=16)
 def _cached_world(year: int | None, assumptions: tuple) -> World:
-    """Build once per process, and keep a pickle in the dataset cache folder keyed by everything it depends on."""
-    import hashlib
-    import os
-    import pickle
-    import tempfile
-
-    from reesim import __version__
-    from reesim.data.store import cache_dir
-
-    ds = default_dataset()
-    config = resources.files("reesim.world").joinpath(CONFIG).read_bytes()
-    key = hashlib.sha256(
-        repr(
-            (
-                ds.version,
-                __version__,
-                hashlib.sha256(config).hexdigest(),
-                Path(__file__).read_bytes(),
-                year,
-                assumptions,
-            )
-        ).encode()
-    ).hexdigest()[:16]
-    path = cache_dir() / f"world-{key}.pkl"
-    if path.is_file():
-        try:
-            with open(path, "rb") as fh:
-                return pickle.load(fh)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
-            pass  # a stale or broken cache file is rebuilt below
-    world = build_default_world(year, None, dict(assumptions))
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(world, fh)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # the cache is an optimisation only
-    return world
+    """Build once per process (about 0.1 s; no disk cache: a world is never read back from a file)."""
+    return build_default_world(year, None, dict(assumptions))
 
 
 def build_default_world(

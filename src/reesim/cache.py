@@ -1,0 +1,363 @@
+"""The on-disk cache: a private folder, verified artefacts, keys that cover their inputs.
+
+What reesim caches is an optimisation only (the DuckDB copy of the embedded dataset and the
+outcomes of game profiles); nothing in the cache is trusted without a check:
+
+* **Private folder.** ``$REESIM_CACHE_DIR``, else ``$XDG_CACHE_HOME/reesim``, else
+  ``~/.cache/reesim``, used only if it is a directory owned by the user with no access for
+  group or others (a folder the user owns is tightened to mode 0700; one owned by anybody
+  else is refused). There is no shared fallback: if no private folder can be had, reesim
+  runs without a cache (the dataset is built in a fresh private temporary folder, removed at
+  exit) and says so once.
+* **Verified content.** Every artefact is checked against a SHA-256 recorded when it was
+  written (in a header of the file, or for DuckDB files in a ``.sha256`` file beside it);
+  a file that is missing its record, truncated or changed is not used: it is rebuilt with a
+  warning.
+* **Complete keys.** Keys hash the code that builds the artefact (:func:`code_fingerprint`),
+  the package version and every input (data, configuration, assumptions).
+* **No code in data.** Artefacts are JSON or DuckDB files; nothing is un-pickled.
+
+See ``docs/security.md`` for the whole trust model.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import functools
+import hashlib
+import json
+import os
+import shutil
+import stat
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Version of the cache's own formats (headers, sidecars); bump to orphan every old artefact.
+CACHE_FORMAT = 1
+_HEADER = b"reesim-cache"
+_CHUNK = 1 << 20
+
+
+class CacheWarning(UserWarning):
+    """A cache folder or artefact was not used (and why)."""
+
+
+# ------------------------------------------------------------------------------ the folder
+def configured_dir() -> Path:
+    """The cache folder the environment asks for (whether or not it is usable)."""
+    env = os.environ.get("REESIM_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "reesim"
+
+
+def private_problem(folder: Path) -> str | None:
+    """Why ``folder`` is not a private cache folder (``None`` if it is one).
+
+    Creates the folder (mode 0700) if it is missing and tightens a folder the user owns to
+    0700; refuses a folder owned by another user or that is not a directory.
+    """
+    if folder.exists() and not folder.is_dir():
+        return "it is not a directory"
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = folder.stat()
+    except OSError as exc:
+        return f"cannot create it ({exc.strerror or exc})"
+    if not stat.S_ISDIR(st.st_mode):
+        return "it is not a directory"
+    if st.st_uid != os.getuid():
+        return f"it is owned by user id {st.st_uid}, not by you ({os.getuid()})"
+    if st.st_mode & 0o077:
+        try:
+            os.chmod(folder, 0o700)
+        except OSError as exc:
+            return f"it is open to other users (mode {stat.S_IMODE(st.st_mode):o}) and cannot be made private ({exc})"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return "it is not writable"
+    return None
+
+
+@functools.cache
+def _resolved_dir(configured: str) -> Path | None:
+    folder = Path(configured)
+    problem = private_problem(folder)
+    if problem is None:
+        return folder
+    warnings.warn(
+        f"cache folder {folder} is not used: {problem}; running without a cache "
+        "(set REESIM_CACHE_DIR to a folder of your own)",
+        CacheWarning,
+        stacklevel=3,
+    )
+    return None
+
+
+def cache_dir() -> Path | None:
+    """The private cache folder, or ``None`` (with one warning) if none can be had."""
+    return _resolved_dir(str(configured_dir()))
+
+
+def scratch_dir() -> Path:
+    """A fresh private temporary folder for this process (removed at exit): the no-cache fallback."""
+    path = Path(tempfile.mkdtemp(prefix="reesim-nocache-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+# ------------------------------------------------------------------------------ the keys
+@functools.cache
+def code_fingerprint(*subpackages: str) -> str:
+    """SHA-256 of the package version and the source of ``subpackages`` of reesim (all if none).
+
+    Hashes every ``.py`` and ``.yaml`` file under the named subfolders of the installed
+    package (sorted by path), so that a changed builder never meets an artefact built by
+    the old one.
+    """
+    from reesim import __version__
+
+    root = Path(__file__).resolve().parent
+    folders = [root / s for s in subpackages] if subpackages else [root]
+    h = hashlib.sha256(f"reesim {__version__} cache {CACHE_FORMAT}".encode())
+    for folder in folders:
+        files = [folder] if folder.is_file() else sorted(folder.rglob("*"))
+        for path in files:
+            if path.suffix in (".py", ".yaml") and path.is_file():
+                h.update(str(path.relative_to(root)).encode())
+                h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def key_of(*parts: object) -> str:
+    """A cache key: SHA-256 of the JSON of ``parts`` (first 32 hex digits)."""
+    text = json.dumps(parts, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------------------ locking
+@contextlib.contextmanager
+def locked(folder: Path, name: str) -> Iterator[None]:
+    """Hold an exclusive lock ``folder/.name.lock`` (so that two processes build once)."""
+    fd = os.open(folder / f".{name}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _regular_own_file(path: Path) -> bool:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid()
+
+
+def _warn_rebuild(path: Path, why: str) -> None:
+    warnings.warn(f"cache file {path.name} not used ({why}); rebuilt", CacheWarning, stacklevel=3)
+
+
+# ------------------------------------------------------------------------------ blobs (one file)
+def write_blob(path: Path, payload: bytes) -> bool:
+    """Write ``payload`` to ``path`` with a header recording its SHA-256 (atomically).
+
+    Returns whether it was written (a cache that cannot be written only costs time).
+    """
+    digest = hashlib.sha256(payload).hexdigest()
+    header = _HEADER + f" {CACHE_FORMAT} sha256={digest} size={len(payload)}\n".encode()
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(header + payload)
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        with contextlib.suppress(OSError, UnboundLocalError):
+            os.unlink(tmp)
+        return False
+
+
+def read_blob(path: Path) -> bytes | None:
+    """The payload of a blob written by :func:`write_blob`, or ``None`` if absent or not verified."""
+    if not path.exists() and not path.is_symlink():
+        return None
+    if not _regular_own_file(path):
+        _warn_rebuild(path, "not a regular file of yours")
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        _warn_rebuild(path, f"unreadable: {exc.strerror}")
+        return None
+    head, sep, payload = data.partition(b"\n")
+    fields = head.split(b" ")
+    ok = (
+        sep
+        and len(fields) == 4
+        and fields[0] == _HEADER
+        and fields[1] == str(CACHE_FORMAT).encode()
+        and fields[2] == b"sha256=" + hashlib.sha256(payload).hexdigest().encode()
+        and fields[3] == f"size={len(payload)}".encode()
+    )
+    if not ok:
+        _warn_rebuild(path, "its content does not match the hash recorded when it was written")
+        return None
+    return payload
+
+
+# ------------------------------------------------------------------------------ files with a sidecar
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def verified_file(path: Path) -> bool:
+    """Whether ``path`` exists and matches the SHA-256 recorded beside it (warns when it does not)."""
+    if not path.exists() and not path.is_symlink():
+        return False
+    side = _sidecar(path)
+    why = None
+    if not _regular_own_file(path) or not _regular_own_file(side):
+        why = "it or its .sha256 record is missing or not a regular file of yours"
+    else:
+        try:
+            rec = json.loads(side.read_text(encoding="utf-8"))
+            if not (
+                isinstance(rec, dict)
+                and rec.get("format") == CACHE_FORMAT
+                and rec.get("size") == path.stat().st_size
+                and rec.get("sha256") == file_sha256(path)
+            ):
+                why = "its content does not match the hash recorded when it was written"
+        except (OSError, ValueError) as exc:
+            why = f"its .sha256 record is unreadable ({exc})"
+    if why:
+        _warn_rebuild(path, why)
+        return False
+    return True
+
+
+def publish_file(tmp: Path, path: Path) -> None:
+    """Move the finished file ``tmp`` to ``path`` and record its SHA-256 beside it.
+
+    The record is written first, then the file moved into place, so that a reader never
+    sees a new file with an old record (a kill in between leaves a record without its file,
+    which is rebuilt).
+    """
+    rec = {"format": CACHE_FORMAT, "sha256": file_sha256(tmp), "size": tmp.stat().st_size}
+    side = _sidecar(path)
+    fd, side_tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{side.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(rec, fh)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    os.replace(side_tmp, side)
+    os.replace(tmp, path)
+
+
+def cached_file(name: str, build: Callable[[Path], None]) -> Path:
+    """A verified cache file ``name``, built with ``build(tmp_path)`` if missing or not verified.
+
+    Without a private cache folder the file is built in a private scratch folder.
+    """
+    folder = cache_dir()
+    if folder is None:
+        path = scratch_dir() / name
+        build(path)
+        return path
+    path = folder / name
+    if verified_file(path):
+        return path
+    try:
+        with locked(folder, name):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CacheWarning)
+                if verified_file(path):  # another process built it meanwhile
+                    return path
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+            os.close(fd)
+            os.unlink(tmp)  # the builder creates it (DuckDB refuses an existing empty file)
+            try:
+                build(Path(tmp))
+                publish_file(Path(tmp), path)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+        return path
+    except OSError as exc:
+        warnings.warn(
+            f"cache folder {folder} cannot be written ({exc}); running without a cache",
+            CacheWarning,
+            stacklevel=2,
+        )
+        path = scratch_dir() / name
+        build(path)
+        return path
+
+
+# ------------------------------------------------------------------------------ info and clear
+#: The files reesim writes in its cache folder (for ``reesim cache info|clear``).
+PATTERNS = ("dataset-*.duckdb", "dataset-*.duckdb.sha256", "games/*.json", "world-*.pkl", ".*.tmp", ".*.lock")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file of the cache: its path, size in bytes, kind and whether its content verifies."""
+
+    path: Path
+    size: int
+    kind: str
+    verified: bool | None
+
+
+def entries(folder: Path) -> list[Entry]:
+    """The files of reesim's cache in ``folder`` (verification without warnings)."""
+    out = []
+    for pattern in PATTERNS:
+        for path in sorted(folder.glob(pattern)):
+            if not path.is_file() or path.is_symlink():
+                continue
+            kind, ok = "other", None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CacheWarning)
+                if path.name.endswith(".duckdb"):
+                    kind, ok = "dataset (DuckDB)", verified_file(path)
+                elif path.name.endswith(".duckdb.sha256"):
+                    kind = "record (SHA-256)"
+                elif path.parent.name == "games" and path.suffix == ".json":
+                    kind, ok = "game profile outcome", read_blob(path) is not None
+                elif path.suffix == ".pkl":
+                    kind, ok = "obsolete world pickle (never read)", False
+                elif path.name.endswith((".tmp", ".lock")):
+                    kind = "temporary or lock file"
+            out.append(Entry(path, path.stat().st_size, kind, ok))
+    return out
+
+
+def clear(folder: Path) -> tuple[int, int]:
+    """Delete reesim's files from ``folder`` (nothing else); returns (files, bytes) removed."""
+    n = size = 0
+    for e in entries(folder):
+        with contextlib.suppress(FileNotFoundError):
+            e.path.unlink()
+            n, size = n + 1, size + e.size
+    games = folder / "games"
+    with contextlib.suppress(OSError):
+        games.rmdir()  # only if empty
+    return n, size

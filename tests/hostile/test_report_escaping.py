@@ -1,0 +1,193 @@
+"""Hostile names in every report: escaped in the HTML, and no script of theirs runs in Chromium.
+
+Every user-supplied string that reaches a report (scenario name and description, instrument
+names, game, player and strategy names and descriptions, episode title, description, series
+labels and justifications) carries payloads that would run script if written raw into HTML
+or into a ``<script>`` block. The test checks the HTML statically (no element from a payload,
+no event-handler attribute) and opens each report in headless Chromium, where every payload
+would mark the page: the page must stay unmarked.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import textwrap
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from reesim.cli.main import run as cli_run
+
+CHROMIUM = Path("/usr/bin/chromium")
+MARK = "document.documentElement.setAttribute('data-xss','{n}')"
+PAYLOADS = [
+    '<img src=x onerror="{m}">',
+    "</script><script>{m}</script>",
+    '<svg onload="{m}">',
+    '"><img src=x onerror={m}>',
+    '<a href="javascript:{m}">link</a>',
+    "[/bold] [link=javascript:{m}]x[/link]",
+]
+
+
+def hostile(n: int) -> str:
+    """A payload (cycling through PAYLOADS) that marks the page with ``data-xss=n`` if it runs."""
+    p = PAYLOADS[n % len(PAYLOADS)]
+    return p.replace("{m}", MARK.format(n=n))
+
+
+def q(text: str) -> str:
+    """A YAML double-quoted scalar."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.handlers: list[tuple[str, str]] = []
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self.handlers += [(tag, k) for k, _ in attrs if k.lower().startswith("on")]
+
+
+def assert_escaped(html: str) -> None:
+    """No payload became an element or an attribute (scripts' JSON may hold them as strings)."""
+    parser = _Tags()
+    parser.feed(html)
+    assert parser.handlers == [], f"event-handler attributes in the report: {parser.handlers[:5]}"
+    assert not [t for t, a in parser.tags if t in ("img", "svg") and a.get("src") == "x"]
+    assert not [t for t, a in parser.tags if t == "a" and "javascript:" in (a.get("href") or "")]
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", html, flags=re.S)
+    assert not [s for s in scripts if s.lstrip().startswith(MARK[:30])], "a payload opened a script block"
+
+
+def assert_no_script_runs(report: Path, tmp: Path) -> None:
+    if not CHROMIUM.is_file():
+        pytest.fail("/usr/bin/chromium is missing: install Debian's chromium (apt-get install chromium)")
+    cmd = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp / 'chromium-profile'}",
+        "--virtual-time-budget=8000",
+        "--dump-dom",
+        report.as_uri(),
+    ]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    m = re.search(r"<html[^>]*>", res.stdout)
+    assert m, f"no DOM dumped (exit {res.returncode}): {res.stderr[-2000:]}"
+    assert "data-xss" not in m.group(0), f"a hostile name ran script in {report.name}: {m.group(0)}"
+    assert "js-plotly-plot" in res.stdout, "the report's own scripts did not run (no plot drawn)"
+
+
+def test_run_report_with_hostile_names(tmp_path: Path):
+    sc = tmp_path / "hostile.yaml"
+    sc.write_text(
+        textwrap.dedent(
+            f"""
+            name: {q(hostile(0))}
+            description: {q(hostile(1) + " and " + hostile(2))}
+            extends: baseline
+            horizon: {{start: 2025, end: 2026}}
+            instruments:
+              - type: export_quota
+                name: {q(hostile(3))}
+                exporter: CHN
+                destinations: all
+                commodities: [oxide:Dy, oxide:Tb]
+                approval_share: 0.6
+                start: 2025-04-04
+              - type: export_ban
+                name: {q(hostile(4))}
+                exporter: CHN
+                destinations: [USA]
+                commodities: [magnet:ndfeb]
+                start: 2025-06-01
+              - type: import_tariff
+                name: {q(hostile(5))}
+                importer: USA
+                origins: [CHN]
+                stages: [oxide]
+                rate: 0.25
+                start: 2025
+            """
+        )
+    )
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as e:
+        cli_run(["run", str(sc), "--out", str(out), "--report"])
+    assert e.value.code in (0, None)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "data-xss" in html  # the names are in the report (escaped)
+    assert_escaped(html)
+    assert_no_script_runs(out / "report.html", tmp_path)
+
+
+def test_game_report_with_hostile_names(tmp_path: Path):
+    game = tmp_path / "game.yaml"
+    game.write_text(
+        textwrap.dedent(
+            f"""
+            name: {q(hostile(6))}
+            description: {q(hostile(7))}
+            base: baseline
+            horizon: {{start: 2025, end: 2026, step: year}}
+            players:
+              - name: {q("US" + hostile(8))}
+                regions: [USA]
+                strategies:
+                  - name: {q(hostile(9))}
+                    description: {q(hostile(10))}
+                  - name: {q(hostile(11))}
+                    description: {q(hostile(12))}
+                    scenarios: [us-301-tariffs]
+              - name: {q("China" + hostile(13))}
+                regions: [CHN]
+                strategies:
+                  - name: none
+                    description: {q(hostile(14))}
+                  - name: {q(hostile(15))}
+                    description: x
+                    scenarios: [china-2023-tech-ban]
+            """
+        )
+    )
+    out = tmp_path / "gout"
+    with pytest.raises(SystemExit) as e:
+        cli_run(["game", str(game), "--out", str(out), "--workers", "1"])
+    assert e.value.code in (0, None)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "data-xss" in html
+    assert_escaped(html)
+    assert_no_script_runs(out / "report.html", tmp_path)
+
+
+def test_backtest_report_with_hostile_names(tmp_path: Path):
+    from tests.test_backtest import SHORT
+
+    text = (
+        SHORT.replace(
+            "title: A short test episode", f"title: {q(hostile(16))}\ndescription: {q(hostile(17))}"
+        )
+        .replace("justification: test", f"justification: {q(hostile(18))}")
+        .replace('label: "Tb oxide, FOB China"', f"label: {q('Tb ' + hostile(19))}")
+    )
+    ep = tmp_path / "episode.yaml"
+    ep.write_text(text)
+    out = tmp_path / "bout"
+    with pytest.raises(SystemExit) as e:
+        cli_run(["backtest", str(ep), "--out", str(out)])
+    assert e.value.code in (0, None)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "data-xss" in html
+    assert_escaped(html)
+    assert_no_script_runs(out / "report.html", tmp_path)
