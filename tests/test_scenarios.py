@@ -55,7 +55,7 @@ BAD_CASES: dict[str, tuple[str, str, str]] = {
     ),
     "instrument_end_before_start.yaml": ("instruments[0]", "end 2026-01-31", "is before start 2026-06-01"),
     "negative_tonnage.yaml": ("instruments[0].tonnes_per_year", "(got -5000)", "greater than or equal to 0"),
-    "rate_out_of_range.yaml": ("instruments[0].rate", "(got 12)", "less than or equal to 10"),
+    "rate_out_of_range.yaml": ("instruments[0].rate", "(got 120)", "less than or equal to 100"),
     "approval_share_above_one.yaml": (
         "instruments[0].approval_share",
         "(got 1.5)",
@@ -423,7 +423,7 @@ def test_cli_validate_format_error_exits_2(capsys):
     code, _, err = invoke(capsys, "validate", str(BAD / "rate_out_of_range.yaml"))
     assert code == 2
     assert len(err.strip().splitlines()) == 1
-    assert "instruments[0].rate" in err and "(got 12)" in err
+    assert "instruments[0].rate" in err and "(got 120)" in err
 
 
 def test_cli_schema_writes_json(capsys, tmp_path):

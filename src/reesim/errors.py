@@ -1,7 +1,9 @@
 """Exception hierarchy of reesim.
 
 Every error a user can cause by bad input is an :class:`InputError`: the CLI prints its
-message on one line and exits with code 2 (the API answers HTTP 422). Anything else is an
+message on one line and exits with code 2 (the API answers HTTP 422). A valid scenario the
+model cannot solve to a trustworthy equilibrium raises :class:`ModelFailure` (exit code 3):
+its message names the period, the condition family and the place. Anything else is an
 internal error (exit code 1).
 """
 
@@ -45,6 +47,13 @@ class SchemaError(InputError):
         if column is not None:
             where += f", column '{column}'"
         super().__init__(f"{where}: {problem}")
+
+
+class ModelFailure(ReesimError):
+    """A valid scenario the model could not solve: the solver failed (after the Clarabel
+    fallback), the ad valorem wedges did not converge, or an equilibrium guard (mass balance,
+    arbitrage, complementary slackness, finite non-negative prices) failed. The message names
+    the scenario, the period and the cause."""
 
 
 def suggest(value: str, allowed: Iterable[str], *, what: str, limit: int = 12) -> str:

@@ -23,9 +23,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from reesim.yamlsafe import short
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _date(v):
@@ -34,7 +36,7 @@ def _date(v):
     try:
         return dt.date.fromisoformat(str(v))
     except ValueError:
-        raise ValueError(f"{v!r} is not a date (YYYY-MM-DD)") from None
+        raise ValueError(f"{short(v)} is not a date (YYYY-MM-DD)") from None
 
 
 class Exception_(_Strict):
@@ -53,6 +55,15 @@ class Knowledge(_Strict):
     exceptions: list[Exception_] = []
 
     _d = field_validator("as_of", mode="before")(_date)
+
+    @field_validator("as_of", mode="after")
+    @classmethod
+    def _past(cls, v: dt.date) -> dt.date:
+        """A knowledge cut-off lies in the past (and after the dataset's first year)."""
+        today = dt.date.today()
+        if not dt.date(1990, 1, 1) <= v <= today:
+            raise ValueError(f"{v} is not between 1990-01-01 and today ({today}): a cut-off is a past date")
+        return v
 
 
 class Observed(_Strict):

@@ -1,7 +1,8 @@
 """The ``reesim`` command.
 
 Exit codes: 0 success, 2 bad input (one line naming what was wrong and what is allowed),
-1 internal error (set ``REESIM_DEBUG=1`` for the traceback).
+3 a valid scenario the model could not solve (the diagnosis names the period and the cause),
+130 interrupted (nothing half-written), 1 internal error (set ``REESIM_DEBUG=1`` for the traceback).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from reesim.cli.market import solve, world_app
 from reesim.cli.run import calibrate, compare_runs, report_cmd, schema, validate
 from reesim.cli.run import run as run_cmd
 from reesim.cli.text import err, styled
-from reesim.errors import InputError
+from reesim.errors import InputError, ModelFailure
 
 app = typer.Typer(
     name="reesim",
@@ -68,6 +69,9 @@ def run(argv: list[str] | None = None) -> None:
     except InputError as exc:
         err.print(styled(("error:", "bold red"), f" {exc}"), soft_wrap=True)
         sys.exit(2)
+    except ModelFailure as exc:
+        err.print(styled(("model failure:", "bold red"), f" {exc}"), soft_wrap=True)
+        sys.exit(3)
     except Exception as exc:
         if os.environ.get("REESIM_DEBUG"):
             raise

@@ -82,7 +82,15 @@ def solve(
         check_out_folder(out_dir)  # refuse before solving
 
     w = load_any_world(world, year)
-    s = solve_equilibrium(w, backend=str(solver))
+    from reesim.errors import ModelFailure
+    from reesim.solve.backends import SolverError
+    from reesim.solve.equilibrium import ConvergenceError
+    from reesim.solve.guards import GuardError
+
+    try:
+        s = solve_equilibrium(w, backend=str(solver))
+    except (SolverError, ConvergenceError, GuardError) as exc:
+        raise ModelFailure(f"{world}: {exc}") from None
     unit = w.quantity_unit
     prices = s.prices
     prices = prices[prices["determined"]]

@@ -57,6 +57,13 @@ def print_headline(h: dict, scenario_name: str, cf_name: str) -> None:
             )
     out.print(t if t.row_count else "No oxide, metal or magnet price moves by 0.5 % or more.")
     out.print("  (concentrate prices and every figure are in summary.json)")
+    und = h.get("undetermined_prices") or {}
+    if und.get("market_periods"):
+        out.print(
+            f"  Not shown: {und['market_periods']} of {und['of']} market-periods whose price is not determined "
+            f"({', '.join(und['commodities'][:8])}{', ...' if len(und['commodities']) > 8 else ''}): no consumption "
+            "and no trade there, so the solver's price is one point of an interval (determined=false in price_changes)."
+        )
     t2 = Table(title="Largest shortage by sector (consumption below the counterfactual)", header_style="bold")
     for col in ("sector", "scope", "t/yr", "%", "period"):
         t2.add_column(col, justify="right" if col in ("t/yr", "%") else "left")
@@ -149,7 +156,11 @@ def print_impacts(ih: dict) -> None:
             r["period"],
             f"{lo:+,.2f}" if abs(hi - lo) < 0.005 else f"{lo:+,.2f} to {hi:+,.2f}",
         )
-    out.print(t2)
+    out.print(
+        t2
+        if t2.row_count
+        else "No product cost change can be shown: the prices it needs are not determined in any period."
+    )
     j = ih["us_jobs_exposed_peak"]
     if j:
         out.print(

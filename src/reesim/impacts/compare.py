@@ -71,10 +71,17 @@ class Impacts:
 
 
 def _market_prices(res: Result) -> pd.DataFrame:
+    """Prices inside China (CHN's market) and outside (consumption-weighted over the other regions).
+
+    ``determined``: whether the price is pinned by the solution (see
+    :func:`reesim.solve.solution._determined`) and finite; outside China only determined
+    regional prices enter the average, so a row exists only where at least one does.
+    """
     p = res.prices
     cons = res.consumption.groupby(["period", "commodity", "region"], as_index=False)["tonnes_per_year"].sum()
     p = p.merge(cons, on=["period", "commodity", "region"], how="left").fillna({"tonnes_per_year": 0.0})
-    inside = p[p["region"] == OWNER][["period", "year", "commodity", "usd_per_kg"]].assign(
+    p["determined"] = p["determined"].astype(bool) & np.isfinite(p["usd_per_kg"].astype(float))
+    inside = p[p["region"] == OWNER][["period", "year", "commodity", "usd_per_kg", "determined"]].assign(
         market="inside China"
     )
     out = p[(p["region"] != OWNER) & p["determined"]].copy()
@@ -82,15 +89,22 @@ def _market_prices(res: Result) -> pd.DataFrame:
     out["pw"] = out["usd_per_kg"] * out["w"]
     g = out.groupby(["period", "year", "commodity"], as_index=False)[["pw", "w"]].sum()
     g["usd_per_kg"] = g["pw"] / g["w"]
-    outside = g[["period", "year", "commodity", "usd_per_kg"]].assign(market="outside China")
+    outside = g[["period", "year", "commodity", "usd_per_kg"]].assign(market="outside China", determined=True)
     return pd.concat([inside, outside], ignore_index=True)
 
 
 def price_table(res: Result, cf: Result) -> pd.DataFrame:
-    """Prices inside and outside China, scenario vs counterfactual."""
+    """Prices inside and outside China, scenario vs counterfactual.
+
+    ``determined`` is true where both prices are pinned by their solutions and finite;
+    ``change_pct`` of the other rows means nothing (a price in an interval, e.g. a market
+    with no trade and no consumption in that period) and is left NaN.
+    """
     a, b = _market_prices(res), _market_prices(cf)
     m = a.merge(b, on=["period", "year", "commodity", "market"], suffixes=("", "_cf"))
+    m["determined"] = m.pop("determined") & m.pop("determined_cf")
     m["change_pct"] = 100 * (m["usd_per_kg"] / m["usd_per_kg_cf"].where(m["usd_per_kg_cf"] > 1e-9) - 1)
+    m.loc[~m["determined"], "change_pct"] = np.nan
     return m[~m["commodity"].str.startswith("service:")].reset_index(drop=True)
 
 
@@ -190,8 +204,10 @@ def product_cost_table(prices: pd.DataFrame) -> pd.DataFrame:
     content = pd.DataFrame(rows)
     if content.empty:
         return content
+    if "determined" not in prices:
+        prices = prices.assign(determined=True)
     dp = prices.assign(delta=prices["usd_per_kg"] - prices["usd_per_kg_cf"])[
-        ["period", "year", "commodity", "market", "delta"]
+        ["period", "year", "commodity", "market", "delta", "determined"]
     ]
     m = content.merge(dp, on="commodity", how="inner")
     m["cost_a"] = m["kg_low"] * m["delta"]
@@ -206,8 +222,10 @@ def product_cost_table(prices: pd.DataFrame) -> pd.DataFrame:
         cost_high=("cost_high", "max"),
         source_ids=("source_id", lambda s: ",".join(sorted(set(s)))),
         rows=("intensity_row", lambda s: " ; ".join(sorted(set(s)))),
+        determined=("determined", "all"),
     )
     g = per_commodity.groupby(keys, as_index=False).agg(
+        determined=("determined", "all"),
         change_usd_low=("cost_low", "sum"),
         change_usd_high=("cost_high", "sum"),
         source_ids=("source_ids", lambda s: ",".join(sorted(set(",".join(s).split(","))))),
@@ -216,6 +234,8 @@ def product_cost_table(prices: pd.DataFrame) -> pd.DataFrame:
     lo = g[["change_usd_low", "change_usd_high"]].min(axis=1)
     hi = g[["change_usd_low", "change_usd_high"]].max(axis=1)
     g["change_usd_low"], g["change_usd_high"] = lo, hi
+    # A cost change built on a price the solution does not determine means nothing: NaN, flagged.
+    g.loc[~g["determined"], ["change_usd_low", "change_usd_high"]] = np.nan
     g["share_of_product_price"] = np.nan  # product prices are not in the dataset
     return g
 
@@ -303,7 +323,7 @@ def impact_headline(im: Impacts) -> dict:
     pc = im.product_costs
     peaks = []
     if len(pc):
-        for (product, per, market), g in pc.groupby(["product", "per", "market"]):
+        for (product, per, market), g in pc[pc["determined"]].groupby(["product", "per", "market"]):
             i = g["change_usd_high"].abs().idxmax()
             peaks.append(
                 {

@@ -20,6 +20,7 @@ from reesim.scenario.spec import (
     Scenario,
 )
 from reesim.world.world import World
+from reesim.yamlsafe import MAX_PROBLEMS, join_problems
 
 STAGE_PREFIX = {"concentrate": "concentrate:", "oxide": "oxide:", "metal": "metal:", "magnet": "magnet:"}
 
@@ -133,6 +134,8 @@ def check_scenario(scenario: Scenario, world: World, label: str = "scenario") ->
             regions_of(inst.regions, world, f"{path}.regions", problems)
 
     for a in range(len(edge_sets)):
+        if len(problems) > MAX_PROBLEMS:
+            break  # enough to act on; join_problems counts none of the unchecked pairs
         for b in range(a + 1, len(edge_sets)):
             ka, ia, ea = edge_sets[a]
             kb, ib, eb = edge_sets[b]
@@ -148,4 +151,4 @@ def check_scenario(scenario: Scenario, world: World, label: str = "scenario") ->
                     "end one before the other starts or merge them"
                 )
     if problems:
-        raise InputError("\n".join(f"{label}: {p}" for p in problems))
+        raise InputError(join_problems([f"{label}: {p}" for p in problems]))

@@ -5,27 +5,22 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from reesim.errors import InputError, suggest
 from reesim.scenario.spec import Scenario
+from reesim.yamlsafe import join_problems, load_yaml, read_text_file, require_mapping, short
 
 MERGED_MAPPINGS = ("horizon", "world", "dynamics")
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that leaves dates as strings, so the scenario model validates them (with their YAML path)."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+#: Longest chain of ``extends`` (a scenario, its parent, its grandparent, ...).
+MAX_EXTENDS = 20
 
 
 def shipped(subfolder: str = "") -> dict[str, str]:
@@ -47,10 +42,10 @@ def _read(ref: str, base: Path | None) -> tuple[dict[str, Any], str, Path | None
     ships = shipped()
     path = Path(ref)
     candidates = ([base / path] if base is not None and not path.is_absolute() else []) + [path]
-    found = next((c for c in candidates if c.is_file()), None)
+    found = next((c for c in candidates if c.exists()), None)
     if found is not None:
         text, label, folder, ident = (
-            found.read_text(encoding="utf-8"),
+            read_text_file(found),
             found.name,
             found.parent,
             str(found.resolve()),
@@ -62,12 +57,9 @@ def _read(ref: str, base: Path | None) -> tuple[dict[str, Any], str, Path | None
             f"scenario '{ref}' is neither a file nor a shipped scenario; "
             + suggest(ref, ships, what="shipped scenario")
         )
-    try:
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise InputError(f"{label}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{label}: a scenario is a mapping with keys {sorted(Scenario.model_fields)}")
+    data = require_mapping(
+        load_yaml(text, label, dates_as_strings=True), label, "scenario", Scenario.model_fields
+    )
     return data, label, folder, ident
 
 
@@ -79,8 +71,8 @@ def load_model(ref: str | Path, kind: str, subfolder: str, model: type) -> tuple
     """
     path = Path(ref)
     ships = shipped(subfolder)
-    if path.is_file():
-        text, label, folder = path.read_text(encoding="utf-8"), path.name, path.parent
+    if path.exists():
+        text, label, folder = read_text_file(path), path.name, path.parent
     elif str(ref) in ships:
         text, label, folder = ships[str(ref)], f"{ref} (shipped {kind})", None
     else:
@@ -88,12 +80,7 @@ def load_model(ref: str | Path, kind: str, subfolder: str, model: type) -> tuple
             f"{kind} '{ref}' is neither a file nor a shipped {kind}; "
             + suggest(str(ref), ships, what=f"shipped {kind}")
         )
-    try:
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise InputError(f"{label}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{label}: a {kind} is a mapping with keys {sorted(model.model_fields)}")
+    data = require_mapping(load_yaml(text, label, dates_as_strings=True), label, kind, model.model_fields)
     try:
         return model.model_validate(data), folder
     except ValidationError as exc:
@@ -130,6 +117,10 @@ def resolve(
     ref: str, base: Path | None = None, _seen: tuple[str, ...] = (), _labels: tuple[str, ...] = ()
 ) -> tuple[dict[str, Any], list[str]]:
     """The scenario's mapping with every ``extends:`` applied, and the chain of files read."""
+    if len(_seen) >= MAX_EXTENDS:
+        raise InputError(
+            f"{_labels[-1]}: 'extends' chain longer than {MAX_EXTENDS} files ({' -> '.join(_labels[:3])} -> ...)"
+        )
     data, label, folder, ident = _read(ref, base)
     if ident in _seen:
         raise InputError(f"{label}: 'extends' loops back to itself ({' -> '.join([*_labels, label])})")
@@ -137,13 +128,18 @@ def resolve(
     parent_ref = data.get("extends")
     if parent_ref:
         if not isinstance(parent_ref, str):
-            raise InputError(f"{label}: extends: expected a scenario name or path, got {parent_ref!r}")
+            raise InputError(f"{label}: extends: expected a scenario name or path, got {short(parent_ref)}")
         try:
             parent, parent_chain = resolve(parent_ref, folder, (*_seen, ident), (*_labels, label))
         except InputError as exc:
             if "is neither a file nor a shipped scenario" in str(exc):
                 raise InputError(f"{label}: extends: {exc}") from None
             raise
+        if "name" not in data:
+            raise InputError(
+                f"{label}: name: missing; a scenario that extends another needs its own name "
+                f"(else it would be labelled like its parent, {parent.get('name')!r})"
+            )
         data = _merge(parent, data)
         data["extends"] = parent_ref
         chain = parent_chain + chain
@@ -203,8 +199,9 @@ def format_errors(err: ValidationError, label: str, data: dict[str, Any] | None 
             from reesim.scenario.spec import INSTRUMENT_TYPES
 
             msg = f"unknown instrument type; allowed: {', '.join(INSTRUMENT_TYPES)}"
-        lines.append(f"{label}: {_path(tuple(e['loc']))}: {msg} (got {e.get('input')!r})")
-    return "\n".join(lines)
+        got = "" if e["type"] == "missing" else f" (got {short(e.get('input'))})"
+        lines.append(f"{label}: {_path(tuple(e['loc']))}: {msg}{got}")
+    return join_problems(lines)
 
 
 def parse(data: dict[str, Any], label: str = "scenario") -> Scenario:
@@ -219,14 +216,34 @@ def parse(data: dict[str, Any], label: str = "scenario") -> Scenario:
         if inst.name:
             if inst.name in seen:
                 problems.append(
-                    f"{label}: instruments[{k}].name: {inst.name!r} is used twice (also instruments[{seen[inst.name]}].name); "
+                    f"{label}: instruments[{k}].name: {short(inst.name)} is used twice (also instruments[{seen[inst.name]}].name); "
                     "names must be unique"
                 )
             else:
                 seen[inst.name] = k
     if problems:
         raise InputError("\n".join(problems))
+    _warn_out_of_horizon(scenario, label)
     return scenario
+
+
+class ScenarioWarning(UserWarning):
+    """A scenario is valid but something in it has no effect."""
+
+
+def _warn_out_of_horizon(scenario: Scenario, label: str) -> None:
+    """Warn about instruments that are never in force within the horizon (they change nothing)."""
+    import datetime as dt
+
+    first, last = dt.date(scenario.horizon.start, 1, 1), dt.date(scenario.horizon.end, 12, 31)
+    for k, inst in enumerate(scenario.instruments):
+        if inst.start > last or (inst.end is not None and inst.end < first):
+            warnings.warn(
+                f"{label}: instruments[{k}] ({inst.name or inst.type}, {inst.start} to {inst.end or 'open'}) "
+                f"is never in force within the horizon {scenario.horizon.start}-{scenario.horizon.end}: it changes nothing",
+                ScenarioWarning,
+                stacklevel=3,
+            )
 
 
 def load_scenario(ref: str | Path) -> Scenario:

@@ -19,32 +19,52 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
-Rate = Annotated[float, Field(ge=0, le=10, description="ad valorem rate as a fraction (0.25 = 25 %), 0-10")]
+from reesim.yamlsafe import short
+
+Rate = Annotated[
+    float, Field(ge=0, le=100, description="ad valorem rate as a fraction (0.25 = 25 %), 0-100 (10,000 %)")
+]
 Share = Annotated[float, Field(ge=0, le=1)]
-Tonnes = Annotated[float, Field(ge=0, description="tonnes per year")]
+#: Largest tonnage an instrument may name: about 25 times world mine output (390 kt REO in 2024).
+MAX_TONNES = 10_000_000
+Tonnes = Annotated[float, Field(ge=0, le=MAX_TONNES, description="tonnes per year, at most 10 million")]
+#: Largest price-like figure (USD/kg) an instrument may name: ten times the dearest oxide ever quoted
+#: (Tb and Dy oxide peaked near 4,000 USD/kg in 2011 and Europe 2025).
+MAX_USD_PER_KG = 50_000.0
+UsdPerKg = Annotated[float, Field(ge=0, le=MAX_USD_PER_KG, description="USD/kg, at most 50,000")]
+#: Most instruments in one scenario (the shipped ones have under 10; checks are pairwise).
+MAX_INSTRUMENTS = 500
+#: Years an instrument, a growth path or a date may name.
+FIRST_YEAR, LAST_YEAR = 1900, 2100
 Names = str | list[str]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No NaN or infinity anywhere in a scenario: every figure is finite (fields that mean
+    # "no limit" are optional instead).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _to_date(value, end: bool = False) -> dt.date | None:
     """A year (2025) means 1 January, or 31 December for an end date; a date stays a date."""
     if value is None:
         return None
-    if isinstance(value, int):
-        if not 1900 <= value <= 2100:
-            raise ValueError(f"year {value} is outside 1900-2100")
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not FIRST_YEAR <= value <= LAST_YEAR:
+            raise ValueError(f"year {value} is outside {FIRST_YEAR}-{LAST_YEAR}")
         return dt.date(value, 12, 31) if end else dt.date(value, 1, 1)
     if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
+        date = value
+    elif isinstance(value, str):
         try:
-            return dt.date.fromisoformat(value)
+            date = dt.date.fromisoformat(value)
         except ValueError:
-            raise ValueError(f"{value!r} is not a date (YYYY-MM-DD) or a year") from None
-    raise ValueError(f"{value!r} is not a date (YYYY-MM-DD) or a year")
+            raise ValueError(f"{short(value)} is not a date (YYYY-MM-DD) or a year") from None
+    else:
+        raise ValueError(f"{short(value)} is not a date (YYYY-MM-DD) or a year")
+    if not FIRST_YEAR <= date.year <= LAST_YEAR:
+        raise ValueError(f"{date} is outside {FIRST_YEAR}-{LAST_YEAR}")
+    return date
 
 
 DateOrYear = Annotated[
@@ -58,6 +78,12 @@ DateOrYear = Annotated[
         }
     ),
 ]
+
+
+def _not_self(own: str, others: Names, what: str, field: str) -> None:
+    """A region does not trade with itself: refuse ``own`` among ``others``."""
+    if isinstance(others, list) and own in others:
+        raise ValueError(f"{field} lists {own}, the {what} itself; a region does not trade with itself")
 
 
 class InForce(_Strict):
@@ -120,6 +146,11 @@ class ExportBan(Goods, InForce):
         "production (re-export control, as in MOFCOM Announcement 2025 No. 61)",
     )
 
+    @model_validator(mode="after")
+    def _not_self(self):
+        _not_self(self.exporter, self.destinations, "exporter", "destinations")
+        return self
+
 
 class ExportLicensing(Goods, InForce):
     """Export quota / licensing: exports limited to a tonnage or a share of the counterfactual's exports.
@@ -136,7 +167,7 @@ class ExportLicensing(Goods, InForce):
     tonnes_per_year: Tonnes | None = None
     approval_share: Share | None = None
     approval_by_destination: dict[str, Share] = Field({}, description="approval share for named destinations")
-    licence_cost_usd_per_kg: Annotated[float, Field(ge=0)] = 0.0
+    licence_cost_usd_per_kg: UsdPerKg = 0.0
     excluded_sectors: list[str] = Field(
         [], description="end users that may not receive these exports (e.g. defense)"
     )
@@ -151,6 +182,11 @@ class ExportLicensing(Goods, InForce):
             raise ValueError("give either tonnes_per_year or approval shares, not both")
         return self
 
+    @model_validator(mode="after")
+    def _not_self(self):
+        _not_self(self.exporter, self.destinations, "exporter", "destinations")
+        return self
+
 
 class ExportTax(Goods, InForce):
     """Ad valorem export tax on the origin price."""
@@ -160,6 +196,11 @@ class ExportTax(Goods, InForce):
     destinations: Names = "all"
     rate: Rate
 
+    @model_validator(mode="after")
+    def _not_self(self):
+        _not_self(self.exporter, self.destinations, "exporter", "destinations")
+        return self
+
 
 class ImportTariff(Goods, InForce):
     """Ad valorem import tariff on CIF value (origin price + transport)."""
@@ -168,6 +209,11 @@ class ImportTariff(Goods, InForce):
     importer: str
     origins: Names = "all"
     rate: Rate
+
+    @model_validator(mode="after")
+    def _not_self(self):
+        _not_self(self.importer, self.origins, "importer", "origins")
+        return self
 
 
 class TariffExclusion(InForce):
@@ -181,7 +227,7 @@ class TariffExclusion(InForce):
     type: Literal["tariff_exclusion"]
     tariff: str = Field(description="name of the import_tariff instrument it exempts")
     share_excluded: Share
-    renewal_years: Annotated[float, Field(gt=0)] = 1.0
+    renewal_years: Annotated[float, Field(gt=0, le=50)] = 1.0
     renewal_probability: Share = 1.0
 
 
@@ -222,7 +268,7 @@ class PriceFloor(Goods, InForce):
     type: Literal["price_floor"]
     buyer: str
     region: str
-    floor_usd_per_kg: Annotated[float, Field(gt=0)]
+    floor_usd_per_kg: Annotated[float, Field(gt=0, le=MAX_USD_PER_KG, description="USD/kg, at most 50,000")]
     volume_tonnes_per_year: Tonnes
     offtake_tonnes_per_year: Tonnes = Field(
         0.0, description="volume the buyer also takes off the market at the floor (into its stock)"
@@ -236,7 +282,7 @@ class Subsidy(InForce):
     region: str
     stage: Literal["mining", "separation", "metal", "magnet"]
     capex_share: Share = 0.0
-    per_unit_usd_per_kg: Annotated[float, Field(ge=0)] = 0.0
+    per_unit_usd_per_kg: UsdPerKg = 0.0
 
     @model_validator(mode="after")
     def _some(self):
@@ -251,7 +297,9 @@ class DemandShift(InForce):
     type: Literal["demand_shift"]
     sector: str
     regions: Names = "all"
-    growth: dict[int, Annotated[float, Field(ge=-0.5, le=1.0)]] = Field(
+    growth: dict[
+        Annotated[int, Field(ge=FIRST_YEAR, le=LAST_YEAR)], Annotated[float, Field(ge=-0.5, le=1.0)]
+    ] = Field(
         {},
         description="annual growth rate from each year on (piecewise constant), e.g. {2025: 0.08, 2030: 0.05}",
     )
@@ -328,7 +376,7 @@ class Dynamics(_Strict):
         0.35,
         description="capacity under construction at most this share of capacity (assumption; bounds supply response)",
     )
-    capex_usd_per_kg_year: dict[str, Annotated[float, Field(ge=0)]] = Field(
+    capex_usd_per_kg_year: dict[str, Annotated[float, Field(ge=0, le=1000)]] = Field(
         {"mining": 1.5, "separation": 1.7, "metal": 0.5, "magnet": 2.0},
         description=(
             "annualised capital cost per kg of annual capacity, USD/kg/yr. Separation: Lynas' MREC "
@@ -337,9 +385,23 @@ class Dynamics(_Strict):
         ),
     )
     retirement_rate: Share = Field(0.0, description="share of capacity retired per year")
-    learning_rate: Share = Field(
-        0.1, description="cost reduction per doubling of cumulative output of new capacity outside the owner"
+    learning_rate: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.1,
+        description="cost reduction per doubling of cumulative output of new capacity outside the owner "
+        "(below 1: a rate of 1 would make costs vanish)",
     )
+
+    @field_validator("lead_time_years", "capex_usd_per_kg_year", mode="after")
+    @classmethod
+    def _stages(cls, value: dict[str, float], info) -> dict[str, float]:
+        """A partial stage map keeps the documented defaults for the stages it does not name."""
+        defaults = cls.model_fields[info.field_name].default
+        unknown = sorted(set(value) - set(defaults))
+        if unknown:
+            from reesim.errors import suggest
+
+            raise ValueError(suggest(unknown[0], defaults, what="stage"))
+        return {**defaults, **value}
 
 
 class Scenario(_Strict):
@@ -352,5 +414,5 @@ class Scenario(_Strict):
     horizon: Horizon
     world: WorldChoice = WorldChoice()
     dynamics: Dynamics = Dynamics()
-    instruments: list[Instrument] = []
+    instruments: list[Instrument] = Field([], max_length=MAX_INSTRUMENTS, description="at most 500")
     seed: int = 0

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from reesim.simulate.result import Result
@@ -18,11 +19,15 @@ OWNER = "CHN"
 
 
 def price_changes(res: Result, cf: Result) -> pd.DataFrame:
-    """Peak % price change per commodity inside and outside China (rows with a change > 0.01 %)."""
+    """Peak % price change per commodity inside and outside China (rows with a change > 0.01 %).
+
+    Only determined, finite prices count (:func:`reesim.impacts.compare.price_table`); see
+    :func:`undetermined` for what is left out.
+    """
     from reesim.impacts.compare import price_table
 
     m = price_table(res, cf)
-    m = m[m["usd_per_kg_cf"] > 1e-6]
+    m = m[m["determined"] & (m["usd_per_kg_cf"] > 1e-6) & np.isfinite(m["change_pct"])]
     rows = []
     for (com, where), g in m.groupby(["commodity", "market"]):
         i = g["change_pct"].abs().idxmax()
@@ -42,6 +47,28 @@ def price_changes(res: Result, cf: Result) -> pd.DataFrame:
     return (
         out[out["peak_change_pct"].abs() > 0.01].sort_values(["commodity", "market"]).reset_index(drop=True)
     )
+
+
+def undetermined(res: Result, cf: Result) -> dict:
+    """What the headline leaves out: market-periods whose price is not determined or not finite.
+
+    A price is not determined where nothing pins it (no consumption and no trade in that market
+    in that period, or output at capacity with no other use): the solver returns one point of
+    an interval, and a change against it means nothing.
+    """
+    from reesim.impacts.compare import price_table
+
+    m = price_table(res, cf)
+    m = m[~m["commodity"].str.startswith("concentrate:")]
+    bad = m[~m["determined"]]
+    return {
+        "market_periods": len(bad),
+        "of": len(m),
+        "commodities": sorted(bad["commodity"].unique().tolist()),
+        "explanation": "prices not determined by the solution (no consumption and no trade in that market in that "
+        "period, or a price anywhere in an interval) or not finite: left out of the headline and flagged "
+        "determined=false in price_changes",
+    }
 
 
 def shortages(res: Result, cf: Result) -> pd.DataFrame:
@@ -92,6 +119,7 @@ def headline(res: Result, cf: Result) -> dict:
     """The headline figures as plain data (for summary.json)."""
     return {
         "price_changes": price_changes(res, cf).to_dict("records"),
+        "undetermined_prices": undetermined(res, cf),
         "shortages": shortages(res, cf).to_dict("records"),
         "capacity_outside_china": capacity_outside(res, cf).to_dict("records"),
     }

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from reesim import __version__
+from reesim.errors import ModelFailure
 from reesim.instruments import demand as demand_mod
 from reesim.instruments import stockpile as stock_mod
 from reesim.instruments import support as support_mod
@@ -39,8 +40,9 @@ from reesim.simulate.record import KT_TO_T, Recorder
 from reesim.simulate.result import Result
 from reesim.simulate.state import KIND_STAGE, State, arrivals, orders
 from reesim.simulate.steps import Step, make_steps
-from reesim.solve.backends import PiqpBackend
-from reesim.solve.equilibrium import solve_equilibrium
+from reesim.solve.backends import PiqpBackend, SolverError
+from reesim.solve.equilibrium import ConvergenceError, solve_equilibrium
+from reesim.solve.guards import GuardError
 from reesim.world.world import World
 
 
@@ -225,14 +227,17 @@ def simulate(
     exogenous = np.array([pid in paths for pid in p["process"]])
     for step in steps:
         state = arrivals(state, step.time)
-        cap = state.capacity * (1.0 - dyn.retirement_rate) ** step.dt
+        # Unbounded processes (capacity inf) do not retire: inf x 0 would be NaN.
+        cap = np.array(state.capacity, dtype=float)
+        finite = np.isfinite(cap)
+        cap[finite] *= (1.0 - dyn.retirement_rate) ** step.dt
         for pid, path in paths.items():
             if step.year in path:
                 cap[proc_pos[pid]] = path[step.year]
         state = state.evolve(capacity=cap)
         extra["releasing"], extra["release"] = set(), {}
         wt = _step_world(world, scenario, state, step, cf, extra)
-        sol, topups, wt = _solve_with_floors(wt, scenario, qp0, backend)
+        sol, topups, wt = _solve_step(wt, scenario, qp0, backend, step)
         # Stockpile release: if a trigger fires on this solution, release and solve again.
         cf_price = cf.prices.get(step.period, {}) if cf else reference.price_map
         cf_cons = cf.consumption.get(step.period, {}) if cf else {}
@@ -243,7 +248,7 @@ def simulate(
             extra["releasing"] = fire
             extra["release"] = stock_mod.release_capacity(scenario, world, fire, state.stocks, step.dt)
             wt = _step_world(world, scenario, state, step, cf, extra)
-            sol, topups, wt = _solve_with_floors(wt, scenario, qp0, backend)
+            sol, topups, wt = _solve_step(wt, scenario, qp0, backend, step)
         rec.add(step.period, step.year, step.dt, sol)
         rec.add_rows("stocks", _stock_rows(step, scenario, wt, state))
         rec.add_rows("fiscal", _fiscal_rows(step, sol, wt, scenario, topups, proc_pos, dem_pos))
@@ -257,7 +262,7 @@ def simulate(
         pipeline = list(state.pipeline)
         opex_mult = state.opex_multiplier.copy()
         learn_exp = state.learning_exponent.copy()
-        fiscal_capex = 0.0
+        fiscal_capex: dict[str, float] = {}  # million USD per year of annuity, by paying region
         for j in np.flatnonzero(stage.notna().to_numpy() & (state.capacity > 0) & ~exogenous):
             st = stage.iloc[j]
             pen = tech_mod.penalty(scenario, step.mid, regions[j], st)
@@ -277,7 +282,8 @@ def simulate(
             if q > 0:
                 banned = pen.capex_multiplier > 1 or pen.extra_lead_time_years > 0
                 pipeline.append((step.time + lead, int(j), q, banned))
-                fiscal_capex += sub * capex_full * q  # USD/kg/yr x kt/yr = million USD per year of annuity
+                if sub:  # USD/kg/yr x kt/yr = million USD per year of annuity, paid by the plant's government
+                    fiscal_capex[regions[j]] = fiscal_capex.get(regions[j], 0.0) + sub * capex_full * q
                 if banned:
                     opex_mult[j] = max(opex_mult[j], pen.opex_multiplier)
                     if learn_exp[j] > 0 and dyn.learning_rate > 0:
@@ -290,9 +296,10 @@ def simulate(
                         "period": step.period,
                         "year": step.year,
                         "instrument": "subsidy (capex)",
-                        "payer": "various",
-                        "usd_million": fiscal_capex,
+                        "payer": payer,
+                        "usd_million": amount,
                     }
+                    for payer, amount in sorted(fiscal_capex.items())
                 ],
             )
         bought, released = {}, {}
@@ -329,6 +336,17 @@ def simulate(
         "world": world.name,
     }
     return Result(scenario_name=scenario.name, meta=meta, _tables=rec.tables())
+
+
+def _solve_step(wt: World, scenario: Scenario, qp0, backend, step: Step):
+    """Solve one step; a solver, convergence or guard failure becomes a :class:`ModelFailure` naming the period."""
+    try:
+        return _solve_with_floors(wt, scenario, qp0, backend)
+    except (SolverError, ConvergenceError, GuardError) as exc:
+        raise ModelFailure(
+            f"scenario {scenario.name!r}, period {step.period}: {exc}. The scenario is valid but this "
+            "step has no trustworthy equilibrium; soften the most extreme instrument or parameter"
+        ) from None
 
 
 def _solve_with_floors(wt: World, scenario: Scenario, qp0, backend, tol: float = 1e-6, max_iter: int = 50):
@@ -468,7 +486,10 @@ def _fiscal_rows(
             )
     sub = support_mod.subsidy_per_unit(scenario, step.mid, wt).to_numpy()
     if sub.any():
-        paid = float((sub * act).sum()) * step.dt
-        if paid:
-            rows.append({**tag, "instrument": "subsidy (per unit)", "payer": "various", "usd_million": paid})
+        # Each government pays the per-unit subsidy on output in its own region (Subsidy.region).
+        paid = pd.Series(sub * act * step.dt).groupby(wt.processes["region"].to_numpy()).sum()
+        for payer, amount in paid[paid != 0].items():
+            rows.append(
+                {**tag, "instrument": "subsidy (per unit)", "payer": payer, "usd_million": float(amount)}
+            )
     return rows

@@ -84,6 +84,12 @@ def check(world: World, qp: QP, raw: RawSolution, rtol: float = 1e-6) -> GuardRe
     GuardError
         Naming the condition, the place and the residual of the worst violation.
     """
+    bad_v = np.flatnonzero(~np.isfinite(raw.x))
+    bad_y = np.flatnonzero(np.isinf(raw.row_dual))  # NaN duals are rows removed by presolve
+    if len(bad_v):
+        raise GuardError(f"non-finite solution at {_label(world, qp, int(bad_v[0]))}: {raw.x[bad_v[0]]}")
+    if len(bad_y):
+        raise GuardError(f"non-finite price at {_row_label(qp, int(bad_y[0]))}: {raw.row_dual[bad_y[0]]}")
     v, y = raw.x, np.nan_to_num(raw.row_dual, nan=0.0)
     keep = qp.keep
     price_scale = max(1.0, float(np.max(np.abs(qp.c[keep]), initial=0.0)), float(np.max(y, initial=0.0)))

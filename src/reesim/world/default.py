@@ -26,6 +26,7 @@ with an elasticity, e.g. Francois & Hall 1997 for GSIM-type models):
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -94,6 +95,28 @@ class _Recorder:
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=["parameter", "value", "unit", "source"])
+
+
+def _check_valid(key: str, value: object, spec: dict) -> None:
+    """Refuse an assumption override outside its mathematically valid interval (``valid:`` in the YAML).
+
+    The documented ``range`` is what the literature supports (values outside it are allowed and
+    flagged in the provenance); ``valid`` is where the calibration formulas are defined (an
+    elasticity of 0 divides by zero, a cost share of 1 leaves no margin).
+    """
+    where = f"world.assumptions.{key}"
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InputError(f"{where}: {value!r} is not a finite number")
+    text = spec.get("valid")
+    if not text:
+        return
+    lo_open, hi_open = text[0] == "(", text[-1] == ")"
+    lo, hi = (float(x) for x in text[1:-1].split(","))
+    ok = (lo < value if lo_open else lo <= value) and (value < hi if hi_open else value <= hi)
+    if not ok:
+        rng = spec.get("range")
+        doc = f"; documented range {rng[0]}-{rng[1]}" if rng else ""
+        raise InputError(f"{where}: {value} is not allowed; allowed: {text}{doc}")
 
 
 def _linear_demand(price: float, qty: float, eps: float) -> tuple[float, float]:
@@ -355,6 +378,7 @@ def build_default_world(
             from reesim.errors import suggest
 
             raise InputError("world.assumptions: " + suggest(key, scalars, what="scalar assumption"))
+        _check_valid(key, value, spec)
         lo, hi = spec.get("range", [None, None])
         spec["basis"] = (
             f"assumption (scenario override; default {spec['value']}): {spec.get('basis', '').removeprefix('assumption: ')}"

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from reesim.errors import InputError, suggest
 from reesim.world.world import PROCESS_KINDS, World
+from reesim.yamlsafe import join_problems, load_yaml, read_text_file, require_mapping, short
 
 NonNeg = Annotated[float, Field(ge=0)]
 Pos = Annotated[float, Field(gt=0)]
@@ -139,7 +139,7 @@ class SpecificSpec(EdgeSelector, _InForce):
 class AdValoremSpec(EdgeSelector, _InForce):
     """An ad valorem wedge: export tax on the origin price, or import tariff on CIF value."""
 
-    rate: Annotated[float, Field(ge=0, le=10)]
+    rate: Annotated[float, Field(ge=0, le=100)]
     base: Literal["origin", "cif"] = "cif"
 
 
@@ -186,8 +186,9 @@ def _format(err: ValidationError, source: str) -> str:
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key"
-        lines.append(f"{source}: {_path(loc)}: {msg} (got {value!r})")
-    return "; ".join(lines)
+        got = "" if e["type"] == "missing" else f" (got {short(value)})"
+        lines.append(f"{source}: {_path(loc)}: {msg}{got}")
+    return join_problems(lines, "; ")
 
 
 class _Names:
@@ -227,7 +228,7 @@ def world_from_spec(spec: WorldFile, year: int | None = None, source: str = "wor
         values = getattr(spec, key)
         dup = sorted({v for v in values if values.count(v) > 1})
         if dup:
-            raise InputError(f"{source}: {key}: {dup[0]!r} is listed twice; names must be unique")
+            raise InputError(f"{source}: {key}: {short(dup[0])} is listed twice; names must be unique")
     names = _Names(spec, source)
     procs, io, dems = [], [], []
     seen: dict[str, str] = {}
@@ -275,7 +276,7 @@ def world_from_spec(spec: WorldFile, year: int | None = None, source: str = "wor
         )
         if key[1] == key[2]:
             raise InputError(
-                f"{source}: trade.edges[{i}]: from and to are both {key[1]!r}; an edge joins two regions"
+                f"{source}: trade.edges[{i}]: from and to are both {short(key[1])}; an edge joins two regions"
             )
         edges[key] = e.cost
 
@@ -333,12 +334,7 @@ def world_from_spec(spec: WorldFile, year: int | None = None, source: str = "wor
 
 def parse_world(text: str, year: int | None = None, source: str = "world") -> World:
     """Parse world-file YAML text."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{source}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{source}: a world file is a mapping with keys {sorted(WorldFile.model_fields)}")
+    data = require_mapping(load_yaml(text, source), source, "world file", WorldFile.model_fields)
     try:
         spec = WorldFile.model_validate(data)
     except ValidationError as exc:
@@ -349,6 +345,6 @@ def parse_world(text: str, year: int | None = None, source: str = "world") -> Wo
 def load_world(path: str | Path, year: int | None = None) -> World:
     """Load a world file from ``path``."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"world file '{path}' does not exist")
-    return parse_world(path.read_text(encoding="utf-8"), year, source=path.name)
+    return parse_world(read_text_file(path), year, source=path.name)
