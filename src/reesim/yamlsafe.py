@@ -119,6 +119,11 @@ def _check_size(root: yaml.Node, label: str) -> None:
 
 def _yaml_error(exc: yaml.YAMLError, label: str) -> InputError:
     """The error's position and problem, without quoting the text."""
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
+        return InputError(
+            f"{label}: not valid YAML: character {exc.character!r} at offset {exc.position} is not allowed "
+            "(control characters other than tab and newline)"
+        )
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or type(exc).__name__
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -131,7 +136,10 @@ def load_yaml(text: str, label: str, *, dates_as_strings: bool = False) -> Any:
         raise InputError(f"{label}: {len(text):,} characters; a YAML input may have at most {MAX_BYTES:,}")
     if "\x00" in text:
         raise InputError(f"{label}: contains NUL characters: a binary file, not YAML")
-    loader = (DatesAsStringsLoader if dates_as_strings else StrictLoader)(text)
+    try:
+        loader = (DatesAsStringsLoader if dates_as_strings else StrictLoader)(text)  # checks characters
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, label) from None
     try:
         node = loader.get_single_node()
         if node is None:
