@@ -58,8 +58,10 @@ def _solve(solver, qp: QP) -> RawSolution:
             raw = ClarabelBackend().solve(qp)
         except SolverError as second:
             raise SolverError(f"{first}; Clarabel fallback: {second}") from None
+        import warnings
         from dataclasses import replace
 
+        warnings.warn(f"PIQP failed ({first}); solved with Clarabel instead", RuntimeWarning, stacklevel=2)
         return replace(raw, solver=f"clarabel (fallback after {first})")
 
 
