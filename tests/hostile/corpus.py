@@ -532,8 +532,18 @@ def scenarios() -> list[Case]:
         ),
         v("csv-file", None, "mapping", raw=b"year,value\n2024,1\n"),
         v("html-file", None, "mapping", raw=b"<html><body>hi</body></html>\n"),
-        v("3000-instruments", scenario_with(instruments=[dict(tariff, name=f"t{k}", start=2025 + k % 10) for k in range(3000)]), "instruments", "at most 500"),
-        v("450-contradictions", scenario_with(instruments=[dict(tariff, name=f"t{k}") for k in range(450)]), "contradicts", "more problems"),
+        v(
+            "3000-instruments",
+            scenario_with(instruments=[dict(tariff, name=f"t{k}", start=2025 + k % 10) for k in range(3000)]),
+            "instruments",
+            "at most 500",
+        ),
+        v(
+            "450-contradictions",
+            scenario_with(instruments=[dict(tariff, name=f"t{k}") for k in range(450)]),
+            "contradicts",
+            "more problems",
+        ),
     ]
     c += [
         Case("validate-missing-file", ("validate", "{dir}/nope.yaml"), {}, 2, ("nope.yaml",)),

@@ -34,7 +34,12 @@ JUNK = st.recursive(
 
 
 @settings(max_examples=300, deadline=None)
-@given(kind=st.sampled_from(sorted(VALID)), key=st.text(min_size=1, max_size=24), value=JUNK, pick=st.integers(0, 50))
+@given(
+    kind=st.sampled_from(sorted(VALID)),
+    key=st.text(min_size=1, max_size=24),
+    value=JUNK,
+    pick=st.integers(0, 50),
+)
 def test_any_value_in_any_field_is_parsed_or_refused_cleanly(kind, key, value, pick):
     """Every field of every instrument (and unknown ones) given arbitrary JSON-like values."""
     inst, extra = VALID[kind]
