@@ -175,7 +175,9 @@ def test_sigkill_at_random_moments_leaves_nothing_half_written(tmp_path):
     duration = time.perf_counter() - t0
     assert complete(tmp_path / "warm")
 
-    rng = random.Random(20251203)
+    # New moments on every run (the seed is printed on failure; REESIM_KILL_SEED replays a run).
+    seed = int(os.environ.get("REESIM_KILL_SEED", time.time_ns() % 2**32))
+    rng = random.Random(seed)
     n_kills, n_done, name = 24, 0, 0
     for _ in range(n_kills):
         out = tmp_path / f"res{name}"
@@ -184,13 +186,15 @@ def test_sigkill_at_random_moments_leaves_nothing_half_written(tmp_path):
         os.killpg(p.pid, signal.SIGKILL)
         p.wait(timeout=60)
         if out.exists():
-            assert complete(out), f"half-written result after a kill: {sorted(x.name for x in out.iterdir())}"
+            assert complete(out), (
+                f"half-written result after a kill (REESIM_KILL_SEED={seed}): {sorted(x.name for x in out.iterdir())}"
+            )
             n_done += 1
             name += 1  # the next kill goes to a new folder; else it retries the same one
     out = tmp_path / f"res{name}"
     p = reesim("run", str(sc), "--out", str(out), "--report", cwd=tmp_path)
     _, err = p.communicate(timeout=300)
-    assert p.returncode == 0 and complete(out), err
+    assert p.returncode == 0 and complete(out), f"REESIM_KILL_SEED={seed}: {err}"
     partial = [x.name for x in tmp_path.iterdir() if x.name.startswith(".res")]
     # Partials of folders that were retried are cleaned by the retry; others only by a run into the same name.
     assert all(not (tmp_path / x.split(".")[1]).exists() or x.startswith(".res") for x in partial)
