@@ -23,27 +23,12 @@ from reesim.impacts.compare import compare, impact_headline
 from reesim.scenario.load import load_scenario, parse
 from reesim.simulate import simulate
 from reesim.simulate.headline import headline
+from reesim.world.default import load_default_world
 from tests.hostile.corpus import VALID
 
 ALL_STAGES = ["concentrate", "oxide", "metal", "magnet"]
-REGIONS = [
-    "CHN",
-    "USA",
-    "AUS",
-    "MMR",
-    "MYS",
-    "VNM",
-    "THA",
-    "IND",
-    "RUS",
-    "BRA",
-    "NGA",
-    "MDG",
-    "JPN",
-    "KOR",
-    "EU",
-    "ROW",
-]
+#: The default world's regions (DESIGN §1).
+REGIONS = list(load_default_world().regions)
 
 
 @cache

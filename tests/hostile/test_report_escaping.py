@@ -11,7 +11,6 @@ would mark the page: the page must stay unmarked.
 from __future__ import annotations
 
 import re
-import subprocess
 import textwrap
 from html.parser import HTMLParser
 from pathlib import Path
@@ -19,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from reesim.cli.main import run as cli_run
+from tests.test_report import _chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
 MARK = "document.documentElement.setAttribute('data-xss','{n}')"
 PAYLOADS = [
     '<img src=x onerror="{m}">',
@@ -66,23 +65,7 @@ def assert_escaped(html: str) -> None:
 
 
 def assert_no_script_runs(report: Path, tmp: Path) -> None:
-    if not CHROMIUM.is_file():
-        pytest.fail("/usr/bin/chromium is missing: install Debian's chromium (apt-get install chromium)")
-    cmd = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp / 'chromium-profile'}",
-        "--virtual-time-budget=8000",
-        "--dump-dom",
-        report.as_uri(),
-    ]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    res = _chromium("--dump-dom", report.as_uri(), tmp=tmp)
     m = re.search(r"<html[^>]*>", res.stdout)
     assert m, f"no DOM dumped (exit {res.returncode}): {res.stderr[-2000:]}"
     assert "data-xss" not in m.group(0), f"a hostile name ran script in {report.name}: {m.group(0)}"
