@@ -28,6 +28,8 @@ Share = Annotated[float, Field(ge=0, le=1)]
 #: Largest tonnage an instrument may name: about 25 times world mine output (390 kt REO in 2024).
 MAX_TONNES = 10_000_000
 Tonnes = Annotated[float, Field(ge=0, le=MAX_TONNES, description="tonnes per year, at most 10 million")]
+#: A stock (not a flow): tonnes held.
+TonnesStock = Annotated[float, Field(ge=0, le=MAX_TONNES, description="tonnes held (a stock), at most 10 million")]
 #: Largest price-like figure (USD/kg) an instrument may name: ten times the dearest oxide ever quoted
 #: (Tb and Dy oxide peaked near 4,000 USD/kg in 2011 and Europe 2025).
 MAX_USD_PER_KG = 50_000.0
@@ -248,7 +250,7 @@ class Stockpile(Goods, InForce):
 
     type: Literal["stockpile"]
     holder: str
-    target_tonnes: Tonnes
+    target_tonnes: TonnesStock
     build_tonnes_per_year: Tonnes
     release_trigger: Literal["price", "shortage"] = "price"
     trigger_ratio: Annotated[float, Field(gt=1, le=20)] = Field(
