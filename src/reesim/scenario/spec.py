@@ -29,7 +29,9 @@ Share = Annotated[float, Field(ge=0, le=1)]
 MAX_TONNES = 10_000_000
 Tonnes = Annotated[float, Field(ge=0, le=MAX_TONNES, description="tonnes per year, at most 10 million")]
 #: A stock (not a flow): tonnes held.
-TonnesStock = Annotated[float, Field(ge=0, le=MAX_TONNES, description="tonnes held (a stock), at most 10 million")]
+TonnesStock = Annotated[
+    float, Field(ge=0, le=MAX_TONNES, description="tonnes held (a stock), at most 10 million")
+]
 #: Largest price-like figure (USD/kg) an instrument may name: ten times the dearest oxide ever quoted
 #: (Tb and Dy oxide peaked near 4,000 USD/kg in 2011 and Europe 2025).
 MAX_USD_PER_KG = 50_000.0
