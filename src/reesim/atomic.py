@@ -5,7 +5,7 @@ Rules (``docs/security.md``):
 * ``--out`` is checked **before any work**: a folder must be new or empty, a file new or a
   regular file; neither may be a symbolic link, device, FIFO or socket, and the nearest
   existing parent must be a writable folder (not a file).
-* Output is written in a temporary sibling (``.NAME.XXXXXX``) and renamed into place, so a
+* Output is written in a temporary sibling (``.NAME.<random suffix>``) and renamed into place, so a
   kill at any moment leaves either the previous state or the complete result. A killed
   run's temporary sibling carries a marker with its process id; the next write into the
   same place removes it (and says so).
@@ -76,6 +76,17 @@ def _check_parent(path: Path, flag: str) -> None:
         )
 
 
+def _existing(path: Path, flag: str) -> os.stat_result | None:
+    """``lstat`` of ``path``, or ``None`` (after checking its parent) if it does not exist yet."""
+    try:
+        return os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        _check_parent(path, flag)
+        return None
+    except OSError as exc:
+        raise InputError(f"{flag} {path}: cannot be used ({exc.strerror})") from None
+
+
 def check_out_folder(directory: Path | str, flag: str = "--out") -> Path:
     """The absolute ``directory`` if a result folder may be written there; else an :class:`InputError`.
 
@@ -83,15 +94,9 @@ def check_out_folder(directory: Path | str, flag: str = "--out") -> Path:
     Refused: a non-empty folder, a symbolic link, and anything that is not a folder.
     """
     directory = Path(os.path.abspath(directory))
-    try:
-        st = os.lstat(directory)
-    except (FileNotFoundError, NotADirectoryError):
-        _check_parent(directory, flag)
+    st = _existing(directory, flag)
+    if st is None:
         return directory
-    except OSError as exc:
-        raise InputError(
-            f"{flag} {directory}: cannot be used ({exc.strerror}); choose a new folder"
-        ) from None
     if not stat.S_ISDIR(st.st_mode):
         raise InputError(f"{flag} {directory}: is {_kind(st)}, not a folder; choose a new folder")
     if any(directory.iterdir()):
@@ -103,13 +108,9 @@ def check_out_folder(directory: Path | str, flag: str = "--out") -> Path:
 def check_out_file(path: Path | str, flag: str = "--out", example: str = "out.csv") -> Path:
     """The absolute ``path`` if a file may be written there: new, or an existing regular file."""
     path = Path(os.path.abspath(path))
-    try:
-        st = os.lstat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        _check_parent(path, flag)
+    st = _existing(path, flag)
+    if st is None:
         return path
-    except OSError as exc:
-        raise InputError(f"{flag} {path}: cannot be used ({exc.strerror})") from None
     if not stat.S_ISREG(st.st_mode):
         raise InputError(
             f"{flag} {path}: is {_kind(st)}; give a new file name (such as {example}) or an existing regular file"

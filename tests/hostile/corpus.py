@@ -670,6 +670,16 @@ def commands() -> list[Case]:
     return c
 
 
+def _file_cases(cases: list[Case], prefix: str, argv: tuple[str, ...]):
+    """A function adding a case that runs ``argv`` on one file (``data`` as YAML, or ``raw`` bytes)."""
+    name = argv[1].removeprefix("{dir}/")
+
+    def add(cid: str, data: object, *expect: str, raw: bytes | None = None) -> None:
+        cases.append(Case(f"{prefix}-{cid}", argv, {name: raw if raw is not None else _y(data)}, 2, expect))
+
+    return add
+
+
 def worlds() -> list[Case]:
     """World files for ``reesim solve``."""
     good = {
@@ -680,18 +690,8 @@ def worlds() -> list[Case]:
         "demand": [{"region": "B", "commodity": "x", "intercept": 130, "slope": 1}],
         "trade": {"edges": [{"commodity": "x", "from": "A", "to": "B", "cost": 1}]},
     }
-    cases = []
-
-    def w(cid, data, *expect, raw=None):
-        cases.append(
-            Case(
-                f"world-{cid}",
-                ("solve", "{dir}/w.yaml"),
-                {"w.yaml": raw if raw is not None else _y(data)},
-                2,
-                expect,
-            )
-        )
+    cases: list[Case] = []
+    w = _file_cases(cases, "world", ("solve", "{dir}/w.yaml"))
 
     w("unknown-key", dict(good, regionz=["A"]), "regionz")
     w("missing-regions", {k: x for k, x in good.items() if k != "regions"}, "regions")
@@ -725,18 +725,8 @@ def games() -> list[Case]:
             {"name": "China", "regions": ["CHN"], "strategies": [{"name": "none", "description": "x"}]},
         ],
     }
-    cases = []
-
-    def g(cid, data, *expect, raw=None):
-        cases.append(
-            Case(
-                f"game-{cid}",
-                ("game", "{dir}/g.yaml", "--workers", "1"),
-                {"g.yaml": raw if raw is not None else _y(data)},
-                2,
-                expect,
-            )
-        )
+    cases: list[Case] = []
+    g = _file_cases(cases, "game", ("game", "{dir}/g.yaml", "--workers", "1"))
 
     g("unknown-key", dict(good, playerz=[]), "playerz")
     g("one-player", dict(good, players=good["players"][:1]), "players")
@@ -770,18 +760,8 @@ def episodes() -> list[Case]:
     from tests.test_backtest import SHORT
 
     good = yaml.safe_load(SHORT)
-    cases = []
-
-    def e(cid, data, *expect, raw=None):
-        cases.append(
-            Case(
-                f"episode-{cid}",
-                ("backtest", "{dir}/e.yaml"),
-                {"e.yaml": raw if raw is not None else _y(data)},
-                2,
-                expect,
-            )
-        )
+    cases: list[Case] = []
+    e = _file_cases(cases, "episode", ("backtest", "{dir}/e.yaml"))
 
     e("as-of-2999", dict(good, knowledge=dict(good["knowledge"], as_of="2999-01-01")), "as_of", "2999")
     e("as-of-text", dict(good, knowledge=dict(good["knowledge"], as_of="soon")), "as_of", "soon")

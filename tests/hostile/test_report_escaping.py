@@ -72,6 +72,17 @@ def assert_no_script_runs(report: Path, tmp: Path) -> None:
     assert "js-plotly-plot" in res.stdout, "the report's own scripts did not run (no plot drawn)"
 
 
+def check_report(argv: list[str], out: Path, tmp_path: Path) -> None:
+    """Run the command, then check its report holds the (escaped) names and runs none of them."""
+    with pytest.raises(SystemExit) as e:
+        cli_run(argv)
+    assert e.value.code in (0, None)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "data-xss" in html  # the names are in the report (escaped)
+    assert_escaped(html)
+    assert_no_script_runs(out / "report.html", tmp_path)
+
+
 def test_run_report_with_hostile_names(tmp_path: Path):
     sc = tmp_path / "hostile.yaml"
     sc.write_text(
@@ -106,13 +117,7 @@ def test_run_report_with_hostile_names(tmp_path: Path):
         )
     )
     out = tmp_path / "out"
-    with pytest.raises(SystemExit) as e:
-        cli_run(["run", str(sc), "--out", str(out), "--report"])
-    assert e.value.code in (0, None)
-    html = (out / "report.html").read_text(encoding="utf-8")
-    assert "data-xss" in html  # the names are in the report (escaped)
-    assert_escaped(html)
-    assert_no_script_runs(out / "report.html", tmp_path)
+    check_report(["run", str(sc), "--out", str(out), "--report"], out, tmp_path)
 
 
 def test_game_report_with_hostile_names(tmp_path: Path):
@@ -145,13 +150,7 @@ def test_game_report_with_hostile_names(tmp_path: Path):
         )
     )
     out = tmp_path / "gout"
-    with pytest.raises(SystemExit) as e:
-        cli_run(["game", str(game), "--out", str(out), "--workers", "1"])
-    assert e.value.code in (0, None)
-    html = (out / "report.html").read_text(encoding="utf-8")
-    assert "data-xss" in html
-    assert_escaped(html)
-    assert_no_script_runs(out / "report.html", tmp_path)
+    check_report(["game", str(game), "--out", str(out), "--workers", "1"], out, tmp_path)
 
 
 def test_backtest_report_with_hostile_names(tmp_path: Path):
@@ -167,10 +166,4 @@ def test_backtest_report_with_hostile_names(tmp_path: Path):
     ep = tmp_path / "episode.yaml"
     ep.write_text(text)
     out = tmp_path / "bout"
-    with pytest.raises(SystemExit) as e:
-        cli_run(["backtest", str(ep), "--out", str(out)])
-    assert e.value.code in (0, None)
-    html = (out / "report.html").read_text(encoding="utf-8")
-    assert "data-xss" in html
-    assert_escaped(html)
-    assert_no_script_runs(out / "report.html", tmp_path)
+    check_report(["backtest", str(ep), "--out", str(out)], out, tmp_path)

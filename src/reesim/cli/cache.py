@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
@@ -11,7 +13,7 @@ from reesim.cli.text import out
 app = typer.Typer(help="Show or empty reesim's cache folder (a DuckDB copy of the dataset, game outcomes).")
 
 
-def _folder() -> tuple[cache.Path, str | None]:
+def _folder() -> tuple[Path, str | None]:
     folder = cache.configured_dir()
     return folder, cache.private_problem(folder) if folder.exists() else None
 

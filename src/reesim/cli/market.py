@@ -83,13 +83,11 @@ def solve(
 
     w = load_any_world(world, year)
     from reesim.errors import ModelFailure
-    from reesim.solve.backends import SolverError
-    from reesim.solve.equilibrium import ConvergenceError
-    from reesim.solve.guards import GuardError
+    from reesim.solve.equilibrium import SOLVE_FAILURES
 
     try:
         s = solve_equilibrium(w, backend=str(solver))
-    except (SolverError, ConvergenceError, GuardError) as exc:
+    except SOLVE_FAILURES as exc:
         raise ModelFailure(f"{world}: {exc}") from None
     unit = w.quantity_unit
     prices = s.prices

@@ -240,20 +240,15 @@ def run(
             "impacts": ih,
         }
         resolved = yaml.safe_dump(json.loads(sc.model_dump_json()), sort_keys=False)
-        finish = None
-        if report:
-            from reesim.reports import write_report
+        from reesim.reports import write_report
 
-            def finish(folder: Path) -> None:  # the report is part of the atomic result folder
-                write_report(folder)
-
-        write_run(
+        write_run(  # the report is written inside the atomic result folder
             out_dir,
             {"scenario": res, "counterfactual": cf},
             summary,
             resolved,
             impact_tables(im, res, sc),
-            finish=finish,
+            finish=write_report if report else None,
         )
         out.print(f"wrote {out_dir}")
         if report:

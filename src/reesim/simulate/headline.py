@@ -18,7 +18,7 @@ from reesim.simulate.result import Result
 OWNER = "CHN"
 
 
-def price_changes(res: Result, cf: Result) -> pd.DataFrame:
+def price_changes(res: Result, cf: Result, table: pd.DataFrame | None = None) -> pd.DataFrame:
     """Peak % price change per commodity inside and outside China (rows with a change > 0.01 %).
 
     Only determined, finite prices count (:func:`reesim.impacts.compare.price_table`); see
@@ -26,7 +26,7 @@ def price_changes(res: Result, cf: Result) -> pd.DataFrame:
     """
     from reesim.impacts.compare import price_table
 
-    m = price_table(res, cf)
+    m = price_table(res, cf) if table is None else table
     m = m[m["determined"] & (m["usd_per_kg_cf"] > 1e-6) & np.isfinite(m["change_pct"])]
     rows = []
     for (com, where), g in m.groupby(["commodity", "market"]):
@@ -49,7 +49,7 @@ def price_changes(res: Result, cf: Result) -> pd.DataFrame:
     )
 
 
-def undetermined(res: Result, cf: Result) -> dict:
+def undetermined(res: Result, cf: Result, table: pd.DataFrame | None = None) -> dict:
     """What the headline leaves out: market-periods whose price is not determined or not finite.
 
     A price is not determined where nothing pins it (no consumption and no trade in that market
@@ -58,7 +58,7 @@ def undetermined(res: Result, cf: Result) -> dict:
     """
     from reesim.impacts.compare import price_table
 
-    m = price_table(res, cf)
+    m = price_table(res, cf) if table is None else table
     m = m[~m["commodity"].str.startswith("concentrate:")]
     bad = m[~m["determined"]]
     return {
@@ -117,9 +117,12 @@ def capacity_outside(res: Result, cf: Result) -> pd.DataFrame:
 
 def headline(res: Result, cf: Result) -> dict:
     """The headline figures as plain data (for summary.json)."""
+    from reesim.impacts.compare import price_table
+
+    table = price_table(res, cf)
     return {
-        "price_changes": price_changes(res, cf).to_dict("records"),
-        "undetermined_prices": undetermined(res, cf),
+        "price_changes": price_changes(res, cf, table).to_dict("records"),
+        "undetermined_prices": undetermined(res, cf, table),
         "shortages": shortages(res, cf).to_dict("records"),
         "capacity_outside_china": capacity_outside(res, cf).to_dict("records"),
     }

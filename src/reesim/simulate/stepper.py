@@ -40,9 +40,8 @@ from reesim.simulate.record import KT_TO_T, Recorder
 from reesim.simulate.result import Result
 from reesim.simulate.state import KIND_STAGE, State, arrivals, orders
 from reesim.simulate.steps import Step, make_steps
-from reesim.solve.backends import PiqpBackend, SolverError
-from reesim.solve.equilibrium import ConvergenceError, solve_equilibrium
-from reesim.solve.guards import GuardError
+from reesim.solve.backends import PiqpBackend
+from reesim.solve.equilibrium import SOLVE_FAILURES, solve_equilibrium
 from reesim.world.world import World
 
 
@@ -342,7 +341,7 @@ def _solve_step(wt: World, scenario: Scenario, qp0, backend, step: Step):
     """Solve one step; a solver, convergence or guard failure becomes a :class:`ModelFailure` naming the period."""
     try:
         return _solve_with_floors(wt, scenario, qp0, backend)
-    except (SolverError, ConvergenceError, GuardError) as exc:
+    except SOLVE_FAILURES as exc:
         raise ModelFailure(
             f"scenario {scenario.name!r}, period {step.period}: {exc}. The scenario is valid but this "
             "step has no trustworthy equilibrium; soften the most extreme instrument or parameter"

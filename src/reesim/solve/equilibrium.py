@@ -16,13 +16,18 @@ import pandas as pd
 from reesim.errors import ReesimError
 from reesim.model.qp import QP, build_qp
 from reesim.solve.backends import BACKENDS, ClarabelBackend, PiqpBackend, RawSolution, SolverError
-from reesim.solve.guards import check
+from reesim.solve.guards import GuardError, check
 from reesim.solve.solution import Solution
 from reesim.world.world import World
 
 
 class ConvergenceError(ReesimError):
     """The ad valorem wedges did not reach a fixed point."""
+
+
+#: "This year has no trustworthy equilibrium": solver failure (after the Clarabel fallback), wedge
+#: non-convergence or a failed guard; callers turn them into a ModelFailure naming where.
+SOLVE_FAILURES = (SolverError, ConvergenceError, GuardError)
 
 
 def _ad_valorem_terms(world: World, qp: QP) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -134,4 +139,4 @@ def solve_equilibrium(
     return Solution(world=world, qp=current, raw=raw, wedges=wedges, wedge_iterations=it, guards=report)
 
 
-__all__ = ["ConvergenceError", "PiqpBackend", "solve_equilibrium"]
+__all__ = ["SOLVE_FAILURES", "ConvergenceError", "PiqpBackend", "solve_equilibrium"]
