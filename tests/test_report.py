@@ -275,7 +275,7 @@ def test_sankey_links_are_nonnegative_conserved_and_start_at_the_mines(run_dir: 
     prod = run.t("production")
     made = prod[(prod["year"] == 2025) & (prod["commodity"] == "oxide:Nd")].groupby("region")["tonnes"].sum()
     out = links[links["source"].str.startswith("separation:")].groupby("source")["tonnes"].sum()
-    for region, tonnes in made.items():
+    for region, tonnes in made[made > 1e-3].items():  # solver dust below a kilogram is not drawn
         assert out[f"separation: {region}"] == pytest.approx(tonnes / flows.oxide_per_metal, rel=1e-6)
 
 

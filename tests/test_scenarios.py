@@ -390,7 +390,7 @@ def test_cli_validate_good_file_exits_0(capsys, tmp_path):
 
 def test_cli_validate_shipped_name_exits_0(capsys):
     code, out, _ = invoke(capsys, "validate", "china-2025-licensing")
-    assert code == 0 and "valid (3 instruments" in out
+    assert code == 0 and "valid (4 instruments" in out
 
 
 def test_cli_validate_bad_file_exits_2_with_one_line_per_problem(capsys, tmp_path):

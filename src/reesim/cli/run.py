@@ -282,6 +282,43 @@ def schema(
         out.print(f"wrote {out_path}")
 
 
+def _print_reference_fit(ref: dict) -> None:
+    """The default world's fit to its reference year: routes, China's exports by stage, heavy REE."""
+    t = Table(
+        title=f"Reference year {ref['year']}: calibrated routes (target = data row)", header_style="bold"
+    )
+    for col in ("route", "target t/yr", "model t/yr", "error %"):
+        t.add_column(col, justify="right" if col != "route" else "left")
+    for r in ref["route_targets"]:
+        t.add_row(
+            r["route"],
+            f"{1000 * r['target_kt']:,.0f}",
+            f"{1000 * r['model_kt']:,.0f}",
+            f"{r['error_pct']:+.3f}",
+        )
+    out.print(t)
+    s = Table(
+        title="China's exports by stage and destination (share of the stage, model)", header_style="bold"
+    )
+    for col in ("stage", "destination", "t/yr", "share %"):
+        s.add_column(col, justify="right" if col in ("t/yr", "share %") else "left")
+    for r in ref["china_export_shares"]:
+        if r["kt"] >= 0.001:
+            s.add_row(r["stage"], r["dest"], f"{1000 * r['kt']:,.0f}", f"{r['share_pct']:.1f}")
+    out.print(s)
+    h = ref["heavy"]
+    out.print(
+        f"China's magnet exports {1000 * ref['china_magnet_exports_kt']['model']:,.0f} t (customs "
+        f"{1000 * ref['china_magnet_exports_kt']['data']:,.0f}); U.S. magnet imports from China "
+        f"{1000 * ref['us_magnet_imports_from_china_kt']['model']:,.0f} t (USITC {1000 * ref['us_magnet_imports_from_china_kt']['data']:,.0f}); "
+        f"China's share of separated Dy {h['china_share_of_separated_pct']['Dy']:.1f} %, Tb "
+        f"{h['china_share_of_separated_pct']['Tb']:.1f} % (data {h['china_share_data_pct']} %); Dy oxide into China from "
+        f"regions without heavy-RE separation {1000 * h['dy_oxide_into_china_from_non_heavy_regions_kt']:.1f} t; "
+        f"magnets take {h['magnet_share_of_dy_use_pct']:.0f} % of Dy; routes observed closed carry "
+        f"{1000 * ref['closed_routes']['flow_kt']:.1f} t."
+    )
+
+
 def calibrate(
     report: bool = typer.Option(True, "--report/--no-report", help="Print the fit statistics."),
     write: bool = typer.Option(False, "--write", help="Store the statistics with the package (maintainers)."),
@@ -317,6 +354,7 @@ def calibrate(
                 f"{y['max_abs_price_log10']:.2f}",
             )
         out.print(t)
+        _print_reference_fit(rep["reference_year"])
         tol = rep["tolerances"]
         out.print(
             f"tolerances: China's share within {tol['china_share_mean_pp']} pp on average and {tol['china_share_max_pp']} pp every year; "

@@ -9,14 +9,16 @@ core), the surpluses at the equilibrium are the textbook integrals (Just, Hueth 
   region's prices, minus its production cost ``c x + d x^2 / 2`` (with ``c`` net of
   subsidies and price-floor top-ups, which the producer receives);
 * tariff revenue (ad valorem, CIF base) accrues to the importer, export-tax revenue (origin
-  base) and quota rents (rent x flow) to the exporter, the congestion margin
-  ``congestion x f^2 / 2`` to the exporter; transport and licence costs are real costs;
+  base) and quota rents (rent x flow) to the exporter, the route margin
+  ``(congestion + route_quad) x f^2 / 2`` (marginal minus average route cost, reported as
+  ``congestion_margin``) to the exporter; transport, calibrated route costs and licence costs
+  are real costs;
 * fiscal costs (price-floor payments, offtake and stockpile purchases, per-unit subsidies) are
   paid by the named government; the goods taken into stock are not valued.
 
 Identity (tested): summed over regions, consumer + producer surplus + tariff and tax revenue
 + quota rents + congestion margin = gross consumer utility - production cost - transport cost
-- licence (specific wedge) cost - congestion cost, i.e. the QP's objective plus the ad
+- licence (specific wedge) cost - route costs, i.e. the QP's objective plus the ad
 valorem wedges it charged. Quantities in kt and prices in USD/kg give million USD per year.
 Purchases by the stockpile and offtake buyers are not consumer surplus (they are fiscal).
 """
@@ -62,6 +64,7 @@ class WelfareAccount:
         self.e_orig = e["origin"].map(ridx).to_numpy()
         self.e_dest = e["dest"].map(ridx).to_numpy()
         self.transport = e["transport"].astype(float).to_numpy()
+        self.quad = world.congestion + e["route_quad"].astype(float).to_numpy()
         self.edge_keys = pd.MultiIndex.from_frame(e[["commodity", "origin", "dest"]].astype(str))
         self.node = node
         m = world.quota_members
@@ -127,8 +130,8 @@ class WelfareAccount:
         ):  # rents of the rules of origin accrue to the region allowed to ship its own goods
             rent = np.maximum(np.nan_to_num(raw.row_dual[self.origin_rows], nan=0.0), 0.0)
             out[:, 4] += np.bincount(self.o_via, weights=rent * f[self.o_edge], minlength=R)
-        if world.congestion > 0:
-            out[:, 5] = np.bincount(self.e_orig, weights=0.5 * world.congestion * f * f, minlength=R)
+        if (self.quad > 0).any():
+            out[:, 5] = np.bincount(self.e_orig, weights=0.5 * self.quad * f * f, minlength=R)
         rows = [
             (self.regions[i], c, float(out[i, j]))
             for i in range(R)
@@ -150,7 +153,7 @@ def step_welfare(sol: Solution) -> pd.DataFrame:
 
 
 def world_welfare_identity(sol: Solution) -> tuple[float, float]:
-    """(sum of all components, gross utility - production - transport - licence - congestion costs), million USD/yr."""
+    """(sum of all components, gross utility - production - transport - licence - route costs), million USD/yr."""
     world, qp, raw = sol.world, sol.qp, sol.raw
     n_p, n_d = qp.n_proc, qp.n_dem
     v = raw.x
@@ -171,9 +174,11 @@ def world_welfare_identity(sol: Solution) -> tuple[float, float]:
             + 0.5 * p["mc_slope"].astype(float).to_numpy() * x * x
         )
     )
-    specific = qp.base_edge_cost - e["transport"].astype(float).to_numpy()
-    transport = float(np.sum(e["transport"].astype(float).to_numpy() * f))
+    route_lin = e["route_cost"].astype(float).to_numpy()
+    specific = qp.base_edge_cost - e["transport"].astype(float).to_numpy() - route_lin
+    transport = float(np.sum((e["transport"].astype(float).to_numpy() + route_lin) * f))
     licence = float(np.sum(specific * f))
-    congestion = float(0.5 * world.congestion * np.sum(f * f))
+    quad = world.congestion + e["route_quad"].astype(float).to_numpy()
+    congestion = float(0.5 * np.sum(quad * f * f))
     total = float(step_welfare(sol)["usd_million_per_year"].sum())
     return total, utility - cost - transport - licence - congestion

@@ -90,7 +90,8 @@ def topup_reductions(world: World, topups: dict[int, float], scenario: Scenario)
         if s <= 0:
             continue
         per_process = producers(world, inst).groupby("process")["coef"].sum()
-        red = red.add(per_process * s, fill_value=0.0)
+        # reindex: ``add`` returns the union index sorted, not in the world's process order
+        red = red.add(per_process * s, fill_value=0.0).reindex(world.processes["process"])
     return red
 
 

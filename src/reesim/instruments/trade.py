@@ -1,8 +1,9 @@
 """Trade instruments: export bans, export quotas and licensing, export taxes, import tariffs, exclusions.
 
 How they enter the year's equilibrium (DESIGN §3): a ban fixes the covered edges to zero;
-a quota or licence adds a row ``sum of covered flows <= limit`` whose dual is the quota
-rent, and a licence cost is a specific wedge; taxes and tariffs are ad valorem wedges
+a licence adds, per destination and covered element, a row ``sum over the listed goods of
+element content x flow <= limit`` (t REO; :mod:`reesim.world.content`) whose dual is the
+licence's shadow value per t of the element, and a licence cost is a specific wedge; taxes and tariffs are ad valorem wedges
 (export tax on the origin price, import tariff on CIF value) iterated to a fixed point by
 the solver. A tariff exclusion scales its tariff's rate by ``1 - share_excluded`` while it
 lasts; at each expiry after the first the excluded share is multiplied by the renewal
@@ -42,29 +43,95 @@ def _edges(inst, world: World) -> list[tuple[str, str, str]]:
     return [k for k in cand if k in keys]
 
 
-def quota_label(k: int, inst: ExportLicensing, dest: str | None = None) -> str:
-    """Name of the quota row of instrument ``k`` (per destination when approval shares are given)."""
+def quota_label(k: int, inst: ExportLicensing, dest: str | None = None, element: str | None = None) -> str:
+    """Name of a quota row of instrument ``k``: ``name``, ``name:DEST`` or ``name:DEST:ELEMENT``."""
     base = inst.name or f"instruments[{k}]"
-    return f"{base}:{dest}" if dest else base
+    return ":".join([base] + ([dest] if dest else []) + ([element] if element else []))
+
+
+def covered_elements(inst: ExportLicensing, world: World) -> list[str]:
+    """Elements a licence binds on: ``content_of``, else those of its listed oxides and metals."""
+    if inst.content_of:
+        return sorted(set(inst.content_of))
+    goods = goods_of(inst, world, "")
+    return sorted({c.split(":", 1)[1] for c in goods if c.startswith(("oxide:", "metal:"))})
+
+
+def _content_map(world: World) -> dict[str, dict[str, float]]:
+    from reesim.world.content import element_content
+
+    out: dict[str, dict[str, float]] = {}
+    for r in element_content(world).itertuples(index=False):
+        out.setdefault(r.commodity, {})[r.element] = float(r.reo_per_unit)
+    return out
 
 
 def quota_structure(scenario: Scenario, world: World) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Quota rows and their member edges for every licensing instrument (limits set per step)."""
+    """Quota rows and their member edges (with coefficients) for every licensing instrument.
+
+    A licence given as approval shares gets one row per destination and covered element
+    (coefficient: t REO of the element per t of the good) plus one weight row per destination
+    for listed goods without a covered element; a tonnage quota gets one row on gross tonnes,
+    or on the content (t REO) of its ``content_of`` elements when given.
+    Limits are set per step (:func:`step_policies`).
+    """
+    content = _content_map(world) if any(isinstance(i, ExportLicensing) for i in scenario.instruments) else {}
     rows, members = [], []
     for k, inst in enumerate(scenario.instruments):
         if not isinstance(inst, ExportLicensing):
             continue
         edges = _edges(inst, world)
-        if inst.tonnes_per_year is not None:
+        elements = covered_elements(inst, world)
+        if inst.tonnes_per_year is not None:  # gross tonnes, or t REO of ``content_of`` when given
             rows.append((quota_label(k, inst), NOT_BINDING))
-            members += [(quota_label(k, inst), *e) for e in edges]
-        else:
-            for dest in sorted({e[2] for e in edges}):
+            for e in edges:
+                coef = sum(content.get(e[0], {}).get(el, 0.0) for el in inst.content_of)
+                members.append((quota_label(k, inst), *e, coef if coef > 0 else 1.0))
+            continue
+        for dest in sorted({e[2] for e in edges}):
+            here = [e for e in edges if e[2] == dest]
+            for el in elements:
+                mine = [(*e, content[e[0]][el]) for e in here if content.get(e[0], {}).get(el, 0.0) > 0]
+                if mine:
+                    rows.append((quota_label(k, inst, dest, el), NOT_BINDING))
+                    members += [(quota_label(k, inst, dest, el), *m) for m in mine]
+            plain = [e for e in here if not any(content.get(e[0], {}).get(el, 0.0) > 0 for el in elements)]
+            if plain:
                 rows.append((quota_label(k, inst, dest), NOT_BINDING))
-                members += [(quota_label(k, inst, dest), *e) for e in edges if e[2] == dest]
-    return pd.DataFrame(rows, columns=["quota", "limit"]), pd.DataFrame(
-        members, columns=["quota", "commodity", "origin", "dest"]
-    )
+                members += [(quota_label(k, inst, dest), *e, 1.0) for e in plain]
+    members = pd.DataFrame(members, columns=["quota", "commodity", "origin", "dest", "coef"])
+    quotas = pd.DataFrame(rows, columns=["quota", "limit"])
+    return quotas.assign(limit=slack_limits(quotas["quota"], members).to_numpy()), members
+
+
+def slack_limits(quota_names, members: pd.DataFrame) -> pd.Series:
+    """Limit of each row while its instrument does not bind: ``NOT_BINDING`` kt of its goods.
+
+    Scaled by the row's largest coefficient, so that a row on the Tb content of magnets (about
+    0.001 t per t) is as far from binding as a row on oxide tonnes: an unscaled 1e5 against
+    coefficients of 1e-3 stalls the interior-point solvers.
+    """
+    names = pd.Index(quota_names)
+    top = members.groupby("quota")["coef"].max().reindex(names).fillna(1.0)
+    return pd.Series(NOT_BINDING * top.to_numpy(), index=names)
+
+
+def approval_factor(inst: ExportLicensing, share: float, start: dt.date, days: int) -> float:
+    """Time-weighted share of counterfactual exports approved over a step of ``days`` from ``start``.
+
+    Each day counts 1 before the licence starts or after it ends (nothing to approve), 0 while
+    the first applications are under review (``processing_working_days`` x 7/5 calendar days
+    after ``start``) and ``share`` afterwards.
+    """
+    review_end = inst.start + dt.timedelta(days=round(inst.processing_working_days * 7 / 5))
+    total = 0.0
+    for i in range(days):
+        day = start + dt.timedelta(days=i)
+        if not inst.in_force(day):
+            total += 1.0
+        elif day >= review_end:
+            total += share
+    return total / days
 
 
 def origin_structure(scenario: Scenario, world: World) -> pd.DataFrame:
@@ -109,20 +176,38 @@ def _exclusion_factor(scenario: Scenario, tariff: str, when: dt.date) -> float:
     return factor
 
 
+def _step_overlaps(inst: ExportLicensing, start: dt.date | None, days: int) -> bool:
+    if start is None:
+        return False
+    last = start + dt.timedelta(days=days - 1)
+    return inst.start <= last and (inst.end is None or inst.end >= start)
+
+
 def step_policies(
-    scenario: Scenario, world: World, when: dt.date, cf_flows: pd.Series | None, quota_names: tuple[str, ...]
+    scenario: Scenario,
+    world: World,
+    when: dt.date,
+    cf_flows: pd.Series | None,
+    quota_names: tuple[str, ...],
+    step_start: dt.date | None = None,
+    step_days: int = 1,
 ) -> dict[str, pd.DataFrame | dict]:
     """Bans, quota limits (kt/yr), ad valorem rows and specific wedges in force on ``when``.
 
     ``cf_flows`` are the counterfactual's flows (kt/yr) by (commodity, origin, dest) in the
-    same step, needed for quotas given as approval shares of the counterfactual.
+    same step, needed for quotas given as approval shares of the counterfactual; a licence's
+    limit per destination and element is ``approval x sum(content x counterfactual flow)``
+    with the approval weighted over the step's days (``step_start``, ``step_days``; see
+    :func:`approval_factor`).
     """
     bans, adval, specific = [], [], []
-    limits = dict.fromkeys(quota_names, NOT_BINDING)
+    members = world.quota_members
+    limits = slack_limits(quota_names, members).to_dict()
     for k, inst in enumerate(scenario.instruments):
-        if not isinstance(inst, ExportBan | ExportLicensing | ExportTax | ImportTariff) or not inst.in_force(
-            when
-        ):
+        licensed = isinstance(inst, ExportLicensing) and inst.tonnes_per_year is None
+        if not isinstance(inst, ExportBan | ExportLicensing | ExportTax | ImportTariff):
+            continue
+        if not inst.in_force(when) and not (licensed and _step_overlaps(inst, step_start, step_days)):
             continue
         edges = _edges(inst, world)
         if isinstance(inst, ExportBan):
@@ -133,18 +218,29 @@ def step_policies(
             rate = inst.rate * _exclusion_factor(scenario, inst.name, when) if inst.name else inst.rate
             adval += [(*e, rate, "cif") for e in edges]
         else:
-            if inst.licence_cost_usd_per_kg:
+            if inst.licence_cost_usd_per_kg and inst.in_force(when):
                 specific += [(*e, inst.licence_cost_usd_per_kg) for e in edges]
             if inst.tonnes_per_year is not None:
                 limits[quota_label(k, inst)] = inst.tonnes_per_year / 1000.0
-            else:
-                base = cf_flows if cf_flows is not None else pd.Series(dtype=float)
-                for dest in sorted({e[2] for e in edges}):
-                    share = inst.approval_by_destination.get(
-                        dest, inst.approval_share if inst.approval_share is not None else 1.0
+                continue
+            base = cf_flows if cf_flows is not None else pd.Series(dtype=float)
+            for dest in sorted({e[2] for e in edges}):
+                share = inst.approval_by_destination.get(
+                    dest, inst.approval_share if inst.approval_share is not None else 1.0
+                )
+                if step_start is not None:
+                    share = approval_factor(inst, share, step_start, step_days)
+                if share >= 1.0 - 1e-12:
+                    continue  # everything approved: the rows stay slack
+                prefix = quota_label(k, inst, dest)
+                for q, g in members[
+                    (members["quota"] == prefix) | members["quota"].str.startswith(prefix + ":")
+                ].groupby("quota"):
+                    cf = sum(
+                        float(c) * base.get((m, o, d), 0.0)
+                        for m, o, d, c in zip(g["commodity"], g["origin"], g["dest"], g["coef"], strict=True)
                     )
-                    flow = float(sum(base.get(e, 0.0) for e in edges if e[2] == dest))
-                    limits[quota_label(k, inst, dest)] = share * flow
+                    limits[q] = share * cf
     return {
         "bans": pd.DataFrame(bans, columns=["commodity", "origin", "dest"]).drop_duplicates(),
         "ad_valorem": pd.DataFrame(adval, columns=["commodity", "origin", "dest", "rate", "base"]),

@@ -9,10 +9,12 @@ demand ``a - b q`` and linear marginal cost ``c + d x`` it is the QP
                0 <= v <= u       (capacities; banned edges and zero capacities presolved away)
 
 over v = [process activities x | demand quantities q | edge flows f], with
-P = [d | b | congestion], c = [c | -a | transport + wedges]. The balance row of commodity
+P = [d | b | congestion + route_quad], c = [c | -a | transport + route_cost + wedges]
+(the route terms are the calibrated route costs of :mod:`reesim.solve.routes`, Howitt 1995). The balance row of commodity
 k in region r reads ``-(sum_p io[p,k] x_p + inflow - outflow - sum q) <= 0``: free
 disposal, so its dual (>= 0) is the price, and a co-product in excess supply has price 0.
-A quota row ``sum_{e in group} f_e <= limit`` has the quota rent as dual. KKT conditions
+A quota row ``sum_{e in group} coef_e f_e <= limit`` has the quota rent as dual
+(``coef`` converts a flow into the quota's unit, e.g. the Dy content of a magnet). KKT conditions
 of this QP are exactly the equilibrium conditions checked by :mod:`reesim.solve.guards`.
 
 The constraint matrix is built once per world structure with vectorised scipy.sparse code;
@@ -55,7 +57,7 @@ class QP:
     n_edge: int
     nodes: pd.DataFrame  # balance rows: commodity, region
     quota_names: tuple[str, ...]
-    base_edge_cost: np.ndarray  # transport + specific wedge per edge (ad valorem added later)
+    base_edge_cost: np.ndarray  # transport + route cost + specific wedge per edge (ad valorem added later)
     origin_names: tuple[str, ...] = ()
 
     @property
@@ -184,7 +186,7 @@ def build_qp(world: World) -> QP:
     q_cols = _edge_positions(edge_keys, members, ["commodity", "origin", "dest"], "quota", "quota")
     rows.append(len(nodes) + q_rows)
     cols.append(n_p + n_d + q_cols)
-    vals.append(np.ones(len(members)))
+    vals.append(members["coef"].astype(float).to_numpy())
 
     # Rules of origin: flow(c, via->dest) - via's own production of c <= slack.
     rules = world.origin_rules.reset_index(drop=True)
@@ -244,12 +246,12 @@ def _vectors(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
         pos = keys.get_indexer(_edge_keys(spec))
         ok = pos >= 0
         np.add.at(wedge, pos[ok], spec.loc[ok, "per_unit"].astype(float).to_numpy())
-    edge_cost = e["transport"].astype(float).to_numpy() + wedge
+    edge_cost = e["transport"].astype(float).to_numpy() + e["route_cost"].astype(float).to_numpy() + wedge
     P = np.concatenate(
         [
             p["mc_slope"].astype(float).to_numpy(),
             d["slope"].astype(float).to_numpy(),
-            np.full(n_e, world.congestion),
+            world.congestion + e["route_quad"].astype(float).to_numpy(),
         ]
     )
     c = np.concatenate(

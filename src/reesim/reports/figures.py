@@ -394,19 +394,36 @@ def sankey_flows(
                 f"{what}: {reexport * scale:,.0f} {unit} re-exported by regions that make none, not shown."
             )
 
-    # 1. Mining → separation: concentrates by ore, counted at the element's share of their oxides.
-    cracks = production[(production["kind"] == "separation") & production["process"].str.startswith("crack:")]
-    cracks = cracks.assign(ore=cracks["process"].str.split(":").str[2])
-    oxides_by_ore = cracks[cracks["commodity"].str.startswith("oxide:")]
-    total_by_ore = oxides_by_ore.groupby("ore")["tonnes"].sum()
-    el_by_ore = oxides_by_ore[oxides_by_ore["commodity"] == oxide].groupby("ore")["tonnes"].sum()
-    share = (el_by_ore / total_by_ore).reindex(total_by_ore.index).fillna(0.0)
-    feed = cracks[(cracks["year"] == year) & cracks["commodity"].str.startswith("oxide:")]
-    feed = feed.groupby(["region", "ore"], as_index=False)["tonnes"].sum()
-    concentrates = sorted(c for c in prod["commodity"].unique() if c.startswith("concentrate:"))
+    # 1. Mining → separation: concentrates by ore, counted at the element's yield where they are
+    # cracked (its oxide plus its share of a mixed heavy concentrate, e.g. Lynas' SEG/HRE).
+    sep = production[(production["kind"] == "separation") & production["process"].str.startswith("crack")]
+    sep = sep.assign(
+        ore=sep["process"].str.split(":").str[2], heavy=sep["process"].str.startswith("crack-heavy:")
+    )
+    heavy_out = sep[sep["heavy"]]
+    mix_share = (
+        heavy_out[heavy_out["commodity"] == oxide].groupby("ore")["tonnes"].sum()
+        / heavy_out.groupby("ore")["tonnes"].sum()
+    ).fillna(0.0)
+    cracks = sep[~sep["heavy"]]
+    mixes = cracks["commodity"].str.startswith("concentrate:hree_")
+    el = cracks["tonnes"].where(cracks["commodity"] == oxide, 0.0) + cracks["tonnes"].where(
+        mixes, 0.0
+    ) * cracks["ore"].map(mix_share).fillna(0.0)
+    cracks = cracks.assign(el=el)
+    by_ore = cracks.groupby("ore")[["el", "tonnes"]].sum()
+    share = (by_ore["el"] / by_ore["tonnes"]).fillna(0.0)  # pooled over regions and years
+    now = cracks[cracks["year"] == year].groupby(["region", "ore"])[["el", "tonnes"]].sum()
+    local = (now["el"] / now["tonnes"]).fillna(0.0)  # yield of the region's own cracking this year
+    feed = now["tonnes"].reset_index()
+    concentrates = sorted(
+        c
+        for c in prod["commodity"].unique()
+        if c.startswith("concentrate:") and not c.startswith("concentrate:hree_")
+    )
     if not concentrates:
         notes.append("mining → separation: no concentrate output in this year.")
-    if total_by_ore.empty:
+    if by_ore.empty:
         notes.append(
             "mining → separation: no separation ('crack:' processes) in the production table, so the "
             f"{element} content of the concentrates is unknown."
@@ -431,8 +448,28 @@ def sankey_flows(
             ignore_index=True,
         )
         links, uns, rex = _route(_sources(prod, com), tr[tr["commodity"] == com], uses)
-        add(links, "mining → separation", float(share[ore]) * to_unit)
+        region_of = dict(zip(uses["node"], uses["region"], strict=True))
+        yld = [local.get((region_of.get(n), ore), share[ore]) for n in links["target"]]
+        add(
+            links.assign(tonnes=links["tonnes"] * np.asarray(yld, dtype=float)),
+            "mining → separation",
+            to_unit,
+        )
         lost(f"mining → separation ({com})", uns, rex, float(share[ore]) * to_unit)
+
+    # 1b. Mixed heavy concentrates: from the plants that crack the ore to those that separate them.
+    for ore, sh in mix_share.items():
+        com = f"concentrate:hree_{ore}"
+        if sh <= 0 or com not in set(prod["commodity"]):
+            continue
+        fed = heavy_out[heavy_out["year"] == year].groupby("region")["tonnes"].sum()
+        uses = pd.DataFrame(
+            {"node": [_node("separation", r) for r in fed.index], "region": fed.index}
+        ).assign(tonnes=fed.to_numpy())
+        links, uns, rex = _route(_sources(prod, com), tr[tr["commodity"] == com], uses)
+        links = links[links["source"] != links["target"]]
+        add(links, "separation → separation (mixed heavy concentrate)", float(sh) * to_unit)
+        lost(f"separation → separation ({com})", uns, rex, float(sh) * to_unit)
 
     # 2. Separation → metal making and final use of the oxide.
     if oxide not in set(prod["commodity"]):

@@ -101,6 +101,10 @@ def check_scenario(scenario: Scenario, world: World, label: str = "scenario") ->
             if isinstance(inst, ExportLicensing):
                 for dest in inst.approval_by_destination:
                     _region(dest, world, f"{path}.approval_by_destination.{dest}", problems)
+                known = sorted({c.split(":", 1)[1] for c in world.commodities if c.startswith("oxide:")})
+                for i, el in enumerate(inst.content_of):
+                    if el not in known:
+                        problems.append(f"{path}.content_of[{i}]: " + suggest(el, known, what="element"))
                 for i, s in enumerate(inst.excluded_sectors):
                     if s not in sectors:
                         problems.append(

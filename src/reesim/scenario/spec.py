@@ -162,6 +162,14 @@ class ExportLicensing(Goods, InForce):
     ``approval_share`` is the share of the counterfactual exports licensed per destination
     (1 = everything approved); ``tonnes_per_year`` caps the total instead. ``licence_cost``
     is a per-kg compliance cost on licensed exports.
+
+    The licence binds on element content (t REO), as China writes its controls: for each
+    destination and each covered element (``content_of``, by default the elements of the
+    listed goods' ``oxide:``/``metal:`` forms) the content of that element in all listed goods (oxides,
+    metals, magnets) is limited; listed goods containing no covered element are limited by
+    weight. ``processing_working_days`` is the review time of a licence application: nothing
+    is approved in that time after ``start`` (45 working days by MOFCOM's rules); a step
+    partly before ``start`` or inside the review time gets the time-weighted share.
     """
 
     type: Literal["export_quota"]
@@ -172,6 +180,14 @@ class ExportLicensing(Goods, InForce):
     approval_share: Share | None = None
     approval_by_destination: dict[str, Share] = Field({}, description="approval share for named destinations")
     licence_cost_usd_per_kg: UsdPerKg = 0.0
+    content_of: list[str] = Field(
+        [],
+        description="elements whose content the licence limits (default: those of the listed oxides and metals)",
+    )
+    processing_working_days: Annotated[int, Field(ge=0, le=1000)] = Field(
+        0,
+        description="review time of an application in working days: nothing approved in that time after start",
+    )
     excluded_sectors: list[str] = Field(
         [], description="end users that may not receive these exports (e.g. defense)"
     )

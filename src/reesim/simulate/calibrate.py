@@ -12,6 +12,8 @@ China's share error, the mean absolute share error, and the log10 ratio of the m
 oxide prices in China to the MCS FOB China prices (order of magnitude: |log10| < 1).
 Tolerances (tested): China's mine share within 5 pp on average over the years and within
 6 pp in every year; every oxide price within an order of magnitude (|log10 ratio| <= 1).
+The report also carries the default world's fit to its reference year (bilateral trade,
+heavy-RE geography, levels: :mod:`reesim.simulate.reference_fit`).
 """
 
 from __future__ import annotations
@@ -146,8 +148,11 @@ def fit() -> dict:
                 "max_abs_price_log10": float(max((abs(v) for v in logs.values()), default=0.0)),
             }
         )
+    from reesim.simulate.reference_fit import reference_fit
+
     return {
         "run": "history-2021-2025",
+        "reference_year": reference_fit(),
         "method": __doc__.strip().splitlines()[0],
         "tolerances": {
             "china_share_mean_pp": CHINA_SHARE_TOL_PP,

@@ -5,7 +5,11 @@
   counterfactual, with the period of the peak;
 * shortage by sector: the largest drop of consumption below the counterfactual, in tonnes
   per year and percent, world and outside China;
-* capacity outside China at the horizon, by stage, scenario and counterfactual.
+* capacity outside China at the horizon, by stage, scenario and counterfactual;
+* licences: by element and period, the licence's shadow value (the dual of its content row,
+  USD per kg of the element's oxide equivalent) and the price wedge it leaves between the
+  oxide outside and inside China (net of transport and route costs), and China's exports by
+  form and destination against the counterfactual.
 """
 
 from __future__ import annotations
@@ -115,6 +119,73 @@ def capacity_outside(res: Result, cf: Result) -> pd.DataFrame:
     return df.reset_index(names="stage").assign(period=last)
 
 
+def _split_quota(name: str) -> tuple[str, str | None, str | None]:
+    """``instrument[:dest[:element]]`` -> (instrument, dest, element)."""
+    parts = name.split(":")
+    return parts[0], (parts[1] if len(parts) > 1 else None), (parts[2] if len(parts) > 2 else None)
+
+
+def licence_wedges(res: Result) -> pd.DataFrame:
+    """Shadow value of the licences by element and period, next to the oxide price wedge.
+
+    Columns: ``period, element, binding_destinations, rent_usd_per_kg_max`` (the largest
+    dual among the element's content rows: what one more kg of the element's content
+    licensed to that destination would be worth), ``oxide_inside_usd_per_kg`` (China),
+    ``oxide_outside_usd_per_kg`` (consumption-weighted mean of the other regions) and
+    ``wedge_usd_per_kg`` (outside minus inside: transport, route costs and the licence).
+    """
+    q = res.quota_rents
+    if q.empty:
+        return pd.DataFrame()
+    parts = q["quota"].map(_split_quota)
+    q = q.assign(dest=parts.str[1], element=parts.str[2])
+    q = q[q["element"].notna()]
+    if q.empty:
+        return pd.DataFrame()
+    prices = res.prices
+    cons = res.consumption
+    rows = []
+    for (period, el), g in q.groupby(["period", "element"], sort=False):
+        binding = g[g["rent_usd_per_kg"] > 1e-6]
+        com = f"oxide:{el}"
+        p = prices[(prices["period"] == period) & (prices["commodity"] == com)].set_index("region")[
+            "usd_per_kg"
+        ]
+        c = cons[(cons["period"] == period) & (cons["commodity"] == com) & (cons["region"] != OWNER)]
+        w = c.groupby("region")["tonnes_per_year"].sum()
+        w = w[w.index.isin(p.index) & (w > 0)]
+        inside = float(p.get(OWNER, np.nan))
+        outside = float((p.reindex(w.index) * w).sum() / w.sum()) if len(w) else np.nan
+        rows.append(
+            {
+                "period": period,
+                "element": el,
+                "binding_destinations": ",".join(sorted(set(binding["dest"].astype(str)))),
+                "rent_usd_per_kg_max": float(g["rent_usd_per_kg"].max()),
+                "oxide_inside_usd_per_kg": inside,
+                "oxide_outside_usd_per_kg": outside,
+                "wedge_usd_per_kg": outside - inside,
+                "outside_over_inside": outside / inside if inside > 0 else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def china_exports(res: Result, cf: Result) -> pd.DataFrame:
+    """China's exports by form (stage) and destination, t/yr, scenario against counterfactual."""
+    out = []
+    for label, r in (("scenario", res), ("counterfactual", cf)):
+        t = r.trade
+        t = t[t["exporter"] == OWNER]
+        form = t["commodity"].str.split(":").str[0]
+        out.append(
+            t.assign(form=form).groupby(["period", "form", "importer"])["tonnes_per_year"].sum().rename(label)
+        )
+    df = pd.concat(out, axis=1).fillna(0.0).reset_index()
+    df["change_pct"] = 100 * (df["scenario"] / df["counterfactual"].where(df["counterfactual"] > 0) - 1)
+    return df
+
+
 def headline(res: Result, cf: Result) -> dict:
     """The headline figures as plain data (for summary.json)."""
     from reesim.impacts.compare import price_table
@@ -125,4 +196,6 @@ def headline(res: Result, cf: Result) -> dict:
         "undetermined_prices": undetermined(res, cf, table),
         "shortages": shortages(res, cf).to_dict("records"),
         "capacity_outside_china": capacity_outside(res, cf).to_dict("records"),
+        "licences": licence_wedges(res).to_dict("records"),
+        "china_exports": china_exports(res, cf).to_dict("records"),
     }

@@ -147,7 +147,13 @@ def _step_world(
     for pid, cap in extra.get("release", {}).items():
         p.loc[p["process"] == pid, "capacity"] = cap
     pol = trade_mod.step_policies(
-        scenario, world, step.mid, cf.flows.get(step.period) if cf else None, tuple(world.quotas["quota"])
+        scenario,
+        world,
+        step.mid,
+        cf.flows.get(step.period) if cf else None,
+        tuple(world.quotas["quota"]),
+        step_start=step.start,
+        step_days=max(1, round(step.dt * 365.25)),
     )
     quotas = world.quotas.assign(limit=world.quotas["quota"].map(pol["quota_limits"]).astype(float))
     origin = world.origin_rules

@@ -84,7 +84,10 @@ class PiqpBackend:
         Duality-gap tolerances. PIQP's defaults (1e-8 / 1e-9) stop too early on markets at
         a tie (a price gap equal to the transport cost, a choke price equal to marginal
         cost), leaving complementarity products near 1e-6 that fail the guards; 1e-12 /
-        1e-14 costs one or two iterations.
+        1e-14 costs one or two iterations. A solve that reaches the iteration limit on them
+        (badly scaled years: calibrated routes and demands of a few tonnes beside kt markets)
+        is retried once at 1e-9 / 1e-10; the guards then decide whether the point is an
+        equilibrium.
     """
 
     name = "piqp"
@@ -98,6 +101,7 @@ class PiqpBackend:
     ) -> None:
         self.eps_abs, self.eps_rel = eps_abs, eps_rel
         self.eps_gap_abs, self.eps_gap_rel = eps_gap_abs, eps_gap_rel
+        self.retry_gap_abs, self.retry_gap_rel = 1e-9, 1e-10
         self._solver = None
         self._key: tuple | None = None
         self._pre: Presolved | None = None
@@ -132,6 +136,14 @@ class PiqpBackend:
                 P=sp.diags(qp.P[pre.cols]).tocsc(), c=qp.c[pre.cols], h_u=qp.h[pre.rows], x_u=qp.ub[pre.cols]
             )
         status = self._solver.solve()
+        if status == piqp.PIQP_MAX_ITER_REACHED:
+            # Badly scaled years (route slopes and demands of a few tonnes next to kt markets)
+            # can stall on the duality-gap tolerance alone: retry with PIQP's own looser gap
+            # tolerances (the equilibrium guards still check every condition to 1e-6).
+            st = self._solver.settings
+            st.eps_duality_gap_abs, st.eps_duality_gap_rel = self.retry_gap_abs, self.retry_gap_rel
+            status = self._solver.solve()
+            st.eps_duality_gap_abs, st.eps_duality_gap_rel = self.eps_gap_abs, self.eps_gap_rel
         if status != piqp.PIQP_SOLVED:
             self._key = None
             raise SolverError(f"PIQP: {status.name}")

@@ -271,7 +271,13 @@ def _build_tables(world: World, qp: QP, raw: RawSolution, wedges: np.ndarray) ->
             "dest": e["dest"],
             "flow": f,
             "transport_usd_per_kg": e["transport"].astype(float),
-            "wedge_usd_per_kg": qp.base_edge_cost - e["transport"].astype(float).to_numpy() + wedges,
+            # marginal calibrated route cost (PMP term, reesim.solve.routes) at this flow
+            "route_usd_per_kg": e["route_cost"].astype(float).to_numpy()
+            + (world.congestion + e["route_quad"].astype(float).to_numpy()) * f,
+            "wedge_usd_per_kg": qp.base_edge_cost
+            - e["transport"].astype(float).to_numpy()
+            - e["route_cost"].astype(float).to_numpy()
+            + wedges,
         }
     )
     trade = trade[trade["flow"] > tol].reset_index(drop=True)

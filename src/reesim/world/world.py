@@ -40,10 +40,10 @@ _COLUMNS = {
     "processes": ["process", "region", "kind", "capacity", "mc_intercept", "mc_slope"],
     "io": ["process", "commodity", "coef"],
     "demands": ["demand", "sector", "region", "commodity", "intercept", "slope", "max_quantity"],
-    "edges": ["commodity", "origin", "dest", "transport"],
+    "edges": ["commodity", "origin", "dest", "transport", "route_cost", "route_quad"],
     "bans": ["commodity", "origin", "dest"],
     "quotas": ["quota", "limit"],
-    "quota_members": ["quota", "commodity", "origin", "dest"],
+    "quota_members": ["quota", "commodity", "origin", "dest", "coef"],
     "specific": ["commodity", "origin", "dest", "per_unit"],
     "ad_valorem": ["commodity", "origin", "dest", "rate", "base"],
     "origin_rules": ["rule", "commodity", "via", "dest", "slack"],
@@ -59,6 +59,10 @@ def empty(table: str) -> pd.DataFrame:
 def _check_columns(df: pd.DataFrame, table: str) -> pd.DataFrame:
     if table == "demands" and "max_quantity" not in df.columns:
         df = df.assign(max_quantity=np.inf)  # optional: an upper bound on the quantity bought
+    if table == "edges":  # optional: calibrated route costs (see reesim.solve.routes)
+        df = df.assign(**{c: 0.0 for c in ("route_cost", "route_quad") if c not in df.columns})
+    if table == "quota_members" and "coef" not in df.columns:
+        df = df.assign(coef=1.0)  # optional: content of the quota's unit per unit of flow
     missing = [c for c in _COLUMNS[table] if c not in df.columns]
     if missing:
         raise InputError(f"world table '{table}': missing columns {missing}; expected {_COLUMNS[table]}")
@@ -85,9 +89,13 @@ class World:
         The sets.
     processes, io, demands, edges : DataFrame
         Processes (capacity, marginal cost), their input/output coefficients, demands
-        (linear inverse demand) and trade edges (transport cost).
+        (linear inverse demand) and trade edges: ``transport`` (USD/kg, freight and
+        handling; the CIF base of tariffs) and the calibrated route cost
+        ``route_cost * f + route_quad * f^2 / 2`` (USD/kg and USD/kg per unit of flow; 0
+        unless the routes are calibrated to observed flows, :mod:`reesim.solve.routes`).
     bans, quotas, quota_members, specific, ad_valorem : DataFrame
-        Policy wedges of the year: banned edges, export quotas on groups of edges,
+        Policy wedges of the year: banned edges, export quotas on groups of edges (a
+        member's ``coef`` is the quota's unit per unit of flow, e.g. t of Dy per t of magnet),
         specific wedges (USD/kg) and ad valorem rates (``base`` = ``origin`` for an export
         tax on the origin price, ``cif`` for an import tariff on origin price + transport).
     origin_rules : DataFrame
@@ -158,6 +166,7 @@ class World:
             (p, "mc_slope", 0.0),
             (d, "slope", 0.0),
             (e, "transport", 0.0),
+            (e, "route_quad", 0.0),
         ):
             vals = pd.to_numeric(table[col], errors="coerce")
             if vals.isna().any() or (vals < lo).any():
@@ -173,6 +182,12 @@ class World:
         _unknown(self.origin_rules["via"], regions, "origin_rules.via")
         _unknown(self.origin_rules["dest"], regions, "origin_rules.dest")
         _unknown(self.origin_rules["commodity"], commodities, "origin_rules.commodity")
+        rc = pd.to_numeric(e["route_cost"], errors="coerce")
+        if rc.isna().any() or not np.isfinite(rc.to_numpy(dtype=float)).all():
+            raise InputError("edges.route_cost must be finite numbers")
+        coef = pd.to_numeric(self.quota_members["coef"], errors="coerce")
+        if coef.isna().any() or (coef <= 0).any():
+            raise InputError("quota_members.coef must be numbers > 0")
         if self.congestion < 0:
             raise InputError("congestion must be >= 0")
 

@@ -1,0 +1,72 @@
+"""Element content of every traded good, in t of oxide equivalent (REO) per t of the good.
+
+Export controls are written on elements ("dysprosium ... oxides, compounds, metals, alloys
+and magnets containing it", MOFCOM/GAC Announcement 2025 No. 18) and quotas were counted in
+t REO; a licence in the model therefore binds on the content of each element in every
+listed form (:mod:`reesim.instruments.trade`). The content is read from the world's own
+recipes, so it holds for any world file:
+
+* ``oxide:E`` contains 1 t REO of E per t;
+* a good made by a process from inputs (a metal from its oxide, a magnet from metals)
+  contains what its inputs contain per unit of output (``-coef_in / coef_out`` times the
+  input's content; the first maker's recipe, all makers of a good sharing it);
+* a good cracked into oxides (a concentrate, a mixed heavy-RE intermediate) contains the
+  oxides its cracking yields per unit of input.
+
+Units: REO equivalent, e.g. a metal of Dy carries 1.1477 t Dy2O3 per t (IUPAC atomic weights).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from reesim.world.world import World
+
+#: prefix of the commodities that are single-element oxides (the base of all content)
+OXIDE = "oxide:"
+
+
+def element_content(world: World) -> pd.DataFrame:
+    """``commodity, element, reo_per_unit`` for every commodity with a rare-earth content.
+
+    Parameters
+    ----------
+    world : World
+        Any world whose oxides are named ``oxide:<element>``.
+
+    Returns
+    -------
+    DataFrame
+        One row per (commodity, element) with a positive content (t REO per t).
+    """
+    io = world.io.assign(coef=lambda t: t["coef"].astype(float))
+    content: dict[str, dict[str, float]] = {
+        c: {c.removeprefix(OXIDE): 1.0} for c in world.commodities if c.startswith(OXIDE)
+    }
+    procs = [g for _p, g in io.groupby("process", sort=False)]
+    # Repeat until no new good can be valued (chains are short: concentrate -> mix -> oxide -> metal -> magnet).
+    for _ in range(len(world.commodities)):
+        added = False
+        for g in procs:
+            ins = g[(g["coef"] < 0) & ~g["commodity"].str.startswith("service:")]
+            outs = g[g["coef"] > 0]
+            if ins.empty or outs.empty:
+                continue
+            known_in = all(c in content for c in ins["commodity"])
+            known_out = all(c in content for c in outs["commodity"])
+            if len(outs) == 1 and known_in and outs["commodity"].iloc[0] not in content:
+                good, per, parts = outs["commodity"].iloc[0], float(outs["coef"].iloc[0]), ins
+            elif len(ins) == 1 and known_out and ins["commodity"].iloc[0] not in content:
+                good, per, parts = ins["commodity"].iloc[0], -float(ins["coef"].iloc[0]), outs
+            else:
+                continue
+            mix: dict[str, float] = {}
+            for c, coef in zip(parts["commodity"], parts["coef"], strict=True):
+                for el, v in content[c].items():
+                    mix[el] = mix.get(el, 0.0) + abs(coef) * v / per
+            content[good] = mix
+            added = True
+        if not added:
+            break
+    rows = [(c, el, v) for c, mix in content.items() for el, v in mix.items() if v > 0]
+    return pd.DataFrame(rows, columns=["commodity", "element", "reo_per_unit"])
