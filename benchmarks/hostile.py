@@ -60,7 +60,11 @@ def run_corpus() -> Counter:
             elif case.absent and (folder / case.absent).exists():
                 kind = "DEFECT: something written"
             else:
-                kind = {2: "clean error (exit 2)", 3: "diagnosed failure (exit 3)", 0: "correct result (exit 0)"}[code]
+                kind = {
+                    2: "clean error (exit 2)",
+                    3: "diagnosed failure (exit 3)",
+                    0: "correct result (exit 0)",
+                }[code]
             outcome[kind] += 1
             if kind.startswith("DEFECT"):
                 defects.append((case.id, kind))
@@ -111,7 +115,8 @@ def main() -> None:
         rep = fuzz(args.fuzz, Path(tmp), seed=args.seed, max_seconds=args.seconds)
     print(
         f"fuzzing (seed {args.seed}): {rep.tried} mutated files in {rep.seconds:.1f} s "
-        f"({rep.tried / max(rep.seconds, 1e-9):.0f}/s); " + ", ".join(f"{k} {v}" for k, v in rep.outcomes.items())
+        f"({rep.tried / max(rep.seconds, 1e-9):.0f}/s); "
+        + ", ".join(f"{k} {v}" for k, v in rep.outcomes.items())
     )
     print(f"  failures found: {len(rep.failures)}")
     if rep.failures:
