@@ -315,3 +315,25 @@ def test_report_options_and_errors(run_dir: Path, tmp_path: Path):
     risk = text.split('<section id="risk">', 1)[1].split("</section>", 1)[0]
     assert "is absent" in risk
     assert isinstance(pd.read_parquet(run_dir / "welfare_discounted.parquet"), pd.DataFrame)
+
+
+def test_licence_section_names_the_mechanism_and_shows_the_dy_wedge(run_dir: Path):
+    """The licence's shadow value and the Dy wedge it leaves are in summary.json and the report."""
+    import json
+
+    from reesim.reports.licences import licences_section
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    lic = [r for r in summary["headline"]["licences"] if r["element"] == "Dy" and r["period"] == "2025"]
+    assert lic and lic[0]["rent_usd_per_kg_max"] > 0 and lic[0]["outside_over_inside"] > 1.5
+    # the wedge is the outside price less the inside price
+    assert lic[0]["wedge_usd_per_kg"] == pytest.approx(
+        lic[0]["oxide_outside_usd_per_kg"] - lic[0]["oxide_inside_usd_per_kg"], rel=1e-9
+    )
+    html = licences_section(read_run(run_dir))
+    assert "china-licensing-2025-magnets" in html and "nothing approved for the first 34 working days" in html
+    assert "shadow value" in html and ">Dy<" in html and "magnet" in html
+    exports = [
+        r for r in summary["headline"]["china_exports"] if r["period"] == "2025" and r["form"] == "magnet"
+    ]
+    assert sum(r["scenario"] for r in exports) < sum(r["counterfactual"] for r in exports)

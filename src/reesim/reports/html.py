@@ -37,6 +37,7 @@ SECTIONS = (
     ("overview", "Overview"),
     ("headline", "Headline figures"),
     ("prices", "Prices"),
+    ("licences", "Export licences: shadow values and China's exports"),
     ("sankey", "Flows through the chain"),
     ("map", "Where each stage is"),
     ("welfare", "Welfare"),
@@ -498,6 +499,12 @@ def _headline(run: Run) -> str:
     else:
         parts.append(_note("No U.S. magnet shortfall in this run: no jobs exposed."))
     return "\n".join(parts)
+
+
+def _licences(run: Run) -> str:
+    from reesim.reports.licences import licences_section
+
+    return licences_section(run)
 
 
 def _usd_range(lo: float, hi: float) -> str:
@@ -1118,6 +1125,7 @@ def render(run: Run, element: str = "Nd") -> tuple[str, int]:
         "overview": lambda: _overview(run),
         "headline": lambda: _headline(run),
         "prices": lambda: _prices(run, page),
+        "licences": lambda: _licences(run),
         "sankey": lambda: _sankey(run, page, element),
         "map": lambda: _map(run, page, topo is not None),
         "welfare": lambda: _welfare(run, page),

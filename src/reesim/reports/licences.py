@@ -1,0 +1,112 @@
+"""The report's licence section: shadow values by element, the wedge they leave, China's exports.
+
+Reads what ``reesim run`` wrote to ``summary.json`` (``headline.licences``: the dual of each
+licence's element-content rows and the oxide prices inside and outside China;
+``headline.china_exports``: China's exports by form and destination against the
+counterfactual) and names the mechanism: which instrument binds, on which forms and elements.
+See docs/trade.md for the formulation.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from reesim.reports.html import Run, code, esc, num, table_html
+
+#: periods shown in the tables (the first ones with a licence in force)
+MAX_PERIODS = 6
+
+
+def _mechanism(run: Run) -> str:
+    items = []
+    for inst in run.scenario.get("instruments", []) or []:
+        if inst.get("type") != "export_quota" or inst.get("tonnes_per_year") is not None:
+            continue
+        goods = ", ".join(inst.get("commodities", []) + [f"element {e}" for e in inst.get("elements", [])])
+        content = inst.get("content_of") or "the elements of its oxides and metals"
+        share = inst.get("approval_share")
+        by_dest = inst.get("approval_by_destination") or {}
+        review = inst.get("processing_working_days", 0)
+        items.append(
+            f"<li>{code(inst.get('name') or 'export_quota')}: exports of {esc(goods)} from {esc(inst.get('exporter'))}, "
+            f"limited per destination to {esc(share if share is not None else 1.0)} of the counterfactual's content of "
+            f"{esc(content if isinstance(content, str) else ', '.join(content))}"
+            + (f" ({esc(', '.join(f'{k} {v}' for k, v in by_dest.items()))})" if by_dest else "")
+            + (f", nothing approved for the first {esc(review)} working days" if review else "")
+            + f", from {esc(inst.get('start'))}.</li>"
+        )
+    if not items:
+        return ""
+    return (
+        "<p>Licences in the scenario. Each binds on element content (t REO) summed over the listed forms, "
+        "per destination; its shadow value is what one more kg of licensed content would be worth to buyers "
+        "abroad, and every licensed form carries its content times that value on top of transport and route "
+        "costs.</p><ul>" + "".join(items) + "</ul>"
+    )
+
+
+def licences_section(run: Run) -> str:
+    """The section's HTML (an explanation when the scenario has no licence)."""
+    head = run.summary.get("headline", {})
+    lic = pd.DataFrame(head.get("licences") or [])
+    out = [_mechanism(run)]
+    if lic.empty:
+        out.append("<p>No export licence on element content in this scenario.</p>")
+        return "\n".join(x for x in out if x)
+    binding = lic[lic["binding_destinations"].astype(str) != ""]
+    periods = list(dict.fromkeys(binding["period"]))[:MAX_PERIODS]
+    rows = [
+        [
+            r.period,
+            r.element,
+            r.binding_destinations or "none",
+            num(r.rent_usd_per_kg_max, 1),
+            num(r.oxide_inside_usd_per_kg, 1),
+            num(r.oxide_outside_usd_per_kg, 1),
+            num(r.outside_over_inside, 2) + " ×",
+        ]
+        for r in lic[lic["period"].isin(periods)].itertuples(index=False)
+    ]
+    out.append(
+        table_html(
+            [
+                "period",
+                "element",
+                "binding for",
+                "shadow value, USD/kg content",
+                "oxide in China",
+                "oxide outside",
+                "outside / inside",
+            ],
+            rows,
+            "Licence shadow values (the largest dual of the element's content rows, USD per kg of the element's "
+            "oxide equivalent) and the oxide price wedge they leave: inside China and the consumption-weighted "
+            "mean of the other regions, USD/kg (outside includes transport and route costs). From "
+            f"{code('summary.json')} {code('headline.licences')} (every period; the first {MAX_PERIODS} with a binding licence here).",
+            numeric=(3, 4, 5, 6),
+        )
+    )
+    ex = pd.DataFrame(head.get("china_exports") or [])
+    if not ex.empty:
+        ex = ex[ex["period"].isin(periods)]
+        by_form = ex.groupby(["period", "form"], as_index=False)[["scenario", "counterfactual"]].sum()
+        rows = [
+            [
+                r.period,
+                r.form,
+                num(r.scenario),
+                num(r.counterfactual),
+                num(100 * (r.scenario / r.counterfactual - 1), 1, sign=True) if r.counterfactual > 0 else "—",
+            ]
+            for r in by_form.itertuples(index=False)
+        ]
+        out.append(
+            table_html(
+                ["period", "form", "China's exports, t/yr", "counterfactual, t/yr", "change %"],
+                rows,
+                "China's exports by form, scenario against the counterfactual (t/yr; by destination in "
+                f"{code('summary.json')} {code('headline.china_exports')}).",
+                numeric=(2, 3, 4),
+            )
+        )
+    return "\n".join(x for x in out if x)
