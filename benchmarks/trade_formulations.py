@@ -79,7 +79,10 @@ def main() -> None:
     targets = pmp.meta["route_targets"]
     rows = []
     worlds = [("flat", _flat(pmp)), ("pmp (sigma 4.2)", pmp)]
-    worlds += [(f"pmp (sigma {x})", load_default_world(2024, assumptions={"route_elasticity": x})) for x in (2.0, 8.4)]
+    worlds += [
+        (f"pmp (sigma {x})", load_default_world(2024, assumptions={"route_elasticity": x}))
+        for x in (2.0, 8.4)
+    ]
     for name, world in worlds:
         base = solve_equilibrium(world)
         f0 = base.trade.set_index(["commodity", "origin", "dest"])["flow"]
@@ -104,10 +107,14 @@ def main() -> None:
             tox.trade.set_index(["commodity", "origin", "dest"])["flow"].get((c, "CHN", "USA"), 0.0)
             for c in oxides
         )
-        mag = lambda s, r: float(s.price_map[("magnet:ndfeb", r)])  # noqa: E731
-        chn_mag = lambda s: float(
-            s.trade[(s.trade["commodity"] == "magnet:ndfeb") & (s.trade["origin"] == "CHN")]["flow"].sum()
-        )  # noqa: E731
+
+        def mag(s, r):
+            return float(s.price_map[("magnet:ndfeb", r)])
+
+        def chn_mag(s):
+            t = s.trade
+            return float(t[(t["commodity"] == "magnet:ndfeb") & (t["origin"] == "CHN")]["flow"].sum())
+
         rows.append(
             {
                 "formulation": name,

@@ -195,3 +195,18 @@ def test_pmp_route_observed_closed_stays_closed_at_the_reference():
     assert _flow(sol) == pytest.approx(0.0, abs=1e-6)
     assert sol.price_map[("good", "B")] == pytest.approx(7.0, abs=1e-6)
     assert table["route_cost"].iloc[0] > 0
+
+
+def test_licence_rent_is_the_shadow_value_times_the_content_exported_and_welfare_adds_up():
+    from reesim.impacts.welfare import step_welfare, world_welfare_identity
+
+    free = solve_equilibrium(_dy_world(None))
+    flows = free.trade.set_index("commodity")["flow"]
+    content = {"oxide:Dy": 1.0, "metal:Dy": 1.1477, "magnet:x": 0.05 * 1.1477}
+    limit = 0.5 * sum(content[c] * flows[c] for c in content)
+    sol = solve_equilibrium(_dy_world(limit))
+    rent = float(sol.quota_rents["rent_usd_per_kg"].iloc[0])
+    w = step_welfare(sol).set_index(["region", "component"])["usd_million_per_year"]
+    assert w[("CHN", "quota_rents")] == pytest.approx(rent * limit, rel=1e-6)  # USD/kg x kt = million USD
+    total, identity = world_welfare_identity(sol)
+    assert total == pytest.approx(identity, rel=1e-7)

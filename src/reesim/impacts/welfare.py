@@ -73,6 +73,7 @@ class WelfareAccount:
         )
         self.m_quota = pd.Index(world.quotas["quota"]).get_indexer(m["quota"])
         self.m_orig = m["origin"].map(ridx).to_numpy()
+        self.m_coef = m["coef"].astype(float).to_numpy()  # quota unit per unit of flow (content)
         self.n_nodes, self.n_p, self.n_d = qp.n_nodes, qp.n_proc, qp.n_dem
         self.quota_rows, self.origin_rows = qp.quota_rows, qp.origin_rows
         o = world.origin_rules
@@ -124,7 +125,9 @@ class WelfareAccount:
             out[:, 3] = np.bincount(self.e_orig[epos][~cif], weights=revenue[~cif], minlength=R)
         if len(self.m_edge):
             rent = np.maximum(np.nan_to_num(raw.row_dual[self.quota_rows], nan=0.0), 0.0)
-            out[:, 4] = np.bincount(self.m_orig, weights=rent[self.m_quota] * f[self.m_edge], minlength=R)
+            out[:, 4] = np.bincount(
+                self.m_orig, weights=rent[self.m_quota] * self.m_coef * f[self.m_edge], minlength=R
+            )
         if len(
             self.o_edge
         ):  # rents of the rules of origin accrue to the region allowed to ship its own goods

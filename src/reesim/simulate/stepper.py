@@ -40,6 +40,7 @@ from reesim.simulate.record import KT_TO_T, Recorder
 from reesim.simulate.result import Result
 from reesim.simulate.state import KIND_STAGE, State, arrivals, orders
 from reesim.simulate.steps import Step, make_steps
+from reesim.solve import routes as routes_mod
 from reesim.solve.backends import PiqpBackend
 from reesim.solve.equilibrium import SOLVE_FAILURES, solve_equilibrium
 from reesim.world.world import World
@@ -137,6 +138,12 @@ def _step_world(
     d["slope"] = world.demands["slope"].astype(float).to_numpy() / (
         state.demand_multiplier * state.substitution
     )
+    growth = state.demand_multiplier * state.substitution
+    edges = world.edges.assign(
+        route_quad=routes_mod.scaled_route_quad(
+            world.edges, routes_mod.market_scale(world.demands, growth, extra["ref_quantity"])
+        )
+    )
     cf_price = cf.prices.get(step.period, {}) if cf else extra["reference_prices"]
     for did, (a, b, q) in stock_mod.purchase_settings(
         scenario, world, step.mid, step.dt, state.stocks, cf_price, extra["releasing"]
@@ -162,6 +169,7 @@ def _step_world(
     return world.with_data(
         processes=p,
         demands=d,
+        edges=edges,
         bans=pol["bans"],
         quotas=quotas,
         ad_valorem=pol["ad_valorem"],
@@ -228,6 +236,7 @@ def simulate(
         "releasing": set(),
         "release": {},
         "reference_prices": reference.price_map,
+        "ref_quantity": reference.quantities,
     }
     exogenous = np.array([pid in paths for pid in p["process"]])
     for step in steps:

@@ -177,3 +177,33 @@ def calibrate_routes(
         }
     )
     return world.replace(edges=edges), table
+
+
+def market_scale(demands: pd.DataFrame, growth: np.ndarray, ref_quantity: np.ndarray) -> dict[str, float]:
+    """Size of each good's market relative to the reference year, for scaling route slopes.
+
+    A good with final demand: its demands' reference quantities weighted mean of ``growth``
+    (the demand multipliers, demand growth x substitution); any other good (concentrates,
+    metals, mixed concentrates): the same mean over every demand of the world.
+    """
+    q0 = np.maximum(np.asarray(ref_quantity, dtype=float), 0.0)
+    g = np.asarray(growth, dtype=float)
+    total = float(q0.sum())
+    out = {"*": float((q0 * g).sum() / total) if total > 0 else 1.0}
+    for com, idx in pd.Series(range(len(demands))).groupby(demands["commodity"].to_numpy()):
+        w = q0[idx.to_numpy()]
+        if w.sum() > 0:
+            out[str(com)] = float((w * g[idx.to_numpy()]).sum() / w.sum())
+    return out
+
+
+def scaled_route_quad(edges: pd.DataFrame, scale: dict[str, float]) -> np.ndarray:
+    """Route slopes of a market ``scale`` times the reference size: ``route_quad / scale``.
+
+    PMP route costs are calibrated at the reference year's volumes; with the slope divided by
+    the market's size the marginal route cost at ``scale x f0`` is still the calibrated gap,
+    so a market that grows does not price its own growth as congestion (the calibrated cost
+    function is homogeneous of degree one in the market's scale).
+    """
+    s = edges["commodity"].map(lambda c: scale.get(c, scale.get("*", 1.0))).to_numpy(dtype=float)
+    return edges["route_quad"].astype(float).to_numpy() / np.maximum(s, 1e-6)

@@ -302,6 +302,7 @@ def _stage_magnets(ctx: _Ctx, parts: _Parts, h_proc: float) -> tuple[float, dict
         "assumption: oxide-to-metal conversion in China is not a binding constraint (no capacity data); "
         "outside China metal capacity is the reference output plus headroom",
     )
+    minor = ctx.assume("minor_metal_capacity_factor", "x reference output")
     for r, share in mshares.items():
         out = magnet_world * share
         for e in metal_el:
@@ -310,7 +311,7 @@ def _stage_magnets(ctx: _Ctx, parts: _Parts, h_proc: float) -> tuple[float, dict
                 f"metal:{r}:{e}",
                 r,
                 "metal",
-                np.inf if r == "CHN" else qty * (1 + h_proc),
+                np.inf if r == "CHN" else qty * (1 + h_proc) * (minor if e in ("Dy", "Tb") else 1.0),
                 conv,
                 qty,
                 {f"oxide:{e}": -k[e], f"metal:{e}": 1.0},
