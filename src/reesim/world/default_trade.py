@@ -1,0 +1,191 @@
+"""The default world's trade stages: China's magnet exports, trade edges, route targets, routes.
+
+Stages of :func:`reesim.world.default.build_default_world` that concern trade: China's magnet
+exports by destination from customs data (the calibration target of magnet use by region), the
+trade edges, the observed routes the route costs are calibrated to (customs, companies'
+offtake, routes observed closed) and the calibration itself (positive mathematical
+programming, :mod:`reesim.solve.routes`). See docs/trade.md.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from reesim.data.dataset import Dataset
+from reesim.errors import InputError
+from reesim.world.world import World
+
+if TYPE_CHECKING:
+    from reesim.world.default import _Ctx
+
+
+def _latest_row(ds: Dataset, table: str, row: dict, year: int, column: str) -> pd.DataFrame:
+    """Rows of ``table`` matching ``row`` for the latest year <= ``year`` with a positive ``column``."""
+    rows = ds.table(table, **row)
+    rows = rows[pd.to_numeric(rows[column], errors="coerce") > 0]
+    years = pd.to_numeric(rows["year"], errors="coerce")
+    ok = years <= year
+    return rows[years == years[ok].max()] if ok.any() else rows.iloc[0:0]
+
+
+def _magnet_exports(ctx: _Ctx, magnet_world: float, mshares: dict) -> dict[str, float]:
+    """China's magnet exports by destination in the reference year (kt magnet).
+
+    The total is China's customs figure for the reference year (or the latest earlier one);
+    without one (e.g. in a vintage view of the data) China's output times its export share
+    (``fallback_share``). The U.S. takes what the U.S. reports importing from China (the latest
+    year up to the reference year); the rest is split by the stated assumption.
+    """
+    rec, cfg, ds = ctx.rec, ctx.cfg["magnet_exports"], ctx.ds
+    chn_out = magnet_world * mshares["CHN"]
+    use = _latest_row(ds, "trade_flows", cfg["total"]["row"], ctx.year, "quantity_kg")
+    if len(use):
+        y0 = int(use["year"].iloc[0])
+        total = rec.data(
+            "magnet_exports[CHN]",
+            float(pd.to_numeric(use["quantity_kg"]).sum()) / 1e6,
+            "kt magnet",
+            "trade_flows",
+            f"{cfg['total']['row']}, year={y0}" + ("" if y0 == ctx.year else f" (latest up to {ctx.year})"),
+            use["source_id"],
+        )
+    else:
+        share = rec.lookup(
+            ds,
+            "magnet_export_share[CHN]",
+            "processing_capacity",
+            cfg["fallback_share"]["row"],
+            "share",
+            scale=0.01,
+        )
+        total = rec.derived(
+            "magnet_exports[CHN]",
+            share * chn_out,
+            "kt magnet",
+            "no customs total in the data: China's output x export share",
+        )
+    if total >= chn_out:
+        raise InputError(
+            f"default world {ctx.year}: China's magnet exports ({total:.1f} kt) exceed its modelled output ({chn_out:.1f} kt)"
+        )
+    out: dict[str, float] = {}
+    for dest, spec in cfg["destinations"].items():
+        if "row" not in spec:
+            continue
+        r = _latest_row(ds, "trade_flows", spec["row"], ctx.year, "quantity_kg")
+        if len(r) != 1 and "fallback_share" in spec:  # e.g. a vintage view published before the row
+            out[dest] = total * rec.assume(
+                f"magnet_export_share[CHN->{dest}]",
+                spec["fallback_share"],
+                "share",
+                {"basis": spec["fallback_basis"]},
+            )
+            continue
+        if len(r) != 1:
+            raise InputError(
+                f"default_world.yaml: expected one trade_flows row for {spec['row']} up to {ctx.year}, found {len(r)}"
+            )
+        out[dest] = rec.data(
+            f"magnet_exports[CHN->{dest}]",
+            min(float(r["quantity_kg"].iloc[0]) / 1e6, 0.5 * total),
+            "kt magnet",
+            "trade_flows",
+            f"{spec['row']}, year={int(r['year'].iloc[0])}",
+            r["source_id"],
+        )
+    rest = total - sum(out.values())
+    split = {d: s["share_of_rest"] for d, s in cfg["destinations"].items() if "share_of_rest" in s}
+    norm = sum(split.values())
+    for dest, s in split.items():
+        out[dest] = rest * rec.assume(
+            f"magnet_export_share[CHN->{dest}]", s / norm, "share of the rest", {"basis": cfg["basis"]}
+        )
+    return out
+
+
+def _stage_trade(
+    ctx: _Ctx, processes: pd.DataFrame, io_df: pd.DataFrame, demands: pd.DataFrame
+) -> pd.DataFrame:
+    """Stage 7: trade edges from every region that makes a good to every region that uses it."""
+    t_cost = ctx.a["transport_cost"]["value"]
+    for cls, v in t_cost.items():
+        ctx.rec.assume(f"transport[{cls}]", v, "USD/kg", ctx.a["transport_cost"])
+    region_of = dict(zip(processes["process"], processes["region"], strict=True))
+    flows = io_df.assign(region=io_df["process"].map(region_of))
+    makers = flows[flows["coef"] > 0].groupby("commodity")["region"].unique()
+    users = (
+        pd.concat([flows[flows["coef"] < 0][["commodity", "region"]], demands[["commodity", "region"]]])
+        .groupby("commodity")["region"]
+        .unique()
+    )
+    edges = []
+    for com in sorted(set(makers.index) & set(users.index)):
+        if com.startswith("service:"):
+            continue
+        cost = t_cost[com.split(":")[0]]
+        edges += [(com, o, d, cost) for o in makers[com] for d in users[com] if o != d]
+    return pd.DataFrame(edges, columns=["commodity", "origin", "dest", "transport"])
+
+
+def _stage_route_targets(
+    ctx: _Ctx, sep: dict[str, float], exports: dict[str, float], edges: pd.DataFrame
+) -> pd.DataFrame:
+    """Stage 8: observed reference-year flows the routes are calibrated to (kt/yr).
+
+    China's magnet exports by destination (customs), and the concentrate routes of the
+    companies' offtake (``concentrate_routes`` in the config: an origin's mine output, less
+    what its own plants separate, goes to the named destination, and to no other: those
+    routes get a target of 0).
+    """
+    rows = [("magnet:ndfeb", "CHN", d, v) for d, v in exports.items() if v > 0]
+    mined = ctx.mining.groupby(level=0).sum()
+    for spec in ctx.cfg["concentrate_routes"]:
+        o, d = spec["origin"], spec["dest"]
+        if o not in mined.index:
+            continue
+        own = sep.get(o, 0.0) if spec.get("less_own_separation") else 0.0
+        for ore in ctx.mining.loc[o].index:
+            share = float(ctx.mining.loc[(o, ore)]) / float(mined[o])
+            flow = float(ctx.mining.loc[(o, ore)]) - own * share
+            # The origin's offtake is the whole story: its other routes for the ore are closed.
+            rows += [(f"concentrate:{ore}", o, x, 0.0) for x in ctx.regions if x not in (o, d)]
+            if d != "none" and flow > 1e-6:
+                rows.append(
+                    (
+                        f"concentrate:{ore}",
+                        o,
+                        d,
+                        ctx.rec.derived(f"route_target[{ore}:{o}->{d}]", flow, "kt REO", spec["basis"]),
+                    )
+                )
+    out = pd.DataFrame(rows, columns=["commodity", "origin", "dest", "flow"])
+    keys = set(zip(edges["commodity"], edges["origin"], edges["dest"], strict=True))
+    return out[[k in keys for k in zip(out["commodity"], out["origin"], out["dest"], strict=True)]]
+
+
+def _stage_routes(world: World, targets: pd.DataFrame, sigma: float) -> World:
+    """Stage 9: route costs calibrated to the targets (PMP); the fit is kept in ``meta``."""
+    from reesim.solve.routes import calibrate_routes
+
+    calibrated, table = calibrate_routes(world, targets, sigma)
+    prov = pd.concat(
+        [
+            world.provenance,
+            pd.DataFrame(
+                [
+                    (
+                        "route_calibration",
+                        float(table["target"].notna().sum()),
+                        "targeted edges",
+                        "derived: positive mathematical programming (Howitt 1995): route costs reproduce the "
+                        "targeted flows and the calibration solve's flows elsewhere",
+                    )
+                ],
+                columns=world.provenance.columns,
+            ),
+        ],
+        ignore_index=True,
+    )
+    return calibrated.replace(provenance=prov, meta={**world.meta, "routes": table, "route_targets": targets})
