@@ -210,3 +210,25 @@ def test_licence_rent_is_the_shadow_value_times_the_content_exported_and_welfare
     assert w[("CHN", "quota_rents")] == pytest.approx(rent * limit, rel=1e-6)  # USD/kg x kt = million USD
     total, identity = world_welfare_identity(sol)
     assert total == pytest.approx(identity, rel=1e-7)
+
+
+def test_world_file_edges_carry_route_costs():
+    from reesim.world.worldfile import parse_world
+
+    text = """
+name: routes
+quantity_unit: t
+regions: [A, B]
+commodities: [good]
+supply: [{region: A, commodity: good, intercept: 1, slope: 1}, {region: B, commodity: good, intercept: 2, slope: 1}]
+demand: [{region: B, commodity: good, intercept: 12, slope: 1}]
+trade:
+  edges: [{commodity: good, from: A, to: B, cost: 0.5, route_cost: -1.75, route_quad: 0.9166666666666666}]
+"""
+    world = parse_world(text)
+    # the calibrated toy of the first test, written as a file: the flow is the observed 3
+    assert _flow(solve_equilibrium(world)) == pytest.approx(3.0, abs=1e-6)
+    from reesim.errors import InputError
+
+    with pytest.raises(InputError, match="route_quad"):
+        parse_world(text.replace("route_quad: 0.9166666666666666", "route_quad: -1"))

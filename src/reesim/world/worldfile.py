@@ -86,12 +86,18 @@ class EdgeSelector(_Strict):
 
 
 class EdgeSpec(_Strict):
-    """An explicit trade edge with its transport cost (USD/kg)."""
+    """An explicit trade edge with its transport cost (USD/kg) and optional calibrated route cost.
+
+    ``route_cost`` (USD/kg, may be negative: a preference) and ``route_quad`` (USD/kg per unit
+    of flow) add ``route_cost * f + route_quad * f^2 / 2`` to the edge (see docs/trade.md).
+    """
 
     commodity: str
     from_: str = Field(alias="from")
     to: str
     cost: NonNeg
+    route_cost: Annotated[float, Field(allow_inf_nan=False, ge=-1e6, le=1e6)] = 0.0
+    route_quad: Annotated[NonNeg, Field(le=1e9)] = 0.0
 
 
 class TradeSpec(_Strict):
@@ -267,7 +273,7 @@ def world_from_spec(spec: WorldFile, year: int | None = None, source: str = "wor
             for o in spec.regions:
                 for d in spec.regions:
                     if o != d:
-                        edges[(c, o, d)] = spec.trade.cost
+                        edges[(c, o, d)] = (spec.trade.cost, 0.0, 0.0)
     for i, e in enumerate(spec.trade.edges):
         key = (
             names.one("commodity", e.commodity, f"trade.edges[{i}].commodity"),
@@ -278,7 +284,7 @@ def world_from_spec(spec: WorldFile, year: int | None = None, source: str = "wor
             raise InputError(
                 f"{source}: trade.edges[{i}]: from and to are both {short(key[1])}; an edge joins two regions"
             )
-        edges[key] = e.cost
+        edges[key] = (e.cost, e.route_cost, e.route_quad)
 
     def edge_rows(items, path, extra):
         rows = []
@@ -320,7 +326,10 @@ def world_from_spec(spec: WorldFile, year: int | None = None, source: str = "wor
         processes=df(procs, ["process", "region", "kind", "capacity", "mc_intercept", "mc_slope"]),
         io=df(io, ["process", "commodity", "coef"]),
         demands=df(dems, ["demand", "sector", "region", "commodity", "intercept", "slope"]),
-        edges=df([(*k, v) for k, v in edges.items()], ["commodity", "origin", "dest", "transport"]),
+        edges=df(
+            [(*k, *v) for k, v in edges.items()],
+            ["commodity", "origin", "dest", "transport", "route_cost", "route_quad"],
+        ),
         bans=df(bans, ["commodity", "origin", "dest"]),
         quotas=df(quotas, ["quota", "limit"]),
         quota_members=df(members, ["quota", "commodity", "origin", "dest"]).drop_duplicates(),
