@@ -326,6 +326,8 @@ def test_licence_section_names_the_mechanism_and_shows_the_dy_wedge(run_dir: Pat
     summary = json.loads((run_dir / "summary.json").read_text())
     lic = [r for r in summary["headline"]["licences"] if r["element"] == "Dy" and r["period"] == "2025"]
     assert lic and lic[0]["rent_usd_per_kg_max"] > 0 and lic[0]["outside_over_inside"] > 1.5
+    # Europe, the market analysts quote, carries the premium (observed 2025: about 3.5 x FOB China)
+    assert lic[0]["eu_over_inside"] > 2.0 and lic[0]["usa_over_inside"] > 2.0
     # the wedge is the outside price less the inside price
     assert lic[0]["wedge_usd_per_kg"] == pytest.approx(
         lic[0]["oxide_outside_usd_per_kg"] - lic[0]["oxide_inside_usd_per_kg"], rel=1e-9

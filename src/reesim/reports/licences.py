@@ -17,6 +17,11 @@ from reesim.reports.html import Run, code, esc, num, table_html
 MAX_PERIODS = 6
 
 
+def _times(value: float) -> str:
+    text = num(value, 2)
+    return text if text == "–" else f"{text} ×"
+
+
 def _mechanism(run: Run) -> str:
     items = []
     for inst in run.scenario.get("instruments", []) or []:
@@ -63,7 +68,8 @@ def licences_section(run: Run) -> str:
             num(r.rent_usd_per_kg_max, 1),
             num(r.oxide_inside_usd_per_kg, 1),
             num(r.oxide_outside_usd_per_kg, 1),
-            num(r.outside_over_inside, 2) + " ×",
+            _times(r.outside_over_inside),
+            *(_times(getattr(r, f"{m}_over_inside", float("nan"))) for m in ("eu", "jpn", "usa")),
         ]
         for r in lic[lic["period"].isin(periods)].itertuples(index=False)
     ]
@@ -81,9 +87,10 @@ def licences_section(run: Run) -> str:
             rows,
             "Licence shadow values (the largest dual of the element's content rows, USD per kg of the element's "
             "oxide equivalent) and the oxide price wedge they leave: inside China and the consumption-weighted "
-            "mean of the other regions, USD/kg (outside includes transport and route costs). From "
+            "mean of the other regions, USD/kg (outside includes transport and route costs), with the markets "
+            "analysts quote (Europe, Japan, the U.S.) as multiples of China's price. From "
             f"{code('summary.json')} {code('headline.licences')} (every period; the first {MAX_PERIODS} with a binding licence here).",
-            numeric=(3, 4, 5, 6),
+            numeric=(3, 4, 5, 6, 7, 8, 9),
         )
     )
     ex = pd.DataFrame(head.get("china_exports") or [])

@@ -20,6 +20,8 @@ import pandas as pd
 from reesim.simulate.result import Result
 
 OWNER = "CHN"
+#: markets whose prices analysts quote next to China's (licence wedges are shown for each)
+QUOTED = ("EU", "JPN", "USA")
 
 
 def price_changes(res: Result, cf: Result, table: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -131,8 +133,10 @@ def licence_wedges(res: Result) -> pd.DataFrame:
     Columns: ``period, element, binding_destinations, rent_usd_per_kg_max`` (the largest
     dual among the element's content rows: what one more kg of the element's content
     licensed to that destination would be worth), ``oxide_inside_usd_per_kg`` (China),
-    ``oxide_outside_usd_per_kg`` (consumption-weighted mean of the other regions) and
-    ``wedge_usd_per_kg`` (outside minus inside: transport, route costs and the licence).
+    ``oxide_outside_usd_per_kg`` (consumption-weighted mean of the other regions),
+    ``wedge_usd_per_kg`` (outside minus inside: transport, route costs and the licence),
+    ``outside_over_inside`` and the ratios for the quoted markets (``eu_over_inside``,
+    ``jpn_over_inside``, ``usa_over_inside``).
     """
     q = res.quota_rents
     if q.empty:
@@ -166,6 +170,13 @@ def licence_wedges(res: Result) -> pd.DataFrame:
                 "oxide_outside_usd_per_kg": outside,
                 "wedge_usd_per_kg": outside - inside,
                 "outside_over_inside": outside / inside if inside > 0 else np.nan,
+                # the markets analysts quote (Rotterdam/Europe, Japan, the U.S.), where modelled
+                **{
+                    f"{r.lower()}_over_inside": float(p[r]) / inside
+                    if r in p.index and inside > 0
+                    else np.nan
+                    for r in QUOTED
+                },
             }
         )
     return pd.DataFrame(rows)
