@@ -70,7 +70,7 @@ class Impacts:
         return tuple(self._tables)
 
 
-def _market_prices(res: Result) -> pd.DataFrame:
+def market_prices(res: Result) -> pd.DataFrame:
     """Prices inside China (CHN's market) and outside (consumption-weighted over the other regions).
 
     ``determined``: whether the price is pinned by the solution (see
@@ -100,7 +100,7 @@ def price_table(res: Result, cf: Result) -> pd.DataFrame:
     ``change_pct`` of the other rows means nothing (a price in an interval, e.g. a market
     with no trade and no consumption in that period) and is left NaN.
     """
-    a, b = _market_prices(res), _market_prices(cf)
+    a, b = market_prices(res), market_prices(cf)
     m = a.merge(b, on=["period", "year", "commodity", "market"], suffixes=("", "_cf"))
     m["determined"] = m.pop("determined") & m.pop("determined_cf")
     m["change_pct"] = 100 * (m["usd_per_kg"] / m["usd_per_kg_cf"].where(m["usd_per_kg_cf"] > 1e-9) - 1)

@@ -49,6 +49,12 @@ def quota_label(k: int, inst: ExportLicensing, dest: str | None = None, element:
     return ":".join([base] + ([dest] if dest else []) + ([element] if element else []))
 
 
+def split_quota_label(label: str) -> tuple[str, str | None, str | None]:
+    """The inverse of :func:`quota_label`: ``name[:DEST[:ELEMENT]]`` -> (name, dest, element)."""
+    parts = label.split(":")
+    return parts[0], (parts[1] if len(parts) > 1 else None), (parts[2] if len(parts) > 2 else None)
+
+
 def covered_elements(inst: ExportLicensing, world: World) -> list[str]:
     """Elements a licence binds on: ``content_of``, else those of its listed oxides and metals."""
     if inst.content_of:
@@ -116,6 +122,11 @@ def slack_limits(quota_names, members: pd.DataFrame) -> pd.Series:
     return pd.Series(NOT_BINDING * top.to_numpy(), index=names)
 
 
+def _overlap(a0: int, a1: int, b0: int, b1: int) -> int:
+    """Days in both of the inclusive day ranges [a0, a1] and [b0, b1] (ordinals)."""
+    return max(0, min(a1, b1) - max(a0, b0) + 1)
+
+
 def approval_factor(inst: ExportLicensing, share: float, start: dt.date, days: int) -> float:
     """Time-weighted share of counterfactual exports approved over a step of ``days`` from ``start``.
 
@@ -123,15 +134,13 @@ def approval_factor(inst: ExportLicensing, share: float, start: dt.date, days: i
     the first applications are under review (``processing_working_days`` x 7/5 calendar days
     after ``start``) and ``share`` afterwards.
     """
-    review_end = inst.start + dt.timedelta(days=round(inst.processing_working_days * 7 / 5))
-    total = 0.0
-    for i in range(days):
-        day = start + dt.timedelta(days=i)
-        if not inst.in_force(day):
-            total += 1.0
-        elif day >= review_end:
-            total += share
-    return total / days
+    first, last = start.toordinal(), start.toordinal() + days - 1
+    on0 = inst.start.toordinal()
+    on1 = inst.end.toordinal() if inst.end is not None else last
+    review_end = on0 + round(inst.processing_working_days * 7 / 5)  # first day after the review
+    in_force = _overlap(first, last, on0, on1)
+    reviewing = _overlap(first, last, on0, min(on1, review_end - 1))
+    return ((days - in_force) + share * (in_force - reviewing)) / days
 
 
 def origin_structure(scenario: Scenario, world: World) -> pd.DataFrame:
@@ -176,6 +185,15 @@ def _exclusion_factor(scenario: Scenario, tariff: str, when: dt.date) -> float:
     return factor
 
 
+def _content_by_row(members: pd.DataFrame, cf_flows: pd.Series | None) -> pd.Series:
+    """The counterfactual's exports on each quota row, in the row's unit: sum of coef x flow."""
+    if cf_flows is None or members.empty:
+        return pd.Series(0.0, index=pd.Index(members["quota"].unique(), dtype=object))
+    keys = pd.MultiIndex.from_frame(members[["commodity", "origin", "dest"]])
+    flows = cf_flows.reindex(keys).fillna(0.0).to_numpy(dtype=float)
+    return (members["coef"].astype(float) * flows).groupby(members["quota"].to_numpy()).sum()
+
+
 def _step_overlaps(inst: ExportLicensing, start: dt.date | None, days: int) -> bool:
     if start is None:
         return False
@@ -203,6 +221,7 @@ def step_policies(
     bans, adval, specific = [], [], []
     members = world.quota_members
     limits = slack_limits(quota_names, members).to_dict()
+    cf_content: pd.Series | None = None  # counterfactual content per row, computed when first needed
     for k, inst in enumerate(scenario.instruments):
         licensed = isinstance(inst, ExportLicensing) and inst.tonnes_per_year is None
         if not isinstance(inst, ExportBan | ExportLicensing | ExportTax | ImportTariff):
@@ -223,7 +242,8 @@ def step_policies(
             if inst.tonnes_per_year is not None:
                 limits[quota_label(k, inst)] = inst.tonnes_per_year / 1000.0
                 continue
-            base = cf_flows if cf_flows is not None else pd.Series(dtype=float)
+            if cf_content is None:
+                cf_content = _content_by_row(members, cf_flows)
             for dest in sorted({e[2] for e in edges}):
                 share = inst.approval_by_destination.get(
                     dest, inst.approval_share if inst.approval_share is not None else 1.0
@@ -233,14 +253,10 @@ def step_policies(
                 if share >= 1.0 - 1e-12:
                     continue  # everything approved: the rows stay slack
                 prefix = quota_label(k, inst, dest)
-                for q, g in members[
-                    (members["quota"] == prefix) | members["quota"].str.startswith(prefix + ":")
-                ].groupby("quota"):
-                    cf = sum(
-                        float(c) * base.get((m, o, d), 0.0)
-                        for m, o, d, c in zip(g["commodity"], g["origin"], g["dest"], g["coef"], strict=True)
-                    )
-                    limits[q] = share * cf
+                for q in cf_content.index[
+                    (cf_content.index == prefix) | cf_content.index.str.startswith(prefix + ":")
+                ]:
+                    limits[q] = share * float(cf_content[q])
     return {
         "bans": pd.DataFrame(bans, columns=["commodity", "origin", "dest"]).drop_duplicates(),
         "ad_valorem": pd.DataFrame(adval, columns=["commodity", "origin", "dest", "rate", "base"]),

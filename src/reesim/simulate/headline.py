@@ -121,19 +121,14 @@ def capacity_outside(res: Result, cf: Result) -> pd.DataFrame:
     return df.reset_index(names="stage").assign(period=last)
 
 
-def _split_quota(name: str) -> tuple[str, str | None, str | None]:
-    """``instrument[:dest[:element]]`` -> (instrument, dest, element)."""
-    parts = name.split(":")
-    return parts[0], (parts[1] if len(parts) > 1 else None), (parts[2] if len(parts) > 2 else None)
-
-
 def licence_wedges(res: Result) -> pd.DataFrame:
     """Shadow value of the licences by element and period, next to the oxide price wedge.
 
     Columns: ``period, element, binding_destinations, rent_usd_per_kg_max`` (the largest
     dual among the element's content rows: what one more kg of the element's content
     licensed to that destination would be worth), ``oxide_inside_usd_per_kg`` (China),
-    ``oxide_outside_usd_per_kg`` (consumption-weighted mean of the other regions),
+    ``oxide_outside_usd_per_kg`` (consumption-weighted mean of the other regions, as in the
+    headline's price table: :func:`reesim.impacts.compare.market_prices`),
     ``wedge_usd_per_kg`` (outside minus inside: transport, route costs and the licence),
     ``outside_over_inside`` and the ratios for the quoted markets (``eu_over_inside``,
     ``jpn_over_inside``, ``usa_over_inside``).
@@ -141,13 +136,17 @@ def licence_wedges(res: Result) -> pd.DataFrame:
     q = res.quota_rents
     if q.empty:
         return pd.DataFrame()
-    parts = q["quota"].map(_split_quota)
+    from reesim.instruments.trade import split_quota_label
+
+    parts = q["quota"].map(split_quota_label)
     q = q.assign(dest=parts.str[1], element=parts.str[2])
     q = q[q["element"].notna()]
     if q.empty:
         return pd.DataFrame()
+    from reesim.impacts.compare import market_prices
+
     prices = res.prices
-    cons = res.consumption
+    markets = market_prices(res).set_index(["period", "commodity", "market"])["usd_per_kg"]
     rows = []
     for (period, el), g in q.groupby(["period", "element"], sort=False):
         binding = g[g["rent_usd_per_kg"] > 1e-6]
@@ -155,11 +154,8 @@ def licence_wedges(res: Result) -> pd.DataFrame:
         p = prices[(prices["period"] == period) & (prices["commodity"] == com)].set_index("region")[
             "usd_per_kg"
         ]
-        c = cons[(cons["period"] == period) & (cons["commodity"] == com) & (cons["region"] != OWNER)]
-        w = c.groupby("region")["tonnes_per_year"].sum()
-        w = w[w.index.isin(p.index) & (w > 0)]
-        inside = float(p.get(OWNER, np.nan))
-        outside = float((p.reindex(w.index) * w).sum() / w.sum()) if len(w) else np.nan
+        inside = float(markets.get((period, com, "inside China"), np.nan))
+        outside = float(markets.get((period, com, "outside China"), np.nan))
         rows.append(
             {
                 "period": period,

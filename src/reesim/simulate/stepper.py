@@ -135,15 +135,9 @@ def _step_world(
         - support_mod.subsidy_per_unit(scenario, step.mid, world).to_numpy()
     )
     d = world.demands.copy()
-    d["slope"] = world.demands["slope"].astype(float).to_numpy() / (
-        state.demand_multiplier * state.substitution
-    )
     growth = state.demand_multiplier * state.substitution
-    edges = world.edges.assign(
-        route_quad=routes_mod.scaled_route_quad(
-            world.edges, routes_mod.market_scale(world.demands, growth, extra["ref_quantity"])
-        )
-    )
+    d["slope"] = world.demands["slope"].astype(float).to_numpy() / growth
+    edges = world.edges.assign(route_quad=extra["route_scale"].quad(growth))
     cf_price = cf.prices.get(step.period, {}) if cf else extra["reference_prices"]
     for did, (a, b, q) in stock_mod.purchase_settings(
         scenario, world, step.mid, step.dt, state.stocks, cf_price, extra["releasing"]
@@ -236,7 +230,7 @@ def simulate(
         "releasing": set(),
         "release": {},
         "reference_prices": reference.price_map,
-        "ref_quantity": reference.quantities,
+        "route_scale": routes_mod.RouteScale.of(world, reference.quantities),
     }
     exogenous = np.array([pid in paths for pid in p["process"]])
     for step in steps:

@@ -37,6 +37,8 @@ Documentation ch. 14): a wedge of ``w`` USD/kg on a route moves its flow by abou
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 import pandas as pd
 
@@ -66,8 +68,6 @@ def _fixed_flow_qp(world: World, targets: pd.DataFrame):
     orig = nodes.get_indexer(pd.MultiIndex.from_frame(targets[["commodity", "origin"]].astype(str)))
     np.add.at(h, dest, flow)  # a fixed inflow relaxes the destination's balance
     np.add.at(h, orig, -flow)  # a fixed outflow tightens the origin's
-    from dataclasses import replace
-
     return replace(qp, ub=ub, h=h), pos
 
 
@@ -107,7 +107,7 @@ def calibrate_routes(
     Raises
     ------
     InputError
-        If a target names an unknown edge, is not positive, or the calibration solve is
+        If a target names an unknown edge, is negative, or the calibration solve is
         infeasible (the targets ship more than the origin can supply).
     """
     from reesim.solve.backends import PiqpBackend
@@ -141,28 +141,23 @@ def calibrate_routes(
     closed = np.zeros(len(e), bool)
     closed[pos[targets["flow"].astype(float).to_numpy() == 0]] = True
     transport = e["transport"].astype(float).to_numpy()
+    rc0 = e["route_cost"].astype(float).to_numpy()
     base_quad = world.congestion + e["route_quad"].astype(float).to_numpy()
     used = flow > min_flow
-    gap = np.where(
-        used, p_d - p_o - transport - e["route_cost"].astype(float).to_numpy() - base_quad * flow, 0.0
-    )
-    # A typical flow of each good (mean over its used routes) sets the slope of unused routes.
+    margin = p_d - p_o - transport - rc0  # what the route earns above its costs before calibration
+    gap = np.where(used, margin - base_quad * flow, 0.0)
+    # The slope is set at the largest of the route's flow, a tenth of its good's typical flow (the
+    # mean over the good's used routes; also the scale of unused routes) and ``min_scale``: a route
+    # carrying a trickle would otherwise get a slope 1e5 times its neighbours' (PMP reproduces the
+    # calibration point for any positive slope; only conditioning is at stake).
     typical = pd.Series(np.where(used, flow, np.nan)).groupby(e["commodity"].to_numpy()).transform("mean")
-    # The slope is set at the largest of the route's flow, a tenth of the good's typical flow and
-    # ``min_scale``:
-    # a route carrying a trickle would otherwise get a slope 1e5 times its neighbours' (PMP
-    # reproduces the calibration point for any positive slope; only conditioning is at stake).
     typical = typical.fillna(1.0).to_numpy()
     scale = np.maximum(np.where(used, np.maximum(flow, 0.1 * typical), typical), min_scale)
     level = np.maximum(p_d, transport)  # a free co-product (price 0) still has a slope
     quad = level / (sigma * scale)
-    route_cost = np.where(used, gap + e["route_cost"].astype(float).to_numpy() - quad * flow, 0.0)
     # A route observed closed keeps its calibration-solve margin as a barrier (unobserved costs:
     # contracts, qualification), so it stays closed at the reference and opens on a wedge.
-    barrier = np.maximum(0.0, p_d - p_o - transport - e["route_cost"].astype(float).to_numpy())
-    route_cost = np.where(
-        used, route_cost, e["route_cost"].astype(float).to_numpy() + np.where(closed, barrier, 0.0)
-    )
+    route_cost = np.where(used, rc0 + gap - quad * flow, rc0 + np.where(closed, np.maximum(0.0, margin), 0.0))
     edges = e.assign(route_cost=route_cost, route_quad=e["route_quad"].astype(float).to_numpy() + quad)
     table = pd.DataFrame(
         {
@@ -179,31 +174,43 @@ def calibrate_routes(
     return world.replace(edges=edges), table
 
 
-def market_scale(demands: pd.DataFrame, growth: np.ndarray, ref_quantity: np.ndarray) -> dict[str, float]:
-    """Size of each good's market relative to the reference year, for scaling route slopes.
+@dataclass(frozen=True)
+class RouteScale:
+    """Route slopes of a market that has grown since the reference year: ``route_quad / scale``.
 
-    A good with final demand: its demands' reference quantities weighted mean of ``growth``
-    (the demand multipliers, demand growth x substitution); any other good (concentrates,
-    metals, mixed concentrates): the same mean over every demand of the world.
+    PMP route costs are calibrated at the reference year's volumes; with each slope divided by
+    its good's market size the marginal route cost at ``scale x f0`` is still the calibrated
+    gap, so a market that grows does not price its own growth as congestion (the calibrated
+    cost function is homogeneous of degree one in the market's scale). A good's size is the
+    reference-quantity-weighted mean of its demands' growth (demand multiplier x substitution);
+    a good without final demand (concentrates, metals, mixed concentrates) takes the mean over
+    every demand of the world. Built once per simulation; :meth:`quad` is one matrix product.
     """
-    q0 = np.maximum(np.asarray(ref_quantity, dtype=float), 0.0)
-    g = np.asarray(growth, dtype=float)
-    total = float(q0.sum())
-    out = {"*": float((q0 * g).sum() / total) if total > 0 else 1.0}
-    for com, idx in pd.Series(range(len(demands))).groupby(demands["commodity"].to_numpy()):
-        w = q0[idx.to_numpy()]
-        if w.sum() > 0:
-            out[str(com)] = float((w * g[idx.to_numpy()]).sum() / w.sum())
-    return out
 
+    route_quad: np.ndarray  # reference slopes, one per edge
+    weights: np.ndarray  # edges x demands, rows summing to 1
 
-def scaled_route_quad(edges: pd.DataFrame, scale: dict[str, float]) -> np.ndarray:
-    """Route slopes of a market ``scale`` times the reference size: ``route_quad / scale``.
+    @classmethod
+    def of(cls, world: World, ref_quantity: np.ndarray) -> RouteScale:
+        """The scaling of ``world``'s routes, with the reference solution's demand quantities."""
+        q0 = np.maximum(np.asarray(ref_quantity, dtype=float), 0.0)
+        goods = world.demands["commodity"].to_numpy()
+        every = q0 / q0.sum() if q0.sum() > 0 else np.zeros_like(q0)
+        rows = {}
+        for com in set(world.edges["commodity"]):
+            w = np.where(goods == com, q0, 0.0)
+            rows[com] = w / w.sum() if w.sum() > 0 else every
+        weights = (
+            np.stack([rows[c] for c in world.edges["commodity"]])
+            if len(world.edges)
+            else np.zeros((0, len(q0)))
+        )
+        return cls(world.edges["route_quad"].astype(float).to_numpy(), weights)
 
-    PMP route costs are calibrated at the reference year's volumes; with the slope divided by
-    the market's size the marginal route cost at ``scale x f0`` is still the calibrated gap,
-    so a market that grows does not price its own growth as congestion (the calibrated cost
-    function is homogeneous of degree one in the market's scale).
-    """
-    s = edges["commodity"].map(lambda c: scale.get(c, scale.get("*", 1.0))).to_numpy(dtype=float)
-    return edges["route_quad"].astype(float).to_numpy() / np.maximum(s, 1e-6)
+    def quad(self, growth: np.ndarray) -> np.ndarray:
+        """Route slopes for demand growth ``growth`` (one factor per demand, 1 = reference)."""
+        if not self.weights.size:
+            return self.route_quad
+        scale = self.weights @ np.asarray(growth, dtype=float)
+        scale = np.where(self.weights.sum(axis=1) > 0, scale, 1.0)  # a world with no demand at all
+        return self.route_quad / np.maximum(scale, 1e-6)

@@ -131,6 +131,11 @@ class _Ctx:
     def by_ore(self) -> pd.Series:
         return self.mining.groupby(level=1).sum()
 
+    @property
+    def supply(self) -> pd.Series:
+        """Oxide supply by element (kt REO): compositions x mine production by ore."""
+        return self.comp[self.elements].mul(self.by_ore.reindex(self.comp.index).fillna(0.0), axis=0).sum()
+
     def assume(self, key: str, unit: str = "-") -> float:
         spec = self.a[key]
         return self.rec.assume(key, spec["value"], unit, spec)
@@ -285,7 +290,7 @@ def _stage_separation(ctx: _Ctx, parts: _Parts, s_price: float, h_proc: float) -
 def _stage_magnets(ctx: _Ctx, parts: _Parts, h_proc: float) -> tuple[float, dict, dict, float]:
     """Stage 5: metal making and magnet making by region (recipe, shares, reference price)."""
     rec, k, metal_el = ctx.rec, ctx.k, ctx.metal_el
-    supply = ctx.comp[ctx.elements].mul(ctx.by_ore.reindex(ctx.comp.index).fillna(0.0), axis=0).sum()
+    supply = ctx.supply
     magnet_world, recipe, mshares = _magnets(ctx.ds, ctx.cfg, k, supply, rec)
     conv = ctx.assume("metal_conversion_cost", "USD/kg")
     proc_cost = ctx.assume("magnet_processing_cost", "USD/kg")
@@ -347,7 +352,7 @@ def _stage_demand(
     eps_o = ctx.assume("demand_elasticity_oxide")
     eps_m = ctx.assume("demand_elasticity_magnet")
     t_cost = ctx.a["transport_cost"]["value"]
-    supply = ctx.comp[ctx.elements].mul(ctx.by_ore.reindex(ctx.comp.index).fillna(0.0), axis=0).sum()
+    supply = ctx.supply
     shares = ctx.cfg["demand_shares"]
     for e in ctx.elements:
         use = magnet_world * recipe[e] * k[e] if e in ctx.metal_el else 0.0

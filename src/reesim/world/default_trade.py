@@ -89,13 +89,18 @@ def _magnet_exports(ctx: _Ctx, magnet_world: float, mshares: dict) -> dict[str, 
             )
         out[dest] = rec.data(
             f"magnet_exports[CHN->{dest}]",
-            min(float(r["quantity_kg"].iloc[0]) / 1e6, 0.5 * total),
+            float(r["quantity_kg"].iloc[0]) / 1e6,
             "kt magnet",
             "trade_flows",
             f"{spec['row']}, year={int(r['year'].iloc[0])}",
             r["source_id"],
         )
     rest = total - sum(out.values())
+    if rest < 0:
+        raise InputError(
+            f"default world {ctx.year}: the destinations with data ({', '.join(out)}) take "
+            f"{sum(out.values()):.1f} kt of magnets, more than China's exports ({total:.1f} kt)"
+        )
     split = {d: s["share_of_rest"] for d, s in cfg["destinations"].items() if "share_of_rest" in s}
     norm = sum(split.values())
     for dest, s in split.items():
