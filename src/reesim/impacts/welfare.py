@@ -30,8 +30,11 @@ import pandas as pd
 
 from reesim.solve.solution import Solution
 
-#: sectors whose purchases are government programmes, not final consumers
-PUBLIC_BUYERS = ("stockpile", "offtake")
+#: sectors whose purchases are not final consumption: government programmes and the private
+#: stockholders of :mod:`reesim.simulate.storage` (whose stock changes are not valued)
+PUBLIC_BUYERS = ("stockpile", "offtake", "private stock")
+#: process kind of private stock releases (not production)
+STOCK_KIND = "stock"
 
 COMPONENTS = (
     "consumer_surplus",
@@ -61,6 +64,7 @@ class WelfareAccount:
         )
         self.io_coef = io["coef"].astype(float).to_numpy()
         self.p_reg = p["region"].map(ridx).to_numpy()
+        self.producing = (p["kind"] != STOCK_KIND).to_numpy()
         self.e_orig = e["origin"].map(ridx).to_numpy()
         self.e_dest = e["dest"].map(ridx).to_numpy()
         self.transport = e["transport"].astype(float).to_numpy()
@@ -101,7 +105,7 @@ class WelfareAccount:
             self.io_proc, weights=self.io_coef * prices[self.io_node] * x[self.io_proc], minlength=n_p
         )
         cost = p["mc_intercept"].to_numpy(dtype=float) * x + 0.5 * p["mc_slope"].to_numpy(dtype=float) * x * x
-        out[:, 1] = np.bincount(self.p_reg, weights=value - cost, minlength=R)
+        out[:, 1] = np.bincount(self.p_reg, weights=np.where(self.producing, value - cost, 0.0), minlength=R)
         f = v[n_p + n_d :]
         av = world.ad_valorem
         if len(av):

@@ -34,7 +34,9 @@ def floors(scenario: Scenario) -> list[tuple[int, PriceFloor]]:
 def producers(world: World, inst: PriceFloor) -> pd.DataFrame:
     """io rows of the region's processes that produce the floor's goods (process, commodity, coef)."""
     goods = goods_of(inst, world, "")
-    region_of = dict(zip(world.processes["process"], world.processes["region"], strict=True))
+    p = world.processes
+    # Private stock releases sell goods but do not produce them: the floor does not pay them.
+    region_of = dict(zip(p["process"], p["region"].where(p["kind"] != "stock"), strict=True))
     io = world.io[(world.io["coef"] > 0) & world.io["commodity"].isin(goods)]
     return io[io["process"].map(region_of) == inst.region]
 

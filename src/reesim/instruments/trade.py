@@ -212,6 +212,9 @@ def step_policies(
 ) -> dict[str, pd.DataFrame | dict]:
     """Bans, quota limits (kt/yr), ad valorem rows and specific wedges in force on ``when``.
 
+    ``restricted`` holds the (commodity, destination) pairs a ban or licence in force restricts
+    (the supply risk private stockholders respond to, :mod:`reesim.simulate.storage`).
+
     ``cf_flows`` are the counterfactual's flows (kt/yr) by (commodity, origin, dest) in the
     same step, needed for quotas given as approval shares of the counterfactual; a licence's
     limit per destination and element is ``approval x sum(content x counterfactual flow)``
@@ -219,6 +222,7 @@ def step_policies(
     :func:`approval_factor`).
     """
     bans, adval, specific = [], [], []
+    restricted: set[tuple[str, str]] = set()  # (commodity, dest) under a ban, licence or quota in force
     members = world.quota_members
     limits = slack_limits(quota_names, members).to_dict()
     cf_content: pd.Series | None = None  # counterfactual content per row, computed when first needed
@@ -229,6 +233,8 @@ def step_policies(
         if not inst.in_force(when) and not (licensed and _step_overlaps(inst, step_start, step_days)):
             continue
         edges = _edges(inst, world)
+        if isinstance(inst, ExportBan | ExportLicensing) and inst.in_force(when):
+            restricted.update((c, d) for c, _, d in edges)
         if isinstance(inst, ExportBan):
             bans += edges
         elif isinstance(inst, ExportTax):
@@ -262,4 +268,5 @@ def step_policies(
         "ad_valorem": pd.DataFrame(adval, columns=["commodity", "origin", "dest", "rate", "base"]),
         "specific": pd.DataFrame(specific, columns=["commodity", "origin", "dest", "per_unit"]),
         "quota_limits": limits,
+        "restricted": restricted,
     }

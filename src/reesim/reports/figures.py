@@ -333,8 +333,13 @@ def sankey_flows(
     element: str,
     year: int,
     oxide_per_metal: float | None,
+    stock_change: pd.DataFrame | None = None,
 ) -> SankeyFlows:
     """Flows of ``element`` mine → separation → metal → magnet → using sectors in ``year``.
+
+    ``stock_change`` (``region, commodity, tonnes``; positive = stock built) adds private
+    stock changes: a build is a use of the region's pool (sector ``stock build``), a draw a
+    source of it (node ``stock draw: <region>``), so every node still balances.
 
     Each link is the commodity's flow between two (stage, region) nodes: trade from the
     exporter to the importer plus the producer's own use. Where a region pools its own
@@ -371,6 +376,14 @@ def sankey_flows(
         .sum()
     )
     cons = consumption[consumption["year"] == year]
+    if stock_change is not None and len(stock_change):
+        sc = stock_change[stock_change["tonnes"].abs() > 1e-9]
+        build, draw = sc[sc["tonnes"] > 0], sc[sc["tonnes"] < 0]
+        cons = pd.concat([cons, build.assign(sector="stock build")], ignore_index=True)
+        prod = pd.concat(
+            [prod, draw.assign(kind="stock draw", tonnes=-draw["tonnes"])[list(prod.columns)]],
+            ignore_index=True,
+        )
     k = oxide_per_metal
     unit = f"t of {element} (element content)" if k else f"t of oxide:{element} (REO)"
     to_unit = 1.0 / k if k else 1.0

@@ -590,9 +590,27 @@ def sankey_for(run: Run, element: str) -> tuple[F.SankeyFlows, str]:
         raise InputError(suggest(element, oxides, what="element"))
     year, why = policy_year(run, prod["year"].unique())
     flows = F.sankey_flows(
-        prod, run.t("trade"), run.t("consumption"), element, year, oxide_per_metal(element)
+        prod,
+        run.t("trade"),
+        run.t("consumption"),
+        element,
+        year,
+        oxide_per_metal(element),
+        stock_change=_private_stock_change(run.t("stocks"), year),
     )
     return flows, why
+
+
+def _private_stock_change(stocks: pd.DataFrame, year: int) -> pd.DataFrame | None:
+    """Private stocks built (+) or drawn (-) in ``year``, tonnes: opening of the next year minus this year's."""
+    if "kind" not in stocks.columns:
+        return None
+    s = stocks[stocks["kind"] == "private"]
+    first = s.sort_values("period").groupby(["year", "holder", "commodity"])["tonnes"].first()
+    if year + 1 not in first.index.get_level_values(0) or year not in first.index.get_level_values(0):
+        return None
+    change = (first.loc[year + 1] - first.loc[year]).rename("tonnes").reset_index()
+    return change.rename(columns={"holder": "region"})
 
 
 def _sankey(run: Run, page: Page, element: str) -> str:

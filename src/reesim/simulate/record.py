@@ -28,7 +28,8 @@ class Recorder:
         self.nodes = qp.nodes.reset_index(drop=True)
         region_of = dict(zip(p["process"], p["region"], strict=True))
         kind_of = dict(zip(p["process"], p["kind"], strict=True))
-        out = io[io["coef"] > 0].reset_index(drop=True)
+        # Private stock releases and carry-outs are stock changes, shown in the stocks table.
+        out = io[(io["coef"] > 0) & (io["process"].map(kind_of) != "stock")].reset_index(drop=True)
         self.out_labels = pd.DataFrame(
             {
                 "region": out["process"].map(region_of),
@@ -39,9 +40,10 @@ class Recorder:
         )
         self.out_proc = pd.Index(p["process"]).get_indexer(out["process"])
         self.out_coef = out["coef"].astype(float).to_numpy()
-        self.dem_labels = d[["region", "sector", "commodity"]].reset_index(drop=True)
+        self.final_dem = (d["sector"] != "private stock").to_numpy()
+        self.dem_labels = d.loc[self.final_dem, ["region", "sector", "commodity"]].reset_index(drop=True)
         self.dem_node = pd.MultiIndex.from_frame(self.nodes).get_indexer(
-            pd.MultiIndex.from_frame(d[["commodity", "region"]])
+            pd.MultiIndex.from_frame(d.loc[self.final_dem, ["commodity", "region"]])
         )
         self.edge_labels = (
             e[["commodity", "origin", "dest"]]
@@ -78,7 +80,7 @@ class Recorder:
         self.prices.append(np.maximum(y[:n], 0.0))
         self.determined.append(_determined(qp, np.concatenate([v[: n_p + n_d], f]), y, tol))
         self.act.append(v[:n_p].copy())
-        self.q.append(v[n_p : n_p + n_d].copy())
+        self.q.append(v[n_p : n_p + n_d][self.final_dem].copy())
         self.flow.append(np.where(f > tol, f, 0.0))
         self.cap.append(qp.ub[:n_p][self.cap_idx].copy())
         self.rent.append(raw.ub_dual[:n_p][self.cap_idx].copy())
@@ -163,7 +165,7 @@ class Recorder:
             "trade": trade.reset_index(drop=True),
             "consumption": cons.reset_index(drop=True),
             "capacity": cap.reset_index(drop=True),
-            "stocks": cat(self.extra["stocks"], ["period", "year", "holder", "commodity", "tonnes"]),
+            "stocks": cat(self.extra["stocks"], ["period", "year", "holder", "commodity", "kind", "tonnes"]),
             "fiscal": cat(self.extra["fiscal"], ["period", "year", "instrument", "payer", "usd_million"]),
             "quota_rents": cat(
                 self.quota,

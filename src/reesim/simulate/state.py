@@ -21,6 +21,7 @@ times the ban's learning multiplier (Wright's law).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -44,6 +45,7 @@ class State:
     stocks: dict
     opex_multiplier: np.ndarray  # opex multiplier of the penalised capacity (1 where none)
     learning_exponent: np.ndarray  # Wright's-law exponent per process (0 where no learning)
+    private: Any = None  # private stocks and expected prices (reesim.simulate.storage.PrivateStocks)
 
     def evolve(self, **changes) -> State:
         """A new snapshot with some fields replaced."""

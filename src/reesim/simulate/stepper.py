@@ -36,6 +36,7 @@ from reesim.model.qp import build_qp, update_qp
 from reesim.scenario.checks import check_scenario
 from reesim.scenario.load import scenario_hash
 from reesim.scenario.spec import Scenario
+from reesim.simulate import storage
 from reesim.simulate.record import KT_TO_T, Recorder
 from reesim.simulate.result import Result
 from reesim.simulate.state import KIND_STAGE, State, arrivals, orders
@@ -56,11 +57,12 @@ def scenario_world(scenario: Scenario, base: World | None = None) -> World:
     offtakes = support_mod.structure(scenario, base)
     quotas, members = trade_mod.quota_structure(scenario, base)
     origin = trade_mod.origin_structure(scenario, base)
+    private = storage.structure(base)
     world = base.replace(
         origin_rules=origin,
-        processes=pd.concat([base.processes, stock["processes"]], ignore_index=True),
-        io=pd.concat([base.io, stock["io"]], ignore_index=True),
-        demands=pd.concat([base.demands, stock["demands"], offtakes], ignore_index=True),
+        processes=pd.concat([base.processes, stock["processes"], private["processes"]], ignore_index=True),
+        io=pd.concat([base.io, stock["io"], private["io"]], ignore_index=True),
+        demands=pd.concat([base.demands, stock["demands"], offtakes, private["demands"]], ignore_index=True),
         quotas=quotas,
         quota_members=members,
     )
@@ -156,6 +158,18 @@ def _step_world(
         step_start=step.start,
         step_days=max(1, round(step.dt * 365.25)),
     )
+    items = extra.get("items")
+    risk = None
+    if items is not None and state.private is not None:
+        risk = items.risk(pol["restricted"])
+        release, intercept, slope = items.settings(state.private, risk, step.dt)
+        cap = p["capacity"].to_numpy(dtype=float).copy()
+        cap[items.proc_pos] = release
+        p["capacity"] = cap
+        for col, values in (("intercept", intercept), ("slope", slope), ("max_quantity", np.inf)):
+            arr = d[col].to_numpy(dtype=float).copy()
+            arr[items.dem_pos] = values
+            d[col] = arr
     quotas = world.quotas.assign(limit=world.quotas["quota"].map(pol["quota_limits"]).astype(float))
     origin = world.origin_rules
     if len(origin):
@@ -169,8 +183,31 @@ def _step_world(
         ad_valorem=pol["ad_valorem"],
         specific=pol["specific"],
         origin_rules=origin,
-        meta={**world.meta, "when": step.mid, "period": step.period},
+        meta={**world.meta, "when": step.mid, "period": step.period, "stock_risk": risk},
     )
+
+
+@dataclass
+class _Run:
+    """What every phase of a simulation reads: the world, the scenario and fixed index maps."""
+
+    world: World
+    scenario: Scenario
+    qp0: object
+    backend: PiqpBackend
+    cf: Counterfactual | None
+    reference: object
+    rec: Recorder
+    items: storage.Items | None
+    paths: dict[str, dict[int, float]]
+    extra: dict
+    stage: pd.Series
+    regions: np.ndarray
+    proc_pos: dict[str, int]
+    dem_pos: dict[str, int]
+    fixed: np.ndarray  # processes that do not invest (exogenous paths, cash-cost base tranches)
+    base_of: np.ndarray  # index of an expansion tranche's base tranche (-1 where none)
+    first_price: dict
 
 
 def simulate(
@@ -182,6 +219,12 @@ def simulate(
     world: World | None = None,
 ) -> Result:
     """Simulate ``scenario`` over its horizon.
+
+    Each step runs the phases in order: :func:`phase_capacity` (arrivals, retirements,
+    exogenous paths), :func:`phase_clear` (the step's equilibrium, with price floors and
+    stockpile releases), :func:`phase_record`, :func:`phase_invest`, :func:`phase_stocks`
+    (strategic and private stocks, expected prices) and :func:`phase_demand` (growth and
+    substitution); each is a function of the run, the state and the step's solution.
 
     Parameters
     ----------
@@ -201,135 +244,17 @@ def simulate(
         The base world (default: the default world of the scenario's reference year), e.g.
         one built from a vintage view of the dataset for a backtest.
     """
-    world = scenario_world(scenario, world)
-    paths = capacity_paths or {}
-    qp0 = build_qp(world)
-    backend = PiqpBackend()
+    run, state = start_run(scenario, counterfactual, capacity_paths, world)
     steps = make_steps(scenario.horizon)
-    cf = Counterfactual.from_result(counterfactual) if counterfactual is not None else None
-    reference = solve_equilibrium(world, backend=backend, qp=qp0)
-    state = _initial_state(world, scenario, reference)
-    dyn = scenario.dynamics
-    p = world.processes
-    stage = p["kind"].map(KIND_STAGE)
-    regions = p["region"].to_numpy()
-    proc_pos = {pid: j for j, pid in enumerate(p["process"])}
-    dem_pos = {did: i for i, did in enumerate(world.demands["demand"])}
-    first_price: dict[tuple[str, str], float] = {}
-
-    def price_ratio_of(prices: dict):
-        def ratio(commodity: str, region: str) -> float:
-            p0 = first_price.get((commodity, region))
-            return prices.get((commodity, region), 0.0) / p0 if p0 else 1.0
-
-        return ratio
-
-    rec = Recorder(world, qp0)
-    extra = {
-        "cum0": state.cumulative.copy(),
-        "releasing": set(),
-        "release": {},
-        "reference_prices": reference.price_map,
-        "route_scale": routes_mod.RouteScale.of(world, reference.quantities),
-    }
-    exogenous = np.array([pid in paths for pid in p["process"]])
     for step in steps:
-        state = arrivals(state, step.time)
-        # Unbounded processes (capacity inf) do not retire: inf x 0 would be NaN.
-        cap = np.array(state.capacity, dtype=float)
-        finite = np.isfinite(cap)
-        cap[finite] *= (1.0 - dyn.retirement_rate) ** step.dt
-        for pid, path in paths.items():
-            if step.year in path:
-                cap[proc_pos[pid]] = path[step.year]
-        state = state.evolve(capacity=cap)
-        extra["releasing"], extra["release"] = set(), {}
-        wt = _step_world(world, scenario, state, step, cf, extra)
-        sol, topups, wt = _solve_step(wt, scenario, qp0, backend, step)
-        # Stockpile release: if a trigger fires on this solution, release and solve again.
-        cf_price = cf.prices.get(step.period, {}) if cf else reference.price_map
-        cf_cons = cf.consumption.get(step.period, {}) if cf else {}
-        fire = stock_mod.triggered(
-            scenario, world, step.mid, sol.price_map, cf_price, sol.consumption_map, cf_cons
-        )
-        if fire:
-            extra["releasing"] = fire
-            extra["release"] = stock_mod.release_capacity(scenario, world, fire, state.stocks, step.dt)
-            wt = _step_world(world, scenario, state, step, cf, extra)
-            sol, topups, wt = _solve_step(wt, scenario, qp0, backend, step)
-        rec.add(step.period, step.year, step.dt, sol)
-        rec.add_rows("stocks", _stock_rows(step, scenario, wt, state))
-        rec.add_rows("fiscal", _fiscal_rows(step, sol, wt, scenario, topups, proc_pos, dem_pos))
+        state = phase_capacity(run, state, step)
+        sol, topups, wt = phase_clear(run, state, step)
+        phase_record(run, state, step, sol, wt, topups)
         if progress:
             progress(step)
-
-        # ---- state update
-        act = sol.activity
-        w = dyn.expectation_weight
-        exp_rent = w * sol.capacity_rents + (1 - w) * state.expected_rent
-        pipeline = list(state.pipeline)
-        opex_mult = state.opex_multiplier.copy()
-        learn_exp = state.learning_exponent.copy()
-        fiscal_capex: dict[str, float] = {}  # million USD per year of annuity, by paying region
-        for j in np.flatnonzero(stage.notna().to_numpy() & (state.capacity > 0) & ~exogenous):
-            st = stage.iloc[j]
-            pen = tech_mod.penalty(scenario, step.mid, regions[j], st)
-            sub = support_mod.capex_share(scenario, step.mid, regions[j], st)
-            capex_full = dyn.capex_usd_per_kg_year[st] * pen.capex_multiplier
-            lead = dyn.lead_time_years[st] + pen.extra_lead_time_years
-            building = sum(item[2] for item in pipeline if item[1] == j)
-            q = orders(
-                exp_rent[j],
-                state.capacity[j],
-                capex_full * (1.0 - sub),
-                dyn.max_build_rate,
-                step.dt,
-                building,
-                dyn.max_under_construction,
-            )
-            if q > 0:
-                banned = pen.capex_multiplier > 1 or pen.extra_lead_time_years > 0
-                pipeline.append((step.time + lead, int(j), q, banned))
-                if sub:  # USD/kg/yr x kt/yr = million USD per year of annuity, paid by the plant's government
-                    fiscal_capex[regions[j]] = fiscal_capex.get(regions[j], 0.0) + sub * capex_full * q
-                if banned:
-                    opex_mult[j] = max(opex_mult[j], pen.opex_multiplier)
-                    if learn_exp[j] > 0 and dyn.learning_rate > 0:
-                        learn_exp[j] = -math.log2(1.0 - dyn.learning_rate) * pen.learning_multiplier
-        if fiscal_capex:
-            rec.add_rows(
-                "fiscal",
-                [
-                    {
-                        "period": step.period,
-                        "year": step.year,
-                        "instrument": "subsidy (capex)",
-                        "payer": payer,
-                        "usd_million": amount,
-                    }
-                    for payer, amount in sorted(fiscal_capex.items())
-                ],
-            )
-        bought, released = {}, {}
-        for k, _inst, c in stock_mod.items(scenario, world):
-            bought[(k, c)] = float(sol.quantities[dem_pos[stock_mod.demand_id(k, c)]])
-            released[(k, c)] = float(act[proc_pos[stock_mod.release_id(k, c)]])
-        demand_growth = demand_mod.growth_factors(scenario, world, step.mid, step.dt)
-        for key, v in sol.price_map.items():
-            first_price.setdefault(key, v)
-        substitution = demand_mod.substitution_update(
-            scenario, world, step.mid, step.dt, state.substitution, price_ratio_of(sol.price_map)
-        )
-        state = state.evolve(
-            pipeline=tuple(pipeline),
-            cumulative=state.cumulative + act * step.dt,
-            expected_rent=exp_rent,
-            demand_multiplier=state.demand_multiplier * demand_growth,
-            substitution=substitution,
-            stocks=stock_mod.update(state.stocks, bought, released, step.dt),
-            opex_multiplier=opex_mult,
-            learning_exponent=learn_exp,
-        )
+        state = phase_invest(run, state, step, sol)
+        state = phase_stocks(run, state, step, sol)
+        state = phase_demand(run, state, step, sol)
 
     from reesim.data import default_dataset
 
@@ -341,9 +266,198 @@ def simulate(
         "seed": scenario.seed,
         "horizon": scenario.horizon.model_dump(),
         "steps": len(steps),
-        "world": world.name,
+        "world": run.world.name,
     }
-    return Result(scenario_name=scenario.name, meta=meta, _tables=rec.tables())
+    return Result(scenario_name=scenario.name, meta=meta, _tables=run.rec.tables())
+
+
+def start_run(
+    scenario: Scenario,
+    counterfactual: Result | None = None,
+    capacity_paths: dict[str, dict[int, float]] | None = None,
+    world: World | None = None,
+) -> tuple[_Run, State]:
+    """The run's fixed parts and the initial state (the reference solution of the start world)."""
+    world = scenario_world(scenario, world)
+    paths = capacity_paths or {}
+    qp0 = build_qp(world)
+    backend = PiqpBackend()
+    cf = Counterfactual.from_result(counterfactual) if counterfactual is not None else None
+    reference = solve_equilibrium(world, backend=backend, qp=qp0)
+    state = _initial_state(world, scenario, reference)
+    items = storage.Items.of(world, reference)
+    if items is not None:
+        state = state.evolve(private=items.initial(reference))
+    p = world.processes
+    # Capacity that does not invest: exogenous paths and the base tranches of cash-cost
+    # curves (reference capacity; only their expansion tranches invest).
+    base = set(world.meta.get("base_tranches", ()))
+    pos = {pid: j for j, pid in enumerate(p["process"])}
+    run = _Run(
+        world=world,
+        scenario=scenario,
+        qp0=qp0,
+        backend=backend,
+        cf=cf,
+        reference=reference,
+        rec=Recorder(world, qp0),
+        items=items,
+        paths=paths,
+        extra={
+            "cum0": state.cumulative.copy(),
+            "releasing": set(),
+            "release": {},
+            "reference_prices": reference.price_map,
+            "route_scale": routes_mod.RouteScale.of(world, reference.quantities),
+            "items": items,
+        },
+        stage=p["kind"].map(KIND_STAGE),
+        regions=p["region"].to_numpy(),
+        proc_pos=pos,
+        dem_pos={did: i for i, did in enumerate(world.demands["demand"])},
+        fixed=np.array([pid in paths or pid in base for pid in p["process"]]),
+        base_of=np.array(
+            [
+                pos[pid.removesuffix(":expansion")] if pid.removesuffix(":expansion") in base else -1
+                for pid in p["process"]
+            ]
+        ),
+        first_price={},
+    )
+    return run, state
+
+
+def phase_capacity(run: _Run, state: State, step: Step) -> State:
+    """Capacity ordered earlier comes online; capacity retires; exogenous paths are applied."""
+    state = arrivals(state, step.time)
+    # Unbounded processes (capacity inf) do not retire: inf x 0 would be NaN.
+    cap = np.array(state.capacity, dtype=float)
+    finite = np.isfinite(cap)
+    cap[finite] *= (1.0 - run.scenario.dynamics.retirement_rate) ** step.dt
+    for pid, path in run.paths.items():
+        if step.year in path:
+            cap[run.proc_pos[pid]] = path[step.year]
+    return state.evolve(capacity=cap)
+
+
+def phase_clear(run: _Run, state: State, step: Step):
+    """The step's equilibrium: solve; if a stockpile trigger fires on it, release and solve again.
+
+    Returns the solution, the price-floor top-ups and the step's world.
+    """
+    scenario, world, cf, extra = run.scenario, run.world, run.cf, run.extra
+    extra["releasing"], extra["release"] = set(), {}
+    wt = _step_world(world, scenario, state, step, cf, extra)
+    sol, topups, wt = _solve_step(wt, scenario, run.qp0, run.backend, step)
+    cf_price = cf.prices.get(step.period, {}) if cf else run.reference.price_map
+    cf_cons = cf.consumption.get(step.period, {}) if cf else {}
+    fire = stock_mod.triggered(
+        scenario, world, step.mid, sol.price_map, cf_price, sol.consumption_map, cf_cons
+    )
+    if fire:
+        extra["releasing"] = fire
+        extra["release"] = stock_mod.release_capacity(scenario, world, fire, state.stocks, step.dt)
+        wt = _step_world(world, scenario, state, step, cf, extra)
+        sol, topups, wt = _solve_step(wt, scenario, run.qp0, run.backend, step)
+    return sol, topups, wt
+
+
+def phase_record(run: _Run, state: State, step: Step, sol, wt: World, topups: dict) -> None:
+    """Record the step: the solution, opening stocks and fiscal costs."""
+    run.rec.add(step.period, step.year, step.dt, sol)
+    rows = _stock_rows(step, run.scenario, wt, state)
+    if run.items is not None and state.private is not None:
+        rows += run.items.rows(step.period, step.year, state.private)
+    run.rec.add_rows("stocks", rows)
+    run.rec.add_rows("fiscal", _fiscal_rows(step, sol, wt, run.scenario, topups, run.proc_pos, run.dem_pos))
+
+
+def phase_invest(run: _Run, state: State, step: Step, sol) -> State:
+    """Investment on expected capacity rents, with technology-ban penalties and capex subsidies."""
+    scenario, dyn = run.scenario, run.scenario.dynamics
+    w = dyn.expectation_weight
+    exp_rent = w * sol.capacity_rents + (1 - w) * state.expected_rent
+    pipeline = list(state.pipeline)
+    opex_mult = state.opex_multiplier.copy()
+    learn_exp = state.learning_exponent.copy()
+    fiscal_capex: dict[str, float] = {}  # million USD per year of annuity, by paying region
+    for j in np.flatnonzero(run.stage.notna().to_numpy() & (state.capacity > 0) & ~run.fixed):
+        st = run.stage.iloc[j]
+        region = run.regions[j]
+        pen = tech_mod.penalty(scenario, step.mid, region, st)
+        sub = support_mod.capex_share(scenario, step.mid, region, st)
+        capex_full = dyn.capex_usd_per_kg_year[st] * pen.capex_multiplier
+        lead = dyn.lead_time_years[st] + pen.extra_lead_time_years
+        building = sum(item[2] for item in pipeline if item[1] == j)
+        # An expansion tranche builds at the pace of the whole operation (base + expansion).
+        size = state.capacity[j] + (state.capacity[run.base_of[j]] if run.base_of[j] >= 0 else 0.0)
+        q = orders(
+            exp_rent[j],
+            size,
+            capex_full * (1.0 - sub),
+            dyn.max_build_rate,
+            step.dt,
+            building,
+            dyn.max_under_construction,
+        )
+        if q > 0:
+            banned = pen.capex_multiplier > 1 or pen.extra_lead_time_years > 0
+            pipeline.append((step.time + lead, int(j), q, banned))
+            if sub:  # USD/kg/yr x kt/yr = million USD per year of annuity, paid by the plant's government
+                fiscal_capex[region] = fiscal_capex.get(region, 0.0) + sub * capex_full * q
+            if banned:
+                opex_mult[j] = max(opex_mult[j], pen.opex_multiplier)
+                if learn_exp[j] > 0 and dyn.learning_rate > 0:
+                    learn_exp[j] = -math.log2(1.0 - dyn.learning_rate) * pen.learning_multiplier
+    run.rec.add_rows(
+        "fiscal",
+        [
+            {
+                "period": step.period,
+                "year": step.year,
+                "instrument": "subsidy (capex)",
+                "payer": payer,
+                "usd_million": amount,
+            }
+            for payer, amount in sorted(fiscal_capex.items())
+        ],
+    )
+    return state.evolve(
+        pipeline=tuple(pipeline),
+        cumulative=state.cumulative + sol.activity * step.dt,
+        expected_rent=exp_rent,
+        opex_multiplier=opex_mult,
+        learning_exponent=learn_exp,
+    )
+
+
+def phase_stocks(run: _Run, state: State, step: Step, sol) -> State:
+    """Strategic stockpiles (bought, released) and private stocks (carried out, expected prices)."""
+    bought, released = {}, {}
+    for k, _inst, c in stock_mod.items(run.scenario, run.world):
+        bought[(k, c)] = float(sol.quantities[run.dem_pos[stock_mod.demand_id(k, c)]])
+        released[(k, c)] = float(sol.activity[run.proc_pos[stock_mod.release_id(k, c)]])
+    private = state.private
+    if run.items is not None and private is not None:
+        private = run.items.update(private, sol, step.dt)
+    return state.evolve(stocks=stock_mod.update(state.stocks, bought, released, step.dt), private=private)
+
+
+def phase_demand(run: _Run, state: State, step: Step, sol) -> State:
+    """Demand growth and lagged substitution (on prices relative to the first step's)."""
+    growth = demand_mod.growth_factors(run.scenario, run.world, step.mid, step.dt)
+    for key, v in sol.price_map.items():
+        run.first_price.setdefault(key, v)
+    first = run.first_price
+
+    def ratio(commodity: str, region: str) -> float:
+        p0 = first.get((commodity, region))
+        return sol.price_map.get((commodity, region), 0.0) / p0 if p0 else 1.0
+
+    substitution = demand_mod.substitution_update(
+        run.scenario, run.world, step.mid, step.dt, state.substitution, ratio
+    )
+    return state.evolve(demand_multiplier=state.demand_multiplier * growth, substitution=substitution)
 
 
 def _solve_step(wt: World, scenario: Scenario, qp0, backend, step: Step):
@@ -439,6 +553,7 @@ def _stock_rows(step: Step, scenario: Scenario, wt: World, state: State) -> list
             "year": step.year,
             "holder": inst.holder,
             "commodity": c,
+            "kind": "strategic",
             "tonnes": state.stocks.get((k, c), 0.0) * KT_TO_T,
         }
         for k, inst, c in stock_mod.items(scenario, wt)

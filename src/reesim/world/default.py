@@ -150,11 +150,39 @@ class _Parts:
     io: list = field(default_factory=list)
     dems: list = field(default_factory=list)
 
+    base_tranches: list = field(default_factory=list)
+
     def add(self, pid, region, kind, cap, price, qty, coefs) -> None:
         """A process whose marginal cost passes through (qty, price) with the supply elasticity."""
         c, d = _linear_cost(price, qty, self.eta) if qty > 0 else (price, 0.0)
         self.procs.append((pid, region, kind, cap, c, d))
         self.io.extend((pid, com, coef) for com, coef in coefs.items())
+
+    def add_cash_cost(
+        self, pid, region, kind, headroom, price, qty, coefs, cash: float, spread: float
+    ) -> None:
+        """An operation on a cash-cost curve: a base tranche and an expansion tranche.
+
+        The base tranche is the reference output ``qty`` with marginal (cash) cost rising
+        from ``(1 - spread) cash`` to ``cash`` across it: it runs at capacity while the price
+        covers the cash cost and shuts in below it (the short-run supply of a mine or plant
+        whose capital is sunk; Dixit & Pindyck 1994, ch. 7; Moore, Ross & Welch's cost
+        curves for metal mines). The expansion tranche (``pid:expansion``) is the headroom
+        above reference output, with marginal cost from the reference price up with the
+        supply elasticity; it alone invests. At the reference price the two reproduce the
+        reference output exactly.
+        """
+        if qty <= 0:
+            self.add(pid, region, kind, qty * (1.0 + headroom), price, qty, coefs)
+            return
+        low = (1.0 - spread) * cash
+        self.procs.append((pid, region, kind, qty, low, (cash - low) / qty))
+        self.io.extend((pid, com, coef) for com, coef in coefs.items())
+        self.base_tranches.append(pid)
+        if headroom > 0:
+            xid = f"{pid}:expansion"
+            self.procs.append((xid, region, kind, qty * headroom, price, price / (self.eta * qty)))
+            self.io.extend((xid, com, coef) for com, coef in coefs.items())
 
 
 def _stage_reference(ds: Dataset, cfg: dict, year: int) -> _Ctx:
@@ -203,24 +231,32 @@ def _stage_values(ctx: _Ctx) -> tuple[float, dict[str, float]]:
 
 
 def _stage_mining(ctx: _Ctx, parts: _Parts, conc_price: dict[str, float]) -> None:
-    """Stage 3: mines (China's quota binds; elsewhere capacity = output x (1 + headroom))."""
+    """Stage 3: mines (China's quota binds; elsewhere a cash-cost curve, :meth:`_Parts.add_cash_cost`)."""
     chn_cost = ctx.assume("china_mining_cost_share", "share")
     h_mine = ctx.assume("mining_headroom", "share")
+    cash_share, spread = _cash_cost(ctx)
     for (r, o), m in ctx.mining.items():
         if r == "CHN":  # the quota binds: marginal cost at the quota below the concentrate value
             parts.add(
                 f"mining:{r}:{o}", r, "mining", m, conc_price[o] * chn_cost, m, {f"concentrate:{o}": 1.0}
             )
         else:
-            parts.add(
+            parts.add_cash_cost(
                 f"mining:{r}:{o}",
                 r,
                 "mining",
-                m * (1.0 + h_mine),
+                h_mine,
                 conc_price[o],
                 m,
                 {f"concentrate:{o}": 1.0},
+                cash=cash_share * conc_price[o],
+                spread=spread,
             )
+
+
+def _cash_cost(ctx: _Ctx) -> tuple[float, float]:
+    """Cash cost of operations outside China (share of the reference price) and its spread."""
+    return ctx.assume("cash_cost_share_ex_china", "share"), ctx.assume("cash_cost_spread", "share")
 
 
 def _heavy_share(ctx: _Ctx, ore: str) -> float:
@@ -249,16 +285,30 @@ def _stage_separation(ctx: _Ctx, parts: _Parts, s_price: float, h_proc: float) -
         "world mine production minus separation outside China (mass balance), plus the mixed heavy "
         f"concentrate of the plants outside China ({mix_est:.2f} kt at the highest heavy share of the ores)",
     )
+    cash_share, spread = _cash_cost(ctx)
     for r, s in sep.items():
-        parts.add(
-            f"separation-capacity:{r}",
-            r,
-            "capacity",
-            s * (1 + h_proc),
-            s_price,
-            s,
-            {"service:separation": 1.0},
-        )
+        if r in heavy_regions:  # China: separation follows its domestic market and quotas
+            parts.add(
+                f"separation-capacity:{r}",
+                r,
+                "capacity",
+                s * (1 + h_proc),
+                s_price,
+                s,
+                {"service:separation": 1.0},
+            )
+        else:
+            parts.add_cash_cost(
+                f"separation-capacity:{r}",
+                r,
+                "capacity",
+                h_proc,
+                s_price,
+                s,
+                {"service:separation": 1.0},
+                cash=cash_share * s_price,
+                spread=spread,
+            )
         for o in ctx.ores:
             coefs = {f"concentrate:{o}": -1.0, "service:separation": -1.0}
             if r in heavy_regions:
@@ -458,6 +508,13 @@ def build_default_world(
     targets = _stage_route_targets(ctx, sep, exports, edges)
     congestion = ctx.assume("congestion", "USD/kg per kt")
     sigma = ctx.assume("route_elasticity")
+    storage = {
+        "cover_years": ctx.assume("stock_cover_months", "months") / 12.0,
+        "precaution": ctx.assume("stock_precaution", "x"),
+        "workoff_years": ctx.assume("stock_workoff_years", "years"),
+        "expectation_years": ctx.assume("price_expectation_years", "years"),
+        "adjustment_years": ctx.assume("stock_adjustment_years", "years"),
+    }
     reference = {
         "year": year,
         "mine_production_kt": ctx.mining.groupby(level=0).sum().to_dict(),
@@ -477,6 +534,11 @@ def build_default_world(
         congestion=congestion,
         quantity_unit="kt",
         provenance=ctx.rec.frame(),
-        meta={"reference": reference, "source": "reesim.world.default"},
+        meta={
+            "reference": reference,
+            "source": "reesim.world.default",
+            "base_tranches": tuple(parts.base_tranches),
+            "storage": storage,
+        },
     )
     return _stage_routes(world, targets, sigma)

@@ -34,7 +34,17 @@ from reesim.errors import InputError
 
 #: ``capacity``: a shared capacity of a stage in a region, provided as a non-traded service
 #: that the stage's processes use (e.g. one separation plant cracking several ores).
-PROCESS_KINDS = ("supply", "mining", "separation", "metal", "magnet", "recycling", "capacity", "other")
+PROCESS_KINDS = (
+    "supply",
+    "mining",
+    "separation",
+    "metal",
+    "magnet",
+    "recycling",
+    "capacity",
+    "stock",
+    "other",
+)
 
 _COLUMNS = {
     "processes": ["process", "region", "kind", "capacity", "mc_intercept", "mc_slope"],
