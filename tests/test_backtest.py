@@ -231,3 +231,62 @@ def test_episode_mistakes_are_input_errors_not_blocked_runs(tmp_path, old, new, 
     p.write_text(SHORT.replace(old, new))
     with pytest.raises(InputError, match=match):
         run_backtest(load_episode(p))
+
+
+# Each 2025 event the episode carries is a sourced policy_events row, and the instrument that
+# stands for it does what the row says on the row's date.
+EVENT_ROWS = {
+    "cn-licensing-review": ("2025-04", "export licensing"),
+    "cn-tariff-us-125": ("2025-04-12", "additional import tariff"),
+    "cn-tariff-us-10": ("2025-05-14", "tariff reduction"),
+    "mp-halts-china": ("2025-04-17", "halt of concentrate exports"),
+    "dod-ndpr-floor": ("2025-07-10", "equity, price floor, offtake, loan"),
+}
+
+
+def test_each_2025_event_row_drives_the_instrument_it_names():
+    import datetime as dt
+
+    from reesim.backtest.episode import load_episode
+    from reesim.backtest.run import _scenarios
+    from reesim.data import default_dataset
+    from reesim.instruments import trade as trade_mod
+    from reesim.scenario.spec import PriceFloor
+    from reesim.simulate.stepper import scenario_world
+
+    ep = load_episode("2025")
+    scenario = _scenarios(ep)[0]
+    events = default_dataset().table("policy_events")
+    sources = set(default_dataset().table("sources")["source_id"])
+    by_name = {i.name: i for i in scenario.instruments}
+    for name, (date, instrument) in EVENT_ROWS.items():
+        rows = events[(events["date"] == date) & (events["instrument"] == instrument)]
+        assert len(rows) >= 1, (name, date)
+        assert rows["source_id"].isin(sources).all(), name
+        assert name in by_name and name in ep.shocks, name
+    world = scenario_world(scenario)
+
+    def pol(day: dt.date):
+        return trade_mod.step_policies(scenario, world, day, None, tuple(world.quotas["quota"]))
+
+    def us_tariff(day: dt.date) -> float:
+        av = pol(day)["ad_valorem"]
+        av = av[
+            (av["origin"] == "USA") & (av["dest"] == "CHN") & (av["commodity"] == "concentrate:mountain_pass")
+        ]
+        return float(av["rate"].sum())
+
+    assert us_tariff(dt.date(2025, 4, 1)) == 0.0
+    assert us_tariff(dt.date(2025, 4, 20)) == pytest.approx(1.25)
+    assert us_tariff(dt.date(2025, 6, 1)) == pytest.approx(0.10)
+    bans = pol(dt.date(2025, 4, 20))["bans"]
+    assert (
+        (bans["origin"] == "USA")
+        & (bans["dest"] == "CHN")
+        & (bans["commodity"] == "concentrate:mountain_pass")
+    ).any()
+    assert pol(dt.date(2025, 4, 10))["bans"].query("origin == 'USA'").empty
+    assert ("oxide:Dy", "JPN") in pol(dt.date(2025, 4, 20))["restricted"]
+    floor = by_name["dod-ndpr-floor"]
+    assert isinstance(floor, PriceFloor) and floor.floor_usd_per_kg == 110
+    assert floor.in_force(dt.date(2025, 7, 10)) and not floor.in_force(dt.date(2025, 7, 9))

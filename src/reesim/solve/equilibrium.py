@@ -52,6 +52,17 @@ def _ad_valorem_terms(world: World, qp: QP) -> tuple[np.ndarray, np.ndarray, np.
     )
 
 
+def _edge_nodes(world: World, qp: QP) -> tuple[np.ndarray, np.ndarray]:
+    """Balance-row positions of every edge's origin and destination node."""
+    e = world.edges
+    nodes = pd.MultiIndex.from_frame(qp.nodes)
+    com = e["commodity"].to_numpy()
+    return (
+        nodes.get_indexer(pd.MultiIndex.from_arrays([com, e["origin"].to_numpy()])),
+        nodes.get_indexer(pd.MultiIndex.from_arrays([com, e["dest"].to_numpy()])),
+    )
+
+
 def _solve(solver, qp: QP) -> RawSolution:
     """Solve with ``solver``; if PIQP fails, fall back to Clarabel (solver study guard rail)."""
     try:
@@ -104,6 +115,10 @@ def solve_equilibrium(
     pos, onode, rate, cif = _ad_valorem_terms(world, qp)
     transport = world.edges["transport"].astype(float).to_numpy()
     wedges = np.zeros(qp.n_edge)
+    taxed = np.zeros(qp.n_edge, bool)
+    taxed[pos] = True
+    e_orig, e_dest = _edge_nodes(world, qp)
+    s0 = qp.n_proc + qp.n_dem
     prev_w: np.ndarray | None = None
     prev_g: np.ndarray | None = None
     it = 0
@@ -118,11 +133,20 @@ def solve_equilibrium(
         target = np.zeros(qp.n_edge)
         np.add.at(target, pos, rate * base)
         g = wedges - target
-        change = float(np.max(np.abs(g), initial=0.0))
+        # An edge that carries nothing is settled once the target wedge leaves it unprofitable:
+        # its origin price may be undetermined (nothing else trades it), and any wedge at least
+        # as high as the one that closes the arbitrage gives the same equilibrium.
+        f = raw.x[s0:]
+        all_p = np.nan_to_num(raw.row_dual[: qp.n_nodes], nan=0.0)
+        idle = taxed & (f <= 1e-9 * max(1.0, float(np.max(np.abs(f), initial=0.0))))
+        gap = all_p[e_dest] - all_p[e_orig] - qp.base_edge_cost - target
+        scale = max(1.0, float(np.max(np.abs(target), initial=0.0)))
+        settled = idle & (gap <= 1e-7 * max(1.0, float(np.max(all_p, initial=0.0))))
+        change = float(np.max(np.abs(np.where(settled, 0.0, g)), initial=0.0))
         # Absolute for ordinary wedges, relative for huge ones (a 10,000 % tariff on a 60 USD/kg
         # oxide is a 6,000 USD/kg wedge: the solver's own precision is ~1e-9 of that).
-        if change <= wedge_tol * max(1.0, float(np.max(np.abs(target), initial=0.0))):
-            break  # the solve used ``wedges``, which equal rate x its own prices
+        if change <= wedge_tol * scale:
+            break  # the solve used ``wedges``, which equal rate x its own prices where it matters
         if it >= max_wedge_iterations:
             raise ConvergenceError(
                 f"ad valorem wedges did not converge in {it} iterations (last change {change:.3g} USD/kg)"
