@@ -29,12 +29,11 @@ import numpy as np
 import pandas as pd
 
 from reesim.solve.solution import Solution
+from reesim.world.world import PRIVATE_STOCK_SECTOR, STOCK_KIND
 
 #: sectors whose purchases are not final consumption: government programmes and the private
 #: stockholders of :mod:`reesim.simulate.storage` (whose stock changes are not valued)
-PUBLIC_BUYERS = ("stockpile", "offtake", "private stock")
-#: process kind of private stock releases (not production)
-STOCK_KIND = "stock"
+PUBLIC_BUYERS = ("stockpile", "offtake", PRIVATE_STOCK_SECTOR)
 
 COMPONENTS = (
     "consumer_surplus",

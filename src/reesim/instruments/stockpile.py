@@ -20,7 +20,7 @@ import pandas as pd
 
 from reesim.scenario.checks import goods_of
 from reesim.scenario.spec import Scenario, Stockpile
-from reesim.world.world import World
+from reesim.world.world import World, structure_frames
 
 
 def items(scenario: Scenario, world: World) -> list[tuple[int, Stockpile, str]]:
@@ -50,15 +50,7 @@ def structure(scenario: Scenario, world: World) -> dict[str, pd.DataFrame]:
         procs.append((release_id(k, c), inst.holder, "supply", 0.0, 0.0, 0.0))
         io.append((release_id(k, c), c, 1.0))
         dems.append((demand_id(k, c), "stockpile", inst.holder, c, 1.0, 1e-6, 0.0))
-    return {
-        "processes": pd.DataFrame(
-            procs, columns=["process", "region", "kind", "capacity", "mc_intercept", "mc_slope"]
-        ),
-        "io": pd.DataFrame(io, columns=["process", "commodity", "coef"]),
-        "demands": pd.DataFrame(
-            dems, columns=["demand", "sector", "region", "commodity", "intercept", "slope", "max_quantity"]
-        ),
-    }
+    return structure_frames(procs, io, dems)
 
 
 def purchase_settings(

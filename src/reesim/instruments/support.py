@@ -21,7 +21,7 @@ import pandas as pd
 
 from reesim.scenario.checks import goods_of
 from reesim.scenario.spec import PriceFloor, Scenario, Subsidy
-from reesim.world.world import World
+from reesim.world.world import STOCK_KIND, World
 
 STAGE_KIND = {"mining": "mining", "separation": "capacity", "metal": "metal", "magnet": "magnet"}
 
@@ -36,7 +36,7 @@ def producers(world: World, inst: PriceFloor) -> pd.DataFrame:
     goods = goods_of(inst, world, "")
     p = world.processes
     # Private stock releases sell goods but do not produce them: the floor does not pay them.
-    region_of = dict(zip(p["process"], p["region"].where(p["kind"] != "stock"), strict=True))
+    region_of = dict(zip(p["process"], p["region"].where(p["kind"] != STOCK_KIND), strict=True))
     io = world.io[(world.io["coef"] > 0) & world.io["commodity"].isin(goods)]
     return io[io["process"].map(region_of) == inst.region]
 

@@ -14,7 +14,7 @@ from reesim.impacts.welfare import WelfareAccount
 from reesim.model.qp import QP
 from reesim.simulate.state import KIND_STAGE
 from reesim.solve.solution import Solution, _determined, _net_two_way
-from reesim.world.world import World
+from reesim.world.world import PRIVATE_STOCK_SECTOR, STOCK_KIND, World
 
 KT_TO_T = 1000.0
 
@@ -29,7 +29,7 @@ class Recorder:
         region_of = dict(zip(p["process"], p["region"], strict=True))
         kind_of = dict(zip(p["process"], p["kind"], strict=True))
         # Private stock releases and carry-outs are stock changes, shown in the stocks table.
-        out = io[(io["coef"] > 0) & (io["process"].map(kind_of) != "stock")].reset_index(drop=True)
+        out = io[(io["coef"] > 0) & (io["process"].map(kind_of) != STOCK_KIND)].reset_index(drop=True)
         self.out_labels = pd.DataFrame(
             {
                 "region": out["process"].map(region_of),
@@ -40,7 +40,7 @@ class Recorder:
         )
         self.out_proc = pd.Index(p["process"]).get_indexer(out["process"])
         self.out_coef = out["coef"].astype(float).to_numpy()
-        self.final_dem = (d["sector"] != "private stock").to_numpy()
+        self.final_dem = (d["sector"] != PRIVATE_STOCK_SECTOR).to_numpy()
         self.dem_labels = d.loc[self.final_dem, ["region", "sector", "commodity"]].reset_index(drop=True)
         self.dem_node = pd.MultiIndex.from_frame(self.nodes).get_indexer(
             pd.MultiIndex.from_frame(d.loc[self.final_dem, ["commodity", "region"]])

@@ -45,11 +45,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reesim.world.world import World
+from reesim.world.world import PRIVATE_STOCK_SECTOR, STOCK_KIND, World, structure_frames
 
-#: demand sector and process kind of the private stock items
-SECTOR = "private stock"
-KIND = "stock"
+SECTOR, KIND = PRIVATE_STOCK_SECTOR, STOCK_KIND
 #: sectors whose purchases are not final consumption
 NOT_FINAL = ("stockpile", "offtake", SECTOR)
 
@@ -102,15 +100,7 @@ def structure(world: World) -> dict[str, pd.DataFrame]:
     procs = [(release_id(r, c), r, KIND, 0.0, 0.0, 0.0) for r, c in keys]
     io = [(release_id(r, c), c, 1.0) for r, c in keys]
     dems = [(demand_id(r, c), SECTOR, r, c, 1.0, 1e-6, 0.0) for r, c in keys]
-    return {
-        "processes": pd.DataFrame(
-            procs, columns=["process", "region", "kind", "capacity", "mc_intercept", "mc_slope"]
-        ),
-        "io": pd.DataFrame(io, columns=["process", "commodity", "coef"]),
-        "demands": pd.DataFrame(
-            dems, columns=["demand", "sector", "region", "commodity", "intercept", "slope", "max_quantity"]
-        ),
-    }
+    return structure_frames(procs, io, dems)
 
 
 def _intermediate_use(world: World, reference) -> dict[tuple[str, str], float]:
@@ -175,12 +165,21 @@ class Items:
     def __len__(self) -> int:
         return len(self.region)
 
+    def _scale(self) -> np.ndarray:
+        """eps C H (kt): the stock above normal that would halve the expected price."""
+        return self.elasticity * self.consumption * self.params.workoff_years
+
+    def _prices(self, price_map: dict) -> np.ndarray:
+        """The price (USD/kg) at each item's node in a solution's price map."""
+        return np.array(
+            [price_map.get((c, r), 0.0) for r, c in zip(self.region, self.commodity, strict=True)]
+        )
+
     def initial(self, reference) -> PrivateStocks:
         """Normal stocks and reference prices as the opening state."""
-        p = np.array(
-            [reference.price_map.get((c, r), 0.0) for r, c in zip(self.region, self.commodity, strict=True)]
+        return PrivateStocks(
+            stock=self.params.cover_years * self.consumption, expected=self._prices(reference.price_map)
         )
-        return PrivateStocks(stock=self.params.cover_years * self.consumption, expected=p)
 
     def risk(self, restricted: set[tuple[str, str]]) -> np.ndarray:
         """True where a licence, quota or ban in force restricts the region's supply of the good."""
@@ -205,7 +204,7 @@ class Items:
 
     def settings(self, stocks: PrivateStocks, risk: np.ndarray, dt: float) -> tuple[np.ndarray, ...]:
         """Release capacity (kt/yr) and carry-out demand (intercept, slope) of each item for a step."""
-        scale = self.elasticity * self.consumption * self.params.workoff_years  # eps C H, kt
+        scale = self._scale()
         pe = np.maximum(stocks.expected, 1e-9)
         slope = pe * dt / scale
         intercept = pe * (1.0 + self.step_targets(stocks, risk, dt) / scale)
@@ -215,15 +214,12 @@ class Items:
         self, stocks: PrivateStocks, risk: np.ndarray, carry_out: np.ndarray, dt: float
     ) -> np.ndarray:
         """v(S1), USD/kg: the value of a unit carried out at ``carry_out`` (kt) stock."""
-        scale = self.elasticity * self.consumption * self.params.workoff_years
-        return stocks.expected * (1.0 - (carry_out - self.step_targets(stocks, risk, dt)) / scale)
+        return stocks.expected * (1.0 - (carry_out - self.step_targets(stocks, risk, dt)) / self._scale())
 
     def update(self, stocks: PrivateStocks, sol, dt: float) -> PrivateStocks:
         """Closing stocks (kt) and the expected prices after a solved step."""
         q = np.asarray(sol.quantities, dtype=float)[self.dem_pos]
-        p = np.array(
-            [sol.price_map.get((c, r), 0.0) for r, c in zip(self.region, self.commodity, strict=True)]
-        )
+        p = self._prices(sol.price_map)
         lam = 1.0 - math.exp(-dt / self.params.expectation_years)
         return PrivateStocks(
             stock=np.maximum(q * dt, 0.0), expected=stocks.expected + lam * (p - stocks.expected)

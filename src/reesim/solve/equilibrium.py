@@ -115,10 +115,11 @@ def solve_equilibrium(
     pos, onode, rate, cif = _ad_valorem_terms(world, qp)
     transport = world.edges["transport"].astype(float).to_numpy()
     wedges = np.zeros(qp.n_edge)
-    taxed = np.zeros(qp.n_edge, bool)
-    taxed[pos] = True
-    e_orig, e_dest = _edge_nodes(world, qp)
-    s0 = qp.n_proc + qp.n_dem
+    if len(pos):  # set up once per call, and only when some edge carries an ad valorem wedge
+        taxed = np.zeros(qp.n_edge, bool)
+        taxed[pos] = True
+        e_orig, e_dest = _edge_nodes(world, qp)
+        s0 = qp.n_proc + qp.n_dem
     prev_w: np.ndarray | None = None
     prev_g: np.ndarray | None = None
     it = 0

@@ -46,6 +46,11 @@ PROCESS_KINDS = (
     "other",
 )
 
+#: process kind and demand sector of the private stocks (reesim.simulate.storage): stock
+#: releases and carry-outs are stock changes, not production or final consumption
+STOCK_KIND = "stock"
+PRIVATE_STOCK_SECTOR = "private stock"
+
 _COLUMNS = {
     "processes": ["process", "region", "kind", "capacity", "mc_intercept", "mc_slope"],
     "io": ["process", "commodity", "coef"],
@@ -59,6 +64,15 @@ _COLUMNS = {
     "origin_rules": ["rule", "commodity", "via", "dest", "slack"],
     "provenance": ["parameter", "value", "unit", "source"],
 }
+
+
+def structure_frames(procs: list, io: list, dems: list) -> dict[str, pd.DataFrame]:
+    """Rows of processes, io and demands to add to a world's structure, as frames with its columns."""
+    return {
+        "processes": pd.DataFrame(procs, columns=_COLUMNS["processes"]),
+        "io": pd.DataFrame(io, columns=_COLUMNS["io"]),
+        "demands": pd.DataFrame(dems, columns=_COLUMNS["demands"]),
+    }
 
 
 def empty(table: str) -> pd.DataFrame:
