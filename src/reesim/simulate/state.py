@@ -27,6 +27,9 @@ import numpy as np
 
 #: process kind -> stage name used by lead times, capex and technology bans
 KIND_STAGE = {"mining": "mining", "capacity": "separation", "metal": "metal", "magnet": "magnet"}
+#: process kind -> the stage whose lead time, capex and technology bans its investment follows:
+#: lean heavy-RE grades (``thrift``) are built as magnet-making lines (their adoption lag)
+INVEST_STAGE = {**KIND_STAGE, "thrift": "magnet"}
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from reesim.scenario.spec import Scenario
 from reesim.simulate import storage
 from reesim.simulate.record import KT_TO_T, Recorder
 from reesim.simulate.result import Result
-from reesim.simulate.state import KIND_STAGE, State, arrivals, orders
+from reesim.simulate.state import INVEST_STAGE, State, arrivals, orders
 from reesim.simulate.steps import Step, make_steps
 from reesim.solve import routes as routes_mod
 from reesim.solve.backends import PiqpBackend
@@ -311,7 +311,7 @@ def start_run(
             "route_scale": routes_mod.RouteScale.of(world, reference.quantities),
             "items": items,
         },
-        stage=p["kind"].map(KIND_STAGE),
+        stage=p["kind"].map(INVEST_STAGE),
         regions=p["region"].to_numpy(),
         proc_pos=pos,
         dem_pos={did: i for i, did in enumerate(world.demands["demand"])},

@@ -7,7 +7,8 @@ listed form (:mod:`reesim.instruments.trade`). The content is read from the worl
 recipes, so it holds for any world file:
 
 * ``oxide:E`` contains 1 t REO of E per t;
-* a good made by a process from inputs (a metal from its oxide, a magnet from metals)
+* a good made by a process from inputs (a metal from its oxide, a magnet from metals and
+  its heavy-RE dose, a service made from metals)
   contains what its inputs contain per unit of output (``-coef_in / coef_out`` times the
   input's content; the first maker's recipe, all makers of a good sharing it);
 * a good cracked into oxides (a concentrate, a mixed heavy-RE intermediate) contains the
@@ -44,11 +45,22 @@ def element_content(world: World) -> pd.DataFrame:
         c: {c.removeprefix(OXIDE): 1.0} for c in world.commodities if c.startswith(OXIDE)
     }
     procs = [g for _p, g in io.groupby("process", sort=False)]
+    # A service made from goods (the heavy-RE dose of a magnet) carries their content; a
+    # service made from nothing (separation capacity) carries none and is left out.
+    made = {
+        c
+        for g in procs
+        if (g["coef"] < 0).any()
+        for c in g.loc[g["coef"] > 0, "commodity"]
+        if c.startswith("service:")
+    }
     # Repeat until no new good can be valued (chains are short: concentrate -> mix -> oxide -> metal -> magnet).
     for _ in range(len(world.commodities)):
         added = False
         for g in procs:
-            ins = g[(g["coef"] < 0) & ~g["commodity"].str.startswith("service:")]
+            ins = g[
+                (g["coef"] < 0) & (~g["commodity"].str.startswith("service:") | g["commodity"].isin(made))
+            ]
             outs = g[g["coef"] > 0]
             if ins.empty or outs.empty:
                 continue

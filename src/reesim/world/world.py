@@ -34,6 +34,7 @@ from reesim.errors import InputError
 
 #: ``capacity``: a shared capacity of a stage in a region, provided as a non-traded service
 #: that the stage's processes use (e.g. one separation plant cracking several ores).
+#: ``dose`` / ``thrift``: the heavy-RE dose of a magnet by the reference recipe or a lean grade.
 PROCESS_KINDS = (
     "supply",
     "mining",
@@ -43,12 +44,17 @@ PROCESS_KINDS = (
     "recycling",
     "capacity",
     "stock",
+    "dose",
+    "thrift",
     "other",
 )
 
 #: process kind and demand sector of the private stocks (reesim.simulate.storage): stock
 #: releases and carry-outs are stock changes, not production or final consumption
 STOCK_KIND = "stock"
+#: the heavy-RE (Dy, Tb) dose of one kg of magnet: a non-traded service made by the reference
+#: recipe or a lean grade (:func:`reesim.world.default._add_heavy_dose`)
+HEAVY_DOSE_SERVICE = "service:hre_dose"
 PRIVATE_STOCK_SECTOR = "private stock"
 
 _COLUMNS = {

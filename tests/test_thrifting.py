@@ -1,0 +1,122 @@
+"""Heavy-RE thrifting in magnet making (lean grades: grain-boundary diffusion, heavy-RE-free).
+
+* Structure: every magnet-making region takes one heavy-RE dose per kg of magnet, from the
+  reference recipe or from a lean grade with ``1 - saving`` of its Dy and Tb; the element
+  content of a magnet (what licences bind on) is the reference recipe's.
+* Revealed preference: nobody thrifts at the reference point (2022 and 2024 worlds).
+* Cost minimisation (complementary slackness) on every step of the licensing run: a lean
+  grade runs only where the heavy rare earths it saves are worth at least its extra cost,
+  and sits idle where they are worth less.
+* Economics: thrifting makes the derived demand for Dy outside China more elastic, so the
+  licence's Dy premium is smaller with it than without it.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reesim.scenario.load import load_scenario
+from reesim.simulate import simulate
+from reesim.solve.equilibrium import solve_equilibrium
+from reesim.world.content import element_content
+from reesim.world.default import build_default_world, load_config, load_default_world
+from reesim.world.world import HEAVY_DOSE_SERVICE
+
+A = load_config()["assumptions"]
+SAVE = A["hre_thrift_saving"]["value"]
+
+
+def _io(world, pid: str) -> dict[str, float]:
+    io = world.io[world.io["process"] == pid]
+    return dict(zip(io["commodity"], io["coef"].astype(float), strict=True))
+
+
+def test_every_magnet_region_has_a_recipe_dose_and_a_lean_grade():
+    w = load_default_world()
+    p = w.processes
+    regions = p.loc[p["kind"] == "magnet", "region"].tolist()
+    assert len(regions) >= 4
+    for r in regions:
+        magnet, dose, lean = _io(w, f"magnet:{r}"), _io(w, f"hre-dose:{r}"), _io(w, f"hre-lean:{r}")
+        assert magnet[HEAVY_DOSE_SERVICE] == -1.0 and "metal:Dy" not in magnet
+        assert dose[HEAVY_DOSE_SERVICE] == 1.0 and lean[HEAVY_DOSE_SERVICE] == 1.0
+        for e in ("metal:Dy", "metal:Tb"):
+            assert lean[e] == pytest.approx((1.0 - SAVE) * dose[e])
+        row = p[p["process"] == f"hre-lean:{r}"].iloc[0]
+        assert row["kind"] == "thrift" and 0 < row["capacity"] < np.inf
+    # A magnet's element content (what a licence on magnets binds on) is the reference recipe's.
+    c = element_content(w)
+    dy = c[(c["commodity"] == "magnet:ndfeb") & (c["element"] == "Dy")]["reo_per_unit"].item()
+    k_dy = 2 * (162.5 + 1.5 * 15.999) / (2 * 162.5)
+    assert dy == pytest.approx(-_io(w, "hre-dose:CHN")["metal:Dy"] * k_dy, rel=1e-3)
+
+
+@pytest.mark.parametrize("year", [2022, 2024])
+def test_nobody_thrifts_at_the_reference_point(year):
+    w = build_default_world(year)
+    sol = solve_equilibrium(w)
+    act = sol.production.set_index("process")["activity"]
+    lean = [pid for pid in w.processes["process"] if pid.startswith("hre-lean:")]
+    assert lean and float(act[lean].abs().max()) < 1e-6
+
+
+@functools.cache
+def _licensing(capacity_share: float | None = None):
+    sc = load_scenario("china-2025-licensing")
+    if capacity_share is not None:
+        world = sc.world.model_copy(
+            update={"assumptions": {**sc.world.assumptions, "hre_thrift_capacity_share": capacity_share}}
+        )
+        sc = sc.model_copy(update={"world": world})
+    cf_sc = load_scenario("baseline").model_copy(update={"horizon": sc.horizon, "world": sc.world})
+    return sc, simulate(sc, counterfactual=simulate(cf_sc))
+
+
+def test_lean_grades_run_only_where_the_saving_pays_every_step():
+    _sc, res = _licensing()
+    w = load_default_world()
+    procs = w.processes.set_index("process")
+    prod = res.production
+    lean = prod[prod["kind"] == "thrift"]
+    prices = res.prices.set_index(["period", "commodity", "region"])["usd_per_kg"]
+    ran_outside = 0
+    for row in lean.itertuples(index=False):
+        q = row.tonnes_per_year / 1000.0  # kt/yr
+        pr = procs.loc[row.process]
+        dose = _io(w, f"hre-dose:{row.region}")
+        heavy = sum(
+            -dose[f"metal:{e}"] * prices.get((row.period, f"metal:{e}", row.region), 0.0)
+            for e in ("Dy", "Tb")
+        )
+        saving = SAVE * heavy  # USD per kg magnet
+        mc = pr["mc_intercept"] + pr["mc_slope"] * q
+        tol = 1e-3 * max(1.0, saving)
+        if q > 1e-6:
+            assert mc <= saving + tol, (row.period, row.region)  # runs only if it pays
+            ran_outside += row.region != "CHN"
+        else:
+            assert pr["mc_intercept"] >= saving - tol, (row.period, row.region)  # idle: it would not pay
+    assert ran_outside > 0  # the licence makes Dy dear enough outside China to thrift
+
+
+def test_thrifting_shrinks_the_dy_premium_outside_china():
+    _, with_thrift = _licensing()
+    _, without = _licensing(0.0)
+
+    def dy(res, region, year):
+        p = res.prices
+        p = p[(p["commodity"] == "oxide:Dy") & (p["region"] == region) & (p["year"] == year)]
+        return float(p["usd_per_kg"].mean())
+
+    for region in ("EU", "JPN", "USA"):
+        assert dy(with_thrift, region, 2026) < 0.9 * dy(without, region, 2026), region
+    # Lean capacity is built outside China while Dy is dear there (the adoption lag's investment).
+    cap = with_thrift.production
+    lean = cap[(cap["kind"] == "thrift") & (cap["region"] != "CHN")]
+    by_year = lean.groupby("year")["tonnes_per_year"].sum()
+    assert by_year.loc[2029] > by_year.loc[2025] > 0
+    assert isinstance(by_year, pd.Series)
