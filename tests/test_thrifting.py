@@ -120,3 +120,26 @@ def test_thrifting_shrinks_the_dy_premium_outside_china():
     by_year = lean.groupby("year")["tonnes_per_year"].sum()
     assert by_year.loc[2029] > by_year.loc[2025] > 0
     assert isinstance(by_year, pd.Series)
+
+
+def test_dy_per_magnet_headline_matches_the_recipes_in_the_world():
+    from reesim.simulate.headline import heavy_re_per_magnet
+
+    sc, res = _licensing()
+    cf_sc = load_scenario("baseline").model_copy(update={"horizon": sc.horizon, "world": sc.world})
+    cf = simulate(cf_sc)
+    table = heavy_re_per_magnet(res, cf)
+    w = load_default_world()
+    io = w.io[w.io["commodity"] == "metal:Dy"].set_index("process")["coef"].astype(float)
+    prod = res.production
+    doses = prod[prod["kind"].isin(["dose", "thrift"]) & (prod["region"] != "CHN") & (prod["year"] == 2026)]
+    dy = float((doses["tonnes"] * -doses["process"].map(io)).sum())  # t Dy metal
+    expected = 1000 * dy / float(doses["tonnes"].sum())  # kg per t magnet
+    row = table[(table["year"] == 2026) & (table["scope"] == "outside China") & (table["path"] == "scenario")]
+    assert row["dy_kg_per_t"].item() == pytest.approx(expected, rel=1e-9)
+    # Thrifting happens because of the licence: less Dy per magnet than without it.
+    cfrow = table[
+        (table["year"] == 2026) & (table["scope"] == "outside China") & (table["path"] == "counterfactual")
+    ]
+    assert row["dy_kg_per_t"].item() < cfrow["dy_kg_per_t"].item()
+    assert 0 < row["lean_share"].item() <= 1

@@ -193,6 +193,45 @@ def china_exports(res: Result, cf: Result) -> pd.DataFrame:
     return df
 
 
+def heavy_re_per_magnet(res: Result, cf: Result) -> pd.DataFrame:
+    """Dy and Tb per t of magnet made, inside and outside China, by year (kg metal per t).
+
+    A magnet's heavy-RE dose comes from the reference recipe (``dose`` processes) or a lean
+    grade (``thrift``) with ``1 - lean_saving`` of it (:func:`reesim.world.default._add_heavy_dose`),
+    so the intensity is ``recipe x (dose + (1 - saving) lean) / (dose + lean)``; the lean share
+    is ``lean / (dose + lean)``. Empty for a world without heavy-RE doses.
+    """
+    spec = res.meta.get("heavy_dose")
+    cols = ["year", "scope", "path", "lean_share", "dy_kg_per_t", "tb_kg_per_t"]
+    if not spec:
+        return pd.DataFrame(columns=cols)
+    recipe, save = spec["recipe_t_per_t_magnet"], float(spec["lean_saving"])
+    rows = []
+    for path, r in (("scenario", res), ("counterfactual", cf)):
+        p = r.production
+        p = p[p["kind"].isin(["dose", "thrift"])].assign(
+            scope=lambda t: t["region"].where(t["region"] == "CHN", "outside China").replace("CHN", "China")
+        )
+        t = p.groupby(["year", "scope", "kind"])["tonnes"].sum().unstack("kind", fill_value=0.0)
+        for (year, scope), v in t.iterrows():
+            total = float(v.get("dose", 0.0) + v.get("thrift", 0.0))
+            if total <= 0:
+                continue
+            lean = float(v.get("thrift", 0.0)) / total
+            factor = 1.0 - save * lean
+            rows.append(
+                (
+                    int(year),
+                    scope,
+                    path,
+                    lean,
+                    1000 * recipe.get("Dy", 0.0) * factor,
+                    1000 * recipe.get("Tb", 0.0) * factor,
+                )
+            )
+    return pd.DataFrame(rows, columns=cols)
+
+
 def headline(res: Result, cf: Result) -> dict:
     """The headline figures as plain data (for summary.json)."""
     from reesim.impacts.compare import price_table
@@ -205,4 +244,5 @@ def headline(res: Result, cf: Result) -> dict:
         "capacity_outside_china": capacity_outside(res, cf).to_dict("records"),
         "licences": licence_wedges(res).to_dict("records"),
         "china_exports": china_exports(res, cf).to_dict("records"),
+        "heavy_re_per_magnet": heavy_re_per_magnet(res, cf).to_dict("records"),
     }

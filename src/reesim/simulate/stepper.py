@@ -268,6 +268,8 @@ def simulate(
         "steps": len(steps),
         "world": run.world.name,
     }
+    if "heavy_dose" in run.world.meta:
+        meta["heavy_dose"] = run.world.meta["heavy_dose"]
     return Result(scenario_name=scenario.name, meta=meta, _tables=run.rec.tables())
 
 

@@ -603,6 +603,10 @@ def build_default_world(
             "source": "reesim.world.default",
             "base_tranches": tuple(parts.base_tranches),
             "storage": storage,
+            "heavy_dose": {
+                "recipe_t_per_t_magnet": {e: float(recipe[e]) for e in HEAVY_DOSE if e in recipe},
+                "lean_saving": float(ctx.a["hre_thrift_saving"]["value"]),
+            },
         },
     )
     return _stage_routes(world, targets, sigma)
