@@ -15,6 +15,7 @@ from reesim.atomic import check_out_file, check_out_folder, write_file_atomic
 from reesim.cli.data import _fmt
 from reesim.cli.text import out
 from reesim.errors import InputError
+from reesim.impacts.compare import AVERAGE_MARKETS
 
 
 def progress_bar() -> Progress:
@@ -47,6 +48,8 @@ def print_headline(h: dict, scenario_name: str, cf_name: str) -> None:
     for col in ("commodity", "market", "change %", "period", "USD/kg", "counterfactual"):
         t.add_column(col, justify="right" if col not in ("commodity", "market") else "left")
     for r in h["price_changes"]:
+        if r["market"] not in AVERAGE_MARKETS:
+            continue
         if abs(r["peak_change_pct"]) >= 0.5 and r["commodity"].split(":")[0] in ("oxide", "metal", "magnet"):
             t.add_row(
                 str(r["commodity"]),
@@ -57,6 +60,7 @@ def print_headline(h: dict, scenario_name: str, cf_name: str) -> None:
                 _fmt(round(r["usd_per_kg_cf"], 2)),
             )
     out.print(t if t.row_count else "No oxide, metal or magnet price moves by 0.5 % or more.")
+    _print_named_markets(h["price_changes"])
     out.print("  (concentrate prices and every figure are in summary.json)")
     und = h.get("undetermined_prices") or {}
     if und.get("market_periods"):
@@ -90,6 +94,35 @@ def print_headline(h: dict, scenario_name: str, cf_name: str) -> None:
         )
     out.print(t3)
     _print_heavy_dose(h.get("heavy_re_per_magnet") or [])
+
+
+KEY_COMMODITIES = ("oxide:Dy", "oxide:Tb", "oxide:Nd", "oxide:Pr", "magnet:ndfeb")
+
+
+def _print_named_markets(rows: list[dict]) -> None:
+    """Peak change of the key prices in the markets analysts quote (Europe, Japan, U.S.)."""
+    from reesim.impacts.compare import NAMED_MARKETS
+
+    names = list(NAMED_MARKETS.values())
+    cells = {(r["commodity"], r["market"]): r for r in rows if r["market"] in names}
+    shown = [c for c in KEY_COMMODITIES if any((c, m) in cells for m in names)]
+    if not shown:
+        return
+    t = Table(title="Peak price change in named markets, % (period)", header_style="bold")
+    t.add_column("commodity")
+    for m in names:
+        t.add_column(m, justify="right")
+    for c in shown:
+        t.add_row(
+            c,
+            *(
+                f"{cells[(c, m)]['peak_change_pct']:+.1f} ({cells[(c, m)]['period']})"
+                if (c, m) in cells
+                else ""
+                for m in names
+            ),
+        )
+    out.print(t)
 
 
 def _print_heavy_dose(rows: list[dict]) -> None:
@@ -172,6 +205,8 @@ def print_impacts(ih: dict) -> None:
     for col in ("product", "per", "market", "period", "Δ USD (range)"):
         t2.add_column(col, justify="right" if col.startswith("Δ") else "left")
     for r in ih["product_cost_peaks"]:
+        if r["market"] not in AVERAGE_MARKETS:  # named markets are in summary.json
+            continue
         lo, hi = r["change_usd_low"], r["change_usd_high"]
         t2.add_row(
             r["product"],
@@ -205,19 +240,30 @@ def run(
         None, "--out", "-o", help="Write tables (Parquet), summary.json and the resolved scenario here."
     ),
     report: bool = typer.Option(False, "--report", help="Also write report.html into the --out folder."),
+    fmt: str = typer.Option(
+        "parquet",
+        "--format",
+        "-f",
+        help="Table formats for --out, comma-separated: parquet (always written), csv, xlsx (one workbook).",
+    ),
 ) -> None:
     """Run a scenario and its counterfactual; print the headline; write the results."""
     from reesim import __version__
     from reesim.data import default_dataset
     from reesim.impacts.compare import compare, impact_headline
     from reesim.scenario.load import load_scenario, scenario_hash
+    from reesim.simulate.export import check_formats_available, parse_formats
     from reesim.simulate.headline import headline
     from reesim.simulate.result import write_run
     from reesim.simulate.steps import make_steps
 
+    formats = parse_formats(fmt)
+    check_formats_available(formats)
     sc = load_scenario(scenario)
     if report and out_dir is None:
         raise InputError("--report needs --out DIR (the report is written into the result folder)")
+    if formats != ("parquet",) and out_dir is None:
+        raise InputError(f"--format {fmt}: needs --out DIR (the tables are written into the result folder)")
     if out_dir is not None:
         check_out_folder(out_dir)  # refuse before simulating
     n = len(make_steps(sc.horizon))
@@ -273,6 +319,7 @@ def run(
             resolved,
             impact_tables(im, res, sc),
             finish=write_report if report else None,
+            formats=formats,
         )
         out.print(f"wrote {out_dir}")
         if report:
@@ -395,28 +442,41 @@ def compare_runs(
     run_a: Path = typer.Argument(..., help="Result folder of the scenario (reesim run --out)."),
     run_b: Path = typer.Argument(..., help="Result folder of the counterfactual."),
     out_dir: Path = typer.Option(None, "--out", "-o", help="Write the impact tables here."),
+    fmt: str = typer.Option(
+        "parquet",
+        "--format",
+        "-f",
+        help="Table formats for --out, comma-separated: parquet (always written), csv, xlsx (one workbook).",
+    ),
 ) -> None:
-    """Compare two result folders: impacts of RUN_A against RUN_B."""
+    """Compare two result folders: impacts of RUN_A against RUN_B, on the periods both cover."""
     from reesim.atomic import atomic_folder
     from reesim.impacts.compare import compare, impact_headline
+    from reesim.simulate.export import check_formats_available, parse_formats, write_tables
     from reesim.simulate.headline import headline
-    from reesim.simulate.result import read_result
+    from reesim.simulate.result import common_periods, read_result, restrict
 
+    formats = parse_formats(fmt)
+    check_formats_available(formats)
     if out_dir is not None:
         check_out_folder(out_dir)  # refuse before comparing
     a, b = read_result(run_a), read_result(run_b)
-    if sorted(a.prices["period"].unique()) != sorted(b.prices["period"].unique()):
-        raise InputError(
-            f"{run_a} and {run_b} cover different periods; compare runs over the same horizon and step"
+    periods = common_periods(a, b, str(run_a), str(run_b))
+    pa, pb = sorted(a.prices["period"].unique()), sorted(b.prices["period"].unique())
+    if pa != periods or pb != periods:
+        out.print(
+            f"Compared on the {len(periods)} periods both runs cover, {periods[0]} to {periods[-1]} "
+            f"({run_a}: {pa[0]} to {pa[-1]}; {run_b}: {pb[0]} to {pb[-1]})."
         )
+        a, b = restrict(a, periods), restrict(b, periods)
     print_headline(headline(a, b), a.scenario_name, b.scenario_name)
     im = compare(a, b)
     ih = impact_headline(im)
+    ih["periods_compared"] = {"first": periods[0], "last": periods[-1], "count": len(periods)}
     print_impacts(ih)
     if out_dir is not None:
         with atomic_folder(out_dir) as tmp:
-            for name, df in impact_tables(im, a).items():
-                df.to_parquet(tmp / f"{name}.parquet", index=False)
+            write_tables(tmp, impact_tables(im, a), formats)
             (tmp / "impacts.json").write_text(json.dumps(ih, indent=2, default=str))
         out.print(f"wrote {out_dir}")
 

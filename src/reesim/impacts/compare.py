@@ -3,7 +3,8 @@
 Tables (all immutable copies):
 
 * ``prices`` — price by commodity inside China and outside China (consumption-weighted over
-  the other regions' markets), scenario, counterfactual and % change;
+  the other regions' markets) and in the named markets (Europe, Japan, United States),
+  scenario, counterfactual and % change;
 * ``trade`` — exports by exporter and commodity, scenario vs counterfactual (trade diversion);
 * ``shortages`` — consumption by sector and region below the counterfactual, t and share;
 * ``welfare`` — Δ consumer and producer surplus, tariff and export-tax revenue, quota rents,
@@ -33,6 +34,11 @@ import pandas as pd
 from reesim.simulate.result import Result
 
 OWNER = "CHN"
+#: the averages inside and outside China; the named markets below are single regions
+AVERAGE_MARKETS = ("inside China", "outside China")
+#: regions whose own price is quoted beside the average outside China (Europe's is the
+#: Rotterdam/European quote of Fastmarkets and Argus; Japan and the U.S. import markets)
+NAMED_MARKETS = {"EU": "Europe", "JPN": "Japan", "USA": "United States"}
 DISCOUNT_RATE = 0.03
 COMPONENT_ORDER = (
     "consumer_surplus",
@@ -71,7 +77,9 @@ class Impacts:
 
 
 def market_prices(res: Result) -> pd.DataFrame:
-    """Prices inside China (CHN's market) and outside (consumption-weighted over the other regions).
+    """Prices inside China (CHN's market), outside (consumption-weighted over the other
+    regions) and in the named markets analysts quote (:data:`NAMED_MARKETS`: Europe, Japan,
+    the United States, each its region's price).
 
     ``determined``: whether the price is pinned by the solution (see
     :func:`reesim.solve.solution._determined`) and finite; outside China only determined
@@ -90,7 +98,9 @@ def market_prices(res: Result) -> pd.DataFrame:
     g = out.groupby(["period", "year", "commodity"], as_index=False)[["pw", "w"]].sum()
     g["usd_per_kg"] = g["pw"] / g["w"]
     outside = g[["period", "year", "commodity", "usd_per_kg"]].assign(market="outside China", determined=True)
-    return pd.concat([inside, outside], ignore_index=True)
+    named = p[p["region"].isin(list(NAMED_MARKETS))].assign(market=lambda t: t["region"].map(NAMED_MARKETS))
+    named = named[["period", "year", "commodity", "usd_per_kg", "determined", "market"]]
+    return pd.concat([inside, outside, named], ignore_index=True)
 
 
 def price_table(res: Result, cf: Result) -> pd.DataFrame:

@@ -386,8 +386,12 @@ class Dynamics(_Strict):
 
     expectation_weight: Share = Field(0.5, description="adaptive expectations: weight of the latest price")
     lead_time_years: dict[str, Annotated[float, Field(ge=0, le=15)]] = Field(
-        {"mining": 7.0, "separation": 3.0, "metal": 2.0, "magnet": 2.0},
-        description="DESIGN §4: mine 5-10 y, separation 2-5 y, magnets 1-3 y",
+        {"mining": 7.0, "separation": 3.0, "metal": 2.0, "magnet": 2.0, "thrift": 1.0},
+        description=(
+            "DESIGN §4: mine 5-10 y, separation 2-5 y, magnets 1-3 y; thrift (lean heavy-RE grades: "
+            "a diffusion step added to existing magnet lines) 1 y, assumption: Nissan cut the Dy of "
+            "the Leaf's magnets by 40 % within two years of the 2010 crisis (docs/thrifting.md)"
+        ),
     )
     max_build_rate: Share = Field(
         0.25, description="new capacity ordered per year, as a share of the process's capacity (assumption)"
@@ -397,11 +401,13 @@ class Dynamics(_Strict):
         description="capacity under construction at most this share of capacity (assumption; bounds supply response)",
     )
     capex_usd_per_kg_year: dict[str, Annotated[float, Field(ge=0, le=1000)]] = Field(
-        {"mining": 1.5, "separation": 1.7, "metal": 0.5, "magnet": 2.0},
+        {"mining": 1.5, "separation": 1.7, "metal": 0.5, "magnet": 2.0, "thrift": 0.5},
         description=(
             "annualised capital cost per kg of annual capacity, USD/kg/yr. Separation: Lynas' MREC "
             "(AUD 800 million for 9,000 t/yr of NdPr, processing_capacity) is about USD 14 per kg of REO "
-            "feed capacity at Mt Weld's NdPr share, annualised at 12 %; the others are assumptions"
+            "feed capacity at Mt Weld's NdPr share, annualised at 12 %; thrift (lean heavy-RE grades, per kg "
+            "of magnet) a quarter of a magnet line's, as a diffusion step added to a line; the others are "
+            "assumptions"
         ),
     )
     retirement_rate: Share = Field(0.0, description="share of capacity retired per year")

@@ -65,6 +65,44 @@ class Result:
         return ds
 
 
+def common_periods(a: Result, b: Result, label_a: str = "run A", label_b: str = "run B") -> list[str]:
+    """The periods both results cover (same step), in time order.
+
+    Raises
+    ------
+    InputError
+        If the runs step differently (years, quarters, months) or share no period.
+    """
+
+    def step(periods: list[str]) -> str:
+        p = str(periods[0]) if periods else ""
+        return "quarter" if "Q" in p else ("month" if "-" in p else "year")
+
+    pa, pb = sorted(a.prices["period"].unique()), sorted(b.prices["period"].unique())
+    if step(pa) != step(pb):
+        raise InputError(
+            f"{label_a} steps by {step(pa)} and {label_b} by {step(pb)}; compare runs with the same step "
+            "(horizon.step in the scenario)"
+        )
+    both = sorted(set(pa) & set(pb))
+    if not both:
+        raise InputError(
+            f"{label_a} ({pa[0]}-{pa[-1]}) and {label_b} ({pb[0]}-{pb[-1]}) share no period; "
+            "compare runs whose horizons overlap"
+        )
+    return both
+
+
+def restrict(res: Result, periods: list[str]) -> Result:
+    """The result on ``periods`` only (tables without a period column are kept whole)."""
+    keep = set(periods)
+    tables = {
+        k: (df[df["period"].isin(keep)].reset_index(drop=True) if "period" in df.columns else df)
+        for k, df in res._tables.items()
+    }
+    return Result(res.scenario_name, res.meta, tables)
+
+
 def read_result(folder: Path, name: str | None = None) -> Result:
     """A Result read back from the Parquet tables of a run folder (``reesim run --out``)."""
     folder = Path(folder)
@@ -88,22 +126,26 @@ def write_run(
     scenario_yaml: str,
     extra: dict[str, pd.DataFrame] | None = None,
     finish: Callable[[Path], None] | None = None,
+    formats: tuple[str, ...] = ("parquet",),
 ) -> None:
     """Write a run (scenario and counterfactual tables, summary.json, resolved scenario) atomically.
 
     Tables of the scenario go to ``<table>.parquet``, the counterfactual's to
-    ``counterfactual/<table>.parquet``. Everything is written into a temporary sibling folder
-    and renamed at the end: a failed run leaves no half-written directory. ``finish(folder)``,
-    if given, adds files (the HTML report) inside the same temporary folder before the rename.
+    ``counterfactual/<table>.parquet``; ``formats`` adds CSV files beside them and/or one
+    Excel workbook ``tables.xlsx`` (:mod:`reesim.simulate.export`). Everything is written
+    into a temporary sibling folder and renamed at the end: a failed run leaves no
+    half-written directory. ``finish(folder)``, if given, adds files (the HTML report) inside
+    the same temporary folder before the rename.
     """
+    from reesim.simulate.export import write_tables
+
+    tables: dict[str, pd.DataFrame] = {}
+    for key, res in results.items():
+        for name in TABLES:
+            tables[name if key == "scenario" else f"{key}/{name}"] = res.table(name)
+    tables.update(extra or {})
     with atomic_folder(directory) as tmp:
-        for key, res in results.items():
-            folder = tmp if key == "scenario" else tmp / key
-            folder.mkdir(exist_ok=True)
-            for name in TABLES:
-                res.table(name).to_parquet(folder / f"{name}.parquet", index=False)
-        for name, df in (extra or {}).items():
-            df.to_parquet(tmp / f"{name}.parquet", index=False)
+        write_tables(tmp, tables, formats, summary.get("units"))
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
         (tmp / "scenario.resolved.yaml").write_text(scenario_yaml)
         if finish is not None:

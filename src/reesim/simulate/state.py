@@ -27,9 +27,12 @@ import numpy as np
 
 #: process kind -> stage name used by lead times, capex and technology bans
 KIND_STAGE = {"mining": "mining", "capacity": "separation", "metal": "metal", "magnet": "magnet"}
-#: process kind -> the stage whose lead time, capex and technology bans its investment follows:
-#: lean heavy-RE grades (``thrift``) are built as magnet-making lines (their adoption lag)
-INVEST_STAGE = {**KIND_STAGE, "thrift": "magnet"}
+#: process kind -> the stage whose lead time and capex its investment follows (lean heavy-RE
+#: grades have their own: the adoption lag, ``Dynamics.lead_time_years["thrift"]``)
+INVEST_STAGE = {**KIND_STAGE, "thrift": "thrift"}
+#: investment stage -> the stage named by technology bans and capex subsidies (a lean grade is
+#: magnet-making technology: China's 2023 ban on magnet-making technology covers it)
+POLICY_STAGE = {"thrift": "magnet"}
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from reesim.scenario.spec import Scenario
 from reesim.simulate import storage
 from reesim.simulate.record import KT_TO_T, Recorder
 from reesim.simulate.result import Result
-from reesim.simulate.state import INVEST_STAGE, State, arrivals, orders
+from reesim.simulate.state import INVEST_STAGE, POLICY_STAGE, State, arrivals, orders
 from reesim.simulate.steps import Step, make_steps
 from reesim.solve import routes as routes_mod
 from reesim.solve.backends import PiqpBackend
@@ -386,8 +386,8 @@ def phase_invest(run: _Run, state: State, step: Step, sol) -> State:
     for j in np.flatnonzero(run.stage.notna().to_numpy() & (state.capacity > 0) & ~run.fixed):
         st = run.stage.iloc[j]
         region = run.regions[j]
-        pen = tech_mod.penalty(scenario, step.mid, region, st)
-        sub = support_mod.capex_share(scenario, step.mid, region, st)
+        pen = tech_mod.penalty(scenario, step.mid, region, POLICY_STAGE.get(st, st))
+        sub = support_mod.capex_share(scenario, step.mid, region, POLICY_STAGE.get(st, st))
         capex_full = dyn.capex_usd_per_kg_year[st] * pen.capex_multiplier
         lead = dyn.lead_time_years[st] + pen.extra_lead_time_years
         building = sum(item[2] for item in pipeline if item[1] == j)
