@@ -602,3 +602,26 @@ def test_instrument_applies_from_the_step_whose_midpoint_is_in_force():
     )
     assert (flow.loc[:"2026-Q2"] > 1000).all()
     assert (flow.loc["2026-Q3":] <= 1e-6).all()
+
+
+@pytest.mark.parametrize(
+    ("goods", "expected"),
+    [
+        ({"commodities": ["oxide:Er"]}, "erbium (Er) is not its own commodity; it is pooled in HREE_other"),
+        ({"commodities": ["metal:Lu"]}, "use 'oxide:HREE_other'"),
+        ({"elements": ["Ho"]}, "holmium (Ho) is not its own commodity; it is pooled in HREE_other"),
+        ({"elements": ["Sc"]}, "scandium (Sc) is not its own commodity; it is not modelled in this world"),
+        ({"commodities": ["oxide:Dz"]}, "did you mean 'oxide:Dy'?"),  # a misspelling keeps its suggestion
+    ],
+)
+def test_a_pooled_or_missing_rare_earth_is_named_not_mistaken_for_a_misspelling(tmp_path, goods, expected):
+    f = tmp_path / "el.yaml"
+    inst = {"type": "export_ban", "exporter": "CHN", "destinations": ["USA"], "start": 2025, **goods}
+    f.write_text(
+        yaml.safe_dump({"name": "el", "horizon": {"start": 2025, "end": 2025}, "instruments": [inst]})
+    )
+    with pytest.raises(InputError) as err:
+        _check(f)
+    msg = str(err.value)
+    assert expected in msg
+    assert "did you mean 'oxide:Pr'" not in msg and "did you mean 'Pr'" not in msg

@@ -23,6 +23,31 @@ from reesim.world.world import World
 from reesim.yamlsafe import MAX_PROBLEMS, join_problems
 
 STAGE_PREFIX = {"concentrate": "concentrate:", "oxide": "oxide:", "metal": "metal:", "magnet": "magnet:"}
+#: rare earths a world may pool or leave out, with their names (for a message that says so
+#: instead of suggesting a neighbour by spelling: 'Er' is not a misspelt 'Pr')
+RARE_EARTHS = {
+    "Ho": "holmium",
+    "Er": "erbium",
+    "Tm": "thulium",
+    "Yb": "ytterbium",
+    "Lu": "lutetium",
+    "Sc": "scandium",
+    "Pm": "promethium",
+}
+POOL = "HREE_other"
+
+
+def _unknown_element(element: str, known: list[str], what: str, value: str, allowed: list[str]) -> str:
+    """The message for an element (or an element's good) the world does not have."""
+    name = RARE_EARTHS.get(element)
+    if name is None:
+        return suggest(value, allowed, what=what, limit=30)
+    if element not in ("Sc", "Pm") and POOL in known:
+        use = f"oxide:{POOL}" if ":" in value else POOL
+        where = f"it is pooled in {POOL} with the other heavy rare earths Ho, Er, Tm, Yb and Lu (use '{use}')"
+    else:
+        where = "it is not modelled in this world"
+    return f"unknown {what} '{value}': {name} ({element}) is not its own commodity; {where}"
 
 
 def goods_of(goods: Goods, world: World, path: str, problems: list[str] | None = None) -> list[str]:
@@ -33,12 +58,18 @@ def goods_of(goods: Goods, world: World, path: str, problems: list[str] | None =
         if c in traded:
             out.append(c)
         elif problems is not None:
-            problems.append(f"{path}.commodities[{i}]: " + suggest(c, traded, what="commodity", limit=30))
+            element = c.split(":", 1)[1] if c.startswith(("oxide:", "metal:")) else ""
+            known = sorted({t.split(":", 1)[1] for t in traded if t.startswith("oxide:")})
+            problems.append(
+                f"{path}.commodities[{i}]: " + _unknown_element(element, known, "commodity", c, traded)
+            )
     elements = sorted({c.split(":", 1)[1] for c in traded if c.startswith(("oxide:", "metal:"))})
     for i, e in enumerate(goods.elements):
         if e not in elements:
             if problems is not None:
-                problems.append(f"{path}.elements[{i}]: " + suggest(e, elements, what="element"))
+                problems.append(
+                    f"{path}.elements[{i}]: " + _unknown_element(e, elements, "element", e, elements)
+                )
             continue
         out += [c for c in (f"oxide:{e}", f"metal:{e}") if c in traded]
     for s in goods.stages:
@@ -104,7 +135,9 @@ def check_scenario(scenario: Scenario, world: World, label: str = "scenario") ->
                 known = sorted({c.split(":", 1)[1] for c in world.commodities if c.startswith("oxide:")})
                 for i, el in enumerate(inst.content_of):
                     if el not in known:
-                        problems.append(f"{path}.content_of[{i}]: " + suggest(el, known, what="element"))
+                        problems.append(
+                            f"{path}.content_of[{i}]: " + _unknown_element(el, known, "element", el, known)
+                        )
                 for i, s in enumerate(inst.excluded_sectors):
                     if s not in sectors:
                         problems.append(
