@@ -138,3 +138,20 @@ def test_compare_refuses_different_steps(capsys, tmp_path):
     assert code == 0, err
     code, _, err = invoke(capsys, "compare", str(tmp_path / "a"), str(tmp_path / "b"))
     assert code == 2 and "steps by year" in err and "quarter" in err
+
+
+def test_welfare_carries_its_annual_rate_whatever_the_step(capsys, tmp_path):
+    from reesim.impacts.compare import step_years
+
+    assert (step_years("2025"), step_years("2025-Q3"), step_years("2025-07")) == (1.0, 0.25, 1 / 12)
+    code, _, err = invoke(
+        capsys, "run", _scenario(tmp_path, "q", 2025, "quarter"), "--out", str(tmp_path / "q")
+    )
+    assert code == 0, err
+    w = pd.read_parquet(tmp_path / "q" / "welfare.parquet")
+    assert set(w["step_years"]) == {0.25}
+    assert w["change_usd_million_per_year"].to_numpy() == pytest.approx(
+        4 * w["change_usd_million"].to_numpy()
+    )
+    units = json.loads((tmp_path / "q" / "summary.json").read_text())["units"]
+    assert "per year" in units["usd_million_per_year"] and "per step" in units["usd_million"]

@@ -305,6 +305,7 @@ def run(
                 "tonnes_per_year": "t/yr",
                 "usd_per_kg": "USD/kg",
                 "usd_million": "million USD per step",
+                "usd_million_per_year": "million USD per year (a step's amount over its length, step_years)",
             },
             "headline": h,
             "impacts": ih,

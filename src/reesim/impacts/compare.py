@@ -156,8 +156,21 @@ def _welfare_levels(res: Result) -> pd.DataFrame:
     return s
 
 
+def step_years(period: str) -> float:
+    """Length of a step in years from its label: ``2025`` 1, ``2025-Q2`` 0.25, ``2025-04`` 1/12."""
+    p = str(period)
+    if "Q" in p:
+        return 0.25
+    return 1.0 / 12.0 if "-" in p else 1.0
+
+
 def welfare_table(res: Result, cf: Result) -> pd.DataFrame:
-    """Δ welfare by period, region and component (million USD per step), with a 'total' component."""
+    """Δ welfare by period, region and component, with a 'total' component.
+
+    ``scenario``, ``counterfactual`` and ``change_usd_million`` are million USD in the step;
+    ``change_usd_million_per_year`` is the step's change at an annual rate (divided by
+    ``step_years``), comparable across yearly, quarterly and monthly runs.
+    """
     keys = ["period", "year", "region", "component"]
     a = _welfare_levels(res).groupby(keys)["usd_million"].sum()
     b = _welfare_levels(cf).groupby(keys)["usd_million"].sum()
@@ -167,7 +180,10 @@ def welfare_table(res: Result, cf: Result) -> pd.DataFrame:
         ["scenario", "counterfactual", "change_usd_million"]
     ].sum()
     total["component"] = "total"
-    return pd.concat([m, total], ignore_index=True)
+    out = pd.concat([m, total], ignore_index=True)
+    out["step_years"] = out["period"].map(step_years).astype(float)
+    out["change_usd_million_per_year"] = out["change_usd_million"] / out["step_years"]
+    return out
 
 
 def discounted(welfare: pd.DataFrame, rate: float, base_year: int) -> pd.DataFrame:
