@@ -232,3 +232,38 @@ trade:
 
     with pytest.raises(InputError, match="route_quad"):
         parse_world(text.replace("route_quad: 0.9166666666666666", "route_quad: -1"))
+
+
+def test_a_service_made_from_a_good_without_content_does_not_block_valuation():
+    """A user's world: magnets need Dy metal and an energy service made from electricity."""
+    w = _dy_world(None)
+    procs = pd.concat(
+        [
+            w.processes,
+            pd.DataFrame(
+                [("grid", "USA", "supply", np.inf, 0.1, 0.0), ("power", "USA", "other", np.inf, 0.0, 0.0)],
+                columns=w.processes.columns,
+            ),
+        ],
+        ignore_index=True,
+    )
+    io = pd.concat(
+        [
+            w.io,
+            pd.DataFrame(
+                [
+                    ("grid", "electricity", 1.0),
+                    ("power", "electricity", -1.0),
+                    ("power", "service:energy", 1.0),
+                    ("magnet:USA", "service:energy", -2.0),
+                    ("magnet:CHN", "service:energy", -2.0),
+                ],
+                columns=w.io.columns,
+            ),
+        ],
+        ignore_index=True,
+    )
+    user = w.replace(commodities=(*w.commodities, "electricity", "service:energy"), processes=procs, io=io)
+    c = element_content(user).set_index(["commodity", "element"])["reo_per_unit"]
+    assert c[("magnet:x", "Dy")] == pytest.approx(0.05 * 1.1477)
+    assert not {"electricity", "service:energy"} & set(c.index.get_level_values("commodity"))

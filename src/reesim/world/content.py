@@ -45,23 +45,13 @@ def element_content(world: World) -> pd.DataFrame:
         c: {c.removeprefix(OXIDE): 1.0} for c in world.commodities if c.startswith(OXIDE)
     }
     procs = [g for _p, g in io.groupby("process", sort=False)]
-    # A service made from goods (the heavy-RE dose of a magnet) carries their content; a
-    # service made from nothing (separation capacity) carries none and is left out.
-    made = {
-        c
-        for g in procs
-        if (g["coef"] < 0).any()
-        for c in g.loc[g["coef"] > 0, "commodity"]
-        if c.startswith("service:")
-    }
+    carriers = _carriers(procs, set(content))
     # Repeat until no new good can be valued (chains are short: concentrate -> mix -> oxide -> metal -> magnet).
     for _ in range(len(world.commodities)):
         added = False
         for g in procs:
-            ins = g[
-                (g["coef"] < 0) & (~g["commodity"].str.startswith("service:") | g["commodity"].isin(made))
-            ]
-            outs = g[g["coef"] > 0]
+            ins = g[(g["coef"] < 0) & g["commodity"].isin(carriers)]
+            outs = g[(g["coef"] > 0) & g["commodity"].isin(carriers)]
             if ins.empty or outs.empty:
                 continue
             known_in = all(c in content for c in ins["commodity"])
@@ -82,3 +72,29 @@ def element_content(world: World) -> pd.DataFrame:
             break
     rows = [(c, el, v) for c, mix in content.items() for el, v in mix.items() if v > 0]
     return pd.DataFrame(rows, columns=["commodity", "element", "reo_per_unit"])
+
+
+def _carriers(procs: list[pd.DataFrame], oxides: set[str]) -> set[str]:
+    """The goods that can carry rare-earth content: reachable from the oxides through the recipes.
+
+    Forward, a process with a carrier among its inputs makes carriers (a metal from an
+    oxide, a magnet from metals, the heavy-RE dose from metals); backward, a process that
+    yields carriers from exactly one input that is not a service cracks that input (a
+    concentrate, a mixed heavy-RE intermediate). Every other good carries nothing and is left
+    out of the content arithmetic: a service made from nothing (separation capacity) or from
+    goods without content (a user's energy or labour), so that it never blocks the valuation
+    of what is made with it.
+    """
+    carriers = set(oxides)
+    for _ in range(len(procs) + 1):
+        before = len(carriers)
+        for g in procs:
+            ins, outs = g.loc[g["coef"] < 0, "commodity"], g.loc[g["coef"] > 0, "commodity"]
+            if ins.isin(carriers).any():
+                carriers.update(outs)
+            goods = ins[~ins.str.startswith("service:")]
+            if outs.isin(carriers).any() and len(goods) == 1:
+                carriers.add(goods.iloc[0])
+        if len(carriers) == before:
+            break
+    return carriers
