@@ -165,6 +165,9 @@ def test_run_writes_impact_tables_and_compare_reads_two_runs(capsys, tmp_path):
     )
     assert code == 0, err
     assert "peak price change" in out
+    # The heavy-RE dose is read back from the run folders: compare prints the Dy-per-magnet line.
+    assert summary["heavy_dose"]["recipe_t_per_t_magnet"]["Dy"] > 0
+    assert "Dy per t of magnet made outside China" in " ".join(out.split())
     w_run = pd.read_parquet(tmp_path / "a" / "welfare_discounted.parquet").set_index(["region", "component"])
     w_cmp = pd.read_parquet(tmp_path / "c" / "welfare_discounted.parquet").set_index(["region", "component"])
     # The run's own counterfactual is the same baseline: both comparisons agree.

@@ -77,30 +77,49 @@ def _licensing(capacity_share: float | None = None):
 
 
 def test_lean_grades_run_only_where_the_saving_pays_every_step():
+    """Complementary slackness of every lean grade in every step of the licensing run.
+
+    With ``q`` its output, ``K`` its capacity that step, ``r`` the capacity's shadow rent and
+    ``MC(q) = a + b K0/K q`` (the cost line spread over current capacity): idle means the first
+    kg would not pay (``a >= saving``); running, the saving covers marginal cost plus the rent
+    (zero inside capacity), with equality while the reference recipe also runs in the region
+    (both make the same dose, so their costs are equal at the margin).
+    """
     _sc, res = _licensing()
     w = load_default_world()
     procs = w.processes.set_index("process")
     prod = res.production
     lean = prod[prod["kind"] == "thrift"]
+    cap = res.capacity.set_index(["period", "process"])
+    ref_dose = prod[prod["kind"] == "dose"].set_index(["period", "region"])["tonnes_per_year"]
     prices = res.prices.set_index(["period", "commodity", "region"])["usd_per_kg"]
-    ran_outside = 0
+    ran_outside = inside = 0
     for row in lean.itertuples(index=False):
         q = row.tonnes_per_year / 1000.0  # kt/yr
         pr = procs.loc[row.process]
+        k = cap.loc[(row.period, row.process), "tonnes_per_year"] / 1000.0
+        rent = cap.loc[(row.period, row.process), "rent_usd_per_kg"]
         dose = _io(w, f"hre-dose:{row.region}")
         heavy = sum(
             -dose[f"metal:{e}"] * prices.get((row.period, f"metal:{e}", row.region), 0.0)
             for e in ("Dy", "Tb")
         )
         saving = SAVE * heavy  # USD per kg magnet
-        mc = pr["mc_intercept"] + pr["mc_slope"] * q
+        mc = pr["mc_intercept"] + pr["mc_slope"] * pr["capacity"] / k * q
         tol = 1e-3 * max(1.0, saving)
         if q > 1e-6:
-            assert mc <= saving + tol, (row.period, row.region)  # runs only if it pays
             ran_outside += row.region != "CHN"
+            if q < k * (1 - 1e-6):
+                assert rent == pytest.approx(0.0, abs=tol)
+            if ref_dose.get((row.period, row.region), 0.0) > 1e-3:  # both run: equal at the margin
+                assert saving == pytest.approx(mc + rent, abs=tol), (row.period, row.region)
+                inside += q < k * (1 - 1e-6)
+            else:  # only lean doses: the reference recipe would cost more
+                assert saving >= mc + rent - tol, (row.period, row.region)
         else:
             assert pr["mc_intercept"] >= saving - tol, (row.period, row.region)  # idle: it would not pay
     assert ran_outside > 0  # the licence makes Dy dear enough outside China to thrift
+    assert inside > 0  # the equality is tested, not only the inequalities
 
 
 def test_thrifting_shrinks_the_dy_premium_outside_china():

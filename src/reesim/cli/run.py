@@ -87,7 +87,7 @@ def print_headline(h: dict, scenario_name: str, cf_name: str) -> None:
     for r in h["capacity_outside_china"]:
         ch = r["change_pct"]
         t3.add_row(
-            r["stage"],
+            "thrift (lean magnet grades)" if r["stage"] == "thrift" else r["stage"],
             _fmt(round(r["scenario"])),
             _fmt(round(r["counterfactual"])),
             "" if ch != ch else f"{ch:+.1f}",
@@ -317,6 +317,8 @@ def run(
             },
             "headline": h,
             "impacts": ih,
+            # the heavy-RE dose of a magnet, so that `reesim compare` can read Dy/Tb per magnet back
+            "heavy_dose": res.meta.get("heavy_dose"),
         }
         resolved = yaml.safe_dump(json.loads(sc.model_dump_json()), sort_keys=False)
         from reesim.reports import write_report

@@ -418,7 +418,8 @@ def _headline(run: Run) -> str:
                 for r in cap_rows
             ],
             f"Capacity outside China in the last period by stage, tonnes per year (mining and separation: "
-            f"REO; metal: metal; magnet: magnet mass). From {code('summary.json')} → "
+            f"REO; metal: metal; magnet: magnet mass; thrift: lean magnet grades that use less Dy/Tb, magnet mass, "
+            f"part of the magnet stage's output). From {code('summary.json')} → "
             f"{code('headline.capacity_outside_china')} (the {code('capacity')} tables).",
             numeric=(1, 2, 3),
         )

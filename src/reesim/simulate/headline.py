@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from reesim.simulate.result import Result
+from reesim.simulate.state import INVEST_STAGE
 
 OWNER = "CHN"
 #: markets whose prices analysts quote next to China's (licence wedges are shown for each)
@@ -110,7 +111,7 @@ def shortages(res: Result, cf: Result) -> pd.DataFrame:
 def capacity_outside(res: Result, cf: Result) -> pd.DataFrame:
     """Capacity outside China at the horizon by stage (t/yr), scenario and counterfactual."""
     last = res.capacity["period"].iloc[-1]
-    stage = {"mining": "mining", "capacity": "separation", "metal": "metal", "magnet": "magnet"}
+    stage = INVEST_STAGE  # the lean magnet grades are their own stage, ``thrift``
     out = []
     for label, r in (("scenario", res), ("counterfactual", cf)):
         c = r.capacity
@@ -199,15 +200,19 @@ def heavy_re_per_magnet(res: Result, cf: Result) -> pd.DataFrame:
     A magnet's heavy-RE dose comes from the reference recipe (``dose`` processes) or a lean
     grade (``thrift``) with ``1 - lean_saving`` of it (:func:`reesim.world.default._add_heavy_dose`),
     so the intensity is ``recipe x (dose + (1 - saving) lean) / (dose + lean)``; the lean share
-    is ``lean / (dose + lean)``. Empty for a world without heavy-RE doses.
+    is ``lean / (dose + lean)``. Each path uses its own world's recipe and saving (its
+    ``meta["heavy_dose"]``, kept in a run folder's summary.json); a path without one (a run
+    written before the doses existed) uses the other's. Empty for worlds without heavy-RE doses.
     """
-    spec = res.meta.get("heavy_dose")
     cols = ["year", "scope", "path", "lean_share", "dy_kg_per_t", "tb_kg_per_t"]
-    if not spec:
+    specs = {id(r): r.meta.get("heavy_dose") for r in (res, cf)}
+    fallback = specs[id(res)] or specs[id(cf)]
+    if not fallback:
         return pd.DataFrame(columns=cols)
-    recipe, save = spec["recipe_t_per_t_magnet"], float(spec["lean_saving"])
     rows = []
     for path, r in (("scenario", res), ("counterfactual", cf)):
+        spec = specs[id(r)] or fallback
+        recipe, save = spec["recipe_t_per_t_magnet"], float(spec["lean_saving"])
         p = r.production
         p = p[p["kind"].isin(["dose", "thrift"])].assign(
             scope=lambda t: t["region"].where(t["region"] == "CHN", "outside China").replace("CHN", "China")

@@ -12,7 +12,7 @@ import pandas as pd
 
 from reesim.impacts.welfare import WelfareAccount
 from reesim.model.qp import QP
-from reesim.simulate.state import KIND_STAGE
+from reesim.simulate.state import INVEST_STAGE
 from reesim.solve.solution import Solution, _determined, _net_two_way
 from reesim.world.world import PRIVATE_STOCK_SECTOR, STOCK_KIND, World
 
@@ -50,7 +50,7 @@ class Recorder:
             .rename(columns={"origin": "exporter", "dest": "importer"})
             .reset_index(drop=True)
         )
-        keep = p["kind"].isin(list(KIND_STAGE)).to_numpy()
+        keep = p["kind"].isin(list(INVEST_STAGE)).to_numpy()  # every stage that invests
         self.cap_idx = np.flatnonzero(keep)
         self.cap_labels = p.loc[keep, ["region", "process", "kind"]].reset_index(drop=True)
         self.steps: list[tuple[str, int, float]] = []

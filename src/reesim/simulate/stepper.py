@@ -117,6 +117,21 @@ def _initial_state(world: World, scenario: Scenario, reference) -> State:
     )
 
 
+def _thrift_slope(base: pd.DataFrame, capacity: np.ndarray) -> np.ndarray:
+    """Marginal-cost slopes with each lean heavy-RE grade's cost line spread over its current capacity.
+
+    A lean grade's extra cost runs from ``mc_intercept`` at its first kg to the cited high end
+    at full capacity (:func:`reesim.world.default._lean_grade`); new lines built by investment
+    have the same spread of costs, so the slope is the reference slope times reference over
+    current capacity and the cost at capacity stays at the high end (other kinds keep theirs).
+    """
+    slope = base["mc_slope"].to_numpy(dtype=float).copy()
+    cap0 = base["capacity"].to_numpy(dtype=float)
+    lean = (base["kind"] == "thrift").to_numpy() & (capacity > 0) & np.isfinite(cap0) & (cap0 > 0)
+    slope[lean] *= cap0[lean] / capacity[lean]
+    return slope
+
+
 def _step_world(
     world: World, scenario: Scenario, state: State, step: Step, cf: Counterfactual | None, extra
 ) -> World:
@@ -132,6 +147,7 @@ def _step_world(
     )
     opex = 1.0 + (state.opex_multiplier - 1.0) * share_pen
     p["capacity"] = state.capacity
+    p["mc_slope"] = _thrift_slope(base_p, state.capacity)
     p["mc_intercept"] = (
         base_p["mc_intercept"].astype(float).to_numpy() * learn * opex
         - support_mod.subsidy_per_unit(scenario, step.mid, world).to_numpy()
