@@ -120,6 +120,19 @@ def test_lean_grades_run_only_where_the_saving_pays_every_step():
             assert pr["mc_intercept"] >= saving - tol, (row.period, row.region)  # idle: it would not pay
     assert ran_outside > 0  # the licence makes Dy dear enough outside China to thrift
     assert inside > 0  # the equality is tested, not only the inequalities
+    # The dose's price is the reference recipe's cost where the recipe runs and never above it:
+    # a product's heavy-RE cost at the margin is the recipe at metal prices (what product costs use).
+    dose_price = prices.xs("service:hre_dose", level="commodity")
+    for (period, region), q_ref in ref_dose.items():
+        recipe = sum(
+            -v * prices.get((period, c, region), 0.0)
+            for c, v in _io(w, f"hre-dose:{region}").items()
+            if v < 0
+        )
+        tol = 1e-3 * max(1.0, recipe)
+        assert dose_price[(period, region)] <= recipe + tol, (period, region)
+        if q_ref > 1e-3:
+            assert dose_price[(period, region)] == pytest.approx(recipe, abs=tol), (period, region)
 
 
 def test_thrifting_shrinks_the_dy_premium_outside_china():
