@@ -17,6 +17,7 @@ from reesim import __version__
 from reesim.cli.backtest import backtest_cmd
 from reesim.cli.cache import app as cache_app
 from reesim.cli.data import app as data_app
+from reesim.cli.ensemble import ensemble_cmd
 from reesim.cli.game import game_cmd
 from reesim.cli.market import solve, world_app
 from reesim.cli.run import calibrate, compare_runs, report_cmd, schema, validate
@@ -43,6 +44,7 @@ app.command("compare")(compare_runs)
 app.command("report")(report_cmd)
 app.command("game")(game_cmd)
 app.command("backtest")(backtest_cmd)
+app.command("ensemble")(ensemble_cmd)
 
 
 @app.command()

@@ -1,0 +1,59 @@
+"""Benchmark of ``reesim ensemble`` (issue 16 targets).
+
+Prints, for ``china-2025-licensing`` (2025-2040 yearly, every member with its counterfactual,
+the default space: every stated assumption range and DESIGN's lead times):
+
+* members per second in process (1 worker) and on a 2-worker ``LocalCluster``, the ratio, and
+  the time 1,000 and 10,000 members would take at that rate against the targets (3 min and
+  25 min on 2 cores, >= 1.8x from 1 to 2 workers);
+* members lost without a record (target 0).
+
+Run: ``.venv/bin/python benchmarks/ensemble.py [-n 16]``. Writes into a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-n", type=int, default=16, help="members per measurement")
+    ap.add_argument("--scenario", default="china-2025-licensing")
+    args = ap.parse_args()
+    import pandas as pd
+
+    from reesim.ensemble.runner import run_ensemble
+    from reesim.ensemble.space import default_space
+    from reesim.scenario.load import load_scenario
+
+    sc = load_scenario(args.scenario)
+    space = default_space(sc)
+    tmp = Path(tempfile.mkdtemp(prefix="reesim-bench-ensemble-"))
+    print(f"{args.scenario}: {len(space)} parameters, {args.n} members per run, {os.cpu_count()} cores")
+    rates = {}
+    for workers in (1, 2):
+        t0 = time.perf_counter()
+        s = run_ensemble(sc, space, args.n, tmp / f"w{workers}", workers=workers)
+        dt = time.perf_counter() - t0
+        design = pd.read_parquet(tmp / f"w{workers}" / "design.parquet")
+        lost = args.n - len(design)
+        rates[workers] = args.n / dt
+        print(
+            f"  {workers} worker(s): {dt:6.1f} s, {rates[workers]:.2f} members/s, {s.ok} ok, {s.failed} failed, "
+            f"{lost} lost without a record (target 0)"
+        )
+    r = rates[2]
+    print(
+        f"  speed-up 1 -> 2 workers: {rates[2] / rates[1]:.2f}x (target >= 1.8x; includes cluster start-up)"
+    )
+    print(f"  1,000 members at the 2-worker rate: {1000 / r / 60:.1f} min (target <= 3 min)")
+    print(f"  10,000 members at the 2-worker rate: {10000 / r / 60:.1f} min (target <= 25 min)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""``reesim ensemble``: a scenario over its stated assumption ranges, with bands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from reesim.cli.text import out
+from reesim.errors import InputError
+
+#: the bands printed at the end (metric, item, markets)
+SHOWN = (
+    ("price_ratio", "oxide:Dy", ("Europe", "inside China")),
+    ("price_ratio", "oxide:Tb", ("Europe",)),
+    ("price_ratio", "oxide:Nd", ("outside China",)),
+    ("price_ratio", "magnet:ndfeb", ("outside China",)),
+)
+
+
+def ensemble_cmd(
+    scenario: str = typer.Argument(
+        ..., help="Scenario YAML file or shipped name (e.g. china-2025-licensing)."
+    ),
+    n: int = typer.Option(
+        32, "-n", help="Number of members (each runs the scenario and its counterfactual)."
+    ),
+    sample: str = typer.Option(
+        "lhs", "--sample", help="Sampling of the unit hypercube: lhs, sobol or random."
+    ),
+    vary: list[str] = typer.Option(
+        None,
+        "--vary",
+        help="NAME=DIST, repeatable: uniform(lo, hi), triangular(lo, mode, hi), normal(mean, sd), "
+        "lognormal(median, sigma), discrete(v1, v2, ...) or a number (fixed). NAME is a world "
+        "assumption (demand_elasticity_oxide) or dynamics.<field>[.<stage>].",
+    ),
+    only_listed: bool = typer.Option(
+        False, "--only-vary", help="Vary only the --vary parameters (default: every stated range as well)."
+    ),
+    seed: int = typer.Option(None, "--seed", help="Seed of the design (default: the scenario's seed)."),
+    member: list[int] = typer.Option(
+        None, "--member", help="Run only these members of the same design (repeatable): a re-run of member k."
+    ),
+    workers: int = typer.Option(
+        1, "--workers", "-w", help="Dask worker processes on this machine (1: in process)."
+    ),
+    scheduler: str = typer.Option(
+        None, "--scheduler", help="Address of a Dask scheduler (tcp://host:8786) instead of local workers."
+    ),
+    against: str = typer.Option(
+        None, "--against", help="Counterfactual scenario (default: the scenario's, else baseline)."
+    ),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for the design, member tables and bands."),
+) -> None:
+    """Run a scenario over the ranges of its assumptions: quantile bands and exceedance shares."""
+    from reesim.atomic import check_out_folder
+    from reesim.cli.run import progress_bar
+    from reesim.ensemble.design import METHODS
+    from reesim.ensemble.runner import run_ensemble
+    from reesim.ensemble.space import default_space, with_overrides
+    from reesim.scenario.load import load_scenario
+
+    if sample not in METHODS:
+        raise InputError(f"--sample: {sample!r} is not a sampling method; allowed: {', '.join(METHODS)}")
+    if n < 1 or n > 100_000:
+        raise InputError(f"-n: {n} members; allowed: 1 to 100000")
+    if workers < 1:
+        raise InputError(f"--workers: {workers}; allowed: 1 or more")
+    bad = [m for m in member or [] if not 0 <= m < n]
+    if bad:
+        raise InputError(f"--member: {bad[0]} is not a member of a design of {n}; allowed: 0 to {n - 1}")
+    sc = load_scenario(scenario)
+    space = with_overrides({} if only_listed else default_space(sc), sc, list(vary or []))
+    if not space:
+        raise InputError("--only-vary: no --vary given, so nothing varies; add --vary NAME=DIST")
+    check_out_folder(out_dir)
+    total = len(member) if member else n
+    failed = []
+    with progress_bar() as bar:
+        task = bar.add_task(f"ensemble of {sc.name}: {len(space)} parameters", total=total)
+
+        def step(k: int, error: str | None) -> None:
+            if error:
+                failed.append((k, error))
+            bar.advance(task)
+
+        s = run_ensemble(
+            sc,
+            space,
+            n,
+            out_dir,
+            method=sample,
+            seed=seed,
+            against=against,
+            workers=workers,
+            scheduler=scheduler,
+            only=member or None,
+            progress=step,
+        )
+    out.print(
+        f"{s.members} members ({s.method}, seed {s.seed}, {len(space)} parameters varied): {s.ok} ok, {s.failed} failed."
+    )
+    for k, error in sorted(failed)[:5]:
+        out.print(f"  member {k} failed: {error[:200]}")
+    if s.ok:
+        _print_bands(out_dir)
+    out.print(
+        f"wrote {out_dir} (design.parquet, members/, bands.parquet, exceedance.parquet, space.json, summary.json)"
+    )
+
+
+def _print_bands(folder: Path) -> None:
+    bands = pd.read_parquet(folder / "bands.parquet")
+    ex = pd.read_parquet(folder / "exceedance.parquet")
+    t = Table(
+        title="Scenario over counterfactual, yearly mean: median [p5-p95] and P(ratio > 2)",
+        header_style="bold",
+    )
+    for col in ("figure", "market", "year", "median", "p5-p95", "P(>2)"):
+        t.add_column(col, justify="left" if col in ("figure", "market") else "right")
+    for metric, item, markets in SHOWN:
+        b = bands[(bands["metric"] == metric) & (bands["item"] == item) & bands["where"].isin(markets)]
+        for r in b.sort_values(["where", "year"]).itertuples(index=False):
+            e = ex[(ex["item"] == item) & (ex["where"] == r.where) & (ex["year"] == r.year)]
+            t.add_row(
+                item,
+                r.where,
+                str(r.year),
+                f"{r.p50:.2f}",
+                f"{r.p5:.2f}-{r.p95:.2f}",
+                f"{e['p_above_2'].iloc[0]:.0%}" if len(e) else "",
+            )
+    if t.row_count:
+        out.print(t)

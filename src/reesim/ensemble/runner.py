@@ -1,0 +1,204 @@
+"""Run an ensemble: members in parallel on Dask, each streamed to disk, then bands from DuckDB.
+
+Layout of the output folder (written atomically: complete or absent, :mod:`reesim.atomic`):
+
+* ``design.parquet`` — one row per member: ``member, seed, status`` (ok/failed), ``error``
+  and the member's parameter values;
+* ``members/member-<k>.parquet`` — member ``k``'s figures (:mod:`reesim.ensemble.member`),
+  written as soon as it finishes, so the client never holds more than one member;
+* ``bands.parquet`` — per ``metric, item, where, year``: ``n``, ``mean`` and the quantiles
+  ``p5, p25, p50, p75, p95`` over the members that succeeded (DuckDB ``quantile_cont``,
+  linear interpolation);
+* ``exceedance.parquet`` — for every price ratio: the share of members above 1.5, 2 and 3;
+* ``space.json`` and ``summary.json`` — the distributions, the seed, the method, counts.
+
+Parallelism uses :mod:`distributed`: a :class:`distributed.LocalCluster` of ``workers``
+single-threaded processes by default, or the scheduler at ``scheduler`` (``tcp://host:8786``)
+of a cluster started with ``dask scheduler`` and ``dask worker``. Workers persist for the
+whole ensemble, so imports, the dataset and the solver's set-up are paid once per worker.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from reesim.ensemble.design import make_design
+from reesim.ensemble.member import run_member
+from reesim.ensemble.space import Parameter
+from reesim.scenario.spec import Scenario
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+THRESHOLDS = (1.5, 2.0, 3.0)
+
+
+@dataclass(frozen=True)
+class EnsembleSummary:
+    """What an ensemble run did: counts and where its tables are."""
+
+    members: int
+    ok: int
+    failed: int
+    folder: Path
+    method: str
+    seed: int
+
+
+def _tasks(design: pd.DataFrame, names: list[str], only: Iterable[int] | None):
+    rows = design if only is None else design[design["member"].isin(list(only))]
+    for d in rows.to_dict("records"):  # names with dots are not valid tuple fields
+        yield int(d["member"]), int(d["seed"]), {k: float(d[k]) for k in names}
+
+
+def _results(scenario, against, tasks, workers: int, scheduler: str | None):
+    """Yield member results as they finish: in process, on a LocalCluster or on a scheduler."""
+    tasks = list(tasks)
+    if scheduler is None and workers <= 1:
+        for member, seed, values in tasks:
+            yield run_member(scenario, against, member, seed, values)
+        return
+    from distributed import Client, LocalCluster, as_completed
+
+    if scheduler is not None:
+        client, cluster = Client(scheduler), None
+    else:
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+        )
+        client = Client(cluster)
+    try:
+        sc = client.scatter(scenario, broadcast=True)
+        futures = [
+            client.submit(run_member, sc, against, m, s, v, key=f"reesim-member-{m}", pure=False)
+            for m, s, v in tasks
+        ]
+        for fut in as_completed(futures):
+            yield fut.result()
+            fut.release()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_ensemble(
+    scenario: Scenario,
+    space: dict[str, Parameter],
+    n: int,
+    out_dir: Path,
+    *,
+    method: str = "lhs",
+    seed: int | None = None,
+    against: str | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    only: Iterable[int] | None = None,
+    progress: Callable[[int, str | None], None] | None = None,
+) -> EnsembleSummary:
+    """Run ``n`` members of ``scenario`` over ``space`` into ``out_dir`` (module docstring).
+
+    ``only`` runs a subset of the members of the same design (member ``k`` alone gets the same
+    inputs and figures as in the full run). ``progress(member, error)`` is called per member.
+    """
+    from reesim.atomic import atomic_folder
+    from reesim.scenario.load import scenario_hash
+
+    seed = scenario.seed if seed is None else seed
+    names = sorted(space)
+    design = make_design(space, n, method, seed)
+    status: dict[int, str | None] = {}
+    with atomic_folder(out_dir) as tmp:
+        (tmp / "members").mkdir()
+        for member, _seed, table, error in _results(
+            scenario, against, _tasks(design, names, only), workers, scheduler
+        ):
+            status[member] = error
+            if table is not None:
+                table.to_parquet(tmp / "members" / f"member-{member:06d}.parquet", index=False)
+            if progress:
+                progress(member, error)
+        ran = design[design["member"].isin(list(status))].copy()
+        ran["status"] = ran["member"].map(lambda m: "failed" if status[m] else "ok")
+        ran["error"] = ran["member"].map(lambda m: status[m] or "")
+        ran = ran[["member", "seed", "status", "error", *names]].sort_values("member")
+        ran.to_parquet(tmp / "design.parquet", index=False)
+        ok = int((ran["status"] == "ok").sum())
+        if ok:
+            _bands(tmp)
+        (tmp / "space.json").write_text(
+            json.dumps(
+                {
+                    p.name: {
+                        "distribution": p.dist.text(),
+                        "value_without_ensemble": p.value,
+                        "basis": p.basis,
+                    }
+                    for p in space.values()
+                },
+                indent=2,
+            )
+        )
+        (tmp / "summary.json").write_text(
+            json.dumps(
+                {
+                    "scenario": scenario.name,
+                    "scenario_hash": scenario_hash(scenario),
+                    "counterfactual": against or scenario.counterfactual or "baseline",
+                    "method": method,
+                    "seed": seed,
+                    "members_in_design": n,
+                    "members_run": len(ran),
+                    "ok": ok,
+                    "failed": len(ran) - ok,
+                    "quantiles": list(QUANTILES),
+                    "units": {
+                        "price_usd_per_kg": "USD/kg",
+                        "price_ratio": "scenario / counterfactual",
+                        "welfare_change_usd_million_per_year": "million USD per year",
+                        "welfare_pv_usd_million": "million USD, present value at 3 %/yr",
+                        "dy_kg_per_t_magnet": "kg Dy metal per t of magnet",
+                        "product_cost_change_usd_low": "USD per product unit",
+                    },
+                },
+                indent=2,
+            )
+        )
+    return EnsembleSummary(len(ran), ok, len(ran) - ok, Path(out_dir), method, seed)
+
+
+def exceed_column(threshold: float) -> str:
+    """Column of the share of members whose price ratio exceeds ``threshold`` (``p_above_1_5``)."""
+    return "p_above_" + f"{threshold:g}".replace(".", "_")
+
+
+def _bands(folder: Path) -> None:
+    """Quantile bands and exceedance shares over the member files (DuckDB, out of core)."""
+    import duckdb
+
+    src = (folder / "members" / "*.parquet").as_posix()
+    q = ", ".join(f"quantile_cont(value, {x}) AS p{round(100 * x)}" for x in QUANTILES)
+    con = duckdb.connect()
+    try:
+        bands = con.execute(
+            f"""SELECT metric, item, "where", year, count(value) AS n, avg(value) AS mean, {q}
+            FROM read_parquet(?) WHERE value IS NOT NULL AND isfinite(value)
+            GROUP BY ALL ORDER BY ALL""",
+            [src],
+        ).df()
+        ex = ", ".join(
+            f"avg(CASE WHEN value > {t} THEN 1.0 ELSE 0.0 END) AS {exceed_column(t)}" for t in THRESHOLDS
+        )
+        exceed = con.execute(
+            f"""SELECT item, "where", year, count(value) AS n, {ex}
+            FROM read_parquet(?) WHERE metric = 'price_ratio' AND value IS NOT NULL
+            GROUP BY ALL ORDER BY ALL""",
+            [src],
+        ).df()
+    finally:
+        con.close()
+    bands.to_parquet(folder / "bands.parquet", index=False)
+    exceed.to_parquet(folder / "exceedance.parquet", index=False)

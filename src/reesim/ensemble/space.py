@@ -1,0 +1,248 @@
+"""The uncertain inputs of an ensemble: which parameters vary, over what distribution.
+
+By default every scalar assumption of the default world that states a ``range`` in
+``default_world.yaml`` is drawn uniformly over that range, and the capacity lead times are
+drawn over the ranges DESIGN §4 states (mine 5-10 years, separation 2-5, magnets 1-3). A user
+overrides or adds any of them with ``--vary NAME=DIST``:
+
+* ``uniform(low, high)``;
+* ``triangular(low, mode, high)``;
+* ``normal(mean, sd)``;
+* ``lognormal(median, sigma)`` (``sigma`` the standard deviation of the logarithm);
+* ``discrete(v1, v2, ...)`` (equally likely values);
+* a plain number: the parameter is fixed at it.
+
+Names: a world assumption by its key (``demand_elasticity_oxide``), a dynamics parameter as
+``dynamics.<field>`` or ``dynamics.<field>.<stage>`` (``dynamics.lead_time_years.mining``).
+Draws are made on the unit hypercube (:mod:`reesim.ensemble.design`) and mapped through
+each distribution's quantile function (inverse-CDF sampling; McKay, Beckman & Conover 1979,
+*Technometrics* 21(2) for the Latin hypercube).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from reesim.errors import InputError
+from reesim.scenario.spec import Dynamics, Scenario
+
+#: the kinds of distribution a parameter may take, with the number of arguments each needs
+KINDS = {"uniform": 2, "triangular": 3, "normal": 2, "lognormal": 2, "discrete": None, "fixed": 1}
+
+#: DESIGN §4's lead-time ranges (years), drawn uniformly by default
+DESIGN_LEAD_TIMES = {"mining": (5.0, 10.0), "separation": (2.0, 5.0), "magnet": (1.0, 3.0)}
+
+_DIST = re.compile(r"^\s*([a-z]+)\s*\((.*)\)\s*$")
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One parameter's distribution: ``kind`` and its arguments (see the module docstring)."""
+
+    kind: str
+    args: tuple[float, ...]
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """The quantile function at ``u`` in (0, 1): a uniform draw mapped to this distribution."""
+        a = self.args
+        if self.kind == "fixed":
+            return np.full(len(u), a[0])
+        if self.kind == "uniform":
+            return a[0] + (a[1] - a[0]) * u
+        if self.kind == "triangular":
+            lo, mode, hi = a
+            c = 0.0 if hi == lo else (mode - lo) / (hi - lo)
+            return stats.triang.ppf(u, c, loc=lo, scale=hi - lo)
+        if self.kind == "normal":
+            return stats.norm.ppf(u, loc=a[0], scale=a[1])
+        if self.kind == "lognormal":
+            return stats.lognorm.ppf(u, s=a[1], scale=a[0])
+        values = np.asarray(a)  # discrete: equal weights
+        return values[np.minimum((u * len(values)).astype(int), len(values) - 1)]
+
+    def support(self) -> tuple[float, float]:
+        """The smallest and largest value a draw can take."""
+        a = self.args
+        if self.kind in ("normal",):
+            return -math.inf, math.inf
+        if self.kind == "lognormal":
+            return 0.0, math.inf
+        if self.kind in ("uniform", "triangular"):
+            return a[0], a[-1]
+        return min(a), max(a)
+
+    def text(self) -> str:
+        return f"{self.kind}({', '.join(f'{x:g}' for x in self.args)})"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """An uncertain input: its name, distribution, the value it has without the ensemble and its basis."""
+
+    name: str
+    dist: Distribution
+    value: float
+    basis: str
+
+
+def parse_distribution(name: str, text: str) -> Distribution:
+    """``uniform(0.2, 0.8)`` and the like (module docstring); a clear :class:`InputError` otherwise."""
+    where = f"--vary {name}"
+    allowed = "uniform(low, high), triangular(low, mode, high), normal(mean, sd), lognormal(median, sigma), discrete(v1, v2, ...) or a number"
+    try:
+        return Distribution("fixed", (float(text),))
+    except ValueError:
+        pass
+    m = _DIST.match(text)
+    if not m or m.group(1) not in KINDS or m.group(1) == "fixed":
+        raise InputError(f"{where}: {text!r} is not a distribution; allowed: {allowed}")
+    kind = m.group(1)
+    try:
+        args = tuple(float(x) for x in m.group(2).split(","))
+    except ValueError:
+        raise InputError(
+            f"{where}: {text!r} has an argument that is not a number; allowed: {allowed}"
+        ) from None
+    if not all(math.isfinite(x) for x in args):
+        raise InputError(f"{where}: {text!r} has an argument that is not finite")
+    need = KINDS[kind]
+    if need is not None and len(args) != need:
+        raise InputError(f"{where}: {kind} takes {need} numbers, got {len(args)} in {text!r}")
+    if kind == "uniform" and not args[0] < args[1]:
+        raise InputError(f"{where}: uniform(low, high) needs low < high, got {text!r}")
+    if kind == "triangular" and not (args[0] <= args[1] <= args[2] and args[0] < args[2]):
+        raise InputError(
+            f"{where}: triangular(low, mode, high) needs low <= mode <= high and low < high, got {text!r}"
+        )
+    if kind in ("normal", "lognormal") and not args[1] > 0:
+        raise InputError(f"{where}: the second argument of {kind} must be > 0, got {text!r}")
+    if kind == "lognormal" and not args[0] > 0:
+        raise InputError(f"{where}: lognormal's median must be > 0, got {text!r}")
+    return Distribution(kind, args)
+
+
+def default_space(scenario: Scenario) -> dict[str, Parameter]:
+    """Every stated assumption range of the default world and DESIGN §4's lead-time ranges.
+
+    A world assumption the scenario itself sets (``world.assumptions``) is taken as chosen,
+    not uncertain, and is left out.
+    """
+    from reesim.world.default import load_config
+
+    space: dict[str, Parameter] = {}
+    for key, spec in load_config()["assumptions"].items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("value"), int | float):
+            continue
+        rng = spec.get("range")
+        if not rng or key in scenario.world.assumptions or not rng[0] < rng[1]:
+            continue
+        space[key] = Parameter(
+            key,
+            Distribution("uniform", (float(rng[0]), float(rng[1]))),
+            float(spec["value"]),
+            f"default_world.yaml range ({spec.get('basis', '')[:80]})",
+        )
+    for stage, (lo, hi) in DESIGN_LEAD_TIMES.items():
+        name = f"dynamics.lead_time_years.{stage}"
+        space[name] = Parameter(
+            name,
+            Distribution("uniform", (lo, hi)),
+            float(scenario.dynamics.lead_time_years[stage]),
+            "DESIGN §4 lead-time range",
+        )
+    return space
+
+
+def with_overrides(space: dict[str, Parameter], scenario: Scenario, vary: list[str]) -> dict[str, Parameter]:
+    """The space with ``NAME=DIST`` overrides applied (names checked against what can vary)."""
+    from reesim.errors import suggest
+    from reesim.world.default import load_config
+
+    out = dict(space)
+    assumptions = load_config()["assumptions"]
+    scalar = sorted(
+        k for k, v in assumptions.items() if isinstance(v, dict) and isinstance(v.get("value"), int | float)
+    )
+    for item in vary:
+        if "=" not in item:
+            raise InputError(
+                f"--vary {item!r}: write NAME=DIST, e.g. demand_elasticity_oxide=uniform(0.2, 0.8)"
+            )
+        name, text = (s.strip() for s in item.split("=", 1))
+        dist = parse_distribution(name, text)
+        if name.startswith("dynamics."):
+            value = _dynamics_value(scenario, name)
+            basis = "--vary"
+        elif name in scalar:
+            value = float(assumptions[name]["value"])
+            basis = "--vary"
+            _check_support(name, dist, assumptions[name].get("valid"))
+        else:
+            raise InputError(
+                f"--vary {name}: " + suggest(name, [*scalar, "dynamics.<field>[.<stage>]"], what="parameter")
+            )
+        out[name] = Parameter(name, dist, value, basis)
+    return out
+
+
+def _dynamics_value(scenario: Scenario, name: str) -> float:
+    parts = name.split(".")[1:]
+    fields = sorted(Dynamics.model_fields)
+    if not parts or parts[0] not in Dynamics.model_fields:
+        from reesim.errors import suggest
+
+        raise InputError(
+            f"--vary {name}: " + suggest(parts[0] if parts else "", fields, what="dynamics field")
+        )
+    value = getattr(scenario.dynamics, parts[0])
+    if isinstance(value, dict):
+        if len(parts) != 2 or parts[1] not in value:
+            raise InputError(
+                f"--vary {name}: name a stage of dynamics.{parts[0]}; allowed: {', '.join(sorted(value))}"
+            )
+        return float(value[parts[1]])
+    if len(parts) != 1:
+        raise InputError(f"--vary {name}: dynamics.{parts[0]} is a number, not a table of stages")
+    return float(value)
+
+
+def _check_support(name: str, dist: Distribution, valid: str | None) -> None:
+    """A bounded distribution must stay where the assumption is defined (``valid:`` in the YAML).
+
+    Unbounded ones (normal, lognormal) may draw outside it; such members fail and are
+    recorded with their inputs (never redrawn).
+    """
+    if not valid or dist.kind in ("normal", "lognormal"):
+        return
+    lo_open, hi_open = valid[0] == "(", valid[-1] == ")"
+    lo, hi = (float(x) for x in valid[1:-1].split(","))
+    a, b = dist.support()
+    ok = (lo < a if lo_open else lo <= a) and (b < hi if hi_open else b <= hi)
+    if not ok:
+        raise InputError(f"--vary {name}: {dist.text()} reaches outside the allowed values {valid}")
+
+
+def apply(scenario: Scenario, values: dict[str, float]) -> Scenario:
+    """The scenario with one member's parameter values (world assumptions and dynamics)."""
+    world = {k: v for k, v in values.items() if not k.startswith("dynamics.")}
+    dyn = scenario.dynamics.model_dump()
+    for k, v in values.items():
+        if k.startswith("dynamics."):
+            parts = k.split(".")[1:]
+            if len(parts) == 2:
+                dyn[parts[0]] = {**dyn[parts[0]], parts[1]: v}
+            else:
+                dyn[parts[0]] = v
+    return scenario.model_copy(
+        update={
+            "world": scenario.world.model_copy(
+                update={"assumptions": {**scenario.world.assumptions, **world}}
+            ),
+            "dynamics": Dynamics.model_validate(dyn),
+        }
+    )

@@ -1,0 +1,199 @@
+"""Ensembles: distributions, the design, members on Dask equal to serial, failures kept, bands.
+
+* Distributions map the unit interval into their support and hit their quantiles (hand values).
+* A Latin hypercube puts exactly one member in each of the ``n`` strata of every parameter.
+* The design depends only on the space, ``n``, the method and the seed.
+* Two Dask workers (a real :class:`distributed.LocalCluster`) give the same member tables as
+  the serial run, bit for bit; member ``k`` re-run alone equals member ``k`` of the full run.
+* A member whose draw is outside where the world is defined is recorded with its inputs and
+  error, not redrawn; the bands count only the members that succeeded.
+* The bands are the quantiles of the member tables (checked against pandas).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reesim.ensemble.design import make_design, unit_sample
+from reesim.ensemble.runner import run_ensemble
+from reesim.ensemble.space import Distribution, Parameter, default_space, parse_distribution, with_overrides
+from reesim.errors import InputError
+from reesim.scenario.load import load_scenario
+from tests.test_cli import invoke
+
+
+@pytest.fixture(scope="module")
+def one_year():
+    sc = load_scenario("china-2025-licensing")
+    return sc.model_copy(update={"horizon": sc.horizon.model_copy(update={"end": 2025})})
+
+
+def test_distributions_hit_their_quantiles():
+    u = np.array([0.25, 0.5, 0.75])
+    assert parse_distribution("x", "uniform(2, 6)").ppf(u) == pytest.approx([3, 4, 5])
+    # triangular(0, 0, 1): F(x) = 1 - (1 - x)^2, so the median is 1 - sqrt(0.5)
+    assert parse_distribution("x", "triangular(0, 0, 1)").ppf(np.array([0.5]))[0] == pytest.approx(
+        1 - math.sqrt(0.5)
+    )
+    assert parse_distribution("x", "normal(1, 2)").ppf(np.array([0.5, 0.975])) == pytest.approx(
+        [1.0, 1 + 2 * 1.959964], rel=1e-5
+    )
+    assert parse_distribution("x", "lognormal(3, 0.5)").ppf(np.array([0.5]))[0] == pytest.approx(3.0)
+    assert list(parse_distribution("x", "discrete(1, 5, 9)").ppf(np.array([0.1, 0.5, 0.9]))) == [1, 5, 9]
+    assert parse_distribution("x", "0.7").ppf(u) == pytest.approx([0.7] * 3)
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("uniform(3, 1)", "low < high"),
+        ("triangular(0, 2, 1)", "low <= mode <= high"),
+        ("normal(1, 0)", "must be > 0"),
+        ("gamma(1, 2)", "is not a distribution"),
+        ("uniform(1, x)", "not a number"),
+        ("uniform(1)", "takes 2 numbers"),
+    ],
+)
+def test_bad_distributions_are_named(text, says):
+    with pytest.raises(InputError, match=r"--vary x: .*") as exc:
+        parse_distribution("x", text)
+    assert says in str(exc.value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    kind=st.sampled_from(
+        ["uniform(0.1, 0.9)", "triangular(1, 2, 5)", "discrete(2, 3, 7)", "lognormal(2, 1)"]
+    ),
+    u=st.floats(1e-9, 1 - 1e-9),
+)
+def test_every_draw_is_inside_the_support(kind, u):
+    d = parse_distribution("x", kind)
+    lo, hi = d.support()
+    assert lo <= d.ppf(np.array([u]))[0] <= hi
+
+
+@pytest.mark.parametrize("n", [1, 7, 40])
+def test_latin_hypercube_has_one_member_per_stratum(n):
+    u = unit_sample(5, n, "lhs", seed=3)
+    for j in range(5):
+        assert sorted(np.floor(u[:, j] * n).astype(int)) == list(range(n))
+
+
+def test_design_is_fixed_by_its_seed(one_year):
+    space = default_space(one_year)
+    a, b, c = (make_design(space, 8, "sobol", s) for s in (1, 1, 2))
+    pd.testing.assert_frame_equal(a, b)
+    assert not np.allclose(a.drop(columns=["member", "seed"]), c.drop(columns=["member", "seed"]))
+    assert a["seed"].nunique() == 8
+    # every stated range of the world and DESIGN's lead times vary, and each stays in its range
+    assert {"demand_elasticity_oxide", "hre_thrift_saving", "dynamics.lead_time_years.mining"} <= set(space)
+    for name, p in space.items():
+        lo, hi = p.dist.support()
+        assert a[name].between(lo, hi).all(), name
+
+
+def test_overrides_are_checked(one_year):
+    space = with_overrides({}, one_year, ["dynamics.lead_time_years.magnet=discrete(1, 2)"])
+    assert space["dynamics.lead_time_years.magnet"].dist == Distribution("discrete", (1.0, 2.0))
+    with pytest.raises(InputError, match="name a stage"):
+        with_overrides({}, one_year, ["dynamics.lead_time_years.smelting=1"])
+    with pytest.raises(InputError, match="reaches outside the allowed values"):
+        with_overrides({}, one_year, ["hre_thrift_saving=uniform(0.5, 1.5)"])
+    with pytest.raises(InputError, match="did you mean 'supply_elasticity'"):
+        with_overrides({}, one_year, ["suply_elasticity=1"])
+
+
+def test_dask_members_equal_serial_and_member_alone_is_bit_identical(one_year, tmp_path):
+    space = {
+        k: v
+        for k, v in default_space(one_year).items()
+        if k in ("hre_thrift_saving", "demand_elasticity_magnet")
+    }
+    serial = run_ensemble(one_year, space, 4, tmp_path / "serial", method="lhs", seed=11)
+    dask = run_ensemble(one_year, space, 4, tmp_path / "dask", method="lhs", seed=11, workers=2)
+    alone = run_ensemble(one_year, space, 4, tmp_path / "alone", method="lhs", seed=11, only=[2])
+    assert (serial.ok, dask.ok, alone.ok) == (4, 4, 1)
+    for k in range(4):
+        a = pd.read_parquet(tmp_path / "serial" / "members" / f"member-{k:06d}.parquet")
+        b = pd.read_parquet(tmp_path / "dask" / "members" / f"member-{k:06d}.parquet")
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "alone" / "members" / "member-000002.parquet"),
+        pd.read_parquet(tmp_path / "serial" / "members" / "member-000002.parquet"),
+        check_exact=True,
+    )
+    design = pd.read_parquet(tmp_path / "serial" / "design.parquet")
+    alone_design = pd.read_parquet(tmp_path / "alone" / "design.parquet")
+    pd.testing.assert_frame_equal(
+        alone_design.reset_index(drop=True), design[design["member"] == 2].reset_index(drop=True)
+    )
+    # The bands are the quantiles of the member tables.
+    members = pd.concat(
+        pd.read_parquet(p) for p in sorted((tmp_path / "serial" / "members").glob("*.parquet"))
+    )
+    dy = members[
+        (members["metric"] == "price_ratio")
+        & (members["item"] == "oxide:Dy")
+        & (members["where"] == "Europe")
+    ]
+    bands = pd.read_parquet(tmp_path / "serial" / "bands.parquet")
+    b = bands[
+        (bands["metric"] == "price_ratio") & (bands["item"] == "oxide:Dy") & (bands["where"] == "Europe")
+    ]
+    assert b["n"].item() == 4
+    assert b["p50"].item() == pytest.approx(float(dy["value"].median()), rel=1e-12)
+    assert b["p5"].item() == pytest.approx(float(dy["value"].quantile(0.05)), rel=1e-12)
+    assert (b["p5"] <= b["p25"]).all() and (b["p25"] <= b["p50"]).all() and (b["p75"] <= b["p95"]).all()
+    ex = pd.read_parquet(tmp_path / "serial" / "exceedance.parquet")
+    e = ex[(ex["item"] == "oxide:Dy") & (ex["where"] == "Europe")]
+    assert e["p_above_1_5"].item() == pytest.approx(float((dy["value"] > 1.5).mean()))
+    # The licence raises Dy outside China in every member (the sign does not depend on the draw).
+    assert (dy["value"] > 1.0).all()
+
+
+def test_failed_members_are_recorded_with_their_inputs(one_year, tmp_path):
+    space = {
+        "demand_elasticity_oxide": Parameter(
+            "demand_elasticity_oxide", Distribution("discrete", (-1.0, 0.5)), 0.5, "test"
+        )
+    }
+    s = run_ensemble(one_year, space, 4, tmp_path / "e", method="lhs", seed=0)
+    design = pd.read_parquet(tmp_path / "e" / "design.parquet")
+    bad = design[design["demand_elasticity_oxide"] < 0]
+    assert len(bad) == 2 and (bad["status"] == "failed").all()
+    assert bad["error"].str.contains("demand_elasticity_oxide: -1.0 is not allowed").all()
+    assert (s.ok, s.failed, s.members) == (2, 2, 4)
+    bands = pd.read_parquet(tmp_path / "e" / "bands.parquet")
+    assert (bands["n"] <= 2).all()
+    assert len(list((tmp_path / "e" / "members").glob("*.parquet"))) == 2
+
+
+def test_cli_ensemble_errors_exit_2(capsys, tmp_path):
+    code, _, err = invoke(
+        capsys, "ensemble", "baseline", "-n", "2", "--sample", "halton", "--out", str(tmp_path / "a")
+    )
+    assert code == 2 and "allowed: lhs, sobol, random" in err
+    code, _, err = invoke(
+        capsys,
+        "ensemble",
+        "baseline",
+        "-n",
+        "2",
+        "--vary",
+        "supply_elasticity=beta(1,2)",
+        "--out",
+        str(tmp_path / "a"),
+    )
+    assert code == 2 and "is not a distribution" in err
+    code, _, err = invoke(
+        capsys, "ensemble", "baseline", "-n", "2", "--member", "5", "--out", str(tmp_path / "a")
+    )
+    assert code == 2 and "allowed: 0 to 1" in err
+    assert not (tmp_path / "a").exists()
