@@ -154,6 +154,18 @@ def test_dask_members_equal_serial_and_member_alone_is_bit_identical(one_year, t
     ex = pd.read_parquet(tmp_path / "serial" / "exceedance.parquet")
     e = ex[(ex["item"] == "oxide:Dy") & (ex["where"] == "Europe")]
     assert e["p_above_1_5"].item() == pytest.approx(float((dy["value"] > 1.5).mean()))
+    # The screening is Spearman's rank correlation of the figure with each parameter.
+    from scipy.stats import spearmanr
+
+    sens = pd.read_parquet(tmp_path / "serial" / "sensitivity.parquet")
+    row = sens[
+        (sens["metric"] == "price_ratio")
+        & (sens["item"] == "oxide:Dy")
+        & (sens["where"] == "Europe")
+        & (sens["parameter"] == "hre_thrift_saving")
+    ]
+    x = design.set_index("member").loc[dy["member"], "hre_thrift_saving"].to_numpy()
+    assert row["spearman"].item() == pytest.approx(spearmanr(x, dy["value"].to_numpy()).statistic)
     # The licence raises Dy outside China in every member (the sign does not depend on the draw).
     assert (dy["value"] > 1.0).all()
 

@@ -108,7 +108,8 @@ def ensemble_cmd(
     if s.ok:
         _print_bands(out_dir)
     out.print(
-        f"wrote {out_dir} (design.parquet, members/, bands.parquet, exceedance.parquet, space.json, summary.json)"
+        f"wrote {out_dir} (design.parquet, members/, bands.parquet, exceedance.parquet, sensitivity.parquet, "
+        "space.json, summary.json)"
     )
 
 
@@ -121,8 +122,15 @@ def _print_bands(folder: Path) -> None:
     )
     for col in ("figure", "market", "year", "median", "p5-p95", "P(>2)"):
         t.add_column(col, justify="left" if col in ("figure", "market") else "right")
+    years = sorted(int(y) for y in bands["year"].dropna().unique())
+    shown_years = set(years[:3]) | {y for y in years if y % 5 == 0} | set(years[-1:])
     for metric, item, markets in SHOWN:
-        b = bands[(bands["metric"] == metric) & (bands["item"] == item) & bands["where"].isin(markets)]
+        b = bands[
+            (bands["metric"] == metric)
+            & (bands["item"] == item)
+            & bands["where"].isin(markets)
+            & bands["year"].isin(shown_years)
+        ]
         for r in b.sort_values(["where", "year"]).itertuples(index=False):
             e = ex[(ex["item"] == item) & (ex["where"] == r.where) & (ex["year"] == r.year)]
             t.add_row(
@@ -135,3 +143,21 @@ def _print_bands(folder: Path) -> None:
             )
     if t.row_count:
         out.print(t)
+        out.print(f"  (years {', '.join(map(str, sorted(shown_years)))}; every year in bands.parquet)")
+    sens = folder / "sensitivity.parquet"
+    if sens.is_file() and len(years) > 1:
+        s = pd.read_parquet(sens)
+        year = years[1]
+        s = s[
+            (s["metric"] == "price_ratio")
+            & (s["item"] == "oxide:Dy")
+            & (s["where"] == "Europe")
+            & (s["year"] == year)
+        ]
+        top = s.reindex(s["spearman"].abs().sort_values(ascending=False).index).head(4)
+        if len(top):
+            drivers = ", ".join(f"{r.parameter} {r.spearman:+.2f}" for r in top.itertuples(index=False))
+            out.print(
+                f"What drives Dy in Europe over the counterfactual in {year} (Spearman rank correlation, "
+                f"{int(top['n'].iloc[0])} members): {drivers} (sensitivity.parquet)."
+            )
