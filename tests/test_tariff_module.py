@@ -14,7 +14,7 @@ import re
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from reesim.errors import InputError
@@ -134,6 +134,16 @@ def test_welfare_identities(eps, sigma, eta):
 
 
 @settings(max_examples=200, deadline=None)
+@example(  # found in CI: nearly every line excluded, a consumer cost of -1e-10 bn USD (rounding)
+    t=1.0,
+    excluded=0.9999999999999999,
+    base=0.0,
+    sigma=0.99999,
+    eta=1.0,
+    share=1.0,
+    eps_c=math.inf,
+    eps_o=math.inf,
+)
 @given(
     t=st.floats(0.001, 2.0),
     excluded=st.floats(0.0, 1.0),
@@ -157,7 +167,7 @@ def test_properties_over_parameters(t, excluded, base, sigma, eta, share, eps_c,
     assert math.isfinite(out.deadweight_loss_usd_bn)
     assert out.deadweight_loss_usd_bn >= -1e-9
     assert -1e-9 <= out.pass_through <= 1 + 1e-9
-    assert out.consumer_cost_usd_bn >= -1e-12
+    assert out.consumer_cost_usd_bn >= -1e-9  # float noise: a difference of surpluses of hundreds of bn USD
     assert out.net_welfare_change_usd_bn == pytest.approx(
         out.consumer_surplus_change_usd_bn + out.tariff_revenue_usd_bn, rel=1e-9, abs=1e-12
     )
