@@ -116,6 +116,19 @@ def _edge_keys(df: pd.DataFrame) -> pd.MultiIndex:
     return pd.MultiIndex.from_frame(df[["commodity", "origin", "dest"]].astype(str))
 
 
+def edge_tuples(
+    df: pd.DataFrame, cols: tuple[str, str, str] = ("commodity", "origin", "dest")
+) -> list[tuple]:
+    """The (commodity, from, to) of each row as plain tuples of str (a few hundred rows: faster than a MultiIndex)."""
+    return list(zip(*(df[c].astype(str).tolist() for c in cols), strict=True))
+
+
+def _edge_lookup(edges: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
+    """Position in ``edges`` of each row of ``frame`` (commodity, origin, dest), -1 where absent."""
+    pos = {k: i for i, k in enumerate(edge_tuples(edges))}
+    return np.array([pos.get(k, -1) for k in edge_tuples(frame)], dtype=np.int64)
+
+
 def _edge_positions(
     edge_keys: pd.MultiIndex, frame: pd.DataFrame, cols: list[str], label: str, name_col: str
 ) -> np.ndarray:
@@ -239,11 +252,10 @@ def _vectors(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     """Hessian diagonal, linear cost, upper bounds and edge costs of ``world`` (vectorised)."""
     p, d, e = world.processes, world.demands, world.edges
     n_p, n_d, n_e = len(p), len(d), len(e)
-    keys = _edge_keys(e) if len(world.specific) or len(world.bans) else None
     spec = world.specific
     wedge = np.zeros(n_e)
     if len(spec):
-        pos = keys.get_indexer(_edge_keys(spec))
+        pos = _edge_lookup(e, spec)
         ok = pos >= 0
         np.add.at(wedge, pos[ok], spec.loc[ok, "per_unit"].astype(float).to_numpy())
     edge_cost = e["transport"].astype(float).to_numpy() + e["route_cost"].astype(float).to_numpy() + wedge
@@ -265,8 +277,8 @@ def _vectors(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
         ]
     )
     if len(world.bans):
-        banned = keys.isin(_edge_keys(world.bans))
-        ub[n_p + n_d + np.flatnonzero(banned)] = 0.0
+        banned = _edge_lookup(e, world.bans)
+        ub[n_p + n_d + np.unique(banned[banned >= 0])] = 0.0
     return P, c, ub, edge_cost
 
 

@@ -166,24 +166,13 @@ class Solution:
         return ds
 
 
-_REVERSE_CACHE: dict[int, tuple[pd.DataFrame, np.ndarray]] = {}
-
-
 def _reverse_edges(edges: pd.DataFrame) -> np.ndarray:
-    """Position of each edge's reverse edge (-1 if none), cached per edges table object."""
-    hit = _REVERSE_CACHE.get(id(edges))
-    if hit is not None and hit[0] is edges:
-        return hit[1]
-    keys = pd.MultiIndex.from_frame(edges[["commodity", "origin", "dest"]].astype(str))
-    rev = keys.get_indexer(
-        pd.MultiIndex.from_arrays(
-            [edges["commodity"].astype(str), edges["dest"].astype(str), edges["origin"].astype(str)]
-        )
-    )
-    if len(_REVERSE_CACHE) > 64:
-        _REVERSE_CACHE.clear()
-    _REVERSE_CACHE[id(edges)] = (edges, rev)
-    return rev
+    """Position of each edge's reverse edge (-1 if none)."""
+    from reesim.model.qp import edge_tuples
+
+    keys = edge_tuples(edges)
+    pos = {k: i for i, k in enumerate(keys)}
+    return np.array([pos.get((c, d, o), -1) for c, o, d in keys], dtype=np.int64)
 
 
 def _net_two_way(world: World, f: np.ndarray) -> np.ndarray:
@@ -205,17 +194,14 @@ def _determined(qp: QP, v: np.ndarray, y: np.ndarray, tol: float) -> np.ndarray:
     and not traded) and are reported as not determined.
     """
     n_nodes = qp.n_nodes
-    G = qp.G.tocsc()
+    G = qp.G[:n_nodes].tocsc()  # the balance rows only: every index below is a node
     det = np.zeros(n_nodes, bool)
     binding_quota = np.flatnonzero(y[n_nodes:] > tol) + n_nodes
     in_binding = np.zeros(qp.n, bool)
     if len(binding_quota):
         in_binding[np.unique(qp.G[binding_quota].tocoo().col)] = True
     interior = (v > tol) & (v < qp.ub - tol) & ~in_binding
-    cols = [
-        np.array([r for r in G.indices[G.indptr[j] : G.indptr[j + 1]] if r < n_nodes])
-        for j in np.flatnonzero(interior)
-    ]
+    cols = [G.indices[G.indptr[j] : G.indptr[j + 1]] for j in np.flatnonzero(interior)]
     dem = slice(qp.n_proc, qp.n_proc + qp.n_dem)
     for j in np.flatnonzero(interior[dem]) + qp.n_proc:
         det[G.indices[G.indptr[j] : G.indptr[j + 1]]] = True

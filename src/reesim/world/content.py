@@ -40,30 +40,33 @@ def element_content(world: World) -> pd.DataFrame:
     DataFrame
         One row per (commodity, element) with a positive content (t REO per t).
     """
-    io = world.io.assign(coef=lambda t: t["coef"].astype(float))
     content: dict[str, dict[str, float]] = {
         c: {c.removeprefix(OXIDE): 1.0} for c in world.commodities if c.startswith(OXIDE)
     }
-    procs = [g for _p, g in io.groupby("process", sort=False)]
-    carriers = _carriers(procs, set(content))
+    # Plain (commodity, coef) lists per process, in the io's order (pandas per group was ~0.6 s).
+    procs: dict[str, list[tuple[str, float]]] = {}
+    for pid, c, coef in zip(world.io["process"], world.io["commodity"], world.io["coef"], strict=True):
+        procs.setdefault(pid, []).append((c, float(coef)))
+    recipes = list(procs.values())
+    carriers = _carriers(recipes, set(content))
     # Repeat until no new good can be valued (chains are short: concentrate -> mix -> oxide -> metal -> magnet).
     for _ in range(len(world.commodities)):
         added = False
-        for g in procs:
-            ins = g[(g["coef"] < 0) & g["commodity"].isin(carriers)]
-            outs = g[(g["coef"] > 0) & g["commodity"].isin(carriers)]
-            if ins.empty or outs.empty:
+        for g in recipes:
+            ins = [(c, k) for c, k in g if k < 0 and c in carriers]
+            outs = [(c, k) for c, k in g if k > 0 and c in carriers]
+            if not ins or not outs:
                 continue
-            known_in = all(c in content for c in ins["commodity"])
-            known_out = all(c in content for c in outs["commodity"])
-            if len(outs) == 1 and known_in and outs["commodity"].iloc[0] not in content:
-                good, per, parts = outs["commodity"].iloc[0], float(outs["coef"].iloc[0]), ins
-            elif len(ins) == 1 and known_out and ins["commodity"].iloc[0] not in content:
-                good, per, parts = ins["commodity"].iloc[0], -float(ins["coef"].iloc[0]), outs
+            known_in = all(c in content for c, _k in ins)
+            known_out = all(c in content for c, _k in outs)
+            if len(outs) == 1 and known_in and outs[0][0] not in content:
+                good, per, parts = outs[0][0], outs[0][1], ins
+            elif len(ins) == 1 and known_out and ins[0][0] not in content:
+                good, per, parts = ins[0][0], -ins[0][1], outs
             else:
                 continue
             mix: dict[str, float] = {}
-            for c, coef in zip(parts["commodity"], parts["coef"], strict=True):
+            for c, coef in parts:
                 for el, v in content[c].items():
                     mix[el] = mix.get(el, 0.0) + abs(coef) * v / per
             content[good] = mix
@@ -74,7 +77,7 @@ def element_content(world: World) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["commodity", "element", "reo_per_unit"])
 
 
-def _carriers(procs: list[pd.DataFrame], oxides: set[str]) -> set[str]:
+def _carriers(recipes: list[list[tuple[str, float]]], oxides: set[str]) -> set[str]:
     """The goods that can carry rare-earth content: reachable from the oxides through the recipes.
 
     Forward, a process with a carrier among its inputs makes carriers (a metal from an
@@ -86,15 +89,16 @@ def _carriers(procs: list[pd.DataFrame], oxides: set[str]) -> set[str]:
     of what is made with it.
     """
     carriers = set(oxides)
-    for _ in range(len(procs) + 1):
+    for _ in range(len(recipes) + 1):
         before = len(carriers)
-        for g in procs:
-            ins, outs = g.loc[g["coef"] < 0, "commodity"], g.loc[g["coef"] > 0, "commodity"]
-            if ins.isin(carriers).any():
+        for g in recipes:
+            ins = [c for c, k in g if k < 0]
+            outs = [c for c, k in g if k > 0]
+            if any(c in carriers for c in ins):
                 carriers.update(outs)
-            goods = ins[~ins.str.startswith("service:")]
-            if outs.isin(carriers).any() and len(goods) == 1:
-                carriers.add(goods.iloc[0])
+            goods = [c for c in ins if not c.startswith("service:")]
+            if len(goods) == 1 and any(c in carriers for c in outs):
+                carriers.add(goods[0])
         if len(carriers) == before:
             break
     return carriers
