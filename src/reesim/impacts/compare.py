@@ -25,6 +25,7 @@ Tables (all immutable copies):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -196,6 +197,16 @@ def discounted(welfare: pd.DataFrame, rate: float, base_year: int) -> pd.DataFra
 
 def product_cost_table(prices: pd.DataFrame) -> pd.DataFrame:
     """Δ cost of the rare-earth content per product unit (USD), by period and market, with ranges."""
+    content = _product_content()
+    if content.empty:
+        return content.copy()
+    return _product_costs(content, prices)
+
+
+@functools.lru_cache(maxsize=1)
+def _product_content() -> pd.DataFrame:
+    """kg of each priced commodity per product unit (low, high), from products.csv and the cited
+    end_use_intensity rows: read once per process (the embedded dataset does not change)."""
     import reesim.data as rd
 
     spec = pd.read_csv(
@@ -227,9 +238,11 @@ def product_cost_table(prices: pd.DataFrame) -> pd.DataFrame:
                     "intensity_row": f"{e.product} | {e.component} | {e.material}: {vals} {e.unit}",
                 }
             )
-    content = pd.DataFrame(rows)
-    if content.empty:
-        return content
+    return pd.DataFrame(rows)
+
+
+def _product_costs(content: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame:
+    """The product cost table from the content per unit and the price changes."""
     if "determined" not in prices:
         prices = prices.assign(determined=True)
     dp = prices.assign(delta=prices["usd_per_kg"] - prices["usd_per_kg_cf"])[

@@ -201,18 +201,20 @@ def _determined(qp: QP, v: np.ndarray, y: np.ndarray, tol: float) -> np.ndarray:
     if len(binding_quota):
         in_binding[np.unique(qp.G[binding_quota].tocoo().col)] = True
     interior = (v > tol) & (v < qp.ub - tol) & ~in_binding
-    cols = [G.indices[G.indptr[j] : G.indptr[j + 1]] for j in np.flatnonzero(interior)]
     dem = slice(qp.n_proc, qp.n_proc + qp.n_dem)
     for j in np.flatnonzero(interior[dem]) + qp.n_proc:
         det[G.indices[G.indptr[j] : G.indptr[j + 1]]] = True
-    changed = True
-    while changed:
-        changed = False
-        for rows in cols:
-            if len(rows) and (~det[rows]).sum() == 1:
-                det[rows] = True
-                changed = True
-    return det
+    # Fixed point, vectorised: a relation (interior column) with exactly one undetermined price
+    # pins it. Marking is monotone, so firing all such columns at once reaches the same closure.
+    pattern = G[:, np.flatnonzero(interior)].copy()
+    pattern.data = np.ones_like(pattern.data)
+    pattern_t = pattern.T.tocsr()
+    while True:
+        fire = (pattern_t @ (~det).astype(float)) == 1
+        new = ((pattern @ fire.astype(float)) > 0) & ~det
+        if not new.any():
+            return det
+        det |= new
 
 
 def _build_tables(world: World, qp: QP, raw: RawSolution, wedges: np.ndarray) -> dict[str, pd.DataFrame]:
