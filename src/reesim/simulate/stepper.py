@@ -399,8 +399,9 @@ def phase_invest(run: _Run, state: State, step: Step, sol) -> State:
     opex_mult = state.opex_multiplier.copy()
     learn_exp = state.learning_exponent.copy()
     fiscal_capex: dict[str, float] = {}  # million USD per year of annuity, by paying region
+    stages = run.stage.to_numpy(dtype=object)  # positional reads of a numpy array, not .iloc in the loop
     for j in np.flatnonzero(run.stage.notna().to_numpy() & (state.capacity > 0) & ~run.fixed):
-        st = run.stage.iloc[j]
+        st = stages[j]
         region = run.regions[j]
         pen = tech_mod.penalty(scenario, step.mid, region, POLICY_STAGE.get(st, st))
         sub = support_mod.capex_share(scenario, step.mid, region, POLICY_STAGE.get(st, st))
