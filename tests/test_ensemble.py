@@ -209,3 +209,21 @@ def test_cli_ensemble_errors_exit_2(capsys, tmp_path):
     )
     assert code == 2 and "allowed: 0 to 1" in err
     assert not (tmp_path / "a").exists()
+
+
+def test_the_counterfactual_shares_the_members_dynamics(tmp_path):
+    """Baseline against itself: whatever the drawn dynamics, every price ratio is 1 and welfare 0."""
+    sc = load_scenario("baseline")
+    sc = sc.model_copy(update={"horizon": sc.horizon.model_copy(update={"end": 2028})})
+    space = with_overrides(
+        {},
+        sc,
+        ["dynamics.lead_time_years.magnet=discrete(1, 3)", "dynamics.expectation_weight=discrete(0.1, 0.9)"],
+    )
+    s = run_ensemble(sc, space, 2, tmp_path / "e", method="lhs", seed=5)
+    assert s.ok == 2
+    members = pd.concat(pd.read_parquet(p) for p in (tmp_path / "e" / "members").glob("*.parquet"))
+    ratios = members[members["metric"] == "price_ratio"]["value"].dropna()
+    assert len(ratios) and ratios.to_numpy() == pytest.approx(1.0, abs=1e-9)
+    pv = members[members["metric"] == "welfare_pv_usd_million"]["value"]
+    assert pv.to_numpy() == pytest.approx(0.0, abs=1e-6)

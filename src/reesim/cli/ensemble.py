@@ -105,8 +105,13 @@ def ensemble_cmd(
     )
     for k, error in sorted(failed)[:5]:
         out.print(f"  member {k} failed: {error[:200]}")
-    if s.ok:
-        _print_bands(out_dir)
+    if not s.ok:
+        from reesim.errors import ModelFailure
+
+        raise ModelFailure(
+            f"no member of the ensemble succeeded; {out_dir}/design.parquet holds each member's inputs and error"
+        )
+    _print_bands(out_dir)
     out.print(
         f"wrote {out_dir} (design.parquet, members/, bands.parquet, exceedance.parquet, sensitivity.parquet, "
         "space.json, summary.json)"

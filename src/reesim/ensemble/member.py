@@ -39,7 +39,9 @@ def outcomes(res, cf) -> pd.DataFrame:
 
     parts = []
     prices = price_table(res, cf)
-    p = prices[prices["commodity"].isin(COMMODITIES)]
+    p = prices[prices["commodity"].isin(COMMODITIES)].copy()
+    if "determined" in p:  # a price the solution does not pin down is one point of an interval
+        p.loc[~p["determined"].astype(bool), ["usd_per_kg", "usd_per_kg_cf"]] = float("nan")
     p = p.groupby(["commodity", "market", "year"], as_index=False)[["usd_per_kg", "usd_per_kg_cf"]].mean()
     p["ratio"] = p["usd_per_kg"] / p["usd_per_kg_cf"].where(p["usd_per_kg_cf"] > 0)
     for col, metric in (
@@ -131,12 +133,20 @@ def outcomes(res, cf) -> pd.DataFrame:
 
 def run_member(scenario: Scenario, against: str | None, member: int, seed: int, values: dict[str, float]):
     """Run member ``member``: ``(member, seed, table, None)`` or ``(member, seed, None, error)``."""
-    from reesim.cli.run import run_pair
     from reesim.ensemble.space import apply
+    from reesim.scenario.load import load_scenario
+    from reesim.simulate import simulate
 
     try:
         sc = apply(scenario, values).model_copy(update={"seed": int(seed)})
-        res, cf, _ = run_pair(sc, against)
+        # The counterfactual shares the member's world and its drawn dynamics (lead times ...):
+        # otherwise the comparison mixes the measures with the draw.
+        base = load_scenario(against or scenario.counterfactual or "baseline")
+        cf_sc = apply(base, {k: v for k, v in values.items() if k.startswith("dynamics.")}).model_copy(
+            update={"horizon": sc.horizon, "world": sc.world}
+        )
+        cf = simulate(cf_sc)
+        res = simulate(sc, counterfactual=cf)
         table = outcomes(res, cf)
     except Exception as exc:  # recorded with the member's inputs, never silently dropped
         return member, seed, None, f"{type(exc).__name__}: {exc}".strip()

@@ -78,7 +78,7 @@ def _results(scenario, against, tasks, workers: int, scheduler: str | None):
     try:
         sc = client.scatter(scenario, broadcast=True)
         futures = [
-            client.submit(run_member, sc, against, m, s, v, key=f"reesim-member-{m}", pure=False)
+            client.submit(run_member, sc, against, m, s, v, pure=False)  # unique keys per run
             for m, s, v in tasks
         ]
         for fut in as_completed(futures):
@@ -235,14 +235,13 @@ def _sensitivity(folder: Path, design: pd.DataFrame, names: list[str]) -> None:
     varied = [n for n in names if params[n].nunique() > 1]
     rows = []
     if len(wide) >= 3 and varied:
-        ranks_f = wide.rank()
-        ranks_p = params[varied].rank()
         for col in wide.columns:
-            f = ranks_f[col]
+            f = wide[col]
             ok = f.notna()
             if ok.sum() < 3 or f[ok].nunique() < 2:
                 continue
-            corr = ranks_p[ok].corrwith(f[ok])
+            # Spearman on the members that have the figure: rank within that subset
+            corr = params.loc[ok, varied].rank().corrwith(f[ok].rank())
             for name, rho in corr.items():
                 rows.append((*col, name, float(rho), int(ok.sum())))
     out = pd.DataFrame(rows, columns=[*keys, "parameter", "spearman", "n"])
