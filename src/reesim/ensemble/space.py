@@ -219,11 +219,9 @@ def _check_support(name: str, dist: Distribution, valid: str | None) -> None:
     """
     if not valid or dist.kind in ("normal", "lognormal"):
         return
-    lo_open, hi_open = valid[0] == "(", valid[-1] == ")"
-    lo, hi = (float(x) for x in valid[1:-1].split(","))
-    a, b = dist.support()
-    ok = (lo < a if lo_open else lo <= a) and (b < hi if hi_open else b <= hi)
-    if not ok:
+    from reesim.world.default_data import in_valid
+
+    if not all(in_valid(x, valid) for x in dist.support()):
         raise InputError(f"--vary {name}: {dist.text()} reaches outside the allowed values {valid}")
 
 

@@ -68,6 +68,13 @@ class _Recorder:
         return pd.DataFrame(self.rows, columns=["parameter", "value", "unit", "source"])
 
 
+def in_valid(value: float, text: str) -> bool:
+    """Whether ``value`` lies in an interval written ``(lo, hi]``, ``[lo, hi)`` ... (``valid:`` in the YAML)."""
+    lo_open, hi_open = text[0] == "(", text[-1] == ")"
+    lo, hi = (float(x) for x in text[1:-1].split(","))
+    return (lo < value if lo_open else lo <= value) and (value < hi if hi_open else value <= hi)
+
+
 def _check_valid(key: str, value: object, spec: dict) -> None:
     """Refuse an assumption override outside its mathematically valid interval (``valid:`` in the YAML).
 
@@ -81,10 +88,7 @@ def _check_valid(key: str, value: object, spec: dict) -> None:
     text = spec.get("valid")
     if not text:
         return
-    lo_open, hi_open = text[0] == "(", text[-1] == ")"
-    lo, hi = (float(x) for x in text[1:-1].split(","))
-    ok = (lo < value if lo_open else lo <= value) and (value < hi if hi_open else value <= hi)
-    if not ok:
+    if not in_valid(value, text):
         rng = spec.get("range")
         doc = f"; documented range {rng[0]}-{rng[1]}" if rng else ""
         raise InputError(f"{where}: {value} is not allowed; allowed: {text}{doc}")
