@@ -108,6 +108,11 @@ def test_overrides_are_checked(one_year):
         with_overrides({}, one_year, ["hre_thrift_saving=uniform(0.5, 1.5)"])
     with pytest.raises(InputError, match="did you mean 'supply_elasticity'"):
         with_overrides({}, one_year, ["suply_elasticity=1"])
+    # dynamics draws are checked against the field's own bounds before any member runs
+    with pytest.raises(InputError, match="reaches 20, which is not allowed"):
+        with_overrides({}, one_year, ["dynamics.lead_time_years.magnet=uniform(1, 20)"])
+    with pytest.raises(InputError, match=r"reaches 1\.2"):
+        with_overrides({}, one_year, ["dynamics.max_build_rate=triangular(0.1, 0.2, 1.2)"])
 
 
 def test_dask_members_equal_serial_and_member_alone_is_bit_identical(one_year, tmp_path):
@@ -208,6 +213,26 @@ def test_cli_ensemble_errors_exit_2(capsys, tmp_path):
         capsys, "ensemble", "baseline", "-n", "2", "--member", "5", "--out", str(tmp_path / "a")
     )
     assert code == 2 and "allowed: 0 to 1" in err
+    code, _, err = invoke(
+        capsys, "ensemble", "baseline", "-n", "2", "--seed", "-1", "--out", str(tmp_path / "a")
+    )
+    assert code == 2 and "--seed: -1" in err
+    code, _, err = invoke(
+        capsys, "ensemble", "baseline", "-n", "2", "--against", "basline", "--out", str(tmp_path / "a")
+    )
+    assert code == 2 and "basline" in err
+    code, _, err = invoke(
+        capsys,
+        "ensemble",
+        "baseline",
+        "-n",
+        "2",
+        "--scheduler",
+        "tcp://127.0.0.1:9",  # the discard port: nothing listens
+        "--out",
+        str(tmp_path / "a"),
+    )
+    assert code == 2 and "no Dask scheduler answers" in err
     assert not (tmp_path / "a").exists()
 
 

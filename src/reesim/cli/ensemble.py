@@ -72,7 +72,11 @@ def ensemble_cmd(
     bad = [m for m in member or [] if not 0 <= m < n]
     if bad:
         raise InputError(f"--member: {bad[0]} is not a member of a design of {n}; allowed: 0 to {n - 1}")
+    if seed is not None and not 0 <= seed < 2**63:
+        raise InputError(f"--seed: {seed}; allowed: a whole number from 0 to 2**63 - 1")
     sc = load_scenario(scenario)
+    if against is not None:
+        load_scenario(against)  # an unknown counterfactual is refused before any member runs
     space = with_overrides({} if only_listed else default_space(sc), sc, list(vary or []))
     if not space:
         raise InputError("--only-vary: no --vary given, so nothing varies; add --vary NAME=DIST")

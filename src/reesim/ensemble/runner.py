@@ -69,7 +69,15 @@ def _results(scenario, against, tasks, workers: int, scheduler: str | None):
     from distributed import Client, LocalCluster, as_completed
 
     if scheduler is not None:
-        client, cluster = Client(scheduler), None
+        try:
+            client, cluster = Client(scheduler, timeout="10s"), None
+        except (OSError, TimeoutError) as exc:
+            from reesim.errors import InputError
+
+            raise InputError(
+                f"--scheduler {scheduler}: no Dask scheduler answers there ({exc}); start one with "
+                "`dask scheduler` and give its tcp://host:port (docs/ensemble.md)"
+            ) from None
     else:
         cluster = LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
@@ -77,12 +85,16 @@ def _results(scenario, against, tasks, workers: int, scheduler: str | None):
         client = Client(cluster)
     try:
         sc = client.scatter(scenario, broadcast=True)
-        futures = [
-            client.submit(run_member, sc, against, m, s, v, pure=False)  # unique keys per run
+        futures = {
+            client.submit(run_member, sc, against, m, s, v, pure=False): (m, s)  # unique keys per run
             for m, s, v in tasks
-        ]
+        }
         for fut in as_completed(futures):
-            yield fut.result()
+            try:
+                yield fut.result()
+            except Exception as exc:  # a lost worker (KilledWorker) is a failed member
+                member, seed = futures[fut]
+                yield member, seed, None, f"{type(exc).__name__}: {exc}"
             fut.release()
     finally:
         client.close()

@@ -178,6 +178,7 @@ def with_overrides(space: dict[str, Parameter], scenario: Scenario, vary: list[s
         if name.startswith("dynamics."):
             value = _dynamics_value(scenario, name)
             basis = "--vary"
+            _check_dynamics_support(scenario, name, dist)
         elif name in scalar:
             value = float(assumptions[name]["value"])
             basis = "--vary"
@@ -223,6 +224,22 @@ def _check_support(name: str, dist: Distribution, valid: str | None) -> None:
 
     if not all(in_valid(x, valid) for x in dist.support()):
         raise InputError(f"--vary {name}: {dist.text()} reaches outside the allowed values {valid}")
+
+
+def _check_dynamics_support(scenario: Scenario, name: str, dist: Distribution) -> None:
+    """A bounded distribution of a dynamics parameter must stay within the field's bounds."""
+    if dist.kind in ("normal", "lognormal"):
+        return
+    from pydantic import ValidationError
+
+    for x in dist.support():
+        try:
+            apply(scenario, {name: float(x)})
+        except ValidationError as exc:
+            why = exc.errors()[0]["msg"]
+            raise InputError(
+                f"--vary {name}: {dist.text()} reaches {x:g}, which is not allowed ({why})"
+            ) from None
 
 
 def apply(scenario: Scenario, values: dict[str, float]) -> Scenario:
