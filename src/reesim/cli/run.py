@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import typer
-import yaml
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -16,6 +15,7 @@ from reesim.cli.data import _fmt
 from reesim.cli.text import out
 from reesim.errors import InputError
 from reesim.impacts.compare import AVERAGE_MARKETS
+from reesim.pipeline import downstream_tariffs, impact_tables, run_pair  # noqa: F401 (used by compare, benchmarks)
 
 
 def progress_bar() -> Progress:
@@ -28,18 +28,6 @@ def progress_bar() -> Progress:
         console=out,
         transient=True,
     )
-
-
-def run_pair(scenario, against: str | None = None, progress=None):
-    """Simulate the counterfactual (same horizon and world) and then the scenario."""
-    from reesim.scenario.load import load_scenario
-    from reesim.simulate import simulate
-
-    ref = against or scenario.counterfactual or "baseline"
-    cf_scenario = load_scenario(ref).model_copy(update={"horizon": scenario.horizon, "world": scenario.world})
-    cf = simulate(cf_scenario, progress=progress)
-    res = simulate(scenario, counterfactual=cf, progress=progress)
-    return res, cf, cf_scenario
 
 
 def print_headline(h: dict, scenario_name: str, cf_name: str) -> None:
@@ -155,46 +143,6 @@ def _print_heavy_dose(rows: list[dict]) -> None:
     )
 
 
-def downstream_tariffs(sc):
-    """The Section 301 downstream programme over the horizon, when the scenario taxes U.S. imports from China.
-
-    The programme (lists 1-4A and the 2024 increases, from the dataset) is applied with its
-    exclusions if the scenario has tariff exclusions. Returns None when the scenario has no
-    U.S. import tariff on Chinese goods.
-    """
-    from reesim.impacts import tariffs
-
-    taxed = [
-        i
-        for i in sc.instruments
-        if i.type == "import_tariff" and i.importer == "USA" and (i.origins == "all" or "CHN" in i.origins)
-    ]
-    if not taxed:
-        return None
-    exclusions = any(i.type == "tariff_exclusion" for i in sc.instruments)
-    start, end = f"{sc.horizon.start}-01-01", f"{sc.horizon.end}-12-31"
-    return tariffs.programme(start, end, with_exclusions=exclusions).reset_index()
-
-
-def impact_tables(im, res, sc=None) -> dict:
-    """The impact tables written next to a run's results."""
-    tables = {
-        "welfare": im.welfare,
-        "welfare_discounted": im.welfare_discounted,
-        "shortages": im.shortages,
-        "product_costs": im.product_costs,
-        "jobs": im.jobs,
-        "price_changes": im.prices,
-    }
-    from reesim.impacts.risk import indicators_table
-
-    tables["indicators"] = indicators_table(res)
-    down = downstream_tariffs(sc) if sc is not None else None
-    if down is not None:
-        tables["downstream_tariffs"] = down
-    return tables
-
-
 def print_impacts(ih: dict) -> None:
     """Print the headline impacts."""
     w = ih["welfare_pv_usd_million_by_region"]
@@ -256,13 +204,9 @@ def run(
     ),
 ) -> None:
     """Run a scenario and its counterfactual; print the headline; write the results."""
-    from reesim import __version__
-    from reesim.data import default_dataset
-    from reesim.impacts.compare import compare, impact_headline
-    from reesim.scenario.load import load_scenario, scenario_hash
+    from reesim.pipeline import assess, write_outcome
+    from reesim.scenario.load import load_scenario
     from reesim.simulate.export import check_formats_available, parse_formats
-    from reesim.simulate.headline import headline
-    from reesim.simulate.result import write_run
     from reesim.simulate.steps import make_steps
 
     formats = parse_formats(fmt)
@@ -278,60 +222,18 @@ def run(
     with progress_bar() as bar:
         task = bar.add_task(f"simulating {sc.name} and its counterfactual", total=2 * n)
         res, cf, cf_sc = run_pair(sc, against, progress=lambda step: bar.advance(task))
-    h = headline(res, cf)
-    print_headline(h, sc.name, cf_sc.name)
-    im = compare(res, cf)
-    ih = impact_headline(im)
-    print_impacts(ih)
-    down = downstream_tariffs(sc)
-    if down is not None:
-        yearly = down.groupby("year")[
-            ["consumer_cost_usd_bn", "tariff_revenue_usd_bn", "deadweight_loss_usd_bn"]
-        ].sum()
-        first = yearly.iloc[0]
-        ih["downstream_tariffs_first_year"] = {
-            "year": int(yearly.index[0]),
-            **{k: float(v) for k, v in first.items()},
-        }
+    o = assess(sc, res, cf, cf_sc)
+    print_headline(o.headline, sc.name, cf_sc.name)
+    print_impacts(o.impact_headline)
+    first = o.impact_headline.get("downstream_tariffs_first_year")
+    if first:
         out.print(
-            f"Section 301 downstream goods ({int(yearly.index[0])}, lists with known covered values): consumer cost "
+            f"Section 301 downstream goods ({first['year']}, lists with known covered values): consumer cost "
             f"{first['consumer_cost_usd_bn']:.1f} bn USD, tariff revenue {first['tariff_revenue_usd_bn']:.1f} bn, "
             f"deadweight loss {first['deadweight_loss_usd_bn']:.1f} bn (downstream_tariffs.parquet)."
         )
     if out_dir is not None:
-        summary = {
-            "scenario": sc.name,
-            "scenario_hash": scenario_hash(sc),
-            "counterfactual": cf_sc.name,
-            "counterfactual_hash": scenario_hash(cf_sc),
-            "dataset_version": default_dataset().version,
-            "code_version": __version__,
-            "seed": sc.seed,
-            "horizon": sc.horizon.model_dump(),
-            "units": {
-                "tonnes": "t per step",
-                "tonnes_per_year": "t/yr",
-                "usd_per_kg": "USD/kg",
-                "usd_million": "million USD per step",
-                "usd_million_per_year": "million USD per year (a step's amount over its length, step_years)",
-            },
-            "headline": h,
-            "impacts": ih,
-            # the heavy-RE dose of a magnet, so that `reesim compare` can read Dy/Tb per magnet back
-            "heavy_dose": res.meta.get("heavy_dose"),
-        }
-        resolved = yaml.safe_dump(json.loads(sc.model_dump_json()), sort_keys=False)
-        from reesim.reports import write_report
-
-        write_run(  # the report is written inside the atomic result folder
-            out_dir,
-            {"scenario": res, "counterfactual": cf},
-            summary,
-            resolved,
-            impact_tables(im, res, sc),
-            finish=write_report if report else None,
-            formats=formats,
-        )
+        write_outcome(o, out_dir, report=report, formats=formats)
         out.print(f"wrote {out_dir}")
         if report:
             out.print(f"report: {out_dir / 'report.html'}")
