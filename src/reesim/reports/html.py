@@ -15,7 +15,6 @@ table has a caption naming the table (and scenario parameter) its numbers come f
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,8 +28,20 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import yaml
 
-from reesim.errors import InputError
 from reesim.reports import figures as F
+from reesim.reports import run_figures as RF
+from reesim.reports.run_figures import (  # noqa: F401 (re-exported: report tests, licences)
+    RISK_COMMODITIES,
+    TOPOJSON,
+    WELFARE_REGIONS,
+    countries,
+    oxide_per_metal,
+    policy_year,
+    sankey_for,
+    topojson,
+    welfare_regions,
+)
+from reesim.reports.runfolder import OPTIONAL, REQUIRED, Run, read_run  # noqa: F401 (re-exported)
 
 #: Section ids of the report, in order, with their headings.
 SECTIONS = (
@@ -46,29 +57,8 @@ SECTIONS = (
     ("risk", "Risk indices"),
     ("sources", "Sources"),
 )
-#: Tables a run folder must have (the scenario's results).
-REQUIRED = ("prices", "production", "trade", "consumption", "capacity")
-#: Optional tables of a run folder (impacts and indicators).
-OPTIONAL = (
-    "stocks",
-    "fiscal",
-    "quota_rents",
-    "surplus",
-    "welfare",
-    "welfare_discounted",
-    "shortages",
-    "product_costs",
-    "jobs",
-    "price_changes",
-    "indicators",
-)
-#: Regions drawn as welfare waterfalls (plus the largest other loser or winner, and the world).
-WELFARE_REGIONS = ("CHN", "USA", "EU", "JPN")
 #: Regions whose net import reliance the risk section shows.
 NIR_REGIONS = ("USA", "EU", "JPN")
-#: Commodities in the China-share chart of the risk section.
-RISK_COMMODITIES = ("concentrate:bayan_obo", "oxide:Nd", "oxide:Dy", "oxide:Tb", "metal:Nd", "magnet:ndfeb")
-TOPOJSON = "world_110m.json"
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 
 
@@ -132,64 +122,6 @@ def code(text: str) -> str:
 
 
 # ------------------------------------------------------------------------------------- the run
-@dataclass(frozen=True)
-class Run:
-    """The contents of a run folder."""
-
-    folder: Path
-    summary: dict
-    scenario: dict
-    tables: dict[str, pd.DataFrame]
-    counterfactual: dict[str, pd.DataFrame]
-
-    def has(self, name: str) -> bool:
-        """Whether table ``name`` is in the run folder."""
-        return name in self.tables
-
-    def t(self, name: str) -> pd.DataFrame:
-        """Table ``name`` (an empty frame if absent)."""
-        return self.tables.get(name, pd.DataFrame())
-
-    @property
-    def name(self) -> str:
-        """The scenario's name."""
-        return str(self.summary.get("scenario") or self.scenario.get("name") or self.folder.name)
-
-    @property
-    def cf_name(self) -> str:
-        """The counterfactual's name."""
-        return str(self.summary.get("counterfactual") or self.scenario.get("counterfactual") or "baseline")
-
-
-def read_run(folder: Path) -> Run:
-    """Read a run folder written by ``reesim run --out``.
-
-    Raises
-    ------
-    InputError
-        If the folder lacks ``summary.json`` or one of the scenario's tables.
-    """
-    folder = Path(folder)
-    missing = [f"{t}.parquet" for t in REQUIRED if not (folder / f"{t}.parquet").is_file()]
-    if not (folder / "summary.json").is_file():
-        missing.append("summary.json")
-    if missing:
-        raise InputError(
-            f"{folder}: not a reesim run folder (missing {', '.join(missing)}); write one with reesim run SCENARIO --out DIR"
-        )
-    summary = json.loads((folder / "summary.json").read_text())
-    sc_file = folder / "scenario.resolved.yaml"
-    scenario = (yaml.safe_load(sc_file.read_text()) or {}) if sc_file.is_file() else {}
-    tables = {
-        t: pd.read_parquet(folder / f"{t}.parquet")
-        for t in (*REQUIRED, *OPTIONAL)
-        if (folder / f"{t}.parquet").is_file()
-    }
-    cf_dir = folder / "counterfactual"
-    cf = {p.stem: pd.read_parquet(p) for p in sorted(cf_dir.glob("*.parquet"))} if cf_dir.is_dir() else {}
-    return Run(folder, summary, scenario, tables, cf)
-
-
 # ------------------------------------------------------------------------------------- builder
 @dataclass
 class Page:
@@ -518,7 +450,6 @@ def _usd_range(lo: float, hi: float) -> str:
 def _prices(run: Run, page: Page) -> str:
     if not run.has("price_changes"):
         return _absent("price_changes")
-    pc = run.t("price_changes")
     src = (
         f"From {code('price_changes.parquet')}: inside China = the CHN market price; outside China = the "
         "consumption-weighted average of the other regions' market prices (where the price is determined), "
@@ -527,93 +458,17 @@ def _prices(run: Run, page: Page) -> str:
     )
     out = [
         page.figure(
-            F.price_panel(pc),
+            RF.prices(run),
             f"Prices of NdFeB magnets and of Nd, Dy and Tb oxide. {src}",
         )
     ]
-    rest = F.price_dropdown(pc)
+    rest = RF.prices_other(run)
     if rest is not None:
         out.append(page.figure(rest, f"Every other commodity: choose it in the menu at the top right. {src}"))
     return "\n".join(out)
 
 
 # -------------------------------------------------------------------------------------- Sankey
-def policy_year(run: Run, years: Sequence[int]) -> tuple[int, str]:
-    """The first year of the horizon in which the scenario's own instruments are in force.
-
-    The scenario's own instruments are those not in its counterfactual (compared after
-    validation); a year counts when one is in force at the midpoint of one of its steps.
-    Falls back to the last year.
-    """
-    years = sorted(int(y) for y in years)
-    last = years[-1]
-    try:
-        from reesim.scenario.load import load_scenario, parse
-        from reesim.simulate.steps import make_steps
-
-        sc = parse(run.scenario, "scenario.resolved.yaml")
-        try:
-            cf = load_scenario(run.cf_name)
-            cf_insts = [i.model_dump(mode="json") for i in cf.instruments]
-            whose = "the scenario's own instruments (those not in its counterfactual)"
-        except Exception:  # the counterfactual may not be loadable here: use every instrument
-            cf_insts = []
-            whose = f"the scenario's instruments (its counterfactual {run.cf_name!r} could not be loaded to compare)"
-        own = [i for i in sc.instruments if i.model_dump(mode="json") not in cf_insts]
-        for step in make_steps(sc.horizon):
-            on = [i for i in own if i.in_force(step.mid)]
-            if on and step.year in years:
-                names = ", ".join(sorted({i.name or i.type for i in on}))
-                return step.year, f"the first year in which {whose} are in force: {names}"
-    except Exception as exc:  # a resolved file that no longer validates: say so and use the last year
-        return last, f"the last year (the scenario's instruments could not be read: {exc})"
-    return last, "the last year (none of the scenario's own instruments is in force within the horizon)"
-
-
-def oxide_per_metal(element: str) -> float | None:
-    """Tonnes of oxide per tonne of metal of ``element`` (stoichiometry, ``default_world.yaml``), if known."""
-    try:
-        from reesim.world.default import load_config
-
-        v = (load_config().get("oxide_per_metal") or {}).get(element)
-        return float(v) if v else None
-    except Exception:
-        return None
-
-
-def sankey_for(run: Run, element: str) -> tuple[F.SankeyFlows, str]:
-    """The Sankey flows of ``element`` in the report's year, and why that year."""
-    prod = run.t("production")
-    oxides = sorted(c.split(":", 1)[1] for c in prod["commodity"].unique() if str(c).startswith("oxide:"))
-    if element not in oxides:
-        from reesim.errors import suggest
-
-        raise InputError(suggest(element, oxides, what="element"))
-    year, why = policy_year(run, prod["year"].unique())
-    flows = F.sankey_flows(
-        prod,
-        run.t("trade"),
-        run.t("consumption"),
-        element,
-        year,
-        oxide_per_metal(element),
-        stock_change=_private_stock_change(run.t("stocks"), year),
-    )
-    return flows, why
-
-
-def _private_stock_change(stocks: pd.DataFrame, year: int) -> pd.DataFrame | None:
-    """Private stocks built (+) or drawn (-) in ``year``, tonnes: opening of the next year minus this year's."""
-    if "kind" not in stocks.columns:
-        return None
-    s = stocks[stocks["kind"] == "private"]
-    first = s.sort_values("period").groupby(["year", "holder", "commodity"])["tonnes"].first()
-    if year + 1 not in first.index.get_level_values(0) or year not in first.index.get_level_values(0):
-        return None
-    change = (first.loc[year + 1] - first.loc[year]).rename("tonnes").reset_index()
-    return change.rename(columns={"holder": "region"})
-
-
 def _sankey(run: Run, page: Page, element: str) -> str:
     flows, why = sankey_for(run, element)
     k = flows.oxide_per_metal
@@ -647,27 +502,12 @@ def _sankey(run: Run, page: Page, element: str) -> str:
     )
     if flows.links.empty:
         return _note("No flow of the element could be built for this year.") + tot
-    return page.figure(F.sankey_figure(flows), caption) + tot
+    return page.figure(RF.sankey(run, element), caption) + tot
 
 
 # ----------------------------------------------------------------------------------------- map
-def _topojson() -> str | None:
-    try:
-        return resources.files("reesim.reports").joinpath(TOPOJSON).read_text()
-    except (FileNotFoundError, OSError):
-        return None
-
-
-def _countries() -> pd.DataFrame:
-    import reesim.data as rd
-
-    return rd.table("countries")[["iso3", "name", "region"]]
-
-
 def _map(run: Run, page: Page, have_topojson: bool) -> str:
-    prod = run.t("production")
-    last = prod.sort_values(["year", "period"])["period"].iloc[-1] if not prod.empty else ""
-    shares = F.stage_shares(prod, last)
+    shares, last = RF.last_period_shares(run)
     if shares.empty:
         return _note("No production in the last period.")
     units = (
@@ -678,7 +518,7 @@ def _map(run: Run, page: Page, have_topojson: bool) -> str:
     if have_topojson:
         out.append(
             page.figure(
-                F.map_figure(shares, _countries()),
+                RF.world_map(run),
                 f"Share of world output by region in the last period ({esc(last)}), by stage: choose the stage "
                 f"in the menu. From {code('production.parquet')} ({units}). EU and ROW are aggregate regions: "
                 "every EU-27 member state is coloured with the EU's share and every country outside the named "
@@ -688,7 +528,7 @@ def _map(run: Run, page: Page, have_topojson: bool) -> str:
         )
     out.append(
         page.figure(
-            F.shares_heatmap(shares),
+            RF.stage_heatmap(run),
             f"The same shares as a heat map, stage × region, % of the stage's world output in {esc(last)} "
             f"(from {code('production.parquet')}; {units}).",
         )
@@ -697,22 +537,11 @@ def _map(run: Run, page: Page, have_topojson: bool) -> str:
 
 
 # ------------------------------------------------------------------------------------- welfare
-def welfare_regions(wd: pd.DataFrame) -> list[str]:
-    """Regions drawn as waterfalls: :data:`WELFARE_REGIONS`, the largest other change, and ``world``."""
-    totals = wd[wd["component"] == "total"].set_index("region")["pv_usd_million"]
-    regs = [r for r in WELFARE_REGIONS if r in totals.index]
-    others = totals.drop(regs, errors="ignore")
-    if not others.empty:
-        regs.append(str(others.abs().idxmax()))
-    return [*regs, "world"]
-
-
 def _welfare(run: Run, page: Page) -> str:
     if not run.has("welfare_discounted"):
         return _absent("welfare_discounted")
     wd = run.t("welfare_discounted")
-    rate = float((run.summary.get("impacts") or {}).get("discount_rate", 0.03))
-    regions = welfare_regions(wd)
+    rate = RF.discount_rate(run)
     cap = (
         f"Present value of the change in welfare by component, million USD, discounted at "
         f"{num(100 * rate, 1)} % a year (real) to the first year of the horizon; the last bar is the total "
@@ -720,7 +549,7 @@ def _welfare(run: Run, page: Page) -> str:
         f"{code('welfare.parquet')}: scenario minus counterfactual of the {code('surplus')} and "
         f"{code('fiscal')} tables); 'world' is the sum over the regions. Components without a row are 0."
     )
-    out = [page.figure(F.welfare_figure(wd, regions, rate), cap)]
+    out = [page.figure(RF.welfare(run), cap)]
     comps = [*F.COMPONENTS, "total"]
     piv = wd.pivot_table(index="region", columns="component", values="pv_usd_million", aggfunc="sum").reindex(
         columns=comps
@@ -803,7 +632,7 @@ def _shortages(run: Run, page: Page) -> str:
     series = F.shortage_series(run.t("shortages"))
     out = [
         page.figure(
-            F.shortage_figure(series),
+            RF.shortages(run),
             f"Consumption below the counterfactual by sector, % of the counterfactual's consumption (hover for "
             f"tonnes per year), world, outside China and the U.S. From {code('shortages.parquet')} (consumption "
             "of the scenario and the counterfactual by region and sector, summed over the scope's regions, "
@@ -932,7 +761,7 @@ def _risk(run: Run, page: Page) -> str:
     if present:
         out.append(
             page.figure(
-                F.china_share_figure(ind, present),
+                RF.china_share(run),
                 f"China's share of world production of selected commodities over the horizon, %. {src} "
                 "(indicator china_share).",
             )
@@ -1139,7 +968,7 @@ def render(run: Run, element: str = "Nd") -> tuple[str, int]:
     """The report's HTML and its number of figures."""
 
     page = Page()
-    topo = _topojson()
+    topo = topojson()
     builders: dict[str, Callable[[], str]] = {
         "overview": lambda: _overview(run),
         "headline": lambda: _headline(run),

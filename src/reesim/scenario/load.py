@@ -33,16 +33,20 @@ def shipped(subfolder: str = "") -> dict[str, str]:
     }
 
 
-def _read(ref: str, base: Path | None) -> tuple[dict[str, Any], str, Path | None, str]:
+def _read(
+    ref: str, base: Path | None, shipped_only: bool = False
+) -> tuple[dict[str, Any], str, Path | None, str]:
     """Raw mapping of a scenario given as a shipped name or a path.
 
     A relative path is looked up next to the file that extends it (``base``) first, then in
-    the working directory. Returns (data, label for messages, folder, identity for loop checks).
+    the working directory. With ``shipped_only`` (text from a web request) no file is read:
+    only shipped names are accepted. Returns (data, label for messages, folder, identity for
+    loop checks).
     """
     ships = shipped()
     path = Path(ref)
     candidates = ([base / path] if base is not None and not path.is_absolute() else []) + [path]
-    found = next((c for c in candidates if c.exists()), None)
+    found = None if shipped_only else next((c for c in candidates if c.exists()), None)
     if found is not None:
         text, label, folder, ident = (
             read_text_file(found),
@@ -52,6 +56,11 @@ def _read(ref: str, base: Path | None) -> tuple[dict[str, Any], str, Path | None
         )
     elif ref in ships:
         text, label, folder, ident = ships[ref], f"{ref} (shipped)", None, f"shipped:{ref}"
+    elif shipped_only:
+        raise InputError(
+            f"scenario '{ref}': only shipped scenario names are accepted here (no files); "
+            + suggest(ref, ships, what="shipped scenario")
+        )
     else:
         raise InputError(
             f"scenario '{ref}' is neither a file nor a shipped scenario; "
@@ -114,14 +123,28 @@ def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
 
 
 def resolve(
-    ref: str, base: Path | None = None, _seen: tuple[str, ...] = (), _labels: tuple[str, ...] = ()
+    ref: str,
+    base: Path | None = None,
+    _seen: tuple[str, ...] = (),
+    _labels: tuple[str, ...] = (),
+    *,
+    shipped_only: bool = False,
+    _given: tuple[dict[str, Any], str] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """The scenario's mapping with every ``extends:`` applied, and the chain of files read."""
+    """The scenario's mapping with every ``extends:`` applied, and the chain of files read.
+
+    ``_given`` is an already-read mapping and its label (a scenario sent as text); with
+    ``shipped_only`` every ``extends`` must name a shipped scenario (no file is read).
+    """
     if len(_seen) >= MAX_EXTENDS:
         raise InputError(
             f"{_labels[-1]}: 'extends' chain longer than {MAX_EXTENDS} files ({' -> '.join(_labels[:3])} -> ...)"
         )
-    data, label, folder, ident = _read(ref, base)
+    if _given is not None:
+        data, label = _given
+        folder, ident = None, f"given:{label}"
+    else:
+        data, label, folder, ident = _read(ref, base, shipped_only)
     if ident in _seen:
         raise InputError(f"{label}: 'extends' loops back to itself ({' -> '.join([*_labels, label])})")
     chain = [label]
@@ -130,9 +153,11 @@ def resolve(
         if not isinstance(parent_ref, str):
             raise InputError(f"{label}: extends: expected a scenario name or path, got {short(parent_ref)}")
         try:
-            parent, parent_chain = resolve(parent_ref, folder, (*_seen, ident), (*_labels, label))
+            parent, parent_chain = resolve(
+                parent_ref, folder, (*_seen, ident), (*_labels, label), shipped_only=shipped_only
+            )
         except InputError as exc:
-            if "is neither a file nor a shipped scenario" in str(exc):
+            if "is neither a file nor a shipped scenario" in str(exc) or "only shipped scenario" in str(exc):
                 raise InputError(f"{label}: extends: {exc}") from None
             raise
         if "name" not in data:
@@ -249,6 +274,20 @@ def _warn_out_of_horizon(scenario: Scenario, label: str) -> None:
 def load_scenario(ref: str | Path) -> Scenario:
     """Load a scenario from a path or a shipped name, resolving ``extends``."""
     data, chain = resolve(str(ref))
+    return parse(data, chain[-1])
+
+
+def load_scenario_text(text: str, label: str = "scenario", *, shipped_only: bool = True) -> Scenario:
+    """A scenario sent as YAML (or JSON) text, e.g. in a web request.
+
+    ``extends`` may name a shipped scenario; with ``shipped_only`` (the default) it may not
+    name a file, so text from a request never reads the server's files. Errors are the same
+    as :func:`load_scenario`'s (``label: path: message (got value)``).
+    """
+    data = require_mapping(
+        load_yaml(text, label, dates_as_strings=True), label, "scenario", Scenario.model_fields
+    )
+    data, chain = resolve(label, shipped_only=shipped_only, _given=(data, label))
     return parse(data, chain[-1])
 
 
