@@ -169,7 +169,7 @@ def write_outcome(
         summary(o),
         resolved_yaml(o.scenario),
         impact_tables(o.impacts, o.result, o.scenario),
-        finish=write_report if report else None,
+        finish=(lambda tmp: write_report(tmp, folder_name=Path(out_dir).name)) if report else None,
         formats=tuple(formats),
     )
     return Path(out_dir)

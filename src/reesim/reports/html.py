@@ -14,6 +14,7 @@ table has a caption naming the table (and scenario parameter) its numbers come f
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -1009,7 +1010,9 @@ def render(run: Run, element: str = "Nd") -> tuple[str, int]:
     return doc, page.n_figures
 
 
-def write_report(run_dir: Path, out: Path | None = None, element: str = "Nd") -> Path:
+def write_report(
+    run_dir: Path, out: Path | None = None, element: str = "Nd", folder_name: str | None = None
+) -> Path:
     """Write the HTML report of a run folder.
 
     Parameters
@@ -1021,6 +1024,9 @@ def write_report(run_dir: Path, out: Path | None = None, element: str = "Nd") ->
         temporary file in the same folder, then renamed).
     element : str
         Element whose flows the Sankey diagram follows (default ``"Nd"``).
+    folder_name : str, optional
+        The run folder's name as the report shows it (default ``run_dir``'s own name; a report
+        written inside the temporary folder of an atomic write names the final folder).
 
     Returns
     -------
@@ -1038,5 +1044,7 @@ def write_report(run_dir: Path, out: Path | None = None, element: str = "Nd") ->
     run_dir = Path(run_dir)
     out = check_out_file(out if out is not None else run_dir / "report.html", example="report.html")
     run = read_run(run_dir)
+    if folder_name:
+        run = dataclasses.replace(run, folder=run.folder.with_name(folder_name))
     text, _ = render(run, element)
     return write_file_atomic(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
