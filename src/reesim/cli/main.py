@@ -22,6 +22,7 @@ from reesim.cli.game import game_cmd
 from reesim.cli.market import solve, world_app
 from reesim.cli.run import calibrate, compare_runs, report_cmd, schema, validate
 from reesim.cli.run import run as run_cmd
+from reesim.cli.serve import serve_cmd
 from reesim.cli.text import err, styled
 from reesim.errors import InputError, ModelFailure
 
@@ -45,6 +46,7 @@ app.command("report")(report_cmd)
 app.command("game")(game_cmd)
 app.command("backtest")(backtest_cmd)
 app.command("ensemble")(ensemble_cmd)
+app.command("serve")(serve_cmd)
 
 
 @app.command()

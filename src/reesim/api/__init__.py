@@ -1,0 +1,1 @@
+"""The web service and dashboard of reesim (``reesim serve``): :func:`reesim.api.app.create_app`."""

@@ -1,0 +1,275 @@
+"""Runs as jobs: a bounded pool of worker processes, results cached on disk by what made them.
+
+A request is checked in the server (scenario, counterfactual, limits) before it becomes a job,
+so a bad one is answered 422 at once. A job is a row in the :class:`~reesim.api.store.JobStore`
+and, once done, a run folder ``<home>/runs/<cache key>`` in the format of ``reesim run --out``
+(:mod:`reesim.pipeline`), HTML report included. The cache key hashes the resolved scenario,
+the resolved counterfactual, the dataset version and the code
+(:func:`reesim.cache.code_fingerprint`): the same request again is answered from the folder.
+
+``workers`` threads each take the next queued job and run it in a child process (started from
+a ``forkserver`` that has imported reesim once), so at most ``workers`` simulations run at a
+time however many requests arrive: memory stays bounded, the rest wait in the queue. A child
+reports progress through a small file; a job past the wall-time limit is terminated and
+recorded as failed, with the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import queue
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reesim.api.store import Job, JobStore
+from reesim.errors import InputError, ReesimError
+
+#: modules the forkserver imports once, so that each job's process starts warm
+PRELOAD = ["reesim.pipeline", "reesim.simulate", "reesim.impacts.compare", "reesim.reports"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-request limits of the service (``reesim serve --max-...``)."""
+
+    max_years: int = 40
+    max_periods: int = 240
+    max_members: int = 256
+    wall_time_s: float = 900.0
+    max_queued: int = 500
+    max_body_bytes: int = 262_144
+
+
+# ---------------------------------------------------------------------------- the request
+def load_shipped(name: str, label: str):
+    """A shipped scenario by name, never a file (text from a request reads no server file)."""
+    from reesim.scenario.load import parse, resolve
+
+    try:
+        data, chain = resolve(name, shipped_only=True)
+    except InputError as exc:
+        raise InputError(f"{label}: {exc}") from None
+    return parse(data, chain[-1])
+
+
+def scenario_of(request: dict[str, Any]):
+    """The scenario and the counterfactual of a run request (both validated).
+
+    ``request`` holds ``scenario`` (a shipped name) or ``yaml`` (scenario text, whose
+    ``extends`` and ``counterfactual`` may only name shipped scenarios), and optionally
+    ``against`` (a shipped name).
+    """
+    from reesim.scenario.load import load_scenario_text
+
+    if request.get("yaml") is not None:
+        sc = load_scenario_text(request["yaml"], "scenario")
+    else:
+        sc = load_shipped(str(request.get("scenario")), "scenario")
+    ref = request.get("against") or sc.counterfactual or "baseline"
+    cf = load_shipped(ref, "against" if request.get("against") else "counterfactual")
+    cf = cf.model_copy(update={"horizon": sc.horizon, "world": sc.world})
+    return sc, cf
+
+
+def check_limits(sc, limits: Limits) -> int:
+    """Refuse a scenario beyond the service's limits; return the steps of the pair (scenario + counterfactual)."""
+    from reesim.simulate.steps import make_steps
+
+    years = sc.horizon.end - sc.horizon.start + 1
+    if years > limits.max_years:
+        raise InputError(
+            f"scenario: horizon: {sc.horizon.start}-{sc.horizon.end} is {years} years; "
+            f"allowed: at most {limits.max_years} years on this server"
+        )
+    periods = len(make_steps(sc.horizon))
+    if periods > limits.max_periods:
+        raise InputError(
+            f"scenario: horizon.step: {sc.horizon.step} over {years} years is {periods} periods; allowed: at most "
+            f"{limits.max_periods} periods on this server (a coarser step or a shorter horizon)"
+        )
+    return 2 * periods
+
+
+def cache_key(sc, cf, fingerprint: str) -> str:
+    """What a result folder depends on: scenario, counterfactual, dataset and code."""
+    from reesim.cache import key_of
+    from reesim.data import default_dataset
+    from reesim.scenario.load import scenario_hash
+
+    return key_of("run", scenario_hash(sc), scenario_hash(cf), default_dataset().version, fingerprint)[:24]
+
+
+# ----------------------------------------------------------------------------- the child
+def _write_json_atomic(path: Path, obj: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj))
+    os.replace(tmp, path)
+
+
+def child_main(request: dict[str, Any], folder: str, scratch: str) -> None:
+    """Run one job in a child process: simulate, assess, write the folder with its report.
+
+    Progress goes to ``scratch/progress.json`` (at most every 0.2 s); an error's message to
+    ``scratch/error.txt`` and exit code 1.
+    """
+    scratch_dir = Path(scratch)
+    os.chdir(scratch_dir)  # nothing relative resolves against the server's working folder
+    try:
+        from reesim.pipeline import run_scenario, write_outcome
+        from reesim.simulate.steps import make_steps
+
+        sc, cf = scenario_of(request)
+        total = 2 * len(make_steps(sc.horizon))
+        state = {"done": 0, "at": 0.0}
+
+        def progress(_step) -> None:
+            state["done"] += 1
+            now = time.monotonic()
+            if now - state["at"] > 0.2:
+                state["at"] = now
+                _write_json_atomic(scratch_dir / "progress.json", {"done": state["done"], "total": total})
+
+        outcome = run_scenario(sc, request.get("against") or cf.name, progress=progress)
+        write_outcome(outcome, Path(folder), report=True)
+    except BaseException as exc:  # recorded for the job's status, then the process ends
+        text = str(exc) if isinstance(exc, ReesimError) else f"{type(exc).__name__}: {exc}"
+        (scratch_dir / "error.txt").write_text(text or type(exc).__name__)
+        os._exit(1)
+
+
+# --------------------------------------------------------------------------- the manager
+class JobManager:
+    """Queue, worker threads and child processes of the service's jobs."""
+
+    def __init__(self, home: Path, store: JobStore, workers: int, limits: Limits, fingerprint: str) -> None:
+        self.home = Path(home)
+        self.runs = self.home / "runs"
+        self.scratch = self.home / "scratch"
+        self.runs.mkdir(parents=True, exist_ok=True)
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        self.store, self.workers, self.limits, self.fingerprint = store, workers, limits, fingerprint
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._procs: dict[str, Any] = {}
+        self._stopping = threading.Event()
+        self._ctx = mp.get_context("forkserver")
+        self._ctx.set_forkserver_preload(PRELOAD)
+
+    # lifecycle
+    def start(self) -> None:
+        """Queue again what a stopped server left unfinished, then start the worker threads."""
+        for job in self.store.requeue_unfinished():
+            self._queue.put(job.id)
+        for k in range(self.workers):
+            t = threading.Thread(target=self._loop, name=f"reesim-job-{k}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        """Stop taking jobs; end running children (their jobs are queued again at the next start)."""
+        self._stopping.set()
+        for _ in self._threads:
+            self._queue.put(None)
+        for proc in list(self._procs.values()):
+            with contextlib.suppress(Exception):
+                proc.terminate()
+        for t in self._threads:
+            t.join(timeout=5)
+        self._threads.clear()
+
+    # requests
+    def folder(self, job: Job) -> Path:
+        """The run folder of a job (exists once the job is done)."""
+        return self.runs / job.cache_key
+
+    def submit(self, request: dict[str, Any]) -> Job:
+        """Check a run request and queue it (or answer it from the cache, or join the same running job)."""
+        sc, cf = scenario_of(request)
+        total = check_limits(sc, self.limits)
+        key = cache_key(sc, cf, self.fingerprint)
+        if not (self.runs / key).is_dir():
+            same = self.store.active_with_key(key)
+            if same is not None:
+                return same
+            if self.store.count("queued") >= self.limits.max_queued:
+                raise QueueFull(
+                    f"{self.limits.max_queued} jobs are already queued on this server; try again later"
+                )
+        job_id = uuid.uuid4().hex[:16]
+        job = self.store.add(
+            job_id, "run", key, sc.name, cf.name, request, total, done=(self.runs / key).is_dir()
+        )
+        if job.status == "queued":
+            self._queue.put(job_id)
+        return job
+
+    # workers
+    def _loop(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            if job_id is None:
+                return
+            try:
+                self._execute(job_id)
+            except Exception as exc:  # a broken job must not stop the worker thread
+                self.store.finish(job_id, False, f"internal error: {type(exc).__name__}: {exc}")
+
+    def _execute(self, job_id: str) -> None:
+        job = self.store.get(job_id)
+        if job is None or job.status != "queued":
+            return
+        folder = self.folder(job)
+        if folder.is_dir():  # an identical job finished while this one waited
+            self.store.finish(job_id, True, "result cached: an identical job finished first")
+            return
+        scratch = self.scratch / job_id
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
+        proc = self._ctx.Process(
+            target=child_main, args=(job.request, str(folder), str(scratch)), daemon=True
+        )
+        self.store.started(job_id)
+        proc.start()
+        self._procs[job_id] = proc
+        deadline = time.monotonic() + self.limits.wall_time_s
+        try:
+            while proc.is_alive():
+                proc.join(0.25)
+                self._read_progress(job_id, scratch)
+                if time.monotonic() > deadline and proc.is_alive():
+                    proc.terminate()
+                    proc.join(5)
+                    self.store.finish(
+                        job_id, False, f"stopped at the wall-time limit of {self.limits.wall_time_s:g} s"
+                    )
+                    return
+            if proc.exitcode == 0 and folder.is_dir():
+                self.store.finish(job_id, True)
+            elif self._stopping.is_set():
+                return  # the server is stopping: the job stays 'running' and is queued again at the next start
+            else:
+                err = scratch / "error.txt"
+                text = (
+                    err.read_text() if err.is_file() else f"the job's process ended with code {proc.exitcode}"
+                )
+                self.store.finish(job_id, False, text)
+        finally:
+            self._procs.pop(job_id, None)
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _read_progress(self, job_id: str, scratch: Path) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            p = json.loads((scratch / "progress.json").read_text())
+            self.store.progress(job_id, int(p["done"]), int(p["total"]))
+
+
+class QueueFull(ReesimError):
+    """The service's queue is full (HTTP 503 with Retry-After)."""

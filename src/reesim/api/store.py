@@ -1,0 +1,220 @@
+"""Job records of the web service in a DuckDB file: they outlive the server process.
+
+One row per job (a run of a scenario and its counterfactual). The request that made the job
+is stored with it, so a job that was queued or running when the server stopped is queued
+again when it starts (:meth:`JobStore.requeue_unfinished`); a finished job keeps its record
+and its result folder. DuckDB allows one writing process per file: a second server on the
+same home folder is refused with a message that says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from reesim.errors import InputError
+
+#: States of a job, in the order they happen (``failed`` and ``done`` are final).
+STATES = ("queued", "running", "done", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id VARCHAR PRIMARY KEY,
+    kind VARCHAR NOT NULL,
+    cache_key VARCHAR NOT NULL,
+    scenario VARCHAR NOT NULL,
+    counterfactual VARCHAR NOT NULL,
+    request VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    done_steps INTEGER NOT NULL DEFAULT 0,
+    total_steps INTEGER NOT NULL DEFAULT 0,
+    message VARCHAR NOT NULL DEFAULT '',
+    cached BOOLEAN NOT NULL DEFAULT false,
+    created TIMESTAMP NOT NULL,
+    started TIMESTAMP,
+    finished TIMESTAMP
+)
+"""
+_COLUMNS = (
+    "id",
+    "kind",
+    "cache_key",
+    "scenario",
+    "counterfactual",
+    "request",
+    "status",
+    "done_steps",
+    "total_steps",
+    "message",
+    "cached",
+    "created",
+    "started",
+    "finished",
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job's record (times in UTC)."""
+
+    id: str
+    kind: str
+    cache_key: str
+    scenario: str
+    counterfactual: str
+    request: dict[str, Any]
+    status: str
+    done_steps: int
+    total_steps: int
+    message: str
+    cached: bool
+    created: dt.datetime
+    started: dt.datetime | None
+    finished: dt.datetime | None
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class JobStore:
+    """Thread-safe access to the ``jobs`` table of ``<home>/jobs.duckdb``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(str(self.path))
+        except duckdb.IOException as exc:
+            raise InputError(
+                f"--home {self.path.parent}: the job store {self.path.name} is in use by another process "
+                f"(is another reesim serve running on this folder?): {exc}"
+            ) from None
+        self._lock = threading.Lock()
+        with self._lock:
+            self._con.execute(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the DuckDB connection."""
+        with self._lock:
+            self._con.close()
+
+    def _rows(self, sql: str, params: list[Any] | None = None) -> list[Job]:
+        with self._lock:
+            rows = self._con.execute(sql, params or []).fetchall()
+        out = []
+        for r in rows:
+            d = dict(zip(_COLUMNS, r, strict=True))
+            d["request"] = json.loads(d["request"])
+            out.append(Job(**d))
+        return out
+
+    def add(
+        self,
+        job_id: str,
+        kind: str,
+        cache_key: str,
+        scenario: str,
+        counterfactual: str,
+        request: dict[str, Any],
+        total_steps: int,
+        *,
+        done: bool = False,
+    ) -> Job:
+        """Record a new job: queued, or already done when its result is cached on disk."""
+        now = _now()
+        with self._lock:
+            self._con.execute(
+                f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+                [
+                    job_id,
+                    kind,
+                    cache_key,
+                    scenario,
+                    counterfactual,
+                    json.dumps(request),
+                    "done" if done else "queued",
+                    total_steps if done else 0,
+                    total_steps,
+                    "result cached: the same scenario, counterfactual, data and code ran before"
+                    if done
+                    else "",
+                    done,
+                    now,
+                    now if done else None,
+                    now if done else None,
+                ],
+            )
+        return self.get(job_id)
+
+    def get(self, job_id: str) -> Job | None:
+        """The job ``job_id`` (None if there is no such job)."""
+        rows = self._rows(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE id = ?", [job_id])
+        return rows[0] if rows else None
+
+    def list(self, limit: int = 100) -> list[Job]:
+        """The latest ``limit`` jobs, newest first."""
+        return self._rows(
+            f"SELECT {', '.join(_COLUMNS)} FROM jobs ORDER BY created DESC, id LIMIT ?", [limit]
+        )
+
+    def active_with_key(self, cache_key: str) -> Job | None:
+        """A queued or running job with the same cache key (a second request joins it)."""
+        rows = self._rows(
+            f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE cache_key = ? AND status IN ('queued', 'running') "
+            "ORDER BY created LIMIT 1",
+            [cache_key],
+        )
+        return rows[0] if rows else None
+
+    def count(self, *statuses: str) -> int:
+        """How many jobs are in one of ``statuses``."""
+        with self._lock:
+            return int(
+                self._con.execute(
+                    f"SELECT count(*) FROM jobs WHERE status IN ({', '.join('?' * len(statuses))})",
+                    list(statuses),
+                ).fetchone()[0]
+            )
+
+    def started(self, job_id: str) -> None:
+        """Mark a job running."""
+        with self._lock:
+            self._con.execute(
+                "UPDATE jobs SET status = 'running', started = ?, done_steps = 0 WHERE id = ?",
+                [_now(), job_id],
+            )
+
+    def progress(self, job_id: str, done_steps: int, total_steps: int) -> None:
+        """Record a running job's progress (steps simulated of the pair's total)."""
+        with self._lock:
+            self._con.execute(
+                "UPDATE jobs SET done_steps = ?, total_steps = ? WHERE id = ? AND status = 'running'",
+                [done_steps, total_steps, job_id],
+            )
+
+    def finish(self, job_id: str, ok: bool, message: str = "") -> None:
+        """Mark a job done (its folder is written) or failed (``message`` says why)."""
+        with self._lock:
+            self._con.execute(
+                "UPDATE jobs SET status = ?, message = ?, finished = ?, "
+                "done_steps = CASE WHEN ? THEN total_steps ELSE done_steps END WHERE id = ?",
+                ["done" if ok else "failed", message, _now(), ok, job_id],
+            )
+
+    def requeue_unfinished(self) -> list[Job]:
+        """Jobs left queued or running by a stopped server, queued again (oldest first)."""
+        with self._lock:
+            self._con.execute(
+                "UPDATE jobs SET status = 'queued', started = NULL, done_steps = 0, "
+                "message = 'queued again after a server restart' WHERE status = 'running'"
+            )
+        return self._rows(
+            f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE status = 'queued' ORDER BY created, id"
+        )

@@ -1,0 +1,64 @@
+"""``reesim serve``: the web service and the dashboard on this machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from reesim.cli.text import out
+from reesim.errors import InputError
+
+
+def default_home() -> Path:
+    """Where the service keeps its job store and run folders (``$REESIM_SERVE_HOME``, else a folder
+    ``serve`` beside the cache)."""
+    import os
+
+    from reesim.cache import configured_dir
+
+    env = os.environ.get("REESIM_SERVE_HOME")
+    return Path(env) if env else configured_dir() / "serve"
+
+
+def serve_cmd(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, "--port", "-p", help="Port to listen on."),
+    workers: int = typer.Option(1, "--workers", "-w", help="Simulations run at the same time (processes)."),
+    home: Path = typer.Option(
+        None,
+        "--home",
+        help="Folder of the job store and run folders (default: $REESIM_SERVE_HOME or the cache).",
+    ),
+    max_years: int = typer.Option(40, "--max-years", help="Longest horizon a request may ask for, years."),
+    max_periods: int = typer.Option(240, "--max-periods", help="Most periods (steps) a request may ask for."),
+    wall_time: float = typer.Option(900, "--wall-time", help="Seconds a job may run before it is stopped."),
+    max_queued: int = typer.Option(
+        500, "--max-queued", help="Jobs that may wait; more are refused with 503."
+    ),
+) -> None:
+    """Serve the API (OpenAPI at /docs) and the dashboard (/) on HOST:PORT; works offline."""
+    import uvicorn
+
+    from reesim.api.app import create_app
+    from reesim.api.jobs import Limits
+
+    if not 1 <= port <= 65535:
+        raise InputError(f"--port: {port}; allowed: 1 to 65535")
+    if workers < 1:
+        raise InputError(f"--workers: {workers}; allowed: 1 or more")
+    for flag, v in (("--max-years", max_years), ("--max-periods", max_periods), ("--max-queued", max_queued)):
+        if v < 1:
+            raise InputError(f"{flag}: {v}; allowed: 1 or more")
+    if wall_time <= 0:
+        raise InputError(f"--wall-time: {wall_time}; allowed: more than 0 seconds")
+    limits = Limits(
+        max_years=max_years, max_periods=max_periods, wall_time_s=wall_time, max_queued=max_queued
+    )
+    home = home or default_home()
+    app = create_app(home, workers=workers, limits=limits)
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    out.print(
+        f"reesim dashboard: http://{shown}:{port}/  (API schema: http://{shown}:{port}/docs; jobs in {home})"
+    )
+    uvicorn.run(app, host=host, port=port, log_level="warning")

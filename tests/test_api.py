@@ -1,0 +1,259 @@
+"""The web service (reesim.api): data, scenarios, validation, runs as jobs, limits, restarts."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from reesim.api.app import create_app
+from reesim.api.jobs import Limits
+
+#: a short licensing run (two years) that extends the shipped flagship
+SHORT = """
+name: licensing-short
+extends: china-2025-licensing
+horizon: {start: 2025, end: 2026, step: year}
+"""
+
+
+def wait(client: TestClient, job_id: str, timeout: float = 120) -> dict:
+    """Poll a job until it is done or failed."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        job = client.get(f"/api/runs/{job_id}").json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("serve")
+
+
+@pytest.fixture(scope="module")
+def client(home):
+    with TestClient(create_app(home, workers=1)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def short_job(client) -> dict:
+    r = client.post("/api/runs", json={"yaml": SHORT})
+    assert r.status_code == 202, r.text
+    job = wait(client, r.json()["id"])
+    assert job["status"] == "done", job["message"]
+    return job
+
+
+def test_health_and_openapi(client):
+    h = client.get("/api/health").json()
+    assert h["status"] == "ok" and h["workers"] == 1 and len(h["dataset_version"]) == 16
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {
+        "/api/runs",
+        "/api/validate",
+        "/api/data/tables/{name}",
+        "/api/runs/{job_id}/figures/{name}",
+    } <= set(paths)
+    assert client.get("/docs").status_code == 200
+
+
+def test_scenarios_are_resolved_with_their_chain(client):
+    names = [s["name"] for s in client.get("/api/scenarios").json()]
+    assert "china-2025-licensing" in names and "baseline" in names
+    d = client.get("/api/scenarios/china-2025-licensing").json()
+    assert d["chain"] == ["baseline (shipped)", "china-2025-licensing (shipped)"]
+    by_name = dict(zip([i["name"] for i in d["resolved"]["instruments"]], d["inherited"], strict=True))
+    assert by_name["magnet-demand-growth"] is True  # from baseline
+    assert by_name["china-licensing-2025"] is False  # the scenario's own
+    assert "approval_share" in d["resolved_yaml"]
+    r = client.get("/api/scenarios/china-2025-licencing")
+    assert r.status_code == 404 and "did you mean 'china-2025-licensing'" in r.json()["detail"]
+
+
+def test_validate_names_the_yaml_path_the_value_and_what_is_allowed(client):
+    ok = client.post("/api/validate", json={"yaml": SHORT})
+    assert ok.status_code == 200 and ok.json()["name"] == "licensing-short"
+    bad = """
+name: bad
+extends: baseline
+instruments:
+  - {type: export_quota, exporter: CHN, commodities: [oxide:Dy], approval_share: 1.5, start: 2025-04-04}
+"""
+    r = client.post("/api/validate", json={"yaml": bad})
+    assert r.status_code == 422
+    (p,) = r.json()["detail"]
+    assert p["loc"] == ["body", "instruments", 2, "approval_share"]  # baseline's two instruments come first
+    assert "less than or equal to 1" in p["msg"] and "(got 1.5)" in p["msg"]
+    # the same message as `reesim validate`
+    assert p["msg"].startswith("scenario: instruments[2].approval_share:")
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("name: x\nextends: /etc/passwd\n", "only shipped scenario names"),
+        ("name: x\nextends: baseline\ncounterfactual: ../secret.yaml\n", "only shipped scenario names"),
+        ("name: x\nextends: baseline\nhorizon: {start: 2030, end: 2025}\n", "end 2025 is before start 2030"),
+        ("!!python/object:os.system {}\n", "python/object"),
+        ("- a\n- b\n", "mapping"),
+    ],
+)
+def test_malformed_or_hostile_scenarios_get_422(client, text, says):
+    for path in ("/api/validate", "/api/runs"):
+        r = client.post(path, json={"yaml": text})
+        assert r.status_code == 422, (path, r.text)
+        assert says in json.dumps(r.json()), r.json()
+
+
+def test_run_request_needs_exactly_one_scenario(client):
+    r = client.post("/api/runs", json={})
+    assert r.status_code == 422 and "exactly one of scenario" in r.text
+    r = client.post("/api/runs", json={"scenario": "no-such"})
+    assert r.status_code == 422 and "no-such" in r.text
+    r = client.post("/api/runs", json={"scenario": "baseline", "against": "/etc/hosts"})
+    assert r.status_code == 422 and "only shipped scenario names" in r.text
+
+
+def test_limits_refuse_long_or_fine_horizons():
+    app = create_app(
+        Path("/tmp") / f"reesim-limits-{time.time_ns()}", limits=Limits(max_years=5, max_periods=20)
+    )
+    with TestClient(app) as c:
+        long = SHORT.replace("end: 2026", "end: 2035")
+        r = c.post("/api/runs", json={"yaml": long})
+        assert r.status_code == 422 and "11 years; allowed: at most 5" in r.text
+        monthly = SHORT.replace("step: year", "step: month")
+        r = c.post("/api/runs", json={"yaml": monthly})
+        assert r.status_code == 422 and "24 periods; allowed: at most 20" in r.text
+        r = c.post("/api/validate", content=b"x" * 300_000, headers={"content-type": "application/json"})
+        assert r.status_code == 413
+
+
+def test_data_rows_carry_their_citations(client):
+    tables = {t["name"]: t for t in client.get("/api/data/tables").json()}
+    assert tables["mine_production"]["rows"] > 100
+    r = client.get("/api/data/tables/mine_production", params={"year": 2024, "iso3": "CHN"}).json()
+    assert r["total"] >= 1 and all(row["iso3"] == "CHN" and row["year"] == 2024 for row in r["rows"])
+    for row in r["rows"]:
+        assert row["source_id"] in r["citations"] and r["citations"][row["source_id"]]["citation"]
+    r = client.get("/api/data/tables/mine_production", params={"iso4": "CHN"})
+    assert r.status_code == 422 and "iso4" in r.text
+    r = client.get("/api/data/tables/mine_prodution")
+    assert r.status_code == 404 and "mine_production" in r.text
+
+
+def test_run_job_tables_match_the_folder(client, short_job, home):
+    jid = short_job["id"]
+    assert short_job["progress"] == 1.0 and short_job["done_steps"] == short_job["total_steps"] == 4
+    folder = home / "runs" / client.app.state.store.get(jid).cache_key
+    summary = client.get(f"/api/runs/{jid}/summary").json()
+    assert summary == json.loads((folder / "summary.json").read_text())
+    on_disk = pd.read_parquet(folder / "prices.parquet")
+    j = client.get(f"/api/runs/{jid}/tables/prices").json()
+    assert len(j["rows"]) == len(on_disk) and j["columns"] == list(on_disk.columns)
+    csv = pd.read_csv(
+        io.StringIO(client.get(f"/api/runs/{jid}/tables/prices", params={"format": "csv"}).text)
+    )
+    assert len(csv) == len(on_disk)
+    pq = pd.read_parquet(
+        io.BytesIO(client.get(f"/api/runs/{jid}/tables/prices", params={"format": "parquet"}).content)
+    )
+    pd.testing.assert_frame_equal(pq, on_disk)
+    cf = client.get(f"/api/runs/{jid}/tables/prices", params={"path": "counterfactual"}).json()
+    assert len(cf["rows"]) == len(pd.read_parquet(folder / "counterfactual" / "prices.parquet"))
+    xlsx = client.get(f"/api/runs/{jid}/tables.xlsx")
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    report = client.get(f"/api/runs/{jid}/report").text
+    assert (
+        report.startswith("<!DOCTYPE html>") and f"<code>{folder.name}</code>" in report
+    )  # the final folder's name
+    assert client.get(f"/api/runs/{jid}/tables/nope").status_code == 404
+    assert client.get(f"/api/runs/{jid}/tables/prices", params={"format": "xml"}).status_code == 422
+
+
+def test_figures_are_the_reports(client, short_job, home):
+    from reesim.reports import run_figures as RF
+    from reesim.reports.runfolder import read_run
+
+    jid = short_job["id"]
+    run = read_run(home / "runs" / client.app.state.store.get(jid).cache_key)
+    for name in RF.FIGURES:
+        got = client.get(f"/api/runs/{jid}/figures/{name}").json()
+        fig = RF.figure(run, name)
+        assert got == (
+            json.loads(fig.to_json()) if fig is not None else {"data": [], "layout": {}, "absent": True}
+        )
+    sankey = client.get(f"/api/runs/{jid}/figures/sankey", params={"element": "Dy"}).json()
+    assert sankey["data"][0]["type"] == "sankey"
+    assert client.get(f"/api/runs/{jid}/figures/sankey", params={"element": "Xx"}).status_code == 422
+    assert client.get(f"/api/runs/{jid}/figures/nope").status_code == 404
+
+
+def test_same_request_is_answered_from_the_cache_and_compare_works(client, short_job):
+    again = client.post("/api/runs", json={"yaml": SHORT}).json()
+    assert again["status"] == "done" and again["cached"] is True and again["id"] != short_job["id"]
+    base = client.post(
+        "/api/runs",
+        json={"yaml": SHORT.replace("licensing-short", "b").replace("china-2025-licensing", "baseline")},
+    )
+    b = wait(client, base.json()["id"])
+    assert b["status"] == "done", b["message"]
+    c = client.get("/api/compare", params={"a": short_job["id"], "b": b["id"]}).json()
+    a_summary = client.get(f"/api/runs/{short_job['id']}/summary").json()
+    # the scenario against the baseline run = the scenario's own headline against its counterfactual
+    assert c["impacts"]["welfare_pv_usd_million_world"] == pytest.approx(
+        a_summary["impacts"]["welfare_pv_usd_million_world"], rel=1e-9
+    )
+    assert c["impacts"]["periods_compared"]["count"] == 2
+    assert client.get("/api/compare", params={"a": short_job["id"], "b": "nope"}).status_code == 404
+
+
+def test_unknown_and_unfinished_jobs(home):
+    with TestClient(create_app(home.parent / "idle", start_jobs=False)) as c:
+        assert c.get("/api/runs/nope").status_code == 404
+        job = c.post("/api/runs", json={"yaml": SHORT}).json()
+        assert job["status"] == "queued"
+        r = c.get(f"/api/runs/{job['id']}/summary")
+        assert r.status_code == 409 and "queued" in r.text
+
+
+def test_jobs_survive_a_restart(tmp_path):
+    home = tmp_path / "serve"
+    with TestClient(create_app(home, start_jobs=False)) as c:  # a server that stops before running anything
+        queued = c.post("/api/runs", json={"yaml": SHORT}).json()
+    with TestClient(create_app(home)) as c:  # the next start queues it again and runs it
+        done = wait(c, queued["id"])
+        assert done["status"] == "done", done["message"]
+        folder = home / "runs" / c.app.state.store.get(done["id"]).cache_key
+    with TestClient(create_app(home, start_jobs=False)) as c:  # finished jobs and folders are intact
+        again = c.get(f"/api/runs/{queued['id']}").json()
+        assert again["status"] == "done" and again["finished"] == done["finished"]
+        assert c.get(f"/api/runs/{queued['id']}/tables/prices").status_code == 200
+    assert (folder / "summary.json").is_file()
+
+
+def test_wall_time_limit_stops_a_job(tmp_path):
+    with TestClient(create_app(tmp_path / "s", limits=Limits(wall_time_s=0.3))) as c:
+        job = c.post("/api/runs", json={"scenario": "china-2025-licensing"}).json()
+        done = wait(c, job["id"])
+        assert done["status"] == "failed" and "wall-time limit of 0.3 s" in done["message"]
+        assert not any((tmp_path / "s" / "runs").iterdir())  # nothing half-written
+
+
+def test_dashboard_is_served_offline(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "default-src 'self'" in page.headers["content-security-policy"]
+    assert "http://" not in page.text and "https://" not in page.text
+    for name in ("dashboard.js", "dashboard.css", "vendor/plotly.min.js", "vendor/world_110m.json"):
+        r = client.get(f"/static/{name}")
+        assert r.status_code == 200 and len(r.content) > 500, name
+    assert client.get("/static/../app.py").status_code == 404
