@@ -92,6 +92,7 @@ function renderInstruments(detail) {
 }
 
 async function chooseScenario(name) {
+  document.body.dataset.loading = "1";  // until the form shows this scenario
   const d = await api(`/api/scenarios/${encodeURIComponent(name)}`);
   state.detail = d;
   $("scenario-description").textContent = d.description;
@@ -102,6 +103,7 @@ async function chooseScenario(name) {
   $("against").value = d.counterfactual || "baseline";
   renderInstruments(d);
   $("errors").replaceChildren();
+  delete document.body.dataset.loading;
 }
 
 function editedScenario() {
@@ -215,12 +217,14 @@ async function drawFigure(jobId, name) {
   const div = $(`fig-${name}`);
   const q = name === "sankey" ? `?element=${encodeURIComponent($("element").value || "Nd")}` : "";
   const fig = await api(`/api/runs/${jobId}/figures/${name}${q}`);
+  Plotly.purge(div);
+  div.replaceChildren();
+  div.style.height = "";
   if (fig.absent || !fig.data.length) {
-    Plotly.purge(div);
-    div.replaceChildren(el("p", { class: "note", text: "Nothing to draw for this run." }));
+    div.append(el("p", { class: "note", text: "Nothing to draw for this run." }));
   } else {
-    div.replaceChildren();
-    await Plotly.react(div, fig.data, fig.layout, PLOT_CONFIG);
+    div.style.height = `${(fig.layout && fig.layout.height) || 450}px`;  // as the report's figure boxes
+    await Plotly.newPlot(div, fig.data, fig.layout, PLOT_CONFIG);
   }
   div.dataset.job = jobId;
 }
