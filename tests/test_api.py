@@ -257,3 +257,67 @@ def test_dashboard_is_served_offline(client):
         r = client.get(f"/static/{name}")
         assert r.status_code == 200 and len(r.content) > 500, name
     assert client.get("/static/../app.py").status_code == 404
+
+
+def test_a_killed_server_restarts_with_its_finished_jobs(tmp_path):
+    """SIGKILL the real server (``reesim serve``) while a job runs: on restart the finished job is
+    intact and the interrupted one runs again to completion."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    def start(port: int) -> subprocess.Popen:
+        env = {**os.environ, "REESIM_SERVE_HOME": str(tmp_path / "home")}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reesim.cli.main", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                    return proc
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        proc.kill()
+        raise AssertionError("reesim serve did not start")
+
+    def poll(url: str, job_id: str, want: set[str]) -> dict:
+        end = time.monotonic() + 120
+        while time.monotonic() < end:
+            job = httpx.get(f"{url}/api/runs/{job_id}", timeout=5).json()
+            if job["status"] in want:
+                return job
+            time.sleep(0.2)
+        raise AssertionError(f"job {job_id} is {job['status']}")
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    server = start(port)
+    try:
+        first = httpx.post(f"{url}/api/runs", json={"yaml": SHORT}).json()
+        done = poll(url, first["id"], {"done"})
+        second = httpx.post(f"{url}/api/runs", json={"scenario": "china-2025-licensing"}).json()
+        poll(url, second["id"], {"running"})
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)  # the server and its job processes, no clean-up
+        server.wait(10)
+    server = start(port)
+    try:
+        again = httpx.get(f"{url}/api/runs/{first['id']}").json()
+        assert again["status"] == "done" and again["finished"] == done["finished"]
+        assert httpx.get(f"{url}/api/runs/{first['id']}/tables/prices").status_code == 200
+        rerun = poll(url, second["id"], {"done", "failed"})
+        assert rerun["status"] == "done", rerun["message"]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(10)

@@ -166,6 +166,7 @@ class JobManager:
     # lifecycle
     def start(self) -> None:
         """Queue again what a stopped server left unfinished, then start the worker threads."""
+        self._stopping.clear()
         for job in self.store.requeue_unfinished():
             self._queue.put(job.id)
         for k in range(self.workers):
@@ -224,8 +225,8 @@ class JobManager:
 
     def _execute(self, job_id: str) -> None:
         job = self.store.get(job_id)
-        if job is None or job.status != "queued":
-            return
+        if job is None or not self.store.claim(job_id):
+            return  # unknown, or already taken by another worker
         folder = self.folder(job)
         if folder.is_dir():  # an identical job finished while this one waited
             self.store.finish(job_id, True, "result cached: an identical job finished first")
@@ -236,7 +237,6 @@ class JobManager:
         proc = self._ctx.Process(
             target=child_main, args=(job.request, str(folder), str(scratch)), daemon=True
         )
-        self.store.started(job_id)
         proc.start()
         self._procs[job_id] = proc
         deadline = time.monotonic() + self.limits.wall_time_s

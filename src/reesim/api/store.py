@@ -89,21 +89,30 @@ class JobStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._con = duckdb.connect(str(self.path))
-        except duckdb.IOException as exc:
-            raise InputError(
-                f"--home {self.path.parent}: the job store {self.path.name} is in use by another process "
-                f"(is another reesim serve running on this folder?): {exc}"
-            ) from None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._connection: duckdb.DuckDBPyConnection | None = None
         with self._lock:
             self._con.execute(_SCHEMA)
 
+    @property
+    def _con(self) -> duckdb.DuckDBPyConnection:
+        """The connection, opened on first use (and again after :meth:`close`)."""
+        if self._connection is None:
+            try:
+                self._connection = duckdb.connect(str(self.path))
+            except duckdb.IOException as exc:
+                raise InputError(
+                    f"--home {self.path.parent}: the job store {self.path.name} is in use by another process "
+                    f"(is another reesim serve running on this folder?): {exc}"
+                ) from None
+        return self._connection
+
     def close(self) -> None:
-        """Close the DuckDB connection."""
+        """Close the DuckDB connection (the next use opens it again)."""
         with self._lock:
-            self._con.close()
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
 
     def _rows(self, sql: str, params: list[Any] | None = None) -> list[Job]:
         with self._lock:
@@ -183,13 +192,15 @@ class JobStore:
                 ).fetchone()[0]
             )
 
-    def started(self, job_id: str) -> None:
-        """Mark a job running."""
+    def claim(self, job_id: str) -> bool:
+        """Mark a queued job running; False if it is not queued (another worker took it)."""
         with self._lock:
-            self._con.execute(
-                "UPDATE jobs SET status = 'running', started = ?, done_steps = 0 WHERE id = ?",
+            rows = self._con.execute(
+                "UPDATE jobs SET status = 'running', started = ?, done_steps = 0 "
+                "WHERE id = ? AND status = 'queued' RETURNING id",
                 [_now(), job_id],
-            )
+            ).fetchall()
+        return bool(rows)
 
     def progress(self, job_id: str, done_steps: int, total_steps: int) -> None:
         """Record a running job's progress (steps simulated of the pair's total)."""
