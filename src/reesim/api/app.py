@@ -16,6 +16,7 @@ import json
 import math
 import re
 import tempfile
+import threading
 import warnings
 from importlib import resources
 from pathlib import Path
@@ -149,6 +150,8 @@ def create_app(
                 status_code=413,
             )
         return await call_next(request)
+
+    report_lock = threading.Lock()
 
     def job_or_404(job_id: str) -> Job:
         job = store.get(job_id)
@@ -436,10 +439,16 @@ def create_app(
 
     @app.get("/api/runs/{job_id}/report", response_class=HTMLResponse, responses=ERRORS, tags=["runs"])
     def run_report(job_id: str) -> FileResponse:
-        """The run's self-contained HTML report (the same as ``reesim run --report``)."""
-        return FileResponse(
-            done_folder(job_id) / "report.html", media_type="text/html", filename="report.html"
-        )
+        """The run's self-contained HTML report (the same as ``reesim run --report``), rendered on first request."""
+        from reesim.reports import write_report
+
+        folder = done_folder(job_id)
+        report = folder / "report.html"
+        if not report.is_file():
+            with report_lock:
+                if not report.is_file():
+                    write_report(folder)  # atomic: a temporary file renamed into the folder
+        return FileResponse(report, media_type="text/html", filename="report.html")
 
     @app.get("/api/runs/{job_id}/figures/{name}", responses=ERRORS, tags=["runs"])
     def run_figure(job_id: str, name: str, element: str = Query("Nd", max_length=20)) -> Response:

@@ -3,7 +3,7 @@
 A request is checked in the server (scenario, counterfactual, limits) before it becomes a job,
 so a bad one is answered 422 at once. A job is a row in the :class:`~reesim.api.store.JobStore`
 and, once done, a run folder ``<home>/runs/<cache key>`` in the format of ``reesim run --out``
-(:mod:`reesim.pipeline`), HTML report included. The cache key hashes the resolved scenario,
+(:mod:`reesim.pipeline`); its HTML report is rendered into the folder when first asked for. The cache key hashes the resolved scenario,
 the resolved counterfactual, the dataset version and the code
 (:func:`reesim.cache.code_fingerprint`): the same request again is answered from the folder.
 
@@ -32,8 +32,15 @@ from typing import Any
 from reesim.api.store import Job, JobStore
 from reesim.errors import InputError, ReesimError
 
-#: modules the forkserver imports once, so that each job's process starts warm
-PRELOAD = ["reesim.pipeline", "reesim.simulate", "reesim.impacts.compare", "reesim.reports"]
+#: modules the forkserver imports once, so that each job's process starts warm (``warm`` also
+#: simulates a baseline year, filling the world and solver caches)
+PRELOAD = [
+    "reesim.pipeline",
+    "reesim.simulate",
+    "reesim.impacts.compare",
+    "reesim.reports",
+    "reesim.api.warm",
+]
 
 
 @dataclass(frozen=True)
@@ -138,7 +145,7 @@ def child_main(request: dict[str, Any], folder: str, scratch: str) -> None:
                 _write_json_atomic(scratch_dir / "progress.json", {"done": state["done"], "total": total})
 
         outcome = run_scenario(sc, request.get("against") or cf.name, progress=progress)
-        write_outcome(outcome, Path(folder), report=True)
+        write_outcome(outcome, Path(folder))  # the HTML report is rendered when first asked for
     except BaseException as exc:  # recorded for the job's status, then the process ends
         text = str(exc) if isinstance(exc, ReesimError) else f"{type(exc).__name__}: {exc}"
         (scratch_dir / "error.txt").write_text(text or type(exc).__name__)
