@@ -321,3 +321,62 @@ def test_a_killed_server_restarts_with_its_finished_jobs(tmp_path):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(10)
+
+
+def test_games_run_as_jobs_with_the_reports_heat_maps(client):
+    from tests.test_game import SMALL
+
+    listed = {g["name"]: g for g in client.get("/api/games").json()}
+    assert listed["us-china"]["profiles"] == 16 and listed["us-china"]["players"][0]["name"] == "US"
+    r = client.post("/api/games", json={"yaml": SMALL})
+    assert r.status_code == 202, r.text
+    job = wait(client, r.json()["id"])
+    assert job["status"] == "done", job["message"]
+    assert job["kind"] == "game" and job["links"]["figures"].endswith("/figures")
+    a = client.get(f"/api/games/{job['id']}/result").json()
+    assert a["equilibria"]["pure"], a["equilibria"]
+    assert all(e["max_regret_usd_million"] < 1e-6 for e in a["equilibria"]["all"])  # verified equilibria
+    pay = pd.DataFrame(client.get(f"/api/games/{job['id']}/payoffs").json()["rows"])
+    assert len(pay) == 4 * 2  # four profiles, two players
+    figs = client.get(f"/api/games/{job['id']}/figures").json()
+    (fig,) = figs["figures"]
+    import html
+
+    from reesim.reports.game import heatmaps
+
+    (own, caption), *_ = heatmaps(pay, a)
+    assert fig["figure"] == json.loads(own.to_json())  # the report's own figure
+    assert fig["caption"] == html.unescape(caption)
+    us = own.data[0]
+    cell = pay[(pay["player"] == "US") & (pay["strategy_US"] == us.y[1]) & (pay["strategy_China"] == us.x[1])]
+    assert us.z[1][1] == pytest.approx(cell["payoff_usd_million"].iloc[0] / 1000)  # bn USD
+    assert figs["reading"] == a["reading"]
+    assert client.get(f"/api/games/{job['id']}/report").text.startswith("<!DOCTYPE html>")
+    assert client.get(f"/api/runs/{job['id']}/summary").status_code == 404  # a game is not a run
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"game": "us-chna"}, "did you mean 'us-china'"),
+        ({"yaml": "name: g\nbase: ../x.yaml\nplayers: []\n"}, "players"),
+        (
+            {
+                "yaml": "name: g\nbase: /etc/passwd\nplayers: [{name: A, regions: [USA], strategies: [{name: s}]}, "
+                "{name: B, regions: [CHN], strategies: [{name: t}]}]\n"
+            },
+            "only shipped scenario names",
+        ),
+        (
+            {
+                "yaml": "name: g\nplayers: [{name: A, regions: [USA], strategies: [{name: s, scenarios: [../a.yaml]}]}, "
+                "{name: B, regions: [CHN], strategies: [{name: t}]}]\n"
+            },
+            "players[0].strategies[0].scenarios",
+        ),
+        ({}, "exactly one of game"),
+    ],
+)
+def test_bad_games_get_422(client, body, says):
+    r = client.post("/api/games", json=body)
+    assert r.status_code == 422 and says in r.text, r.text

@@ -136,6 +136,28 @@ def test_dashboard_runs_an_edited_scenario_and_downloads_its_report(server, brow
     context.close()
 
 
+def test_dashboard_solves_an_edited_game(server, browser):
+    from tests.test_game import SMALL
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    problems = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.goto(server + "/")
+    page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    page.click("nav button[data-tab='game']")
+    assert "us-china" in page.inner_text("#game")
+    assert "section-301" in page.input_value("#game-text")
+    page.fill("#game-text", SMALL)  # a 2 x 2 game over three years
+    page.click("#game-run")
+    page.wait_for_selector("#game-figures[data-job] .main-svg", timeout=120_000)
+    assert "stable outcome" in page.inner_text("#game-reading")
+    assert "★" in page.inner_text("#game-figures")  # the equilibrium is marked on the heat map
+    page.screenshot(path=str(ARTIFACTS / "dashboard-game.png"), full_page=True)
+    assert problems == []
+    page.close()
+
+
 def test_dashboard_shows_validation_errors(server, browser):
     page = browser.new_page()
     problems = []

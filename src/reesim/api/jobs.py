@@ -114,6 +114,60 @@ def cache_key(sc, cf, fingerprint: str) -> str:
     return key_of("run", scenario_hash(sc), scenario_hash(cf), default_dataset().version, fingerprint)[:24]
 
 
+def game_of(request: dict[str, Any]):
+    """The game of a game request: a shipped game's name (``game``) or game YAML (``yaml``).
+
+    The base and every strategy's ``scenarios`` must be shipped scenario names (no file is read).
+    """
+    from pydantic import ValidationError
+
+    from reesim.errors import suggest
+    from reesim.game.spec import Game
+    from reesim.scenario.load import format_errors, shipped
+    from reesim.yamlsafe import load_yaml, require_mapping
+
+    if request.get("yaml") is not None:
+        text, label = request["yaml"], "game"
+    else:
+        games = shipped("games")
+        name = str(request.get("game"))
+        if name not in games:
+            raise InputError(f"game: {suggest(name, games, what='shipped game')}")
+        text, label = games[name], f"{name} (shipped game)"
+    data = require_mapping(load_yaml(text, label, dates_as_strings=True), label, "game", Game.model_fields)
+    try:
+        game = Game.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(format_errors(exc, label, None)) from None
+    ships = shipped()
+    refs = [("base", game.base)] + [
+        (f"players[{i}].strategies[{j}].scenarios", s)
+        for i, p in enumerate(game.players)
+        for j, st in enumerate(p.strategies)
+        for s in st.scenarios
+    ]
+    for where, ref in refs:
+        if ref not in ships:
+            raise InputError(
+                f"{label}: {where}: {ref!r}: only shipped scenario names are accepted here (no files); "
+                + suggest(ref, ships, what="shipped scenario")
+            )
+    return game
+
+
+def check_game_limits(game, limits: Limits) -> None:
+    """Refuse a game beyond the service's limits (profiles, and the horizon as for a run)."""
+    import math
+
+    profiles = math.prod(len(p.strategies) for p in game.players)
+    if profiles > limits.max_members:
+        raise InputError(
+            f"game: players: {profiles} strategy profiles; allowed: at most {limits.max_members} on this server"
+        )
+    base = load_shipped(game.base, "base")
+    check_limits(base.model_copy(update={"horizon": game.horizon}) if game.horizon else base, limits)
+
+
 # ----------------------------------------------------------------------------- the child
 def _write_json_atomic(path: Path, obj: dict) -> None:
     tmp = path.with_suffix(".tmp")
@@ -121,8 +175,52 @@ def _write_json_atomic(path: Path, obj: dict) -> None:
     os.replace(tmp, path)
 
 
-def child_main(request: dict[str, Any], folder: str, scratch: str) -> None:
-    """Run one job in a child process: simulate, assess, write the folder with its report.
+class _Progress:
+    """Progress written to ``scratch/progress.json``, at most every 0.2 s."""
+
+    def __init__(self, scratch: Path, total: int = 0) -> None:
+        self.path, self.done, self.total, self.at = scratch / "progress.json", 0, total, 0.0
+
+    def step(self, _step=None) -> None:
+        self.set(self.done + 1, self.total)
+
+    def set(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+        now = time.monotonic()
+        if now - self.at > 0.2:
+            self.at = now
+            _write_json_atomic(self.path, {"done": done, "total": total})
+
+
+def _run_job(request: dict[str, Any], folder: Path, scratch: Path) -> None:
+    from reesim.pipeline import run_scenario, write_outcome
+    from reesim.simulate.steps import make_steps
+
+    sc, cf = scenario_of(request)
+    progress = _Progress(scratch, 2 * len(make_steps(sc.horizon)))
+    outcome = run_scenario(sc, request.get("against") or cf.name, progress=progress.step)
+    write_outcome(outcome, folder)  # the HTML report is rendered when first asked for
+
+
+def _game_job(request: dict[str, Any], folder: Path, scratch: Path) -> None:
+    from reesim.game.equilibria import analyse, reading
+    from reesim.game.output import write_game
+    from reesim.game.payoffs import payoff_tensor
+
+    game = game_of(request)
+    progress = _Progress(scratch)
+    tensor, bundles, _base = payoff_tensor(game, None, workers=1, progress=progress.set)
+    analysis = analyse(tensor)
+    analysis["reading"] = reading(analysis)
+    write_game(folder, tensor, bundles, analysis)
+
+
+JOBS = {"run": _run_job, "game": _game_job}
+
+
+def child_main(kind: str, request: dict[str, Any], folder: str, scratch: str) -> None:
+    """Run one job in a child process: a run (simulate, assess, write the run folder) or a game
+    (profiles, equilibria, write the game folder).
 
     Progress goes to ``scratch/progress.json`` (at most every 0.2 s); an error's message to
     ``scratch/error.txt`` and exit code 1.
@@ -130,22 +228,7 @@ def child_main(request: dict[str, Any], folder: str, scratch: str) -> None:
     scratch_dir = Path(scratch)
     os.chdir(scratch_dir)  # nothing relative resolves against the server's working folder
     try:
-        from reesim.pipeline import run_scenario, write_outcome
-        from reesim.simulate.steps import make_steps
-
-        sc, cf = scenario_of(request)
-        total = 2 * len(make_steps(sc.horizon))
-        state = {"done": 0, "at": 0.0}
-
-        def progress(_step) -> None:
-            state["done"] += 1
-            now = time.monotonic()
-            if now - state["at"] > 0.2:
-                state["at"] = now
-                _write_json_atomic(scratch_dir / "progress.json", {"done": state["done"], "total": total})
-
-        outcome = run_scenario(sc, request.get("against") or cf.name, progress=progress)
-        write_outcome(outcome, Path(folder))  # the HTML report is rendered when first asked for
+        JOBS[kind](request, Path(folder), scratch_dir)
     except BaseException as exc:  # recorded for the job's status, then the process ends
         text = str(exc) if isinstance(exc, ReesimError) else f"{type(exc).__name__}: {exc}"
         (scratch_dir / "error.txt").write_text(text or type(exc).__name__)
@@ -202,7 +285,21 @@ class JobManager:
         """Check a run request and queue it (or answer it from the cache, or join the same running job)."""
         sc, cf = scenario_of(request)
         total = check_limits(sc, self.limits)
-        key = cache_key(sc, cf, self.fingerprint)
+        return self._queue_job("run", cache_key(sc, cf, self.fingerprint), sc.name, cf.name, request, total)
+
+    def submit_game(self, request: dict[str, Any]) -> Job:
+        """Check a game request and queue it (or answer it from the cache, or join the same running job)."""
+        from reesim.cache import key_of
+        from reesim.data import default_dataset
+
+        game = game_of(request)
+        check_game_limits(game, self.limits)
+        key = key_of("game", game.model_dump(mode="json"), default_dataset().version, self.fingerprint)[:24]
+        return self._queue_job("game", key, game.name, game.base, request, 0)
+
+    def _queue_job(
+        self, kind: str, key: str, name: str, reference: str, request: dict[str, Any], total: int
+    ) -> Job:
         if not (self.runs / key).is_dir():
             same = self.store.active_with_key(key)
             if same is not None:
@@ -213,7 +310,7 @@ class JobManager:
                 )
         job_id = uuid.uuid4().hex[:16]
         job = self.store.add(
-            job_id, "run", key, sc.name, cf.name, request, total, done=(self.runs / key).is_dir()
+            job_id, kind, key, name, reference, request, total, done=(self.runs / key).is_dir()
         )
         if job.status == "queued":
             self._queue.put(job_id)
@@ -242,7 +339,7 @@ class JobManager:
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir(parents=True)
         proc = self._ctx.Process(
-            target=child_main, args=(job.request, str(folder), str(scratch)), daemon=True
+            target=child_main, args=(job.kind, job.request, str(folder), str(scratch)), daemon=True
         )
         proc.start()
         self._procs[job_id] = proc

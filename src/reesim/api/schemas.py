@@ -39,6 +39,32 @@ class RunRequest(_Strict):
         return self
 
 
+class GameRequest(_Strict):
+    """A game to solve: a shipped game's name or game YAML (base and strategies' scenarios: shipped names)."""
+
+    game: str | None = Field(
+        None, description="a shipped game (GET /api/games)", max_length=200, examples=["us-china"]
+    )
+    yaml: str | None = Field(None, description="game text in the format of `reesim game`", max_length=200_000)
+
+    @model_validator(mode="after")
+    def _one(self):
+        if (self.game is None) == (self.yaml is None):
+            raise ValueError("give exactly one of game (a shipped name) or yaml (game text)")
+        return self
+
+
+class GameInfo(BaseModel):
+    """A shipped game: players, their regions and strategies, the base scenario."""
+
+    name: str
+    description: str
+    base: str
+    players: list[dict[str, Any]]
+    profiles: int
+    text: str = Field(..., description="the game file")
+
+
 class ValidateRequest(_Strict):
     """Scenario text to check without running it."""
 

@@ -229,6 +229,64 @@ async function drawFigure(jobId, name) {
   div.dataset.job = jobId;
 }
 
+// ---------------------------------------------------------------------------------- game tab
+async function loadGames() {
+  const games = await api("/api/games");
+  state.games = Object.fromEntries(games.map((g) => [g.name, g]));
+  const sel = $("game");
+  sel.replaceChildren(...games.map((g) => el("option", { value: g.name, text: `${g.name} (${g.profiles} profiles)` })));
+  sel.onchange = () => {
+    const g = state.games[sel.value];
+    $("game-description").textContent = g.description;
+    $("game-players").textContent = g.players.map((p) => `${p.name}: ${p.strategies.join(", ")}`).join(" · ");
+    $("game-text").value = g.text;
+  };
+  if (games.length) sel.onchange();
+}
+
+async function runGame() {
+  const g = state.games[$("game").value];
+  const text = $("game-text").value;
+  const body = text === g.text ? { game: g.name } : { yaml: text };
+  $("game-errors").replaceChildren();
+  $("game-run").disabled = true;
+  try {
+    trackGame(await api("/api/games", post(body)));
+  } catch (err) {
+    showErrors($("game-errors"), err);
+    $("game-run").disabled = false;
+  }
+}
+
+function trackGame(job) {
+  const pct = Math.round(100 * job.progress);
+  $("game-progress").style.width = `${pct}%`;
+  $("game-status").textContent = `${job.scenario}: ${job.status}` +
+    (job.total_steps ? ` (${job.done_steps} of ${job.total_steps} runs)` : "") + (job.message ? ` — ${job.message}` : "");
+  if (job.status === "done") { $("game-run").disabled = false; showGame(job); return; }
+  if (job.status === "failed") { $("game-run").disabled = false; return; }
+  setTimeout(async () => trackGame(await api(`/api/games/${job.id}`)), 500);
+}
+
+async function showGame(job) {
+  const res = await api(`/api/games/${job.id}/figures`);
+  $("game-empty").hidden = true;
+  $("game-results").hidden = false;
+  $("game-dl-report").href = `/api/games/${job.id}/report`;
+  $("game-dl-csv").href = `/api/games/${job.id}/payoffs?format=csv`;
+  const box = $("game-figures");
+  for (const d of box.querySelectorAll(".js-plotly-plot")) Plotly.purge(d);
+  box.replaceChildren();
+  for (const { figure, caption } of res.figures) {
+    const div = el("div", { class: "fig" });
+    div.style.height = `${(figure.layout && figure.layout.height) || 400}px`;
+    box.append(el("figure", {}, div, el("figcaption", { text: caption })));
+    await Plotly.newPlot(div, figure.data, figure.layout, PLOT_CONFIG);
+  }
+  $("game-reading").textContent = res.reading;
+  box.dataset.job = job.id;
+}
+
 // --------------------------------------------------------------------------------- data tab
 async function loadTables() {
   const tables = await api("/api/data/tables");
@@ -268,8 +326,7 @@ async function main() {
   for (const b of document.querySelectorAll("nav button.tab")) {
     b.addEventListener("click", () => {
       for (const o of document.querySelectorAll("nav button.tab")) o.classList.toggle("active", o === b);
-      $("tab-run").hidden = b.dataset.tab !== "run";
-      $("tab-data").hidden = b.dataset.tab !== "data";
+      for (const t of ["run", "game", "data"]) $(`tab-${t}`).hidden = b.dataset.tab !== t;
     });
   }
   const [health, scenarios] = await Promise.all([api("/api/health"), api("/api/scenarios")]);
@@ -280,10 +337,11 @@ async function main() {
   $("scenario").addEventListener("change", () => chooseScenario($("scenario").value));
   $("run").addEventListener("click", run);
   $("data-load").addEventListener("click", loadRows);
+  $("game-run").addEventListener("click", runGame);
   const first = state.names.includes("china-2025-licensing") ? "china-2025-licensing" : state.names[0];
   $("scenario").value = first;
   await chooseScenario(first);
-  await loadTables();
+  await Promise.all([loadTables(), loadGames()]);
   document.body.dataset.ready = "1";
 }
 
