@@ -252,3 +252,48 @@ def test_the_counterfactual_shares_the_members_dynamics(tmp_path):
     assert len(ratios) and ratios.to_numpy() == pytest.approx(1.0, abs=1e-9)
     pv = members[members["metric"] == "welfare_pv_usd_million"]["value"]
     assert pv.to_numpy() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_ensemble_report_draws_the_bands_and_the_drivers(capsys, tmp_path):
+    """`reesim ensemble --report`: fan charts whose median is the bands' p50, drivers ranked by |rho|."""
+    from reesim.reports.ensemble import fan_chart, render_ensemble, sensitivity_bars
+
+    sc = tmp_path / "two.yaml"
+    sc.write_text("name: two\nextends: china-2025-licensing\nhorizon: {start: 2025, end: 2026, step: year}\n")
+    code, _, err = invoke(
+        capsys,
+        "ensemble",
+        str(sc),
+        "-n",
+        "5",
+        "--only-vary",
+        "--vary",
+        "hre_thrift_saving=uniform(0.3, 0.6)",
+        "--vary",
+        "demand_elasticity_oxide=uniform(0.2, 0.6)",
+        "--vary",
+        "stock_precaution=uniform(1, 3)",
+        "--report",
+        "--out",
+        str(tmp_path / "e"),
+    )
+    assert code == 0, err
+    text = (tmp_path / "e" / "report.html").read_text()
+    assert text.count("Plotly.newPlot") >= 2 and "What drives oxide:Dy (Europe, 2026)" in text
+    assert "https://" not in text.split("</script>", 1)[1]  # nothing fetched (plotly.js is inline)
+    bands = pd.read_parquet(tmp_path / "e" / "bands.parquet")
+    fig = fan_chart(bands, "price_ratio", "oxide:Dy", ("Europe",))
+    median = next(t for t in fig.data if t.mode == "lines+markers")
+    b = bands[
+        (bands["metric"] == "price_ratio") & (bands["item"] == "oxide:Dy") & (bands["where"] == "Europe")
+    ]
+    assert list(median.y) == pytest.approx(b.sort_values("year")["p50"].tolist())
+    sens = pd.read_parquet(tmp_path / "e" / "sensitivity.parquet")
+    bars = sensitivity_bars(sens, "price_ratio", "oxide:Dy", "Europe", 2026).data[0]
+    assert len(bars.y) == 3 and list(np.abs(bars.x)) == sorted(
+        np.abs(bars.x)
+    )  # strongest drawn last (on top)
+    assert fan_chart(bands, "price_ratio", "oxide:Xx", ("Europe",)) is None
+    assert render_ensemble(tmp_path / "e") == text
+    with pytest.raises(InputError, match="not a reesim ensemble folder"):
+        render_ensemble(tmp_path)

@@ -54,6 +54,9 @@ def ensemble_cmd(
         None, "--against", help="Counterfactual scenario (default: the scenario's, else baseline)."
     ),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for the design, member tables and bands."),
+    report: bool = typer.Option(
+        False, "--report", help="Also write report.html (fan charts, drivers) into --out."
+    ),
 ) -> None:
     """Run a scenario over the ranges of its assumptions: quantile bands and exceedance shares."""
     from reesim.atomic import check_out_folder
@@ -116,6 +119,10 @@ def ensemble_cmd(
             f"no member of the ensemble succeeded; {out_dir}/design.parquet holds each member's inputs and error"
         )
     _print_bands(out_dir)
+    if report:
+        from reesim.reports.ensemble import write_ensemble_report
+
+        out.print(f"report: {write_ensemble_report(out_dir)}")
     out.print(
         f"wrote {out_dir} (design.parquet, members/, bands.parquet, exceedance.parquet, sensitivity.parquet, "
         "space.json, summary.json)"
