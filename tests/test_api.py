@@ -380,3 +380,59 @@ def test_games_run_as_jobs_with_the_reports_heat_maps(client):
 def test_bad_games_get_422(client, body, says):
     r = client.post("/api/games", json=body)
     assert r.status_code == 422 and says in r.text, r.text
+
+
+def test_ensembles_run_as_jobs_with_the_reports_figures(client, home):
+    from reesim.reports.ensemble import fan_chart
+
+    body = {
+        "yaml": SHORT,
+        "n": 4,
+        "only_vary": True,
+        "vary": ["hre_thrift_saving=uniform(0.3, 0.6)", "demand_elasticity_oxide=uniform(0.2, 0.6)"],
+    }
+    r = client.post("/api/ensembles", json=body)
+    assert r.status_code == 202, r.text
+    job = wait(client, r.json()["id"])
+    assert job["status"] == "done", job["message"]
+    assert job["kind"] == "ensemble" and job["total_steps"] == 4 and job["progress"] == 1.0
+    s = client.get(f"/api/ensembles/{job['id']}/summary").json()
+    assert (s["ok"], s["members_run"]) == (4, 4) and set(s["space"]) == {
+        "hre_thrift_saving",
+        "demand_elasticity_oxide",
+    }
+    folder = home / "runs" / client.app.state.store.get(job["id"]).cache_key
+    bands = pd.read_parquet(folder / "bands.parquet")
+    got = client.get(f"/api/ensembles/{job['id']}/tables/bands", params={"item": "oxide:Dy"}).json()
+    assert len(got["rows"]) == int((bands["item"] == "oxide:Dy").sum())
+    fan = client.get(
+        f"/api/ensembles/{job['id']}/figures/fan",
+        params={"item": "oxide:Dy", "where": ["Europe", "inside China"]},
+    ).json()
+    assert fan == json.loads(
+        fan_chart(bands, "price_ratio", "oxide:Dy", ["Europe", "inside China"]).to_json()
+    )
+    drivers = client.get(f"/api/ensembles/{job['id']}/figures/drivers", params={"where": "Europe"}).json()
+    assert drivers["data"][0]["type"] == "bar" and "2026" in drivers["layout"]["title"]["text"]
+    assert client.get(f"/api/ensembles/{job['id']}/report").text.startswith("<!DOCTYPE html>")
+    assert client.get(f"/api/ensembles/{job['id']}/tables/members").status_code == 404
+    again = client.post("/api/ensembles", json=body).json()
+    assert again["cached"] is True and again["status"] == "done"
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"yaml": SHORT, "n": 100_000}, "100000 members; allowed: at most 256"),
+        ({"yaml": SHORT, "vary": ["suply_elasticity=1"]}, "did you mean 'supply_elasticity'"),
+        (
+            {"yaml": SHORT, "vary": ["hre_thrift_saving=uniform(0.5, 1.5)"]},
+            "reaches outside the allowed values",
+        ),
+        ({"yaml": SHORT, "only_vary": True}, "nothing varies"),
+        ({"yaml": SHORT, "sample": "halton"}, "sample"),
+    ],
+)
+def test_bad_ensembles_get_422(client, body, says):
+    r = client.post("/api/ensembles", json=body)
+    assert r.status_code == 422 and says in r.text, r.text

@@ -215,7 +215,38 @@ def _game_job(request: dict[str, Any], folder: Path, scratch: Path) -> None:
     write_game(folder, tensor, bundles, analysis)
 
 
-JOBS = {"run": _run_job, "game": _game_job}
+def ensemble_space(request: dict[str, Any], sc):
+    """The parameters an ensemble request varies (every stated range unless ``only_vary``)."""
+    from reesim.ensemble.space import default_space, with_overrides
+
+    vary = list(request.get("vary") or [])
+    space = with_overrides({} if request.get("only_vary") else default_space(sc), sc, vary)
+    if not space:
+        raise InputError("only_vary: no vary given, so nothing varies; add vary: [NAME=DIST]")
+    return space
+
+
+def _ensemble_job(request: dict[str, Any], folder: Path, scratch: Path) -> None:
+    from reesim.ensemble.runner import run_ensemble
+    from reesim.reports.ensemble import write_ensemble_report
+
+    sc, cf = scenario_of(request)
+    n = int(request.get("n", 16))
+    progress = _Progress(scratch, n)
+    run_ensemble(
+        sc,
+        ensemble_space(request, sc),
+        n,
+        folder,
+        method=request.get("sample", "lhs"),
+        seed=request.get("seed"),
+        against=request.get("against") or cf.name,
+        progress=lambda _member, _error: progress.step(),
+    )
+    write_ensemble_report(folder)
+
+
+JOBS = {"run": _run_job, "game": _game_job, "ensemble": _ensemble_job}
 
 
 def child_main(kind: str, request: dict[str, Any], folder: str, scratch: str) -> None:
@@ -296,6 +327,29 @@ class JobManager:
         check_game_limits(game, self.limits)
         key = key_of("game", game.model_dump(mode="json"), default_dataset().version, self.fingerprint)[:24]
         return self._queue_job("game", key, game.name, game.base, request, 0)
+
+    def submit_ensemble(self, request: dict[str, Any]) -> Job:
+        """Check an ensemble request (scenario, parameters, limits) and queue it (or answer it from the cache)."""
+        from reesim.cache import key_of
+        from reesim.data import default_dataset
+        from reesim.scenario.load import scenario_hash
+
+        sc, cf = scenario_of(request)
+        check_limits(sc, self.limits)
+        n = int(request.get("n", 16))
+        if n > self.limits.max_members:
+            raise InputError(f"n: {n} members; allowed: at most {self.limits.max_members} on this server")
+        ensemble_space(request, sc)  # names and ranges checked before the job is queued
+        design = {k: request.get(k) for k in ("n", "sample", "seed", "vary", "only_vary")}
+        key = key_of(
+            "ensemble",
+            scenario_hash(sc),
+            scenario_hash(cf),
+            design,
+            default_dataset().version,
+            self.fingerprint,
+        )[:24]
+        return self._queue_job("ensemble", key, sc.name, cf.name, request, n)
 
     def _queue_job(
         self, kind: str, key: str, name: str, reference: str, request: dict[str, Any], total: int

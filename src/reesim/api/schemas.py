@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -52,6 +52,22 @@ class GameRequest(_Strict):
         if (self.game is None) == (self.yaml is None):
             raise ValueError("give exactly one of game (a shipped name) or yaml (game text)")
         return self
+
+
+class EnsembleRequest(RunRequest):
+    """A scenario over the ranges of its assumptions (``reesim ensemble``)."""
+
+    n: int = Field(16, ge=1, le=100_000, description="members (the server's limit applies)")
+    sample: Literal["lhs", "sobol", "random"] = "lhs"
+    seed: int | None = Field(
+        None, ge=0, le=2**63 - 1, description="seed of the design (default: the scenario's)"
+    )
+    vary: list[Annotated[str, Field(max_length=200)]] = Field(
+        [], max_length=100, description="NAME=DIST overrides, e.g. demand_elasticity_oxide=uniform(0.2, 0.8)"
+    )
+    only_vary: bool = Field(
+        False, description="vary only the listed parameters (default: every stated range as well)"
+    )
 
 
 class GameInfo(BaseModel):

@@ -1,0 +1,134 @@
+"""What the service's routes share: error bodies, JSON-safe rows, and the context (store, jobs, limits)."""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from fastapi import HTTPException
+
+from reesim.api.jobs import JobManager, Limits
+from reesim.api.schemas import ErrorBody, JobOut
+from reesim.api.store import Job, JobStore
+from reesim.errors import InputError
+
+#: the page's policy: scripts and data from this server only
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+RUN_TABLE_FORMATS = ("json", "csv", "parquet")
+_LINE = re.compile(r"^(?P<label>[^:]+): (?P<path>[A-Za-z_][\w.\[\]-]*): ")
+ERRORS = {
+    404: {"model": ErrorBody, "description": "no such job, table or figure"},
+    422: {
+        "model": ErrorBody,
+        "description": "bad input: the YAML path or parameter, the value, what is allowed",
+    },
+}
+
+
+def problems(exc: InputError, where: str = "body") -> list[dict[str, Any]]:
+    """One problem per line of an :class:`InputError`, located at its YAML path when the line names one."""
+    out = []
+    for line in str(exc).splitlines() or [str(exc)]:
+        m = _LINE.match(line)
+        loc: list[str | int] = [where]
+        if m:
+            loc += [int(p) if p.isdigit() else p for p in re.split(r"[.\[\]]+", m["path"]) if p]
+        out.append({"loc": loc, "msg": line, "type": "reesim_input"})
+    return out
+
+
+def clean(value: Any) -> Any:
+    """A JSON-safe scalar: NaN and infinities as None, dates as ISO text, numpy scalars as Python."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return clean(value.item())
+    return value
+
+
+def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-safe rows (NaN and infinities as null, dates as ISO text)."""
+    return [{k: clean(v) for k, v in row.items()} for row in df.to_dict("records")]
+
+
+@dataclass
+class Ctx:
+    """The service's state that routes use: the job store, the job manager, limits, workers."""
+
+    store: JobStore
+    manager: JobManager
+    limits: Limits
+    workers: int
+    report_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def job_or_404(self, job_id: str) -> Job:
+        """The job ``job_id`` (404 if unknown)."""
+        job = self.store.get(job_id)
+        if job is None:
+            raise HTTPException(404, f"no job {job_id!r} (GET /api/runs lists them)")
+        return job
+
+    def done_folder(self, job_id: str, kind: str = "run") -> Path:
+        """The folder of a finished job of ``kind`` (404 if unknown or of another kind, 409 if not done)."""
+        job = self.job_or_404(job_id)
+        if job.kind != kind:
+            raise HTTPException(404, f"job {job_id} is a {job.kind}, not a {kind}")
+        if job.status != "done":
+            raise HTTPException(409, f"job {job_id} is {job.status}: its results are not there yet")
+        return self.manager.folder(job)
+
+    @staticmethod
+    def job_out(job: Job) -> JobOut:
+        """A job's record as the API answers it, with the links to its results."""
+        base = f"/api/{job.kind}s/{job.id}"
+        links = {"self": base}
+        if job.status == "done" and job.kind == "ensemble":
+            links |= {
+                "summary": f"{base}/summary",
+                "bands": f"{base}/tables/bands",
+                "figures": f"{base}/figures/fan",
+                "report": f"{base}/report",
+            }
+        elif job.status == "done" and job.kind == "game":
+            links |= {
+                "result": f"{base}/result",
+                "payoffs": f"{base}/payoffs",
+                "figures": f"{base}/figures",
+                "report": f"{base}/report",
+            }
+        elif job.status == "done":
+            links |= {
+                "summary": f"{base}/summary",
+                "tables": f"{base}/tables",
+                "report": f"{base}/report",
+                "workbook": f"{base}/tables.xlsx",
+            }
+        share = job.done_steps / job.total_steps if job.total_steps else 0.0
+        return JobOut(
+            id=job.id,
+            kind=job.kind,
+            status=job.status,  # type: ignore[arg-type]
+            scenario=job.scenario,
+            counterfactual=job.counterfactual,
+            progress=round(min(1.0, share), 4),
+            done_steps=job.done_steps,
+            total_steps=job.total_steps,
+            message=job.message,
+            cached=job.cached,
+            created=job.created,
+            started=job.started,
+            finished=job.finished,
+            links=links,
+        )
