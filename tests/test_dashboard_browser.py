@@ -109,6 +109,14 @@ def test_dashboard_runs_an_edited_scenario_and_downloads_its_report(server, brow
         page.locator(f"#fig-{name}").screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"))
         assert page.locator(f"#fig-{name}").bounding_box()["height"] >= 300, name  # drawn at its own height
 
+    # the same edited scenario over its assumption ranges: a fan chart and its drivers
+    page.fill("#ens-n", "4")
+    page.click("#ens-run")
+    page.wait_for_selector("#fig-ens-fan[data-job] .main-svg", timeout=120_000)
+    page.wait_for_selector("#fig-ens-drivers[data-job] .main-svg", timeout=30_000)
+    assert "4 of 4 members" in page.inner_text("#ens-status")
+    page.locator("#fig-ens-fan").screenshot(path=str(ARTIFACTS / "dashboard-ensemble.png"))
+
     with page.expect_download() as dl:
         page.click("#dl-report")
     report = tmp_path / "report.html"

@@ -141,6 +141,7 @@ async function run() {
   try {
     if (changed) await api("/api/validate", post({ yaml: body.yaml }));
     const job = await api("/api/runs", post(body));
+    state.lastBody = body;
     track(job);
   } catch (err) {
     showErrors($("errors"), err);
@@ -227,6 +228,52 @@ async function drawFigure(jobId, name) {
     await Plotly.newPlot(div, fig.data, fig.layout, PLOT_CONFIG);
   }
   div.dataset.job = jobId;
+}
+
+// ---------------------------------------------------------------------------------- ensembles
+async function runEnsemble() {
+  if (!state.lastBody) return;
+  const body = { ...state.lastBody, n: Number($("ens-n").value) };
+  $("ens-errors").replaceChildren();
+  $("ens-run").disabled = true;
+  try {
+    trackEnsemble(await api("/api/ensembles", post(body)));
+  } catch (err) {
+    showErrors($("ens-errors"), err);
+    $("ens-run").disabled = false;
+  }
+}
+
+function trackEnsemble(job) {
+  $("ens-status").textContent = `${job.status}` + (job.total_steps ? ` (${job.done_steps} of ${job.total_steps} members)` : "") +
+    (job.message ? ` — ${job.message}` : "");
+  if (job.status === "done") { $("ens-run").disabled = false; state.ensemble = job.id; drawEnsemble(); return; }
+  if (job.status === "failed") { $("ens-run").disabled = false; return; }
+  setTimeout(async () => trackEnsemble(await api(`/api/ensembles/${job.id}`)), 500);
+}
+
+async function drawEnsemble() {
+  const id = state.ensemble;
+  if (!id) return;
+  const item = $("ens-item").value;
+  const wheres = item.startsWith("oxide:Dy") || item.startsWith("oxide:Tb") ? ["Europe", "inside China"] : ["outside China", "inside China"];
+  const q = new URLSearchParams({ item });
+  for (const w of wheres) q.append("where", w);
+  $("ens-report").href = `/api/ensembles/${id}/report`;
+  $("ens-report").hidden = false;
+  for (const [name, div] of [["fan", $("fig-ens-fan")], ["drivers", $("fig-ens-drivers")]]) {
+    const fig = await api(`/api/ensembles/${id}/figures/${name}?${q}`);
+    Plotly.purge(div);
+    div.replaceChildren();
+    div.style.height = "";
+    if (fig.absent || !fig.data.length) {
+      div.append(el("p", { class: "note", text: "Nothing to draw: too few members succeeded." }));
+    } else {
+      div.style.height = `${(fig.layout && fig.layout.height) || 400}px`;
+      await Plotly.newPlot(div, fig.data, fig.layout, PLOT_CONFIG);
+    }
+    div.dataset.job = id;
+  }
 }
 
 // ---------------------------------------------------------------------------------- game tab
@@ -338,6 +385,8 @@ async function main() {
   $("run").addEventListener("click", run);
   $("data-load").addEventListener("click", loadRows);
   $("game-run").addEventListener("click", runGame);
+  $("ens-run").addEventListener("click", runEnsemble);
+  $("ens-item").addEventListener("change", drawEnsemble);
   const first = state.names.includes("china-2025-licensing") ? "china-2025-licensing" : state.names[0];
   $("scenario").value = first;
   await chooseScenario(first);
