@@ -145,7 +145,7 @@ def test_dashboard_runs_an_edited_scenario_and_downloads_its_report(server, brow
 
 
 def test_dashboard_solves_an_edited_game(server, browser):
-    from tests.test_game import SMALL
+    from tests.test_api import small_game
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     problems = []
@@ -156,7 +156,7 @@ def test_dashboard_solves_an_edited_game(server, browser):
     page.click("nav button[data-tab='game']")
     assert "us-china" in page.inner_text("#game")
     assert "section-301" in page.input_value("#game-text")
-    page.fill("#game-text", SMALL)  # a 2 x 2 game over three years
+    page.fill("#game-text", small_game())  # a 2 x 2 game over two years
     page.click("#game-run")
     page.wait_for_selector("#game-figures[data-job] .main-svg", timeout=120_000)
     assert "stable outcome" in page.inner_text("#game-reading")
