@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -122,10 +123,18 @@ def document(r: BacktestResult, ref: str | None = None) -> dict:
     }
 
 
-def write_backtest(directory: Path, r: BacktestResult, ref: str | None = None) -> Path:
-    """Write backtest.json, paths.parquet and report.html into a new folder, atomically."""
-    from reesim.reports.backtest import render_backtest
+def write_backtest(
+    directory: Path,
+    r: BacktestResult,
+    ref: str | None = None,
+    render: Callable[[dict, pd.DataFrame], str] | None = None,
+) -> Path:
+    """Write backtest.json, paths.parquet and (with ``render``, e.g.
+    :func:`reesim.reports.backtest.render_backtest`) report.html into a new folder, atomically.
 
+    The report's renderer is passed in rather than imported, so that this module (results)
+    does not depend on the reports that read it.
+    """
     doc = document(r, ref)
     with atomic_folder(directory) as tmp:
         (tmp / "backtest.json").write_text(json.dumps(doc, indent=2, default=str))
@@ -134,7 +143,8 @@ def write_backtest(directory: Path, r: BacktestResult, ref: str | None = None) -
             if c in paths:
                 paths[c] = pd.to_datetime(paths[c])
         paths.to_parquet(tmp / "paths.parquet", index=False)
-        (tmp / "report.html").write_text(render_backtest(doc, r.paths), encoding="utf-8")
+        if render is not None:
+            (tmp / "report.html").write_text(render(doc, r.paths), encoding="utf-8")
     return Path(directory)
 
 

@@ -77,5 +77,7 @@ def backtest_cmd(
 
         print(markdown_table(doc))
     if out_dir is not None:
-        write_backtest(out_dir, r, episode)
+        from reesim.reports.backtest import render_backtest
+
+        write_backtest(out_dir, r, episode, render=render_backtest)
         out.print(f"wrote {out_dir} (backtest.json, paths.parquet, report.html)")
