@@ -163,7 +163,7 @@ def check_scenario(scenario: Scenario, world: World, label: str = "scenario") ->
             _region(inst.region, world, f"{path}.region", problems)
             _region(inst.buyer, world, f"{path}.buyer", problems)
             goods_of(inst, world, path, problems)
-        elif inst.type == "subsidy":
+        elif inst.type in ("subsidy", "capacity_project"):
             _region(inst.region, world, f"{path}.region", problems)
         elif inst.type == "demand_shift":
             if inst.sector not in sectors:

@@ -311,6 +311,47 @@ class Subsidy(InForce):
         return self
 
 
+class CapacityProject(InForce):
+    """A named plant: committed capacity of a stage in a region, online from ``start``, ramping to nameplate.
+
+    The capacity does not wait for the investment rule (a project with its financing and offtake
+    decided, e.g. MP Materials' 10X magnet plant with the DoD's offtake of July 2025). It is a
+    plant of its own: a cash-cost tranche whose marginal cost runs from ``(1 - spread)`` of its
+    unit cost to the unit cost across its capacity (``cash_cost_spread`` of the world), so it runs
+    while the price covers its cost. A child scenario delays a project by giving the same
+    ``name`` a later ``start``, or cancels it by leaving it out.
+    """
+
+    type: Literal["capacity_project"]
+    name: str = Field(
+        ..., min_length=1, description="the project's name (required: scenarios override it by name)"
+    )
+    region: str
+    stage: Literal["separation", "magnet"] = Field(
+        ..., description="separation (t REO of separated oxides a year) or magnet (t of NdFeB magnet a year)"
+    )
+    capacity_tonnes_per_year: Annotated[float, Field(gt=0, le=MAX_TONNES)] = Field(
+        ..., description="nameplate capacity, tonnes per year"
+    )
+    ramp_years: Annotated[float, Field(ge=0, le=10)] = Field(
+        1.0, description="years from first output to nameplate, in equal yearly tranches (0: all at start)"
+    )
+    unit_cost_usd_per_kg: UsdPerKg | None = Field(
+        None,
+        description="cash cost at nameplate, USD/kg of output (default: the stage's reference cost in the world: "
+        "magnet_processing_cost for magnets, the region's separation cash cost for separation)",
+    )
+    basis: str = Field("", description="where the figures come from (a dataset row, a company report)")
+
+    @model_validator(mode="after")
+    def _no_end(self):
+        if self.end is not None:
+            raise ValueError(
+                "a project's capacity stays once built: leave out end (cancel it by leaving it out)"
+            )
+        return self
+
+
 class DemandShift(InForce):
     """Demand growth for a sector (optionally one region), and substitution after sustained high prices."""
 
@@ -337,6 +378,7 @@ Instrument = Annotated[
     | Stockpile
     | PriceFloor
     | Subsidy
+    | CapacityProject
     | DemandShift,
     Field(discriminator="type"),
 ]
@@ -352,6 +394,7 @@ INSTRUMENT_MODELS: dict[str, type[BaseModel]] = {
     "stockpile": Stockpile,
     "price_floor": PriceFloor,
     "subsidy": Subsidy,
+    "capacity_project": CapacityProject,
     "demand_shift": DemandShift,
 }
 INSTRUMENT_TYPES = tuple(INSTRUMENT_MODELS)

@@ -28,6 +28,7 @@ import pandas as pd
 from reesim import __version__
 from reesim.errors import ModelFailure
 from reesim.instruments import demand as demand_mod
+from reesim.instruments import projects as projects_mod
 from reesim.instruments import stockpile as stock_mod
 from reesim.instruments import support as support_mod
 from reesim.instruments import technology as tech_mod
@@ -54,14 +55,17 @@ def scenario_world(scenario: Scenario, base: World | None = None) -> World:
     if base is None:
         base = load_default_world(scenario.world.reference_year, assumptions=scenario.world.assumptions)
     stock = stock_mod.structure(scenario, base)
+    plants = projects_mod.structure(scenario, base, label=scenario.name)
     offtakes = support_mod.structure(scenario, base)
     quotas, members = trade_mod.quota_structure(scenario, base)
     origin = trade_mod.origin_structure(scenario, base)
     private = storage.structure(base)
     world = base.replace(
         origin_rules=origin,
-        processes=pd.concat([base.processes, stock["processes"], private["processes"]], ignore_index=True),
-        io=pd.concat([base.io, stock["io"], private["io"]], ignore_index=True),
+        processes=pd.concat(
+            [base.processes, plants["processes"], stock["processes"], private["processes"]], ignore_index=True
+        ),
+        io=pd.concat([base.io, plants["io"], stock["io"], private["io"]], ignore_index=True),
         demands=pd.concat([base.demands, stock["demands"], offtakes, private["demands"]], ignore_index=True),
         quotas=quotas,
         quota_members=members,
@@ -103,9 +107,10 @@ def _initial_state(world: World, scenario: Scenario, reference) -> State:
     lr = scenario.dynamics.learning_rate
     b = -math.log2(1.0 - lr) if lr > 0 else 0.0
     learns = (p["kind"].isin(["capacity", "metal", "magnet"]) & (p["region"] != "CHN")).to_numpy()
+    index = {pid: j for j, pid in enumerate(p["process"])}
     return State(
         capacity=p["capacity"].astype(float).to_numpy().copy(),
-        pipeline=(),
+        pipeline=tuple(projects_mod.tranches(scenario, index)),  # named plants on their own dates
         penalised=np.zeros(n),
         cumulative=np.maximum(act, 1e-9),
         expected_rent=reference.production["capacity_rent_usd_per_kg"].to_numpy().copy(),
@@ -333,7 +338,8 @@ def start_run(
         regions=p["region"].to_numpy(),
         proc_pos=pos,
         dem_pos={did: i for i, did in enumerate(world.demands["demand"])},
-        fixed=np.array([pid in paths or pid in base for pid in p["process"]]),
+        # exogenous paths, cash-cost base tranches and named plants do not invest themselves
+        fixed=np.array([pid in paths or pid in base or pid.startswith("project:") for pid in p["process"]]),
         base_of=np.array(
             [
                 pos[pid.removesuffix(":expansion")] if pid.removesuffix(":expansion") in base else -1

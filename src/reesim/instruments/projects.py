@@ -1,0 +1,111 @@
+"""Named plants (``capacity_project``): committed capacity on a project's own dates.
+
+A project is a plant of its own in the world: a process ``project:<name>`` with the inputs and
+outputs of its region's stage (``magnet:<region>`` or ``separation-capacity:<region>``) and
+no capacity at the start. Its capacity comes through the investment pipeline on the project's
+dates: equal tranches from ``start`` to ``start + ramp_years`` (one a year or closer; all at
+``start`` when ``ramp_years`` is 0), so it is
+in service from the first step that starts on or after each tranche's date
+(:func:`reesim.simulate.state.arrivals`). It does not itself invest (the region's own line
+does, by the investment rule).
+
+Its cost is a cash-cost tranche (Dixit & Pindyck 1994, ch. 7: a plant whose capital is sunk
+runs while the price covers its cash cost): marginal cost from ``(1 - cash_cost_spread)`` of the
+unit cost to the unit cost across its nameplate. The unit cost is the project's
+``unit_cost_usd_per_kg`` or, by default, the stage's reference cost in the world: the
+``magnet_processing_cost`` assumption for magnets (the processing cost of a magnet line at its
+reference output), and the cash cost of the region's base separation tranche for separation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from reesim.errors import InputError
+from reesim.scenario.spec import CapacityProject, Scenario
+from reesim.world.world import World
+
+#: the process whose inputs and outputs a project of each stage copies
+TEMPLATE = {"magnet": "magnet:{region}", "separation": "separation-capacity:{region}"}
+
+
+def projects(scenario: Scenario) -> list[tuple[int, CapacityProject]]:
+    """The project instruments with their index in the scenario."""
+    return [(k, i) for k, i in enumerate(scenario.instruments) if isinstance(i, CapacityProject)]
+
+
+def process_id(inst: CapacityProject) -> str:
+    """The project's process id."""
+    return f"project:{inst.name}"
+
+
+def _assumption(scenario: Scenario, name: str) -> float:
+    from reesim.world.default import load_config
+
+    given = scenario.world.assumptions.get(name)
+    return float(given) if given is not None else float(load_config()["assumptions"][name]["value"])
+
+
+def unit_cost(scenario: Scenario, world: World, inst: CapacityProject) -> float:
+    """The project's cash cost at nameplate, USD/kg of output (module docstring)."""
+    if inst.unit_cost_usd_per_kg is not None:
+        return float(inst.unit_cost_usd_per_kg)
+    if inst.stage == "magnet":
+        return _assumption(scenario, "magnet_processing_cost")
+    p = world.processes.set_index("process")
+    base = p.loc[TEMPLATE["separation"].format(region=inst.region)]
+    return float(base["mc_intercept"] + base["mc_slope"] * base["capacity"])
+
+
+def structure(scenario: Scenario, world: World, label: str = "scenario") -> dict[str, pd.DataFrame]:
+    """The projects' processes (no capacity yet) and their io rows, copied from their region's stage."""
+    procs, io = [], []
+    names = set(world.processes["process"])
+    spread = _assumption(scenario, "cash_cost_spread") if projects(scenario) else 0.0
+    for k, inst in projects(scenario):
+        if inst.region not in world.regions:
+            continue  # reesim.scenario.checks names the unknown region with the others' problems
+        tpl = TEMPLATE[inst.stage].format(region=inst.region)
+        if tpl not in names:
+            have = sorted(r for r in world.regions if TEMPLATE[inst.stage].format(region=r) in names)
+            raise InputError(
+                f"{label}: instruments[{k}].region: {inst.region!r} has no {inst.stage} stage in the world to "
+                f"build on; allowed: {', '.join(have)}"
+            )
+        pid = process_id(inst)
+        if pid in names:
+            raise InputError(
+                f"{label}: instruments[{k}].name: {inst.name!r} is already a process of the world"
+            )
+        cash = unit_cost(scenario, world, inst)
+        q = inst.capacity_tonnes_per_year / 1000.0
+        kind = world.processes.loc[world.processes["process"] == tpl, "kind"].iloc[0]
+        procs.append((pid, inst.region, kind, 0.0, (1.0 - spread) * cash, spread * cash / q))
+        rows = world.io[world.io["process"] == tpl]
+        io.append(rows.assign(process=pid))
+    return {
+        "processes": pd.DataFrame(
+            procs, columns=["process", "region", "kind", "capacity", "mc_intercept", "mc_slope"]
+        ),
+        "io": pd.concat(io, ignore_index=True) if io else world.io.iloc[0:0],
+    }
+
+
+def year_fraction(day) -> float:
+    """A date in fractional years, as :attr:`reesim.simulate.steps.Step.time` counts them."""
+    return day.year + (day.timetuple().tm_yday - 1) / 365.25
+
+
+def tranches(scenario: Scenario, process_index: dict[str, int]) -> list[tuple[float, int, float, bool]]:
+    """Pipeline items of every project: (online time, process index, kt/yr, built under a ban = False)."""
+    out = []
+    for _k, inst in projects(scenario):
+        j = process_index[process_id(inst)]
+        n = math.ceil(inst.ramp_years) + 1 if inst.ramp_years > 0 else 1  # first output .. nameplate
+        step = inst.ramp_years / (n - 1) if n > 1 else 0.0
+        q = inst.capacity_tonnes_per_year / 1000.0 / n
+        t0 = year_fraction(inst.start)
+        out.extend((t0 + i * step, j, q, False) for i in range(n))
+    return out

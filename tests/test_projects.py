@@ -1,0 +1,153 @@
+"""Named plants (capacity_project) and the investment rule's response to a capex subsidy, by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from reesim.errors import InputError
+from reesim.instruments import projects as P
+from reesim.scenario.load import load_scenario
+from reesim.simulate.state import orders
+from reesim.simulate.stepper import scenario_world
+from tests.test_instruments import baseline, capacity_at_horizon, run, scenario
+
+
+def project(**kw) -> dict:
+    return {
+        "type": "capacity_project",
+        "name": "plant-x",
+        "region": "USA",
+        "stage": "magnet",
+        "capacity_tonnes_per_year": 3000,
+        "ramp_years": 1,
+        "start": "2026-01-01",
+        **kw,
+    }
+
+
+def test_tranches_by_hand():
+    sc = scenario(project(capacity_tonnes_per_year=9000, ramp_years=2, start="2028-01-01"))
+    world = scenario_world(sc)
+    index = {pid: j for j, pid in enumerate(world.processes["process"])}
+    j = index["project:plant-x"]
+    # first output at the start, nameplate two years later: three equal tranches of 3 kt/yr
+    assert P.tranches(sc, index) == [
+        (2028.0, j, 3.0, False),
+        (2029.0, j, 3.0, False),
+        (2030.0, j, 3.0, False),
+    ]
+    now = scenario(project(ramp_years=0, start="2026-07-02"))
+    (t, _, q, _), *rest = P.tranches(now, index)
+    assert not rest and q == 3.0 and t == pytest.approx(2026 + 182 / 365.25)
+    half = scenario(project(ramp_years=1.5))
+    assert [round(t, 6) for t, *_ in P.tranches(half, index)] == [2026.0, 2026.75, 2027.5]
+
+
+def test_a_project_is_a_cash_cost_plant_with_its_regions_recipe():
+    sc = scenario(project())
+    world = scenario_world(sc)
+    p = world.processes.set_index("process")
+    row = p.loc["project:plant-x"]
+    assert row["kind"] == "magnet" and row["region"] == "USA" and row["capacity"] == 0.0
+    # magnet processing cost 25 USD/kg at nameplate, 20 % below it at the first kg (cash_cost_spread)
+    assert row["mc_intercept"] == pytest.approx(0.8 * 25.0)
+    assert row["mc_intercept"] + row["mc_slope"] * 3.0 == pytest.approx(25.0)
+    io = world.io.set_index(["process", "commodity"])["coef"]
+    assert io.loc["project:plant-x"].sort_index().equals(io.loc["magnet:USA"].sort_index())
+    sep = scenario_world(scenario(project(stage="separation", unit_cost_usd_per_kg=None)))
+    s = sep.processes.set_index("process")
+    base = s.loc["separation-capacity:USA"]
+    cash = base["mc_intercept"] + base["mc_slope"] * base["capacity"]
+    assert s.loc["project:plant-x", "mc_intercept"] + s.loc[
+        "project:plant-x", "mc_slope"
+    ] * 3.0 == pytest.approx(cash)
+    assert s.loc["project:plant-x", "kind"] == "capacity"
+
+
+def test_the_plant_comes_online_on_its_dates_and_runs_while_the_price_covers_its_cost():
+    cf = baseline(end=2028)
+    res = run(project(), cf=cf, end=2028)
+    c = res.capacity
+    cap = c[c["process"] == "project:plant-x"].set_index("period")["tonnes_per_year"]
+    assert cap.to_dict() == pytest.approx({"2025": 0.0, "2026": 1500.0, "2027": 3000.0, "2028": 3000.0})
+    prod = res.production
+    out = prod[prod["process"] == "project:plant-x"].groupby("period")["tonnes_per_year"].sum()
+    rent = c[c["process"] == "project:plant-x"].set_index("period")["rent_usd_per_kg"]
+    for per in ("2026", "2027", "2028"):
+        # complementary slackness: a rent only at capacity, capacity never exceeded
+        assert out.get(per, 0.0) <= cap[per] * (1 + 1e-6)
+        if rent[per] > 1e-6:
+            assert out[per] == pytest.approx(cap[per], rel=1e-6)
+    assert out["2028"] > 0.9 * 3000  # the U.S. magnet price covers 25 USD/kg of processing
+    us = capacity_at_horizon(res, "magnet", region="USA")
+    assert us == pytest.approx(capacity_at_horizon(cf, "magnet", region="USA") + 3000, rel=1e-3)
+
+
+def test_a_child_scenario_delays_a_project_by_name(tmp_path):
+    parent = tmp_path / "parent.yaml"
+    parent.write_text(
+        "name: parent\nextends: baseline\nhorizon: {start: 2025, end: 2028, step: year}\ninstruments:\n"
+        "  - {type: capacity_project, name: plant-x, region: USA, stage: magnet, capacity_tonnes_per_year: 3000,"
+        " ramp_years: 0, start: 2026-01-01}\n"
+    )
+    child = tmp_path / "child.yaml"
+    child.write_text(
+        "name: child\nextends: parent.yaml\ninstruments:\n"
+        "  - {type: capacity_project, name: plant-x, region: USA, stage: magnet, capacity_tonnes_per_year: 3000,"
+        " ramp_years: 0, start: 2028-01-01}\n"
+    )
+    (inst,) = [i for i in load_scenario(child).instruments if i.type == "capacity_project"]
+    assert inst.start == dt.date(2028, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (
+            {"region": "KOR", "stage": "separation"},
+            "has no separation stage in the world to build on; allowed:",
+        ),
+        ({"region": "USAA"}, "did you mean 'USA'"),
+        ({"end": "2030-01-01"}, "leave out end"),
+        ({"capacity_tonnes_per_year": 0}, "greater than 0"),
+        ({"stage": "mining"}, "'separation' or 'magnet'"),
+    ],
+)
+def test_bad_projects_are_named(change, says):
+    with pytest.raises(InputError, match=says):
+        scenario_world(scenario(project(**change)))
+
+
+def test_capex_subsidy_effect_on_orders_by_hand():
+    # orders = max_build_rate x capacity x min(1, (r_e - k) / k) x dt, with k = capex x (1 - subsidy)
+    r_e, cap, capex, rate, dt_ = 2.6, 4.0, 2.0, 0.25, 1.0
+    assert orders(r_e, cap, capex, rate, dt_) == pytest.approx(0.25 * 4.0 * (0.6 / 2.0))  # 0.3 kt/yr
+    assert orders(r_e, cap, capex * (1 - 0.5), rate, dt_) == pytest.approx(0.25 * 4.0 * 1.0)  # capped at 1
+    assert orders(1.9, cap, capex, rate, dt_) == 0.0  # below the threshold without the subsidy ...
+    assert orders(1.9, cap, capex * 0.5, rate, dt_) == pytest.approx(
+        0.25 * 4.0 * min(1.0, 0.9 / 1.0)
+    )  # ... above with it
+    # no rent, no order, whatever the subsidy: why a U.S. line running below capacity gets none
+    assert orders(0.0, cap, capex * 0.01, rate, dt_) == 0.0
+
+
+def test_onshoring_scenario_builds_the_10x_plant_on_its_dates():
+    sc = load_scenario("us-onshoring-price-floor")
+    (ten_x,) = [i for i in sc.instruments if i.type == "capacity_project"]
+    assert (ten_x.name, ten_x.capacity_tonnes_per_year, ten_x.start) == ("mp-10x", 9000, dt.date(2028, 1, 1))
+    short = sc.model_copy(update={"horizon": sc.horizon.model_copy(update={"end": 2030})})
+    from reesim.simulate import simulate
+
+    res = simulate(short)
+    c = res.capacity
+    cap = c[c["process"] == "project:mp-10x"].set_index("period")["tonnes_per_year"]
+    assert cap.reindex(["2027", "2028", "2029", "2030"]).to_numpy() == pytest.approx([0, 3000, 6000, 9000])
+    out = res.production
+    made = (
+        out[(out["region"] == "USA") & (out["commodity"] == "magnet:ndfeb")].groupby("period")["tonnes"].sum()
+    )
+    assert made["2030"] > 9000  # the plant runs: U.S. magnets were 0.6 kt before it
+    assert np.isfinite(res.prices["usd_per_kg"]).all()
