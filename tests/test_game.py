@@ -262,9 +262,16 @@ def test_shipped_game_resolves_its_strategies():
         for s in pl.strategies:
             n = len(b.instruments[(pl.name, s.name)])
             assert (n == 0) == (s.name == "none"), (pl.name, s.name, n)
-    # Onshoring adds the price floor, the capex subsidy and the stockpile to the duties.
+    # Onshoring adds the price floor, the 10X plant, the capex subsidy and the stockpile to the duties.
     types = sorted(i["type"] for i in b.instruments[("US", "tariffs+onshoring")])
-    assert types == ["import_tariff", "import_tariff", "price_floor", "stockpile", "subsidy"]
+    assert types == [
+        "capacity_project",
+        "import_tariff",
+        "import_tariff",
+        "price_floor",
+        "stockpile",
+        "subsidy",
+    ]
 
 
 def test_cli_game_writes_results_and_refuses_bad_input(capsys, small, tmp_path):
