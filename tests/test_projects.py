@@ -151,3 +151,27 @@ def test_onshoring_scenario_builds_the_10x_plant_on_its_dates():
     )
     assert made["2030"] > 9000  # the plant runs: U.S. magnets were 0.6 kt before it
     assert np.isfinite(res.prices["usd_per_kg"]).all()
+
+
+def test_a_project_charges_its_capital_to_its_region():
+    # 3,000 t/yr with a stated capital cost of 400 million USD: 48 million USD a year at 12 %,
+    # half in 2026 (half the nameplate in service), in full from 2027, counted as capital_cost.
+    from reesim.impacts.compare import compare
+
+    cf = baseline(end=2028)
+    res = run(project(capex_usd_million=400.0), cf=cf, end=2028)
+    f = res.fiscal
+    f = f[f["instrument"] == "plant-x capital charge (project)"].set_index("period")
+    assert f["payer"].unique().tolist() == ["USA"]
+    assert f["usd_million"].to_dict() == pytest.approx({"2026": 24.0, "2027": 48.0, "2028": 48.0})
+    w = compare(res, cf).welfare
+    cap = w[(w["region"] == "USA") & (w["component"] == "capital_cost")].set_index("period")[
+        "change_usd_million"
+    ]
+    assert cap.reindex(["2026", "2027", "2028"]).to_numpy() == pytest.approx([-24.0, -48.0, -48.0])
+    # without a stated capital cost: the investment rule's annuity, 2.0 USD/kg/yr x 3 kt = 6 million USD/yr
+    from reesim.scenario.spec import CapacityProject, Dynamics
+
+    inst = CapacityProject.model_validate(project())
+    assert P.capital_charge(inst, Dynamics(), 3.0) == pytest.approx(6.0)
+    assert P.capital_charge(inst, Dynamics(), 1.5) == pytest.approx(3.0)

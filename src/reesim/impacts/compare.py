@@ -8,7 +8,9 @@ Tables (all immutable copies):
 * ``trade`` — exports by exporter and commodity, scenario vs counterfactual (trade diversion);
 * ``shortages`` — consumption by sector and region below the counterfactual, t and share;
 * ``welfare`` — Δ consumer and producer surplus, tariff and export-tax revenue, quota rents,
-  congestion margin (see :mod:`reesim.impacts.welfare`), fiscal costs by payer, and the total,
+  congestion margin (see :mod:`reesim.impacts.welfare`), fiscal costs by payer, the capital
+  charge of named plants built outside the investment rule (``capital_cost``,
+  :mod:`reesim.instruments.projects`), and the total,
   by region and period (million USD); ``welfare_discounted`` sums the total over the horizon
   at ``discount_rate`` (default 3 % a year, real: U.S. OMB Circular A-4, 2003, the lower of
   its two reference rates — an outside assumption);
@@ -49,6 +51,7 @@ COMPONENT_ORDER = (
     "quota_rents",
     "congestion_margin",
     "fiscal_cost",
+    "capital_cost",
 )
 
 
@@ -144,12 +147,16 @@ def _welfare_levels(res: Result) -> pd.DataFrame:
     s = res.surplus[["period", "year", "region", "component", "usd_million"]]
     f = res.fiscal
     if len(f):
+        from reesim.instruments.projects import CAPITAL_INSTRUMENT
+
+        f = f[f["instrument"] != "subsidy (capex)"]
+        capital = f["instrument"].str.endswith(CAPITAL_INSTRUMENT)
         fiscal = (
-            f[f["instrument"] != "subsidy (capex)"]
-            .groupby(["period", "year", "payer"], as_index=False)["usd_million"]
+            f.assign(component=np.where(capital, "capital_cost", "fiscal_cost"))
+            .groupby(["period", "year", "payer", "component"], as_index=False)["usd_million"]
             .sum()
         )
-        fiscal = fiscal.rename(columns={"payer": "region"}).assign(component="fiscal_cost")
+        fiscal = fiscal.rename(columns={"payer": "region"})
         fiscal["usd_million"] = -fiscal["usd_million"]
         s = pd.concat(
             [s, fiscal[["period", "year", "region", "component", "usd_million"]]], ignore_index=True

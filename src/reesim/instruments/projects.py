@@ -9,6 +9,11 @@ in service from the first step that starts on or after each tranche's date
 (:func:`reesim.simulate.state.arrivals`). It does not itself invest (the region's own line
 does, by the investment rule).
 
+Its capital is paid by its region: a capital charge each year (``capex_usd_million`` x
+:data:`CAPITAL_CHARGE_RATE`, or the investment rule's own ``capex_usd_per_kg_year`` x nameplate),
+in proportion to the capacity in service, recorded in the fiscal table and counted in welfare as
+``capital_cost`` — a plant built outside the market's margins is not free.
+
 Its cost is a cash-cost tranche (Dixit & Pindyck 1994, ch. 7: a plant whose capital is sunk
 runs while the price covers its cash cost): marginal cost from ``(1 - cash_cost_spread)`` of the
 unit cost to the unit cost across its nameplate. The unit cost is the project's
@@ -27,6 +32,11 @@ from reesim.errors import InputError
 from reesim.scenario.spec import CapacityProject, Scenario
 from reesim.world.world import World
 
+#: the share of a plant's capital cost charged each year: the annualisation of the capex
+#: assumptions of ``Dynamics.capex_usd_per_kg_year`` (Lynas' MREC, annualised at 12 %)
+CAPITAL_CHARGE_RATE = 0.12
+#: fiscal-table label of a project's capital charge (welfare component ``capital_cost``)
+CAPITAL_INSTRUMENT = "capital charge (project)"
 #: the process whose inputs and outputs a project of each stage copies
 TEMPLATE = {"magnet": "magnet:{region}", "separation": "separation-capacity:{region}"}
 
@@ -91,6 +101,21 @@ def structure(scenario: Scenario, world: World, label: str = "scenario") -> dict
         ),
         "io": pd.concat(io, ignore_index=True) if io else world.io.iloc[0:0],
     }
+
+
+def capital_charge(inst: CapacityProject, dynamics, capacity_kt: float) -> float:
+    """The project's capital charge for the capacity in service, million USD a year.
+
+    ``capex_usd_million`` x :data:`CAPITAL_CHARGE_RATE`, or, without a stated capital cost, the
+    stage's ``capex_usd_per_kg_year`` (the investment rule's own annuity) x nameplate; in
+    proportion to the share of nameplate in service.
+    """
+    nameplate = inst.capacity_tonnes_per_year / 1000.0
+    if inst.capex_usd_million is not None:
+        full = inst.capex_usd_million * CAPITAL_CHARGE_RATE
+    else:
+        full = dynamics.capex_usd_per_kg_year[inst.stage] * nameplate  # USD/kg/yr x kt/yr = million USD/yr
+    return full * min(1.0, max(0.0, capacity_kt / nameplate))
 
 
 def year_fraction(day) -> float:

@@ -640,4 +640,18 @@ def _fiscal_rows(
             rows.append(
                 {**tag, "instrument": "subsidy (per unit)", "payer": payer, "usd_million": float(amount)}
             )
+    cap = dict(zip(wt.processes["process"], wt.processes["capacity"], strict=True))
+    for _k, inst in projects_mod.projects(scenario):
+        charge = projects_mod.capital_charge(
+            inst, scenario.dynamics, cap.get(projects_mod.process_id(inst), 0.0)
+        )
+        if charge > 0:
+            rows.append(
+                {
+                    **tag,
+                    "instrument": f"{inst.name} {projects_mod.CAPITAL_INSTRUMENT}",
+                    "payer": inst.region,
+                    "usd_million": charge * step.dt,
+                }
+            )
     return rows

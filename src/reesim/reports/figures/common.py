@@ -18,6 +18,7 @@ COMPONENTS = (
     "quota_rents",
     "congestion_margin",
     "fiscal_cost",
+    "capital_cost",
 )
 #: Commodities drawn in the main price panel, in this order.
 MAIN_COMMODITIES = ("magnet:ndfeb", "oxide:Nd", "oxide:Dy", "oxide:Tb")
