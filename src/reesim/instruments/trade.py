@@ -143,22 +143,36 @@ def approval_factor(inst: ExportLicensing, share: float, start: dt.date, days: i
     return ((days - in_force) + share * (in_force - reviewing)) / days
 
 
-def origin_structure(scenario: Scenario, world: World) -> pd.DataFrame:
-    """Rules-of-origin rows for every ban or licence with ``no_reexport`` (slack set per step).
+def _origin_ruled(inst) -> bool:
+    """Whether an instrument carries rules of origin: a ban or licence with ``no_reexport``, or an
+    import tariff on named origins with ``rules_of_origin``."""
+    if isinstance(inst, ExportBan | ExportLicensing):
+        return inst.no_reexport
+    return isinstance(inst, ImportTariff) and inst.rules_of_origin and inst.origins != "all"
 
-    For goods ``c`` an exporter may not (freely) ship to destination ``d``, every third region
-    ``v`` may ship ``c`` to ``d`` only up to its own production of ``c``: the pooled market
-    then cannot pass the exporter's goods through ``v``.
+
+def origin_structure(scenario: Scenario, world: World) -> pd.DataFrame:
+    """Rules-of-origin rows for every ban or licence with ``no_reexport`` and every import tariff
+    on named origins with ``rules_of_origin`` (slack set per step).
+
+    For goods ``c`` an exporter may not (freely) ship to destination ``d`` — banned, licensed or
+    taxed there — every third region ``v`` may ship ``c`` to ``d`` only up to its own production
+    of ``c``: the pooled market then cannot pass the exporter's goods through ``v`` (for a
+    tariff: customs rules of origin, a good keeps its origin unless substantially transformed,
+    U.S. 19 CFR Part 102).
     """
     keys = set(zip(world.edges["commodity"], world.edges["origin"], world.edges["dest"], strict=True))
     rows = []
     for k, inst in enumerate(scenario.instruments):
-        if not isinstance(inst, ExportBan | ExportLicensing) or not inst.no_reexport:
+        if not _origin_ruled(inst):
             continue
         label = inst.name or f"instruments[{k}]"
+        sources = (
+            set(regions_of(inst.origins, world, "")) if isinstance(inst, ImportTariff) else {inst.exporter}
+        )
         for c, _, d in _edges(inst, world):
             for v in world.regions:
-                if v not in (inst.exporter, d) and (c, v, d) in keys:
+                if v not in sources and v != d and (c, v, d) in keys:
                     rows.append((f"{label}:{c}:{v}->{d}", c, v, d, NOT_BINDING))
     return pd.DataFrame(rows, columns=["rule", "commodity", "via", "dest", "slack"]).drop_duplicates("rule")
 
@@ -168,7 +182,7 @@ def origin_slack(scenario: Scenario, rules: pd.DataFrame, when: dt.date) -> pd.S
     active = {
         inst.name or f"instruments[{k}]"
         for k, inst in enumerate(scenario.instruments)
-        if isinstance(inst, ExportBan | ExportLicensing) and inst.no_reexport and inst.in_force(when)
+        if _origin_ruled(inst) and inst.in_force(when)
     }
     owner = rules["rule"].str.split(":").str[0]
     return pd.Series([0.0 if o in active else NOT_BINDING for o in owner], index=rules.index)

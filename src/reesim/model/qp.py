@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from reesim.world.world import World
+from reesim.world.world import STOCK_KIND, World
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,9 @@ def build_qp(world: World) -> QP:
     cols.append(n_p + n_d + q_cols)
     vals.append(members["coef"].astype(float).to_numpy())
 
-    # Rules of origin: flow(c, via->dest) - via's own production of c <= slack.
+    # Rules of origin: flow(c, via->dest) - via's own production of c <= slack. Releases from
+    # stocks (private and strategic) are not the region's own production: their origin is not
+    # known, so they cannot carry goods of the restricted origin through it.
     rules = world.origin_rules.reset_index(drop=True)
     if len(rules):
         r_edge = _edge_positions(edge_keys, rules, ["commodity", "via", "dest"], "rule of origin", "rule")
@@ -209,7 +211,13 @@ def build_qp(world: World) -> QP:
         rows.append(base_row + np.arange(len(rules)))
         cols.append(n_p + n_d + r_edge)
         vals.append(np.ones(len(rules)))
-        made = io[io["coef"] > 0].assign(region=lambda t: t["process"].map(proc_region))
+        stock_kinds = {STOCK_KIND, "supply"}
+        produced = (
+            io["process"]
+            .map(dict(zip(p["process"], p["kind"], strict=True)))
+            .map(lambda kind: kind not in stock_kinds)
+        )
+        made = io[(io["coef"] > 0) & produced].assign(region=lambda t: t["process"].map(proc_region))
         lookup = made.groupby(["commodity", "region"])
         proc_index = pd.Index(p["process"])
         for k, r in enumerate(rules.itertuples(index=False)):

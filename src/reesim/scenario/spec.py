@@ -229,6 +229,12 @@ class ImportTariff(Goods, InForce):
     importer: str
     origins: Names = "all"
     rate: Rate
+    rules_of_origin: bool = Field(
+        True,
+        description="the duty follows the goods' origin: third regions may ship the taxed goods to the importer "
+        "only up to their own output (customs rules of origin; U.S. 19 CFR Part 102), so a pooled market "
+        "cannot pass the taxed origin's goods through them; false = duty on direct imports only",
+    )
 
     @model_validator(mode="after")
     def _not_self(self):
