@@ -442,3 +442,13 @@ def test_ensembles_run_as_jobs_with_the_reports_figures(client, home):
 def test_bad_ensembles_get_422(client, body, says):
     r = client.post("/api/ensembles", json=body)
     assert r.status_code == 422 and says in r.text, r.text
+
+
+def test_identical_requests_at_once_join_one_job(tmp_path):
+    import concurrent.futures as cf
+
+    with TestClient(create_app(tmp_path / "s", start_jobs=False)) as c:
+        with cf.ThreadPoolExecutor(8) as pool:
+            ids = list(pool.map(lambda _: c.post("/api/runs", json={"yaml": SHORT}).json()["id"], range(8)))
+        assert len(set(ids)) == 1
+        assert c.app.state.store.count("queued") == 1

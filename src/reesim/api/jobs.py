@@ -281,6 +281,7 @@ class JobManager:
         self._threads: list[threading.Thread] = []
         self._procs: dict[str, Any] = {}
         self._stopping = threading.Event()
+        self._submit_lock = threading.Lock()  # check-then-add of identical requests is one step
         self._ctx = mp.get_context("forkserver")
         self._ctx.set_forkserver_preload(PRELOAD)
 
@@ -354,20 +355,19 @@ class JobManager:
     def _queue_job(
         self, kind: str, key: str, name: str, reference: str, request: dict[str, Any], total: int
     ) -> Job:
-        if not (self.runs / key).is_dir():
-            same = self.store.active_with_key(key)
-            if same is not None:
-                return same
-            if self.store.count("queued") >= self.limits.max_queued:
-                raise QueueFull(
-                    f"{self.limits.max_queued} jobs are already queued on this server; try again later"
-                )
-        job_id = uuid.uuid4().hex[:16]
-        job = self.store.add(
-            job_id, kind, key, name, reference, request, total, done=(self.runs / key).is_dir()
-        )
+        with self._submit_lock:
+            done = (self.runs / key).is_dir()
+            if not done:
+                same = self.store.active_with_key(key)
+                if same is not None:
+                    return same
+                if self.store.count("queued") >= self.limits.max_queued:
+                    raise QueueFull(
+                        f"{self.limits.max_queued} jobs are already queued on this server; try again later"
+                    )
+            job = self.store.add(uuid.uuid4().hex[:16], kind, key, name, reference, request, total, done=done)
         if job.status == "queued":
-            self._queue.put(job_id)
+            self._queue.put(job.id)
         return job
 
     # workers
@@ -409,7 +409,7 @@ class JobManager:
                         job_id, False, f"stopped at the wall-time limit of {self.limits.wall_time_s:g} s"
                     )
                     return
-            if proc.exitcode == 0 and folder.is_dir():
+            if folder.is_dir():  # written by this job (or, in a race, by an identical one)
                 self.store.finish(job_id, True)
             elif self._stopping.is_set():
                 return  # the server is stopping: the job stays 'running' and is queued again at the next start
