@@ -452,3 +452,21 @@ def test_identical_requests_at_once_join_one_job(tmp_path):
             ids = list(pool.map(lambda _: c.post("/api/runs", json={"yaml": SHORT}).json()["id"], range(8)))
         assert len(set(ids)) == 1
         assert c.app.state.store.count("queued") == 1
+
+
+def test_non_latin_names_and_nan_figures_are_served(client, short_job):
+    from reesim.api.common import json_safe
+
+    r = client.post(
+        "/api/runs", json={"yaml": SHORT.replace("name: licensing-short", 'name: "稀土 \\"x\\""')}
+    )
+    job = wait(client, r.json()["id"])
+    assert job["status"] == "done" and job["progress"] == 1.0
+    x = client.get(f"/api/runs/{job['id']}/tables.xlsx")
+    assert x.status_code == 200 and 'filename="run-tables.xlsx"' in x.headers["content-disposition"]
+    assert json_safe({"a": [float("nan"), 1.0], "b": {"c": float("inf")}}) == {
+        "a": [None, 1.0],
+        "b": {"c": None},
+    }
+    c = client.get("/api/compare", params={"a": job["id"], "b": short_job["id"]})
+    assert c.status_code == 200

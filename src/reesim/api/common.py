@@ -58,6 +58,15 @@ def clean(value: Any) -> Any:
     return value
 
 
+def json_safe(value: Any) -> Any:
+    """Nested data with every non-finite float as None (valid JSON)."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return clean(value)
+
+
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-safe rows (NaN and infinities as null, dates as ISO text)."""
     return [{k: clean(v) for k, v in row.items()} for row in df.to_dict("records")]
@@ -115,7 +124,9 @@ class Ctx:
                 "report": f"{base}/report",
                 "workbook": f"{base}/tables.xlsx",
             }
-        share = job.done_steps / job.total_steps if job.total_steps else 0.0
+        share = (
+            1.0 if job.status == "done" else (job.done_steps / job.total_steps if job.total_steps else 0.0)
+        )
         return JobOut(
             id=job.id,
             kind=job.kind,

@@ -374,8 +374,8 @@ class JobManager:
     def _loop(self) -> None:
         while True:
             job_id = self._queue.get()
-            if job_id is None:
-                return
+            if job_id is None or self._stopping.is_set():
+                return  # a stopping server starts nothing; queued jobs run at the next start
             try:
                 self._execute(job_id)
             except Exception as exc:  # a broken job must not stop the worker thread

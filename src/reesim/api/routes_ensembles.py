@@ -118,6 +118,12 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
     )
     def ensemble_report(job_id: str) -> FileResponse:
         """The ensemble's HTML report (fan charts, drivers, exceedance, parameters)."""
-        return FileResponse(
-            done_folder(job_id, "ensemble") / "report.html", media_type="text/html", filename="ensemble.html"
-        )
+        from reesim.reports.ensemble import write_ensemble_report
+
+        folder = done_folder(job_id, "ensemble")
+        report = folder / "report.html"
+        if not report.is_file():  # a job stopped between its tables and its report: render it now
+            with ctx.report_lock:
+                if not report.is_file():
+                    write_ensemble_report(folder)
+        return FileResponse(report, media_type="text/html", filename="ensemble.html")

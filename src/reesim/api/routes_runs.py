@@ -13,7 +13,7 @@ import pandas as pd
 from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from reesim.api.common import ERRORS, RUN_TABLE_FORMATS, Ctx, clean, records
+from reesim.api.common import ERRORS, RUN_TABLE_FORMATS, Ctx, json_safe, records
 from reesim.api.schemas import (
     JobOut,
     RunRequest,
@@ -81,9 +81,7 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
         return Response(
             data,
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={
-                "Content-Disposition": f'attachment; filename="{summary.get("scenario", "run")}-tables.xlsx"'
-            },
+            headers={"Content-Disposition": 'attachment; filename="run-tables.xlsx"'},
         )
 
     @app.get("/api/runs/{job_id}/tables/{table}", responses=ERRORS, tags=["runs"])
@@ -167,4 +165,4 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
         ra, rb = restrict(ra, periods), restrict(rb, periods)
         ih = impact_headline(compare(ra, rb))
         ih["periods_compared"] = {"first": periods[0], "last": periods[-1], "count": len(periods)}
-        return json.loads(json.dumps({"headline": headline(ra, rb), "impacts": ih}, default=clean))
+        return JSONResponse(json_safe({"headline": headline(ra, rb), "impacts": ih}))
