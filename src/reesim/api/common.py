@@ -82,6 +82,15 @@ class Ctx:
     workers: int
     report_lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def report(self, folder: Path, write) -> Path:
+        """``folder/report.html``, written by ``write(folder)`` (atomically) the first time it is asked for."""
+        report = folder / "report.html"
+        if not report.is_file():
+            with self.report_lock:
+                if not report.is_file():
+                    write(folder)
+        return report
+
     def job_or_404(self, job_id: str) -> Job:
         """The job ``job_id`` (404 if unknown)."""
         job = self.store.get(job_id)

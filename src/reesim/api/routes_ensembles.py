@@ -120,10 +120,6 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
         """The ensemble's HTML report (fan charts, drivers, exceedance, parameters)."""
         from reesim.reports.ensemble import write_ensemble_report
 
-        folder = done_folder(job_id, "ensemble")
-        report = folder / "report.html"
-        if not report.is_file():  # a job stopped between its tables and its report: render it now
-            with ctx.report_lock:
-                if not report.is_file():
-                    write_ensemble_report(folder)
+        # a job stopped between its tables and its report: the report is rendered now
+        report = ctx.report(done_folder(job_id, "ensemble"), write_ensemble_report)
         return FileResponse(report, media_type="text/html", filename="ensemble.html")

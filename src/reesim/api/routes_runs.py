@@ -28,7 +28,6 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
     job_or_404 = ctx.job_or_404
     done_folder = ctx.done_folder
     job_out = ctx.job_out
-    report_lock = ctx.report_lock
 
     # --------------------------------------------------------------------------- runs
     @app.post("/api/runs", response_model=JobOut, status_code=202, responses=ERRORS, tags=["runs"])
@@ -127,12 +126,7 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
         """The run's self-contained HTML report (the same as ``reesim run --report``), rendered on first request."""
         from reesim.reports import write_report
 
-        folder = done_folder(job_id)
-        report = folder / "report.html"
-        if not report.is_file():
-            with report_lock:
-                if not report.is_file():
-                    write_report(folder)  # atomic: a temporary file renamed into the folder
+        report = ctx.report(done_folder(job_id), write_report)
         return FileResponse(report, media_type="text/html", filename="report.html")
 
     @app.get("/api/runs/{job_id}/figures/{name}", responses=ERRORS, tags=["runs"])

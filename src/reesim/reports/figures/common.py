@@ -7,19 +7,12 @@ import re
 import pandas as pd
 import plotly.graph_objects as go
 
+from reesim.impacts.compare import COMPONENT_ORDER
+
 #: Region code of China (the owner of the export controls in the shipped scenarios).
 CHINA = "CHN"
-#: Welfare components in the order of :data:`reesim.impacts.compare.COMPONENT_ORDER`.
-COMPONENTS = (
-    "consumer_surplus",
-    "producer_surplus",
-    "tariff_revenue",
-    "export_tax_revenue",
-    "quota_rents",
-    "congestion_margin",
-    "fiscal_cost",
-    "capital_cost",
-)
+#: Welfare components in the order of the impact tables (one list, owned by the impacts).
+COMPONENTS = COMPONENT_ORDER
 #: Commodities drawn in the main price panel, in this order.
 MAIN_COMMODITIES = ("magnet:ndfeb", "oxide:Nd", "oxide:Dy", "oxide:Tb")
 #: Supply-chain stage of a production row, by its process ``kind``.
