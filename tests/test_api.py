@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
 import time
 from pathlib import Path
 
@@ -71,7 +73,13 @@ def test_health_and_openapi(client):
         "/api/data/tables/{name}",
         "/api/runs/{job_id}/figures/{name}",
     } <= set(paths)
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "cdn." not in docs.text and "https://" not in docs.text
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):  # served from the installed package
+        assert f"/static-offline-docs/{asset}" in docs.text
+        r = client.get(f"/static-offline-docs/{asset}")
+        assert r.status_code == 200 and len(r.content) > 100_000, asset
+    assert client.get("/redoc").status_code == 404  # ReDoc's page would fetch its logo from a CDN
 
 
 def test_scenarios_are_resolved_with_their_chain(client):
@@ -145,6 +153,16 @@ def test_limits_refuse_long_or_fine_horizons():
         r = c.post("/api/validate", content=b"x" * 300_000, headers={"content-type": "application/json"})
         assert r.status_code == 413
 
+        def chunks():  # no Content-Length: the bytes are counted as they arrive
+            for _ in range(40):
+                yield b"x" * 10_000
+
+        r = c.post("/api/validate", content=chunks(), headers={"content-type": "application/json"})
+        assert r.status_code == 413 and "more than 262144 bytes" in r.json()["detail"]
+        small = iter([b'{"yaml": ', b'"name: x"}'])
+        r = c.post("/api/validate", content=small, headers={"content-type": "application/json"})
+        assert r.status_code in (200, 422) and "bytes" not in r.text  # under the limit: read as usual
+
 
 def test_data_rows_carry_their_citations(client):
     tables = {t["name"]: t for t in client.get("/api/data/tables").json()}
@@ -154,7 +172,10 @@ def test_data_rows_carry_their_citations(client):
     for row in r["rows"]:
         assert row["source_id"] in r["citations"] and r["citations"][row["source_id"]]["citation"]
     r = client.get("/api/data/tables/mine_production", params={"iso4": "CHN"})
-    assert r.status_code == 422 and "iso4" in r.text
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "iso4"]
+    assert "did you mean 'iso3'" in r.json()["detail"][0]["msg"]
+    r = client.get("/api/data/tables/mine_production", params={"year": "abc"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "year"]
     r = client.get("/api/data/tables/mine_prodution")
     assert r.status_code == 404 and "mine_production" in r.text
 
@@ -255,6 +276,23 @@ def test_wall_time_limit_stops_a_job(tmp_path):
         done = wait(c, job["id"])
         assert done["status"] == "failed" and "wall-time limit of 0.3 s" in done["message"]
         assert not any((tmp_path / "s" / "runs").iterdir())  # nothing half-written
+
+
+def test_partial_folders_of_dead_writers_are_swept_at_start(tmp_path):
+    import subprocess
+
+    from reesim.atomic import MARKER
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    runs = tmp_path / "s" / "runs"
+    stale, live = runs / ".abc123.x1", runs / ".def456.x2"
+    for folder, pid in ((stale, dead.pid), (live, os.getpid())):
+        folder.mkdir(parents=True)
+        (folder / MARKER).write_text(json.dumps({"pid": pid, "host": socket.gethostname()}))
+        (folder / "prices.parquet").write_bytes(b"partial")
+    with TestClient(create_app(tmp_path / "s")):
+        assert not stale.exists() and live.is_dir()  # a writer still running keeps its folder
 
 
 def test_dashboard_is_served_offline(client):
@@ -418,6 +456,11 @@ def test_ensembles_run_as_jobs_with_the_reports_figures(client, home):
     assert fan == json.loads(
         fan_chart(bands, "price_ratio", "oxide:Dy", ["Europe", "inside China"]).to_json()
     )
+    r = client.get(f"/api/ensembles/{job['id']}/figures/fan", params={"item": "oxide:Dyy"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "item"]
+    assert "'oxide:Dyy' is not in this ensemble; allowed: " in r.text and "oxide:Dy," in r.text
+    r = client.get(f"/api/ensembles/{job['id']}/figures/drivers", params={"where": "Mars"})
+    assert r.status_code == 422 and "Europe" in r.json()["detail"][0]["msg"]
     drivers = client.get(f"/api/ensembles/{job['id']}/figures/drivers", params={"where": "Europe"}).json()
     assert drivers["data"][0]["type"] == "bar" and "2026" in drivers["layout"]["title"]["text"]
     assert client.get(f"/api/ensembles/{job['id']}/report").text.startswith("<!DOCTYPE html>")

@@ -166,6 +166,20 @@ def test_dashboard_solves_an_edited_game(server, browser):
     page.close()
 
 
+def test_api_docs_render_offline(server, browser):
+    page = browser.new_page()
+    problems, hosts = [], set()
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("request", lambda r: hosts.add(r.url.split("/")[2]))
+    page.goto(server + "/docs")
+    page.wait_for_selector(".swagger-ui .opblock-tag", timeout=30_000)
+    assert "reesim" in page.inner_text("body") and page.locator(".opblock").count() >= 20
+    page.screenshot(path=str(ARTIFACTS / "api-docs.png"))
+    assert hosts == {server.split("/")[2]}  # Swagger UI and ReDoc from the package, nothing from a CDN
+    assert problems == []
+    page.close()
+
+
 def test_dashboard_shows_validation_errors(server, browser):
     page = browser.new_page()
     problems = []

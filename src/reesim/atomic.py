@@ -137,10 +137,23 @@ def remove_stale_partials(directory: Path) -> list[Path]:
     Only folders named ``.NAME.*`` holding reesim's marker, written on this host by a process
     that no longer exists, are removed.
     """
-    removed = []
-    if not directory.parent.is_dir():
+    return _remove_stale(directory.parent, f".{directory.name}.*")
+
+
+def remove_stale_partials_in(parent: Path) -> list[Path]:
+    """Remove every partial folder in ``parent`` whose writer is dead (a server's sweep of its runs).
+
+    The same rule as :func:`remove_stale_partials`, for all names: a folder ``.*`` with
+    reesim's marker, written on this host by a process that no longer exists.
+    """
+    return _remove_stale(parent, ".*")
+
+
+def _remove_stale(parent: Path, pattern: str) -> list[Path]:
+    removed: list[Path] = []
+    if not parent.is_dir():
         return removed
-    for cand in directory.parent.glob(f".{directory.name}.*"):
+    for cand in parent.glob(pattern):
         marker = cand / MARKER
         try:
             if cand.is_symlink() or not cand.is_dir() or not marker.is_file():

@@ -4,8 +4,9 @@ Start it with ``reesim serve`` (:mod:`reesim.cli.serve`); the OpenAPI schema is 
 Errors a user can cause answer 422 with one problem per line of the message that ``reesim
 validate`` would print (``loc`` = the YAML path or parameter, ``msg`` = the whole line naming
 the value and what is allowed); an unknown job, table or figure answers 404. Everything is
-served from the package: no request leaves the machine (plotly.js and the map's borders
-included).
+served from the installed packages: no request leaves the machine (plotly.js, the map's borders
+and the Swagger UI page included; ReDoc is off: its page fetches a logo from a CDN). A request body is limited to
+``Limits.max_body_bytes`` however it is sent (:mod:`reesim.api.limits`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from reesim.api import routes_catalog, routes_dashboard, routes_ensembles, routes_games, routes_runs
 from reesim.api.common import Ctx, problems
 from reesim.api.jobs import JobManager, Limits, QueueFull
+from reesim.api.limits import BodyLimit
 from reesim.api.store import JobStore
 from reesim.errors import InputError
 
@@ -48,12 +51,14 @@ def create_app(
         manager.stop()
         store.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc from files in the installed package, not a CDN
         title="reesim",
         version=__version__,
         description="Rare-earth supply chains under policy: data, scenarios, runs and their results. "
         "Every figure is traceable to a dataset row (with its citation) or a scenario parameter.",
         lifespan=lifespan,
+        redoc_url=None,  # ReDoc's page fetches its logo from cdn.redoc.ly: /docs only
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from validator.swagger.io
     )
     app.state.manager, app.state.store, app.state.limits = manager, store, limits
 
@@ -74,15 +79,7 @@ def create_app(
         ]
         return JSONResponse({"detail": detail}, status_code=422)
 
-    @app.middleware("http")
-    async def _body_limit(request: Request, call_next):
-        size = request.headers.get("content-length")
-        if size and size.isdigit() and int(size) > limits.max_body_bytes:
-            return JSONResponse(
-                {"detail": f"request body of {size} bytes; allowed: at most {limits.max_body_bytes}"},
-                status_code=413,
-            )
-        return await call_next(request)
+    app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
 
     ctx = Ctx(store, manager, limits, workers)
     for routes in (routes_catalog, routes_runs, routes_games, routes_ensembles, routes_dashboard):

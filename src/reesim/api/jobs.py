@@ -25,6 +25,7 @@ import shutil
 import threading
 import time
 import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -289,6 +290,7 @@ class JobManager:
     def start(self) -> None:
         """Queue again what a stopped server left unfinished, then start the worker threads."""
         self._stopping.clear()
+        self.sweep()
         for job in self.store.requeue_unfinished():
             self._queue.put(job.id)
         for k in range(self.workers):
@@ -307,6 +309,18 @@ class JobManager:
         for t in self._threads:
             t.join(timeout=5)
         self._threads.clear()
+
+    def sweep(self) -> list[Path]:
+        """Remove the partial run folders (``runs/.<key>.*``) of children that died writing them.
+
+        Called at start (a killed server's children) and after a job's child is killed at the
+        wall-time limit; a folder whose writer still runs is kept (:mod:`reesim.atomic`).
+        """
+        from reesim.atomic import remove_stale_partials_in
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return remove_stale_partials_in(self.runs)
 
     # requests
     def folder(self, job: Job) -> Path:
@@ -405,6 +419,7 @@ class JobManager:
                 if time.monotonic() > deadline and proc.is_alive():
                     proc.terminate()
                     proc.join(5)
+                    self.sweep()
                     self.store.finish(
                         job_id, False, f"stopped at the wall-time limit of {self.limits.wall_time_s:g} s"
                     )

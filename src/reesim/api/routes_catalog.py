@@ -7,6 +7,7 @@ import warnings
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 
 from reesim import __version__
 from reesim.api.common import ERRORS, Ctx, records
@@ -21,6 +22,17 @@ from reesim.api.schemas import (
     ValidateRequest,
 )
 from reesim.data import default_dataset
+from reesim.errors import InputError
+
+
+def filter_problems(exc: InputError, filters: dict[str, str]) -> list[dict[str, Any]]:
+    """The problems of a bad data filter, each at ``["query", <column>]`` when its line names one."""
+    out = []
+    for line in str(exc).splitlines() or [str(exc)]:
+        named = [k for k in filters if f"'{k}'" in line]
+        loc: list[str] = ["query", named[0]] if named else ["query"]
+        out.append({"loc": loc, "msg": line, "type": "reesim_input"})
+    return out
 
 
 def add_routes(app: FastAPI, ctx: Ctx) -> None:
@@ -80,7 +92,10 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
 
             raise HTTPException(404, suggest(name, ds.registry, what="table", limit=20))
         filters = {k: v for k, v in request.query_params.items() if k not in ("limit", "offset")}
-        df = ds.table(name, **filters)
+        try:
+            df = ds.table(name, **filters)
+        except InputError as exc:  # located at the query parameter the message names
+            raise RequestValidationError(filter_problems(exc, filters)) from None
         page = df.iloc[offset : offset + limit]
         cites: dict[str, dict[str, Any]] = {}
         if "source_id" in page.columns and name != "sources" and not page.empty:

@@ -19,6 +19,29 @@ from reesim.api.schemas import (
 from reesim.errors import InputError
 
 
+def check_choices(bands: pd.DataFrame, **chosen: str | list[str]) -> None:
+    """422 naming the query parameter, the value and the values the ensemble has (metric, item, where)."""
+    from fastapi.exceptions import RequestValidationError
+
+    bad = []
+    for key, value in chosen.items():
+        allowed = sorted({str(v) for v in bands[key].dropna().unique()})
+        for v in [value] if isinstance(value, str) else value:
+            if v not in allowed:
+                shown = ", ".join(allowed[:30]) + (
+                    f", ... ({len(allowed)} in all)" if len(allowed) > 30 else ""
+                )
+                bad.append(
+                    {
+                        "loc": ["query", key],
+                        "msg": f"{key} {v!r} is not in this ensemble; allowed: {shown}",
+                        "type": "reesim_input",
+                    }
+                )
+    if bad:
+        raise RequestValidationError(bad)
+
+
 def add_routes(app: FastAPI, ctx: Ctx) -> None:
     """Add the ensemble routes to ``app``."""
     manager = ctx.manager
@@ -104,6 +127,7 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
         if not bands_file.is_file():
             return JSONResponse({"data": [], "layout": {}, "absent": True})
         bands = pd.read_parquet(bands_file)
+        check_choices(bands, metric=metric, item=item, where=where)
         if name == "fan":
             fig = fan_chart(bands, metric, item, where)
         else:
