@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from collections import Counter
 
 import typer
 
@@ -57,16 +58,41 @@ def version() -> None:
     typer.echo(f"reesim {__version__}, dataset {default_dataset().version}")
 
 
+#: how often each warning's text was raised in this command (printed once, counted after)
+_WARNED: Counter[str] = Counter()
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Warnings (a cache file rebuilt, no private cache folder) as one plain line on stderr."""
-    err.print(styled(("warning:", "yellow"), f" {message}"), soft_wrap=True)
+    """Warnings (a cache file rebuilt, no private cache folder) as one plain line on stderr.
+
+    A text already printed is only counted: a monthly backtest whose solver falls back in a
+    dozen periods prints the fallback once and, at the end, how many more times it happened.
+    """
+    text = str(message)
+    _WARNED[text] += 1
+    if _WARNED[text] == 1:
+        err.print(styled(("warning:", "yellow"), f" {text}"), soft_wrap=True)
+
+
+def _report_repeats() -> None:
+    for text, n in _WARNED.items():
+        if n > 1:
+            short = text if len(text) <= 90 else text[:87] + "..."
+            err.print(
+                styled(("warning:", "yellow"), f" the warning {short!r} was raised {n - 1} more time(s)"),
+                soft_wrap=True,
+            )
+    _WARNED.clear()
 
 
 def run(argv: list[str] | None = None) -> None:
     """Entry point: run the app and map exceptions to exit codes (usage errors exit 2 via typer)."""
     warnings.showwarning = _show_warning
     try:
-        app(args=argv, prog_name="reesim")
+        try:
+            app(args=argv, prog_name="reesim")
+        finally:
+            _report_repeats()
     except KeyboardInterrupt:
         err.print(styled(("interrupted:", "bold red"), " nothing was written (partial output removed)"))
         sys.exit(130)

@@ -1,0 +1,24 @@
+"""The CLI prints a repeated warning once, then says how many more times it was raised."""
+
+from __future__ import annotations
+
+import warnings
+
+from reesim.cli import main
+
+
+def test_a_repeated_warning_is_printed_once_and_counted(capsys):
+    warnings.showwarning = main._show_warning
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            for _ in range(3):
+                warnings.warn("PIQP failed (x); solved with Clarabel instead", RuntimeWarning, stacklevel=1)
+            warnings.warn("a different one", RuntimeWarning, stacklevel=1)
+        main._report_repeats()
+    finally:
+        warnings.showwarning = warnings._showwarning_orig  # type: ignore[attr-defined]
+    err = capsys.readouterr().err
+    assert err.count("PIQP failed (x); solved with Clarabel instead") == 2  # the line, and the count
+    assert "was raised 2 more time(s)" in err and err.count("a different one") == 1
+    assert not main._WARNED  # counted per command
