@@ -165,6 +165,13 @@ def check_scenario(scenario: Scenario, world: World, label: str = "scenario") ->
             goods_of(inst, world, path, problems)
         elif inst.type in ("subsidy", "capacity_project"):
             _region(inst.region, world, f"{path}.region", problems)
+        elif inst.type == "supply_disruption":
+            if inst.region in world.regions:
+                from reesim.instruments.disruption import problems as disruption_problems
+
+                problems.extend(disruption_problems(inst, world, path))
+            else:
+                _region(inst.region, world, f"{path}.region", problems)
         elif inst.type == "demand_shift":
             if inst.sector not in sectors:
                 problems.append(f"{path}.sector: " + suggest(inst.sector, sectors, what="sector"))

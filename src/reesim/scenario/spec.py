@@ -363,6 +363,39 @@ class CapacityProject(InForce):
         return self
 
 
+class SupplyDisruption(InForce):
+    """A share of a stage's capacity in a region out of service from ``start`` to ``end``.
+
+    War, a border closure, a flood or a licence not renewed: the capacity is there but cannot
+    run (Myanmar's ion-adsorption clay mines after the Kachin Independence Army seized Pangwa
+    and Chipwi in October 2024, policy_events). In each step the capacity of the matching
+    processes is multiplied by ``1 - share_out`` times the fraction of the step in force; it
+    comes back when the disruption ends. A disrupted operation orders no new capacity while
+    the disruption lasts (its scarcity rent is not a signal to build there).
+    """
+
+    type: Literal["supply_disruption"]
+    region: str
+    stage: Literal["mining", "separation", "metal", "magnet"] = Field(
+        ..., description="mining (by deposit type, see deposits), separation, metal or magnet making"
+    )
+    deposits: list[str] | None = Field(
+        None,
+        description="mining only: the deposit types hit (e.g. [iac_low_y, iac_high_y] for ion-adsorption "
+        "clays); none = every mine of the region",
+    )
+    share_out: Annotated[float, Field(gt=0, le=1)] = Field(
+        ..., description="share of the capacity out of service while in force (0-1]"
+    )
+    basis: str = Field("", description="where the figures come from (a dataset row, a report)")
+
+    @model_validator(mode="after")
+    def _deposits_for_mining(self):
+        if self.deposits is not None and self.stage != "mining":
+            raise ValueError(f"deposits: only a mining disruption names deposits (stage is {self.stage!r})")
+        return self
+
+
 class DemandShift(InForce):
     """Demand growth for a sector (optionally one region), and substitution after sustained high prices."""
 
@@ -390,6 +423,7 @@ Instrument = Annotated[
     | PriceFloor
     | Subsidy
     | CapacityProject
+    | SupplyDisruption
     | DemandShift,
     Field(discriminator="type"),
 ]
@@ -406,6 +440,7 @@ INSTRUMENT_MODELS: dict[str, type[BaseModel]] = {
     "price_floor": PriceFloor,
     "subsidy": Subsidy,
     "capacity_project": CapacityProject,
+    "supply_disruption": SupplyDisruption,
     "demand_shift": DemandShift,
 }
 INSTRUMENT_TYPES = tuple(INSTRUMENT_MODELS)

@@ -28,6 +28,7 @@ import pandas as pd
 from reesim import __version__
 from reesim.errors import ModelFailure
 from reesim.instruments import demand as demand_mod
+from reesim.instruments import disruption as disruption_mod
 from reesim.instruments import projects as projects_mod
 from reesim.instruments import stockpile as stock_mod
 from reesim.instruments import support as support_mod
@@ -151,7 +152,8 @@ def _step_world(
         state.penalised, state.capacity, out=np.zeros_like(state.capacity), where=state.capacity > 0
     )
     opex = 1.0 + (state.opex_multiplier - 1.0) * share_pen
-    p["capacity"] = state.capacity
+    days = disruption_mod.step_days(step.start, step.dt)
+    p["capacity"] = state.capacity * disruption_mod.capacity_factor(scenario, base_p, step.start, days)
     p["mc_slope"] = _thrift_slope(base_p, state.capacity)
     p["mc_intercept"] = (
         base_p["mc_intercept"].astype(float).to_numpy() * learn * opex
@@ -406,7 +408,10 @@ def phase_invest(run: _Run, state: State, step: Step, sol) -> State:
     learn_exp = state.learning_exponent.copy()
     fiscal_capex: dict[str, float] = {}  # million USD per year of annuity, by paying region
     stages = run.stage.to_numpy(dtype=object)  # positional reads of a numpy array, not .iloc in the loop
-    for j in np.flatnonzero(run.stage.notna().to_numpy() & (state.capacity > 0) & ~run.fixed):
+    # a disrupted operation's scarcity rent is no signal to build there
+    days = disruption_mod.step_days(step.start, step.dt)
+    disrupted = disruption_mod.blocked(scenario, run.world.processes, step.start, days)
+    for j in np.flatnonzero(run.stage.notna().to_numpy() & (state.capacity > 0) & ~run.fixed & ~disrupted):
         st = stages[j]
         region = run.regions[j]
         pen = tech_mod.penalty(scenario, step.mid, region, POLICY_STAGE.get(st, st))
