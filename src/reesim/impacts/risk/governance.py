@@ -1,0 +1,81 @@
+"""Governance-weighted concentration and the inputs shared by the supply-risk families.
+
+Region scores checked against their range (:func:`_unit_scores`), the assessed regions
+(:func:`_assessed`) and producer quantities per group (:func:`_production_groups`), used by
+:mod:`.usgs` and :mod:`.eu`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from reesim.errors import InputError
+from reesim.impacts.risk.inputs import _by_region
+from reesim.metrics import shares_pct
+
+
+def governance_weighted_hhi(
+    quantities: Mapping[str, float],
+    governance: Mapping[str, float] | None = None,
+    trade_parameter: Mapping[str, float] | None = None,
+) -> float:
+    """Sum over holders of governance score x trade parameter x squared share (shares as fractions).
+
+    .. math:: H_g = \\sum_c g_c \\, t_c \\, (q_c / \\sum_j q_j)^2.
+
+    With ``g = t = 1`` this is the HHI of :func:`reesim.metrics.hhi_bounds` divided by
+    10,000 (shares as fractions rather than percent).
+
+    Parameters
+    ----------
+    quantities : mapping
+        Holder to quantity (>= 0, positive total).
+    governance : mapping or None
+        Holder to score (any non-negative scale; each caller fixes its own); None: 1 for all.
+    trade_parameter : mapping or None
+        Holder to trade parameter ``t_c`` (>= 0); None: 1 for all.
+    """
+    shares = shares_pct(quantities, float(sum(quantities.values())))
+    g = governance if governance is not None else dict.fromkeys(shares, 1.0)
+    t = trade_parameter if trade_parameter is not None else dict.fromkeys(shares, 1.0)
+    return float(sum(g[c] * t[c] * (s / 100.0) ** 2 for c, s in shares.items()))
+
+
+def _unit_scores(
+    regions: Sequence[str], scores: Mapping[str, float] | None, what: str, low: float = 0.0, high: float = 1.0
+) -> dict[str, float]:
+    """Each region's score from ``scores`` (checked against [low, high]); 1.0 for all when None."""
+    if scores is None:
+        return dict.fromkeys(regions, 1.0)
+    missing = sorted(set(regions) - set(scores))
+    if missing:
+        raise InputError(f"{what}: no value for region(s) {missing}; give one for every region, or None")
+    out = {r: float(scores[r]) for r in regions}
+    bad = {r: v for r, v in out.items() if not low <= v <= high}  # also rejects NaN
+    if bad:
+        raise InputError(f"{what} must be in [{low}, {high}], got {bad}")
+    return out
+
+
+def _assessed(nir: pd.DataFrame, regions: Sequence[str] | None) -> pd.DataFrame:
+    if regions is None:
+        return nir
+    unknown = sorted(set(regions) - set(nir["region"]))
+    if unknown:
+        raise InputError(
+            f"regions {unknown} appear in none of the tables; known: {sorted(set(nir['region']))}"
+        )
+    return nir[nir["region"].isin(list(regions))]
+
+
+def _production_groups(production: pd.DataFrame, keys: list[str]) -> dict[tuple, dict[str, float]]:
+    q = _by_region(production, keys, "production")
+    if (q < 0).any():
+        raise InputError(f"production: negative tonnes {q[q < 0].to_dict()}")
+    out: dict[tuple, dict[str, float]] = {}
+    for key, grp in q[q > 0].groupby(level=keys, sort=True):
+        k = key if isinstance(key, tuple) else (key,)
+        out[k] = dict(zip(grp.index.get_level_values("region"), grp.to_numpy(float), strict=True))
+    return out
