@@ -78,6 +78,43 @@ def main() -> None:
     print(f"  simulate scenario          {t_sc:6.2f} s ({1000 * t_sc / steps:.0f} ms per step)")
     print(f"  headline                   {t_head:6.2f} s")
     print(f"  write Parquet + summary    {t_write:6.2f} s")
+    step_vs_solve(sc, cf_sc)
+
+
+def step_vs_solve(sc, cf_sc, reps: int = 5) -> None:
+    """A step's marginal cost against the one-year solve (issue 16 target: at most 4x).
+
+    The marginal step is (a full run - a one-year run) / (steps - 1), so the run's fixed
+    start-up (world assembly, reference solve, recorder) is not counted in it; the solve is
+    PIQP's setup and solve of the scenario's start-world QP, built once (as "PIQP cold" in
+    ``benchmarks/market.py``), in the same process.
+    """
+    from reesim.model.qp import build_qp
+    from reesim.simulate import simulate
+    from reesim.simulate.stepper import scenario_world
+    from reesim.solve.backends import PiqpBackend
+
+    def best(f) -> float:
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            f()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    one = sc.model_copy(update={"horizon": sc.horizon.model_copy(update={"end": sc.horizon.start})})
+    one_cf = cf_sc.model_copy(update={"horizon": one.horizon})
+    cf_full, cf_one = simulate(cf_sc), simulate(one_cf)
+    full = best(lambda: simulate(sc, counterfactual=cf_full))
+    short = best(lambda: simulate(one, counterfactual=cf_one))
+    steps = sc.horizon.end - sc.horizon.start
+    qp = build_qp(scenario_world(sc))
+    solve = best(lambda: PiqpBackend().solve(qp))
+    step = (full - short) / steps
+    print(
+        f"marginal step {1000 * step:.1f} ms, start-up {1000 * (short - step):.0f} ms per run, "
+        f"one-year PIQP solve {1000 * solve:.1f} ms: step = {step / solve:.1f}x the solve (target <= 4x)"
+    )
 
 
 if __name__ == "__main__":

@@ -49,15 +49,18 @@ def substitution_update(
     """Substitution factors after a step; ``price_ratio(commodity, region)`` gives p / p_0."""
     d = world.demands
     out = current.copy()
+    rows = None  # (sector, region, commodity) of each demand, read once per call
     for inst in scenario.instruments:
         if isinstance(inst, DemandShift) and inst.in_force(when) and inst.substitution_elasticity > 0:
+            if rows is None:
+                rows = list(zip(d["sector"], d["region"], d["commodity"], strict=True))
             regions = set(regions_of(inst.regions, world, ""))
             speed = (
                 1.0 if inst.substitution_lag_years <= 0 else min(1.0, dt_years / inst.substitution_lag_years)
             )
-            for i, row in enumerate(d.itertuples(index=False)):
-                if row.sector == inst.sector and row.region in regions:
-                    ratio = price_ratio(row.commodity, row.region)
+            for i, (sector, region, commodity) in enumerate(rows):
+                if sector == inst.sector and region in regions:
+                    ratio = price_ratio(commodity, region)
                     target = min(1.0, ratio ** (-inst.substitution_elasticity)) if ratio > 0 else 1.0
                     if target < out[i]:
                         out[i] += speed * (target - out[i])

@@ -13,7 +13,7 @@ import pandas as pd
 from reesim.impacts.welfare import WelfareAccount
 from reesim.model.qp import QP
 from reesim.simulate.state import INVEST_STAGE
-from reesim.solve.solution import Solution, _determined, _net_two_way
+from reesim.solve.solution import Solution, _determined, _net_two_way, _reverse_edges
 from reesim.world.world import PRIVATE_STOCK_SECTOR, STOCK_KIND, World
 
 KT_TO_T = 1000.0
@@ -50,6 +50,7 @@ class Recorder:
             .rename(columns={"origin": "exporter", "dest": "importer"})
             .reset_index(drop=True)
         )
+        self.rev_edge = _reverse_edges(e)  # the steps' worlds keep the run's edges, in order
         keep = p["kind"].isin(list(INVEST_STAGE)).to_numpy()  # every stage that invests
         self.cap_idx = np.flatnonzero(keep)
         self.cap_labels = p.loc[keep, ["region", "process", "kind"]].reset_index(drop=True)
@@ -74,7 +75,7 @@ class Recorder:
         n, n_p, n_d = qp.n_nodes, qp.n_proc, qp.n_dem
         v = raw.x
         y = np.nan_to_num(raw.row_dual, nan=0.0)
-        f = _net_two_way(sol.world, v[n_p + n_d :])
+        f = _net_two_way(sol.world, v[n_p + n_d :], self.rev_edge)
         tol = 1e-7 * max(1.0, float(np.abs(v).max(initial=0.0)))
         self.steps.append((period, year, dt))
         self.prices.append(np.maximum(y[:n], 0.0))

@@ -80,24 +80,29 @@ class Counterfactual:
     """What a scenario reads from its counterfactual, per step period."""
 
     prices: dict[str, dict]  # period -> {(commodity, region): USD/kg}
-    flows: dict[str, pd.Series]  # period -> kt/yr by (commodity, origin, dest)
+    flows: dict[str, dict]  # period -> {(commodity, origin, dest): kt/yr}
     consumption: dict[str, dict]  # period -> {(commodity, region): kt/yr}
 
     @classmethod
     def from_result(cls, res: Result) -> Counterfactual:
-        prices = {
-            p: dict(zip(zip(g["commodity"], g["region"], strict=True), g["usd_per_kg"], strict=True))
-            for p, g in res.prices.groupby("period")
-        }
-        flows = {
-            p: g.set_index(["commodity", "exporter", "importer"])["tonnes_per_year"] / KT_TO_T
-            for p, g in res.trade.groupby("period")
-        }
+        """The counterfactual's prices, flows and consumption by period, each one pass over its table."""
+        prices: dict[str, dict] = {}
+        p = res.prices
+        for period, c, r, v in zip(p["period"], p["commodity"], p["region"], p["usd_per_kg"], strict=True):
+            prices.setdefault(period, {})[(c, r)] = v
+        flows: dict[str, dict] = {}
+        t = res.trade
+        for period, c, o, d, v in zip(
+            t["period"], t["commodity"], t["exporter"], t["importer"], t["tonnes_per_year"], strict=True
+        ):
+            flows.setdefault(period, {})[(c, o, d)] = v / KT_TO_T
+        consumption: dict[str, dict] = {}
         cons = res.consumption
-        consumption = {
-            p: (g.groupby(["commodity", "region"])["tonnes_per_year"].sum() / KT_TO_T).to_dict()
-            for p, g in cons.groupby("period")
-        }
+        for period, c, r, v in zip(
+            cons["period"], cons["commodity"], cons["region"], cons["tonnes_per_year"], strict=True
+        ):
+            here = consumption.setdefault(period, {})
+            here[(c, r)] = here.get((c, r), 0.0) + v / KT_TO_T
         return cls(prices, flows, consumption)
 
 

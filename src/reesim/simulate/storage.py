@@ -146,10 +146,12 @@ class Items:
         agg = frame.groupby(level=[0, 1]).sum()
         price = reference.price_map
         use = _intermediate_use(world, reference)
-        keys = [k for k in keys if agg.loc[k, "q"] > 1e-9]
-        final_q = np.array([agg.loc[k, "q"] for k in keys])
+        q_of = dict(zip(agg.index, agg["q"].to_numpy(), strict=True))  # dict lookups, not .loc per item
+        inv_b_of = dict(zip(agg.index, agg["inv_b"].to_numpy(), strict=True))
+        keys = [k for k in keys if q_of.get(k, 0.0) > 1e-9]
+        final_q = np.array([q_of[k] for k in keys])
         C = final_q + np.array([use.get(k, 0.0) for k in keys])
-        eps = np.array([price.get((c, r), 0.0) * agg.loc[(r, c), "inv_b"] for r, c in keys]) / final_q
+        eps = np.array([price.get((c, r), 0.0) * inv_b_of[(r, c)] for r, c in keys]) / final_q
         pids = pd.Index(world.processes["process"])
         dids = pd.Index(d["demand"])
         return cls(

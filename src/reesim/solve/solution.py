@@ -98,8 +98,10 @@ class Solution:
     def consumption_map(self) -> dict[tuple[str, str], float]:
         """Consumption by (commodity, region), summed over sectors."""
         d = self.world.demands
-        s = pd.Series(self.quantities, index=pd.MultiIndex.from_frame(d[["commodity", "region"]]))
-        return s.groupby(level=[0, 1]).sum().to_dict()
+        out: dict[tuple[str, str], float] = {}
+        for key, q in zip(zip(d["commodity"], d["region"], strict=True), self.quantities, strict=True):
+            out[key] = out.get(key, 0.0) + float(q)  # a plain loop: ~0.1 ms, a MultiIndex ~1.5 ms
+        return out
 
     @cached_property
     def _tables(self) -> dict[str, pd.DataFrame]:
@@ -175,9 +177,12 @@ def _reverse_edges(edges: pd.DataFrame) -> np.ndarray:
     return np.array([pos.get((c, d, o), -1) for c, o, d in keys], dtype=np.int64)
 
 
-def _net_two_way(world: World, f: np.ndarray) -> np.ndarray:
-    """Flows with two-way pairs on the same route netted (A->B and B->A both > 0)."""
-    rev = _reverse_edges(world.edges)
+def _net_two_way(world: World, f: np.ndarray, rev: np.ndarray | None = None) -> np.ndarray:
+    """Flows with two-way pairs on the same route netted (A->B and B->A both > 0).
+
+    ``rev`` (:func:`_reverse_edges` of the world's edges) may be passed when known.
+    """
+    rev = _reverse_edges(world.edges) if rev is None else rev
     back = np.where(rev >= 0, f[np.maximum(rev, 0)], 0.0)
     return np.maximum(0.0, f - np.minimum(f, back))
 
