@@ -261,22 +261,31 @@ def _product_costs(content: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame:
     m["cost_low"] = m[["cost_a", "cost_b"]].min(axis=1)
     m["cost_high"] = m[["cost_a", "cost_b"]].max(axis=1)
     # Rows of the same product and commodity are alternative estimates (a range); different
-    # commodities of a product (Nd and Dy in a generator) add up.
+    # commodities of a product (Nd and Dy in a generator) add up. The citations depend on the
+    # product and commodity only: joined once, not once per period and market.
     keys = ["product", "per", "period", "year", "market"]
-    per_commodity = m.groupby([*keys, "commodity"], as_index=False).agg(
-        cost_low=("cost_low", "min"),
-        cost_high=("cost_high", "max"),
+    num = m.groupby([*keys, "commodity"], as_index=False).agg(
+        cost_low=("cost_low", "min"), cost_high=("cost_high", "max"), determined=("determined", "all")
+    )
+    cite = content.groupby(["product", "per", "commodity"], as_index=False).agg(
         source_ids=("source_id", lambda s: ",".join(sorted(set(s)))),
         rows=("intensity_row", lambda s: " ; ".join(sorted(set(s)))),
-        determined=("determined", "all"),
     )
+    per_commodity = num.merge(cite, on=["product", "per", "commodity"], how="left")
     g = per_commodity.groupby(keys, as_index=False).agg(
         determined=("determined", "all"),
         change_usd_low=("cost_low", "sum"),
         change_usd_high=("cost_high", "sum"),
-        source_ids=("source_ids", lambda s: ",".join(sorted(set(",".join(s).split(","))))),
-        rows=("rows", lambda s: " ; ".join(s)),
     )
+    # per group: the union of the commodities' citations and their rows in commodity order
+    joined: dict[tuple, tuple[set, list]] = {}
+    for *k, ids, rows in per_commodity[[*keys, "source_ids", "rows"]].itertuples(index=False, name=None):
+        acc = joined.setdefault(tuple(k), (set(), []))
+        acc[0].update(ids.split(","))
+        acc[1].append(rows)
+    text = [joined[k] for k in g[keys].itertuples(index=False, name=None)]
+    g["source_ids"] = [",".join(sorted(ids)) for ids, _ in text]
+    g["rows"] = [" ; ".join(rows) for _, rows in text]
     lo = g[["change_usd_low", "change_usd_high"]].min(axis=1)
     hi = g[["change_usd_low", "change_usd_high"]].max(axis=1)
     g["change_usd_low"], g["change_usd_high"] = lo, hi

@@ -296,6 +296,7 @@ def _stage_separation(ctx: _Ctx, parts: _Parts, s_price: float, h_proc: float) -
     heavy, heavy_regions = set(hs["elements"]), set(hs["regions"])
     rec.assume("heavy_separation_regions", len(heavy_regions), "regions", {"basis": hs["basis"]})
     sep = _separation_ex_china(ctx.ds, ctx.cfg, ctx.year, comp, ctx.mining, rec)
+    shares = {o: {e: float(comp.loc[o, e]) for e in elements} for o in ctx.ores}
     mix_est = sum(
         v * max(_heavy_share(ctx, o) for o in ctx.ores) for r, v in sep.items() if r not in heavy_regions
     )
@@ -332,14 +333,11 @@ def _stage_separation(ctx: _Ctx, parts: _Parts, s_price: float, h_proc: float) -
             )
         for o in ctx.ores:
             coefs = {f"concentrate:{o}": -1.0, "service:separation": -1.0}
+            share = shares[o]  # plain dict: ~4,000 scalar .loc reads per world otherwise
             if r in heavy_regions:
-                coefs |= {f"oxide:{e}": float(comp.loc[o, e]) for e in elements if comp.loc[o, e] > 0}
+                coefs |= {f"oxide:{e}": share[e] for e in elements if share[e] > 0}
             else:
-                coefs |= {
-                    f"oxide:{e}": float(comp.loc[o, e])
-                    for e in elements
-                    if comp.loc[o, e] > 0 and e not in heavy
-                }
+                coefs |= {f"oxide:{e}": share[e] for e in elements if share[e] > 0 and e not in heavy}
                 if _heavy_share(ctx, o) > 0:
                     coefs[f"concentrate:hree_{o}"] = _heavy_share(ctx, o)
             parts.procs.append((f"crack:{r}:{o}", r, "separation", np.inf, 0.0, 0.0))
