@@ -37,3 +37,42 @@ def test_quota_utilisation_is_exports_over_the_quota(year):
 def test_2011_utilisation_is_about_three_fifths():
     used = rows(year=2011, period="year", measure="quota_utilization")["value"]
     assert list(used) == [61.0]  # ECNS 2012-12-31; the old 52 % row was 2012's
+
+
+def test_tariff_groups_use_the_rate_in_force_in_us_tariffs():
+    """Each step of the impacts' tariff groups carries the rate of the latest preferred
+    ``us_tariffs`` row of its list on or before its date (rows dated by year count from 1 January)."""
+    from importlib import resources
+
+    import pandas as pd
+
+    t = default_dataset().table("us_tariffs")
+    t = t[t["preferred"] & t["rate_pct"].notna()].copy()
+    t["from"] = pd.to_datetime(t["effective_date"].astype(str).str.slice(0, 10), format="mixed")
+    g = pd.read_csv(
+        resources.files("reesim.impacts").joinpath("tariff_groups.csv").open(encoding="utf-8"),
+        dtype=str,
+        keep_default_na=False,
+    )
+    for r in g.itertuples(index=False):
+        rows = t[(t["list"] == r.list) & (t["from"] <= pd.Timestamp(r.effective_date))]
+        assert len(rows), (r.group, r.effective_date)
+        in_force = rows[rows["from"] == rows["from"].max()]["rate_pct"].astype(float)
+        assert float(r.rate_pct) in set(in_force), (r.group, r.effective_date, r.rate_pct, list(in_force))
+
+
+def test_medical_rates_are_the_final_four_year_review():
+    """89 FR 76581 (final, September 2024), not the May 2024 proposal."""
+    t = default_dataset().table("us_tariffs")
+    t = t[t["preferred"] & t["list"].str.contains("syringes|gloves|facemasks")]
+    got = {
+        (lst.split(": ")[1], str(d), float(r))
+        for lst, d, r in zip(t["list"], t["effective_date"], t["rate_pct"], strict=True)
+    }
+    assert got == {
+        ("syringes and needles", "2024-09-27", 100.0),
+        ("facemasks and respirators", "2024-09-27", 25.0),
+        ("facemasks and respirators", "2026-01-01", 50.0),
+        ("rubber medical and surgical gloves", "2025-01-01", 50.0),
+        ("rubber medical and surgical gloves", "2026-01-01", 100.0),
+    }

@@ -353,6 +353,7 @@ def test_csv_rows_trace_to_us_tariffs(ds):
     for g in T.load_groups().values():
         rows = data[data["list"] == g.list_name]
         assert not rows.empty, g.name
+        before = g.base_tariff_rate  # the rate in force before each step
         for step in g.schedule:
             src = rows[rows["source_id"] == step.rate_source_id]
             assert len(src) >= 1, (g.name, step)
@@ -363,12 +364,14 @@ def test_csv_rows_trace_to_us_tariffs(ds):
                 else:  # a row added for an exclusion change repeats the rate in force
                     assert src["rate_pct"].iloc[-1] / 100 == step.tariff_rate
             else:  # four-year review: "X% -> Y%" in the description, date in effective_date
-                row = src.iloc[0]
+                dated = src[src["effective_date"] == step.effective_date.isoformat()]
+                assert len(dated) == 1, (g.name, step)
+                row = dated.iloc[0]
                 m = re.search(r"([\d.]+)(?:-[\d.]+)?% -> ([\d.]+)%", row["description"])
                 assert m, row["description"]
-                assert float(m.group(1)) / 100 == g.base_tariff_rate
+                assert float(m.group(1)) / 100 == before
                 assert float(m.group(2)) / 100 == step.tariff_rate == row["rate_pct"] / 100
-                assert row["effective_date"] == step.effective_date.isoformat()
+            before = step.tariff_rate
         value_rows = data[(data["source_id"] == g.value_source_id) & (data["list"] == g.list_name)]
         value = value_rows["covered_import_value_usd_bn"].iloc[0]
         if g.covered_import_value_usd_bn is None:
