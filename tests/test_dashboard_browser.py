@@ -180,6 +180,19 @@ def test_api_docs_render_offline(server, browser):
     page.close()
 
 
+def test_sliders_keep_the_scenarios_values(server, browser):
+    """A share off the slider's grid (Myanmar's 0.185) is shown and sent as it is, not rounded."""
+    page = browser.new_page()
+    page.goto(server + "/")
+    page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    page.select_option("#scenario", "myanmar-kachin")
+    page.wait_for_selector("body:not([data-loading]) .instrument[data-name='kachin-war-2025']")
+    share = page.locator(".instrument[data-name='kachin-war-2025'] input[data-key='share_out']")
+    assert share.input_value() == "0.185"
+    assert page.evaluate("() => editedScenario().changed") is False  # nothing edited yet
+    page.close()
+
+
 def test_dashboard_shows_validation_errors(server, browser):
     page = browser.new_page()
     problems = []

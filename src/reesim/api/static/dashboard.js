@@ -50,7 +50,7 @@ function paramRow(k, key, value) {
     const row = el("div", { class: "param" }, el("label", { for: id, text: key }));
     const out = el("output", { text: String(value) });
     const input = isShare(key, value)
-      ? el("input", { id, type: "range", min: "0", max: "1", step: "0.01", value: String(value) })
+      ? el("input", { id, type: "range", min: "0", max: "1", step: "any", value: String(value) })
       : el("input", { id, type: "number", step: "any", value: String(value) });
     input.dataset.inst = k;
     input.dataset.key = key;
