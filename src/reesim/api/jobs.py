@@ -218,10 +218,9 @@ def _game_job(request: dict[str, Any], folder: Path, scratch: Path) -> None:
 
 def ensemble_space(request: dict[str, Any], sc):
     """The parameters an ensemble request varies (every stated range unless ``only_vary``)."""
-    from reesim.ensemble.space import default_space, with_overrides
+    from reesim.ensemble.space import scenario_space
 
-    vary = list(request.get("vary") or [])
-    space = with_overrides({} if request.get("only_vary") else default_space(sc), sc, vary)
+    space = scenario_space(sc, list(request.get("vary") or []), bool(request.get("only_vary")))
     if not space:
         raise InputError("only_vary: no vary given, so nothing varies; add vary: [NAME=DIST]")
     return space

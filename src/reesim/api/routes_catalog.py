@@ -177,6 +177,7 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
     @app.post("/api/validate", response_model=Validated, responses=ERRORS, tags=["scenarios"])
     def validate(body: ValidateRequest) -> Validated:
         """Check scenario text as ``reesim validate`` does (format, names, contradictions), without running it."""
+        from reesim.ensemble.space import check_uncertainty
         from reesim.scenario.load import load_scenario_text
         from reesim.simulate.stepper import scenario_world
 
@@ -185,6 +186,7 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
             sc = load_scenario_text(body.yaml, "scenario")
             scenario_of({"yaml": body.yaml})  # the counterfactual must be a shipped scenario too
             scenario_world(sc)
+            check_uncertainty(sc, "scenario")
         return Validated(
             name=sc.name,
             description=sc.description or "",

@@ -63,7 +63,7 @@ def ensemble_cmd(
     from reesim.cli.run import progress_bar
     from reesim.ensemble.design import METHODS
     from reesim.ensemble.runner import run_ensemble
-    from reesim.ensemble.space import default_space, with_overrides
+    from reesim.ensemble.space import scenario_space
     from reesim.scenario.load import load_scenario
 
     if sample not in METHODS:
@@ -80,9 +80,12 @@ def ensemble_cmd(
     sc = load_scenario(scenario)
     if against is not None:
         load_scenario(against)  # an unknown counterfactual is refused before any member runs
-    space = with_overrides({} if only_listed else default_space(sc), sc, list(vary or []))
+    space = scenario_space(sc, list(vary or []), only_listed)
     if not space:
-        raise InputError("--only-vary: no --vary given, so nothing varies; add --vary NAME=DIST")
+        raise InputError(
+            "--only-vary: no --vary given and the scenario states no uncertainty, so nothing varies; "
+            "add --vary NAME=DIST"
+        )
     check_out_folder(out_dir)
     total = len(member) if member else n
     failed = []

@@ -241,11 +241,13 @@ def run(
 
 def validate(scenario: str = typer.Argument(..., help="Scenario YAML file or shipped name.")) -> None:
     """Check a scenario (format, names, contradictions) without running it."""
+    from reesim.ensemble.space import check_uncertainty
     from reesim.scenario.load import load_scenario
     from reesim.simulate.stepper import scenario_world
 
     sc = load_scenario(scenario)
     scenario_world(sc)
+    check_uncertainty(sc)
     out.print(
         f"{scenario}: valid ({len(sc.instruments)} instruments, {sc.horizon.start}-{sc.horizon.end} by {sc.horizon.step})"
     )

@@ -90,9 +90,13 @@ class Parameter:
     basis: str
 
 
-def parse_distribution(name: str, text: str) -> Distribution:
-    """``uniform(0.2, 0.8)`` and the like (module docstring); a clear :class:`InputError` otherwise."""
-    where = f"--vary {name}"
+def parse_distribution(name: str, text: str, origin: str = "--vary") -> Distribution:
+    """``uniform(0.2, 0.8)`` and the like (module docstring); a clear :class:`InputError` otherwise.
+
+    ``origin`` names where the text came from in the message (``--vary NAME`` or
+    ``uncertainty.NAME`` of a scenario).
+    """
+    where = f"{origin} {name}" if origin == "--vary" else f"{origin}.{name}"
     allowed = "uniform(low, high), triangular(low, mode, high), normal(mean, sd), lognormal(median, sigma), discrete(v1, v2, ...) or a number"
     try:
         return Distribution("fixed", (float(text),))
@@ -158,8 +162,39 @@ def default_space(scenario: Scenario) -> dict[str, Parameter]:
     return space
 
 
+def scenario_space(scenario: Scenario, vary: list[str], only_vary: bool = False) -> dict[str, Parameter]:
+    """What an ensemble of ``scenario`` draws: the default ranges (unless ``only_vary``), then the
+    scenario's own ``uncertainty``, then ``--vary`` (each replaces what came before it by name)."""
+    space = {} if only_vary else default_space(scenario)
+    space = _apply(space, scenario, list(scenario.uncertainty.items()), "uncertainty")
+    return with_overrides(space, scenario, vary)
+
+
+def check_uncertainty(scenario: Scenario, label: str | None = None) -> None:
+    """Refuse a scenario whose ``uncertainty`` names an unknown parameter or a bad distribution
+    (``reesim validate`` and ``/api/validate``; a single run does not read it)."""
+    try:
+        _apply({}, scenario, list(scenario.uncertainty.items()), "uncertainty")
+    except InputError as exc:
+        raise InputError(f"{label or scenario.name}: {exc}") from None
+
+
 def with_overrides(space: dict[str, Parameter], scenario: Scenario, vary: list[str]) -> dict[str, Parameter]:
     """The space with ``NAME=DIST`` overrides applied (names checked against what can vary)."""
+    pairs = []
+    for item in vary:
+        if "=" not in item:
+            raise InputError(
+                f"--vary {item!r}: write NAME=DIST, e.g. demand_elasticity_oxide=uniform(0.2, 0.8)"
+            )
+        pairs.append(tuple(s.strip() for s in item.split("=", 1)))
+    return _apply(space, scenario, pairs, "--vary")
+
+
+def _apply(
+    space: dict[str, Parameter], scenario: Scenario, pairs: list[tuple[str, str]], origin: str
+) -> dict[str, Parameter]:
+    """``space`` with each (name, distribution text) applied; messages name ``origin``."""
     from reesim.errors import suggest
     from reesim.world.default import load_config
 
@@ -168,25 +203,30 @@ def with_overrides(space: dict[str, Parameter], scenario: Scenario, vary: list[s
     scalar = sorted(
         k for k, v in assumptions.items() if isinstance(v, dict) and isinstance(v.get("value"), int | float)
     )
-    for item in vary:
-        if "=" not in item:
+    basis = "--vary" if origin == "--vary" else "the scenario's uncertainty"
+    for name, text in pairs:
+        dist = parse_distribution(name, str(text), origin)
+        try:
+            if name.startswith("dynamics."):
+                value = _dynamics_value(scenario, name)
+                _check_dynamics_support(scenario, name, dist)
+            elif name in scalar:
+                value = float(assumptions[name]["value"])
+                _check_support(name, dist, assumptions[name].get("valid"))
+            else:
+                raise InputError(
+                    f"--vary {name}: "
+                    + suggest(name, [*scalar, "dynamics.<field>[.<stage>]"], what="parameter")
+                )
+        except InputError as exc:
+            if origin == "--vary":
+                raise
+            text_ = str(exc)
             raise InputError(
-                f"--vary {item!r}: write NAME=DIST, e.g. demand_elasticity_oxide=uniform(0.2, 0.8)"
-            )
-        name, text = (s.strip() for s in item.split("=", 1))
-        dist = parse_distribution(name, text)
-        if name.startswith("dynamics."):
-            value = _dynamics_value(scenario, name)
-            basis = "--vary"
-            _check_dynamics_support(scenario, name, dist)
-        elif name in scalar:
-            value = float(assumptions[name]["value"])
-            basis = "--vary"
-            _check_support(name, dist, assumptions[name].get("valid"))
-        else:
-            raise InputError(
-                f"--vary {name}: " + suggest(name, [*scalar, "dynamics.<field>[.<stage>]"], what="parameter")
-            )
+                f"uncertainty.{name}" + text_[len(f"--vary {name}") :]
+                if text_.startswith(f"--vary {name}")
+                else text_
+            ) from None
         out[name] = Parameter(name, dist, value, basis)
     return out
 

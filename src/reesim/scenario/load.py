@@ -16,7 +16,7 @@ from reesim.errors import InputError, suggest
 from reesim.scenario.spec import Scenario
 from reesim.yamlsafe import join_problems, load_yaml, read_text_file, require_mapping, short
 
-MERGED_MAPPINGS = ("horizon", "world", "dynamics")
+MERGED_MAPPINGS = ("horizon", "world", "dynamics", "uncertainty")
 
 
 #: Longest chain of ``extends`` (a scenario, its parent, its grandparent, ...).

@@ -530,4 +530,12 @@ class Scenario(_Strict):
     world: WorldChoice = WorldChoice()
     dynamics: Dynamics = Dynamics()
     instruments: list[Instrument] = Field([], max_length=MAX_INSTRUMENTS, description="at most 500")
+    uncertainty: dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=200)]] = Field(
+        {},
+        max_length=200,
+        description="what `reesim ensemble` draws for this scenario: NAME: DIST, with the names and the "
+        "distributions of --vary (uniform(low, high), triangular(low, mode, high), normal(mean, sd), "
+        "lognormal(median, sigma), discrete(v1, ...) or a number), e.g. demand_elasticity_oxide: "
+        "uniform(0.2, 0.6); they replace the default ranges and --vary replaces them; a single run ignores it",
+    )
     seed: int = 0
