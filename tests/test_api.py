@@ -176,6 +176,9 @@ def test_data_rows_carry_their_citations(client):
     assert "did you mean 'iso3'" in r.json()["detail"][0]["msg"]
     r = client.get("/api/data/tables/mine_production", params={"year": "abc"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "year"]
+    # located at the column the message is about, not at another filter whose name it quotes
+    r = client.get("/api/data/tables/china_export_quotas", params={"year": 2013, "measure": "year"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "measure"], r.json()
     r = client.get("/api/data/tables/mine_prodution")
     assert r.status_code == 404 and "mine_production" in r.text
 

@@ -22,3 +22,16 @@ def test_a_repeated_warning_is_printed_once_and_counted(capsys):
     assert err.count("PIQP failed (x); solved with Clarabel instead") == 2  # the line, and the count
     assert "was raised 2 more time(s)" in err and err.count("a different one") == 1
     assert not main._WARNED  # counted per command
+
+
+def test_run_counts_repeats_from_the_same_line(monkeypatch, capsys):
+    """Python's default filter shows a line's warning once; the CLI must still count every repeat."""
+
+    def noisy(args=None, prog_name=None):
+        for _ in range(7):
+            warnings.warn("PIQP failed (y); solved with Clarabel instead", RuntimeWarning, stacklevel=1)
+
+    monkeypatch.setattr(main, "app", noisy)
+    main.run([])
+    err = capsys.readouterr().err
+    assert err.count("PIQP failed (y)") == 2 and "was raised 6 more time(s)" in err

@@ -39,12 +39,24 @@ def test_the_scenarios_distributions_replace_the_default_ranges():
     }
 
 
-def test_a_child_scenario_adds_to_its_parents_uncertainty():
-    parent = TEXT
-    sc = load_scenario_text(parent, "scenario")
-    assert set(sc.uncertainty) == {"demand_elasticity_oxide", "dynamics.lead_time_years.magnet"}
-    no_uncertainty = load_scenario_text("name: plain\nextends: china-2025-licensing\n", "scenario")
-    assert no_uncertainty.uncertainty == {} and scenario_space(no_uncertainty, [], only_vary=True) == {}
+def test_a_child_scenario_adds_to_its_parents_uncertainty(tmp_path):
+    from reesim.scenario.load import load_scenario
+
+    (tmp_path / "parent.yaml").write_text(TEXT)
+    (tmp_path / "child.yaml").write_text(
+        "name: child\nextends: parent.yaml\nuncertainty:\n"
+        "  demand_elasticity_oxide: uniform(0.3, 0.4)\n  supply_elasticity: 1.5\n"
+    )
+    child = load_scenario(str(tmp_path / "child.yaml"))
+    assert child.uncertainty == {
+        "demand_elasticity_oxide": "uniform(0.3, 0.4)",  # the child's entry replaces the parent's
+        "dynamics.lead_time_years.magnet": "discrete(1, 2, 4)",  # the parent's is kept
+        "supply_elasticity": 1.5,  # a number fixes the parameter
+    }
+    space = scenario_space(child, [], only_vary=True)
+    assert space["supply_elasticity"].dist.kind == "fixed" and space["supply_elasticity"].dist.args == (1.5,)
+    plain = load_scenario_text("name: plain\nextends: china-2025-licensing\n", "scenario")
+    assert plain.uncertainty == {} and scenario_space(plain, [], only_vary=True) == {}
 
 
 @pytest.mark.parametrize(

@@ -144,12 +144,13 @@ def remove_stale_partials_in(parent: Path) -> list[Path]:
     """Remove every partial folder in ``parent`` whose writer is dead (a server's sweep of its runs).
 
     The same rule as :func:`remove_stale_partials`, for all names: a folder ``.*`` with
-    reesim's marker, written on this host by a process that no longer exists.
+    reesim's marker, written on this host by a process that no longer exists. Quiet (no
+    warning): a server thread must not touch the process-wide warning filters.
     """
-    return _remove_stale(parent, ".*")
+    return _remove_stale(parent, ".*", quiet=True)
 
 
-def _remove_stale(parent: Path, pattern: str) -> list[Path]:
+def _remove_stale(parent: Path, pattern: str, quiet: bool = False) -> list[Path]:
     removed: list[Path] = []
     if not parent.is_dir():
         return removed
@@ -165,6 +166,8 @@ def _remove_stale(parent: Path, pattern: str) -> list[Path]:
             continue
         shutil.rmtree(cand, ignore_errors=True)
         removed.append(cand)
+        if quiet:
+            continue
         warnings.warn(
             f"removed {cand.name}, a partial folder left by a killed reesim run (pid {info['pid']})",
             OutputWarning,

@@ -25,7 +25,6 @@ import shutil
 import threading
 import time
 import uuid
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -222,7 +221,10 @@ def ensemble_space(request: dict[str, Any], sc):
 
     space = scenario_space(sc, list(request.get("vary") or []), bool(request.get("only_vary")))
     if not space:
-        raise InputError("only_vary: no vary given, so nothing varies; add vary: [NAME=DIST]")
+        raise InputError(
+            "only_vary: no vary given and the scenario states no uncertainty, so nothing varies; "
+            "add vary: [NAME=DIST]"
+        )
     return space
 
 
@@ -317,9 +319,7 @@ class JobManager:
         """
         from reesim.atomic import remove_stale_partials_in
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return remove_stale_partials_in(self.runs)
+        return remove_stale_partials_in(self.runs)  # quiet: no warning filters touched from a thread
 
     # requests
     def folder(self, job: Job) -> Path:

@@ -29,7 +29,8 @@ def filter_problems(exc: InputError, filters: dict[str, str]) -> list[dict[str, 
     """The problems of a bad data filter, each at ``["query", <column>]`` when its line names one."""
     out = []
     for line in str(exc).splitlines() or [str(exc)]:
-        named = [k for k in filters if f"'{k}'" in line]
+        # the column the message is about ("column 'X'"), else any filter it quotes
+        named = [k for k in filters if f"column '{k}'" in line] or [k for k in filters if f"'{k}'" in line]
         loc: list[str] = ["query", named[0]] if named else ["query"]
         out.append({"loc": loc, "msg": line, "type": "reesim_input"})
     return out

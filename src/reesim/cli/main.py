@@ -90,7 +90,11 @@ def run(argv: list[str] | None = None) -> None:
     warnings.showwarning = _show_warning
     try:
         try:
-            app(args=argv, prog_name="reesim")
+            with warnings.catch_warnings():
+                # every repeat reaches _show_warning, which prints a text once and counts the rest
+                warnings.simplefilter("always", UserWarning)
+                warnings.simplefilter("always", RuntimeWarning)
+                app(args=argv, prog_name="reesim")
         finally:
             _report_repeats()
     except KeyboardInterrupt:

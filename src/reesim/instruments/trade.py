@@ -66,6 +66,8 @@ def _edges(inst, world: World) -> list[tuple[str, str, str]]:
     if hit is not None and hit[0] is inst:
         return hit[1]
     out = _edges_of(inst, world)
+    if len(memo) >= 256:  # a long-lived (cached) world sees many scenarios' instruments: stay bounded
+        memo.clear()
     memo[id(inst)] = (inst, out)
     return out
 

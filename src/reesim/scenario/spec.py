@@ -530,7 +530,9 @@ class Scenario(_Strict):
     world: WorldChoice = WorldChoice()
     dynamics: Dynamics = Dynamics()
     instruments: list[Instrument] = Field([], max_length=MAX_INSTRUMENTS, description="at most 500")
-    uncertainty: dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=200)]] = Field(
+    uncertainty: dict[
+        Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=200)] | float
+    ] = Field(
         {},
         max_length=200,
         description="what `reesim ensemble` draws for this scenario: NAME: DIST, with the names and the "
