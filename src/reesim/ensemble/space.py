@@ -96,7 +96,7 @@ def parse_distribution(name: str, text: str, origin: str = "--vary") -> Distribu
     ``origin`` names where the text came from in the message (``--vary NAME`` or
     ``uncertainty.NAME`` of a scenario).
     """
-    where = f"{origin} {name}" if origin == "--vary" else f"{origin}.{name}"
+    where = _where(origin, name)
     allowed = "uniform(low, high), triangular(low, mode, high), normal(mean, sd), lognormal(median, sigma), discrete(v1, v2, ...) or a number"
     try:
         return Distribution("fixed", (float(text),))
@@ -205,54 +205,47 @@ def _apply(
     )
     basis = "--vary" if origin == "--vary" else "the scenario's uncertainty"
     for name, text in pairs:
+        where = _where(origin, name)
         dist = parse_distribution(name, str(text), origin)
-        try:
-            if name.startswith("dynamics."):
-                value = _dynamics_value(scenario, name)
-                _check_dynamics_support(scenario, name, dist)
-            elif name in scalar:
-                value = float(assumptions[name]["value"])
-                _check_support(name, dist, assumptions[name].get("valid"))
-            else:
-                raise InputError(
-                    f"--vary {name}: "
-                    + suggest(name, [*scalar, "dynamics.<field>[.<stage>]"], what="parameter")
-                )
-        except InputError as exc:
-            if origin == "--vary":
-                raise
-            text_ = str(exc)
+        if name.startswith("dynamics."):
+            value = _dynamics_value(scenario, name, where)
+            _check_dynamics_support(scenario, name, dist, where)
+        elif name in scalar:
+            value = float(assumptions[name]["value"])
+            _check_support(name, dist, assumptions[name].get("valid"), where)
+        else:
             raise InputError(
-                f"uncertainty.{name}" + text_[len(f"--vary {name}") :]
-                if text_.startswith(f"--vary {name}")
-                else text_
-            ) from None
+                f"{where}: " + suggest(name, [*scalar, "dynamics.<field>[.<stage>]"], what="parameter")
+            )
         out[name] = Parameter(name, dist, value, basis)
     return out
 
 
-def _dynamics_value(scenario: Scenario, name: str) -> float:
+def _where(origin: str, name: str) -> str:
+    """How a message names a parameter: ``--vary NAME`` or ``uncertainty.NAME``."""
+    return f"{origin} {name}" if origin == "--vary" else f"{origin}.{name}"
+
+
+def _dynamics_value(scenario: Scenario, name: str, where: str) -> float:
     parts = name.split(".")[1:]
     fields = sorted(Dynamics.model_fields)
     if not parts or parts[0] not in Dynamics.model_fields:
         from reesim.errors import suggest
 
-        raise InputError(
-            f"--vary {name}: " + suggest(parts[0] if parts else "", fields, what="dynamics field")
-        )
+        raise InputError(f"{where}: " + suggest(parts[0] if parts else "", fields, what="dynamics field"))
     value = getattr(scenario.dynamics, parts[0])
     if isinstance(value, dict):
         if len(parts) != 2 or parts[1] not in value:
             raise InputError(
-                f"--vary {name}: name a stage of dynamics.{parts[0]}; allowed: {', '.join(sorted(value))}"
+                f"{where}: name a stage of dynamics.{parts[0]}; allowed: {', '.join(sorted(value))}"
             )
         return float(value[parts[1]])
     if len(parts) != 1:
-        raise InputError(f"--vary {name}: dynamics.{parts[0]} is a number, not a table of stages")
+        raise InputError(f"{where}: dynamics.{parts[0]} is a number, not a table of stages")
     return float(value)
 
 
-def _check_support(name: str, dist: Distribution, valid: str | None) -> None:
+def _check_support(name: str, dist: Distribution, valid: str | None, where: str) -> None:
     """A bounded distribution must stay where the assumption is defined (``valid:`` in the YAML).
 
     Unbounded ones (normal, lognormal) may draw outside it; such members fail and are
@@ -263,10 +256,10 @@ def _check_support(name: str, dist: Distribution, valid: str | None) -> None:
     from reesim.world.default_data import in_valid
 
     if not all(in_valid(x, valid) for x in dist.support()):
-        raise InputError(f"--vary {name}: {dist.text()} reaches outside the allowed values {valid}")
+        raise InputError(f"{where}: {dist.text()} reaches outside the allowed values {valid}")
 
 
-def _check_dynamics_support(scenario: Scenario, name: str, dist: Distribution) -> None:
+def _check_dynamics_support(scenario: Scenario, name: str, dist: Distribution, where: str) -> None:
     """A bounded distribution of a dynamics parameter must stay within the field's bounds."""
     if dist.kind in ("normal", "lognormal"):
         return
@@ -277,9 +270,7 @@ def _check_dynamics_support(scenario: Scenario, name: str, dist: Distribution) -
             apply(scenario, {name: float(x)})
         except ValidationError as exc:
             why = exc.errors()[0]["msg"]
-            raise InputError(
-                f"--vary {name}: {dist.text()} reaches {x:g}, which is not allowed ({why})"
-            ) from None
+            raise InputError(f"{where}: {dist.text()} reaches {x:g}, which is not allowed ({why})") from None
 
 
 def apply(scenario: Scenario, values: dict[str, float]) -> Scenario:

@@ -13,11 +13,11 @@ probability (the expected value over renewals).
 from __future__ import annotations
 
 import datetime as dt
-import weakref
 
 import numpy as np
 import pandas as pd
 
+from reesim.memo import memo_of
 from reesim.scenario.checks import goods_of, regions_of
 from reesim.scenario.spec import (
     ExportBan,
@@ -33,23 +33,11 @@ from reesim.world.world import World
 NOT_BINDING = 1e5  # kt/yr: 100 Mt, ~250x world mine output; 1e9 wrecks the solvers' scaling
 
 
-#: per-world memo of what does not change between a run's steps (edge keys, each instrument's
-#: edges, the slack limits, the counterfactual positions of the quota members), by the world's
-#: identity, dropped when the world is collected. An instrument's entry keeps the instrument itself and is
-#: used only for that same object.
-_MEMO: dict[int, tuple[weakref.ref, dict]] = {}
-
-
 def _memo(world: World) -> dict:
-    """The memo of ``world`` (a World is not hashable: keyed by identity, dropped with the world)."""
-    key = id(world)
-    hit = _MEMO.get(key)
-    if hit is not None and hit[0]() is world:
-        return hit[1]
-    memo: dict = {}
-    _MEMO[key] = (weakref.ref(world), memo)
-    weakref.finalize(world, _MEMO.pop, key, None)
-    return memo
+    """What does not change between a run's steps, per world (:func:`reesim.memo.memo_of`): edge
+    keys, each instrument's edges, the slack limits, the quota members' layout. An instrument's
+    entry keeps the instrument itself and is used only for that same object."""
+    return memo_of(world)
 
 
 def _edge_keys(world: World) -> set[tuple[str, str, str]]:

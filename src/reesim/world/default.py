@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import weakref
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -39,6 +38,7 @@ import yaml
 from reesim.data import default_dataset
 from reesim.data.dataset import Dataset
 from reesim.errors import InputError
+from reesim.memo import memo_of
 from reesim.world.default_data import (
     _check_valid,
     _compositions,
@@ -206,26 +206,26 @@ class _Parts:
             self.io.extend((xid, com, coef) for com, coef in coefs.items())
 
 
-#: stage 1 of the last worlds built, per dataset object and year: it reads only data and the
-#: configuration's data selections (no assumption), so worlds that differ only in assumptions
-#: (an ensemble's members) share it. Entries hold the dataset weakly (dropped with it).
-_REFERENCE_MEMO: dict[tuple[int, int], tuple[weakref.ref, tuple]] = {}
-
-
 def _stage_reference(ds: Dataset, cfg: dict, year: int) -> _Ctx:
-    """Stage 1 (memoised per dataset object and year; see :func:`_read_reference`)."""
-    key = (id(ds), year)
-    hit = _REFERENCE_MEMO.get(key)
-    if hit is None or hit[0]() is not ds:
+    """Stage 1, memoised per dataset object and year (:func:`reesim.memo.memo_of`).
+
+    It reads only data and the configuration's data selections (no assumption), so worlds that
+    differ only in assumptions (an ensemble's members) share it (:func:`_read_reference`).
+    """
+    memo = memo_of(ds)
+    hit = memo.get(("world stage 1", year))
+    if hit is None:
         ctx = _read_reference(ds, cfg, year)
-        parts = (list(ctx.rec.rows), ctx.k, ctx.comp, ctx.mining, ctx.prices, ctx.regions)
-        try:
-            _REFERENCE_MEMO[key] = (weakref.ref(ds), parts)
-            weakref.finalize(ds, _REFERENCE_MEMO.pop, key, None)
-        except TypeError:  # a dataset that cannot be weakly referenced is not memoised
-            pass
+        memo[("world stage 1", year)] = (
+            list(ctx.rec.rows),
+            ctx.k,
+            ctx.comp,
+            ctx.mining,
+            ctx.prices,
+            ctx.regions,
+        )
         return ctx
-    rows, k, comp, mining, prices, regions = hit[1]
+    rows, k, comp, mining, prices, regions = hit
     rec = _Recorder()
     rec.rows.extend(rows)
     return _Ctx(ds, cfg, year, rec, dict(k), comp.copy(), mining.copy(), dict(prices), regions)

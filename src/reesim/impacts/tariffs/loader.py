@@ -85,8 +85,6 @@ GROUP_COLUMNS: tuple[str, ...] = (
     "elasticity_basis",
 )
 
-_SOURCE_COLUMNS = ("rate_source_id", "exclusion_source_id", "value_source_id")
-
 
 def default_path() -> Path:
     """Path of the shipped ``tariff_groups.csv``."""
