@@ -83,7 +83,9 @@ def test_vintage_view_carries_each_group_members_latest_annual_price_forward():
 
     from reesim.world.default import _prices, _Recorder, load_config
 
-    cfg = load_config()
+    cfg = dict(load_config())  # a world that pools Ho, Er and Yb (the default world prices each)
+    cfg["elements"] = [e for e in cfg["elements"] if e not in ("Ho", "Er", "Yb")] + ["HREE_other"]
+    cfg["element_groups"] = {"HREE_other": ["Ho", "Er", "Yb"]}
     rows = [
         {"date": "2022", "element": e, "price": 10.0, "source_id": "s-now", "year_end": 2022}
         for e in cfg["elements"]

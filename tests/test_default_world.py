@@ -37,8 +37,20 @@ def test_sizes(world):
         c for c in world.commodities if c.startswith("concentrate:") and not c.startswith("concentrate:hree_")
     ]
     mixed = [c for c in world.commodities if c.startswith("concentrate:hree_")]
-    assert len(oxides) == 11 and len(ores) == 7 and len(mixed) == 7  # every ore carries some heavy REE
+    assert len(oxides) == 14 and len(ores) == 7 and len(mixed) == 7  # every ore carries some heavy REE
+    # every rare earth with a FOB China price is its own oxide; Tm (no price) and Sc are left out
+    assert {f"oxide:{e}" for e in ("Ho", "Er", "Yb", "Lu")} <= set(oxides)
+    assert not {"oxide:Tm", "oxide:Sc", "oxide:HREE_other"} & set(oxides)
+    assert set(world.meta["elements"]["unmodelled"]) == {"Tm", "Sc", "Pm"}
     assert {"magnet:ndfeb", "metal:Nd", "metal:Pr", "metal:Dy", "metal:Tb"} <= set(world.commodities)
+
+
+def test_left_out_thulium_is_recorded_in_each_ore_composition(world, ds):
+    """Tm is dropped before normalising: the provenance of an ore that has Tm says how much."""
+    prov = world.provenance.set_index("parameter")["source"]
+    assert "left out of the modelled basket: Tm 0.13 %" in prov["composition[iac_low_y]"]
+    comp = ds.table("deposit_composition", deposit="Xunwu, Jiangxi Province")
+    assert float(comp.loc[comp["element"] == "Tm", "pct_of_treo"].iloc[0]) == 0.13
 
 
 def test_every_parameter_has_a_source(world, ds):

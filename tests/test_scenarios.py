@@ -607,10 +607,16 @@ def test_instrument_applies_from_the_step_whose_midpoint_is_in_force():
 @pytest.mark.parametrize(
     ("goods", "expected"),
     [
-        ({"commodities": ["oxide:Er"]}, "erbium (Er) is not its own commodity; it is pooled in HREE_other"),
-        ({"commodities": ["metal:Lu"]}, "use 'oxide:HREE_other'"),
-        ({"elements": ["Ho"]}, "holmium (Ho) is not its own commodity; it is pooled in HREE_other"),
-        ({"elements": ["Sc"]}, "scandium (Sc) is not its own commodity; it is not modelled in this world"),
+        (
+            {"commodities": ["oxide:Tm"]},
+            "thulium (Tm) is not its own commodity; it is not modelled in this world: no thulium price",
+        ),
+        ({"commodities": ["metal:Lu"]}, "lutetium (Lu) is modelled only as oxide:Lu"),
+        ({"elements": ["Tm"]}, "thulium (Tm) is not its own commodity"),
+        (
+            {"elements": ["Sc"]},
+            "scandium (Sc) is not its own commodity; it is not modelled in this world: scandium is not recovered",
+        ),
         ({"commodities": ["oxide:Dz"]}, "did you mean 'oxide:Dy'?"),  # a misspelling keeps its suggestion
     ],
 )
@@ -625,3 +631,36 @@ def test_a_pooled_or_missing_rare_earth_is_named_not_mistaken_for_a_misspelling(
     msg = str(err.value)
     assert expected in msg
     assert "did you mean 'oxide:Pr'" not in msg and "did you mean 'Pr'" not in msg
+
+
+@pytest.mark.parametrize("element", ["Ho", "Er", "Yb", "Lu"])
+def test_each_heavy_rare_earth_with_a_price_is_its_own_commodity(tmp_path, element):
+    """Ho, Er, Yb and Lu (licensed one by one by China in 2025) are named commodities of the
+    default world: a licence on one of them validates and covers its oxide only."""
+    f = tmp_path / "el.yaml"
+    inst = {
+        "type": "export_ban",
+        "exporter": "CHN",
+        "destinations": ["USA"],
+        "start": 2025,
+        "elements": [element],
+    }
+    f.write_text(
+        yaml.safe_dump({"name": "el", "horizon": {"start": 2025, "end": 2025}, "instruments": [inst]})
+    )
+    _check(f)
+
+
+def test_an_element_pooled_in_a_group_is_named_with_its_pool():
+    """A world that pools elements (meta['elements']['groups']) says where the element is."""
+    from types import SimpleNamespace
+
+    from reesim.scenario.checks import _unknown_element
+
+    world = SimpleNamespace(
+        meta={"elements": {"groups": {"HREE_other": ["Ho", "Er", "Tm"]}, "unmodelled": {}}}
+    )
+    known = ["Dy", "HREE_other"]
+    msg = _unknown_element("Er", known, "commodity", "oxide:Er", ["oxide:Dy", "oxide:HREE_other"], world)
+    assert "erbium (Er) is not its own commodity; it is pooled in HREE_other with Ho, Er, Tm" in msg
+    assert "use 'oxide:HREE_other'" in msg

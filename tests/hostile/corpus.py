@@ -317,7 +317,7 @@ def scenarios() -> list[Case]:
         v("self-destination", scenario_with(dict(ban, destinations=["CHN"])), "destinations", "itself"),
         v("self-origin", scenario_with(dict(tariff, origins=["USA"])), "origins", "itself"),
         v("unknown-commodity", scenario_with(dict(ban, commodities=["oxide:Dyy"])), "oxide:Dyy", "oxide:Dy"),
-        v("unknown-element", scenario_with(dict(ban, commodities=[], elements=["Er"])), "Er"),
+        v("unknown-element", scenario_with(dict(ban, commodities=[], elements=["Tm"])), "Tm", "thulium"),
         v("unknown-stage", scenario_with(dict(ban, commodities=[], stages=["ore"])), "stages", "ore"),
         v("no-goods", scenario_with(dict(ban, commodities=[])), "commodities"),
         v("approval>1", scenario_with(dict(quota, approval_share=1.5)), "approval_share", "1.5"),

@@ -26,25 +26,50 @@ STAGE_PREFIX = {"concentrate": "concentrate:", "oxide": "oxide:", "metal": "meta
 #: rare earths a world may pool or leave out, with their names (for a message that says so
 #: instead of suggesting a neighbour by spelling: 'Er' is not a misspelt 'Pr')
 RARE_EARTHS = {
+    "La": "lanthanum",
+    "Ce": "cerium",
+    "Pr": "praseodymium",
+    "Nd": "neodymium",
+    "Pm": "promethium",
+    "Sm": "samarium",
+    "Eu": "europium",
+    "Gd": "gadolinium",
+    "Tb": "terbium",
+    "Dy": "dysprosium",
     "Ho": "holmium",
     "Er": "erbium",
     "Tm": "thulium",
     "Yb": "ytterbium",
     "Lu": "lutetium",
+    "Y": "yttrium",
     "Sc": "scandium",
-    "Pm": "promethium",
 }
-POOL = "HREE_other"
 
 
-def _unknown_element(element: str, known: list[str], what: str, value: str, allowed: list[str]) -> str:
-    """The message for an element (or an element's good) the world does not have."""
+def _unknown_element(
+    element: str, known: list[str], what: str, value: str, allowed: list[str], world: World | None = None
+) -> str:
+    """The message for an element (or an element's good) the world does not have.
+
+    A rare earth is never "corrected" to a neighbour by spelling; the message says where the
+    world has it (in a pooled group, e.g. ``HREE_other``) or why it leaves it out (the world's
+    ``meta['elements']``: the default world's ``unmodelled_elements`` with their reasons).
+    """
     name = RARE_EARTHS.get(element)
     if name is None:
         return suggest(value, allowed, what=what, limit=30)
-    if element not in ("Sc", "Pm") and POOL in known:
-        use = f"oxide:{POOL}" if ":" in value else POOL
-        where = f"it is pooled in {POOL} with the other heavy rare earths Ho, Er, Tm, Yb and Lu (use '{use}')"
+    if element in known:  # the element is modelled, not in this form (e.g. metal:Lu)
+        forms = [c for c in allowed if c.split(":", 1)[-1] == element]
+        return f"unknown {what} '{value}': {name} ({element}) is modelled only as {', '.join(forms)}"
+    info = (world.meta.get("elements") if world is not None else None) or {}
+    pool = next((g for g, ms in (info.get("groups") or {}).items() if element in ms and g in known), None)
+    reason = (info.get("unmodelled") or {}).get(element)
+    if pool is not None:
+        use = f"oxide:{pool}" if ":" in value else pool
+        members = ", ".join(info["groups"][pool])
+        where = f"it is pooled in {pool} with {members} (use '{use}')"
+    elif reason:
+        where = f"it is not modelled in this world: {reason}"
     else:
         where = "it is not modelled in this world"
     return f"unknown {what} '{value}': {name} ({element}) is not its own commodity; {where}"
@@ -61,14 +86,14 @@ def goods_of(goods: Goods, world: World, path: str, problems: list[str] | None =
             element = c.split(":", 1)[1] if c.startswith(("oxide:", "metal:")) else ""
             known = sorted({t.split(":", 1)[1] for t in traded if t.startswith("oxide:")})
             problems.append(
-                f"{path}.commodities[{i}]: " + _unknown_element(element, known, "commodity", c, traded)
+                f"{path}.commodities[{i}]: " + _unknown_element(element, known, "commodity", c, traded, world)
             )
     elements = sorted({c.split(":", 1)[1] for c in traded if c.startswith(("oxide:", "metal:"))})
     for i, e in enumerate(goods.elements):
         if e not in elements:
             if problems is not None:
                 problems.append(
-                    f"{path}.elements[{i}]: " + _unknown_element(e, elements, "element", e, elements)
+                    f"{path}.elements[{i}]: " + _unknown_element(e, elements, "element", e, elements, world)
                 )
             continue
         out += [c for c in (f"oxide:{e}", f"metal:{e}") if c in traded]
@@ -136,7 +161,8 @@ def check_scenario(scenario: Scenario, world: World, label: str = "scenario") ->
                 for i, el in enumerate(inst.content_of):
                     if el not in known:
                         problems.append(
-                            f"{path}.content_of[{i}]: " + _unknown_element(el, known, "element", el, known)
+                            f"{path}.content_of[{i}]: "
+                            + _unknown_element(el, known, "element", el, known, world)
                         )
                 for i, s in enumerate(inst.excluded_sectors):
                     if s not in sectors:

@@ -641,6 +641,10 @@ def build_default_world(
             "source": "reesim.world.default",
             "base_tranches": tuple(parts.base_tranches),
             "storage": storage,
+            "elements": {
+                "groups": {g: list(ms) for g, ms in ctx.cfg["element_groups"].items()},
+                "unmodelled": dict(ctx.cfg.get("unmodelled_elements") or {}),
+            },
             "heavy_dose": {
                 "recipe_t_per_t_magnet": {e: float(recipe[e]) for e in HEAVY_DOSE if e in recipe},
                 "lean_saving": float(ctx.a["hre_thrift_saving"]["value"]),

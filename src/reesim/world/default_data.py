@@ -179,14 +179,27 @@ def _compositions(ds: Dataset, cfg: dict, rec: _Recorder) -> pd.DataFrame:
         pct = c.groupby("group")["pct_of_treo"].sum().reindex(cfg["elements"]).fillna(0.0).astype(float)
         total = float(pct.sum())
         rows[ore] = pct / total
+        left = _left_out(ds, cfg, deposit)
         rec.derived(
             f"composition[{ore}]",
             total,
             "percent of TREO (raw sum)",
             f"deposit_composition '{deposit}' (source {','.join(sorted(set(c['source_id'])))}), "
-            "elements grouped as in the config and normalised to sum to 1; missing or '<' values count as given/0",
+            "elements grouped as in the config and normalised to sum to 1; missing or '<' values count as given/0"
+            + (f"; left out of the modelled basket: {left}" if left else ""),
         )
     return pd.DataFrame(rows).T, members  # ore x element shares; ore x raw element percent
+
+
+def _left_out(ds: Dataset, cfg: dict, deposit: str) -> str:
+    """The unmodelled elements of ``deposit`` with their percent of TREO (config ``unmodelled_elements``)."""
+    skip = cfg.get("unmodelled_elements") or {}
+    if not skip:
+        return ""
+    comp = ds.table("deposit_composition", deposit=deposit)
+    comp = comp[comp["element"].isin(skip) & comp["qualifier"].isna() & comp["pct_of_treo"].notna()]
+    have = comp.groupby("element")["pct_of_treo"].sum()
+    return ", ".join(f"{e} {float(v):g} %" for e, v in have.items())
 
 
 def _mining(ds: Dataset, cfg: dict, year: int, rec: _Recorder) -> pd.Series:
