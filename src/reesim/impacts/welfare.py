@@ -84,6 +84,14 @@ class WelfareAccount:
             pd.MultiIndex.from_frame(o[["commodity", "via", "dest"]].astype(str))
         )
         self.o_via = o["via"].map(ridx).to_numpy()
+        # End-use exclusions: the excluded users pay the row's dual on what they buy (a loss of
+        # consumer surplus); the producers and exporters whose goods they may buy receive it.
+        self.enduse_rows = qp.enduse_rows
+        eu = qp.G[qp.enduse_rows].tocoo()
+        col_region = np.concatenate([self.p_reg, self.d_reg, self.e_orig])
+        self.eu_row, self.eu_col, self.eu_coef = eu.row, eu.col, eu.data
+        self.eu_reg = col_region[eu.col] if eu.nnz else np.zeros(0, dtype=int)
+        self.eu_is_demand = (eu.col >= qp.n_proc) & (eu.col < qp.n_proc + qp.n_dem)
 
     def components(self, sol: Solution) -> pd.DataFrame:
         """Welfare components of one solved step: ``region, component, usd_million_per_year``."""
@@ -136,6 +144,12 @@ class WelfareAccount:
         ):  # rents of the rules of origin accrue to the region allowed to ship its own goods
             rent = np.maximum(np.nan_to_num(raw.row_dual[self.origin_rows], nan=0.0), 0.0)
             out[:, 4] += np.bincount(self.o_via, weights=rent * f[self.o_edge], minlength=R)
+        if len(self.eu_row):
+            mu = np.maximum(np.nan_to_num(raw.row_dual[self.enduse_rows], nan=0.0), 0.0)
+            amount = -mu[self.eu_row] * self.eu_coef * v[self.eu_col]  # < 0 for the users
+            dem = self.eu_is_demand
+            out[:, 0] += np.bincount(self.eu_reg[dem], weights=amount[dem], minlength=R)
+            out[:, 4] += np.bincount(self.eu_reg[~dem], weights=amount[~dem], minlength=R)
         if (self.quad > 0).any():
             out[:, 5] = np.bincount(self.e_orig, weights=0.5 * self.quad * f * f, minlength=R)
         rows = [

@@ -21,6 +21,17 @@ from reesim.scenario.spec import DemandShift, Scenario
 from reesim.world.world import World
 
 
+def sector_of_rows(world: World) -> np.ndarray:
+    """The sector each demand row follows for growth and substitution: its own, or for a row split
+    off for an excluded end-user sector its parent's (``meta['demand_parent']``,
+    :func:`reesim.instruments.enduse.split_demands`)."""
+    parent = world.meta.get("demand_parent") or {}
+    d = world.demands
+    if not parent:
+        return d["sector"].to_numpy()
+    return np.array([parent.get(i, s) for i, s in zip(d["demand"], d["sector"], strict=True)], dtype=object)
+
+
 def growth_rate(inst: DemandShift, year: int) -> float:
     """Annual growth rate of ``inst`` in ``year`` (piecewise constant from each listed year)."""
     rate = 0.0
@@ -34,11 +45,12 @@ def growth_factors(scenario: Scenario, world: World, when: dt.date, dt_years: fl
     """Per-demand growth over one step (multiplies the quantity at each price)."""
     d = world.demands
     factor = np.ones(len(d))
+    sectors = None  # the sector each row follows (a row split off for an excluded sector: its parent's)
     for inst in scenario.instruments:
         if isinstance(inst, DemandShift) and inst.in_force(when):
-            mask = (d["sector"] == inst.sector).to_numpy() & d["region"].isin(
-                regions_of(inst.regions, world, "")
-            ).to_numpy()
+            if sectors is None:
+                sectors = sector_of_rows(world)
+            mask = (sectors == inst.sector) & d["region"].isin(regions_of(inst.regions, world, "")).to_numpy()
             factor[mask] *= (1.0 + growth_rate(inst, when.year)) ** dt_years
     return factor
 
@@ -53,7 +65,7 @@ def substitution_update(
     for inst in scenario.instruments:
         if isinstance(inst, DemandShift) and inst.in_force(when) and inst.substitution_elasticity > 0:
             if rows is None:
-                rows = list(zip(d["sector"], d["region"], d["commodity"], strict=True))
+                rows = list(zip(sector_of_rows(world), d["region"], d["commodity"], strict=True))
             regions = set(regions_of(inst.regions, world, ""))
             speed = (
                 1.0 if inst.substitution_lag_years <= 0 else min(1.0, dt_years / inst.substitution_lag_years)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from reesim.scenario.checks import goods_of
 from reesim.scenario.spec import Scenario, Stockpile
-from reesim.world.world import World, structure_frames
+from reesim.world.world import STOCKPILE_RELEASE, World, structure_frames
 
 
 def items(scenario: Scenario, world: World) -> list[tuple[int, Stockpile, str]]:
@@ -40,7 +40,7 @@ def demand_id(k: int, c: str) -> str:
 
 def release_id(k: int, c: str) -> str:
     """Id of the release process."""
-    return f"stock-release:{k}:{c}"
+    return f"{STOCKPILE_RELEASE}{k}:{c}"
 
 
 def structure(scenario: Scenario, world: World) -> dict[str, pd.DataFrame]:

@@ -14,7 +14,9 @@ P = [d | b | congestion + route_quad], c = [c | -a | transport + route_cost + we
 k in region r reads ``-(sum_p io[p,k] x_p + inflow - outflow - sum q) <= 0``: free
 disposal, so its dual (>= 0) is the price, and a co-product in excess supply has price 0.
 A quota row ``sum_{e in group} coef_e f_e <= limit`` has the quota rent as dual
-(``coef`` converts a flow into the quota's unit, e.g. the Dy content of a magnet). KKT conditions
+(``coef`` converts a flow into the quota's unit, e.g. the Dy content of a magnet). Rules of
+origin and end-use exclusions are rows of the same kind on flows, own production and (for an
+exclusion) the excluded users' demand; see :class:`reesim.world.world.World`. KKT conditions
 of this QP are exactly the equilibrium conditions checked by :mod:`reesim.solve.guards`.
 
 The constraint matrix is built once per world structure with vectorised scipy.sparse code;
@@ -36,7 +38,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from reesim.world.world import STOCK_KIND, World
+from reesim.world.world import STOCK_KIND, STOCKPILE_RELEASE, World
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class QP:
 
     P: np.ndarray  # diagonal of the Hessian, length n
     c: np.ndarray  # linear cost, length n
-    G: sp.csc_matrix  # rows: balances, then quotas, then rules of origin
+    G: sp.csc_matrix  # rows: balances, then quotas, then rules of origin, then end-use exclusions
     h: np.ndarray  # right-hand sides
     ub: np.ndarray  # upper bounds (inf where none)
     n_proc: int
@@ -59,6 +61,7 @@ class QP:
     quota_names: tuple[str, ...]
     base_edge_cost: np.ndarray  # transport + route cost + specific wedge per edge (ad valorem added later)
     origin_names: tuple[str, ...] = ()
+    enduse_names: tuple[str, ...] = ()
 
     @property
     def quota_rows(self) -> slice:
@@ -70,6 +73,12 @@ class QP:
         """Rows of the rules of origin."""
         start = len(self.nodes) + len(self.quota_names)
         return slice(start, start + len(self.origin_names))
+
+    @property
+    def enduse_rows(self) -> slice:
+        """Rows of the end-use exclusions."""
+        start = self.origin_rows.stop
+        return slice(start, start + len(self.enduse_names))
 
     @property
     def n(self) -> int:
@@ -211,13 +220,7 @@ def build_qp(world: World) -> QP:
         rows.append(base_row + np.arange(len(rules)))
         cols.append(n_p + n_d + r_edge)
         vals.append(np.ones(len(rules)))
-        stock_kinds = {STOCK_KIND, "supply"}
-        produced = (
-            io["process"]
-            .map(dict(zip(p["process"], p["kind"], strict=True)))
-            .map(lambda kind: kind not in stock_kinds)
-        )
-        made = io[(io["coef"] > 0) & produced].assign(region=lambda t: t["process"].map(proc_region))
+        made = _own_production(world)
         lookup = made.groupby(["commodity", "region"])
         proc_index = pd.Index(p["process"])
         for k, r in enumerate(rules.itertuples(index=False)):
@@ -227,8 +230,32 @@ def build_qp(world: World) -> QP:
                 rows.append(np.full(len(g), base_row + k))
                 cols.append(proc_index.get_indexer(g["process"]))
                 vals.append(-g["coef"].astype(float).to_numpy())
+    # End-use exclusions: q(excluded users of c in dest) - imports of c into dest from regions
+    # other than the exporter - dest's own production of c <= slack (releases from stocks are
+    # not own production, as for the rules of origin).
+    enduse = world.enduse_rules.reset_index(drop=True)
+    if len(enduse):
+        base_row = len(nodes) + len(quotas) + len(rules)
+        rows.append(base_row + np.arange(len(enduse)))
+        cols.append(n_p + pd.Index(d["demand"]).get_indexer(enduse["demand"]))
+        vals.append(np.ones(len(enduse)))
+        made = _own_production(world)
+        lookup = made.groupby(["commodity", "region"])
+        proc_index = pd.Index(p["process"])
+        e_comm, e_orig, e_dest = (e[c].astype(str).to_numpy() for c in ("commodity", "origin", "dest"))
+        for k, r in enumerate(enduse.itertuples(index=False)):
+            pos = np.flatnonzero((e_comm == r.commodity) & (e_dest == r.dest) & (e_orig != r.exporter))
+            rows.append(np.full(len(pos), base_row + k))
+            cols.append(n_p + n_d + pos)
+            vals.append(-np.ones(len(pos)))
+            key = (r.commodity, r.dest)
+            if key in lookup.groups:
+                g = made.loc[lookup.groups[key]]
+                rows.append(np.full(len(g), base_row + k))
+                cols.append(proc_index.get_indexer(g["process"]))
+                vals.append(-g["coef"].astype(float).to_numpy())
     n = n_p + n_d + n_e
-    m = len(nodes) + len(quotas) + len(rules)
+    m = len(nodes) + len(quotas) + len(rules) + len(enduse)
     G = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(m, n))
     G.sum_duplicates()
 
@@ -238,6 +265,7 @@ def build_qp(world: World) -> QP:
             np.zeros(len(nodes)),
             quotas["limit"].astype(float).to_numpy(),
             rules["slack"].astype(float).to_numpy(),
+            enduse["slack"].astype(float).to_numpy(),
         ]
     )
     return QP(
@@ -252,8 +280,20 @@ def build_qp(world: World) -> QP:
         nodes=nodes,
         quota_names=tuple(quotas["quota"]),
         origin_names=tuple(rules["rule"]),
+        enduse_names=tuple(enduse["rule"]),
         base_edge_cost=edge_cost,
     )
+
+
+def _own_production(world: World) -> pd.DataFrame:
+    """Output rows (``process, commodity, coef, region``) of processes that make goods in their
+    region: not releases from stocks (private, kind ``stock``, or strategic, ``stock-release:``
+    processes of :mod:`reesim.instruments.stockpile`), whose origin is not known."""
+    p, io = world.processes, world.io
+    proc_region = dict(zip(p["process"], p["region"], strict=True))
+    kind = io["process"].map(dict(zip(p["process"], p["kind"], strict=True)))
+    produced = (kind != STOCK_KIND) & ~io["process"].astype(str).str.startswith(STOCKPILE_RELEASE)
+    return io[(io["coef"] > 0) & produced].assign(region=lambda t: t["process"].map(proc_region))
 
 
 def _vectors(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -310,16 +350,19 @@ def update_qp(qp: QP, world: World) -> QP:
         len(world.edges),
         len(world.quotas),
         len(world.origin_rules),
+        len(world.enduse_rules),
     ) != (
         qp.n_proc,
         qp.n_dem,
         qp.n_edge,
         len(qp.quota_names),
         len(qp.origin_names),
+        len(qp.enduse_names),
     ):
         raise ValueError("update_qp: the world's structure differs from the QP's; build a new QP")
     P, c, ub, edge_cost = _vectors(world)
     h = qp.h.copy()
     h[qp.quota_rows] = world.quotas["limit"].astype(float).to_numpy()
     h[qp.origin_rows] = world.origin_rules["slack"].astype(float).to_numpy()
+    h[qp.enduse_rows] = world.enduse_rules["slack"].astype(float).to_numpy()
     return _replace(qp, P=P, c=c, ub=ub, h=h, base_edge_cost=edge_cost)

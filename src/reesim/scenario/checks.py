@@ -75,6 +75,31 @@ def _unknown_element(
     return f"unknown {what} '{value}': {name} ({element}) is not its own commodity; {where}"
 
 
+def _excluded_sector(inst: ExportLicensing, sector: str, world: World) -> str:
+    """Why ``sector`` cannot be excluded by licence ``inst`` on ``world`` ('' if it can).
+
+    An end-user sector can be excluded where the world knows its use of a covered good in a
+    destination (``meta['end_use_sectors']``, from data): a pooled market cannot otherwise keep
+    the exporter's goods from one sector.
+    """
+    uses = world.meta.get("end_use_sectors") or {}
+    if sector not in uses:
+        known = sorted(uses) or ["(none: this world has no end-use data)"]
+        return suggest(sector, known, what="end-user sector") + (
+            " (sectors whose use the data give, so that a licence can exclude them)"
+        )
+    goods = set(goods_of(inst, world, ""))
+    dests = set(regions_of(inst.destinations, world, ""))
+    have = [e for e in uses[sector] if e["commodity"] in goods and e["region"] in dests]
+    if not have:
+        listed = ", ".join(f"{e['commodity']} in {e['region']}" for e in uses[sector])
+        return (
+            f"the data give {sector} use only of {listed}; this licence covers none of them "
+            "(list the good and the destination, or remove the field)"
+        )
+    return ""
+
+
 def goods_of(goods: Goods, world: World, path: str, problems: list[str] | None = None) -> list[str]:
     """Commodities of the world covered by ``goods`` (explicit names, elements, stages)."""
     traded = [c for c in world.commodities if not c.startswith("service:")]
@@ -165,15 +190,9 @@ def check_scenario(scenario: Scenario, world: World, label: str = "scenario") ->
                             + _unknown_element(el, known, "element", el, known, world)
                         )
                 for i, s in enumerate(inst.excluded_sectors):
-                    if s not in sectors:
-                        problems.append(
-                            f"{path}.excluded_sectors[{i}]: " + suggest(s, sectors, what="sector")
-                        )
-                    else:
-                        problems.append(
-                            f"{path}.excluded_sectors[{i}]: end-user exclusions are not modelled yet (a pooled "
-                            "market cannot keep an exporter's goods from one sector); remove the field"
-                        )
+                    problem = _excluded_sector(inst, s, world)
+                    if problem:
+                        problems.append(f"{path}.excluded_sectors[{i}]: {problem}")
         elif inst.type == "tariff_exclusion":
             if inst.tariff not in tariffs:
                 problems.append(

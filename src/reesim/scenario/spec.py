@@ -189,7 +189,12 @@ class ExportLicensing(Goods, InForce):
         description="review time of an application in working days: nothing approved in that time after start",
     )
     excluded_sectors: list[str] = Field(
-        [], description="end users that may not receive these exports (e.g. defense)"
+        [],
+        description=(
+            "end users that may not receive these exports, e.g. defense: their purchases in a "
+            "destination are limited to its own output and imports not from the exporter; needs "
+            "the sector's use in the data (default world: U.S. defense magnets, 175 t/yr)"
+        ),
     )
 
     @model_validator(mode="after")

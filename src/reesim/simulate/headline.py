@@ -137,11 +137,12 @@ def licence_wedges(res: Result) -> pd.DataFrame:
     q = res.quota_rents
     if q.empty:
         return pd.DataFrame()
+    from reesim.instruments.enduse import EXCLUDED_PREFIX
     from reesim.instruments.trade import split_quota_label
 
     parts = q["quota"].map(split_quota_label)
     q = q.assign(dest=parts.str[1], element=parts.str[2])
-    q = q[q["element"].notna()]
+    q = q[q["element"].notna() & ~q["element"].astype(str).str.startswith(EXCLUDED_PREFIX)]
     if q.empty:
         return pd.DataFrame()
     from reesim.impacts.compare import market_prices

@@ -45,6 +45,10 @@ class Recorder:
         self.dem_node = pd.MultiIndex.from_frame(self.nodes).get_indexer(
             pd.MultiIndex.from_frame(d.loc[self.final_dem, ["commodity", "region"]])
         )
+        # users under an end-use exclusion pay its premium on top of the node price
+        final_ids = pd.Index(d.loc[self.final_dem, "demand"])
+        self.eu_dem = final_ids.get_indexer(world.enduse_rules["demand"])
+        self.premium: list[np.ndarray] = []
         self.edge_labels = (
             e[["commodity", "origin", "dest"]]
             .rename(columns={"origin": "exporter", "dest": "importer"})
@@ -101,6 +105,32 @@ class Recorder:
                     }
                 )
             )
+        if len(self.eu_dem):
+            mu = np.maximum(y[qp.enduse_rows], 0.0)
+            self.premium.append(np.bincount(self.eu_dem, weights=mu, minlength=int(self.final_dem.sum())))
+            self._record_exclusions(period, year, sol, v, mu)
+
+    def _record_exclusions(
+        self, period: str, year: int, sol: Solution, v: np.ndarray, mu: np.ndarray
+    ) -> None:
+        """End-use exclusions beside the quotas: the excluded users' purchases (``used``) against
+        the supply they may buy (``limit``: own production and imports not from the exporter)."""
+        rows = sol.qp.G[sol.qp.enduse_rows]
+        used = rows.multiply(rows > 0) @ v
+        rules = sol.world.enduse_rules
+        limit = used - rows @ v + rules["slack"].astype(float).to_numpy()
+        self.quota.append(
+            pd.DataFrame(
+                {
+                    "period": period,
+                    "year": year,
+                    "quota": rules["rule"].to_numpy(),
+                    "limit_tonnes_per_year": limit * KT_TO_T,
+                    "used_tonnes_per_year": used * KT_TO_T,
+                    "rent_usd_per_kg": mu,
+                }
+            )
+        )
 
     def add_rows(self, table: str, rows: list[dict]) -> None:
         """Record free-form rows (stocks, fiscal)."""
@@ -145,6 +175,8 @@ class Recorder:
         cons["usd_per_kg"] = (
             np.concatenate([p[self.dem_node] for p in self.prices]) if self.prices else np.zeros(0)
         )
+        if self.premium:
+            cons["usd_per_kg"] += np.concatenate(self.premium)
         cons = cons[
             ["period", "year", "region", "sector", "commodity", "tonnes", "tonnes_per_year", "usd_per_kg"]
         ]

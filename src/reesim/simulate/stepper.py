@@ -29,6 +29,7 @@ from reesim import __version__
 from reesim.errors import ModelFailure
 from reesim.instruments import demand as demand_mod
 from reesim.instruments import disruption as disruption_mod
+from reesim.instruments import enduse as enduse_mod
 from reesim.instruments import projects as projects_mod
 from reesim.instruments import stockpile as stock_mod
 from reesim.instruments import support as support_mod
@@ -55,6 +56,7 @@ def scenario_world(scenario: Scenario, base: World | None = None) -> World:
 
     if base is None:
         base = load_default_world(scenario.world.reference_year, assumptions=scenario.world.assumptions)
+    base = enduse_mod.split_demands(scenario, base)
     stock = stock_mod.structure(scenario, base)
     plants = projects_mod.structure(scenario, base, label=scenario.name)
     offtakes = support_mod.structure(scenario, base)
@@ -63,6 +65,7 @@ def scenario_world(scenario: Scenario, base: World | None = None) -> World:
     private = storage.structure(base)
     world = base.replace(
         origin_rules=origin,
+        enduse_rules=enduse_mod.structure(scenario, base),
         processes=pd.concat(
             [base.processes, plants["processes"], stock["processes"], private["processes"]], ignore_index=True
         ),
@@ -202,6 +205,9 @@ def _step_world(
     origin = world.origin_rules
     if len(origin):
         origin = origin.assign(slack=trade_mod.origin_slack(scenario, origin, step.mid).to_numpy())
+    enduse = world.enduse_rules
+    if len(enduse):
+        enduse = enduse.assign(slack=enduse_mod.slack(scenario, enduse, step.mid))
     return world.with_data(
         processes=p,
         demands=d,
@@ -211,6 +217,7 @@ def _step_world(
         ad_valorem=pol["ad_valorem"],
         specific=pol["specific"],
         origin_rules=origin,
+        enduse_rules=enduse,
         meta={**world.meta, "when": step.mid, "period": step.period, "stock_risk": risk},
     )
 

@@ -65,7 +65,9 @@ def _row_label(qp: QP, i: int) -> str:
         return f"balance of {node['commodity']} in {node['region']}"
     if i < qp.quota_rows.stop:
         return f"export quota {qp.quota_names[i - qp.n_nodes]}"
-    return f"rule of origin {qp.origin_names[i - qp.quota_rows.stop]}"
+    if i < qp.origin_rows.stop:
+        return f"rule of origin {qp.origin_names[i - qp.quota_rows.stop]}"
+    return f"end-use exclusion {qp.enduse_names[i - qp.origin_rows.stop]}"
 
 
 def check(world: World, qp: QP, raw: RawSolution, rtol: float = 1e-6) -> GuardReport:

@@ -276,6 +276,13 @@ def _build_tables(world: World, qp: QP, raw: RawSolution, wedges: np.ndarray) ->
     trade = trade[trade["flow"] > tol].reset_index(drop=True)
     d = world.demands
     node_price = pd.Series(prices, index=pd.MultiIndex.from_frame(nodes))
+    paid = node_price.reindex(pd.MultiIndex.from_frame(d[["commodity", "region"]])).to_numpy()
+    enduse = world.enduse_rules
+    premium = np.maximum(np.nan_to_num(y[qp.enduse_rows], nan=0.0), 0.0)
+    if len(enduse):  # users under an end-use exclusion pay the exclusion's premium on top
+        paid = paid + np.bincount(
+            pd.Index(d["demand"]).get_indexer(enduse["demand"]), weights=premium, minlength=len(d)
+        )
     consumption = pd.DataFrame(
         {
             "demand": d["demand"],
@@ -283,7 +290,7 @@ def _build_tables(world: World, qp: QP, raw: RawSolution, wedges: np.ndarray) ->
             "region": d["region"],
             "commodity": d["commodity"],
             "quantity": q,
-            "usd_per_kg": node_price.reindex(pd.MultiIndex.from_frame(d[["commodity", "region"]])).to_numpy(),
+            "usd_per_kg": paid,
         }
     )
     quotas = world.quotas.reset_index(drop=True)
@@ -296,6 +303,23 @@ def _build_tables(world: World, qp: QP, raw: RawSolution, wedges: np.ndarray) ->
             "rent_usd_per_kg": np.maximum(np.nan_to_num(y[qp.quota_rows], nan=0.0), 0.0),
         }
     )
+    if len(enduse):  # an exclusion's row: the excluded users' purchases against their allowed supply
+        rows_eu = qp.G[qp.enduse_rows]
+        demand_part = rows_eu.multiply(rows_eu > 0) @ v
+        rents = pd.concat(
+            [
+                rents,
+                pd.DataFrame(
+                    {
+                        "quota": enduse["rule"].to_numpy(),
+                        "limit": demand_part - rows_eu @ v + enduse["slack"].astype(float).to_numpy(),
+                        "used": demand_part,
+                        "rent_usd_per_kg": premium,
+                    }
+                ),
+            ],
+            ignore_index=True,
+        )
     return {
         "prices": price_df,
         "production": production,

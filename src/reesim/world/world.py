@@ -52,6 +52,8 @@ PROCESS_KINDS = (
 #: process kind and demand sector of the private stocks (reesim.simulate.storage): stock
 #: releases and carry-outs are stock changes, not production or final consumption
 STOCK_KIND = "stock"
+#: id prefix of a strategic stockpile's release process (:func:`reesim.instruments.stockpile.release_id`)
+STOCKPILE_RELEASE = "stock-release:"
 #: the heavy-RE (Dy, Tb) dose of one kg of magnet: a non-traded service made by the reference
 #: recipe or a lean grade (:func:`reesim.world.default._add_heavy_dose`)
 HEAVY_DOSE_SERVICE = "service:hre_dose"
@@ -68,6 +70,7 @@ _COLUMNS = {
     "specific": ["commodity", "origin", "dest", "per_unit"],
     "ad_valorem": ["commodity", "origin", "dest", "rate", "base"],
     "origin_rules": ["rule", "commodity", "via", "dest", "slack"],
+    "enduse_rules": ["rule", "commodity", "dest", "exporter", "demand", "slack"],
     "provenance": ["parameter", "value", "unit", "source"],
 }
 
@@ -132,6 +135,12 @@ class World:
         Rules of origin (re-export controls): the flow of ``commodity`` from ``via`` to
         ``dest`` may not exceed ``via``'s own production of it plus ``slack`` (kt/yr), so goods
         an exporter may not ship to ``dest`` cannot reach it through ``via``.
+    enduse_rules : DataFrame
+        End-use exclusions (an exporter's licence denies an end-user sector, e.g. defense):
+        the quantity of ``demand`` (a demand row of ``commodity`` in ``dest``) may not exceed
+        ``dest``'s own production of ``commodity`` plus its imports from regions other than
+        ``exporter``, plus ``slack`` (kt/yr). Its dual is the premium the excluded users pay
+        for goods not from ``exporter`` (USD/kg).
     congestion : float
         Quadratic cost ``congestion/2 * flow^2`` on every edge (USD/kg per unit of flow);
         0 keeps flows linear (prices and net trade are unique; routes may tie).
@@ -154,6 +163,7 @@ class World:
     specific: pd.DataFrame = field(default_factory=lambda: empty("specific"))
     ad_valorem: pd.DataFrame = field(default_factory=lambda: empty("ad_valorem"))
     origin_rules: pd.DataFrame = field(default_factory=lambda: empty("origin_rules"))
+    enduse_rules: pd.DataFrame = field(default_factory=lambda: empty("enduse_rules"))
     congestion: float = 0.0
     quantity_unit: str = "t"
     provenance: pd.DataFrame = field(default_factory=lambda: empty("provenance"))
@@ -212,6 +222,17 @@ class World:
         _unknown(self.origin_rules["via"], regions, "origin_rules.via")
         _unknown(self.origin_rules["dest"], regions, "origin_rules.dest")
         _unknown(self.origin_rules["commodity"], commodities, "origin_rules.commodity")
+        eu = self.enduse_rules
+        _unknown(eu["dest"], regions, "enduse_rules.dest")
+        _unknown(eu["exporter"], regions, "enduse_rules.exporter")
+        _unknown(eu["commodity"], commodities, "enduse_rules.commodity")
+        _unknown(eu["demand"], set(d["demand"]), "enduse_rules.demand")
+        if len(eu):
+            dem = d.set_index("demand").loc[eu["demand"]]
+            if (dem["commodity"].to_numpy() != eu["commodity"].to_numpy()).any() or (
+                dem["region"].to_numpy() != eu["dest"].to_numpy()
+            ).any():
+                raise InputError("enduse_rules: each rule's demand must be of its commodity in its dest")
         rc = pd.to_numeric(e["route_cost"], errors="coerce")
         if rc.isna().any() or not np.isfinite(rc.to_numpy(dtype=float)).all():
             raise InputError("edges.route_cost must be finite numbers")
