@@ -25,10 +25,16 @@ def ensemble_cmd(
         ..., help="Scenario YAML file or shipped name (e.g. china-2025-licensing)."
     ),
     n: int = typer.Option(
-        32, "-n", help="Number of members (each runs the scenario and its counterfactual)."
+        32,
+        "-n",
+        help="Number of members (each runs the scenario and its counterfactual); with --sample saltelli "
+        "the number of base points, and the members are n x (parameters + 2).",
     ),
     sample: str = typer.Option(
-        "lhs", "--sample", help="Sampling of the unit hypercube: lhs, sobol or random."
+        "lhs",
+        "--sample",
+        help="Sampling of the unit hypercube: lhs, sobol or random; saltelli adds Sobol' sensitivity "
+        "indices (first order and total, sobol.parquet).",
     ),
     vary: list[str] = typer.Option(
         None,
@@ -61,7 +67,7 @@ def ensemble_cmd(
     """Run a scenario over the ranges of its assumptions: quantile bands and exceedance shares."""
     from reesim.atomic import check_out_folder
     from reesim.cli.run import progress_bar
-    from reesim.ensemble.design import METHODS
+    from reesim.ensemble.design import METHODS, design_size
     from reesim.ensemble.runner import run_ensemble
     from reesim.ensemble.space import scenario_space
     from reesim.scenario.load import load_scenario
@@ -72,9 +78,6 @@ def ensemble_cmd(
         raise InputError(f"-n: {n} members; allowed: 1 to 100000")
     if workers < 1:
         raise InputError(f"--workers: {workers}; allowed: 1 or more")
-    bad = [m for m in member or [] if not 0 <= m < n]
-    if bad:
-        raise InputError(f"--member: {bad[0]} is not a member of a design of {n}; allowed: 0 to {n - 1}")
     if seed is not None and not 0 <= seed < 2**63:
         raise InputError(f"--seed: {seed}; allowed: a whole number from 0 to 2**63 - 1")
     sc = load_scenario(scenario)
@@ -86,8 +89,14 @@ def ensemble_cmd(
             "--only-vary: no --vary given and the scenario states no uncertainty, so nothing varies; "
             "add --vary NAME=DIST"
         )
+    size = design_size(n, sample, len(space))
+    bad = [m for m in member or [] if not 0 <= m < size]
+    if bad:
+        raise InputError(
+            f"--member: {bad[0]} is not a member of a design of {size}; allowed: 0 to {size - 1}"
+        )
     check_out_folder(out_dir)
-    total = len(member) if member else n
+    total = len(member) if member else size
     failed = []
     with progress_bar() as bar:
         task = bar.add_task(f"ensemble of {sc.name}: {len(space)} parameters", total=total)
@@ -128,7 +137,8 @@ def ensemble_cmd(
         out.print(f"report: {write_ensemble_report(out_dir)}")
     out.print(
         f"wrote {out_dir} (design.parquet, members/, bands.parquet, exceedance.parquet, sensitivity.parquet, "
-        "space.json, summary.json)"
+        + ("sobol.parquet, " if (out_dir / "sobol.parquet").is_file() else "")
+        + "space.json, summary.json)"
     )
 
 
@@ -179,4 +189,24 @@ def _print_bands(folder: Path) -> None:
             out.print(
                 f"What drives Dy in Europe over the counterfactual in {year} (Spearman rank correlation, "
                 f"{int(top['n'].iloc[0])} members): {drivers} (sensitivity.parquet)."
+            )
+    sob = folder / "sobol.parquet"
+    if sob.is_file() and len(years) > 1:
+        s = pd.read_parquet(sob)
+        year = years[1]
+        s = s[
+            (s["metric"] == "price_ratio")
+            & (s["item"] == "oxide:Dy")
+            & (s["where"] == "Europe")
+            & (s["year"] == year)
+        ].sort_values("st", ascending=False)
+        if len(s):
+            top = ", ".join(
+                f"{r.parameter} {r.st:.2f} [{r.st_low:.2f}-{r.st_high:.2f}]"
+                for r in s.head(4).itertuples(index=False)
+            )
+            out.print(
+                f"Sobol' total indices of Dy in Europe over the counterfactual in {year} ({int(s['n_base'].iloc[0])} "
+                f"base points; share of its variance each explains with its interactions, 95 % interval): {top}; "
+                f"first-order indices sum to {s['s1'].sum():.2f} (sobol.parquet)."
             )

@@ -17,14 +17,19 @@ from scipy.stats import qmc
 from reesim.ensemble.space import Parameter
 from reesim.errors import InputError
 
-METHODS = ("lhs", "sobol", "random")
+METHODS = ("lhs", "sobol", "random", "saltelli")
+#: methods whose ``n`` counts base points rather than members (:func:`design_size`)
+BASE_POINT_METHODS = ("saltelli",)
 
 #: keep unit draws off 0 and 1, where unbounded quantile functions are infinite
 _EDGE = 1e-12
 
 
 def unit_sample(d: int, n: int, method: str, seed: int) -> np.ndarray:
-    """``n x d`` points in (0, 1) by ``method`` (lhs, sobol, random), reproducible from ``seed``."""
+    """``n x d`` points in (0, 1) by ``method`` (lhs, sobol, random), reproducible from ``seed``.
+
+    ``saltelli`` draws its ``A`` and ``B`` matrices from one ``2d``-dimensional Sobol' sequence
+    (:func:`make_design`); here it is the Sobol' sequence itself."""
     if method not in METHODS:
         raise InputError(f"--sample: {method!r} is not a sampling method; allowed: {', '.join(METHODS)}")
     rng = np.random.default_rng(np.random.SeedSequence(seed))
@@ -32,7 +37,7 @@ def unit_sample(d: int, n: int, method: str, seed: int) -> np.ndarray:
         return np.zeros((n, 0))
     if method == "lhs":
         u = qmc.LatinHypercube(d, seed=rng).random(n)
-    elif method == "sobol":
+    elif method in ("sobol", "saltelli"):
         u = qmc.Sobol(d, scramble=True, seed=rng).random(n)
     else:
         u = rng.random((n, d))
@@ -45,11 +50,30 @@ def member_seeds(seed: int, n: int) -> np.ndarray:
     return np.array([int(c.generate_state(1, dtype=np.uint32)[0]) for c in children], dtype=np.int64)
 
 
+def design_size(n: int, method: str, d: int) -> int:
+    """Members of a design of ``n`` by ``method`` over ``d`` parameters (Saltelli: ``n (d + 2)``)."""
+    return n * (d + 2) if method in BASE_POINT_METHODS else n
+
+
 def make_design(space: dict[str, Parameter], n: int, method: str, seed: int) -> pd.DataFrame:
-    """``member, seed`` and one column per varied parameter (sorted by name), ``n`` rows."""
+    """``member, seed`` and one column per varied parameter (sorted by name).
+
+    ``n`` rows, or for ``saltelli`` ``n (d + 2)`` rows from ``n`` base points with the labels
+    ``block, base, swap`` that :mod:`reesim.ensemble.sobol` reads (the Sobol' indices).
+    """
     if n < 1:
         raise InputError(f"-n: {n} members; allowed: 1 or more")
     names = sorted(space)
-    u = unit_sample(len(names), n, method, seed)
+    labels = None
+    if method == "saltelli":
+        from reesim.ensemble.sobol import saltelli_blocks
+
+        u, labels = saltelli_blocks(unit_sample(2 * len(names), n, method, seed))
+    else:
+        u = unit_sample(len(names), n, method, seed)
+    rows = len(u)
     cols = {name: space[name].dist.ppf(u[:, j]) for j, name in enumerate(names)}
-    return pd.DataFrame({"member": np.arange(n, dtype=np.int64), "seed": member_seeds(seed, n), **cols})
+    out = pd.DataFrame({"member": np.arange(rows, dtype=np.int64), "seed": member_seeds(seed, rows)})
+    if labels is not None:
+        out = pd.concat([out, labels], axis=1)
+    return pd.concat([out, pd.DataFrame(cols)], axis=1)

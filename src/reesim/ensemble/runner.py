@@ -15,6 +15,9 @@ Layout of the output folder (written atomically: complete or absent, :mod:`reesi
   screening of which assumption drives the figure; Saltelli et al. 2004, *Sensitivity
   Analysis in Practice*, §5.2; reliable with a Latin hypercube of a few dozen members or
   more, and blind to effects that are not monotonic);
+* ``sobol.parquet`` — with ``--sample saltelli`` only: per screened figure and parameter, the
+  Sobol' first-order and total indices with bootstrap 95 % intervals
+  (:mod:`reesim.ensemble.sobol`; Saltelli et al. 2010);
 * ``space.json`` and ``summary.json`` — the distributions, the seed, the method, counts.
 
 Parallelism uses :mod:`distributed`: a :class:`distributed.LocalCluster` of ``workers``
@@ -141,12 +144,18 @@ def run_ensemble(
         ran = design[design["member"].isin(list(status))].copy()
         ran["status"] = ran["member"].map(lambda m: "failed" if status[m] else "ok")
         ran["error"] = ran["member"].map(lambda m: status[m] or "")
-        ran = ran[["member", "seed", "status", "error", *names]].sort_values("member")
+        labels = [c for c in ("block", "base", "swap") if c in design.columns]
+        ran = ran[["member", "seed", "status", "error", *labels, *names]].sort_values("member")
         ran.to_parquet(tmp / "design.parquet", index=False)
         ok = int((ran["status"] == "ok").sum())
         if ok:
             _bands(tmp)
-            _sensitivity(tmp, ran[ran["status"] == "ok"], names)
+            sample = ran[ran["status"] == "ok"]
+            if labels:  # Spearman on the independent rows (A and B) of a Saltelli design
+                sample = sample[sample["block"].isin(["A", "B"])]
+            _sensitivity(tmp, sample, names)
+            if labels:
+                _sobol(tmp, ran, names, seed)
         (tmp / "space.json").write_text(
             json.dumps(
                 {
@@ -168,7 +177,8 @@ def run_ensemble(
                     "counterfactual": against or scenario.counterfactual or "baseline",
                     "method": method,
                     "seed": seed,
-                    "members_in_design": n,
+                    "members_in_design": len(design),
+                    "base_points": n if labels else None,
                     "members_run": len(ran),
                     "ok": ok,
                     "failed": len(ran) - ok,
@@ -226,8 +236,8 @@ def _bands(folder: Path) -> None:
 SCREENED = {"price_ratio": None, "dy_kg_per_t_magnet": None, "welfare_pv_usd_million": ("world",)}
 
 
-def _sensitivity(folder: Path, design: pd.DataFrame, names: list[str]) -> None:
-    """Spearman rank correlation of each screened figure with each varied parameter."""
+def _screened(folder: Path) -> pd.DataFrame:
+    """Members (index) x screened figures (columns: metric, item, where, year), read with DuckDB."""
     import duckdb
 
     src = (folder / "members" / "*.parquet").as_posix()
@@ -241,8 +251,26 @@ def _sensitivity(folder: Path, design: pd.DataFrame, names: list[str]) -> None:
         ).df()
     finally:
         con.close()
-    keys = ["metric", "item", "where", "year"]
-    wide = figs.pivot_table(index="member", columns=keys, values="value", dropna=False)
+    return figs.pivot_table(index="member", columns=SCREEN_KEYS, values="value", dropna=False)
+
+
+SCREEN_KEYS = ["metric", "item", "where", "year"]
+
+
+def _sobol(folder: Path, design: pd.DataFrame, names: list[str], seed: int) -> None:
+    """Sobol' first-order and total indices of each screened figure (:mod:`reesim.ensemble.sobol`)."""
+    from reesim.ensemble.sobol import sobol_table
+
+    out = sobol_table(design, _screened(folder), names, seed)
+    out["year"] = out["year"].astype("Int64")
+    out.to_parquet(folder / "sobol.parquet", index=False)
+
+
+def _sensitivity(folder: Path, design: pd.DataFrame, names: list[str]) -> None:
+    """Spearman rank correlation of each screened figure with each varied parameter."""
+    keys = SCREEN_KEYS
+    wide = _screened(folder)
+    wide = wide[wide.index.isin(design["member"])]
     params = design.set_index("member")[names].reindex(wide.index)
     varied = [n for n in names if params[n].nunique() > 1]
     rows = []

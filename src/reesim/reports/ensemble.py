@@ -147,6 +147,52 @@ def sensitivity_bars(
     return fig
 
 
+def sobol_bars(
+    sob: pd.DataFrame, metric: str, item: str, where: str, year: int, top: int = 12
+) -> go.Figure | None:
+    """Sobol' total and first-order indices of ``metric`` of ``item`` in ``where`` and ``year``, largest total first."""
+    if sob.empty:
+        return None
+    s = sob[
+        (sob["metric"] == metric) & (sob["item"] == item) & (sob["where"] == where) & (sob["year"] == year)
+    ].dropna(subset=["st"])
+    if s.empty:
+        return None
+    s = s.sort_values("st", ascending=False).head(top).iloc[::-1]
+    fig = go.Figure()
+    for col, name, color in (
+        ("st", "total (with interactions)", "#2b6cb0"),
+        ("s1", "first order (alone)", "#90cdf4"),
+    ):
+        fig.add_trace(
+            go.Bar(
+                x=s[col],
+                y=s["parameter"],
+                orientation="h",
+                name=name,
+                marker={"color": color},
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (s[f"{col}_high"] - s[col]).clip(lower=0),
+                    "arrayminus": (s[col] - s[f"{col}_low"]).clip(lower=0),
+                },
+                hovertemplate="%{y}: %{x:.2f}<extra>" + name + "</extra>",
+            )
+        )
+    n = int(s["n_base"].iloc[0])
+    fig.update_layout(
+        title=f"Share of the variance of {item} ({where}, {year}) each assumption explains: Sobol' indices, {n} base points",
+        barmode="group",
+        height=max(300, 40 * len(s) + 140),
+        margin={"l": 230, "r": 20, "t": 50, "b": 90},
+        template="plotly_white",
+        legend={"orientation": "h", "y": -0.35},
+        xaxis={"title": "share of variance (bars: 95 % bootstrap interval)"},
+    )
+    return fig
+
+
 def read_ensemble(folder: Path) -> dict:
     """The tables of an ensemble folder (InputError naming what is missing)."""
     folder = Path(folder)
@@ -161,7 +207,7 @@ def read_ensemble(folder: Path) -> dict:
         "space": json.loads((folder / "space.json").read_text()),
         "design": pd.read_parquet(folder / "design.parquet"),
     }
-    for t in ("bands", "exceedance", "sensitivity"):
+    for t in ("bands", "exceedance", "sensitivity", "sobol"):
         p = folder / f"{t}.parquet"
         out[t] = pd.read_parquet(p) if p.is_file() else pd.DataFrame()
     return out
@@ -219,6 +265,17 @@ def render_ensemble(folder: Path) -> str:
                     "no correlation gives by chance with this many members (±1.96/√(n−1)): bars inside it are not "
                     "distinguishable from noise. A screening: it ranks monotonic effects and misses effects that "
                     "are not monotonic.",
+                )
+            )
+        sob = sobol_bars(e["sobol"], "price_ratio", item, wheres[0], year) if year else None
+        if sob is not None:
+            body.append(
+                page.figure(
+                    sob,
+                    f"Sobol' indices of {esc(item)} in {esc(wheres[0])} in {year} (sobol.parquet; Saltelli et al. 2010 "
+                    "estimators on a Saltelli design): the total index is the share of the ratio's variance an "
+                    "assumption explains with its interactions, the first-order index what it explains alone; an "
+                    "assumption whose total index is near 0 can be fixed anywhere in its range.",
                 )
             )
     parts.append(
