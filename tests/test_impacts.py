@@ -176,3 +176,54 @@ def test_run_writes_impact_tables_and_compare_reads_two_runs(capsys, tmp_path):
     )
     code, _, err = invoke(capsys, "compare", str(tmp_path / "a"), str(tmp_path))
     assert code == 2 and "not a reesim run folder" in err
+
+
+def test_outside_china_price_change_is_a_fixed_basket_of_the_counterfactual_use():
+    """Two markets outside China, each using 10 t/yr without the measure. The measure triples
+    A's price, which chokes A's use to 0; B's price is unchanged. With the counterfactual's use
+    as weights the outside-China price doubles ((300 x 10 + 100 x 10) / 20 = 200 against 100);
+    weighting by the scenario's own use would drop A and show no change at all."""
+    from types import SimpleNamespace
+
+    from reesim.impacts.compare import price_table
+
+    def run(price_a: float, use_a: float):
+        prices = pd.DataFrame(
+            {
+                "period": "2026",
+                "year": 2026,
+                "commodity": "oxide:Dy",
+                "region": ["CHN", "A", "B"],
+                "usd_per_kg": [50.0, price_a, 100.0],
+                "determined": True,
+            }
+        )
+        production = pd.DataFrame(
+            {
+                "period": "2026",
+                "year": 2026,
+                "region": ["CHN"],
+                "process": ["sep"],
+                "kind": ["separation"],
+                "commodity": ["oxide:Dy"],
+                "tonnes": [20.0],
+                "tonnes_per_year": [10.0 + use_a],
+            }
+        )
+        trade = pd.DataFrame(
+            {
+                "period": "2026",
+                "year": 2026,
+                "commodity": "oxide:Dy",
+                "exporter": ["CHN", "CHN"],
+                "importer": ["A", "B"],
+                "tonnes": [use_a, 10.0],
+                "tonnes_per_year": [use_a, 10.0],
+            }
+        )
+        return SimpleNamespace(prices=prices, production=production, trade=trade)
+
+    t = price_table(run(300.0, 0.0), run(100.0, 10.0)).set_index("market")
+    assert t.loc["outside China", "usd_per_kg"] == pytest.approx(200.0)
+    assert t.loc["outside China", "change_pct"] == pytest.approx(100.0)
+    assert t.loc["inside China", "change_pct"] == pytest.approx(0.0)

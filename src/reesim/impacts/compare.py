@@ -80,24 +80,46 @@ class Impacts:
         return tuple(self._tables)
 
 
-def market_prices(res: Result) -> pd.DataFrame:
-    """Prices inside China (CHN's market), outside (consumption-weighted over the other
-    regions) and in the named markets analysts quote (:data:`NAMED_MARKETS`: Europe, Japan,
-    the United States, each its region's price).
+def apparent_use(res: Result) -> pd.DataFrame:
+    """Apparent consumption (USGS's definition: production + imports - exports, t/yr) of every
+    commodity by region and period: final users and the region's own plants together.
+
+    Columns ``period, commodity, region, use_tonnes_per_year`` (negative values, a region that
+    exports from stocks, are set to 0).
+    """
+    keys = ["period", "commodity", "region"]
+    prod = res.production.groupby(keys)["tonnes_per_year"].sum()
+    t = res.trade
+    imp = t.rename(columns={"importer": "region"}).groupby(keys)["tonnes_per_year"].sum()
+    exp = t.rename(columns={"exporter": "region"}).groupby(keys)["tonnes_per_year"].sum()
+    use = prod.add(imp, fill_value=0.0).sub(exp, fill_value=0.0).clip(lower=0.0)
+    return use.rename("use_tonnes_per_year").reset_index()
+
+
+def market_prices(res: Result, weights: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Prices inside China (CHN's market), outside (a use-weighted mean over the other regions)
+    and in the named markets analysts quote (:data:`NAMED_MARKETS`: Europe, Japan, the United
+    States, each its region's price).
+
+    The outside-China mean weights each region by its apparent consumption of the good
+    (:func:`apparent_use`), by default the run's own; :func:`price_table` passes the
+    counterfactual's to both runs, a fixed basket (Laspeyres), so that a market whose use a
+    restriction chokes off still counts at its counterfactual weight instead of leaving the
+    mean (which would understate the premium).
 
     ``determined``: whether the price is pinned by the solution (see
     :func:`reesim.solve.solution._determined`) and finite; outside China only determined
     regional prices enter the average, so a row exists only where at least one does.
     """
     p = res.prices
-    cons = res.consumption.groupby(["period", "commodity", "region"], as_index=False)["tonnes_per_year"].sum()
-    p = p.merge(cons, on=["period", "commodity", "region"], how="left").fillna({"tonnes_per_year": 0.0})
+    use = apparent_use(res) if weights is None else weights
+    p = p.merge(use, on=["period", "commodity", "region"], how="left").fillna({"use_tonnes_per_year": 0.0})
     p["determined"] = p["determined"].astype(bool) & np.isfinite(p["usd_per_kg"].astype(float))
     inside = p[p["region"] == OWNER][["period", "year", "commodity", "usd_per_kg", "determined"]].assign(
         market="inside China"
     )
     out = p[(p["region"] != OWNER) & p["determined"]].copy()
-    out["w"] = out["tonnes_per_year"].where(out["tonnes_per_year"] > 0, 1e-9)
+    out["w"] = out["use_tonnes_per_year"].where(out["use_tonnes_per_year"] > 0, 1e-9)
     out["pw"] = out["usd_per_kg"] * out["w"]
     g = out.groupby(["period", "year", "commodity"], as_index=False)[["pw", "w"]].sum()
     g["usd_per_kg"] = g["pw"] / g["w"]
@@ -110,11 +132,16 @@ def market_prices(res: Result) -> pd.DataFrame:
 def price_table(res: Result, cf: Result) -> pd.DataFrame:
     """Prices inside and outside China, scenario vs counterfactual.
 
+    Outside China both runs are averaged with the counterfactual's apparent consumption as
+    weights (a fixed basket; :func:`market_prices`), so the change is a price change, not a
+    change of which markets still buy.
+
     ``determined`` is true where both prices are pinned by their solutions and finite;
     ``change_pct`` of the other rows means nothing (a price in an interval, e.g. a market
     with no trade and no consumption in that period) and is left NaN.
     """
-    a, b = market_prices(res), market_prices(cf)
+    basket = apparent_use(cf)
+    a, b = market_prices(res, basket), market_prices(cf, basket)
     m = a.merge(b, on=["period", "year", "commodity", "market"], suffixes=("", "_cf"))
     m["determined"] = m.pop("determined") & m.pop("determined_cf")
     m["change_pct"] = 100 * (m["usd_per_kg"] / m["usd_per_kg_cf"].where(m["usd_per_kg_cf"] > 1e-9) - 1)
