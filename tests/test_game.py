@@ -386,3 +386,20 @@ def test_strategy_instrument_with_a_base_name_replaces_it(solved):
     assert len(mine) == 1 and mine[0].growth == {2025: 0.10}
     with pytest.raises(InputError, match="replaces base instrument"):
         path_scenario(game, b2, {"US": ["tariff"] * 3, "China": ["none"] * 3}, 2027)
+
+
+def test_a_named_plant_in_a_repeated_path_is_committed_once_played():
+    """The shipped onshoring strategy builds MP's 10X plant (capacity_project, no end allowed).
+    Played in 2026-2027 only, the plant stays committed on its own dates (2028-01-01) without an
+    end; a path that never plays the strategy has no plant. (It used to fail: the path gave the
+    project an end date.)"""
+    game, folder = load_game("us-china")
+    b = bundles(game, folder)
+    us = ["none", "tariffs+onshoring", "tariffs+onshoring", "none", "none", "none"]
+    china = ["licensing"] * 6
+    sc = path_scenario(game, b, {"US": us, "China": china}, 2030)
+    plants = [i for i in sc.instruments if i.type == "capacity_project"]
+    assert [p.name for p in plants] == ["mp-10x@2026"]
+    assert plants[0].start.isoformat() == "2028-01-01" and plants[0].end is None
+    never = path_scenario(game, b, {"US": ["none"] * 6, "China": china}, 2030)
+    assert not [i for i in never.instruments if i.type == "capacity_project"]

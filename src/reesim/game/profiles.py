@@ -119,6 +119,9 @@ def profile_scenario(game: Game, b: Bundles, profile: tuple[int, ...]) -> Scenar
 
 #: Instruments that carry state of their own (stocks): kept as one instrument over a player's path.
 STATEFUL = ("stockpile",)
+#: instruments that commit for good: a named plant, once its strategy is played, is built on its
+#: own dates and stays (a plant is not unbuilt when the strategy changes; it has no ``end``)
+COMMITTED = ("capacity_project",)
 
 
 def _clip(inst: dict[str, Any], first: dt.date, last: dt.date, suffix: str) -> dict[str, Any] | None:
@@ -143,7 +146,9 @@ def path_scenario(game: Game, b: Bundles, choices: dict[str, list[str]], last_ye
     ``choices[player]`` lists the strategy each player plays in each year from the horizon's
     start. Consecutive years with the same strategy form one spell; each instrument of the
     strategy is in force during the spell (clipped to the spell and to its own dates) and
-    named ``name@<first year of the spell>``; tariff exclusions follow their tariff's spell.
+    named ``name@<first year of the spell>``; tariff exclusions follow their tariff's spell; a
+    named plant (``capacity_project``) is committed the first year its strategy is played and
+    stays from its own start (or that year, if later) without an end.
     """
     over = overrides(b)
     if over:
@@ -167,6 +172,11 @@ def path_scenario(game: Game, b: Bundles, choices: dict[str, list[str]], last_ye
         for strategy in dict.fromkeys(s for s, _, _ in spells):
             mine = [(y0, y1) for s, y0, y1 in spells if s == strategy]
             for inst in b.instruments[(pl.name, strategy)]:
+                if inst["type"] in COMMITTED:
+                    y0 = mine[0][0]
+                    first = max(dt.date.fromisoformat(inst["start"]), dt.date(y0, 1, 1))
+                    insts.append({**inst, "start": first.isoformat(), "name": f"{inst['name']}@{y0}"})
+                    continue
                 if inst["type"] in STATEFUL:
                     # A stock, once started, is one instrument from the first to the last spell
                     # of its strategy: it is not bought again when the strategy returns.
