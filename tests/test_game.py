@@ -403,3 +403,38 @@ def test_a_named_plant_in_a_repeated_path_is_committed_once_played():
     assert plants[0].start.isoformat() == "2028-01-01" and plants[0].end is None
     never = path_scenario(game, b, {"US": ["none"] * 6, "China": china}, 2030)
     assert not [i for i in never.instruments if i.type == "capacity_project"]
+
+
+def test_game_over_an_ensemble_solves_each_member_and_counts_equilibria(small):
+    """Each member's payoffs are the game solved with the member's draw (the same tensor as
+    payoff_tensor with those values); the expected payoffs are their mean and each profile's
+    equilibrium share is the share of members where it is a pure Nash equilibrium."""
+    from reesim.ensemble.space import default_space
+    from reesim.game.analysis import pure_nash
+    from reesim.game.ensemble import ensemble_game
+
+    game, folder = load_game(small)
+    b = bundles(game, folder)
+    space = {k: v for k, v in default_space(b.base).items() if k == "demand_elasticity_magnet"}
+    e = ensemble_game(game, folder, space, 2, seed=4, workers=1, cache=False)
+    assert e.members == (0, 1) and list(e.design["status"]) == ["ok", "ok"]
+    values = {"demand_elasticity_magnet": float(e.design.loc[1, "demand_elasticity_magnet"])}
+    t1, _, _ = payoff_tensor(game, folder, workers=1, cache=False, values=values)
+    np.testing.assert_allclose(e.payoffs[1], t1.payoffs(), rtol=1e-9)
+    assert e.design.loc[0, "demand_elasticity_magnet"] != e.design.loc[1, "demand_elasticity_magnet"]
+    np.testing.assert_allclose(e.expected(), e.payoffs.mean(axis=0))
+    share = e.equilibrium_share()
+    for prof in all_profiles(game):
+        expect = np.mean([prof in pure_nash(P) for P in e.payoffs])
+        assert share[prof] == pytest.approx(expect)
+    table = e.table()
+    assert len(table) == 4 * 2 and table["equilibrium_share"].between(0, 1).all()
+    assert (table["p5_usd_million"] <= table["mean_usd_million"] + 1e-9).all()
+
+
+def test_game_ensemble_options_need_ensemble(capsys):
+    from tests.test_cli import invoke
+
+    code, _, err = invoke(capsys, "game", "us-china", "--vary", "demand_elasticity_oxide=0.3")
+    assert code == 2
+    assert "need --ensemble" in err

@@ -187,6 +187,22 @@ def game_cmd(
         "--threshold",
         help="concession: yearly welfare loss (million USD) after which the player concedes.",
     ),
+    ensemble: int = typer.Option(
+        None,
+        "--ensemble",
+        help="Also solve the game for N members drawn over the assumption ranges (as reesim ensemble): "
+        "expected payoffs and how often each equilibrium holds.",
+    ),
+    sample: str = typer.Option("lhs", "--sample", help="With --ensemble: lhs, sobol or random."),
+    seed: int = typer.Option(
+        None, "--seed", help="With --ensemble: seed of the design (default: the base's)."
+    ),
+    vary: list[str] = typer.Option(
+        None, "--vary", help="With --ensemble: NAME=DIST, repeatable (see reesim ensemble --help)."
+    ),
+    only_vary: bool = typer.Option(
+        False, "--only-vary", help="With --ensemble: vary only the --vary parameters."
+    ),
 ) -> None:
     """Solve the game: payoff matrix from simulator runs, equilibria, bargaining, optional repeated play."""
     from reesim.game.equilibria import analyse, reading
@@ -198,6 +214,12 @@ def game_cmd(
     rules = _rules(game, rule_us, rule_cn, rule, generosity, threshold) if repeated else None
     if not repeated and (rule_us or rule_cn or rule):
         raise InputError("--rule-us/--rule-cn/--rule need --repeated")
+    if ensemble is None and (vary or only_vary or seed is not None or sample != "lhs"):
+        raise InputError("--sample/--seed/--vary/--only-vary need --ensemble N")
+    if ensemble is not None and not 1 <= ensemble <= 1000:
+        raise InputError(f"--ensemble: {ensemble} members; allowed: 1 to 1000")
+    if ensemble is not None and sample not in ("lhs", "sobol", "random"):
+        raise InputError(f"--sample: {sample!r}; allowed with --ensemble: lhs, sobol, random")
     if out_dir is not None:
         check_out_folder(out_dir)
     with progress_bar() as bar:
@@ -248,8 +270,61 @@ def game_cmd(
                 + ": "
                 + "; ".join(f"{k} {v / 1000:+,.2f} bn USD" for k, v in p.pv_usd_million.items())
             )
+    ens = (
+        _ensemble(game, folder, b, ensemble, sample, seed, vary, only_vary, workers, not no_cache)
+        if ensemble
+        else None
+    )
     if out_dir is not None:
         from reesim.game.output import write_game
 
-        write_game(out_dir, tensor, b, a, paths or None)
-        out.print(f"wrote {out_dir} (payoffs.parquet, equilibria.json, report.html)")
+        write_game(out_dir, tensor, b, a, paths or None, ensemble=ens)
+        out.print(
+            f"wrote {out_dir} (payoffs.parquet, equilibria.json, report.html"
+            + (", ensemble_payoffs.parquet, ensemble_summary.parquet, ensemble_design.parquet" if ens else "")
+            + ")"
+        )
+
+
+def _ensemble(game, folder, b, n, sample, seed, vary, only_vary, workers, cache):
+    """Solve the game for ``n`` members of an ensemble design and print the summary."""
+    from reesim.ensemble.space import scenario_space
+    from reesim.game.ensemble import ensemble_game
+
+    space = scenario_space(b.base, list(vary or []), only_vary)
+    seed = b.base.seed if seed is None else seed
+    failed = []
+    with progress_bar() as bar:
+        task = bar.add_task(f"game over {n} members ({len(space)} parameters)", total=n)
+
+        def step(k: int, error: str | None) -> None:
+            if error:
+                failed.append((k, error))
+            bar.advance(task)
+
+        e = ensemble_game(
+            game, folder, space, n, method=sample, seed=seed, workers=workers, cache=cache, progress=step
+        )
+    t = e.table()
+    tab = Table(
+        title=f"Over {len(e.members)} members ({sample}, seed {seed}, {len(space)} parameters varied): "
+        "payoff mean [p5, p95], bn USD, and how often the profile is a pure equilibrium",
+        header_style="bold",
+    )
+    tab.add_column("profile")
+    for p in e.players:
+        tab.add_column(p, justify="right")
+    tab.add_column("equilibrium in", justify="right")
+    for prof, g in t.groupby("profile", sort=False):
+        cells = [
+            f"{r.mean_usd_million / 1000:+.2f} [{r.p5_usd_million / 1000:+.2f}, {r.p95_usd_million / 1000:+.2f}]"
+            for r in g.itertuples(index=False)
+        ]
+        share = g["equilibrium_share"].iloc[0]
+        mark = " ★" if g["equilibrium_of_expected"].iloc[0] else ""
+        tab.add_row(prof + mark, *cells, f"{share:.0%}" if share else "")
+    out.print(tab)
+    out.print("  ★ pure equilibrium of the expected payoffs (a risk-neutral government's game)")
+    for k, error in sorted(failed)[:5]:
+        out.print(f"  member {k} failed: {error[:200]}")
+    return e

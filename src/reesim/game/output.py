@@ -40,8 +40,14 @@ def write_game(
     repeated: list | None = None,
     *,
     report: bool = True,
+    ensemble=None,
 ) -> Path:
-    """Write the game's results into a new folder, atomically."""
+    """Write the game's results into a new folder, atomically.
+
+    With ``ensemble`` (:class:`reesim.game.ensemble.EnsembleGame`) also ``ensemble_payoffs.parquet``
+    (every member's payoffs), ``ensemble_summary.parquet`` (mean, p5, p95 and equilibrium share
+    per profile and player) and ``ensemble_design.parquet`` (each member's inputs and status).
+    """
     from reesim import __version__
     from reesim.data import default_dataset
 
@@ -55,6 +61,19 @@ def write_game(
                 for p in repeated
             ]
             repeated_table(repeated).to_parquet(tmp / "repeated.parquet", index=False)
+        if ensemble is not None:
+            ensemble.long().to_parquet(tmp / "ensemble_payoffs.parquet", index=False)
+            ensemble.table().to_parquet(tmp / "ensemble_summary.parquet", index=False)
+            ensemble.design.to_parquet(tmp / "ensemble_design.parquet", index=False)
+            doc["ensemble"] = {
+                "members_in_design": len(ensemble.design),
+                "members_ok": len(ensemble.members),
+                "equilibrium_share": {
+                    r.profile: r.equilibrium_share
+                    for r in ensemble.table().drop_duplicates("profile").itertuples(index=False)
+                    if r.equilibrium_share > 0
+                },
+            }
         (tmp / "equilibria.json").write_text(json.dumps(doc, indent=2, default=str))
         (tmp / "game.resolved.yaml").write_text(resolved_game(t, b))
         if report:

@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -238,6 +238,7 @@ def payoff_tensor(
     workers: int | None = None,
     cache: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    values: dict[str, float] | None = None,
 ) -> tuple[PayoffTensor, Bundles, Result]:
     """Simulate every profile (cached, in parallel) and assemble the payoff tensor.
 
@@ -253,6 +254,9 @@ def payoff_tensor(
         Read and write the on-disk cache of profile outcomes.
     progress : callable, optional
         Called as ``progress(done, total)`` after the base run and after each profile.
+    values : dict, optional
+        One ensemble member's assumption values (:func:`reesim.ensemble.space.apply`), applied
+        to the base and so to every profile.
 
     Returns
     -------
@@ -261,52 +265,26 @@ def payoff_tensor(
     """
     import dask
 
+    from reesim.ensemble.space import apply as apply_values
     from reesim.simulate import simulate
     from reesim.world.default import load_default_world
 
     b = bundles(game, folder)
+    if values:
+        b = replace(b, base=apply_values(b.base, values))
     world = load_default_world(b.base.world.reference_year, assumptions=b.base.world.assumptions)
-    for p, pl in enumerate(game.players):
-        for r in pl.regions:
-            if r not in world.regions:
-                raise InputError(f"players[{p}].regions: {suggest(r, world.regions, what='region')}")
-        for j, t in enumerate(pl.terms):
-            for c in t.commodities:
-                if c not in world.commodities:
-                    raise InputError(
-                        f"players[{p}].terms[{j}].commodities: {suggest(c, world.commodities, what='commodity')}"
-                    )
-            for r in t.adversary:
-                if r not in world.regions:
-                    raise InputError(
-                        f"players[{p}].terms[{j}].adversary: {suggest(r, world.regions, what='region')}"
-                    )
+    _check_players(game, world)
     profs = all_profiles(game)
     scenarios = [profile_scenario(game, b, prof) for prof in profs]
     total = len(profs) + 1
     base_res = simulate(b.base)
-    base_terms = {
-        (pl.name, t.label): term_value(base_res, pl.regions, t) for pl in game.players for t in pl.terms
-    }
-    for (player, label), v in base_terms.items():
-        if not np.isfinite(v):
-            raise InputError(
-                f"term '{label}' of {player} measures nothing in the base run (no consumption or output of what it "
-                "counts in the player's regions); change its commodities, stage or the player's regions"
-            )
+    base_terms = base_term_values(game, base_res)
     if progress:
         progress(1, total)
     keys = [_cache_key(sc, b.base, game) for sc in scenarios]
     outcomes: list[dict | None] = [_cache_read(k) if cache else None for k in keys]
     hits = sum(o is not None for o in outcomes)
-    # Longest first (price floors iterate the equilibrium many times per step): better load balance.
-    todo = sorted(
-        (k for k, o in enumerate(outcomes) if o is None),
-        key=lambda k: (
-            -sum(i.type == "price_floor" for i in scenarios[k].instruments),
-            -len(scenarios[k].instruments),
-        ),
-    )
+    todo = _longest_first(scenarios, [k for k, o in enumerate(outcomes) if o is None])
     done = 1 + hits
     if progress:
         progress(done, total)
@@ -322,30 +300,91 @@ def payoff_tensor(
                 if progress:
                     progress(done, total)
         else:
-            from dask.callbacks import Callback
-
             tasks = [
                 dask.delayed(_run_profile)(
                     scenarios[k].model_dump(mode="json"), scenarios[k].name, base_res, game_json
                 )
                 for k in todo
             ]
-
-            class _Tick(Callback):
-                def _posttask(self, key, result, dsk, state, worker_id):
-                    nonlocal done
-                    if isinstance(key, tuple) or str(key).startswith("_run_profile"):
-                        done += 1
-                        if progress:
-                            progress(min(done, total), total)
-
-            with _Tick():
-                results = dask.compute(*tasks, scheduler="processes", num_workers=n_workers)
+            results = _compute(
+                tasks, n_workers, lambda n: progress(min(done + n, total), total) if progress else None
+            )
             for k, r in zip(todo, results, strict=True):
                 outcomes[k] = r
         if cache:
             for k in todo:
                 _cache_write(keys[k], outcomes[k])
+    return assemble(game, outcomes, base_terms, hits), b, base_res
+
+
+def _check_players(game: Game, world) -> None:
+    """Every player's regions and every term's commodities and adversaries exist in ``world``."""
+    for p, pl in enumerate(game.players):
+        for r in pl.regions:
+            if r not in world.regions:
+                raise InputError(f"players[{p}].regions: {suggest(r, world.regions, what='region')}")
+        for j, t in enumerate(pl.terms):
+            for c in t.commodities:
+                if c not in world.commodities:
+                    raise InputError(
+                        f"players[{p}].terms[{j}].commodities: {suggest(c, world.commodities, what='commodity')}"
+                    )
+            for r in t.adversary:
+                if r not in world.regions:
+                    raise InputError(
+                        f"players[{p}].terms[{j}].adversary: {suggest(r, world.regions, what='region')}"
+                    )
+
+
+def base_term_values(game: Game, base_res: Result) -> dict[tuple[str, str], float]:
+    """Each declared term's share in the base run (refused where it measures nothing)."""
+    base_terms = {
+        (pl.name, t.label): term_value(base_res, pl.regions, t) for pl in game.players for t in pl.terms
+    }
+    for (player, label), v in base_terms.items():
+        if not np.isfinite(v):
+            raise InputError(
+                f"term '{label}' of {player} measures nothing in the base run (no consumption or output of what it "
+                "counts in the player's regions); change its commodities, stage or the player's regions"
+            )
+    return base_terms
+
+
+def _longest_first(scenarios: list[Scenario], todo: list[int]) -> list[int]:
+    """Profiles to run, longest first (price floors iterate the equilibrium many times per step):
+    better load balance."""
+    return sorted(
+        todo,
+        key=lambda k: (
+            -sum(i.type == "price_floor" for i in scenarios[k].instruments),
+            -len(scenarios[k].instruments),
+        ),
+    )
+
+
+def _compute(tasks: list, n_workers: int, tick: Callable[[int], None]) -> tuple:
+    """Compute dask ``tasks`` on ``n_workers`` processes, calling ``tick(finished)`` as they finish."""
+    import dask
+    from dask.callbacks import Callback
+
+    finished = 0
+
+    class _Tick(Callback):
+        def _posttask(self, key, result, dsk, state, worker_id):
+            nonlocal finished
+            if isinstance(key, tuple) or str(key).startswith(("_run_profile", "_run_base")):
+                finished += 1
+                tick(finished)
+
+    with _Tick():
+        return dask.compute(*tasks, scheduler="processes", num_workers=n_workers)
+
+
+def assemble(
+    game: Game, outcomes: list[dict], base_terms: dict[tuple[str, str], float], hits: int = 0
+) -> PayoffTensor:
+    """The payoff tensor from every profile's outcome (in the order of :func:`all_profiles`)."""
+    profs = all_profiles(game)
     shape = tuple(len(p.strategies) for p in game.players)
     welfare = np.zeros((*shape, len(game.players)))
     terms = {(pl.name, t.label): np.zeros(shape) for pl in game.players for t in pl.terms}
@@ -364,8 +403,7 @@ def payoff_tensor(
                 "change its commodities, stage or the player's regions"
             )
     weights = {(pl.name, t.label): t.weight_usd_million_per_pp for pl in game.players for t in pl.terms}
-    tensor = PayoffTensor(game, welfare, terms, weights, base_terms, tuple(outcomes), cached=hits)
-    return tensor, b, base_res
+    return PayoffTensor(game, welfare, terms, weights, base_terms, tuple(outcomes), cached=hits)
 
 
 __all__ = ["PayoffTensor", "outcome", "payoff_tensor", "profile_label", "term_value"]

@@ -1,0 +1,134 @@
+"""The game over an ensemble of assumptions: expected payoffs and how often each equilibrium holds.
+
+One payoff tensor per member of an ensemble design (:mod:`reesim.ensemble.design`): the member's
+assumption values (world assumptions, dynamics) are applied to the game's base and so to every
+profile (:func:`reesim.game.payoffs.payoff_tensor` with ``values``), each profile run against
+the member's own base. Reported over the members that succeeded:
+
+* the expected payoff of every profile and player (mean) with its 5th and 95th percentiles;
+* for every profile, the share of members in which it is a pure Nash equilibrium (a strategy
+  choice that holds whatever the assumptions, or only for some);
+* the pure equilibria of the expected payoffs (a risk-neutral government's game).
+
+A member that fails is recorded with its inputs and error, never redrawn (as in
+:mod:`reesim.ensemble.runner`). Profiles run in parallel within a member (Dask processes) and
+are cached on disk by scenario hash, so a re-run with the same design reads them back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reesim.ensemble.design import make_design
+from reesim.ensemble.space import Parameter
+from reesim.errors import InputError, ModelFailure
+from reesim.game.analysis import pure_nash
+from reesim.game.profiles import all_profiles, profile_label
+from reesim.game.spec import Game
+
+
+@dataclass(frozen=True)
+class EnsembleGame:
+    """Payoffs of every member (``payoffs[m, s_1, ..., s_k, i]``, million USD present value)."""
+
+    game: Game
+    design: pd.DataFrame  # member, seed, status, error and the parameter values
+    payoffs: np.ndarray  # members that succeeded x profile shape x players
+    members: tuple[int, ...]  # the members behind each row of ``payoffs``
+
+    @property
+    def players(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.game.players)
+
+    def expected(self) -> np.ndarray:
+        """Mean payoff over the members, profile shape x players."""
+        return self.payoffs.mean(axis=0)
+
+    def equilibrium_share(self) -> np.ndarray:
+        """Share of members in which each profile is a pure Nash equilibrium (profile shape)."""
+        counts = np.zeros(self.payoffs.shape[1:-1])
+        for P in self.payoffs:
+            for prof in pure_nash(P):
+                counts[prof] += 1
+        return counts / max(1, len(self.payoffs))
+
+    def table(self) -> pd.DataFrame:
+        """One row per profile and player: mean, p5, p95 and the profile's equilibrium share."""
+        share = self.equilibrium_share()
+        expected_eq = set(pure_nash(self.expected()))
+        rows = []
+        for prof in all_profiles(self.game):
+            for i, player in enumerate(self.players):
+                v = self.payoffs[(slice(None), *prof, i)]
+                rows.append(
+                    {
+                        "profile": profile_label(self.game, prof),
+                        "player": player,
+                        "mean_usd_million": float(v.mean()),
+                        "p5_usd_million": float(np.percentile(v, 5)),
+                        "p95_usd_million": float(np.percentile(v, 95)),
+                        "equilibrium_share": float(share[prof]),
+                        "equilibrium_of_expected": prof in expected_eq,
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    def long(self) -> pd.DataFrame:
+        """Every member's payoffs: ``member, profile, player, payoff_usd_million, pure_equilibrium``."""
+        rows = []
+        for m, P in zip(self.members, self.payoffs, strict=True):
+            eq = set(pure_nash(P))
+            for prof in all_profiles(self.game):
+                for i, player in enumerate(self.players):
+                    rows.append((m, profile_label(self.game, prof), player, float(P[(*prof, i)]), prof in eq))
+        return pd.DataFrame(
+            rows, columns=["member", "profile", "player", "payoff_usd_million", "pure_equilibrium"]
+        )
+
+
+def ensemble_game(
+    game: Game,
+    folder: Path | None,
+    space: dict[str, Parameter],
+    n: int,
+    *,
+    method: str = "lhs",
+    seed: int = 0,
+    workers: int | None = None,
+    cache: bool = True,
+    progress: Callable[[int, str | None], None] | None = None,
+) -> EnsembleGame:
+    """Payoff tensors of ``n`` members of the design over ``space`` (module docstring)."""
+    from reesim.game.payoffs import payoff_tensor
+
+    if not space:
+        raise InputError("--ensemble: nothing varies (no parameter in the space); add --vary NAME=DIST")
+    names = sorted(space)
+    design = make_design(space, n, method, seed)
+    status: dict[int, str] = {}
+    tensors, members = [], []
+    for row in design.to_dict("records"):
+        m = int(row["member"])
+        values = {k: float(row[k]) for k in names}
+        try:
+            t, _, _ = payoff_tensor(game, folder, workers=workers, cache=cache, values=values)
+        except (InputError, ModelFailure) as exc:
+            status[m] = f"{type(exc).__name__}: {exc}"
+        else:
+            status[m] = ""
+            tensors.append(t.payoffs())
+            members.append(m)
+        if progress:
+            progress(m, status[m] or None)
+    design = design.assign(
+        status=design["member"].map(lambda k: "failed" if status[k] else "ok"),
+        error=design["member"].map(status),
+    )[["member", "seed", "status", "error", *names]]
+    if not tensors:
+        raise ModelFailure("no member of the game's ensemble succeeded; the design lists each member's error")
+    return EnsembleGame(game, design, np.stack(tensors), tuple(members))
