@@ -87,14 +87,18 @@ def _results(scenario, against, tasks, workers: int, scheduler: str | None):
         )
         client = Client(cluster)
     try:
+        from reesim.relay import collecting, reissue
+
         sc = client.scatter(scenario, broadcast=True)
         futures = {
-            client.submit(run_member, sc, against, m, s, v, pure=False): (m, s)  # unique keys per run
+            client.submit(collecting, run_member, sc, against, m, s, v, pure=False): (m, s)  # unique keys
             for m, s, v in tasks
         }
         for fut in as_completed(futures):
             try:
-                yield fut.result()
+                result, caught = fut.result()
+                reissue(caught)  # the worker's warnings, printed and counted by this process
+                yield result
             except Exception as exc:  # a lost worker (KilledWorker) is a failed member
                 member, seed = futures[fut]
                 yield member, seed, None, f"{type(exc).__name__}: {exc}"

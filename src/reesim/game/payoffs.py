@@ -300,16 +300,19 @@ def payoff_tensor(
                 if progress:
                     progress(done, total)
         else:
+            from reesim.relay import collecting, reissue
+
             tasks = [
-                dask.delayed(_run_profile)(
-                    scenarios[k].model_dump(mode="json"), scenarios[k].name, base_res, game_json
+                dask.delayed(collecting)(
+                    _run_profile, scenarios[k].model_dump(mode="json"), scenarios[k].name, base_res, game_json
                 )
                 for k in todo
             ]
             results = _compute(
                 tasks, n_workers, lambda n: progress(min(done + n, total), total) if progress else None
             )
-            for k, r in zip(todo, results, strict=True):
+            for k, (r, caught) in zip(todo, results, strict=True):
+                reissue(caught)  # the workers' warnings, printed and counted by this process
                 outcomes[k] = r
         if cache:
             for k in todo:
@@ -372,7 +375,7 @@ def _compute(tasks: list, n_workers: int, tick: Callable[[int], None]) -> tuple:
     class _Tick(Callback):
         def _posttask(self, key, result, dsk, state, worker_id):
             nonlocal finished
-            if isinstance(key, tuple) or str(key).startswith(("_run_profile", "_run_base")):
+            if isinstance(key, tuple) or str(key).startswith(("_run_profile", "collecting")):
                 finished += 1
                 tick(finished)
 
