@@ -229,15 +229,17 @@ def ensemble_space(request: dict[str, Any], sc):
 
 
 def _ensemble_job(request: dict[str, Any], folder: Path, scratch: Path) -> None:
+    from reesim.ensemble.design import design_size
     from reesim.ensemble.runner import run_ensemble
     from reesim.reports.ensemble import write_ensemble_report
 
     sc, cf = scenario_of(request)
     n = int(request.get("n", 16))
-    progress = _Progress(scratch, n)
+    space = ensemble_space(request, sc)
+    progress = _Progress(scratch, design_size(n, request.get("sample", "lhs"), len(space)))
     run_ensemble(
         sc,
-        ensemble_space(request, sc),
+        space,
         n,
         folder,
         method=request.get("sample", "lhs"),
@@ -350,10 +352,15 @@ class JobManager:
 
         sc, cf = scenario_of(request)
         check_limits(sc, self.limits)
+        from reesim.ensemble.design import design_size
+
         n = int(request.get("n", 16))
-        if n > self.limits.max_members:
-            raise InputError(f"n: {n} members; allowed: at most {self.limits.max_members} on this server")
-        ensemble_space(request, sc)  # names and ranges checked before the job is queued
+        space = ensemble_space(request, sc)  # names and ranges checked before the job is queued
+        members = design_size(n, request.get("sample", "lhs"), len(space))
+        if members > self.limits.max_members:
+            raise InputError(
+                f"n: {n} gives {members} members; allowed: at most {self.limits.max_members} on this server"
+            )
         design = {k: request.get(k) for k in ("n", "sample", "seed", "vary", "only_vary")}
         key = key_of(
             "ensemble",
@@ -363,7 +370,7 @@ class JobManager:
             default_dataset().version,
             self.fingerprint,
         )[:24]
-        return self._queue_job("ensemble", key, sc.name, cf.name, request, n)
+        return self._queue_job("ensemble", key, sc.name, cf.name, request, members)
 
     def _queue_job(
         self, kind: str, key: str, name: str, reference: str, request: dict[str, Any], total: int

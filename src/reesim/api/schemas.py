@@ -57,8 +57,15 @@ class GameRequest(_Strict):
 class EnsembleRequest(RunRequest):
     """A scenario over the ranges of its assumptions (``reesim ensemble``)."""
 
-    n: int = Field(16, ge=1, le=100_000, description="members (the server's limit applies)")
-    sample: Literal["lhs", "sobol", "random"] = "lhs"
+    n: int = Field(
+        16,
+        ge=1,
+        le=100_000,
+        description="members, or base points with saltelli (members = n x (parameters + 2)); the server's limit applies",
+    )
+    sample: Literal["lhs", "sobol", "random", "saltelli"] = Field(
+        "lhs", description="design; saltelli adds Sobol' sensitivity indices (sobol.parquet)"
+    )
     seed: int | None = Field(
         None, ge=0, le=2**63 - 1, description="seed of the design (default: the scenario's)"
     )
