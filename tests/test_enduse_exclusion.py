@@ -198,3 +198,47 @@ def test_run_records_the_exclusion_and_defense_follows_magnet_growth(tmp_path):
         .sum()
     )
     assert np.allclose(us.groupby("year")["tonnes_per_year"].sum().to_numpy(), us0.to_numpy(), rtol=1e-5)
+
+
+THREE = """
+name: three regions
+quantity_unit: t
+regions: [A, B, C]
+commodities: [w]
+supply:
+  - {region: A, commodity: w, intercept: 10, slope: 1}
+  - {region: B, commodity: w, intercept: 60, slope: 1}
+  - {region: C, commodity: w, intercept: 30, slope: 2}
+demand:
+  - {region: A, commodity: w, intercept: 100, slope: 1}
+  - {region: B, commodity: w, intercept: 130, slope: 1}
+  - {region: C, commodity: w, intercept: 60, slope: 1}
+trade: {all_pairs: true, cost: 6}
+"""
+
+
+def test_welfare_adds_up_when_the_excluded_users_also_buy_allowed_imports(tmp_path):
+    """A exports, B's defense (80 % of B) may buy B's output and imports from C. The binding row
+    prices C's goods into B at p_C + 6 - mu; the users' premium covers that margin, so only B's
+    producers are credited and the components still sum to the objective (C credited as well
+    would overstate world welfare by mu x f_CB)."""
+    path = tmp_path / "three.yaml"
+    path.write_text(THREE)
+    w = load_world(path)
+    parent = w.demands.loc[w.demands["region"] == "B", "demand"].iloc[0]
+    uses = {
+        "defense": [
+            {"commodity": "w", "region": "B", "share": 0.8, "parent": parent, "parent_sector": "final"}
+        ]
+    }
+    w = w.replace(meta=dict(w.meta, end_use_sectors=uses))
+    sc = parse({"name": "x", "horizon": {"start": 2025, "end": 2025}, "instruments": [_licence()]})
+    split = enduse.split_demands(sc, w)
+    sol = solve_equilibrium(split.replace(enduse_rules=enduse.structure(sc, split).assign(slack=0.0)))
+    mu = float(sol.quota_rents["rent_usd_per_kg"].iloc[-1])
+    t = sol.trade.set_index(["origin", "dest"])["flow"]
+    assert mu > 1.0 and t.get(("C", "B"), 0.0) > 1.0  # binding, and C supplies B
+    total, identity = world_welfare_identity(sol)
+    assert total == pytest.approx(identity, rel=1e-7)
+    w_ = step_welfare(sol).set_index(["region", "component"])["usd_million_per_year"]
+    assert ("C", "quota_rents") not in w_.index

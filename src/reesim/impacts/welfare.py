@@ -85,13 +85,16 @@ class WelfareAccount:
         )
         self.o_via = o["via"].map(ridx).to_numpy()
         # End-use exclusions: the excluded users pay the row's dual on what they buy (a loss of
-        # consumer surplus); the producers and exporters whose goods they may buy receive it.
+        # consumer surplus) and the destination's own producers receive it on their output. The
+        # allowed imports receive nothing more: their node price margin is already short of the
+        # dual (p_dest = p_orig + transport - dual), which the users' payment covers.
         self.enduse_rows = qp.enduse_rows
         eu = qp.G[qp.enduse_rows].tocoo()
         col_region = np.concatenate([self.p_reg, self.d_reg, self.e_orig])
         self.eu_row, self.eu_col, self.eu_coef = eu.row, eu.col, eu.data
         self.eu_reg = col_region[eu.col] if eu.nnz else np.zeros(0, dtype=int)
         self.eu_is_demand = (eu.col >= qp.n_proc) & (eu.col < qp.n_proc + qp.n_dem)
+        self.eu_is_process = eu.col < qp.n_proc
 
     def components(self, sol: Solution) -> pd.DataFrame:
         """Welfare components of one solved step: ``region, component, usd_million_per_year``."""
@@ -147,9 +150,9 @@ class WelfareAccount:
         if len(self.eu_row):
             mu = np.maximum(np.nan_to_num(raw.row_dual[self.enduse_rows], nan=0.0), 0.0)
             amount = -mu[self.eu_row] * self.eu_coef * v[self.eu_col]  # < 0 for the users
-            dem = self.eu_is_demand
+            dem, made = self.eu_is_demand, self.eu_is_process
             out[:, 0] += np.bincount(self.eu_reg[dem], weights=amount[dem], minlength=R)
-            out[:, 4] += np.bincount(self.eu_reg[~dem], weights=amount[~dem], minlength=R)
+            out[:, 4] += np.bincount(self.eu_reg[made], weights=amount[made], minlength=R)
         if (self.quad > 0).any():
             out[:, 5] = np.bincount(self.e_orig, weights=0.5 * self.quad * f * f, minlength=R)
         rows = [

@@ -14,7 +14,10 @@ use (``World.meta['end_use_sectors']``, from data: :mod:`reesim.world.default_us
 2. a row ``q_sector - imports from regions other than the exporter - own production <= 0``
    holds while the licence is in force (:func:`structure`, :func:`slack`); its dual is the
    premium the sector pays for goods not from the exporter (USD/kg), reported with the
-   quota rents and in the sector's consumption price.
+   quota rents and in the sector's consumption price. In welfare the sector loses the premium
+   on what it buys and the destination's own producers gain it on their output; allowed
+   imports gain nothing more, because the row already prices them into the destination at
+   the origin's price plus transport minus the premium.
 
 Releases from stocks are not own production (as for the rules of origin: their origin is not
 known). Third regions' exports count as allowed supply: with ``no_reexport`` the rules of origin
