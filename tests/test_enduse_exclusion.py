@@ -116,7 +116,13 @@ def test_default_world_knows_us_defense_magnet_use_from_data():
     assert (entry["commodity"], entry["region"]) == ("magnet:ndfeb", "USA")
     assert entry["kt"] == pytest.approx(0.175)  # DoD 2012: 175 t/yr of NdFeB in U.S. weapon systems
     assert 0.02 < entry["share"] < 0.04  # of ~5.8 kt of U.S. magnet use in 2024
-    assert "defense" not in set(world.demands["sector"])  # split only by a scenario that excludes it
+    # the world is built split, exactly: same intercept, slopes b/s and b/(1-s) of the parent's b
+    d = world.demands.set_index("demand")
+    dfn, rest = d.loc["defense:magnet:ndfeb:USA"], d.loc["magnets:magnet:ndfeb:USA"]
+    assert dfn["sector"] == "defense" and dfn["intercept"] == rest["intercept"]
+    s = entry["share"]
+    assert dfn["slope"] * s == pytest.approx(rest["slope"] * (1 - s))
+    assert world.meta["demand_parent"] == {"defense:magnet:ndfeb:USA": "magnet users"}
 
 
 def _scenario(tmp_path, inst: dict) -> Path:
@@ -148,6 +154,22 @@ def test_defense_exclusion_validates_and_splits_us_magnet_demand(tmp_path):
     assert list(defense["region"]) == ["USA"] and list(defense["commodity"]) == ["magnet:ndfeb"]
     assert world.meta["demand_parent"] == {"defense:magnet:ndfeb:USA": "magnet users"}
     assert len(world.enduse_rules) == 1
+
+
+def test_shortages_compare_the_same_sectors_in_scenario_and_counterfactual(tmp_path):
+    """The counterfactual has the defense row too (the default world is built split), so a
+    licence that approves everything shows a defense shortfall from its counterfactual, not
+    one from a missing row, and the U.S. magnet users' shortfall is measured on the same rows."""
+    from reesim.impacts.compare import shortage_table
+    from reesim.pipeline import run_pair
+
+    res, cf, _ = run_pair(load_scenario(_scenario(tmp_path, MAGNETS_USA | {"start": "2025-01-01"})))
+    short = shortage_table(res, cf)
+    us = short[short["region"] == "USA"].set_index(["year", "sector"])
+    assert us.loc[(2025, "defense"), "tonnes_cf"] > 100  # ~175 t/yr: present in the counterfactual
+    total = us.xs(2025, level="year")[["tonnes", "tonnes_cf"]].loc[["defense", "magnet users"]].sum()
+    share = us.loc[(2025, "magnet users"), "shortage_share"]
+    assert share == pytest.approx(1 - total["tonnes"] / total["tonnes_cf"], abs=0.005)
 
 
 @pytest.mark.parametrize(
@@ -242,3 +264,19 @@ def test_welfare_adds_up_when_the_excluded_users_also_buy_allowed_imports(tmp_pa
     assert total == pytest.approx(identity, rel=1e-7)
     w_ = step_welfare(sol).set_index(["region", "component"])["usd_million_per_year"]
     assert ("C", "quota_rents") not in w_.index
+
+
+def test_a_licence_named_with_a_colon_still_binds():
+    """The row carries its licence's name; a ':' in the name (which splits row labels) does not
+    keep the exclusion from holding while the licence is in force."""
+    import datetime as dt
+
+    w = _two_region(0.75)
+    sc = parse(
+        {"name": "x", "horizon": {"start": 2025, "end": 2025}, "instruments": [_licence(name="mil:v2")]}
+    )
+    split = enduse.split_demands(sc, w)
+    rules = enduse.structure(sc, split)
+    assert list(rules["licence"]) == ["mil:v2"]
+    assert enduse.slack(sc, rules, dt.date(2025, 6, 1)).tolist() == [0.0]
+    assert enduse.slack(sc, rules, dt.date(2024, 6, 1)).tolist() == [enduse.NOT_BINDING]

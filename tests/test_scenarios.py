@@ -35,7 +35,7 @@ BAD_CASES: dict[str, tuple[str, str, str]] = {
     "unknown_top_level_key.yaml": (
         "colour",
         "'red'",
-        "unknown key Allowed: counterfactual, description, dynamics, extends, horizon, instruments",
+        "unknown key. Allowed: counterfactual, description, dynamics, extends, horizon, instruments",
     ),
     "unknown_instrument_key.yaml": (
         "instruments[0].destination",
@@ -67,7 +67,11 @@ BAD_CASES: dict[str, tuple[str, str, str]] = {
         "'magnet:ndfbe'",
         "did you mean 'magnet:ndfeb'?",
     ),
-    "unknown_sector.yaml": ("instruments[0].sector", "'magnet user'", "Allowed: magnet users, other uses"),
+    "unknown_sector.yaml": (
+        "instruments[0].sector",
+        "'magnet user'",
+        "Allowed: defense, magnet users, other uses",
+    ),
     "exclusion_of_missing_tariff.yaml": (
         "instruments[1].tariff",
         "'us-301-magnet'",
@@ -636,7 +640,7 @@ def test_a_pooled_or_missing_rare_earth_is_named_not_mistaken_for_a_misspelling(
 @pytest.mark.parametrize("element", ["Ho", "Er", "Yb", "Lu"])
 def test_each_heavy_rare_earth_with_a_price_is_its_own_commodity(tmp_path, element):
     """Ho, Er, Yb and Lu (licensed one by one by China in 2025) are named commodities of the
-    default world: a licence on one of them validates and covers its oxide only."""
+    default world: a licence on one of them validates and covers exactly its oxide."""
     f = tmp_path / "el.yaml"
     inst = {
         "type": "export_ban",
@@ -649,6 +653,12 @@ def test_each_heavy_rare_earth_with_a_price_is_its_own_commodity(tmp_path, eleme
         yaml.safe_dump({"name": "el", "horizon": {"start": 2025, "end": 2025}, "instruments": [inst]})
     )
     _check(f)
+    from reesim.scenario.checks import goods_of
+    from reesim.scenario.load import load_scenario
+    from reesim.world.default import load_default_world
+
+    (ban,) = load_scenario(f).instruments
+    assert goods_of(ban, load_default_world(2024), "") == [f"oxide:{element}"]
 
 
 def test_an_element_pooled_in_a_group_is_named_with_its_pool():

@@ -74,4 +74,4 @@ def suggest(value: str, allowed: Iterable[str], *, what: str, limit: int = 12) -
     close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.5)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     shown = ", ".join(allowed[:limit]) + (f", ... ({len(allowed)} in all)" if len(allowed) > limit else "")
-    return f"unknown {what} '{value}'{hint} Allowed: {shown}"
+    return f"unknown {what} '{value}'{hint or '.'} Allowed: {shown}"

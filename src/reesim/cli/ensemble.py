@@ -90,6 +90,12 @@ def ensemble_cmd(
             "add --vary NAME=DIST"
         )
     size = design_size(n, sample, len(space))
+    if sample == "saltelli" and n < 4:
+        raise InputError(
+            f"-n: {n} base points; allowed with --sample saltelli: 4 or more (64 or more for usable indices)"
+        )
+    if size > 100_000:
+        raise InputError(f"-n: {n} gives {size} members; allowed: at most 100000")
     bad = [m for m in member or [] if not 0 <= m < size]
     if bad:
         raise InputError(

@@ -220,6 +220,9 @@ def game_cmd(
         raise InputError(f"--ensemble: {ensemble} members; allowed: 1 to 1000")
     if ensemble is not None and sample not in ("lhs", "sobol", "random"):
         raise InputError(f"--sample: {sample!r}; allowed with --ensemble: lhs, sobol, random")
+    if seed is not None and not 0 <= seed < 2**63:
+        raise InputError(f"--seed: {seed}; allowed: a whole number from 0 to 2**63 - 1")
+    space = _ensemble_space(game, folder, vary, only_vary) if ensemble is not None else None
     if out_dir is not None:
         check_out_folder(out_dir)
     with progress_bar() as bar:
@@ -271,9 +274,7 @@ def game_cmd(
                 + "; ".join(f"{k} {v / 1000:+,.2f} bn USD" for k, v in p.pv_usd_million.items())
             )
     ens = (
-        _ensemble(game, folder, b, ensemble, sample, seed, vary, only_vary, workers, not no_cache)
-        if ensemble
-        else None
+        _ensemble(game, folder, b, space, ensemble, sample, seed, workers, not no_cache) if ensemble else None
     )
     if out_dir is not None:
         from reesim.game.output import write_game
@@ -286,12 +287,21 @@ def game_cmd(
         )
 
 
-def _ensemble(game, folder, b, n, sample, seed, vary, only_vary, workers, cache):
-    """Solve the game for ``n`` members of an ensemble design and print the summary."""
+def _ensemble_space(game, folder, vary, only_vary):
+    """The parameters the game's ensemble varies, checked before any profile runs."""
     from reesim.ensemble.space import scenario_space
+    from reesim.game.profiles import bundles
+
+    space = scenario_space(bundles(game, folder).base, list(vary or []), only_vary)
+    if not space:
+        raise InputError("--only-vary: no --vary given and the base states no uncertainty, so nothing varies")
+    return space
+
+
+def _ensemble(game, folder, b, space, n, sample, seed, workers, cache):
+    """Solve the game for ``n`` members of an ensemble design and print the summary."""
     from reesim.game.ensemble import ensemble_game
 
-    space = scenario_space(b.base, list(vary or []), only_vary)
     seed = b.base.seed if seed is None else seed
     failed = []
     with progress_bar() as bar:

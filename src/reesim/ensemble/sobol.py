@@ -12,7 +12,8 @@ With ``f_A``, ``f_B`` and ``f_{AB,i}`` a figure's values and ``V`` the variance 
 ``S_i`` is the share of the figure's variance that parameter ``i`` explains alone, ``ST_i``
 the share it explains with all its interactions; ``ST_i`` near 0 means the parameter can be
 fixed anywhere in its range. 95 % intervals come from a bootstrap over the ``N`` base rows
-(seeded). Where a member failed or lacks the figure, its base row is left out of that figure.
+(seeded per figure). Estimates and intervals are reported as computed: with few base points
+sampling error can put them below 0 or above 1. Where a member failed or lacks the figure, its base row is left out of that figure.
 
 References
 ----------
@@ -24,6 +25,8 @@ Communications* 117, 35-43.
 """
 
 from __future__ import annotations
+
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -92,7 +95,6 @@ def sobol_table(design: pd.DataFrame, figures: pd.DataFrame, names: list[str], s
     ok = design[design["status"] == "ok"]
     bases = sorted(set(design["base"]))
     pos = {(r.block, int(r.base), int(r.swap)): int(r.member) for r in ok.itertuples(index=False)}
-    rng = np.random.default_rng(np.random.SeedSequence(seed))
     rows = []
     keys = list(figures.columns.names)
     for col in figures.columns:
@@ -112,6 +114,8 @@ def sobol_table(design: pd.DataFrame, figures: pd.DataFrame, names: list[str], s
         m = np.array(full)  # N x (d + 2)
         f_a, f_b, f_ab = m[:, 0], m[:, 1], m[:, 2:]
         s1, st = indices(f_a, f_b, f_ab)
+        # one generator per figure, seeded by its key: its interval does not depend on the others
+        rng = np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(repr(col).encode())]))
         boot_s1, boot_st = [], []
         for _ in range(BOOTSTRAP):
             k = rng.integers(0, len(m), len(m))

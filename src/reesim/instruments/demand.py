@@ -21,15 +21,20 @@ from reesim.scenario.spec import DemandShift, Scenario
 from reesim.world.world import World
 
 
-def sector_of_rows(world: World) -> np.ndarray:
-    """The sector each demand row follows for growth and substitution: its own, or for a row split
-    off for an excluded end-user sector its parent's (``meta['demand_parent']``,
-    :func:`reesim.instruments.enduse.split_demands`)."""
+def parent_of_rows(world: World) -> np.ndarray:
+    """Each demand row's parent sector: for a row split off for an end-user sector (e.g. defense)
+    the sector it was split from (``meta['demand_parent']``), otherwise its own sector."""
     parent = world.meta.get("demand_parent") or {}
     d = world.demands
     if not parent:
         return d["sector"].to_numpy()
     return np.array([parent.get(i, s) for i, s in zip(d["demand"], d["sector"], strict=True)], dtype=object)
+
+
+def _follows(own: np.ndarray, parent: np.ndarray, sector: str) -> np.ndarray:
+    """Rows a shift of ``sector`` moves: the sector's own rows and the rows split off it (a split
+    row follows its parent's paths and its own; assumption: no data on its own growth)."""
+    return (own == sector) | (parent == sector)
 
 
 def growth_rate(inst: DemandShift, year: int) -> float:
@@ -45,12 +50,15 @@ def growth_factors(scenario: Scenario, world: World, when: dt.date, dt_years: fl
     """Per-demand growth over one step (multiplies the quantity at each price)."""
     d = world.demands
     factor = np.ones(len(d))
-    sectors = None  # the sector each row follows (a row split off for an excluded sector: its parent's)
+    own = parent = None  # read once per call
     for inst in scenario.instruments:
         if isinstance(inst, DemandShift) and inst.in_force(when):
-            if sectors is None:
-                sectors = sector_of_rows(world)
-            mask = (sectors == inst.sector) & d["region"].isin(regions_of(inst.regions, world, "")).to_numpy()
+            if own is None:
+                own, parent = d["sector"].to_numpy(), parent_of_rows(world)
+            mask = (
+                _follows(own, parent, inst.sector)
+                & d["region"].isin(regions_of(inst.regions, world, "")).to_numpy()
+            )
             factor[mask] *= (1.0 + growth_rate(inst, when.year)) ** dt_years
     return factor
 
@@ -61,17 +69,17 @@ def substitution_update(
     """Substitution factors after a step; ``price_ratio(commodity, region)`` gives p / p_0."""
     d = world.demands
     out = current.copy()
-    rows = None  # (sector, region, commodity) of each demand, read once per call
+    rows = None  # (own sector, parent sector, region, commodity) of each demand, read once per call
     for inst in scenario.instruments:
         if isinstance(inst, DemandShift) and inst.in_force(when) and inst.substitution_elasticity > 0:
             if rows is None:
-                rows = list(zip(sector_of_rows(world), d["region"], d["commodity"], strict=True))
+                rows = list(zip(d["sector"], parent_of_rows(world), d["region"], d["commodity"], strict=True))
             regions = set(regions_of(inst.regions, world, ""))
             speed = (
                 1.0 if inst.substitution_lag_years <= 0 else min(1.0, dt_years / inst.substitution_lag_years)
             )
-            for i, (sector, region, commodity) in enumerate(rows):
-                if sector == inst.sector and region in regions:
+            for i, (own, parent, region, commodity) in enumerate(rows):
+                if inst.sector in (own, parent) and region in regions:
                     ratio = price_ratio(commodity, region)
                     target = min(1.0, ratio ** (-inst.substitution_elasticity)) if ratio > 0 else 1.0
                     if target < out[i]:

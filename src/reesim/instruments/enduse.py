@@ -9,8 +9,9 @@ use (``World.meta['end_use_sectors']``, from data: :mod:`reesim.world.default_us
 
 1. the destination's demand row is split exactly: the sector's row keeps the parent's
    intercept with slope ``b / s`` and the rest slope ``b / (1 - s)`` (``s`` the sector's share
-   at the reference), so the two buy together what the parent bought at every price
-   (:func:`split_demands`);
+   at the reference), so the two buy together what the parent bought at every price. The
+   default world is built split (:mod:`reesim.world.default_uses`), so scenario and
+   counterfactual have the same rows; :func:`split_demands` splits a world that is not;
 2. a row ``q_sector - imports from regions other than the exporter - own production <= 0``
    holds while the licence is in force (:func:`structure`, :func:`slack`); its dual is the
    premium the sector pays for goods not from the exporter (USD/kg), reported with the
@@ -35,6 +36,7 @@ import pandas as pd
 from reesim.instruments.trade import NOT_BINDING
 from reesim.scenario.checks import goods_of, regions_of
 from reesim.scenario.spec import ExportLicensing, Scenario
+from reesim.world.default_uses import end_use_demand_id
 from reesim.world.world import World
 
 #: start of the element part of an exclusion row's name (``LICENCE:DEST:excluded SECTOR (GOOD)``),
@@ -63,8 +65,8 @@ def _entries(scenario: Scenario, world: World):
 
 
 def demand_id(sector: str, commodity: str, region: str) -> str:
-    """Id of the demand row split off for ``sector``."""
-    return f"{sector}:{commodity}:{region}"
+    """Id of the demand row split off for ``sector`` (as the default world names it)."""
+    return end_use_demand_id(sector, commodity, region)
 
 
 def split_demands(scenario: Scenario, world: World) -> World:
@@ -78,7 +80,10 @@ def split_demands(scenario: Scenario, world: World) -> World:
         return world
     d = world.demands.copy()
     new, parent_of = [], dict(world.meta.get("demand_parent") or {})
+    have = set(d["demand"])
     for (sector, c, r), e in sorted(todo.items()):
+        if demand_id(sector, c, r) in have:
+            continue  # already split (the default world splits every sector its data give)
         pos = np.flatnonzero((d["demand"] == e["parent"]).to_numpy())
         if len(pos) != 1:
             continue
@@ -115,9 +120,9 @@ def structure(scenario: Scenario, world: World) -> pd.DataFrame:
         did = demand_id(sector, e["commodity"], e["region"])
         if did in have:
             name = f"{_label(k, inst)}:{e['region']}:{EXCLUDED_PREFIX}{sector} ({e['commodity']})"
-            rows.append((name, e["commodity"], e["region"], inst.exporter, did, NOT_BINDING))
+            rows.append((name, _label(k, inst), e["commodity"], e["region"], inst.exporter, did, NOT_BINDING))
     return pd.DataFrame(
-        rows, columns=["rule", "commodity", "dest", "exporter", "demand", "slack"]
+        rows, columns=["rule", "licence", "commodity", "dest", "exporter", "demand", "slack"]
     ).drop_duplicates("rule")
 
 
@@ -128,5 +133,4 @@ def slack(scenario: Scenario, rules: pd.DataFrame, when: dt.date) -> np.ndarray:
         for k, inst in enumerate(scenario.instruments)
         if isinstance(inst, ExportLicensing) and inst.excluded_sectors and inst.in_force(when)
     }
-    owner = rules["rule"].str.split(":").str[0]
-    return np.array([0.0 if o in active else NOT_BINDING for o in owner], dtype=float)
+    return np.array([0.0 if o in active else NOT_BINDING for o in rules["licence"]], dtype=float)

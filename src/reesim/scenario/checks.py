@@ -19,7 +19,7 @@ from reesim.scenario.spec import (
     PriceFloor,
     Scenario,
 )
-from reesim.world.world import World
+from reesim.world.world import PRIVATE_STOCK_SECTOR, World
 from reesim.yamlsafe import MAX_PROBLEMS, join_problems
 
 STAGE_PREFIX = {"concentrate": "concentrate:", "oxide": "oxide:", "metal": "metal:", "magnet": "magnet:"}
@@ -45,6 +45,10 @@ RARE_EARTHS = {
     "Sc": "scandium",
 }
 
+#: groups earlier versions pooled, with their members (a scenario written for them is told how
+#: to write it now)
+FORMER_GROUPS = {"HREE_other": ["Ho", "Er", "Tm", "Yb", "Lu"]}
+
 
 def _unknown_element(
     element: str, known: list[str], what: str, value: str, allowed: list[str], world: World | None = None
@@ -55,6 +59,13 @@ def _unknown_element(
     world has it (in a pooled group, e.g. ``HREE_other``) or why it leaves it out (the world's
     ``meta['elements']``: the default world's ``unmodelled_elements`` with their reasons).
     """
+    if element in FORMER_GROUPS and element not in known:
+        members = [m for m in FORMER_GROUPS[element] if m in known]
+        use = ", ".join(f"oxide:{m}" if ":" in value else m for m in members)
+        gone = [m for m in FORMER_GROUPS[element] if m not in known]
+        return f"unknown {what} '{value}': the group {element} is split in this world; use {use}" + (
+            f" ({', '.join(gone)} not modelled)" if gone else ""
+        )
     name = RARE_EARTHS.get(element)
     if name is None:
         return suggest(value, allowed, what=what, limit=30)
@@ -172,7 +183,7 @@ def check_scenario(scenario: Scenario, world: World, label: str = "scenario") ->
     ref = (world.meta.get("reference") or {}).get("year")
     if ref is not None and scenario.horizon.start < ref:
         problems.append(f"horizon.start: {scenario.horizon.start} is before the world's reference year {ref}")
-    sectors = sorted(set(world.demands["sector"]))
+    sectors = sorted(set(world.demands["sector"]) - {PRIVATE_STOCK_SECTOR})  # stockholders are not a market
     tariffs = {i.name for i in scenario.instruments if isinstance(i, ImportTariff) and i.name}
     edge_sets: list[tuple[int, object, set]] = []
     for k, inst in enumerate(scenario.instruments):

@@ -128,8 +128,9 @@ def licence_wedges(res: Result) -> pd.DataFrame:
     Columns: ``period, element, binding_destinations, rent_usd_per_kg_max`` (the largest
     dual among the element's content rows: what one more kg of the element's content
     licensed to that destination would be worth), ``oxide_inside_usd_per_kg`` (China),
-    ``oxide_outside_usd_per_kg`` (consumption-weighted mean of the other regions, as in the
-    headline's price table: :func:`reesim.impacts.compare.market_prices`),
+    ``oxide_outside_usd_per_kg``
+    (mean of the other regions weighted by this run's apparent consumption:
+    :func:`reesim.impacts.compare.market_prices`),
     ``wedge_usd_per_kg`` (outside minus inside: transport, route costs and the licence),
     ``outside_over_inside`` and the ratios for the quoted markets (``eu_over_inside``,
     ``jpn_over_inside``, ``usa_over_inside``).

@@ -51,7 +51,7 @@ from reesim.world.default_data import (
     _separation_ex_china,
 )
 from reesim.world.default_trade import _magnet_exports, _stage_route_targets, _stage_routes, _stage_trade
-from reesim.world.default_uses import _stage_end_uses
+from reesim.world.default_uses import _split_end_uses, _stage_end_uses
 from reesim.world.world import HEAVY_DOSE_SERVICE as DOSE
 from reesim.world.world import World
 
@@ -591,6 +591,7 @@ def build_default_world(
     exports = _magnet_exports(ctx, magnet_world, mshares)
     _stage_demand(ctx, parts, magnet_world, recipe, mshares, magnet_price, exports)
     end_uses = _stage_end_uses(ctx, parts.dems)
+    parts.dems, demand_parent = _split_end_uses(parts.dems, end_uses)
 
     ores = ctx.ores
     heavy_ores = [o for o in ores if _heavy_share(ctx, o) > 0]
@@ -648,6 +649,7 @@ def build_default_world(
                 "unmodelled": dict(ctx.cfg.get("unmodelled_elements") or {}),
             },
             "end_use_sectors": end_uses,
+            "demand_parent": demand_parent,
             "heavy_dose": {
                 "recipe_t_per_t_magnet": {e: float(recipe[e]) for e in HEAVY_DOSE if e in recipe},
                 "lean_saving": float(ctx.a["hre_thrift_saving"]["value"]),

@@ -4,10 +4,13 @@ An export licence may deny some end users (``excluded_sectors``: China's Announc
 No. 46 and 2025 No. 61 presumptively deny military end users). A pooled market cannot keep an
 exporter's goods from one sector unless the sector's use is known: this stage reads it from
 the data (``end_use_sectors`` in ``default_world.yaml``) and records it, with its share of the
-region's demand for the good at the reference, in ``World.meta['end_use_sectors']``. The
-demand row is split only by a scenario that excludes the sector
-(:func:`reesim.instruments.enduse.split_demands`), so worlds without such a licence are
-unchanged.
+region's demand for the good at the reference, in ``World.meta['end_use_sectors']``, and splits
+the sector's use off the region's demand row exactly (:func:`_split_end_uses`): the sector's
+row keeps the parent's intercept with slope ``b / s`` and the rest slope ``b / (1 - s)``, so
+the two buy together what the parent bought at every price and every result is unchanged; a
+licence that excludes the sector then adds its row (:mod:`reesim.instruments.enduse`). Each
+split row follows its parent sector's growth paths as well as its own
+(``meta['demand_parent']``; assumption: no separate data on the sector's growth).
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ def _stage_end_uses(ctx: _Ctx, dems: list[tuple]) -> dict[str, list[dict]]:
     Parameters
     ----------
     ctx : the builder's context (dataset, config, recorder).
-    dems : the demand rows built so far ``(demand, sector, region, commodity, a, b)``, whose
-        reference quantities are read from the recorder (``magnet_use[r]``) or from the row.
+    dems : the demand rows built so far ``(demand, sector, region, commodity, a, b)``; the
+        reference quantity of a region's magnet use is read from the recorder
+        (``magnet_use[r]``), so only magnet entries are used.
 
     Returns
     -------
@@ -80,3 +84,28 @@ def _stage_end_uses(ctx: _Ctx, dems: list[tuple]) -> dict[str, list[dict]]:
                 }
             )
     return out
+
+
+def end_use_demand_id(sector: str, commodity: str, region: str) -> str:
+    """Id of the demand row split off for an end-user ``sector``."""
+    return f"{sector}:{commodity}:{region}"
+
+
+def _split_end_uses(dems: list[tuple], end_uses: dict[str, list[dict]]) -> tuple[list[tuple], dict[str, str]]:
+    """Stage 6c: the demand rows with each end-user sector split off its parent (exact split).
+
+    Returns the rows and ``{split row: parent sector}``.
+    """
+    out, parents = list(dems), {}
+    for sector, entries in end_uses.items():
+        for e in entries:
+            s = float(e["share"])
+            pos = [i for i, d in enumerate(out) if d[0] == e["parent"]]
+            if len(pos) != 1 or not 0.0 < s < 1.0:
+                continue
+            did, parent_sector, region, commodity, a, b = out[pos[0]]
+            out[pos[0]] = (did, parent_sector, region, commodity, a, b / (1.0 - s))
+            split = end_use_demand_id(sector, commodity, region)
+            out.append((split, sector, region, commodity, a, b / s))
+            parents[split] = parent_sector
+    return out, parents

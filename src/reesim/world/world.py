@@ -70,7 +70,7 @@ _COLUMNS = {
     "specific": ["commodity", "origin", "dest", "per_unit"],
     "ad_valorem": ["commodity", "origin", "dest", "rate", "base"],
     "origin_rules": ["rule", "commodity", "via", "dest", "slack"],
-    "enduse_rules": ["rule", "commodity", "dest", "exporter", "demand", "slack"],
+    "enduse_rules": ["rule", "licence", "commodity", "dest", "exporter", "demand", "slack"],
     "provenance": ["parameter", "value", "unit", "source"],
 }
 
@@ -136,7 +136,7 @@ class World:
         ``dest`` may not exceed ``via``'s own production of it plus ``slack`` (kt/yr), so goods
         an exporter may not ship to ``dest`` cannot reach it through ``via``.
     enduse_rules : DataFrame
-        End-use exclusions (an exporter's licence denies an end-user sector, e.g. defense):
+        End-use exclusions (an exporter's ``licence`` denies an end-user sector, e.g. defense):
         the quantity of ``demand`` (a demand row of ``commodity`` in ``dest``) may not exceed
         ``dest``'s own production of ``commodity`` plus its imports from regions other than
         ``exporter``, plus ``slack`` (kt/yr). Its dual is the premium the excluded users pay
