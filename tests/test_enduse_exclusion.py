@@ -280,3 +280,27 @@ def test_a_licence_named_with_a_colon_still_binds():
     assert list(rules["licence"]) == ["mil:v2"]
     assert enduse.slack(sc, rules, dt.date(2025, 6, 1)).tolist() == [0.0]
     assert enduse.slack(sc, rules, dt.date(2024, 6, 1)).tolist() == [enduse.NOT_BINDING]
+
+
+def test_defense_follows_magnet_growth_and_its_own_shifts():
+    """A shift of 'magnet users' moves the defense row too (split from it); a shift of 'defense'
+    moves only the defense row (it used to validate and move nothing)."""
+    import datetime as dt
+
+    from reesim.instruments.demand import growth_factors
+    from reesim.world.default import load_default_world
+
+    world = load_default_world(2024)
+    d = world.demands
+    base = {"name": "x", "horizon": {"start": 2025, "end": 2025}}
+    shift = {"type": "demand_shift", "regions": ["USA"], "growth": {2025: 0.10}, "start": 2025}
+    users = growth_factors(
+        parse({**base, "instruments": [shift | {"sector": "magnet users"}]}), world, dt.date(2025, 7, 1), 1.0
+    )
+    own = growth_factors(
+        parse({**base, "instruments": [shift | {"sector": "defense"}]}), world, dt.date(2025, 7, 1), 1.0
+    )
+    is_def = (d["sector"] == "defense").to_numpy()
+    is_users_us = ((d["sector"] == "magnet users") & (d["region"] == "USA")).to_numpy()
+    assert np.allclose(users[is_def | is_users_us], 1.1) and np.allclose(users[~(is_def | is_users_us)], 1.0)
+    assert np.allclose(own[is_def], 1.1) and np.allclose(own[~is_def], 1.0)
