@@ -113,7 +113,8 @@ def test_a_child_scenario_delays_a_project_by_name(tmp_path):
         ({"region": "USAA"}, "did you mean 'USA'"),
         ({"end": "2030-01-01"}, "leave out end"),
         ({"capacity_tonnes_per_year": 0}, "greater than 0"),
-        ({"stage": "mining"}, "'separation' or 'magnet'"),
+        ({"stage": "mining"}, "'separation', 'magnet' or 'recycling'"),
+        ({"stage": "recycling"}, "unit_cost_usd_per_kg: a recycling project needs its cash cost"),
     ],
 )
 def test_bad_projects_are_named(change, says):
@@ -175,3 +176,53 @@ def test_a_project_charges_its_capital_to_its_region():
     inst = CapacityProject.model_validate(project())
     assert P.capital_charge(inst, Dynamics(), 3.0) == pytest.approx(6.0)
     assert P.capital_charge(inst, Dynamics(), 1.5) == pytest.approx(3.0)
+
+
+def test_a_recycling_plant_makes_magnets_from_scrap_at_its_cost():
+    """A short-loop recycling line (stage recycling): magnet material with no rare-earth input,
+    kind 'recycling', at capacity while the magnet price covers its cash cost, idle when it does
+    not; its capital charge defaults to a magnet line's annuity."""
+    cf = baseline(end=2026)
+    cheap = run(
+        project(stage="recycling", region="EU", unit_cost_usd_per_kg=30, ramp_years=0, start="2025-01-01"),
+        cf=cf,
+        end=2026,
+    )
+    world = scenario_world(scenario(project(stage="recycling", region="EU", unit_cost_usd_per_kg=30)))
+    io = world.io[world.io["process"] == "project:plant-x"]
+    assert io[["commodity", "coef"]].values.tolist() == [["magnet:ndfeb", 1.0]]  # no input at all
+    prod = cheap.production
+    out = prod[prod["process"] == "project:plant-x"].set_index("period")
+    assert set(out["kind"]) == {"recycling"}
+    assert out["tonnes_per_year"].to_dict() == pytest.approx({"2025": 3000.0, "2026": 3000.0}, rel=1e-6)
+    dear = run(
+        project(stage="recycling", region="EU", unit_cost_usd_per_kg=500, ramp_years=0, start="2025-01-01"),
+        cf=cf,
+        end=2026,
+    )
+    p = dear.production
+    assert p[p["process"] == "project:plant-x"]["tonnes_per_year"].sum() < 1e-6  # 500 USD/kg: never pays
+    (inst,) = [
+        i
+        for i in scenario(project(stage="recycling", unit_cost_usd_per_kg=30)).instruments
+        if i.type == "capacity_project"
+    ]
+    dyn = scenario().dynamics
+    assert P.capital_charge(inst, dyn, 3.0) == pytest.approx(dyn.capex_usd_per_kg_year["magnet"] * 3.0)
+
+
+def test_shipped_recycling_scenario_recycles_on_the_dates_of_its_sources():
+    """recycling-and-thrifting: Heraeus Remloy's 600 t/yr in service from the start, 1,200 t/yr
+    from 2028 (second line from 2027-01-01, one year's ramp)."""
+    import copy
+
+    from reesim.pipeline import run_pair
+    from reesim.scenario.load import parse, resolve
+
+    data, _ = resolve("recycling-and-thrifting")
+    data = copy.deepcopy(data)
+    data["horizon"] = {**data["horizon"], "end": 2028}
+    res, _, _ = run_pair(parse(data, "recycling-and-thrifting"))
+    p = res.production
+    rec = p[p["kind"] == "recycling"].groupby("year")["tonnes_per_year"].sum()
+    assert rec.to_dict() == pytest.approx({2025: 600.0, 2026: 600.0, 2027: 900.0, 2028: 1200.0}, rel=1e-6)

@@ -82,6 +82,7 @@ def print_headline(h: dict, scenario_name: str, cf_name: str) -> None:
         )
     out.print(t3)
     _print_heavy_dose(h.get("heavy_re_per_magnet") or [])
+    _print_recycled(h.get("recycled_supply") or [])
 
 
 KEY_COMMODITIES = ("oxide:Dy", "oxide:Tb", "oxide:Nd", "oxide:Pr", "magnet:ndfeb")
@@ -140,6 +141,21 @@ def _print_heavy_dose(rows: list[dict]) -> None:
         f"Dy per t of magnet made outside China: {sc.loc[y, 'dy_kg_per_t']:.2f} kg in {y} (lean grades "
         f"{100 * sc.loc[y, 'lean_share']:.0f} % of output) against {cf.loc[y, 'dy_kg_per_t']:.2f} kg "
         f"({100 * cf.loc[y, 'lean_share']:.0f} %) without the measures, the largest gap {tail}"
+    )
+
+
+def _print_recycled(rows: list[dict]) -> None:
+    """One line on magnet material made by recycling plants, first and last year of the scenario."""
+    df = pd.DataFrame(rows)
+    if df.empty or not (df["path"] == "scenario").any():
+        return
+    sc = df[df["path"] == "scenario"].groupby("year")["tonnes"].sum()
+    cf = df[df["path"] == "counterfactual"].groupby("year")["tonnes"].sum()
+    first, last = int(sc.index.min()), int(sc.index.max())
+    regions = ", ".join(sorted(set(df.loc[df["path"] == "scenario", "region"])))
+    out.print(
+        f"Recycled magnet material ({regions}): {sc[first]:,.0f} t in {first}, {sc[last]:,.0f} t in {last} "
+        f"(without the measures: {cf.get(last, 0.0):,.0f} t in {last}; recycled_supply in summary.json)."
     )
 
 

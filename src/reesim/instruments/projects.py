@@ -2,7 +2,10 @@
 
 A project is a plant of its own in the world: a process ``project:<name>`` with the inputs and
 outputs of its region's stage (``magnet:<region>`` or ``separation-capacity:<region>``) and
-no capacity at the start. Its capacity comes through the investment pipeline on the project's
+no capacity at the start. A ``recycling`` project makes magnet material from end-of-life
+magnets (short loop: hydrogen processing of scrap into powder, as Heraeus Remloy and HyProMag
+do): output ``magnet:ndfeb`` with no rare-earth input, at its stated cash cost (scrap and
+processing), kind ``recycling`` in the production table. Its capacity comes through the investment pipeline on the project's
 dates: equal tranches from ``start`` to ``start + ramp_years`` (one a year or closer; all at
 ``start`` when ``ramp_years`` is 0), so it is
 in service from the first step that starts on or after each tranche's date
@@ -39,6 +42,10 @@ CAPITAL_CHARGE_RATE = 0.12
 CAPITAL_INSTRUMENT = "capital charge (project)"
 #: the process whose inputs and outputs a project of each stage copies
 TEMPLATE = {"magnet": "magnet:{region}", "separation": "separation-capacity:{region}"}
+#: what a recycling project makes: magnet material (short loop, no new rare earths)
+RECYCLED_GOOD = "magnet:ndfeb"
+#: the stage whose capex annuity a project's capital charge defaults to
+CAPEX_STAGE = {"separation": "separation", "magnet": "magnet", "recycling": "magnet"}
 
 
 def projects(scenario: Scenario) -> list[tuple[int, CapacityProject]]:
@@ -77,17 +84,22 @@ def structure(scenario: Scenario, world: World, label: str = "scenario") -> dict
     for k, inst in projects(scenario):
         if inst.region not in world.regions:
             continue  # reesim.scenario.checks names the unknown region with the others' problems
+        pid = process_id(inst)
+        if pid in names:
+            raise InputError(
+                f"{label}: instruments[{k}].name: {inst.name!r} is already a process of the world"
+            )
+        if inst.stage == "recycling":  # short-loop: magnet material from end-of-life magnets
+            cash, q = float(inst.unit_cost_usd_per_kg), inst.capacity_tonnes_per_year / 1000.0
+            procs.append((pid, inst.region, "recycling", 0.0, (1.0 - spread) * cash, spread * cash / q))
+            io.append(pd.DataFrame({"process": [pid], "commodity": [RECYCLED_GOOD], "coef": [1.0]}))
+            continue
         tpl = TEMPLATE[inst.stage].format(region=inst.region)
         if tpl not in names:
             have = sorted(r for r in world.regions if TEMPLATE[inst.stage].format(region=r) in names)
             raise InputError(
                 f"{label}: instruments[{k}].region: {inst.region!r} has no {inst.stage} stage in the world to "
                 f"build on; allowed: {', '.join(have)}"
-            )
-        pid = process_id(inst)
-        if pid in names:
-            raise InputError(
-                f"{label}: instruments[{k}].name: {inst.name!r} is already a process of the world"
             )
         cash = unit_cost(scenario, world, inst)
         q = inst.capacity_tonnes_per_year / 1000.0
@@ -114,7 +126,8 @@ def capital_charge(inst: CapacityProject, dynamics, capacity_kt: float) -> float
     if inst.capex_usd_million is not None:
         full = inst.capex_usd_million * CAPITAL_CHARGE_RATE
     else:
-        full = dynamics.capex_usd_per_kg_year[inst.stage] * nameplate  # USD/kg/yr x kt/yr = million USD/yr
+        # USD/kg/yr x kt/yr = million USD/yr; a recycling line at a magnet line's (assumption: no data)
+        full = dynamics.capex_usd_per_kg_year[CAPEX_STAGE[inst.stage]] * nameplate
     return full * min(1.0, max(0.0, capacity_kt / nameplate))
 
 

@@ -338,8 +338,11 @@ class CapacityProject(InForce):
         ..., min_length=1, description="the project's name (required: scenarios override it by name)"
     )
     region: str
-    stage: Literal["separation", "magnet"] = Field(
-        ..., description="separation (t REO of separated oxides a year) or magnet (t of NdFeB magnet a year)"
+    stage: Literal["separation", "magnet", "recycling"] = Field(
+        ...,
+        description="separation (t REO of separated oxides a year), magnet (t of NdFeB magnet a year) or "
+        "recycling (t a year of NdFeB magnet material made from end-of-life magnets, short loop: no new rare "
+        "earths; needs unit_cost_usd_per_kg)",
     )
     capacity_tonnes_per_year: Annotated[float, Field(gt=0, le=MAX_TONNES)] = Field(
         ..., description="nameplate capacity, tonnes per year"
@@ -364,6 +367,15 @@ class CapacityProject(InForce):
         if self.end is not None:
             raise ValueError(
                 "a project's capacity stays once built: leave out end (cancel it by leaving it out)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _recycling_cost(self):
+        if self.stage == "recycling" and self.unit_cost_usd_per_kg is None:
+            raise ValueError(
+                "unit_cost_usd_per_kg: a recycling project needs its cash cost (scrap and processing, USD/kg "
+                "of magnet material); the world has no recycling cost to default to"
             )
         return self
 

@@ -239,6 +239,23 @@ def heavy_re_per_magnet(res: Result, cf: Result) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+def recycled_supply(res: Result, cf: Result) -> pd.DataFrame:
+    """Magnet material made by recycling plants (kind ``recycling``), by region and year, t.
+
+    Columns ``year, region, path`` (``scenario``/``counterfactual``) and ``tonnes`` (the year's
+    output); empty when neither run recycles.
+    """
+    parts = []
+    for path, r in (("scenario", res), ("counterfactual", cf)):
+        p = r.production
+        p = p[p["kind"] == "recycling"]
+        if len(p):
+            parts.append(p.groupby(["year", "region"], as_index=False)["tonnes"].sum().assign(path=path))
+    if not parts:
+        return pd.DataFrame(columns=["year", "region", "path", "tonnes"])
+    return pd.concat(parts, ignore_index=True)[["year", "region", "path", "tonnes"]]
+
+
 def headline(res: Result, cf: Result) -> dict:
     """The headline figures as plain data (for summary.json)."""
     from reesim.impacts.compare import price_table
@@ -252,4 +269,5 @@ def headline(res: Result, cf: Result) -> dict:
         "licences": licence_wedges(res).to_dict("records"),
         "china_exports": china_exports(res, cf).to_dict("records"),
         "heavy_re_per_magnet": heavy_re_per_magnet(res, cf).to_dict("records"),
+        "recycled_supply": recycled_supply(res, cf).to_dict("records"),
     }
