@@ -227,3 +227,39 @@ def test_outside_china_price_change_is_a_fixed_basket_of_the_counterfactual_use(
     assert t.loc["outside China", "usd_per_kg"] == pytest.approx(200.0)
     assert t.loc["outside China", "change_pct"] == pytest.approx(100.0)
     assert t.loc["inside China", "change_pct"] == pytest.approx(0.0)
+
+
+def test_units_at_risk_by_hand():
+    """100 t of U.S. magnet shortfall (90 t magnet users + 10 t defense) and 50 t in Japan: an
+    EV traction motor of 1.43-2.0 kg stands for 50,000-69,930 U.S. units; outside China sums the
+    regions; China's own shortfall counts only in the world scope."""
+    from reesim.impacts.downstream import peak_units, units_table
+
+    shortages = pd.DataFrame(
+        {
+            "period": "2025",
+            "year": 2025,
+            "region": ["USA", "USA", "JPN", "CHN", "USA"],
+            "sector": ["magnet users", "defense", "magnet users", "magnet users", "other uses"],
+            "shortage_tonnes": [90.0, 10.0, 50.0, 20.0, 999.0],
+        }
+    )
+    content = pd.DataFrame(
+        {
+            "product": ["motor", "motor", "battery"],
+            "per": ["motor", "motor", "car"],
+            "commodity": ["magnet:ndfeb", "magnet:ndfeb", "oxide:La"],
+            "kg_low": [1.43, 2.0, 10.0],
+            "kg_high": [1.43, 2.0, 10.0],
+            "source_id": ["a", "b", "c"],
+        }
+    )
+    u = units_table(shortages, content).set_index("scope")
+    assert list(u["product"].unique()) == ["motor"]  # only products with an NdFeB intensity
+    assert u.loc["USA", "shortage_tonnes"] == pytest.approx(100.0)  # other uses do not count
+    assert u.loc["USA", "units_low"] == pytest.approx(50_000.0)
+    assert u.loc["USA", "units_high"] == pytest.approx(100_000 / 1.43)
+    assert u.loc["outside China", "shortage_tonnes"] == pytest.approx(150.0)
+    assert u.loc["world", "shortage_tonnes"] == pytest.approx(170.0)
+    peak = peak_units(u.reset_index(), "USA")
+    assert peak["period"] == "2025" and peak["products"][0]["source_ids"] == "a,b"

@@ -78,6 +78,7 @@ def impact_tables(im, res, sc=None) -> dict[str, pd.DataFrame]:
         "shortages": im.shortages,
         "product_costs": im.product_costs,
         "jobs": im.jobs,
+        "units_at_risk": im.units_at_risk,
         "price_changes": im.prices,
         "indicators": indicators_table(res),
     }

@@ -199,6 +199,22 @@ def print_impacts(ih: dict) -> None:
             f"{j['jobs_exposed_low']:,.0f} (REE-dependent products) to {j['jobs_exposed_high']:,.0f} (all magnet-using "
             f"sectors), {j['jobs_exposed_high_with_supply_chain']:,.0f} with supply-chain jobs."
         )
+    u = (ih.get("units_at_risk_peak") or {}).get("USA") or {}
+    if u.get("products"):
+        parts = [
+            (
+                f"{p['units_low']:,.0f}-{p['units_high']:,.0f}"
+                if round(p["units_low"]) != round(p["units_high"])
+                else f"{p['units_low']:,.0f}"
+            )
+            + f" x {p['product']}"
+            for p in u["products"]
+        ]
+        out.print(
+            f"U.S. magnet shortfall at its peak ({u['shortage_tonnes']:,.0f} t in {u['period']}) equals the magnets of "
+            + "; or ".join(parts)
+            + " - each if all of it fell on that product (units_at_risk)."
+        )
 
 
 def run(

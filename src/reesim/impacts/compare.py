@@ -22,7 +22,10 @@ Tables (all immutable copies):
   magnet-using sectors (employment rows, cited): low = REE-dependent products (Penn State),
   high = motor vehicles + wind + aerospace; ``high_with_supply_chain`` adds the EPI indirect-jobs
   multiplier for durable manufacturing. Assumes output falls in proportion to the magnet
-  shortfall (no substitution within the step).
+  shortfall (no substitution within the step);
+* ``units_at_risk`` — the magnet shortfall of each region, outside China and the world as the
+  units of each magnet product (EV traction motor, EV, F-35) its magnets would have gone into
+  if all of it fell on that product (:mod:`reesim.impacts.downstream`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from reesim.impacts.downstream import peak_units, units_table
 from reesim.simulate.result import Result
 
 OWNER = "CHN"
@@ -394,6 +398,7 @@ def compare(result: Result, counterfactual: Result, discount_rate: float = DISCO
         "welfare_discounted": discounted(welfare, discount_rate, base_year),
         "product_costs": product_cost_table(prices),
         "jobs": jobs_table(shortages),
+        "units_at_risk": units_table(shortages, _product_content()),
     }
     return Impacts(result.scenario_name, counterfactual.scenario_name, discount_rate, tables)
 
@@ -439,4 +444,7 @@ def impact_headline(im: Impacts) -> dict:
         "welfare_pv_usd_million_world": float(tot["pv_usd_million"].sum()),
         "product_cost_peaks": peaks,
         "us_jobs_exposed_peak": jobs_peak,
+        "units_at_risk_peak": {
+            scope: peak_units(im.units_at_risk, scope) for scope in ("USA", "outside China")
+        },
     }

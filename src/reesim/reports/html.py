@@ -432,6 +432,36 @@ def _headline(run: Run) -> str:
         )
     else:
         parts.append(_note("No U.S. magnet shortfall in this run: no jobs exposed."))
+    parts.append("<h3>Units not built</h3>")
+    peaks = [p for p in (ih.get("units_at_risk_peak") or {}).values() if p and p.get("products")]
+    if peaks:
+        rows = [
+            [
+                p["scope"],
+                p["period"],
+                num(p["shortage_tonnes"]),
+                q["product"],
+                num(q["units_low"]),
+                num(q["units_high"]),
+                q["source_ids"],
+            ]
+            for p in peaks
+            for q in p["products"]
+        ]
+        parts.append(
+            table_html(
+                ["scope", "period", "magnet shortfall, t", "product", "units, low", "units, high", "sources"],
+                rows,
+                "The peak magnet shortfall as the units of each magnet product its magnets would have gone "
+                "into if all of it fell on that product (an upper bound per product; rows do not add up). "
+                f"From {code('summary.json')} → {code('impacts.units_at_risk_peak')} (table "
+                f"{code('units_at_risk')}); method and the check against the 2025 halts in docs/downstream.md.",
+                numeric=(2, 4, 5),
+                cls="wide small",
+            )
+        )
+    else:
+        parts.append(_note("No magnet shortfall in this run: no units at risk."))
     return "\n".join(parts)
 
 

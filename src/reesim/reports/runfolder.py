@@ -27,6 +27,7 @@ OPTIONAL = (
     "shortages",
     "product_costs",
     "jobs",
+    "units_at_risk",
     "price_changes",
     "indicators",
 )
