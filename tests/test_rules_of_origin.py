@@ -81,3 +81,30 @@ def test_a_re_export_control_does_not_leak_through_stock_releases():
         for per in ("2026", "2027"):
             if per in m.index:
                 assert m.loc[per, "exports"] <= m.loc[per, "output"] * (1 + 1e-6) + 1e-6, (via, per)
+
+
+def test_rules_of_origin_follow_their_instrument_even_with_a_colon_in_its_name():
+    """Each rule carries its instrument's name (owner); a ':' in the name, which also separates
+    the parts of a rule's label, does not leave the rules slack while the instrument is in force."""
+    import datetime as dt
+
+    from reesim.instruments import trade
+    from reesim.scenario.load import parse
+    from reesim.simulate.stepper import scenario_world
+
+    ban = {
+        "type": "export_ban",
+        "name": "ban:v2",
+        "exporter": "CHN",
+        "destinations": ["USA"],
+        "commodities": ["magnet:ndfeb"],
+        "no_reexport": True,
+        "start": "2026-01-01",
+    }
+    sc = parse(
+        {"name": "x", "extends": "baseline", "horizon": {"start": 2025, "end": 2026}, "instruments": [ban]}
+    )
+    rules = scenario_world(sc).origin_rules
+    assert len(rules) > 0 and set(rules["owner"]) == {"ban:v2"}
+    assert (trade.origin_slack(sc, rules, dt.date(2026, 6, 1)) == 0.0).all()
+    assert (trade.origin_slack(sc, rules, dt.date(2025, 6, 1)) == trade.NOT_BINDING).all()

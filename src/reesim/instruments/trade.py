@@ -202,8 +202,10 @@ def origin_structure(scenario: Scenario, world: World) -> pd.DataFrame:
         for c, _, d in _edges(inst, world):
             for v in world.regions:
                 if v not in sources and v != d and (c, v, d) in keys:
-                    rows.append((f"{label}:{c}:{v}->{d}", c, v, d, NOT_BINDING))
-    return pd.DataFrame(rows, columns=["rule", "commodity", "via", "dest", "slack"]).drop_duplicates("rule")
+                    rows.append((f"{label}:{c}:{v}->{d}", label, c, v, d, NOT_BINDING))
+    return pd.DataFrame(rows, columns=["rule", "owner", "commodity", "via", "dest", "slack"]).drop_duplicates(
+        "rule"
+    )
 
 
 def origin_slack(scenario: Scenario, rules: pd.DataFrame, when: dt.date) -> pd.Series:
@@ -213,8 +215,7 @@ def origin_slack(scenario: Scenario, rules: pd.DataFrame, when: dt.date) -> pd.S
         for k, inst in enumerate(scenario.instruments)
         if _origin_ruled(inst) and inst.in_force(when)
     }
-    owner = rules["rule"].str.split(":").str[0]
-    return pd.Series([0.0 if o in active else NOT_BINDING for o in owner], index=rules.index)
+    return pd.Series([0.0 if o in active else NOT_BINDING for o in rules["owner"]], index=rules.index)
 
 
 def _exclusion_factor(scenario: Scenario, tariff: str, when: dt.date) -> float:

@@ -69,7 +69,7 @@ _COLUMNS = {
     "quota_members": ["quota", "commodity", "origin", "dest", "coef"],
     "specific": ["commodity", "origin", "dest", "per_unit"],
     "ad_valorem": ["commodity", "origin", "dest", "rate", "base"],
-    "origin_rules": ["rule", "commodity", "via", "dest", "slack"],
+    "origin_rules": ["rule", "owner", "commodity", "via", "dest", "slack"],
     "enduse_rules": ["rule", "licence", "commodity", "dest", "exporter", "demand", "slack"],
     "provenance": ["parameter", "value", "unit", "source"],
 }
@@ -132,7 +132,7 @@ class World:
         specific wedges (USD/kg) and ad valorem rates (``base`` = ``origin`` for an export
         tax on the origin price, ``cif`` for an import tariff on origin price + transport).
     origin_rules : DataFrame
-        Rules of origin (re-export controls): the flow of ``commodity`` from ``via`` to
+        Rules of origin (re-export controls, set by instrument ``owner``): the flow of ``commodity`` from ``via`` to
         ``dest`` may not exceed ``via``'s own production of it plus ``slack`` (kt/yr), so goods
         an exporter may not ship to ``dest`` cannot reach it through ``via``.
     enduse_rules : DataFrame
