@@ -127,3 +127,12 @@ def test_dependence_report_prints_figures_and_sources(capsys):
     assert "8,489-8,498" in out  # separation 2023: China 92 %, Malaysia 5 %, 3 % unknown
     assert "usgs-mineral-commodity-ee47b4" in out
     assert "net import reliance" in out
+
+
+def test_a_licensing_scenario_is_refused_as_counterfactual(capsys):
+    """Approval shares refer to the counterfactual's exports, so a licensing scenario used as the
+    counterfactual would approve nothing (an embargo): refused, naming the option and what to do."""
+    code, _, err = invoke(capsys, "run", "us-301-tariffs", "--against", "china-2025-licensing")
+    assert code == 2
+    assert "--against: 'china-2025-licensing' has licences given as approval shares" in err
+    assert "reesim compare" in err

@@ -230,9 +230,11 @@ def test_outside_china_price_change_is_a_fixed_basket_of_the_counterfactual_use(
 
 
 def test_units_at_risk_by_hand():
-    """100 t of U.S. magnet shortfall (90 t magnet users + 10 t defense) and 50 t in Japan: an
-    EV traction motor of 1.43-2.0 kg stands for 50,000-69,930 U.S. units; outside China sums the
-    regions; China's own shortfall counts only in the world scope."""
+    """U.S. magnet users short by 90 t and defense by 10 t, Japan short by 50 t, China buying 20 t
+    MORE than without the measures: an EV traction motor of 1.43-2.0 kg stands for the 90 t of the
+    U.S. magnet users (45,000-62,937 units) and an F-35 of 8-20 kg for the 10 t of defense
+    (500-1,250); outside China nets 140 t of magnet users, the world 120 t (China's extra use
+    offsets), and other uses never count."""
     from reesim.impacts.downstream import peak_units, units_table
 
     shortages = pd.DataFrame(
@@ -241,25 +243,31 @@ def test_units_at_risk_by_hand():
             "year": 2025,
             "region": ["USA", "USA", "JPN", "CHN", "USA"],
             "sector": ["magnet users", "defense", "magnet users", "magnet users", "other uses"],
-            "shortage_tonnes": [90.0, 10.0, 50.0, 20.0, 999.0],
+            "tonnes": [910.0, 90.0, 450.0, 1020.0, 1.0],
+            "tonnes_cf": [1000.0, 100.0, 500.0, 1000.0, 1000.0],
         }
     )
     content = pd.DataFrame(
         {
-            "product": ["motor", "motor", "battery"],
-            "per": ["motor", "motor", "car"],
-            "commodity": ["magnet:ndfeb", "magnet:ndfeb", "oxide:La"],
-            "kg_low": [1.43, 2.0, 10.0],
-            "kg_high": [1.43, 2.0, 10.0],
-            "source_id": ["a", "b", "c"],
+            "product": ["motor", "motor", "jet", "battery"],
+            "per": ["motor", "motor", "aircraft", "car"],
+            "sector": ["magnet users", "magnet users", "defense", "magnet users"],
+            "commodity": ["magnet:ndfeb", "magnet:ndfeb", "magnet:ndfeb", "oxide:La"],
+            "kg_low": [1.43, 2.0, 8.0, 10.0],
+            "kg_high": [1.43, 2.0, 20.0, 10.0],
+            "source_id": ["a", "b", "c", "d"],
         }
     )
-    u = units_table(shortages, content).set_index("scope")
-    assert list(u["product"].unique()) == ["motor"]  # only products with an NdFeB intensity
-    assert u.loc["USA", "shortage_tonnes"] == pytest.approx(100.0)  # other uses do not count
-    assert u.loc["USA", "units_low"] == pytest.approx(50_000.0)
-    assert u.loc["USA", "units_high"] == pytest.approx(100_000 / 1.43)
-    assert u.loc["outside China", "shortage_tonnes"] == pytest.approx(150.0)
-    assert u.loc["world", "shortage_tonnes"] == pytest.approx(170.0)
+    u = units_table(shortages, content).set_index(["scope", "product"])
+    assert set(u.index.get_level_values("product")) == {"motor", "jet"}  # only NdFeB intensities
+    assert u.loc[("USA", "motor"), "shortage_tonnes"] == pytest.approx(90.0)
+    assert u.loc[("USA", "motor"), "units_low"] == pytest.approx(45_000.0)
+    assert u.loc[("USA", "motor"), "units_high"] == pytest.approx(90_000 / 1.43)
+    assert u.loc[("USA", "jet"), "units_low"] == pytest.approx(500.0)
+    assert u.loc[("USA", "jet"), "units_high"] == pytest.approx(1_250.0)
+    assert u.loc[("outside China", "motor"), "shortage_tonnes"] == pytest.approx(140.0)
+    assert u.loc[("world", "motor"), "shortage_tonnes"] == pytest.approx(120.0)
+    assert ("CHN", "motor") not in u.index  # China buys more: no shortfall there
     peak = peak_units(u.reset_index(), "USA")
-    assert peak["period"] == "2025" and peak["products"][0]["source_ids"] == "a,b"
+    assert peak["period"] == "2025" and peak["shortage_tonnes"] == pytest.approx(100.0)
+    assert {p["product"]: p["source_ids"] for p in peak["products"]} == {"motor": "a,b", "jet": "c"}

@@ -226,3 +226,8 @@ def test_shipped_recycling_scenario_recycles_on_the_dates_of_its_sources():
     p = res.production
     rec = p[p["kind"] == "recycling"].groupby("year")["tonnes_per_year"].sum()
     assert rec.to_dict() == pytest.approx({2025: 600.0, 2026: 600.0, 2027: 900.0, 2028: 1200.0}, rel=1e-6)
+
+
+def test_a_recycling_plant_needs_a_magnet_market_in_its_region():
+    with pytest.raises(InputError, match=r"instruments\[\d+\]\.region: 'MDG' has no magnet market"):
+        scenario_world(scenario(project(stage="recycling", region="MDG", unit_cost_usd_per_kg=30)))

@@ -87,3 +87,12 @@ def test_ensemble_with_saltelli_design_writes_sobol_indices(one_year, tmp_path):
     # the design is the one make_design gives: member k alone re-runs with the same inputs
     again = make_design(space, n, "saltelli", 2)
     assert np.allclose(again[sorted(space)].to_numpy(), design[sorted(space)].to_numpy())
+
+
+def test_a_saltelli_design_needs_four_base_points():
+    from reesim.errors import InputError
+
+    one_year = load_scenario("china-2025-licensing")
+    space = {k: v for k, v in default_space(one_year).items() if k == "stock_cover_months"}
+    with pytest.raises(InputError, match="4 or more"):
+        make_design(space, 3, "saltelli", 0)

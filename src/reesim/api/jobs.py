@@ -81,8 +81,12 @@ def scenario_of(request: dict[str, Any]):
     else:
         sc = load_shipped(str(request.get("scenario")), "scenario")
     ref = request.get("against") or sc.counterfactual or "baseline"
-    cf = load_shipped(ref, "against" if request.get("against") else "counterfactual")
+    field = "against" if request.get("against") else "counterfactual"
+    cf = load_shipped(ref, field)
     cf = cf.model_copy(update={"horizon": sc.horizon, "world": sc.world})
+    from reesim.pipeline import check_counterfactual
+
+    check_counterfactual(cf, field)
     return sc, cf
 
 

@@ -82,7 +82,9 @@ def ensemble_cmd(
         raise InputError(f"--seed: {seed}; allowed: a whole number from 0 to 2**63 - 1")
     sc = load_scenario(scenario)
     if against is not None:
-        load_scenario(against)  # an unknown counterfactual is refused before any member runs
+        from reesim.pipeline import check_counterfactual
+
+        check_counterfactual(load_scenario(against), "--against")  # refused before any member runs
     space = scenario_space(sc, list(vary or []), only_listed)
     if not space:
         raise InputError(

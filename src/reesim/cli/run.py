@@ -201,19 +201,20 @@ def print_impacts(ih: dict) -> None:
         )
     u = (ih.get("units_at_risk_peak") or {}).get("USA") or {}
     if u.get("products"):
-        parts = [
-            (
-                f"{p['units_low']:,.0f}-{p['units_high']:,.0f}"
-                if round(p["units_low"]) != round(p["units_high"])
-                else f"{p['units_low']:,.0f}"
-            )
-            + f" x {p['product']}"
-            for p in u["products"]
-        ]
+        by_sector: dict[str, list[str]] = {}
+        tonnes: dict[str, float] = {}
+        for p in u["products"]:
+            low, high = round(p["units_low"]), round(p["units_high"])
+            units = f"{low:,}-{high:,}" if low != high else f"{low:,}"
+            by_sector.setdefault(p["sector"], []).append(f"{units} x {p['product']}")
+            tonnes[p["sector"]] = p["shortage_tonnes"]
+        said = "; ".join(
+            f"{sector} {tonnes[sector]:,.0f} t, the magnets of {' or '.join(items)}"
+            for sector, items in by_sector.items()
+        )
         out.print(
-            f"U.S. magnet shortfall at its peak ({u['shortage_tonnes']:,.0f} t in {u['period']}) equals the magnets of "
-            + "; or ".join(parts)
-            + " - each if all of it fell on that product (units_at_risk)."
+            f"U.S. magnets not bought at the peak ({u['period']}): {said} - each if all of it fell on that "
+            "product (units_at_risk; docs/downstream.md)."
         )
 
 

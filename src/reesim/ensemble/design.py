@@ -63,6 +63,10 @@ def make_design(space: dict[str, Parameter], n: int, method: str, seed: int) -> 
     """
     if n < 1:
         raise InputError(f"-n: {n} members; allowed: 1 or more")
+    if method == "saltelli" and n < 4:
+        raise InputError(
+            f"-n: {n} base points; allowed with saltelli: 4 or more (64 or more for usable indices)"
+        )
     names = sorted(space)
     labels = None
     if method == "saltelli":

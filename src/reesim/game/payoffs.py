@@ -266,10 +266,12 @@ def payoff_tensor(
     import dask
 
     from reesim.ensemble.space import apply as apply_values
+    from reesim.pipeline import check_counterfactual
     from reesim.simulate import simulate
     from reesim.world.default import load_default_world
 
     b = bundles(game, folder)
+    check_counterfactual(b.base, "base")  # every profile runs against the base
     if values:
         b = replace(b, base=apply_values(b.base, values))
     world = load_default_world(b.base.world.reference_year, assumptions=b.base.world.assumptions)

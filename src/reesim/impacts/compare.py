@@ -269,6 +269,7 @@ def _product_content() -> pd.DataFrame:
                 {
                     "product": r.product,
                     "per": r.per,
+                    "sector": r.sector,
                     "commodity": r.commodity,
                     "kg_low": min(vals) * factor,
                     "kg_high": max(vals) * factor,

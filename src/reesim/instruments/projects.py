@@ -76,6 +76,13 @@ def unit_cost(scenario: Scenario, world: World, inst: CapacityProject) -> float:
     return float(base["mc_intercept"] + base["mc_slope"] * base["capacity"])
 
 
+def _magnet_markets(world: World) -> set[str]:
+    """Regions where magnet material can go: magnet users, or a magnet trade route out."""
+    d, e = world.demands, world.edges
+    users = set(d.loc[d["commodity"] == RECYCLED_GOOD, "region"])
+    return users | set(e.loc[e["commodity"] == RECYCLED_GOOD, "origin"])
+
+
 def structure(scenario: Scenario, world: World, label: str = "scenario") -> dict[str, pd.DataFrame]:
     """The projects' processes (no capacity yet) and their io rows, copied from their region's stage."""
     procs, io = [], []
@@ -90,6 +97,13 @@ def structure(scenario: Scenario, world: World, label: str = "scenario") -> dict
                 f"{label}: instruments[{k}].name: {inst.name!r} is already a process of the world"
             )
         if inst.stage == "recycling":  # short-loop: magnet material from end-of-life magnets
+            markets = _magnet_markets(world)
+            if inst.region not in markets:
+                raise InputError(
+                    f"{label}: instruments[{k}].region: {inst.region!r} has no magnet market in the world "
+                    f"(no magnet users and no magnet trade) for recycled magnets to go to; allowed: "
+                    f"{', '.join(sorted(markets))}"
+                )
             cash, q = float(inst.unit_cost_usd_per_kg), inst.capacity_tonnes_per_year / 1000.0
             procs.append((pid, inst.region, "recycling", 0.0, (1.0 - spread) * cash, spread * cash / q))
             io.append(pd.DataFrame({"process": [pid], "commodity": [RECYCLED_GOOD], "coef": [1.0]}))

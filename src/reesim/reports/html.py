@@ -439,7 +439,7 @@ def _headline(run: Run) -> str:
             [
                 p["scope"],
                 p["period"],
-                num(p["shortage_tonnes"]),
+                num(q["shortage_tonnes"]),
                 q["product"],
                 num(q["units_low"]),
                 num(q["units_high"]),
@@ -450,7 +450,15 @@ def _headline(run: Run) -> str:
         ]
         parts.append(
             table_html(
-                ["scope", "period", "magnet shortfall, t", "product", "units, low", "units, high", "sources"],
+                [
+                    "scope",
+                    "period",
+                    "its sector's shortfall, t",
+                    "product",
+                    "units, low",
+                    "units, high",
+                    "sources",
+                ],
                 rows,
                 "The peak magnet shortfall as the units of each magnet product its magnets would have gone "
                 "into if all of it fell on that product (an upper bound per product; rows do not add up). "

@@ -353,12 +353,14 @@ class CapacityProject(InForce):
     unit_cost_usd_per_kg: UsdPerKg | None = Field(
         None,
         description="cash cost at nameplate, USD/kg of output (default: the stage's reference cost in the world: "
-        "magnet_processing_cost for magnets, the region's separation cash cost for separation)",
+        "magnet_processing_cost for magnets, the region's separation cash cost for separation; required for "
+        "recycling: scrap and processing)",
     )
     capex_usd_million: Annotated[float, Field(ge=0, le=1e6)] | None = Field(
         None,
         description="capital cost, million USD, charged at 12 %/yr to the region from first output "
-        "(default: the investment rule's capex_usd_per_kg_year of the stage x nameplate)",
+        "(default: the investment rule's capex_usd_per_kg_year of the stage x nameplate; a magnet line's for "
+        "recycling)",
     )
     basis: str = Field("", description="where the figures come from (a dataset row, a company report)")
 
