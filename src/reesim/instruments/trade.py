@@ -156,20 +156,48 @@ def _overlap(a0: int, a1: int, b0: int, b1: int) -> int:
     return max(0, min(a1, b1) - max(a0, b0) + 1)
 
 
-def approval_factor(inst: ExportLicensing, share: float, start: dt.date, days: int) -> float:
+def approval_segments(inst: ExportLicensing, share: float, dest: str | None) -> list[tuple[int, float]]:
+    """``(first day ordinal, share)`` pieces of the approval share for ``dest``: ``share`` from the
+    start, then each of ``approval_changes`` that names ``dest`` (or all destinations) from its
+    date, in date order (a later change on the same day wins)."""
+    pieces = [(dt.date.min.toordinal(), share)]
+    for ch in sorted(inst.approval_changes, key=lambda c: c.start):
+        if ch.destinations == "all" or (dest is not None and dest in ch.destinations):
+            pieces.append((ch.start.toordinal(), ch.share))
+    return pieces
+
+
+def approval_factor(
+    inst: ExportLicensing, share: float, start: dt.date, days: int, dest: str | None = None
+) -> float:
     """Time-weighted share of counterfactual exports approved over a step of ``days`` from ``start``.
 
     Each day counts 1 before the licence starts or after it ends (nothing to approve), 0 while
     the first applications are under review (``processing_working_days`` x 7/5 calendar days
-    after ``start``) and ``share`` afterwards.
+    after ``start``) and the approval share of that day afterwards: ``share``, or the latest of
+    the licence's ``approval_changes`` for ``dest`` (:func:`approval_segments`).
     """
     first, last = start.toordinal(), start.toordinal() + days - 1
     on0 = inst.start.toordinal()
     on1 = inst.end.toordinal() if inst.end is not None else last
     review_end = on0 + round(inst.processing_working_days * 7 / 5)  # first day after the review
     in_force = _overlap(first, last, on0, on1)
-    reviewing = _overlap(first, last, on0, min(on1, review_end - 1))
-    return ((days - in_force) + share * (in_force - reviewing)) / days
+    approved = 0.0
+    pieces = approval_segments(inst, share, dest)
+    lo = max(on0, review_end)  # first day with approvals
+    for i, (begin, value) in enumerate(pieces):
+        end = pieces[i + 1][0] - 1 if i + 1 < len(pieces) else last
+        approved += value * _overlap(first, last, max(begin, lo), min(end, on1))
+    return ((days - in_force) + approved) / days
+
+
+def share_on(inst: ExportLicensing, share: float, when: dt.date, dest: str | None = None) -> float:
+    """The approval share for ``dest`` on ``when`` (a step solved without its start and length)."""
+    value = share
+    for begin, v in approval_segments(inst, share, dest):
+        if begin <= when.toordinal():
+            value = v
+    return value
 
 
 def _origin_ruled(inst) -> bool:
@@ -332,7 +360,9 @@ def step_policies(
                     dest, inst.approval_share if inst.approval_share is not None else 1.0
                 )
                 if step_start is not None:
-                    share = approval_factor(inst, share, step_start, step_days)
+                    share = approval_factor(inst, share, step_start, step_days, dest)
+                else:
+                    share = share_on(inst, share, when, dest)
                 if share >= 1.0 - 1e-12:
                     continue  # everything approved: the rows stay slack
                 prefix = quota_label(k, inst, dest)

@@ -193,6 +193,24 @@ def check_scenario(scenario: Scenario, world: World, label: str = "scenario") ->
             if isinstance(inst, ExportLicensing):
                 for dest in inst.approval_by_destination:
                     _region(dest, world, f"{path}.approval_by_destination.{dest}", problems)
+                covered = set(regions_of(inst.destinations, world, ""))
+                for i, ch in enumerate(inst.approval_changes):
+                    names = [] if ch.destinations == "all" else ch.destinations
+                    names = [names] if isinstance(names, str) else names
+                    for j, dest in enumerate(names):
+                        where = f"{path}.approval_changes[{i}].destinations[{j}]"
+                        if dest not in world.regions:
+                            _region(dest, world, where, problems)
+                        elif dest not in covered:
+                            problems.append(
+                                f"{where}: {dest!r} is not a destination of this licence; allowed: "
+                                f"{', '.join(sorted(covered))}"
+                            )
+                    if inst.start and ch.start <= inst.start:
+                        problems.append(
+                            f"{path}.approval_changes[{i}].start: {ch.start} is not after the licence's start "
+                            f"{inst.start}; give the share from the start as approval_share or approval_by_destination"
+                        )
                 known = sorted({c.split(":", 1)[1] for c in world.commodities if c.startswith("oxide:")})
                 for i, el in enumerate(inst.content_of):
                     if el not in known:

@@ -156,6 +156,21 @@ class ExportBan(Goods, InForce):
         return self
 
 
+class ApprovalChange(_Strict):
+    """From ``start`` on, the licence approves ``share`` for the listed destinations."""
+
+    start: DateOrYear = Field(description="first day of the new approval share (YYYY-MM-DD or a year)")
+    share: Share = Field(description="share of the counterfactual's exports approved from then on")
+    destinations: Names = Field(
+        "all", description="destinations it applies to (default: all of the licence's)"
+    )
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _start(cls, v):
+        return _to_date(v)
+
+
 class ExportLicensing(Goods, InForce):
     """Export quota / licensing: exports limited to a tonnage or a share of the counterfactual's exports.
 
@@ -188,6 +203,12 @@ class ExportLicensing(Goods, InForce):
         0,
         description="review time of an application in working days: nothing approved in that time after start",
     )
+    approval_changes: list[ApprovalChange] = Field(
+        [],
+        max_length=100,
+        description="approval shares that change over time, e.g. general licences from a date: "
+        "[{start: 2025-12-19, share: 1.0, destinations: [USA]}]; the latest change on a day wins",
+    )
     excluded_sectors: list[str] = Field(
         [],
         description=(
@@ -201,6 +222,10 @@ class ExportLicensing(Goods, InForce):
     def _one_limit(self):
         if self.tonnes_per_year is None and self.approval_share is None and not self.approval_by_destination:
             raise ValueError("give tonnes_per_year, approval_share or approval_by_destination")
+        if self.tonnes_per_year is not None and self.approval_changes:
+            raise ValueError(
+                "approval_changes change approval shares: give approval_share, not tonnes_per_year"
+            )
         if self.tonnes_per_year is not None and (
             self.approval_share is not None or self.approval_by_destination
         ):
