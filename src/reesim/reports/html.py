@@ -466,6 +466,7 @@ def _headline(run: Run) -> str:
                 f"{code('units_at_risk')}); method and the check against the 2025 halts in docs/downstream.md.",
                 numeric=(2, 4, 5),
                 cls="wide small",
+                nowrap=(0, 1),
             )
         )
     else:
