@@ -12,19 +12,20 @@ from reesim.errors import InputError
 from reesim.instruments.trade import approval_factor, share_on
 from reesim.scenario.load import load_scenario, parse
 
+LICENCE = {
+    "type": "export_quota",
+    "name": "lic",
+    "exporter": "CHN",
+    "destinations": ["USA", "EU"],
+    "commodities": ["magnet:ndfeb"],
+    "approval_share": 0.5,
+    "start": "2025-04-04",
+}
+
 
 def _licence(**kw):
-    inst = {
-        "type": "export_quota",
-        "name": "lic",
-        "exporter": "CHN",
-        "destinations": ["USA", "EU"],
-        "commodities": ["magnet:ndfeb"],
-        "approval_share": 0.5,
-        "start": "2025-04-04",
-    }
     return parse(
-        {"name": "x", "horizon": {"start": 2025, "end": 2026}, "instruments": [inst | kw]}
+        {"name": "x", "horizon": {"start": 2025, "end": 2026}, "instruments": [LICENCE | kw]}
     ).instruments[0]
 
 
@@ -73,16 +74,7 @@ def test_the_latest_change_applies_and_all_means_every_destination():
 def test_bad_changes_are_named(tmp_path, change, says):
     from reesim.simulate.stepper import scenario_world
 
-    inst = {
-        "type": "export_quota",
-        "name": "lic",
-        "exporter": "CHN",
-        "destinations": ["USA", "EU"],
-        "commodities": ["magnet:ndfeb"],
-        "approval_share": 0.5,
-        "start": "2025-04-04",
-        "approval_changes": [change],
-    }
+    inst = LICENCE | {"approval_changes": [change]}
     f = tmp_path / "x.yaml"
     f.write_text(
         yaml.safe_dump({"name": "x", "horizon": {"start": 2025, "end": 2026}, "instruments": [inst]})

@@ -22,8 +22,6 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from reesim.errors import InputError
-
 #: units of the figures in ``summary.json``
 SUMMARY_UNITS = {
     "tonnes": "t per step",
@@ -44,32 +42,12 @@ def run_pair(scenario, against: str | None = None, progress: Callable[[Any], Non
 
     ref = against or scenario.counterfactual or "baseline"
     cf_scenario = load_scenario(ref).model_copy(update={"horizon": scenario.horizon, "world": scenario.world})
+    from reesim.scenario.checks import check_counterfactual
+
     check_counterfactual(cf_scenario, "--against" if against else "counterfactual")
     cf = simulate(cf_scenario, progress=progress)
     res = simulate(scenario, counterfactual=cf, progress=progress)
     return res, cf, cf_scenario
-
-
-def check_counterfactual(cf_scenario, field: str = "counterfactual") -> None:
-    """Refuse a counterfactual with licences given as approval shares.
-
-    A counterfactual runs without one of its own, and an approval share is a share of the
-    counterfactual's exports, so its licences would approve nothing (an embargo on every licensed
-    good, Dy outside China at thousands of USD/kg). Compare two runs with ``reesim compare``.
-    """
-    from reesim.scenario.spec import ExportLicensing
-
-    shares = [
-        i.name or f"instruments[{k}]"
-        for k, i in enumerate(cf_scenario.instruments)
-        if isinstance(i, ExportLicensing) and i.tonnes_per_year is None
-    ]
-    if shares:
-        raise InputError(
-            f"{field}: {cf_scenario.name!r} has licences given as approval shares ({', '.join(shares[:3])}), which "
-            "refer to a counterfactual of their own and would approve nothing as a counterfactual; run both "
-            "against the baseline and compare the two result folders with `reesim compare RUN_A RUN_B`"
-        )
 
 
 def downstream_tariffs(sc) -> pd.DataFrame | None:

@@ -84,7 +84,7 @@ def scenario_of(request: dict[str, Any]):
     field = "against" if request.get("against") else "counterfactual"
     cf = load_shipped(ref, field)
     cf = cf.model_copy(update={"horizon": sc.horizon, "world": sc.world})
-    from reesim.pipeline import check_counterfactual
+    from reesim.scenario.checks import check_counterfactual
 
     check_counterfactual(cf, field)
     return sc, cf

@@ -82,7 +82,7 @@ def ensemble_cmd(
         raise InputError(f"--seed: {seed}; allowed: a whole number from 0 to 2**63 - 1")
     sc = load_scenario(scenario)
     if against is not None:
-        from reesim.pipeline import check_counterfactual
+        from reesim.scenario.checks import check_counterfactual
 
         check_counterfactual(load_scenario(against), "--against")  # refused before any member runs
     space = scenario_space(sc, list(vary or []), only_listed)
@@ -150,6 +150,16 @@ def ensemble_cmd(
     )
 
 
+def _dy_europe(table: pd.DataFrame, year: int) -> pd.DataFrame:
+    """The rows of a driver table (sensitivity or sobol) for Dy oxide's price ratio in Europe in ``year``."""
+    return table[
+        (table["metric"] == "price_ratio")
+        & (table["item"] == "oxide:Dy")
+        & (table["where"] == "Europe")
+        & (table["year"] == year)
+    ]
+
+
 def _print_bands(folder: Path) -> None:
     bands = pd.read_parquet(folder / "bands.parquet")
     ex = pd.read_parquet(folder / "exceedance.parquet")
@@ -183,14 +193,8 @@ def _print_bands(folder: Path) -> None:
         out.print(f"  (years {', '.join(map(str, sorted(shown_years)))}; every year in bands.parquet)")
     sens = folder / "sensitivity.parquet"
     if sens.is_file() and len(years) > 1:
-        s = pd.read_parquet(sens)
         year = years[1]
-        s = s[
-            (s["metric"] == "price_ratio")
-            & (s["item"] == "oxide:Dy")
-            & (s["where"] == "Europe")
-            & (s["year"] == year)
-        ]
+        s = _dy_europe(pd.read_parquet(sens), year)
         top = s.reindex(s["spearman"].abs().sort_values(ascending=False).index).head(4)
         if len(top):
             drivers = ", ".join(f"{r.parameter} {r.spearman:+.2f}" for r in top.itertuples(index=False))
@@ -200,14 +204,8 @@ def _print_bands(folder: Path) -> None:
             )
     sob = folder / "sobol.parquet"
     if sob.is_file() and len(years) > 1:
-        s = pd.read_parquet(sob)
         year = years[1]
-        s = s[
-            (s["metric"] == "price_ratio")
-            & (s["item"] == "oxide:Dy")
-            & (s["where"] == "Europe")
-            & (s["year"] == year)
-        ].sort_values("st", ascending=False)
+        s = _dy_europe(pd.read_parquet(sob), year).sort_values("st", ascending=False)
         if len(s):
             top = ", ".join(
                 f"{r.parameter} {r.st:.2f} [{r.st_low:.2f}-{r.st_high:.2f}]"

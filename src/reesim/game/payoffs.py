@@ -266,7 +266,7 @@ def payoff_tensor(
     import dask
 
     from reesim.ensemble.space import apply as apply_values
-    from reesim.pipeline import check_counterfactual
+    from reesim.scenario.checks import check_counterfactual
     from reesim.simulate import simulate
     from reesim.world.default import load_default_world
 

@@ -64,9 +64,8 @@ def _entries(scenario: Scenario, world: World):
                     yield k, inst, sector, entry
 
 
-def demand_id(sector: str, commodity: str, region: str) -> str:
-    """Id of the demand row split off for ``sector`` (as the default world names it)."""
-    return end_use_demand_id(sector, commodity, region)
+#: id of the demand row split off for an end-user sector (as the default world names it)
+demand_id = end_use_demand_id
 
 
 def split_demands(scenario: Scenario, world: World) -> World:

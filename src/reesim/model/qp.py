@@ -80,6 +80,12 @@ class QP:
         start = self.origin_rows.stop
         return slice(start, start + len(self.enduse_names))
 
+    def enduse_usage(self, v: np.ndarray, slack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(purchases of the excluded users, supply they may buy + slack) of each exclusion row at ``v``."""
+        rows = self.G[self.enduse_rows]
+        used = rows.multiply(rows > 0) @ v
+        return used, used - rows @ v + np.asarray(slack, dtype=float)
+
     @property
     def n(self) -> int:
         """Number of variables."""
@@ -214,46 +220,31 @@ def build_qp(world: World) -> QP:
     # stocks (private and strategic) are not the region's own production: their origin is not
     # known, so they cannot carry goods of the restricted origin through it.
     rules = world.origin_rules.reset_index(drop=True)
+    enduse = world.enduse_rules.reset_index(drop=True)
+    own_output = _OwnOutput(world, rows, cols, vals) if len(rules) or len(enduse) else None
     if len(rules):
         r_edge = _edge_positions(edge_keys, rules, ["commodity", "via", "dest"], "rule of origin", "rule")
         base_row = len(nodes) + len(quotas)
         rows.append(base_row + np.arange(len(rules)))
         cols.append(n_p + n_d + r_edge)
         vals.append(np.ones(len(rules)))
-        made = _own_production(world)
-        lookup = made.groupby(["commodity", "region"])
-        proc_index = pd.Index(p["process"])
         for k, r in enumerate(rules.itertuples(index=False)):
-            key = (r.commodity, r.via)
-            if key in lookup.groups:
-                g = made.loc[lookup.groups[key]]
-                rows.append(np.full(len(g), base_row + k))
-                cols.append(proc_index.get_indexer(g["process"]))
-                vals.append(-g["coef"].astype(float).to_numpy())
+            own_output.add(base_row + k, r.commodity, r.via)
     # End-use exclusions: q(excluded users of c in dest) - imports of c into dest from regions
     # other than the exporter - dest's own production of c <= slack (releases from stocks are
     # not own production, as for the rules of origin).
-    enduse = world.enduse_rules.reset_index(drop=True)
     if len(enduse):
         base_row = len(nodes) + len(quotas) + len(rules)
         rows.append(base_row + np.arange(len(enduse)))
         cols.append(n_p + pd.Index(d["demand"]).get_indexer(enduse["demand"]))
         vals.append(np.ones(len(enduse)))
-        made = _own_production(world)
-        lookup = made.groupby(["commodity", "region"])
-        proc_index = pd.Index(p["process"])
         e_comm, e_orig, e_dest = (e[c].astype(str).to_numpy() for c in ("commodity", "origin", "dest"))
         for k, r in enumerate(enduse.itertuples(index=False)):
             pos = np.flatnonzero((e_comm == r.commodity) & (e_dest == r.dest) & (e_orig != r.exporter))
             rows.append(np.full(len(pos), base_row + k))
             cols.append(n_p + n_d + pos)
             vals.append(-np.ones(len(pos)))
-            key = (r.commodity, r.dest)
-            if key in lookup.groups:
-                g = made.loc[lookup.groups[key]]
-                rows.append(np.full(len(g), base_row + k))
-                cols.append(proc_index.get_indexer(g["process"]))
-                vals.append(-g["coef"].astype(float).to_numpy())
+            own_output.add(base_row + k, r.commodity, r.dest)
     n = n_p + n_d + n_e
     m = len(nodes) + len(quotas) + len(rules) + len(enduse)
     G = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(m, n))
@@ -283,6 +274,27 @@ def build_qp(world: World) -> QP:
         enduse_names=tuple(enduse["rule"]),
         base_edge_cost=edge_cost,
     )
+
+
+class _OwnOutput:
+    """Appends ``-coef x activity`` of a region's own production of a good to a constraint row
+    (rules of origin, end-use exclusions): built once per QP build."""
+
+    def __init__(self, world: World, rows: list, cols: list, vals: list) -> None:
+        self.made = _own_production(world)
+        self.lookup = self.made.groupby(["commodity", "region"]).groups
+        self.proc_index = pd.Index(world.processes["process"])
+        self.rows, self.cols, self.vals = rows, cols, vals
+
+    def add(self, row: int, commodity: str, region: str) -> None:
+        """Subtract ``region``'s own output of ``commodity`` in constraint ``row``."""
+        idx = self.lookup.get((commodity, region))
+        if idx is None:
+            return
+        g = self.made.loc[idx]
+        self.rows.append(np.full(len(g), row))
+        self.cols.append(self.proc_index.get_indexer(g["process"]))
+        self.vals.append(-g["coef"].astype(float).to_numpy())
 
 
 def _own_production(world: World) -> pd.DataFrame:

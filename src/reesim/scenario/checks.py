@@ -270,3 +270,23 @@ def check_scenario(scenario: Scenario, world: World, label: str = "scenario") ->
                 )
     if problems:
         raise InputError(join_problems([f"{label}: {p}" for p in problems]))
+
+
+def check_counterfactual(cf_scenario, field: str = "counterfactual") -> None:
+    """Refuse a counterfactual with licences given as approval shares.
+
+    A counterfactual runs without one of its own, and an approval share is a share of the
+    counterfactual's exports, so its licences would approve nothing (an embargo on every licensed
+    good, Dy outside China at thousands of USD/kg). Compare two runs with ``reesim compare``.
+    """
+    shares = [
+        i.name or f"instruments[{k}]"
+        for k, i in enumerate(cf_scenario.instruments)
+        if isinstance(i, ExportLicensing) and i.tonnes_per_year is None
+    ]
+    if shares:
+        raise InputError(
+            f"{field}: {cf_scenario.name!r} has licences given as approval shares ({', '.join(shares[:3])}), which "
+            "refer to a counterfactual of their own and would approve nothing as a counterfactual; run both "
+            "against the baseline and compare the two result folders with `reesim compare RUN_A RUN_B`"
+        )

@@ -115,10 +115,8 @@ class Recorder:
     ) -> None:
         """End-use exclusions beside the quotas: the excluded users' purchases (``used``) against
         the supply they may buy (``limit``: own production and imports not from the exporter)."""
-        rows = sol.qp.G[sol.qp.enduse_rows]
-        used = rows.multiply(rows > 0) @ v
         rules = sol.world.enduse_rules
-        limit = used - rows @ v + rules["slack"].astype(float).to_numpy()
+        used, limit = sol.qp.enduse_usage(v, rules["slack"].astype(float).to_numpy())
         self.quota.append(
             pd.DataFrame(
                 {

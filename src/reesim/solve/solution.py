@@ -304,16 +304,15 @@ def _build_tables(world: World, qp: QP, raw: RawSolution, wedges: np.ndarray) ->
         }
     )
     if len(enduse):  # an exclusion's row: the excluded users' purchases against their allowed supply
-        rows_eu = qp.G[qp.enduse_rows]
-        demand_part = rows_eu.multiply(rows_eu > 0) @ v
+        used_eu, limit_eu = qp.enduse_usage(v, enduse["slack"].astype(float).to_numpy())
         rents = pd.concat(
             [
                 rents,
                 pd.DataFrame(
                     {
                         "quota": enduse["rule"].to_numpy(),
-                        "limit": demand_part - rows_eu @ v + enduse["slack"].astype(float).to_numpy(),
-                        "used": demand_part,
+                        "limit": limit_eu,
+                        "used": used_eu,
                         "rent_usd_per_kg": premium,
                     }
                 ),
