@@ -107,6 +107,35 @@ def test_default_world_base_tranches_reproduce_reference():
     assert total == pytest.approx(ref, rel=0.01)
 
 
+@pytest.mark.parametrize(
+    ("year", "cost", "price"),
+    [(2022, 1653.0, 11636.0), (2023, 2020.0, 5718.0), (2024, 2020.0, 4717.0)],
+)
+def test_us_mine_cash_cost_from_mp_reports(year, cost, price):
+    """The U.S. mine's cash cost is MP's latest reported cost over its realized price of the
+    reference year (the cost held in USD since its last report; 2024 has no reported cost)."""
+    world = load_default_world(year)
+    prov = world.provenance.set_index("parameter")
+    assert prov.loc["cash_cost_share[USA]", "value"] == pytest.approx(cost / price, rel=1e-12)
+    assert "mp-materials" in prov.loc["cash_cost_share[USA]", "source"]
+    p = world.processes.set_index("process")
+    value = prov.loc["concentrate_price[mountain_pass]", "value"]
+    base = p.loc["mining:USA:mountain_pass"]
+    top = base["mc_intercept"] + base["mc_slope"] * base["capacity"]  # the cash cost at the top
+    assert top == pytest.approx(cost / price * value, rel=1e-9)
+    # Mines that report nothing keep the stated share (Australia: 0.40 of its value).
+    aus = p.loc["mining:AUS:mount_weld"]
+    share = world.provenance.query("parameter == 'cash_cost_share_ex_china'")["value"].iloc[0]
+    aus_value = prov.loc["concentrate_price[mount_weld]", "value"]
+    assert aus["mc_intercept"] + aus["mc_slope"] * aus["capacity"] == pytest.approx(share * aus_value)
+
+
+def test_us_mine_cash_cost_falls_back_without_a_price_of_the_year():
+    """No realized price for the reference year (2021): the stated share applies."""
+    prov = load_default_world(2021).provenance
+    assert "cash_cost_share[USA]" not in set(prov["parameter"])
+
+
 @pytest.fixture(scope="module")
 def monthly_licensing():
     """The flagship scenario on monthly steps 2025-2026, run phase by phase, with each step's
