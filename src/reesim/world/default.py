@@ -48,6 +48,7 @@ from reesim.world.default_data import (
     _mining,
     _prices,
     _Recorder,
+    _reported_cash_share,
     _separation_ex_china,
 )
 from reesim.world.default_trade import _magnet_exports, _stage_route_targets, _stage_routes, _stage_trade
@@ -282,7 +283,10 @@ def _stage_mining(ctx: _Ctx, parts: _Parts, conc_price: dict[str, float]) -> Non
     chn_cost = ctx.assume("china_mining_cost_share", "share")
     h_mine = ctx.assume("mining_headroom", "share")
     cash_share, spread = _cash_cost(ctx)
-    reported = {r: _reported_cash_share(ctx, r) for r in {r for r, _ in ctx.mining.index} - {"CHN"}}
+    reported = {
+        r: _reported_cash_share(ctx.ds, ctx.year, r, ctx.rec)
+        for r in {r for r, _ in ctx.mining.index} - {"CHN"}
+    }
     for (r, o), m in ctx.mining.items():
         if r == "CHN":  # the quota binds: marginal cost at the quota below the concentrate value
             parts.add(
@@ -305,39 +309,6 @@ def _stage_mining(ctx: _Ctx, parts: _Parts, conc_price: dict[str, float]) -> Non
 def _cash_cost(ctx: _Ctx) -> tuple[float, float]:
     """Cash cost of operations outside China (share of the reference price) and its spread."""
     return ctx.assume("cash_cost_share_ex_china", "share"), ctx.assume("cash_cost_spread", "share")
-
-
-def _reported_cash_share(ctx: _Ctx, region: str) -> float | None:
-    """A region's mine cash cost as a share of its realized price, from the producer's reports.
-
-    The producer's latest reported cash production cost (USD/t REO, ``metric_code`` ``cash_cost``
-    in ``processing_capacity``, year at most the reference year) over its realized concentrate
-    price in the reference year (``realized_price``): the cost is held in USD from its last
-    report, so the share moves with the price (MP Materials: 1,653 / 11,636 = 0.14 in 2022,
-    2,020 / 4,717 = 0.43 in 2024). Applied to the model's concentrate value it anchors the
-    shut-in price in USD instead of a fixed share of whatever the reference year's price was
-    (a share fitted to 2024 puts the 2022 world's cash cost about 3x too high). None when the
-    region's mines report no cost, no price for the reference year, or several facilities.
-    """
-    rows = ctx.ds.table(
-        "processing_capacity", stage_code="mining", metric_code=["cash_cost", "realized_price"]
-    )
-    rows = rows[(rows["iso3"] == region) & (rows["year"] <= ctx.year)]
-    if rows.empty or rows["facility"].nunique() != 1:
-        return None
-    cost = rows[rows["metric_code"] == "cash_cost"].sort_values("year")
-    price = rows[(rows["metric_code"] == "realized_price") & (rows["year"] == ctx.year)]
-    if cost.empty or price.empty:
-        return None
-    c, p = cost.iloc[-1], price.iloc[-1]
-    return ctx.rec.derived(
-        f"cash_cost_share[{region}]",
-        float(c["value"]) / float(p["value"]),
-        "share of the reference price",
-        f"processing_capacity cash_cost {c['year']} ({c['value']:,.0f} USD/t REO, source {c['source_id']}) / "
-        f"realized_price {p['year']} ({p['value']:,.0f} USD/t REO, source {p['source_id']}); "
-        "the cost held in USD since its last report",
-    )
 
 
 def _heavy_share(ctx: _Ctx, ore: str) -> float:

@@ -273,6 +273,37 @@ def _separation_ex_china(
     return out
 
 
+def _reported_cash_share(ds: Dataset, year: int, region: str, rec: _Recorder) -> float | None:
+    """A region's mine cash cost as a share of its realized price, from the producer's reports.
+
+    The producer's latest reported cash production cost (USD/t REO, ``metric_code`` ``cash_cost``
+    in ``processing_capacity``, year at most the reference year) over its realized concentrate
+    price in the reference year (``realized_price``): the cost is held in USD from its last
+    report, so the share moves with the price (MP Materials: 1,653 / 11,636 = 0.14 in 2022,
+    2,020 / 4,717 = 0.43 in 2024). Applied to the model's concentrate value it anchors the
+    shut-in price in USD instead of a fixed share of whatever the reference year's price was
+    (a share fitted to 2024 puts the 2022 world's cash cost about 3x too high). None when the
+    region's mines report no cost, no price for the reference year, or several facilities.
+    """
+    rows = ds.table("processing_capacity", stage_code="mining", metric_code=["cash_cost", "realized_price"])
+    rows = rows[(rows["iso3"] == region) & (rows["year"] <= year)]
+    if rows.empty or rows["facility"].nunique() != 1:
+        return None
+    cost = rows[rows["metric_code"] == "cash_cost"].sort_values("year")
+    price = rows[(rows["metric_code"] == "realized_price") & (rows["year"] == year)]
+    if cost.empty or price.empty:
+        return None
+    c, p = cost.iloc[-1], price.iloc[-1]
+    return rec.derived(
+        f"cash_cost_share[{region}]",
+        float(c["value"]) / float(p["value"]),
+        "share of the reference price",
+        f"processing_capacity cash_cost {c['year']} ({c['value']:,.0f} USD/t REO, source {c['source_id']}) / "
+        f"realized_price {p['year']} ({p['value']:,.0f} USD/t REO, source {p['source_id']}); "
+        "the cost held in USD since its last report",
+    )
+
+
 def _magnets(ds: Dataset, cfg: dict, k: dict, supply: pd.Series, rec: _Recorder) -> tuple[float, dict, dict]:
     """World magnet output (kt), recipe (t metal per t magnet), production shares by region."""
     r = cfg["magnet_recipe"]
