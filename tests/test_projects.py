@@ -113,7 +113,17 @@ def test_a_child_scenario_delays_a_project_by_name(tmp_path):
         ({"region": "USAA"}, "did you mean 'USA'"),
         ({"end": "2030-01-01"}, "leave out end"),
         ({"capacity_tonnes_per_year": 0}, "greater than 0"),
-        ({"stage": "mining"}, "'separation', 'magnet' or 'recycling'"),
+        ({"stage": "mining"}, "'separation', 'heavy_separation', 'magnet' or 'recycling'"),
+        (
+            {"stage": "heavy_separation", "region": "CHN"},
+            "'CHN' cannot take a heavy-separation plant.*allowed: ",
+        ),
+        (
+            {"stage": "heavy_separation", "region": "MYS", "elements": ["Nd"]},
+            "elements: Nd not in .*allowed: Dy",
+        ),
+        ({"stage": "magnet", "elements": ["Dy"]}, "elements: only a heavy_separation project"),
+        ({"stage": "heavy_separation", "region": "MYS", "elements": []}, "an empty list separates nothing"),
         ({"stage": "recycling"}, "unit_cost_usd_per_kg: a recycling project needs its cash cost"),
     ],
 )
@@ -231,3 +241,81 @@ def test_shipped_recycling_scenario_recycles_on_the_dates_of_its_sources():
 def test_a_recycling_plant_needs_a_magnet_market_in_its_region():
     with pytest.raises(InputError, match=r"instruments\[\d+\]\.region: 'MDG' has no magnet market"):
         scenario_world(scenario(project(stage="recycling", region="MDG", unit_cost_usd_per_kg=30)))
+
+
+def test_a_heavy_circuit_copies_chinas_and_sends_the_rest_of_its_feed_to_china():
+    """stage heavy_separation, elements [Dy, Tb] in Malaysia (Lynas' 2025 circuit): per kg of
+    Mt Weld's heavy concentrate the Dy and Tb of China's circuit, the rest as a residue that
+    China separates into the other oxides (mass and element content conserved), new routes
+    for Dy and Tb oxide from Malaysia, and the project's own service."""
+    from reesim.instruments import heavy
+
+    inst = project(name="dytb", stage="heavy_separation", region="MYS", elements=["Dy", "Tb"])
+    world = scenario_world(scenario(inst))
+    io = world.io.set_index(["process", "commodity"])["coef"]
+    chn = io.loc["crack-heavy:CHN:mount_weld"]
+    mine = io.loc["crack-heavy:MYS:mount_weld:dytb"]
+    residue = "concentrate:hree_rest_mount_weld:dytb"
+    assert mine["concentrate:hree_mount_weld"] == -1.0 and mine[heavy.service_id("dytb")] == -1.0
+    assert mine["oxide:Dy"] == chn["oxide:Dy"] and mine["oxide:Tb"] == chn["oxide:Tb"]
+    others = chn.drop(["concentrate:hree_mount_weld", "service:separation", "oxide:Dy", "oxide:Tb"])
+    assert mine[residue] == pytest.approx(others.sum())
+    rest = io.loc["crack-heavy-rest:CHN:mount_weld:dytb"]
+    assert rest[residue] == -1.0 and rest["service:separation"] == -1.0
+    # every other element of the feed comes out of China's residue circuit, in full
+    for c, v in others.items():
+        assert mine[residue] * rest[c] == pytest.approx(v), c
+    assert io.loc[("project:dytb", heavy.service_id("dytb"))] == 1.0
+    assert {heavy.service_id("dytb"), residue} <= set(world.commodities)
+    e = world.edges
+    dy = e[(e["commodity"] == "oxide:Dy") & (e["origin"] == "MYS")]
+    assert set(dy["dest"]) == set(e[(e["commodity"] == "oxide:Dy") & (e["origin"] == "CHN")]["dest"]) - {
+        "MYS"
+    }
+    assert (dy["route_cost"] == 0.0).all()
+    seg = e[(e["commodity"] == "concentrate:hree_mount_weld") & (e["origin"] == "MYS")]
+    res = e[(e["commodity"] == residue) & (e["origin"] == "MYS")]
+    assert (
+        res[["dest", "route_cost", "route_quad"]].values.tolist()
+        == seg[["dest", "route_cost", "route_quad"]].values.tolist()
+    )
+
+
+def test_shipped_lynas_scenario_separates_dy_and_tb_outside_china_and_lowers_the_premium():
+    """lynas-heavy-separation against china-2025-licensing, 2025-2026 by year: Malaysia makes Dy
+    and Tb oxide from 2026 (the circuit of 2025-05-16 is in service from the first step that
+    starts after it), never from more than 1.5 kt of heavy concentrate a year, and Dy in Japan
+    and Europe costs less than under the licensing alone while China's Dy costs no less."""
+    import copy
+
+    from reesim.pipeline import run_pair
+    from reesim.scenario.load import parse, resolve
+
+    def short(name):
+        data = copy.deepcopy(resolve(name)[0])
+        data["horizon"] = {**data["horizon"], "end": 2026}
+        return run_pair(parse(data, name))[0]
+
+    lyn, lic = short("lynas-heavy-separation"), short("china-2025-licensing")
+    p = lyn.production
+    mine = p[p["process"].str.startswith("crack-heavy:MYS:") & (p["commodity"] == "oxide:Dy")]
+    dy = mine.groupby("year")["tonnes_per_year"].sum()
+    assert dy.get(2025, 0.0) < 1e-6 and dy[2026] > 10.0
+    world = scenario_world(parse(copy.deepcopy(resolve("lynas-heavy-separation")[0]), "lynas"))
+    coef = world.io.set_index(["process", "commodity"])["coef"][
+        "crack-heavy:MYS:mount_weld:lynas-malaysia-dy-tb-circuit"
+    ]
+    feed = mine[mine["year"] == 2026]["tonnes_per_year"].sum() / coef["oxide:Dy"]
+    assert feed <= 1500.0 * (1 + 1e-6)
+
+    def price(res, region):
+        q = res.prices
+        return float(
+            q[(q["commodity"] == "oxide:Dy") & (q["region"] == region) & (q["year"] == 2026)][
+                "usd_per_kg"
+            ].iloc[0]
+        )
+
+    for r in ("JPN", "EU"):
+        assert price(lyn, r) < 0.9 * price(lic, r), r
+    assert price(lyn, "CHN") >= price(lic, "CHN") - 1e-6

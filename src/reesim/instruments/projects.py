@@ -2,7 +2,10 @@
 
 A project is a plant of its own in the world: a process ``project:<name>`` with the inputs and
 outputs of its region's stage (``magnet:<region>`` or ``separation-capacity:<region>``) and
-no capacity at the start. A ``recycling`` project makes magnet material from end-of-life
+no capacity at the start. A ``heavy_separation`` project gives a region that cracks ores but
+sends its mixed heavy concentrate to China a heavy rare-earth circuit of its own (Lynas
+Malaysia, May 2025): the plant provides the project's ``service:heavy_separation:<name>`` (t of
+heavy concentrate a year) and :mod:`reesim.instruments.heavy` adds the circuit that uses it. A ``recycling`` project makes magnet material from end-of-life
 magnets (short loop: hydrogen processing of scrap into powder, as Heraeus Remloy and HyProMag
 do): output ``magnet:ndfeb`` with no rare-earth input, at its stated cash cost (scrap and
 processing), kind ``recycling`` in the production table. Its capacity comes through the investment pipeline on the project's
@@ -32,6 +35,7 @@ import math
 import pandas as pd
 
 from reesim.errors import InputError
+from reesim.instruments import heavy
 from reesim.scenario.spec import CapacityProject, Scenario
 from reesim.world.world import World
 
@@ -41,11 +45,20 @@ CAPITAL_CHARGE_RATE = 0.12
 #: fiscal-table label of a project's capital charge (welfare component ``capital_cost``)
 CAPITAL_INSTRUMENT = "capital charge (project)"
 #: the process whose inputs and outputs a project of each stage copies
-TEMPLATE = {"magnet": "magnet:{region}", "separation": "separation-capacity:{region}"}
+TEMPLATE = {
+    "magnet": "magnet:{region}",
+    "separation": "separation-capacity:{region}",
+    "heavy_separation": "separation-capacity:{region}",
+}
 #: what a recycling project makes: magnet material (short loop, no new rare earths)
 RECYCLED_GOOD = "magnet:ndfeb"
 #: the stage whose capex annuity a project's capital charge defaults to
-CAPEX_STAGE = {"separation": "separation", "magnet": "magnet", "recycling": "magnet"}
+CAPEX_STAGE = {
+    "separation": "separation",
+    "heavy_separation": "separation",
+    "magnet": "magnet",
+    "recycling": "magnet",
+}
 
 
 def projects(scenario: Scenario) -> list[tuple[int, CapacityProject]]:
@@ -72,7 +85,7 @@ def unit_cost(scenario: Scenario, world: World, inst: CapacityProject) -> float:
     if inst.stage == "magnet":
         return _assumption(scenario, "magnet_processing_cost")
     p = world.processes.set_index("process")
-    base = p.loc[TEMPLATE["separation"].format(region=inst.region)]
+    base = p.loc[TEMPLATE[inst.stage].format(region=inst.region)]
     return float(base["mc_intercept"] + base["mc_slope"] * base["capacity"])
 
 
@@ -84,8 +97,9 @@ def _magnet_markets(world: World) -> set[str]:
 
 
 def structure(scenario: Scenario, world: World, label: str = "scenario") -> dict[str, pd.DataFrame]:
-    """The projects' processes (no capacity yet) and their io rows, copied from their region's stage."""
-    procs, io = [], []
+    """The projects' processes (no capacity yet) and their io rows, copied from their region's stage,
+    and the commodities they add to the world (a heavy circuit's service)."""
+    procs, io, edges, goods = [], [], [], []
     names = set(world.processes["process"])
     spread = _assumption(scenario, "cash_cost_spread") if projects(scenario) else 0.0
     for k, inst in projects(scenario):
@@ -119,6 +133,16 @@ def structure(scenario: Scenario, world: World, label: str = "scenario") -> dict
         q = inst.capacity_tonnes_per_year / 1000.0
         kind = world.processes.loc[world.processes["process"] == tpl, "kind"].iloc[0]
         procs.append((pid, inst.region, kind, 0.0, (1.0 - spread) * cash, spread * cash / q))
+        if inst.stage == "heavy_separation":
+            c = heavy.circuit(world, inst.region, inst.name, inst.elements, f"{label}: instruments[{k}]")
+            procs.extend(c.processes)
+            io += [
+                c.io,
+                pd.DataFrame({"process": [pid], "commodity": [heavy.service_id(inst.name)], "coef": [1.0]}),
+            ]
+            edges.append(c.edges)
+            goods += c.commodities
+            continue
         rows = world.io[world.io["process"] == tpl]
         io.append(rows.assign(process=pid))
     return {
@@ -126,6 +150,13 @@ def structure(scenario: Scenario, world: World, label: str = "scenario") -> dict
             procs, columns=["process", "region", "kind", "capacity", "mc_intercept", "mc_slope"]
         ),
         "io": pd.concat(io, ignore_index=True) if io else world.io.iloc[0:0],
+        "commodities": goods,
+        # two circuits in one region open the same oxide routes: keep each route once
+        "edges": (
+            pd.concat(edges, ignore_index=True).drop_duplicates(["commodity", "origin", "dest"])
+            if edges
+            else world.edges.iloc[0:0]
+        ),
     }
 
 

@@ -363,11 +363,13 @@ class CapacityProject(InForce):
         ..., min_length=1, description="the project's name (required: scenarios override it by name)"
     )
     region: str
-    stage: Literal["separation", "magnet", "recycling"] = Field(
+    stage: Literal["separation", "heavy_separation", "magnet", "recycling"] = Field(
         ...,
-        description="separation (t REO of separated oxides a year), magnet (t of NdFeB magnet a year) or "
-        "recycling (t a year of NdFeB magnet material made from end-of-life magnets, short loop: no new rare "
-        "earths; needs unit_cost_usd_per_kg)",
+        description="separation (t REO of separated oxides a year), heavy_separation (t REO a year of mixed "
+        "heavy rare-earth concentrate separated into Sm, Eu, Gd, Tb, Dy, Ho, Er, Y, Yb, Lu oxides, in a region "
+        "that cracks ores but sends its heavy fraction to China, e.g. Lynas Malaysia's circuit of May 2025), "
+        "magnet (t of NdFeB magnet a year) or recycling (t a year of NdFeB magnet material made from "
+        "end-of-life magnets, short loop: no new rare earths; needs unit_cost_usd_per_kg)",
     )
     capacity_tonnes_per_year: Annotated[float, Field(gt=0, le=MAX_TONNES)] = Field(
         ..., description="nameplate capacity, tonnes per year"
@@ -378,14 +380,19 @@ class CapacityProject(InForce):
     unit_cost_usd_per_kg: UsdPerKg | None = Field(
         None,
         description="cash cost at nameplate, USD/kg of output (default: the stage's reference cost in the world: "
-        "magnet_processing_cost for magnets, the region's separation cash cost for separation; required for "
-        "recycling: scrap and processing)",
+        "magnet_processing_cost for magnets, the region's separation cash cost per kg of feed for separation and "
+        "heavy_separation; required for recycling: scrap and processing)",
     )
     capex_usd_million: Annotated[float, Field(ge=0, le=1e6)] | None = Field(
         None,
         description="capital cost, million USD, charged at 12 %/yr to the region from first output "
         "(default: the investment rule's capex_usd_per_kg_year of the stage x nameplate; a magnet line's for "
         "recycling)",
+    )
+    elements: list[str] | None = Field(
+        None,
+        description="heavy_separation only: the elements the circuit separates (default: every heavy element of "
+        "its feed); the rest of the feed goes on as a residue to China, e.g. [Dy, Tb] for Lynas' 2025 circuit",
     )
     basis: str = Field("", description="where the figures come from (a dataset row, a company report)")
 
@@ -394,6 +401,18 @@ class CapacityProject(InForce):
         if self.end is not None:
             raise ValueError(
                 "a project's capacity stays once built: leave out end (cancel it by leaving it out)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _elements_only_for_heavy(self):
+        if self.elements is not None and self.stage != "heavy_separation":
+            raise ValueError(
+                f"elements: only a heavy_separation project separates chosen elements (stage is {self.stage})"
+            )
+        if self.elements is not None and not self.elements:
+            raise ValueError(
+                "elements: an empty list separates nothing; leave it out for every heavy element"
             )
         return self
 

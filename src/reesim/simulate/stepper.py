@@ -64,6 +64,8 @@ def scenario_world(scenario: Scenario, base: World | None = None) -> World:
     origin = trade_mod.origin_structure(scenario, base)
     private = storage.structure(base)
     world = base.replace(
+        commodities=base.commodities + tuple(plants["commodities"]),
+        edges=pd.concat([base.edges, plants["edges"]], ignore_index=True),
         origin_rules=origin,
         enduse_rules=enduse_mod.structure(scenario, base),
         processes=pd.concat(
