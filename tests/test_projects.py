@@ -294,9 +294,9 @@ def test_shipped_lynas_scenario_separates_dy_and_tb_outside_china_and_lowers_the
     def short(name):
         data = copy.deepcopy(resolve(name)[0])
         data["horizon"] = {**data["horizon"], "end": 2026}
-        return run_pair(parse(data, name))[0]
+        return run_pair(parse(data, name))
 
-    lyn, lic = short("lynas-heavy-separation"), short("china-2025-licensing")
+    (lyn, cf, _), (lic, _, _) = short("lynas-heavy-separation"), short("china-2025-licensing")
     p = lyn.production
     mine = p[p["process"].str.startswith("crack-heavy:MYS:") & (p["commodity"] == "oxide:Dy")]
     dy = mine.groupby("year")["tonnes_per_year"].sum()
@@ -307,6 +307,13 @@ def test_shipped_lynas_scenario_separates_dy_and_tb_outside_china_and_lowers_the
     ]
     feed = mine[mine["year"] == 2026]["tonnes_per_year"].sum() / coef["oxide:Dy"]
     assert feed <= 1500.0 * (1 + 1e-6)
+    # the run's headline reports the same Dy, and none for the baseline
+    from reesim.simulate.headline import heavy_separated_outside_china
+
+    h = heavy_separated_outside_china(lyn, cf)
+    got = h[(h["path"] == "scenario") & (h["commodity"] == "oxide:Dy") & (h["year"] == 2026)]["tonnes"].sum()
+    assert got == pytest.approx(mine[mine["year"] == 2026]["tonnes"].sum())
+    assert h[h["path"] == "counterfactual"].empty
 
     def price(res, region):
         q = res.prices

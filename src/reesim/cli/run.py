@@ -83,6 +83,7 @@ def print_headline(h: dict, scenario_name: str, cf_name: str) -> None:
     out.print(t3)
     _print_heavy_dose(h.get("heavy_re_per_magnet") or [])
     _print_recycled(h.get("recycled_supply") or [])
+    _print_heavy_outside(h.get("heavy_separated_outside_china") or [])
 
 
 KEY_COMMODITIES = ("oxide:Dy", "oxide:Tb", "oxide:Nd", "oxide:Pr", "magnet:ndfeb")
@@ -156,6 +157,31 @@ def _print_recycled(rows: list[dict]) -> None:
     out.print(
         f"Recycled magnet material ({regions}): {sc[first]:,.0f} t in {first}, {sc[last]:,.0f} t in {last} "
         f"(without the measures: {cf.get(last, 0.0):,.0f} t in {last}; recycled_supply in summary.json)."
+    )
+
+
+def _print_heavy_outside(rows: list[dict]) -> None:
+    """One line on Dy and Tb separated outside China, first and last year the scenario makes any."""
+    df = pd.DataFrame(rows)
+    if df.empty or not (df["path"] == "scenario").any():
+        return
+    sc = df[df["path"] == "scenario"].pivot_table(
+        index="year", columns="commodity", values="tonnes", aggfunc="sum"
+    )
+    sc = sc[sc.sum(axis=1) > 0.5]
+    if sc.empty:
+        return
+    first, last = int(sc.index.min()), int(sc.index.max())
+    regions = ", ".join(sorted(set(df.loc[df["path"] == "scenario", "region"])))
+
+    def fig(y: int) -> str:
+        return ", ".join(
+            f"{c.split(':')[1]} {sc.loc[y].get(c, 0.0):,.0f} t" for c in ("oxide:Dy", "oxide:Tb")
+        )
+
+    out.print(
+        f"Heavy rare earths separated outside China ({regions}): {fig(first)} in {first}; {fig(last)} in "
+        f"{last} (heavy_separated_outside_china in summary.json)."
     )
 
 

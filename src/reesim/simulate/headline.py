@@ -256,6 +256,28 @@ def recycled_supply(res: Result, cf: Result) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)[["year", "region", "path", "tonnes"]]
 
 
+def heavy_separated_outside_china(res: Result, cf: Result) -> pd.DataFrame:
+    """Dy and Tb oxide separated outside China (heavy circuits of ``heavy_separation`` plants), t.
+
+    Columns ``year, region, commodity, path`` (``scenario``/``counterfactual``) and ``tonnes``;
+    empty when no region outside China separates heavy rare earths in either run.
+    """
+    parts = []
+    for path, r in (("scenario", res), ("counterfactual", cf)):
+        p = r.production
+        p = p[
+            p["process"].str.startswith("crack-heavy:")
+            & (p["region"] != "CHN")
+            & p["commodity"].isin(["oxide:Dy", "oxide:Tb"])
+        ]
+        if len(p):
+            parts.append(
+                p.groupby(["year", "region", "commodity"], as_index=False)["tonnes"].sum().assign(path=path)
+            )
+    cols = ["year", "region", "commodity", "path", "tonnes"]
+    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
+
+
 def headline(res: Result, cf: Result) -> dict:
     """The headline figures as plain data (for summary.json)."""
     from reesim.impacts.compare import price_table
@@ -270,4 +292,5 @@ def headline(res: Result, cf: Result) -> dict:
         "china_exports": china_exports(res, cf).to_dict("records"),
         "heavy_re_per_magnet": heavy_re_per_magnet(res, cf).to_dict("records"),
         "recycled_supply": recycled_supply(res, cf).to_dict("records"),
+        "heavy_separated_outside_china": heavy_separated_outside_china(res, cf).to_dict("records"),
     }
