@@ -179,9 +179,10 @@ def _print_heavy_outside(rows: list[dict]) -> None:
             f"{c.split(':')[1]} {sc.loc[y].get(c, 0.0):,.0f} t" for c in ("oxide:Dy", "oxide:Tb")
         )
 
+    span = f"{fig(first)} in {first}" + (f"; {fig(last)} in {last}" if last != first else "")
     out.print(
-        f"Heavy rare earths separated outside China ({regions}): {fig(first)} in {first}; {fig(last)} in "
-        f"{last} (heavy_separated_outside_china in summary.json)."
+        f"Heavy rare earths separated outside China ({regions}): {span} "
+        "(heavy_separated_outside_china in summary.json)."
     )
 
 
