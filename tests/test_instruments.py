@@ -65,12 +65,16 @@ def scenario(
     dynamics: dict | None = None,
     private: bool = True,
 ) -> Scenario:
-    """The baseline over a short horizon plus ``instruments`` (a named one replaces the baseline's).
+    """The baseline's demand path over a short horizon plus ``instruments`` (a named one replaces
+    the baseline's).
 
-    ``private=False`` turns private stocks off (``stock_cover_months: 0``), to isolate a
-    strategic stockpile's own numbers.
+    The baseline's named plants (Lynas Malaysia's heavy circuit) are left out, so that each test
+    sees its own instruments' effect on a world with no plant built during the horizon;
+    ``tests/test_projects.py`` tests the shipped baseline's plant. ``private=False`` turns private
+    stocks off (``stock_cover_months: 0``), to isolate a strategic stockpile's own numbers.
     """
     data = copy.deepcopy(resolve("baseline")[0])
+    data["instruments"] = [i for i in data["instruments"] if i["type"] != "capacity_project"]
     data["name"] = "test"
     if not private:
         world = data.setdefault("world", {})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from reesim.errors import InputError
@@ -99,7 +100,7 @@ def test_a_child_scenario_delays_a_project_by_name(tmp_path):
         "  - {type: capacity_project, name: plant-x, region: USA, stage: magnet, capacity_tonnes_per_year: 3000,"
         " ramp_years: 0, start: 2028-01-01}\n"
     )
-    (inst,) = [i for i in load_scenario(child).instruments if i.type == "capacity_project"]
+    (inst,) = [i for i in load_scenario(child).instruments if i.name == "plant-x"]
     assert inst.start == dt.date(2028, 1, 1)
 
 
@@ -147,7 +148,7 @@ def test_capex_subsidy_effect_on_orders_by_hand():
 
 def test_onshoring_scenario_builds_the_10x_plant_on_its_dates():
     sc = load_scenario("us-onshoring-price-floor")
-    (ten_x,) = [i for i in sc.instruments if i.type == "capacity_project"]
+    (ten_x,) = [i for i in sc.instruments if i.type == "capacity_project" and i.region == "USA"]
     assert (ten_x.name, ten_x.capacity_tonnes_per_year, ten_x.start) == ("mp-10x", 9000, dt.date(2028, 1, 1))
     short = sc.model_copy(update={"horizon": sc.horizon.model_copy(update={"end": 2030})})
     from reesim.simulate import simulate
@@ -281,48 +282,80 @@ def test_a_heavy_circuit_copies_chinas_and_sends_the_rest_of_its_feed_to_china()
     )
 
 
-def test_shipped_lynas_scenario_separates_dy_and_tb_outside_china_and_lowers_the_premium():
-    """lynas-heavy-separation against china-2025-licensing, 2025-2026 by year: Malaysia makes Dy
-    and Tb oxide from 2026 (the circuit of 2025-05-16 is in service from the first step that
-    starts after it), never from more than 1.5 kt of heavy concentrate a year, and Dy in Japan
-    and Europe costs less than under the licensing alone while China's Dy costs no less."""
+def _short(name: str, end: int, drop: str | None = None):
+    """A shipped scenario over 2025-``end`` by year (optionally without the instrument ``drop``)
+    and its baseline, as ``run_pair`` gives them."""
     import copy
 
     from reesim.pipeline import run_pair
     from reesim.scenario.load import parse, resolve
 
-    def short(name):
-        data = copy.deepcopy(resolve(name)[0])
-        data["horizon"] = {**data["horizon"], "end": 2026}
-        return run_pair(parse(data, name))
+    data = copy.deepcopy(resolve(name)[0])
+    data["horizon"] = {**data["horizon"], "end": end}
+    data["instruments"] = [i for i in data["instruments"] if i.get("name") != drop]
+    res, cf, _ = run_pair(parse(data, name))
+    return res, cf
 
-    (lyn, cf, _), (lic, _, _) = short("lynas-heavy-separation"), short("china-2025-licensing")
-    p = lyn.production
+
+LYNAS = "lynas-malaysia-dy-tb-circuit"
+
+
+def _dy_made_in_malaysia(res) -> pd.Series:
+    p = res.production
     mine = p[p["process"].str.startswith("crack-heavy:MYS:") & (p["commodity"] == "oxide:Dy")]
-    dy = mine.groupby("year")["tonnes_per_year"].sum()
-    assert dy.get(2025, 0.0) < 1e-6 and dy[2026] > 10.0
-    world = scenario_world(parse(copy.deepcopy(resolve("lynas-heavy-separation")[0]), "lynas"))
-    coef = world.io.set_index(["process", "commodity"])["coef"][
-        "crack-heavy:MYS:mount_weld:lynas-malaysia-dy-tb-circuit"
-    ]
-    feed = mine[mine["year"] == 2026]["tonnes_per_year"].sum() / coef["oxide:Dy"]
-    assert feed <= 1500.0 * (1 + 1e-6)
-    # the run's headline reports the same Dy, and none for the baseline
+    return mine.groupby("year")["tonnes_per_year"].sum()
+
+
+def _price(res, commodity: str, region: str, year: int) -> float:
+    q = res.prices
+    sel = (q["commodity"] == commodity) & (q["region"] == region) & (q["year"] == year)
+    return float(q[sel]["usd_per_kg"].iloc[0])
+
+
+def test_the_baseline_separates_dy_and_tb_in_malaysia_and_the_licence_premium_shrinks():
+    """The baseline's Lynas circuit (1,500 t SEGH/yr from 2025-05-16, Dy and Tb only): Malaysia
+    makes Dy oxide from 2026 (the first step that starts after the date), from at most 1.5 kt
+    of feed, in the baseline and more under the licensing; with it, Dy in Japan and Europe
+    costs less under the licensing than without it, and China's Dy no less."""
+    lic, cf = _short("china-2025-licensing", 2026)
+    bare, _ = _short("china-2025-licensing", 2026, drop=LYNAS)
+    dy, dy_cf = _dy_made_in_malaysia(lic), _dy_made_in_malaysia(cf)
+    assert dy.get(2025, 0.0) < 1e-6 and dy[2026] > 10.0 and dy[2026] >= dy_cf[2026] - 1e-6
+    assert _dy_made_in_malaysia(bare).sum() < 1e-6
+    world = scenario_world(parse_shipped("china-2025-licensing"))
+    coef = world.io.set_index(["process", "commodity"])["coef"][f"crack-heavy:MYS:mount_weld:{LYNAS}"]
+    assert dy[2026] / coef["oxide:Dy"] <= 1500.0 * (1 + 1e-6)
+    for r in ("JPN", "EU"):
+        assert _price(lic, "oxide:Dy", r, 2026) < 0.9 * _price(bare, "oxide:Dy", r, 2026), r
+    assert _price(lic, "oxide:Dy", "CHN", 2026) >= _price(bare, "oxide:Dy", "CHN", 2026) - 1e-6
+    # the run's headline reports the same Dy
     from reesim.simulate.headline import heavy_separated_outside_china
 
-    h = heavy_separated_outside_china(lyn, cf)
+    h = heavy_separated_outside_china(lic, cf)
     got = h[(h["path"] == "scenario") & (h["commodity"] == "oxide:Dy") & (h["year"] == 2026)]["tonnes"].sum()
-    assert got == pytest.approx(mine[mine["year"] == 2026]["tonnes"].sum())
-    assert h[h["path"] == "counterfactual"].empty
+    assert got == pytest.approx(dy[2026])
 
-    def price(res, region):
-        q = res.prices
-        return float(
-            q[(q["commodity"] == "oxide:Dy") & (q["region"] == region) & (q["year"] == 2026)][
-                "usd_per_kg"
-            ].iloc[0]
-        )
 
-    for r in ("JPN", "EU"):
-        assert price(lyn, r) < 0.9 * price(lic, r), r
-    assert price(lyn, "CHN") >= price(lic, "CHN") - 1e-6
+def parse_shipped(name: str):
+    import copy
+
+    from reesim.scenario.load import parse, resolve
+
+    return parse(copy.deepcopy(resolve(name)[0]), name)
+
+
+def test_shipped_lynas_facility_separates_the_whole_suite_in_malaysia_from_2027():
+    """lynas-heavy-separation adds the 5,000 t/yr facility (full suite from 2026-04-01): by 2027
+    Malaysia makes Sm and Gd oxide, which the licensing alone leaves to China, and Sm outside
+    China costs less."""
+    lyn, _ = _short("lynas-heavy-separation", 2027)
+    lic, _ = _short("china-2025-licensing", 2027)
+    for res, expect in ((lyn, True), (lic, False)):
+        p = res.production
+        sm = p[
+            p["process"].str.startswith("crack-heavy:MYS:")
+            & (p["commodity"] == "oxide:Sm")
+            & (p["year"] == 2027)
+        ]
+        assert (sm["tonnes_per_year"].sum() > 10.0) == expect
+    assert _price(lyn, "oxide:Sm", "JPN", 2027) < _price(lic, "oxide:Sm", "JPN", 2027)

@@ -310,7 +310,14 @@ def test_extends_replaces_named_instruments_appends_others_and_merges_horizon(tm
     assert (sc.horizon.start, sc.horizon.end, sc.horizon.step) == (2025, 2027, "quarter")
     assert sc.world.reference_year == 2024 and sc.world.assumptions == {"demand_elasticity_oxide": 0.3}
     names = [i.name for i in sc.instruments]
-    assert names == ["magnet-demand-growth", "other-uses-growth", "t1", "t2", None]
+    assert names == [
+        "magnet-demand-growth",
+        "other-uses-growth",
+        "lynas-malaysia-dy-tb-circuit",
+        "t1",
+        "t2",
+        None,
+    ]
     by_name = {i.name: i for i in sc.instruments}
     assert by_name["t1"].rate == 0.5  # replaced in place
     assert by_name["t2"].importer == "JPN" and by_name["t2"].rate == 0.1  # inherited
@@ -340,6 +347,7 @@ def test_extends_a_shipped_scenario_by_name_overrides_the_baseline_growth(tmp_pa
     assert [i.name for i in sc.instruments] == [
         "magnet-demand-growth",
         "other-uses-growth",
+        "lynas-malaysia-dy-tb-circuit",
         "china-tech-ban-2023",
     ]
     assert sc.instruments[0].growth == {2025: 0.15}
@@ -389,12 +397,12 @@ def test_cli_validate_good_file_exits_0(capsys, tmp_path):
     f = _write(tmp_path / "good.yaml", SHORT)
     code, out, err = invoke(capsys, "validate", str(f))
     assert code == 0, err
-    assert "valid (2 instruments, 2025-2026 by year)" in out
+    assert "valid (3 instruments, 2025-2026 by year)" in out
 
 
 def test_cli_validate_shipped_name_exits_0(capsys):
     code, out, _ = invoke(capsys, "validate", "china-2025-licensing")
-    assert code == 0 and "valid (4 instruments" in out
+    assert code == 0 and "valid (5 instruments" in out
 
 
 def test_cli_validate_bad_file_exits_2_with_one_line_per_problem(capsys, tmp_path):
@@ -419,8 +427,8 @@ def test_cli_validate_bad_file_exits_2_with_one_line_per_problem(capsys, tmp_pat
     lines = err.strip().splitlines()
     assert len(lines) == 2, err
     assert lines[0].startswith("error: ")
-    assert "instruments[2].commodities[0]: unknown commodity 'magnet:ndfbe'" in err
-    assert "instruments[2].destinations[0]: unknown region 'USB'; did you mean 'USA'?" in err
+    assert "instruments[3].commodities[0]: unknown commodity 'magnet:ndfbe'" in err
+    assert "instruments[3].destinations[0]: unknown region 'USB'; did you mean 'USA'?" in err
 
 
 def test_cli_validate_format_error_exits_2(capsys):
@@ -500,7 +508,12 @@ def test_cli_run_writes_tables_summary_and_resolved_scenario(capsys, tmp_path):
 
     resolved = yaml.safe_load((out_dir / "scenario.resolved.yaml").read_text())
     assert resolved["name"] == "short-ban"
-    assert [i["type"] for i in resolved["instruments"]] == ["demand_shift", "demand_shift", "export_ban"]
+    assert [i["type"] for i in resolved["instruments"]] == [
+        "demand_shift",
+        "demand_shift",
+        "capacity_project",
+        "export_ban",
+    ]
     # the resolved file is itself a valid scenario with the same hash
     assert scenario_hash(parse(resolved)) == scenario_hash(sc)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # no temporary folder left

@@ -65,14 +65,22 @@ def test_nobody_thrifts_at_the_reference_point(year):
 
 
 @functools.cache
-def _licensing(capacity_share: float | None = None):
+def _licensing(capacity_share: float | None = None, lynas: bool = True):
+    """The flagship and its baseline; ``lynas=False`` leaves out the baseline's Lynas circuit."""
     sc = load_scenario("china-2025-licensing")
+    if not lynas:
+        keep = [i for i in sc.instruments if i.name != "lynas-malaysia-dy-tb-circuit"]
+        sc = sc.model_copy(update={"instruments": keep})
     if capacity_share is not None:
         world = sc.world.model_copy(
             update={"assumptions": {**sc.world.assumptions, "hre_thrift_capacity_share": capacity_share}}
         )
         sc = sc.model_copy(update={"world": world})
     cf_sc = load_scenario("baseline").model_copy(update={"horizon": sc.horizon, "world": sc.world})
+    if not lynas:
+        cf_sc = cf_sc.model_copy(
+            update={"instruments": [i for i in cf_sc.instruments if i.type != "capacity_project"]}
+        )
     return sc, simulate(sc, counterfactual=simulate(cf_sc))
 
 
@@ -146,8 +154,10 @@ def test_thrifting_shrinks_the_dy_premium_outside_china():
 
     for region in ("EU", "JPN", "USA"):
         assert dy(with_thrift, region, 2026) < 0.9 * dy(without, region, 2026), region
-    # Lean capacity is built outside China while Dy is dear there (the adoption lag's investment).
-    cap = with_thrift.production
+    # Lean capacity is built outside China while Dy is dear there (the adoption lag's investment);
+    # without the baseline's Lynas circuit, which cheapens Dy outside China from 2026.
+    _, bare = _licensing(lynas=False)
+    cap = bare.production
     lean = cap[(cap["kind"] == "thrift") & (cap["region"] != "CHN")]
     by_year = lean.groupby("year")["tonnes_per_year"].sum()
     assert by_year.loc[2029] > by_year.loc[2025] > 0
