@@ -142,8 +142,10 @@ class PiqpBackend:
             # tolerances (the equilibrium guards still check every condition to 1e-6).
             st = self._solver.settings
             st.eps_duality_gap_abs, st.eps_duality_gap_rel = self.retry_gap_abs, self.retry_gap_rel
+            iters, st.max_iter = st.max_iter, 4 * st.max_iter
             status = self._solver.solve()
             st.eps_duality_gap_abs, st.eps_duality_gap_rel = self.eps_gap_abs, self.eps_gap_rel
+            st.max_iter = iters
         if status != piqp.PIQP_SOLVED:
             self._key = None
             raise SolverError(f"PIQP: {status.name}")
