@@ -132,8 +132,13 @@ def test_us_mine_cash_cost_from_mp_reports(year, cost, price):
 
 def test_us_mine_cash_cost_falls_back_without_a_price_of_the_year():
     """No realized price for the reference year (2021): the stated share applies."""
-    prov = load_default_world(2021).provenance
+    world = load_default_world(2021)
+    prov = world.provenance
     assert "cash_cost_share[USA]" not in set(prov["parameter"])
+    share = prov.query("parameter == 'cash_cost_share_ex_china'")["value"].iloc[0]
+    value = prov.set_index("parameter").loc["concentrate_price[mountain_pass]", "value"]
+    base = world.processes.set_index("process").loc["mining:USA:mountain_pass"]
+    assert base["mc_intercept"] + base["mc_slope"] * base["capacity"] == pytest.approx(share * value)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ A circuit for a project ``name`` in region ``R`` adds:
   place of China's separation service, making only the project's ``elements`` (default: all);
 * when it separates only some elements, the rest of the feed as a residue
   ``concentrate:hree_rest_<ore>:<name>`` (kg per kg of feed: the other elements' share), which
-  R ships where it shipped its heavy concentrate (the same routes and calibrated costs) and
+  R ships where it shipped its heavy concentrate (the same transport cost and slope, no
+  calibrated route cost) and
   China separates in ``crack-heavy-rest:CHN:<ore>:<name>`` (its other oxides per kg of
   residue, one unit of separation service per kg) - Lynas sold the unseparated SmEuGd, Ho and
   SEGH products on;
@@ -55,7 +56,8 @@ class Circuit:
 
 def heavy_regions(world: World) -> list[str]:
     """Regions of the world that separate heavy rare earths (their ``crack-heavy`` circuits)."""
-    return sorted({pid.split(":")[1] for pid in world.processes["process"] if pid.startswith("crack-heavy:")})
+    p = world.processes
+    return sorted(set(p.loc[p["process"].str.startswith("crack-heavy:"), "region"]))
 
 
 def _templates(world: World, region: str) -> dict[str, str]:
@@ -106,6 +108,9 @@ def circuit(world: World, region: str, name: str, elements: list[str] | None, la
             f"{label}.elements: {', '.join(unknown)} not in the heavy concentrate of {region}'s ores; "
             f"allowed: {', '.join(can)}"
         )
+    if elements and len(set(elements)) != len(elements):
+        twice = sorted({e for e in elements if elements.count(e) > 1})
+        raise InputError(f"{label}.elements: {', '.join(twice)} listed twice; list each element once")
     keep = set(elements) if elements else set(can)
     io, service = world.io, service_id(name)
     procs, rows, edges, goods = [], [], [], []
@@ -129,16 +134,19 @@ def circuit(world: World, region: str, name: str, elements: list[str] | None, la
         residue = f"concentrate:hree_rest_{o}:{name}"
         goods.append(residue)
         rows.append(pd.DataFrame([(pid, residue, share)], columns=["process", "commodity", "coef"]))
-        h = tpl.split(":")[1]
+        h = world.processes.loc[world.processes["process"] == tpl, "region"].iloc[0]
         rid = f"crack-heavy-rest:{h}:{o}:{name}"
         procs.append((rid, h, "separation", float("inf"), 0.0, 0.0))
         rows.append(
             pd.DataFrame([(rid, residue, -1.0), (rid, SEPARATION_SERVICE, -1.0)], columns=rows[0].columns)
         )
         rows.append(rest.assign(process=rid, coef=rest["coef"] / share))
+        # The residue goes where the heavy compound went, at its transport cost and slope but
+        # without its calibrated route cost: that intercept was fitted to the observed SEGH flow
+        # (negative on MYS -> CHN) and on a second, parallel route would pay for shipping.
         e = world.edges
         seg = e[(e["commodity"] == f"concentrate:hree_{o}") & (e["origin"] == region)]
-        edges.append(seg.assign(commodity=residue))
+        edges.append(seg.assign(commodity=residue, route_cost=0.0))
     new_io = pd.concat(rows, ignore_index=True)
     edges.append(_oxide_routes(world, region, new_io))
     return Circuit(procs, new_io, pd.concat(edges, ignore_index=True), [service, *goods])

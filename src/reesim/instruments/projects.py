@@ -123,6 +123,10 @@ def structure(scenario: Scenario, world: World, label: str = "scenario") -> dict
             io.append(pd.DataFrame({"process": [pid], "commodity": [RECYCLED_GOOD], "coef": [1.0]}))
             continue
         tpl = TEMPLATE[inst.stage].format(region=inst.region)
+        if inst.stage == "heavy_separation" and inst.region not in heavy.allowed_regions(world):
+            heavy.circuit(
+                world, inst.region, inst.name, inst.elements, f"{label}: instruments[{k}]"
+            )  # raises
         if tpl not in names:
             have = sorted(r for r in world.regions if TEMPLATE[inst.stage].format(region=r) in names)
             raise InputError(

@@ -278,12 +278,14 @@ def _reported_cash_share(ds: Dataset, year: int, region: str, rec: _Recorder) ->
 
     The producer's latest reported cash production cost (USD/t REO, ``metric_code`` ``cash_cost``
     in ``processing_capacity``, year at most the reference year) over its realized concentrate
-    price in the reference year (``realized_price``): the cost is held in USD from its last
-    report, so the share moves with the price (MP Materials: 1,653 / 11,636 = 0.14 in 2022,
-    2,020 / 4,717 = 0.43 in 2024). Applied to the model's concentrate value it anchors the
-    shut-in price in USD instead of a fixed share of whatever the reference year's price was
-    (a share fitted to 2024 puts the 2022 world's cash cost about 3x too high). None when the
-    region's mines report no cost, no price for the reference year, or several facilities.
+    price in the reference year (``realized_price``): the cost of its last report against the
+    year's price, so the share moves with the price (MP Materials: 1,653 / 11,636 = 0.14 in 2022,
+    2,020 / 4,717 = 0.43 in 2024) instead of a fixed share of whatever the reference year's
+    price was (a share fitted to 2024 puts the 2022 world's cash cost about 3x too high). It is
+    a *share*: the builder applies it to the model's concentrate value, which is not MP's
+    realized price (2.75 against 4.72 USD/kg in 2024), so the model's cash cost in USD/kg is not
+    MP's (1.18 against 2.02 USD/kg in 2024). None when the region's mines report no cost, no
+    price for the reference year, or several facilities.
     """
     rows = ds.table("processing_capacity", stage_code="mining", metric_code=["cash_cost", "realized_price"])
     rows = rows[(rows["iso3"] == region) & (rows["year"] <= year)]
@@ -300,7 +302,7 @@ def _reported_cash_share(ds: Dataset, year: int, region: str, rec: _Recorder) ->
         "share of the reference price",
         f"processing_capacity cash_cost {c['year']} ({c['value']:,.0f} USD/t REO, source {c['source_id']}) / "
         f"realized_price {p['year']} ({p['value']:,.0f} USD/t REO, source {p['source_id']}); "
-        "the cost held in USD since its last report",
+        "the latest reported cost against the reference year's price, applied to the model's concentrate value",
     )
 
 

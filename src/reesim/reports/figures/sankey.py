@@ -199,10 +199,13 @@ def sankey_flows(
     # 1. Mining → separation: concentrates by ore, counted at the element's yield where they are
     # cracked (its oxide plus its share of a mixed heavy concentrate, e.g. Lynas' SEG/HRE).
     sep = production[(production["kind"] == "separation") & production["process"].str.startswith("crack")]
+    # Heavy circuits: China's, a plant's outside China (crack-heavy:<region>:<ore>:<plant>) and
+    # China's for such a plant's residue (crack-heavy-rest:...); their oxide outputs together are
+    # the ore's heavy compound, so the residue itself (a concentrate) is left out of the shares.
     sep = sep.assign(
-        ore=sep["process"].str.split(":").str[2], heavy=sep["process"].str.startswith("crack-heavy:")
+        ore=sep["process"].str.split(":").str[2], heavy=sep["process"].str.startswith("crack-heavy")
     )
-    heavy_out = sep[sep["heavy"]]
+    heavy_out = sep[sep["heavy"] & ~sep["commodity"].str.startswith("concentrate:")]
     mix_share = (
         heavy_out[heavy_out["commodity"] == oxide].groupby("ore")["tonnes"].sum()
         / heavy_out.groupby("ore")["tonnes"].sum()
