@@ -145,15 +145,23 @@ def _print_heavy_dose(rows: list[dict]) -> None:
     )
 
 
-def _print_recycled(rows: list[dict]) -> None:
-    """One line on magnet material made by recycling plants, first and last year of the scenario."""
+def _scenario_rows(rows: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame, str] | None:
+    """A headline table's scenario and counterfactual rows and the scenario's regions; None
+    when the scenario has none."""
     df = pd.DataFrame(rows)
     if df.empty or not (df["path"] == "scenario").any():
+        return None
+    sc = df[df["path"] == "scenario"]
+    return sc, df[df["path"] == "counterfactual"], ", ".join(sorted(set(sc["region"])))
+
+
+def _print_recycled(rows: list[dict]) -> None:
+    """One line on magnet material made by recycling plants, first and last year of the scenario."""
+    got = _scenario_rows(rows)
+    if got is None:
         return
-    sc = df[df["path"] == "scenario"].groupby("year")["tonnes"].sum()
-    cf = df[df["path"] == "counterfactual"].groupby("year")["tonnes"].sum()
+    sc, cf, regions = got[0].groupby("year")["tonnes"].sum(), got[1].groupby("year")["tonnes"].sum(), got[2]
     first, last = int(sc.index.min()), int(sc.index.max())
-    regions = ", ".join(sorted(set(df.loc[df["path"] == "scenario", "region"])))
     out.print(
         f"Recycled magnet material ({regions}): {sc[first]:,.0f} t in {first}, {sc[last]:,.0f} t in {last} "
         f"(without the measures: {cf.get(last, 0.0):,.0f} t in {last}; recycled_supply in summary.json)."
@@ -162,17 +170,14 @@ def _print_recycled(rows: list[dict]) -> None:
 
 def _print_heavy_outside(rows: list[dict]) -> None:
     """One line on Dy and Tb separated outside China, first and last year the scenario makes any."""
-    df = pd.DataFrame(rows)
-    if df.empty or not (df["path"] == "scenario").any():
+    got = _scenario_rows(rows)
+    if got is None:
         return
-    sc = df[df["path"] == "scenario"].pivot_table(
-        index="year", columns="commodity", values="tonnes", aggfunc="sum"
-    )
-    sc = sc[sc.sum(axis=1) > 0.5]
+    sc = got[0].pivot_table(index="year", columns="commodity", values="tonnes", aggfunc="sum")
+    sc, regions = sc[sc.sum(axis=1) > 0.5], got[2]
     if sc.empty:
         return
     first, last = int(sc.index.min()), int(sc.index.max())
-    regions = ", ".join(sorted(set(df.loc[df["path"] == "scenario", "region"])))
 
     def fig(y: int) -> str:
         return ", ".join(

@@ -37,6 +37,7 @@ from reesim.world.world import World
 
 #: the separation service of the heavy regions' circuits, which a new circuit's copy replaces
 SEPARATION_SERVICE = "service:separation"
+IO_COLUMNS = ["process", "commodity", "coef"]
 
 
 def service_id(name: str) -> str:
@@ -66,11 +67,9 @@ def _templates(world: World, region: str) -> dict[str, str]:
     made = io[
         io["process"].str.startswith(f"crack:{region}:") & io["commodity"].str.startswith("concentrate:hree_")
     ]
-    out = {}
+    out, heavy = {}, heavy_regions(world)
     for o in sorted({c.removeprefix("concentrate:hree_") for c in made["commodity"]}):
-        tpl = next(
-            (f"crack-heavy:{h}:{o}" for h in heavy_regions(world) if f"crack-heavy:{h}:{o}" in names), None
-        )
+        tpl = next((f"crack-heavy:{h}:{o}" for h in heavy if f"crack-heavy:{h}:{o}" in names), None)
         if tpl is not None:
             out[o] = tpl
     return out
@@ -123,7 +122,7 @@ def circuit(world: World, region: str, name: str, elements: list[str] | None, la
         pid = f"crack-heavy:{region}:{o}:{name}"
         procs.append((pid, region, "separation", float("inf"), 0.0, 0.0))
         feed = [(pid, f"concentrate:hree_{o}", -1.0), (pid, service, -1.0)]
-        rows.append(pd.DataFrame(feed, columns=["process", "commodity", "coef"]))
+        rows.append(pd.DataFrame(feed, columns=IO_COLUMNS))
         rows.append(mine.assign(process=pid))
         rest = out[~out.index.isin(mine.index)]
         share = float(rest["coef"].sum())
@@ -133,13 +132,11 @@ def circuit(world: World, region: str, name: str, elements: list[str] | None, la
         # the heavy region that the template belongs to.
         residue = f"concentrate:hree_rest_{o}:{name}"
         goods.append(residue)
-        rows.append(pd.DataFrame([(pid, residue, share)], columns=["process", "commodity", "coef"]))
+        rows.append(pd.DataFrame([(pid, residue, share)], columns=IO_COLUMNS))
         h = world.processes.loc[world.processes["process"] == tpl, "region"].iloc[0]
         rid = f"crack-heavy-rest:{h}:{o}:{name}"
         procs.append((rid, h, "separation", float("inf"), 0.0, 0.0))
-        rows.append(
-            pd.DataFrame([(rid, residue, -1.0), (rid, SEPARATION_SERVICE, -1.0)], columns=rows[0].columns)
-        )
+        rows.append(pd.DataFrame([(rid, residue, -1.0), (rid, SEPARATION_SERVICE, -1.0)], columns=IO_COLUMNS))
         rows.append(rest.assign(process=rid, coef=rest["coef"] / share))
         # The residue goes where the heavy compound went, at its transport cost and slope but
         # without its calibrated route cost: that intercept was fitted to the observed SEGH flow

@@ -122,11 +122,12 @@ def structure(scenario: Scenario, world: World, label: str = "scenario") -> dict
             procs.append((pid, inst.region, "recycling", 0.0, (1.0 - spread) * cash, spread * cash / q))
             io.append(pd.DataFrame({"process": [pid], "commodity": [RECYCLED_GOOD], "coef": [1.0]}))
             continue
-        tpl = TEMPLATE[inst.stage].format(region=inst.region)
-        if inst.stage == "heavy_separation" and inst.region not in heavy.allowed_regions(world):
-            heavy.circuit(
+        circuit = None
+        if inst.stage == "heavy_separation":  # validates the region and elements before the template
+            circuit = heavy.circuit(
                 world, inst.region, inst.name, inst.elements, f"{label}: instruments[{k}]"
-            )  # raises
+            )
+        tpl = TEMPLATE[inst.stage].format(region=inst.region)
         if tpl not in names:
             have = sorted(r for r in world.regions if TEMPLATE[inst.stage].format(region=r) in names)
             raise InputError(
@@ -137,15 +138,14 @@ def structure(scenario: Scenario, world: World, label: str = "scenario") -> dict
         q = inst.capacity_tonnes_per_year / 1000.0
         kind = world.processes.loc[world.processes["process"] == tpl, "kind"].iloc[0]
         procs.append((pid, inst.region, kind, 0.0, (1.0 - spread) * cash, spread * cash / q))
-        if inst.stage == "heavy_separation":
-            c = heavy.circuit(world, inst.region, inst.name, inst.elements, f"{label}: instruments[{k}]")
-            procs.extend(c.processes)
+        if circuit is not None:
+            procs.extend(circuit.processes)
             io += [
-                c.io,
+                circuit.io,
                 pd.DataFrame({"process": [pid], "commodity": [heavy.service_id(inst.name)], "coef": [1.0]}),
             ]
-            edges.append(c.edges)
-            goods += c.commodities
+            edges.append(circuit.edges)
+            goods += circuit.commodities
             continue
         rows = world.io[world.io["process"] == tpl]
         io.append(rows.assign(process=pid))

@@ -239,21 +239,26 @@ def heavy_re_per_magnet(res: Result, cf: Result) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+def _made_by_path(res: Result, cf: Result, select, keys: list[str]) -> pd.DataFrame:
+    """Production rows ``select(production)`` of both runs summed by ``keys``, t, with ``path``
+    (``scenario``/``counterfactual``); empty (with the columns) when neither run has any."""
+    parts = []
+    for path, r in (("scenario", res), ("counterfactual", cf)):
+        p = r.production
+        p = p[select(p)]
+        if len(p):
+            parts.append(p.groupby(keys, as_index=False)["tonnes"].sum().assign(path=path))
+    cols = [*keys, "path", "tonnes"]
+    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
+
+
 def recycled_supply(res: Result, cf: Result) -> pd.DataFrame:
     """Magnet material made by recycling plants (kind ``recycling``), by region and year, t.
 
     Columns ``year, region, path`` (``scenario``/``counterfactual``) and ``tonnes`` (the year's
     output); empty when neither run recycles.
     """
-    parts = []
-    for path, r in (("scenario", res), ("counterfactual", cf)):
-        p = r.production
-        p = p[p["kind"] == "recycling"]
-        if len(p):
-            parts.append(p.groupby(["year", "region"], as_index=False)["tonnes"].sum().assign(path=path))
-    if not parts:
-        return pd.DataFrame(columns=["year", "region", "path", "tonnes"])
-    return pd.concat(parts, ignore_index=True)[["year", "region", "path", "tonnes"]]
+    return _made_by_path(res, cf, lambda p: p["kind"] == "recycling", ["year", "region"])
 
 
 def heavy_separated_outside_china(res: Result, cf: Result) -> pd.DataFrame:
@@ -262,20 +267,12 @@ def heavy_separated_outside_china(res: Result, cf: Result) -> pd.DataFrame:
     Columns ``year, region, commodity, path`` (``scenario``/``counterfactual``) and ``tonnes``;
     empty when no region outside China separates heavy rare earths in either run.
     """
-    parts = []
-    for path, r in (("scenario", res), ("counterfactual", cf)):
-        p = r.production
-        p = p[
-            p["process"].str.startswith("crack-heavy:")
-            & (p["region"] != "CHN")
-            & p["commodity"].isin(["oxide:Dy", "oxide:Tb"])
-        ]
-        if len(p):
-            parts.append(
-                p.groupby(["year", "region", "commodity"], as_index=False)["tonnes"].sum().assign(path=path)
-            )
-    cols = ["year", "region", "commodity", "path", "tonnes"]
-    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
+
+    def select(p: pd.DataFrame) -> pd.Series:
+        heavy = p["process"].str.startswith("crack-heavy:") & (p["region"] != "CHN")
+        return heavy & p["commodity"].isin(["oxide:Dy", "oxide:Tb"])
+
+    return _made_by_path(res, cf, select, ["year", "region", "commodity"])
 
 
 def headline(res: Result, cf: Result) -> dict:

@@ -47,6 +47,7 @@ from reesim.world.default_data import (
     _magnets,
     _mining,
     _prices,
+    _producer_reports,
     _Recorder,
     _reported_cash_share,
     _separation_ex_china,
@@ -283,8 +284,9 @@ def _stage_mining(ctx: _Ctx, parts: _Parts, conc_price: dict[str, float]) -> Non
     chn_cost = ctx.assume("china_mining_cost_share", "share")
     h_mine = ctx.assume("mining_headroom", "share")
     cash_share, spread = _cash_cost(ctx)
+    reports = _producer_reports(ctx.ds, ctx.year)
     reported = {
-        r: _reported_cash_share(ctx.ds, ctx.year, r, ctx.rec)
+        r: _reported_cash_share(reports, ctx.year, r, ctx.rec)
         for r in {r for r, _ in ctx.mining.index} - {"CHN"}
     }
     for (r, o), m in ctx.mining.items():

@@ -273,7 +273,13 @@ def _separation_ex_china(
     return out
 
 
-def _reported_cash_share(ds: Dataset, year: int, region: str, rec: _Recorder) -> float | None:
+def _producer_reports(ds: Dataset, year: int) -> pd.DataFrame:
+    """Producers' reported cash costs and realized prices up to ``year`` (``processing_capacity``)."""
+    rows = ds.table("processing_capacity", stage_code="mining", metric_code=["cash_cost", "realized_price"])
+    return rows[rows["year"] <= year]
+
+
+def _reported_cash_share(reports: pd.DataFrame, year: int, region: str, rec: _Recorder) -> float | None:
     """A region's mine cash cost as a share of its realized price, from the producer's reports.
 
     The producer's latest reported cash production cost (USD/t REO, ``metric_code`` ``cash_cost``
@@ -285,10 +291,9 @@ def _reported_cash_share(ds: Dataset, year: int, region: str, rec: _Recorder) ->
     a *share*: the builder applies it to the model's concentrate value, which is not MP's
     realized price (2.75 against 4.72 USD/kg in 2024), so the model's cash cost in USD/kg is not
     MP's (1.18 against 2.02 USD/kg in 2024). None when the region's mines report no cost, no
-    price for the reference year, or several facilities.
+    price for the reference year, or several facilities. ``reports``: :func:`_producer_reports`.
     """
-    rows = ds.table("processing_capacity", stage_code="mining", metric_code=["cash_cost", "realized_price"])
-    rows = rows[(rows["iso3"] == region) & (rows["year"] <= year)]
+    rows = reports[reports["iso3"] == region]
     if rows.empty or rows["facility"].nunique() != 1:
         return None
     cost = rows[rows["metric_code"] == "cash_cost"].sort_values("year")
