@@ -612,8 +612,12 @@ def _welfare(run: Run, page: Page) -> str:
 
 # ------------------------------------------------------------------------------- product costs
 def product_cost_peaks(pc: pd.DataFrame) -> pd.DataFrame:
-    """Per product and market, the period of the largest change (by the midpoint of the range)."""
-    d = pc.assign(mid=(pc["change_usd_low"] + pc["change_usd_high"]) / 2)
+    """Per product and market, the period of the largest change (by the midpoint of the range).
+
+    Periods without a change (no determined price) are left out, and so is a product and market
+    with none.
+    """
+    d = pc.assign(mid=(pc["change_usd_low"] + pc["change_usd_high"]) / 2).dropna(subset=["mid"])
     idx = d.groupby(["product", "market"])["mid"].apply(lambda s: s.abs().idxmax())
     return d.loc[idx.to_numpy()].reset_index(drop=True)
 

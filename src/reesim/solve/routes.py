@@ -149,8 +149,11 @@ def calibrate_routes(
     # The slope is set at the largest of the route's flow, a tenth of its good's typical flow (the
     # mean over the good's used routes; also the scale of unused routes) and ``min_scale``: a route
     # carrying a trickle would otherwise get a slope 1e5 times its neighbours' (PMP reproduces the
-    # calibration point for any positive slope; only conditioning is at stake).
-    typical = pd.Series(np.where(used, flow, np.nan)).groupby(e["commodity"].to_numpy()).transform("mean")
+    # calibration point for any positive slope; only conditioning is at stake). Trickles below
+    # ``min_scale`` do not set a good's typical flow: two flows of under a tonne of Pr metal from
+    # the U.S. would otherwise give every Pr-metal route a slope 100 times that of the Nd-metal ones.
+    sizable = flow >= min_scale
+    typical = pd.Series(np.where(sizable, flow, np.nan)).groupby(e["commodity"].to_numpy()).transform("mean")
     typical = typical.fillna(1.0).to_numpy()
     scale = np.maximum(np.where(used, np.maximum(flow, 0.1 * typical), typical), min_scale)
     level = np.maximum(p_d, transport)  # a free co-product (price 0) still has a slope
