@@ -763,8 +763,9 @@ def test_substitution_of_one_year_lag_acts_the_year_after_the_rise_and_does_not_
     p0, p1 = price(none, MAGNET, "USA"), price(subst, MAGNET, "USA")
     assert p1["2026"] == pytest.approx(p0["2026"], rel=1e-9)
     assert p1["2027"] < 0.5 * p0["2027"]
-    # irreversible: the price does not climb back (it drifts by under 0.2 % as capacity adjusts)
-    assert p1["2029"] == pytest.approx(p1["2027"], rel=2e-3)
+    # irreversible: the price does not climb back (it drifts down by under 1 % as capacity and
+    # China's separation charge, indexed to its oxide basket, adjust)
+    assert p1["2027"] * 0.99 <= p1["2029"] <= p1["2027"] * (1 + 2e-3)
     assert consumption(subst, "magnet users")["2027"] < consumption(none, "magnet users")["2027"]
 
 

@@ -424,10 +424,14 @@ def knowledge_gaps(view, year: int) -> list[str]:
 
 
 def china_quota_paths(ds, world: World, first: int, last: int) -> dict[str, dict[int, float]]:
-    """China's mining capacity by year (kt/yr): its annual mining quota as known to ``ds``.
+    """China's mining and separation capacity by year (kt/yr), from its annual mining quota as known to ``ds``.
 
     Years after the last known quota keep that quota; the total is split over China's mining
-    processes in the proportions of the start world (as in the calibration run).
+    processes in the proportions of the start world (as in the calibration run). China's
+    separation capacity grows by the quota's added tonnage, with the start world's headroom:
+    MIIT issues the mining and the smelting-separation quotas together (2024: 270 and 254 kt,
+    ``china_export_quotas``), and a start world's separation sized for its reference output
+    could not separate a larger quota.
     """
     q = ds.table("china_export_quotas", measure="mining_quota", period="year", category="all REE")
     q = q[q["value"].notna()]
@@ -442,10 +446,18 @@ def china_quota_paths(ds, world: World, first: int, last: int) -> dict[str, dict
         past = [k for k in known if k <= y]
         if past:
             total[y] = known[max(past)]
-    return {
+    paths = {
         pid: {y: t * float(s) for y, t in total.items()}
         for pid, s in zip(chn["process"], shares, strict=True)
     }
+    sep = p[p["process"] == "separation-capacity:CHN"]
+    ref_sep = float(world.meta.get("reference", {}).get("separation_kt", {}).get("CHN", 0.0))
+    if len(sep) and ref_sep > 0:
+        cap0, mined0 = float(sep["capacity"].iloc[0]), float(chn["capacity"].astype(float).sum())
+        paths["separation-capacity:CHN"] = {
+            y: cap0 * max(0.0, ref_sep + t - mined0) / ref_sep for y, t in total.items()
+        }
+    return paths
 
 
 def _observed_only(obs: pd.DataFrame, pre: dt.date) -> dict:

@@ -31,6 +31,10 @@ from reesim.scenario.load import load_scenario
 from reesim.simulate.stepper import scenario_world, simulate
 
 FIRST, LAST = 2021, 2025
+#: Regions whose mine output the calibration run takes as data: China's (its quota, which USGS
+#: reports as production) and Myanmar's (set by China's border closures and the Kachin conflict,
+#: not by price: 34.7, 12, 43, 27 and 22 kt in 2021-2025, mine_production; policy_events).
+EXOGENOUS_MINING = ("CHN", "MMR")
 CHINA_SHARE_TOL_PP = 5.0  # mean over years
 CHINA_SHARE_MAX_PP = 6.0  # any single year
 PRICE_LOG10_TOL = 1.0
@@ -55,22 +59,17 @@ def history_scenario():
 
 
 def china_capacity_paths(world) -> dict[str, dict[int, float]]:
-    """China's capacities by year (kt/yr), from data.
+    """China's and Myanmar's capacities by year (kt/yr), from data.
 
-    Mining: USGS China production (= the official quota), split over ores like the base
-    year. Separation: world mine production of the year minus the base world's separation
+    Mining: USGS production of China (= the official quota) and of Myanmar (``EXOGENOUS_MINING``),
+    split over ores like the base year (Myanmar's cash-cost curve on its base tranches, none on
+    its expansion tranche). Separation: world mine production of the year minus the base world's separation
     capacity outside China, plus the same headroom as the base world (the mass balance used to
     calibrate China's separation in the reference year).
     """
     ds = default_dataset()
     mp = ds.table("mine_production", preferred=True)
     mp = mp[(mp["year"] >= FIRST) & (mp["year"] <= LAST)]
-    china = {
-        int(y): float(v) / 1000.0
-        for y, v in zip(
-            mp.loc[mp["iso3"] == "CHN", "year"], mp.loc[mp["iso3"] == "CHN", "production_t_reo"], strict=True
-        )
-    }
     world_total = {
         int(y): float(v) / 1000.0
         for y, v in zip(
@@ -78,12 +77,24 @@ def china_capacity_paths(world) -> dict[str, dict[int, float]]:
         )
     }
     p = world.processes
-    chn = p[(p["region"] == "CHN") & (p["kind"] == "mining")]
-    shares = chn["capacity"].astype(float) / chn["capacity"].astype(float).sum()
-    paths = {
-        pid: {y: total * float(s) for y, total in china.items()}
-        for pid, s in zip(chn["process"], shares, strict=True)
-    }
+    paths: dict[str, dict[int, float]] = {}
+    for iso in EXOGENOUS_MINING:
+        by_year = {
+            int(y): float(v) / 1000.0
+            for y, v in zip(
+                mp.loc[mp["iso3"] == iso, "year"], mp.loc[mp["iso3"] == iso, "production_t_reo"], strict=True
+            )
+        }
+        mines = p[(p["region"] == iso) & (p["kind"] == "mining")]
+        # A cash-cost curve's expansion tranche gets no capacity: the data are the output.
+        expansion = mines["process"].str.endswith(":expansion")
+        paths |= {pid: dict.fromkeys(by_year, 0.0) for pid in mines.loc[expansion, "process"]}
+        mines = mines[~expansion]
+        shares = mines["capacity"].astype(float) / mines["capacity"].astype(float).sum()
+        paths |= {
+            pid: {y: total * float(s) for y, total in by_year.items()}
+            for pid, s in zip(mines["process"], shares, strict=True)
+        }
     sep = p[p["kind"] == "capacity"]
     chn_sep = sep[sep["region"] == "CHN"]
     outside = float(sep.loc[sep["region"] != "CHN", "capacity"].astype(float).sum())

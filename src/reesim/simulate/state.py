@@ -52,6 +52,7 @@ class State:
     opex_multiplier: np.ndarray  # opex multiplier of the penalised capacity (1 where none)
     learning_exponent: np.ndarray  # Wright's-law exponent per process (0 where no learning)
     private: Any = None  # private stocks and expected prices (reesim.simulate.storage.PrivateStocks)
+    toll_index: float = 1.0  # China's separation charge over the reference one (reesim.simulate.tolls)
 
     def evolve(self, **changes) -> State:
         """A new snapshot with some fields replaced."""

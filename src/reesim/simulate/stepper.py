@@ -44,6 +44,7 @@ from reesim.simulate.record import KT_TO_T, Recorder
 from reesim.simulate.result import Result
 from reesim.simulate.state import INVEST_STAGE, POLICY_STAGE, State, arrivals, orders
 from reesim.simulate.steps import Step, make_steps
+from reesim.simulate.tolls import Tolls
 from reesim.solve import routes as routes_mod
 from reesim.solve.backends import PiqpBackend
 from reesim.solve.equilibrium import SOLVE_FAILURES, solve_equilibrium
@@ -133,18 +134,21 @@ def _initial_state(world: World, scenario: Scenario, reference) -> State:
     )
 
 
-def _thrift_slope(base: pd.DataFrame, capacity: np.ndarray) -> np.ndarray:
-    """Marginal-cost slopes with each lean heavy-RE grade's cost line spread over its current capacity.
+def _spread_slope(base: pd.DataFrame, capacity: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """Marginal-cost slopes with the cost line of ``spread`` processes spread over their current capacity.
 
-    A lean grade's extra cost runs from ``mc_intercept`` at its first kg to the cited high end
-    at full capacity (:func:`reesim.world.default._lean_grade`); new lines built by investment
-    have the same spread of costs, so the slope is the reference slope times reference over
-    current capacity and the cost at capacity stays at the high end (other kinds keep theirs).
+    A lean heavy-RE grade's extra cost runs from ``mc_intercept`` at its first kg to the cited
+    high end at full capacity (:func:`reesim.world.default._lean_grade`); new lines built by
+    investment have the same spread of costs. Capacity set by an exogenous path (China's mining
+    and separation following its quotas) likewise comes with its cost line: the added quota is
+    mined and separated at the costs of the reference tranche, not up a line steepened by the
+    added tonnage. For these the slope is the reference slope times reference over current
+    capacity, so the cost at capacity stays where it was; other processes keep theirs.
     """
     slope = base["mc_slope"].to_numpy(dtype=float).copy()
     cap0 = base["capacity"].to_numpy(dtype=float)
-    lean = (base["kind"] == "thrift").to_numpy() & (capacity > 0) & np.isfinite(cap0) & (cap0 > 0)
-    slope[lean] *= cap0[lean] / capacity[lean]
+    scale = spread & (capacity > 0) & np.isfinite(cap0) & (cap0 > 0)
+    slope[scale] *= cap0[scale] / capacity[scale]
     return slope
 
 
@@ -164,11 +168,13 @@ def _step_world(
     opex = 1.0 + (state.opex_multiplier - 1.0) * share_pen
     days = disruption_mod.step_days(step.start, step.dt)
     p["capacity"] = state.capacity * disruption_mod.capacity_factor(scenario, base_p, step.start, days)
-    p["mc_slope"] = _thrift_slope(base_p, state.capacity)
+    p["mc_slope"] = _spread_slope(base_p, state.capacity, extra["spread"])
     p["mc_intercept"] = (
         base_p["mc_intercept"].astype(float).to_numpy() * learn * opex
         - support_mod.subsidy_per_unit(scenario, step.mid, world).to_numpy()
     )
+    if extra.get("tolls") is not None:
+        extra["tolls"].apply(p, state.toll_index)
     d = world.demands.copy()
     growth = state.demand_multiplier * state.substitution
     d["slope"] = world.demands["slope"].astype(float).to_numpy() / growth
@@ -289,6 +295,7 @@ def simulate(
         phase_record(run, state, step, sol, wt, topups)
         if progress:
             progress(step)
+        state = phase_tolls(run, state, sol)
         state = phase_invest(run, state, step, sol)
         state = phase_stocks(run, state, step, sol)
         state = phase_demand(run, state, step, sol)
@@ -349,6 +356,8 @@ def start_run(
             "reference_prices": reference.price_map,
             "route_scale": routes_mod.RouteScale.of(world, reference.quantities),
             "items": items,
+            "tolls": Tolls.of(world, reference.price_map),
+            "spread": ((p["kind"] == "thrift") | p["process"].isin(list(paths))).to_numpy(),
         },
         stage=p["kind"].map(INVEST_STAGE),
         regions=p["region"].to_numpy(),
@@ -410,6 +419,17 @@ def phase_record(run: _Run, state: State, step: Step, sol, wt: World, topups: di
         rows += run.items.rows(step.period, step.year, state.private)
     run.rec.add_rows("stocks", rows)
     run.rec.add_rows("fiscal", _fiscal_rows(step, sol, wt, run.scenario, topups, run.proc_pos, run.dem_pos))
+
+
+def phase_tolls(run: _Run, state: State, sol) -> State:
+    """China's separation charge for the next step: its oxide basket at this step's prices.
+
+    The charge is indexed with a lag of one step (:mod:`reesim.simulate.tolls`).
+    """
+    tolls = run.extra.get("tolls")
+    if tolls is None:
+        return state
+    return state.evolve(toll_index=tolls.index(sol.price_map, state.toll_index))
 
 
 def phase_invest(run: _Run, state: State, step: Step, sol) -> State:

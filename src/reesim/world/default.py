@@ -254,12 +254,19 @@ def _read_reference(ds: Dataset, cfg: dict, year: int) -> _Ctx:
     return _Ctx(ds, cfg, year, rec, k, comp, mining, prices, regions)
 
 
+def _basket_weights(ctx: _Ctx) -> dict[str, float]:
+    """kg of each oxide per kg REO of the world-average ore (mine production by ore x composition)."""
+    by_ore = ctx.by_ore
+    comp = ctx.comp[ctx.elements].reindex(by_ore.index).fillna(0.0)
+    return {e: float(v) for e, v in (comp.mul(by_ore, axis=0).sum() / by_ore.sum()).items()}
+
+
 def _stage_values(ctx: _Ctx) -> tuple[float, dict[str, float]]:
     """Stage 2: ore basket values, the separation service price and concentrate prices (USD/kg REO)."""
     rec, elements = ctx.rec, ctx.elements
     v_ore = ctx.comp[elements] @ pd.Series(ctx.prices)[elements]
-    by_ore = ctx.by_ore
-    v_bar = float((v_ore.reindex(by_ore.index) * by_ore).sum() / by_ore.sum())
+    weights = _basket_weights(ctx)
+    v_bar = float(sum(w * ctx.prices[e] for e, w in weights.items()))
     sep_share = ctx.assume("separation_cost_share", "share")
     s_price = rec.derived(
         "separation_service_price",
@@ -277,6 +284,16 @@ def _stage_values(ctx: _Ctx) -> tuple[float, dict[str, float]]:
             how = f"basket value {float(v_ore[o]):.3f} - service price"
         conc_price[o] = rec.derived(f"concentrate_price[{o}]", cp, "USD/kg REO", how)
     return s_price, conc_price
+
+
+def _separation_toll(ctx: _Ctx) -> dict:
+    """China's separation charge, indexed to its oxide basket in a run (:mod:`reesim.simulate.tolls`)."""
+    return {
+        "processes": [f"separation-capacity:{r}" for r in sorted(ctx.cfg["heavy_separation"]["regions"])],
+        "region": "CHN",
+        "weights": _basket_weights(ctx),
+        "exponent": ctx.assume("separation_charge_indexation", "elasticity"),
+    }
 
 
 def _stage_mining(ctx: _Ctx, parts: _Parts, conc_price: dict[str, float]) -> None:
@@ -661,6 +678,7 @@ def build_default_world(
                 "recipe_t_per_t_magnet": {e: float(recipe[e]) for e in HEAVY_DOSE if e in recipe},
                 "lean_saving": float(ctx.a["hre_thrift_saving"]["value"]),
             },
+            "separation_toll": _separation_toll(ctx),
         },
     )
     return _stage_routes(world, targets, sigma)
