@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from reesim.data.dependence import dependence, mining_years, us_import_sources
+from reesim.data.dependence import dependence, mining_years, us_import_sources, us_salient
 from reesim.errors import InputError
 
 # USGS MCS 2026, World Mine Production and Reserves, 2024 column (t REO), as printed.
@@ -86,3 +86,21 @@ def test_us_import_sources(ds):
     assert tb["china_share_pct"] == 100.0
     older = us_import_sources(ds, 2023).set_index("commodity")
     assert older.loc["2805.30+2846+3606.90 (rare-earth compounds and metals)", "china_share_pct"] == 70.0
+
+
+def test_us_salient_statistics_2010_as_in_ds140(ds):
+    """USGS DS140 (rare earths workbook, last modified 2023-09-27), 2010 row, as printed."""
+    sal = us_salient(ds, 2010).set_index("measure")
+    assert sal.loc["imports", "value"] == 12_900
+    assert sal.loc["exports", "value"] == 7_880
+    assert sal.loc["apparent_consumption", "value"] == 5_050
+    assert set(sal["unit"]) == {"t REO"}
+    # DS140's apparent consumption differs from imports - exports by the stock change it records
+    assert (
+        sal.loc["imports", "value"] - sal.loc["exports", "value"] != sal.loc["apparent_consumption", "value"]
+    )
+
+
+def test_us_salient_statistics_follow_the_vintage_rule(ds):
+    assert us_salient(ds.as_of("2023-09-26"), 2010).empty  # the workbook of 2023-09-27 not yet out
+    assert len(us_salient(ds.as_of("2023-12-31"), 2010)) == 3

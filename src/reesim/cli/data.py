@@ -13,7 +13,7 @@ from rich.table import Table
 from reesim.atomic import check_out_file, write_file_atomic
 from reesim.cli.text import out, styled
 from reesim.data import default_dataset
-from reesim.data.dependence import dependence, us_import_sources
+from reesim.data.dependence import dependence, us_import_sources, us_salient
 from reesim.errors import InputError
 
 app = typer.Typer(
@@ -186,8 +186,9 @@ def dependence_cmd(
     dep = dependence(ds, year)
     year = int(dep["year"].iloc[0])
     imp = us_import_sources(ds, year)
+    sal = us_salient(ds, year)
     ids: list[str] = []
-    for col in (dep["source_ids"], imp.get("source_ids", pd.Series(dtype=str))):
+    for col in (dep["source_ids"], imp.get("source_ids", pd.Series(dtype=str)), sal["source_ids"]):
         for v in col:
             ids += [s for s in v.split(",") if s not in ids]
     ref = {sid: f"[{i + 1}]" for i, sid in enumerate(ids)}
@@ -252,10 +253,25 @@ def dependence_cmd(
                 refs(r.source_ids),
             )
         out.print(t2)
-    out.print(
-        "  U.S. net import reliance (MCS salient statistic) is not in the dataset; the import-source shares "
-        "above are what the data carries."
-    )
+    if not sal.empty:
+        t3 = _titled(
+            f"U.S. salient statistics, {year}",
+            (("measure", "left"), ("value", "right"), ("unit", "left"), ("source", "left")),
+        )
+        for r in sal.itertuples(index=False):
+            t3.add_row(r.measure.replace("_", " "), f"{r.value:,.0f}", r.unit, refs(r.source_ids))
+        out.print(t3)
+    if not sal["measure"].str.startswith("net_import_reliance").any():
+        out.print(
+            f"  U.S. net import reliance for {year} is not in the dataset (USGS prints it in the Mineral "
+            "Commodity Summaries); "
+            + (
+                "the import-source shares above are"
+                if sal.empty
+                else "the import-source shares and salient statistics above are"
+            )
+            + " what the data carries."
+        )
     src = ds.table("sources", source_id=ids).set_index("source_id")
     out.print(styled(("Sources", "bold")))
     for sid in ids:

@@ -192,3 +192,28 @@ def us_import_sources(ds: Dataset, year: int | None = None) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(out)
+
+
+#: The U.S. salient statistics shown by ``reesim data dependence``, in this order.
+SALIENT = ("imports", "exports", "apparent_consumption", "net_import_reliance")
+
+
+def us_salient(ds: Dataset, year: int) -> pd.DataFrame:
+    """U.S. imports, exports, apparent consumption and net import reliance for ``year``.
+
+    One row per measure the dataset holds for the year (``us_salient_statistics``, preferred
+    rows; the net import reliance only where a USGS MCS edition printed it, with its product
+    split after a colon): ``measure, value, unit, source_ids``.
+    """
+    df = ds.table("us_salient_statistics", preferred=True)
+    df = df[(df["year"] == year) & df["measure"].str.split(":").str[0].isin(SALIENT) & df["value"].notna()]
+    order = {m: i for i, m in enumerate(SALIENT)}
+    df = df.assign(_o=df["measure"].str.split(":").str[0].map(order)).sort_values(["_o", "measure"])
+    return pd.DataFrame(
+        {
+            "measure": df["measure"].to_numpy(),
+            "value": df["value"].astype(float).to_numpy(),
+            "unit": df["unit"].to_numpy(),
+            "source_ids": df["source_id"].to_numpy(),
+        }
+    )
