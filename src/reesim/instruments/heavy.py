@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from reesim.errors import InputError
+from reesim.memo import memo_of
 from reesim.world.world import World
 
 #: the separation service of the heavy regions' circuits, which a new circuit's copy replaces
@@ -92,8 +93,20 @@ def separable(world: World, region: str) -> list[str]:
 def circuit(world: World, region: str, name: str, elements: list[str] | None, label: str) -> Circuit:
     """What a heavy circuit of project ``name`` in ``region`` adds (module docstring).
 
+    Memoised per world object (:func:`reesim.memo.memo_of`): a run and its counterfactual, and an
+    ensemble member's two runs, build on the same cached default world. The result is shared:
+    callers copy, never change it.
+
     Raises :class:`InputError` naming the allowed regions or elements.
     """
+    memo = memo_of(world)
+    key = ("heavy circuit", region, name, None if elements is None else tuple(elements))
+    if key not in memo:
+        memo[key] = _circuit(world, region, name, elements, label)
+    return memo[key]
+
+
+def _circuit(world: World, region: str, name: str, elements: list[str] | None, label: str) -> Circuit:
     allowed = allowed_regions(world)
     if region not in allowed:
         raise InputError(
