@@ -112,3 +112,28 @@ def test_vintage_view_carries_each_group_members_latest_annual_price_forward():
     prov = rec.frame()
     text = prov.loc[prov["parameter"] == "price_ref[oxide:HREE_other]", "source"].iloc[0]
     assert "carried forward from earlier years: " in text and "Er 2020" in text and "Ho 2019" in text
+
+
+def test_usgs_mcs_sources_carry_their_edition_as_vintage(ds):
+    """A figure printed in USGS MCS edition Y was public in Y, whatever the date of the copy it was
+    read from: the vintage is the edition's (audit of issue 14: an MCS 2019 excerpt had been tagged
+    with its 2025 copy, and so hidden from views before 2025)."""
+    import re
+
+    src = ds.table("sources")
+    wrong = []
+    for sid, cit, vintage in zip(src["source_id"], src["citation"], src["vintage"].fillna(""), strict=True):
+        m = re.search(r"(?:USGS MCS|Mineral Commodity Summaries) (\d{4})\b", cit)
+        if m and not str(vintage).startswith(m.group(1)):
+            wrong.append((sid, m.group(1), vintage))
+    assert wrong == []
+
+
+def test_adamas_2014_outlook_is_visible_from_its_publication(ds):
+    rows = ds.as_of("2015-01-01").table("demand_by_application")
+    # the 2014 demand row; its forecast for 2020 describes 2020 and is read only after that year
+    assert (rows["source_id"] == "adamas-intelligence-rare-5c8bec").sum() == 1
+    assert (
+        ds.as_of("2014-09-30").table("demand_by_application")["source_id"]
+        == "adamas-intelligence-rare-5c8bec"
+    ).sum() == 0
