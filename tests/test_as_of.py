@@ -33,7 +33,10 @@ def test_a_mid_2010_calibration_cannot_read_later_prices_or_production(view):
     # Everything about 2010 prices and production published after June 2010 is invisible.
     prices = view.table("prices")
     assert not prices["date"].str.startswith(("2010-07", "2010-Q3", "2011", "2012")).any()
-    assert view.table("mine_production").empty  # the country series were all compiled after 2010
+    # only the MCS editions out by then (2003, 2007); the other country series came later
+    mp = view.table("mine_production")
+    assert set(mp["source_id"]) == {"usgs-mcs-2003-rare-earths", "usgs-mcs-2007-rare-earths"}
+    assert mp["year"].max() == 2006
     quotas = view.table("china_export_quotas")
     assert quotas["year"].max() <= 2009  # the JMB export-licence volumes 2005-2009 were published by then
 
@@ -137,3 +140,61 @@ def test_adamas_2014_outlook_is_visible_from_its_publication(ds):
         ds.as_of("2014-09-30").table("demand_by_application")["source_id"]
         == "adamas-intelligence-rare-5c8bec"
     ).sum() == 0
+
+
+def _country_sum_over_world(view) -> dict[int, float]:
+    """Preferred country rows of each year over the preferred world total (years with both)."""
+    iso = set(view.table("countries")["iso3"])
+    mp = view.table("mine_production", preferred=True)
+    out = {}
+    for year, g in mp.groupby("year"):
+        world = g.loc[g["iso3"] == "WLD", "production_t_reo"]
+        if len(world) and world.iloc[0] > 0:
+            out[int(year)] = float(g.loc[g["iso3"].isin(iso), "production_t_reo"].fillna(0).sum()) / float(
+                world.iloc[0]
+            )
+    return out
+
+
+def test_country_rows_never_exceed_the_world_total_in_any_vintage_view(ds):
+    """Issue 14's audit: shares of a world total stay <= 100 % (plus USGS rounding) in the full
+    dataset and in every year-end view; where series contradict each other the data say which is
+    the world's (USGS DS140), and the other rows are preferred in no view."""
+    from reesim.data.dependence import ROUNDING_TOLERANCE_PCT
+
+    limit = 1 + ROUNDING_TOLERANCE_PCT / 100
+    for label, view in [("full", ds), *((y, ds.as_of(f"{y}-12-31")) for y in range(2001, 2027))]:
+        mp = view.table("mine_production", preferred=True)
+        countries = mp[mp["iso3"].fillna("") != ""]
+        assert not countries.duplicated(["year", "iso3"]).any(), label
+        over = {y: r for y, r in _country_sum_over_world(view).items() if r > limit}
+        assert over == {}, label
+    # the contradicting rows are kept, with their reason
+    china_2010 = ds.table("mine_production", year=2010, iso3="CHN")
+    assert china_2010["production_t_reo"].tolist() == [130_000]
+    assert not china_2010["preferred"].iloc[0] and "DS140 is the world series" in china_2010["note"].iloc[0]
+
+
+def test_each_mcs_edition_is_seen_by_the_views_of_its_time(ds):
+    """U.S. mine production 2015 as printed by MCS 2016 (4,100 t, estimate) and by MCS 2019
+    (5,900 t); DS140 (2023) carries the later compilation."""
+
+    def us_2015(view):
+        rows = view.table("mine_production", year=2015, iso3="USA", preferred=True)
+        return rows["production_t_reo"].tolist(), rows["source_id"].tolist()
+
+    assert us_2015(ds.as_of("2016-12-31")) == ([4_100], ["usgs-mcs-2016-rare-earths"])
+    assert us_2015(ds.as_of("2019-12-31")) == ([5_900], ["usgs-mcs-2019-rare-earths"])
+    assert us_2015(ds)[1] == ["usgs-data-series-120a0d"]
+    # MCS 2007 (released 2007-01-23): China's 2006 estimate
+    china = ds.as_of("2007-06-30").table("mine_production", year=2006, iso3="CHN", preferred=True)
+    assert china["production_t_reo"].tolist() == [120_000]
+
+
+def test_us_net_import_reliance_as_printed_by_mcs_2019(ds):
+    from reesim.data.dependence import us_salient
+
+    sal = us_salient(ds, 2014).set_index("measure")
+    assert sal.loc["net_import_reliance:compounds_and_metals", "value"] == 56
+    assert sal.loc["net_import_reliance:compounds_and_metals", "unit"] == "percent of apparent consumption"
+    assert us_salient(ds.as_of("2019-02-27"), 2014).query("measure.str.startswith('net_import')").empty

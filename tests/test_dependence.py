@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from reesim.data.dependence import dependence, mining_years, us_import_sources, us_salient
@@ -66,15 +64,17 @@ def test_magnets_2010_have_full_coverage(ds):
     assert mag["hhi_high"] == pytest.approx(mag["hhi_low"])
 
 
-def test_conflicting_sources_are_reported_not_computed(ds):
-    # 2010: China ~130,000 t (secondary) against the DS140 world total of 101,000 t.
-    row = dependence(ds, 2010).set_index("stage").loc["mining"]
-    assert math.isnan(row["china_share_pct"])
-    assert "more than the world total of 101,000 t" in row["note"]
+def test_conflicting_sources_are_named_not_computed(ds):
+    # 2010: China ~130,000 t (secondary) against the DS140 world total of 101,000 t: the China
+    # row is kept but not preferred (the data say DS140 is the world series), and the error says so.
+    with pytest.raises(
+        InputError, match=r"keeps CHN 130,000 t \(indexmundi-blog-world-c46c0e\), but not as preferred"
+    ):
+        dependence(ds, 2010)
 
 
 def test_unknown_year_names_the_years_with_data(ds):
-    with pytest.raises(InputError, match="years with country data: 1994, 2004, 2010"):
+    with pytest.raises(InputError, match="years with country data: 2001, 2002, 2004, 2005, 2006, 2012"):
         dependence(ds, 1990)
 
 

@@ -146,17 +146,21 @@ class Dataset:
         Among visible rows reporting the same quantity (:data:`VINTAGE_PREFERENCE` keys) the one
         from the latest source vintage is preferred, as in the full dataset; a row that is
         preferred only because of a later revision thus gives way to the revision that was
-        known on the date (ties keep the full dataset's choice).
+        known on the date (ties keep the full dataset's choice). A row that the full dataset
+        does not prefer although no other row reports its quantity is set aside for another
+        reason (its series contradicts another, e.g. country rows above the USGS world total;
+        the row's note says why) and is preferred in no view.
         """
         cols = self.columns(name)
         key = ", ".join(f'"{c}"' for c in VINTAGE_PREFERENCE[name])
         visible, vparams = self._visible(name)
         select = ", ".join(f'"{c}"' for c in cols if c != "preferred")
         sql = (
-            f'WITH v AS (SELECT *, (SELECT vintage_date FROM sources s WHERE s.source_id = "{name}".source_id) '
-            f'AS _vintage FROM "{name}" WHERE {visible}), '
-            f"r AS (SELECT {select}, row_number() OVER (PARTITION BY {key} "
-            "ORDER BY _vintage DESC, preferred DESC) = 1 AS preferred FROM v) "
+            f'WITH a AS (SELECT *, count(*) OVER (PARTITION BY {key}) AS _n FROM "{name}"), '
+            "v AS (SELECT *, (SELECT vintage_date FROM sources s WHERE s.source_id = a.source_id) "
+            f"AS _vintage FROM a WHERE {visible}), "
+            f"r AS (SELECT {select}, (row_number() OVER (PARTITION BY {key} "
+            "ORDER BY _vintage DESC, preferred DESC) = 1) AND (preferred OR _n > 1) AS preferred FROM v) "
             f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} FROM r"
             + (f" WHERE {' AND '.join(where)}" if where else "")
         )

@@ -83,8 +83,25 @@ def mining_row(ds: Dataset, year: int) -> dict:
     """Shares of world mine production (t REO) in ``year`` from USGS rows."""
     years = mining_years(ds)
     if year not in years:
+        kept = (
+            ds.table("mine_production", year=year)
+            if year in set(ds.table("mine_production")["year"])
+            else None
+        )
+        held = (
+            ""
+            if kept is None
+            else kept[~kept["preferred"].astype(bool) & kept["iso3"].isin(country_codes(ds))]
+        )
+        why = ""
+        if len(held):
+            listed = ", ".join(
+                f"{c} {v:,.0f} t ({s})"
+                for c, v, s in zip(held["iso3"], held["production_t_reo"], held["source_id"], strict=True)
+            )
+            why = f" (the dataset keeps {listed}, but not as preferred: see the rows' notes)"
         raise InputError(
-            f"no mine production by country for year {year}; years with country data: "
+            f"no mine production by country for year {year}{why}; years with country data: "
             f"{', '.join(map(str, years))}"
         )
     df = ds.table("mine_production", year=year, preferred=True)
