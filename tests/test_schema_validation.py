@@ -248,7 +248,7 @@ BAD_CELLS = [
         append_copy_of_row(3),
         MINE_ROWS + 1,
         None,
-        ["duplicated key (year, country)", "same as row 3"],
+        ["duplicated key (year, country, source_id)", "same as row 3"],
         id="duplicated-key",
     ),
     pytest.param(
