@@ -198,3 +198,14 @@ def test_us_net_import_reliance_as_printed_by_mcs_2019(ds):
     assert sal.loc["net_import_reliance:compounds_and_metals", "value"] == 56
     assert sal.loc["net_import_reliance:compounds_and_metals", "unit"] == "percent of apparent consumption"
     assert us_salient(ds.as_of("2019-02-27"), 2014).query("measure.str.startswith('net_import')").empty
+
+
+def test_us_apparent_consumption_as_mcs_2019_printed_it_before_ds140(ds):
+    """Between MCS 2019 (2019-02-28) and the DS140 workbook (2023-09-27) a view sees MCS 2019's
+    apparent consumption for 2014 (12,200 t); the full dataset prefers DS140's later 10,800 t."""
+    from reesim.data.dependence import us_salient
+
+    early = us_salient(ds.as_of("2020-12-31"), 2014).set_index("measure")
+    assert early.loc["apparent_consumption", "value"] == 12_200
+    assert early.loc["apparent_consumption", "source_ids"] == "usgs-mcs-2019-rare-earths"
+    assert us_salient(ds, 2014).set_index("measure").loc["apparent_consumption", "value"] == 10_800

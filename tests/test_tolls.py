@@ -7,8 +7,7 @@
   Materials' realized concentrate price for Mountain Pass ore in 2022 and 2024 (the data the
   share is bounded by).
 * A run: the phase alone sets the next step's index from the step's prices; with prices
-  falling, China's separation service price falls with its basket, and the U.S. mine keeps
-  running where a charge fixed in dollars would shut it.
+  falling, China's separation service price falls with its basket.
 * The 2025 backtest's China: separation grows with the mining quota.
 """
 
@@ -65,13 +64,13 @@ def test_index_by_hand():
     assert Tolls.of(_World(exponent=0.0), REF) is None
 
 
-def test_apply_scales_only_the_indexed_cost_line():
+def test_scale_touches_only_the_indexed_cost_line():
     w = _World()
     t = Tolls.of(w, REF)
-    p = w.processes.copy()
-    t.apply(p, 0.5)
-    assert p["mc_intercept"].tolist() == [1.0, 1.0]
-    assert p["mc_slope"].tolist() == [0.5, 0.125]
+    intercept = w.processes["mc_intercept"].to_numpy()
+    assert t.scale(intercept, 0.5).tolist() == [1.0, 1.0]
+    assert t.scale(w.processes["mc_slope"].to_numpy(), 0.5).tolist() == [0.5, 0.125]
+    assert intercept.tolist() == [1.0, 2.0]  # a new array
 
 
 @pytest.mark.parametrize("year, realized", [(2022, 11.636), (2024, 4.717)])

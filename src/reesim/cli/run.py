@@ -381,7 +381,7 @@ def calibrate(
     stored = cal.stored()
     if report:
         t = Table(
-            title=f"Calibration: {rep['run']} (China's mining quota as data; other capacity from the investment rule)",
+            title=f"Calibration: {rep['run']} (China's and Myanmar's mining capacity as data; other capacity from the investment rule)",
             header_style="bold",
         )
         for col in (

@@ -27,6 +27,7 @@ VINTAGE_PREFERENCE: dict[str, tuple[str, ...]] = {
     "prices": ("date", "element", "form_code", "market_code", "unit"),
     "reserves": ("year", "country"),
     "mine_production": ("year", "country"),
+    "us_salient_statistics": ("year", "measure"),
 }
 
 

@@ -38,10 +38,10 @@ def country_codes(ds: Dataset) -> set[str]:
 
 
 def mining_years(ds: Dataset) -> list[int]:
-    """Years for which mine production is given for at least one country besides the U.S."""
+    """Years for which a positive mine production is given for at least one country besides the U.S."""
     df = ds.table("mine_production", preferred=True)
     iso = country_codes(ds)
-    ok = df[df["iso3"].isin(iso - {"USA"}) & df["production_t_reo"].notna()]
+    ok = df[df["iso3"].isin(iso - {"USA"}) & (df["production_t_reo"].fillna(0) > 0)]
     return sorted(int(y) for y in ok["year"].unique())
 
 

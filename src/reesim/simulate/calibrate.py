@@ -31,7 +31,8 @@ from reesim.scenario.load import load_scenario
 from reesim.simulate.stepper import scenario_world, simulate
 
 FIRST, LAST = 2021, 2025
-#: Regions whose mine output the calibration run takes as data: China's (its quota, which USGS
+#: Regions whose mining *capacity* the calibration run takes from their output in the data (the
+#: run may mine less where the price does not cover the cost): China's (its quota, which USGS
 #: reports as production) and Myanmar's (set by China's border closures and the Kachin conflict,
 #: not by price: 34.7, 12, 43, 27 and 22 kt in 2021-2025, mine_production; policy_events).
 EXOGENOUS_MINING = ("CHN", "MMR")
@@ -84,6 +85,7 @@ def china_capacity_paths(world) -> dict[str, dict[int, float]]:
             for y, v in zip(
                 mp.loc[mp["iso3"] == iso, "year"], mp.loc[mp["iso3"] == iso, "production_t_reo"], strict=True
             )
+            if pd.notna(v)  # a withheld figure (W) sets no capacity
         }
         mines = p[(p["region"] == iso) & (p["kind"] == "mining")]
         # A cash-cost curve's expansion tranche gets no capacity: the data are the output.

@@ -168,13 +168,15 @@ def _step_world(
     opex = 1.0 + (state.opex_multiplier - 1.0) * share_pen
     days = disruption_mod.step_days(step.start, step.dt)
     p["capacity"] = state.capacity * disruption_mod.capacity_factor(scenario, base_p, step.start, days)
-    p["mc_slope"] = _spread_slope(base_p, state.capacity, extra["spread"])
-    p["mc_intercept"] = (
-        base_p["mc_intercept"].astype(float).to_numpy() * learn * opex
-        - support_mod.subsidy_per_unit(scenario, step.mid, world).to_numpy()
-    )
-    if extra.get("tolls") is not None:
-        extra["tolls"].apply(p, state.toll_index)
+    slope = _spread_slope(base_p, state.capacity, extra["spread"])
+    intercept = base_p["mc_intercept"].astype(float).to_numpy() * learn * opex
+    if extra.get("tolls") is not None:  # the charge is indexed; a subsidy per kg is not
+        intercept, slope = (
+            extra["tolls"].scale(intercept, state.toll_index),
+            extra["tolls"].scale(slope, state.toll_index),
+        )
+    p["mc_slope"] = slope
+    p["mc_intercept"] = intercept - support_mod.subsidy_per_unit(scenario, step.mid, world).to_numpy()
     d = world.demands.copy()
     growth = state.demand_multiplier * state.substitution
     d["slope"] = world.demands["slope"].astype(float).to_numpy() / growth

@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -66,11 +65,9 @@ class Tolls:
             return previous
         return (value / self.base) ** self.exponent
 
-    def apply(self, processes: pd.DataFrame, index: float) -> None:
-        """Scale the indexed processes' marginal-cost line by ``index`` (in place)."""
-        if index == 1.0:
-            return
-        for col in ("mc_intercept", "mc_slope"):
-            values = processes[col].to_numpy(dtype=float).copy()
-            values[self.positions] *= index
-            processes[col] = values
+    def scale(self, values: np.ndarray, index: float) -> np.ndarray:
+        """``values`` (one per process: a marginal-cost intercept or slope) with the indexed
+        processes' entries times ``index`` (a new array)."""
+        out = np.asarray(values, dtype=float).copy()
+        out[self.positions] *= index
+        return out
