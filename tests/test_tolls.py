@@ -119,29 +119,22 @@ def _run(indexation: float):
     return stepper.simulate(s)
 
 
+def _china_price(res, commodity: str, year: int) -> float:
+    p = res.table("prices")
+    return float(
+        p[(p["commodity"] == commodity) & (p["region"] == "CHN") & (p["year"] == year)]["usd_per_kg"].iloc[0]
+    )
+
+
 def test_falling_prices_lower_chinas_separation_charge():
     indexed, fixed = _run(1.0), _run(0.0)
-
-    def service(res, year):
-        p = res.table("prices")
-        return float(
-            p[(p["commodity"] == "service:separation") & (p["region"] == "CHN") & (p["year"] == year)][
-                "usd_per_kg"
-            ].iloc[0]
-        )
-
-    def nd(res, year):
-        p = res.table("prices")
-        return float(
-            p[(p["commodity"] == "oxide:Nd") & (p["region"] == "CHN") & (p["year"] == year)][
-                "usd_per_kg"
-            ].iloc[0]
-        )
-
-    assert nd(indexed, 2026) < nd(indexed, 2025) * 0.9  # the cut lowers the basket
+    nd, service = "oxide:Nd", "service:separation"
+    assert (
+        _china_price(indexed, nd, 2026) < _china_price(indexed, nd, 2025) * 0.9
+    )  # the cut lowers the basket
     # the same first year (the index starts at 1), a lower charge once the basket has fallen
-    assert service(indexed, 2025) == pytest.approx(service(fixed, 2025), rel=1e-6)
-    assert service(indexed, 2027) < service(fixed, 2027)
+    assert _china_price(indexed, service, 2025) == pytest.approx(_china_price(fixed, service, 2025), rel=1e-6)
+    assert _china_price(indexed, service, 2027) < _china_price(fixed, service, 2027)
 
 
 def test_backtest_china_separation_grows_with_the_quota():
