@@ -28,6 +28,7 @@ import pandas as pd
 from reesim.backtest.episode import Episode, Series
 from reesim.backtest.scores import align, score
 from reesim.errors import InputError, suggest
+from reesim.simulate.paths import mining_paths
 from reesim.simulate.result import Result
 from reesim.world.world import World
 
@@ -440,16 +441,12 @@ def china_quota_paths(ds, world: World, first: int, last: int) -> dict[str, dict
         raise InputError("china_mining_quota: no annual mining quota of China is known on the cut-off")
     p = world.processes
     chn = p[(p["region"] == "CHN") & (p["kind"] == "mining")]
-    shares = chn["capacity"].astype(float) / chn["capacity"].astype(float).sum()
     total = {}
     for y in range(first, last + 1):
         past = [k for k in known if k <= y]
         if past:
             total[y] = known[max(past)]
-    paths = {
-        pid: {y: t * float(s) for y, t in total.items()}
-        for pid, s in zip(chn["process"], shares, strict=True)
-    }
+    paths = mining_paths(world, "CHN", total)
     sep = p[p["process"] == "separation-capacity:CHN"]
     ref_sep = float(world.meta.get("reference", {}).get("separation_kt", {}).get("CHN", 0.0))
     if len(sep) and ref_sep > 0:

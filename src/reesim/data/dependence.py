@@ -83,16 +83,10 @@ def mining_row(ds: Dataset, year: int) -> dict:
     """Shares of world mine production (t REO) in ``year`` from USGS rows."""
     years = mining_years(ds)
     if year not in years:
-        kept = (
-            ds.table("mine_production", year=year)
-            if year in set(ds.table("mine_production")["year"])
-            else None
-        )
-        held = (
-            ""
-            if kept is None
-            else kept[~kept["preferred"].astype(bool) & kept["iso3"].isin(country_codes(ds))]
-        )
+        rows = ds.table("mine_production")
+        held = rows[
+            (rows["year"] == year) & ~rows["preferred"].astype(bool) & rows["iso3"].isin(country_codes(ds))
+        ]
         why = ""
         if len(held):
             listed = ", ".join(

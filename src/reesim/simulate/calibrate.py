@@ -28,6 +28,7 @@ import pandas as pd
 
 from reesim.data import default_dataset
 from reesim.scenario.load import load_scenario
+from reesim.simulate.paths import mining_paths
 from reesim.simulate.stepper import scenario_world, simulate
 
 FIRST, LAST = 2021, 2025
@@ -87,16 +88,7 @@ def china_capacity_paths(world) -> dict[str, dict[int, float]]:
             )
             if pd.notna(v)  # a withheld figure (W) sets no capacity
         }
-        mines = p[(p["region"] == iso) & (p["kind"] == "mining")]
-        # A cash-cost curve's expansion tranche gets no capacity: the data are the output.
-        expansion = mines["process"].str.endswith(":expansion")
-        paths |= {pid: dict.fromkeys(by_year, 0.0) for pid in mines.loc[expansion, "process"]}
-        mines = mines[~expansion]
-        shares = mines["capacity"].astype(float) / mines["capacity"].astype(float).sum()
-        paths |= {
-            pid: {y: total * float(s) for y, total in by_year.items()}
-            for pid, s in zip(mines["process"], shares, strict=True)
-        }
+        paths |= mining_paths(world, iso, by_year)
     sep = p[p["kind"] == "capacity"]
     chn_sep = sep[sep["region"] == "CHN"]
     outside = float(sep.loc[sep["region"] != "CHN", "capacity"].astype(float).sum())

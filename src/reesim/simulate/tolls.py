@@ -55,13 +55,13 @@ class Tolls:
     def index(self, price_map: dict, previous: float = 1.0) -> float:
         """Basket value at ``price_map`` over the reference basket, raised to the exponent.
 
-        A price missing from ``price_map`` counts at its reference level; a non-finite basket
-        keeps ``previous``.
+        A price missing from ``price_map`` or not finite counts at its reference level; a basket
+        worth nothing keeps ``previous``.
         """
         prices = np.array([price_map.get(k, np.nan) for k in self.keys], dtype=float)
         prices = np.where(np.isfinite(prices), prices, self.reference)
         value = float(self.weights @ prices)
-        if not np.isfinite(value) or value <= 0:
+        if value <= 0:
             return previous
         return (value / self.base) ** self.exponent
 
