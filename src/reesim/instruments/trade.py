@@ -176,6 +176,12 @@ def approval_factor(
     the first applications are under review (``processing_working_days`` x 7/5 calendar days
     after ``start``) and the approval share of that day afterwards: ``share``, or the latest of
     the licence's ``approval_changes`` for ``dest`` (:func:`approval_segments`).
+
+    With ``catch_up_days`` = ``K``, what would have been approved during the review (``R``
+    days at the share of the first day after it, ``s``) is shipped evenly over the ``K`` days
+    after the review, on top: each of those days adds ``s R / K`` (while the licence is in
+    force). A step holding the review and the whole catch-up then gets the same factor as a
+    licence without review.
     """
     first, last = start.toordinal(), start.toordinal() + days - 1
     on0 = inst.start.toordinal()
@@ -188,16 +194,25 @@ def approval_factor(
     for i, (begin, value) in enumerate(pieces):
         end = pieces[i + 1][0] - 1 if i + 1 < len(pieces) else last
         approved += value * _overlap(first, last, max(begin, lo), min(end, on1))
+    if inst.catch_up_days and review_end > on0:
+        held = _share_at(pieces, review_end) * (min(review_end, on1 + 1) - on0)  # share x days
+        window = _overlap(first, last, review_end, min(review_end + inst.catch_up_days - 1, on1))
+        approved += held * window / inst.catch_up_days
     return ((days - in_force) + approved) / days
+
+
+def _share_at(pieces: list[tuple[int, float]], day: int) -> float:
+    """The approval share on ``day`` (ordinal) from :func:`approval_segments`' pieces."""
+    value = pieces[0][1]
+    for begin, v in pieces:
+        if begin <= day:
+            value = v
+    return value
 
 
 def share_on(inst: ExportLicensing, share: float, when: dt.date, dest: str | None = None) -> float:
     """The approval share for ``dest`` on ``when`` (a step solved without its start and length)."""
-    value = share
-    for begin, v in approval_segments(inst, share, dest):
-        if begin <= when.toordinal():
-            value = v
-    return value
+    return _share_at(approval_segments(inst, share, dest), when.toordinal())
 
 
 def _origin_ruled(inst) -> bool:
@@ -363,8 +378,6 @@ def step_policies(
                     share = approval_factor(inst, share, step_start, step_days, dest)
                 else:
                     share = share_on(inst, share, when, dest)
-                if share >= 1.0 - 1e-12:
-                    continue  # everything approved: the rows stay slack
                 prefix = quota_label(k, inst, dest)
                 for q, v in cf_content.items():
                     if q == prefix or q.startswith(prefix + ":"):

@@ -185,6 +185,13 @@ class ExportLicensing(Goods, InForce):
     weight. ``processing_working_days`` is the review time of a licence application: nothing
     is approved in that time after ``start`` (45 working days by MOFCOM's rules); a step
     partly before ``start`` or inside the review time gets the time-weighted share.
+    ``catch_up_days`` is how long after the review the exports held in it are shipped, on
+    top of the approved share (applications are delayed, not refused: China's magnet
+    exports made up most of the April-June 2025 trough in July-December); 0 (the default)
+    means exports held in review are lost.
+
+    A share of 1 still binds: the licence approves what the buyers would have bought without
+    it (the counterfactual's exports, declared end use), not stock building on top.
     """
 
     type: Literal["export_quota"]
@@ -202,6 +209,11 @@ class ExportLicensing(Goods, InForce):
     processing_working_days: Annotated[int, Field(ge=0, le=1000)] = Field(
         0,
         description="review time of an application in working days: nothing approved in that time after start",
+    )
+    catch_up_days: Annotated[int, Field(ge=0, le=3650)] = Field(
+        0,
+        description="calendar days after the review over which the exports held in it are shipped "
+        "on top of the approved share (0: exports held in review are lost)",
     )
     approval_changes: list[ApprovalChange] = Field(
         [],
