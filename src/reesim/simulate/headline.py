@@ -200,7 +200,7 @@ def heavy_re_per_magnet(res: Result, cf: Result) -> pd.DataFrame:
     """Dy and Tb per t of magnet made, inside and outside China, by year (kg metal per t).
 
     A magnet's heavy-RE dose comes from the reference recipe (``dose`` processes) or a lean
-    grade (``thrift``) with ``1 - lean_saving`` of it (:func:`reesim.world.default._add_heavy_dose`),
+    grade (``thrift``) with ``1 - lean_saving`` of it (:func:`reesim.world.default_magnets._add_heavy_dose`),
     so the intensity is ``recipe x (dose + (1 - saving) lean) / (dose + lean)``; the lean share
     is ``lean / (dose + lean)``. Each path uses its own world's recipe and saving (its
     ``meta["heavy_dose"]``, kept in a run folder's summary.json); a path without one (a run

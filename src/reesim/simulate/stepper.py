@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 from reesim import __version__
-from reesim.errors import ModelFailure
 from reesim.instruments import demand as demand_mod
 from reesim.instruments import disruption as disruption_mod
 from reesim.instruments import enduse as enduse_mod
@@ -35,11 +34,13 @@ from reesim.instruments import stockpile as stock_mod
 from reesim.instruments import support as support_mod
 from reesim.instruments import technology as tech_mod
 from reesim.instruments import trade as trade_mod
-from reesim.model.qp import build_qp, update_qp
+from reesim.model.qp import build_qp
 from reesim.scenario.checks import check_scenario
 from reesim.scenario.load import scenario_hash
 from reesim.scenario.spec import Scenario
 from reesim.simulate import storage
+from reesim.simulate.fiscal import fiscal_rows, stock_rows
+from reesim.simulate.floors import solve_step
 from reesim.simulate.record import KT_TO_T, Recorder
 from reesim.simulate.result import Result
 from reesim.simulate.state import INVEST_STAGE, POLICY_STAGE, State, arrivals, orders
@@ -47,7 +48,7 @@ from reesim.simulate.steps import Step, make_steps
 from reesim.simulate.tolls import Tolls
 from reesim.solve import routes as routes_mod
 from reesim.solve.backends import PiqpBackend
-from reesim.solve.equilibrium import SOLVE_FAILURES, solve_equilibrium
+from reesim.solve.equilibrium import solve_equilibrium
 from reesim.world.world import World
 
 
@@ -138,7 +139,7 @@ def _spread_slope(base: pd.DataFrame, capacity: np.ndarray, spread: np.ndarray) 
     """Marginal-cost slopes with the cost line of ``spread`` processes spread over their current capacity.
 
     A lean heavy-RE grade's extra cost runs from ``mc_intercept`` at its first kg to the cited
-    high end at full capacity (:func:`reesim.world.default._lean_grade`); new lines built by
+    high end at full capacity (:func:`reesim.world.default_magnets._lean_grade`); new lines built by
     investment have the same spread of costs. Capacity set by an exogenous path (China's mining
     and separation following its quotas) likewise comes with its cost line: the added quota is
     mined and separated at the costs of the reference tranche, not up a line steepened by the
@@ -399,7 +400,7 @@ def phase_clear(run: _Run, state: State, step: Step):
     scenario, world, cf, extra = run.scenario, run.world, run.cf, run.extra
     extra["releasing"], extra["release"] = set(), {}
     wt = _step_world(world, scenario, state, step, cf, extra)
-    sol, topups, wt = _solve_step(wt, scenario, run.qp0, run.backend, step)
+    sol, topups, wt = solve_step(wt, scenario, run.qp0, run.backend, step)
     cf_price = cf.prices.get(step.period, {}) if cf else run.reference.price_map
     cf_cons = cf.consumption.get(step.period, {}) if cf else {}
     fire = stock_mod.triggered(
@@ -409,18 +410,18 @@ def phase_clear(run: _Run, state: State, step: Step):
         extra["releasing"] = fire
         extra["release"] = stock_mod.release_capacity(scenario, world, fire, state.stocks, step.dt)
         wt = _step_world(world, scenario, state, step, cf, extra)
-        sol, topups, wt = _solve_step(wt, scenario, run.qp0, run.backend, step)
+        sol, topups, wt = solve_step(wt, scenario, run.qp0, run.backend, step)
     return sol, topups, wt
 
 
 def phase_record(run: _Run, state: State, step: Step, sol, wt: World, topups: dict) -> None:
     """Record the step: the solution, opening stocks and fiscal costs."""
     run.rec.add(step.period, step.year, step.dt, sol)
-    rows = _stock_rows(step, run.scenario, wt, state)
+    rows = stock_rows(step, run.scenario, wt, state)
     if run.items is not None and state.private is not None:
         rows += run.items.rows(step.period, step.year, state.private)
     run.rec.add_rows("stocks", rows)
-    run.rec.add_rows("fiscal", _fiscal_rows(step, sol, wt, run.scenario, topups, run.proc_pos, run.dem_pos))
+    run.rec.add_rows("fiscal", fiscal_rows(step, sol, wt, run.scenario, topups, run.proc_pos, run.dem_pos))
 
 
 def phase_tolls(run: _Run, state: State, sol) -> State:
@@ -524,175 +525,3 @@ def phase_demand(run: _Run, state: State, step: Step, sol) -> State:
         run.scenario, run.world, step.mid, step.dt, state.substitution, ratio
     )
     return state.evolve(demand_multiplier=state.demand_multiplier * growth, substitution=substitution)
-
-
-def _solve_step(wt: World, scenario: Scenario, qp0, backend, step: Step):
-    """Solve one step; a solver, convergence or guard failure becomes a :class:`ModelFailure` naming the period."""
-    try:
-        return _solve_with_floors(wt, scenario, qp0, backend)
-    except SOLVE_FAILURES as exc:
-        raise ModelFailure(
-            f"scenario {scenario.name!r}, period {step.period}: {exc}. The scenario is valid but this "
-            "step has no trustworthy equilibrium; soften the most extreme instrument or parameter"
-        ) from None
-
-
-def _solve_with_floors(wt: World, scenario: Scenario, qp0, backend, tol: float = 1e-6, max_iter: int = 50):
-    """Solve a step; with price floors, find the producers' top-up and its effect on output.
-
-    The payment rate is ``s = max(0, floor - p)`` at the solution. It is marginal (lowers the
-    producers' marginal cost) only up to the floor's volume: if the producers' output without
-    any top-up already reaches the volume, the floor is a lump-sum transfer with no output
-    effect; otherwise the marginal top-up is ``s``, or, where that would take output past the
-    volume, the top-up at which output equals the volume (found by bisection on a common
-    scale of the floors' top-ups).
-    """
-    floors = support_mod.floors(scenario)
-    when = sol_when(wt)
-    active = [(k, f) for k, f in floors if f.in_force(when)]
-    sol0 = solve_equilibrium(wt, backend=backend, qp=update_qp(qp0, wt))
-    if not active:
-        return sol0, {}, wt
-    base_int = wt.processes["mc_intercept"].astype(float).to_numpy()
-    pos = {pid: j for j, pid in enumerate(wt.processes["process"])}
-
-    def with_topups(topups: dict[int, float]) -> World:
-        red = support_mod.topup_reductions(wt, topups, scenario).to_numpy()
-        p = wt.processes.copy()
-        p["mc_intercept"] = base_int - red
-        return wt.with_data(processes=p)
-
-    prods = {id(f): support_mod.producers(wt, f) for _, f in active}
-
-    def output(sol, f) -> float:
-        prod = prods[id(f)]
-        act = sol.activity
-        return float(sum(act[pos[pid]] * c for pid, c in zip(prod["process"], prod["coef"], strict=True)))
-
-    def payments(sol) -> dict[int, float]:
-        return {
-            k: max(0.0, f.floor_usd_per_kg - support_mod.floor_price(wt, f, sol.price_map)) for k, f in active
-        }
-
-    cap = {k: f.volume_tonnes_per_year / KT_TO_T for k, f in active}
-    if all(output(sol0, f) >= cap[k] - tol for k, f in active):
-        return sol0, payments(sol0), wt  # infra-marginal: a transfer, no output effect
-    # Full marginal top-up: damped fixed point on s = floor - p.
-    sol, world, topups = sol0, wt, {}
-    for _ in range(max_iter):
-        new = payments(sol)
-        merged = {k: 0.5 * new[k] + 0.5 * topups.get(k, new[k]) for k in new}
-        if topups and all(abs(merged[k] - topups[k]) <= tol for k in merged):
-            break
-        topups = merged
-        world = with_topups(topups)
-        sol = solve_equilibrium(world, backend=backend, qp=update_qp(qp0, world))
-    if all(output(sol, f) <= cap[k] + tol for k, f in active):
-        return sol, payments(sol), world
-    # Output would pass the volume: the marginal top-up stops where output reaches it.
-    lo, hi = 0.0, 1.0
-    for _ in range(30):
-        mid = 0.5 * (lo + hi)
-        world = with_topups({k: mid * v for k, v in topups.items()})
-        sol = solve_equilibrium(world, backend=backend, qp=update_qp(qp0, world))
-        if any(output(sol, f) > cap[k] for k, f in active):
-            hi = mid
-        else:
-            lo = mid
-        if hi - lo < 1e-6:
-            break
-    world = with_topups({k: lo * v for k, v in topups.items()})
-    sol = solve_equilibrium(world, backend=backend, qp=update_qp(qp0, world))
-    return sol, payments(sol), world
-
-
-def sol_when(world: World):
-    """The date of the step a world was built for (stored in its meta)."""
-    return world.meta["when"]
-
-
-def _stock_rows(step: Step, scenario: Scenario, wt: World, state: State) -> list[dict]:
-    """Stocks at the start of the step (t)."""
-    return [
-        {
-            "period": step.period,
-            "year": step.year,
-            "holder": inst.holder,
-            "commodity": c,
-            "kind": "strategic",
-            "tonnes": state.stocks.get((k, c), 0.0) * KT_TO_T,
-        }
-        for k, inst, c in stock_mod.items(scenario, wt)
-    ]
-
-
-def _fiscal_rows(
-    step: Step, sol, wt: World, scenario: Scenario, topups: dict, proc_pos: dict, dem_pos: dict
-) -> list[dict]:
-    """Fiscal costs of the step (million USD): price-floor top-ups, offtakes, stockpile purchases, per-unit subsidies."""
-    tag = {"period": step.period, "year": step.year}
-    rows = []
-    act, qty, prices = sol.activity, sol.quantities, sol.price_map
-    for k, f in support_mod.floors(scenario):
-        s = topups.get(k, 0.0)
-        if s > 0:
-            prod = support_mod.producers(wt, f)
-            output = float(
-                sum(
-                    act[proc_pos[pid]] * coef for pid, coef in zip(prod["process"], prod["coef"], strict=True)
-                )
-            )
-            paid = s * min(output, f.volume_tonnes_per_year / KT_TO_T) * step.dt  # USD/kg x kt = million USD
-            rows.append(
-                {
-                    **tag,
-                    "instrument": f"{f.name or f'instruments[{k}]'} price floor",
-                    "payer": f.buyer,
-                    "usd_million": paid,
-                }
-            )
-        for c in support_mod.goods_of(f, wt, ""):
-            i = dem_pos.get(support_mod.offtake_id(k, c))
-            if i is not None and qty[i] > 0:
-                rows.append(
-                    {
-                        **tag,
-                        "instrument": f"{f.name or f'instruments[{k}]'} offtake {c}",
-                        "payer": f.buyer,
-                        "usd_million": qty[i] * prices[(c, f.region)] * step.dt,
-                    }
-                )
-    for k, inst, c in stock_mod.items(scenario, wt):
-        i = dem_pos[stock_mod.demand_id(k, c)]
-        if qty[i] > 0:
-            rows.append(
-                {
-                    **tag,
-                    "instrument": f"{inst.name or f'instruments[{k}]'} stockpile {c}",
-                    "payer": inst.holder,
-                    "usd_million": qty[i] * prices[(c, inst.holder)] * step.dt,
-                }
-            )
-    sub = support_mod.subsidy_per_unit(scenario, step.mid, wt).to_numpy()
-    if sub.any():
-        # Each government pays the per-unit subsidy on output in its own region (Subsidy.region).
-        paid = pd.Series(sub * act * step.dt).groupby(wt.processes["region"].to_numpy()).sum()
-        for payer, amount in paid[paid != 0].items():
-            rows.append(
-                {**tag, "instrument": "subsidy (per unit)", "payer": payer, "usd_million": float(amount)}
-            )
-    cap = dict(zip(wt.processes["process"], wt.processes["capacity"], strict=True))
-    for _k, inst in projects_mod.projects(scenario):
-        charge = projects_mod.capital_charge(
-            inst, scenario.dynamics, cap.get(projects_mod.process_id(inst), 0.0)
-        )
-        if charge > 0:
-            rows.append(
-                {
-                    **tag,
-                    "instrument": f"{inst.name} {projects_mod.CAPITAL_INSTRUMENT}",
-                    "payer": inst.region,
-                    "usd_million": charge * step.dt,
-                }
-            )
-    return rows

@@ -44,7 +44,6 @@ from reesim.world.default_data import (
     _compositions,
     _linear_cost,
     _linear_demand,
-    _magnets,
     _mining,
     _prices,
     _producer_reports,
@@ -52,6 +51,7 @@ from reesim.world.default_data import (
     _reported_cash_share,
     _separation_ex_china,
 )
+from reesim.world.default_magnets import HEAVY_DOSE, _stage_magnets
 from reesim.world.default_trade import _magnet_exports, _stage_route_targets, _stage_routes, _stage_trade
 from reesim.world.default_uses import _split_end_uses, _stage_end_uses
 from reesim.world.world import HEAVY_DOSE_SERVICE as DOSE
@@ -60,12 +60,6 @@ from reesim.world.world import World
 __all__ = ["_Recorder", "_prices", "build_default_world", "load_config", "load_default_world"]
 
 CONFIG = "default_world.yaml"
-#: elements of the magnet recipe that come as a heavy-RE dose (recipe or lean grade)
-HEAVY_DOSE = ("Dy", "Tb")
-#: the reference recipe is strictly preferred at reference prices: the cheapest lean kg costs at
-#: least this multiple of the heavy rare earths it saves there (numerical margin, so that the
-#: reference solution, whose prices sit a hair off the reference, does not thrift)
-REVEALED_MARGIN = 1.05
 
 
 def load_config() -> dict[str, Any]:
@@ -405,110 +399,6 @@ def _stage_separation(ctx: _Ctx, parts: _Parts, s_price: float, h_proc: float) -
             parts.procs.append((f"crack-heavy:{r}:{o}", r, "separation", np.inf, 0.0, 0.0))
             parts.io.extend((f"crack-heavy:{r}:{o}", com, coef) for com, coef in coefs.items())
     return sep
-
-
-def _stage_magnets(ctx: _Ctx, parts: _Parts, h_proc: float) -> tuple[float, dict, dict, float]:
-    """Stage 5: metal making and magnet making by region (recipe, shares, reference price)."""
-    rec, k, metal_el = ctx.rec, ctx.k, ctx.metal_el
-    supply = ctx.supply
-    magnet_world, recipe, mshares = _magnets(ctx.ds, ctx.cfg, k, supply, rec)
-    conv = ctx.assume("metal_conversion_cost", "USD/kg")
-    proc_cost = ctx.assume("magnet_processing_cost", "USD/kg")
-    metal_price = {e: ctx.prices[e] * k[e] + conv for e in metal_el}
-    magnet_price = rec.derived(
-        "price_ref[magnet:ndfeb]",
-        sum(recipe[e] * metal_price[e] for e in metal_el) + proc_cost,
-        "USD/kg",
-        "metal content at reference prices + processing cost",
-    )
-    rec.assume(
-        "metal_capacity[CHN]",
-        float("inf"),
-        "kt/yr",
-        "assumption: oxide-to-metal conversion in China is not a binding constraint (no capacity data); "
-        "outside China metal capacity is the reference output plus headroom",
-    )
-    minor = ctx.assume("minor_metal_capacity_factor", "x reference output")
-    heavy = {e: recipe[e] for e in HEAVY_DOSE if e in recipe}
-    lean = _lean_grade(ctx, heavy, metal_price, proc_cost)
-    for r, share in mshares.items():
-        out = magnet_world * share
-        for e in metal_el:
-            qty = out * recipe[e]
-            parts.add(
-                f"metal:{r}:{e}",
-                r,
-                "metal",
-                np.inf if r == "CHN" else qty * (1 + h_proc) * (minor if e in ("Dy", "Tb") else 1.0),
-                conv,
-                qty,
-                {f"oxide:{e}": -k[e], f"metal:{e}": 1.0},
-            )
-        light = {f"metal:{e}": -recipe[e] for e in metal_el if e not in HEAVY_DOSE}
-        parts.add(
-            f"magnet:{r}",
-            r,
-            "magnet",
-            out * (1 + h_proc),
-            proc_cost,
-            out,
-            light | {DOSE: -1.0, "magnet:ndfeb": 1.0},
-        )
-        _add_heavy_dose(parts, r, out, heavy, lean)
-    return magnet_world, recipe, mshares, magnet_price
-
-
-def _lean_grade(
-    ctx: _Ctx, heavy: dict, metal_price: dict, proc_cost: float
-) -> tuple[float, float, float, float]:
-    """Saving (share), extra cost from low to high (USD/kg magnet) and capacity share of lean grades."""
-    save = ctx.assume("hre_thrift_saving", "share")
-    cost_share = ctx.assume("hre_thrift_cost_share", "share of processing cost")
-    cap_share = ctx.assume("hre_thrift_capacity_share", "share of reference output")
-    saved_ref = save * sum(v * metal_price[e] for e, v in heavy.items())
-    low = ctx.rec.derived(
-        "hre_lean_cost_low",
-        max(0.5 * cost_share * proc_cost, REVEALED_MARGIN * saved_ref),
-        "USD/kg magnet",
-        "extra cost of the cheapest lean kg: half the cited extra cost or the heavy rare earths it "
-        f"saves at reference prices ({saved_ref:.2f}) plus {REVEALED_MARGIN - 1:.0%}, whichever is higher",
-    )
-    return save, low, max(1.5 * cost_share * proc_cost, low), cap_share
-
-
-def _add_heavy_dose(
-    parts: _Parts, region: str, out: float, heavy: dict, lean: tuple[float, float, float, float]
-) -> None:
-    """The heavy-RE dose of a region's magnets: the reference recipe or a lean grade.
-
-    Each kg of magnet takes one dose (``service:hre_dose``, not traded) of Dy and Tb: the
-    reference recipe at no extra cost (``hre-dose:<r>``, unlimited), or a lean grade
-    (``hre-lean:<r>``, kind ``thrift``) with ``1 - hre_thrift_saving`` of the recipe's Dy and
-    Tb (grain-boundary diffusion, hot-deformed heavy-RE-free magnets) at an extra processing
-    cost that rises across its capacity. The reference recipe is taken as the cost-minimising
-    mix at reference prices (revealed preference), so the cheapest lean kg costs at least the
-    heavy rare earths it saves at those prices (plus ``REVEALED_MARGIN``) and nobody thrifts
-    at the reference point.
-    Thrifting is the substitution of processing for heavy rare earths inside magnet making;
-    with it the derived demand for Dy and Tb has the elasticity ``s eta + (1 - s) sigma``
-    instead of ``s eta`` (Hicks 1932, *The Theory of Wages*, Marshall's rules; ``s`` the
-    heavy-RE cost share of a magnet). Lean capacity grows by investment at the magnet
-    stage's lead time (the adoption lag).
-    """
-    save, low, high, cap_share = lean
-    parts.procs.append((f"hre-dose:{region}", region, "dose", np.inf, 0.0, 0.0))
-    parts.io.extend(
-        [(f"hre-dose:{region}", f"metal:{e}", -v) for e, v in heavy.items()]
-        + [(f"hre-dose:{region}", DOSE, 1.0)]
-    )
-    if out <= 0 or save <= 0:
-        return
-    cap = cap_share * out
-    pid = f"hre-lean:{region}"
-    parts.procs.append((pid, region, "thrift", cap, low, (high - low) / cap if cap > 0 else 0.0))
-    parts.io.extend(
-        [(pid, f"metal:{e}", -(1.0 - save) * v) for e, v in heavy.items() if v > 0] + [(pid, DOSE, 1.0)]
-    )
 
 
 def _stage_demand(

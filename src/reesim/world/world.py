@@ -55,7 +55,7 @@ STOCK_KIND = "stock"
 #: id prefix of a strategic stockpile's release process (:func:`reesim.instruments.stockpile.release_id`)
 STOCKPILE_RELEASE = "stock-release:"
 #: the heavy-RE (Dy, Tb) dose of one kg of magnet: a non-traded service made by the reference
-#: recipe or a lean grade (:func:`reesim.world.default._add_heavy_dose`)
+#: recipe or a lean grade (:func:`reesim.world.default_magnets._add_heavy_dose`)
 HEAVY_DOSE_SERVICE = "service:hre_dose"
 PRIVATE_STOCK_SECTOR = "private stock"
 
