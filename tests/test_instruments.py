@@ -244,7 +244,7 @@ def test_export_quota_in_tonnes_caps_total_exports_and_earns_a_rent():
     limit = 45_000.0
     res = run(quota(tonnes_per_year=limit), cf=cf)
     exports = flow(res, MAGNET, "CHN")
-    assert exports["2025"] == pytest.approx(flow(cf, MAGNET, "CHN")["2025"], rel=1e-9)
+    assert exports["2025"] == pytest.approx(flow(cf, MAGNET, "CHN")["2025"], rel=1e-7)  # solver precision
     assert flow(cf, MAGNET, "CHN")["2026"] > limit * 1.2  # so the quota binds
     for per in ("2026", "2027"):
         assert exports[per] <= limit * (1 + 1e-6)

@@ -61,15 +61,49 @@ def test_yearly_factors_by_hand():
 
 
 def test_the_catch_up_ships_the_share_of_the_day_after_the_review():
-    """With a change of share after the review, the held exports are the first share's."""
+    """The held exports are shipped at the share of the first day after the review: here a
+    change to 0.2 dated inside the review (1 May), so 48 days x 0.2 over the 100 catch-up days;
+    the 224 days from 22 May are at 0.2 as well."""
     lic = _licence(
         processing_working_days=34,
         catch_up_days=100,
-        approval_changes=[{"start": "2025-08-01", "share": 0.2, "destinations": ["USA"]}],
+        approval_changes=[{"start": "2025-05-01", "share": 0.2, "destinations": ["USA"]}],
     )
-    # 22 May to 31 July: 71 days at 0.5, then 153 days at 0.2, catch-up 48 x 0.5 over 100 days
     got = approval_factor(lic, 0.5, dt.date(2025, 1, 1), 365, "USA")
-    assert got == pytest.approx((93 + 0.5 * 71 + 0.2 * 153 + 0.5 * 48) / 365)
+    assert got == pytest.approx((93 + 0.2 * 224 + 0.2 * 48) / 365)
+    assert approval_factor(lic, 0.5, dt.date(2025, 1, 1), 365, "EU") == pytest.approx((93 + 0.5 * 272) / 365)
+
+
+def test_a_licence_that_ends_inside_its_catch_up_ships_the_rest_without_a_limit():
+    """Ends 2025-06-30: 22 May-30 June is 40 of the 100 catch-up days (40 x 48 / 100 held days
+    shipped under the licence); after the end each day counts 1 (no limit)."""
+    lic = _licence(processing_working_days=34, catch_up_days=100, end="2025-06-30")
+    got = approval_factor(lic, 1.0, dt.date(2025, 1, 1), 365)
+    assert got == pytest.approx((93 + 40 + 48 * 40 / 100 + 184) / 365)
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ({"catch_up_days": 90}, "with no review (processing_working_days 0) ships nothing"),
+        (
+            {
+                "catch_up_days": 90,
+                "processing_working_days": 10,
+                "approval_share": None,
+                "tonnes_per_year": 500,
+            },
+            "give approval_share, not tonnes_per_year",
+        ),
+    ],
+)
+def test_a_catch_up_that_cannot_act_is_refused(extra, says):
+    from reesim.errors import InputError
+
+    doc = {k: v for k, v in (LICENCE | extra).items() if v is not None}
+    with pytest.raises(InputError) as err:
+        parse({"name": "x", "horizon": {"start": 2025, "end": 2026}, "instruments": [doc]})
+    assert says in str(err.value)
 
 
 @settings(max_examples=60, deadline=None)

@@ -81,10 +81,11 @@ def ensemble_cmd(
     if seed is not None and not 0 <= seed < 2**63:
         raise InputError(f"--seed: {seed}; allowed: a whole number from 0 to 2**63 - 1")
     sc = load_scenario(scenario)
-    if against is not None:
+    if against is not None or sc.counterfactual:
         from reesim.scenario.checks import check_counterfactual
 
-        check_counterfactual(load_scenario(against), "--against")  # refused before any member runs
+        field = "--against" if against is not None else "counterfactual"
+        check_counterfactual(load_scenario(against or sc.counterfactual), field)  # before any member runs
     space = scenario_space(sc, list(vary or []), only_listed)
     if not space:
         raise InputError(

@@ -32,12 +32,18 @@ def _mechanism(run: Run) -> str:
         share = inst.get("approval_share")
         by_dest = inst.get("approval_by_destination") or {}
         review = inst.get("processing_working_days", 0)
+        catch_up = inst.get("catch_up_days", 0)
         items.append(
             f"<li>{code(inst.get('name') or 'export_quota')}: exports of {esc(goods)} from {esc(inst.get('exporter'))}, "
             f"limited per destination to {esc(share if share is not None else 1.0)} of the counterfactual's content of "
             f"{esc(content if isinstance(content, str) else ', '.join(content))}"
             + (f" ({esc(', '.join(f'{k} {v}' for k, v in by_dest.items()))})" if by_dest else "")
             + (f", nothing approved for the first {esc(review)} working days" if review else "")
+            + (
+                f", what the review held shipped over the next {esc(catch_up)} days"
+                if review and catch_up
+                else ""
+            )
             + f", from {esc(inst.get('start'))}.</li>"
         )
     if not items:

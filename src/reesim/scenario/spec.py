@@ -175,7 +175,7 @@ class ExportLicensing(Goods, InForce):
     """Export quota / licensing: exports limited to a tonnage or a share of the counterfactual's exports.
 
     ``approval_share`` is the share of the counterfactual exports licensed per destination
-    (1 = everything approved); ``tonnes_per_year`` caps the total instead. ``licence_cost``
+    (1 = what the destination would have bought without the licence); ``tonnes_per_year`` caps the total instead. ``licence_cost``
     is a per-kg compliance cost on licensed exports.
 
     The licence binds on element content (t REO), as China writes its controls: for each
@@ -242,6 +242,16 @@ class ExportLicensing(Goods, InForce):
             self.approval_share is not None or self.approval_by_destination
         ):
             raise ValueError("give either tonnes_per_year or approval shares, not both")
+        if self.catch_up_days and self.tonnes_per_year is not None:
+            raise ValueError(
+                "catch_up_days ships what a review held on top of approval shares: give approval_share, "
+                "not tonnes_per_year"
+            )
+        if self.catch_up_days and not self.processing_working_days:
+            raise ValueError(
+                f"catch_up_days: {self.catch_up_days} with no review (processing_working_days 0) ships "
+                "nothing; give processing_working_days or drop catch_up_days"
+            )
         return self
 
     @model_validator(mode="after")

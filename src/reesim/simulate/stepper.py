@@ -204,11 +204,11 @@ def _step_world(
     risk = None
     if items is not None and state.private is not None:
         risk = items.risk(pol["restricted"])
-        release, intercept, slope = items.settings(state.private, risk, step.dt)
+        release, intercept, slope, most = items.settings(state.private, risk, step.dt)
         cap = p["capacity"].to_numpy(dtype=float).copy()
         cap[items.proc_pos] = release
         p["capacity"] = cap
-        for col, values in (("intercept", intercept), ("slope", slope), ("max_quantity", np.inf)):
+        for col, values in (("intercept", intercept), ("slope", slope), ("max_quantity", most)):
             arr = d[col].to_numpy(dtype=float).copy()
             arr[items.dem_pos] = values
             d[col] = arr

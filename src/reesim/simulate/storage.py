@@ -33,6 +33,20 @@ demand (``S1 = q dt``) with the linear inverse demand ``p = a - b q``,
 the storage conditions above. A supply shock then empties stocks first (a spike smaller
 than without them) and the holders rebuild later, above normal while the supply risk lasts.
 
+Producers hold stocks too: every mine region holds its concentrate at the mine under the same
+rule, with its own normal cover (months of its reference output, ``C``) and work-off time, and
+unit elasticity (``eps = 1``: a concentrate has no final demand of its own). A producer's
+expected price is not adaptive but what its concentrate fetches from China's separators, its
+netback: the oxides its ore yields at China's prices less China's separation charge, at the
+step just cleared (``crack:CHN:<ore>``), less the reference spread between that netback and the
+price at the mine (transport and route costs). In a market that falls everywhere the netback
+falls with the local price and producers keep their normal stock (adaptive expectations would
+have them buy their own output as "cheap" all through 2023-24, a previous attempt); when a
+barrier cuts a mine off from its buyers, the local price collapses while the netback does not,
+and the mine keeps mining while the value of a unit carried covers its cash cost, and stores. MP Materials did: its REO
+output rose 45 % year on year in Q2 2025 while its REO sales fell 54 % and its inventories rose
+from 127 to 173 million USD (MP Materials, Q2 2025 results, 2025-08-07).
+
 Stock movements are not consumption or production: the result shows them in the
 ``stocks`` table (``kind = private``) and leaves them out of consumer and producer surplus.
 """
@@ -48,6 +62,9 @@ import pandas as pd
 from reesim.world.world import PRIVATE_STOCK_SECTOR, STOCK_KIND, World, structure_frames
 
 SECTOR, KIND = PRIVATE_STOCK_SECTOR, STOCK_KIND
+#: a producer that reaches its buyer keeps its normal stock at any price up to this multiple of
+#: the expected price (its carry-out demand's intercept)
+PINNED = 10.0
 #: sectors whose purchases are not final consumption
 NOT_FINAL = ("stockpile", "offtake", SECTOR)
 
@@ -61,6 +78,8 @@ class StorageParams:
     workoff_years: float  # H: years over which stock above normal is worked off
     expectation_years: float  # tau: adaptation time of expected prices
     adjustment_years: float  # time over which holders close the gap to the normal stock
+    producer_cover_years: float = 0.0  # mines' normal stock of concentrate, years of output (0: none)
+    producer_workoff_years: float = 1.0  # H of the mines' stocks
 
     @classmethod
     def of(cls, world: World) -> StorageParams | None:
@@ -74,6 +93,8 @@ class StorageParams:
             float(spec["workoff_years"]),
             float(spec["expectation_years"]),
             float(spec.get("adjustment_years", 0.25)),
+            float(spec.get("producer_cover_years", 0.0)),
+            float(spec.get("producer_workoff_years", 1.0)),
         )
 
 
@@ -88,10 +109,42 @@ def demand_id(region: str, commodity: str) -> str:
 
 
 def item_keys(world: World) -> list[tuple[str, str]]:
-    """(region, commodity) of every stock item: each node with final demand."""
+    """(region, commodity) of every stock item: each node with final demand, and each mine
+    region's concentrates when producers hold stocks."""
     d = world.demands
     final = d[~d["sector"].isin(NOT_FINAL)]
-    return sorted(set(zip(final["region"], final["commodity"], strict=True)))
+    keys = set(zip(final["region"], final["commodity"], strict=True))
+    params = StorageParams.of(world)
+    if params is not None and params.producer_cover_years > 0:
+        keys |= set(mine_output(world))
+    return sorted(keys)
+
+
+def mine_output(world: World, reference=None) -> dict[tuple[str, str], float]:
+    """Concentrate output (kt/yr) of each (region, concentrate) node's mines: at the reference
+    solution, or their capacity when no solution is given (only the keys are then used)."""
+    p, io = world.processes, world.io
+    mines = p[p["kind"] == "mining"]
+    pos = pd.Index(p["process"])
+    rows = io[
+        (io["coef"] > 0)
+        & io["process"].isin(mines["process"])
+        & io["commodity"].str.startswith("concentrate:")
+    ]
+    j = pos.get_indexer(rows["process"])
+    level = (
+        np.asarray(reference.activity, dtype=float)[j]
+        if reference is not None
+        else p["capacity"].to_numpy(dtype=float)[j]
+    )
+    frame = pd.DataFrame(
+        {
+            "region": p["region"].to_numpy()[j],
+            "commodity": rows["commodity"].to_numpy(),
+            "kt": rows["coef"].to_numpy(dtype=float) * np.nan_to_num(level, posinf=0.0),
+        }
+    )
+    return frame.groupby(["region", "commodity"])["kt"].sum().to_dict()
 
 
 def structure(world: World) -> dict[str, pd.DataFrame]:
@@ -121,11 +174,16 @@ class Items:
 
     region: np.ndarray
     commodity: np.ndarray
-    consumption: np.ndarray  # C, kt/yr used at the reference (final demand + the region's processes)
-    elasticity: np.ndarray  # eps at the reference point
+    consumption: np.ndarray  # C, kt/yr used (users) or mined (producers) at the reference
+    elasticity: np.ndarray  # eps at the reference point (1 for producers)
     proc_pos: np.ndarray  # positions of the release processes in world.processes
     dem_pos: np.ndarray  # positions of the carry-out demands in world.demands
     params: StorageParams
+    cover: np.ndarray  # normal stock, years of C
+    workoff: np.ndarray  # H, years
+    producer: np.ndarray  # True for a mine's stock of its concentrate
+    baskets: Baskets | None = None  # the producers' netbacks (expected prices)
+    outlet: np.ndarray | None = None  # the region a producer item mainly sells to (users: their own)
 
     @classmethod
     def of(cls, world: World, reference) -> Items | None:
@@ -148,20 +206,29 @@ class Items:
         use = _intermediate_use(world, reference)
         q_of = dict(zip(agg.index, agg["q"].to_numpy(), strict=True))  # dict lookups, not .loc per item
         inv_b_of = dict(zip(agg.index, agg["inv_b"].to_numpy(), strict=True))
-        keys = [k for k in keys if q_of.get(k, 0.0) > 1e-9]
-        final_q = np.array([q_of[k] for k in keys])
-        C = final_q + np.array([use.get(k, 0.0) for k in keys])
-        eps = np.array([price.get((c, r), 0.0) * inv_b_of[(r, c)] for r, c in keys]) / final_q
+        mined = mine_output(world, reference) if params.producer_cover_years > 0 else {}
+        users = [k for k in keys if q_of.get(k, 0.0) > 1e-9]
+        makers = [k for k in keys if k not in set(users) and mined.get(k, 0.0) > 1e-9]
+        final_q = np.array([q_of[k] for k in users])
+        C_users = final_q + np.array([use.get(k, 0.0) for k in users])
+        eps = np.array([price.get((c, r), 0.0) * inv_b_of[(r, c)] for r, c in users]) / final_q
+        keys = users + makers
+        n_u, n_m = len(users), len(makers)
         pids = pd.Index(world.processes["process"])
         dids = pd.Index(d["demand"])
         return cls(
             np.array([r for r, _ in keys], dtype=object),
             np.array([c for _, c in keys], dtype=object),
-            C,
-            np.maximum(eps, 1e-3),
+            np.concatenate([C_users, [mined[k] for k in makers]]),
+            np.concatenate([np.maximum(eps, 1e-3), np.ones(n_m)]),
             pids.get_indexer([release_id(r, c) for r, c in keys]),
             dids.get_indexer([demand_id(r, c) for r, c in keys]),
             params,
+            np.concatenate([np.full(n_u, params.cover_years), np.full(n_m, params.producer_cover_years)]),
+            np.concatenate([np.full(n_u, params.workoff_years), np.full(n_m, params.producer_workoff_years)]),
+            np.concatenate([np.zeros(n_u, dtype=bool), np.ones(n_m, dtype=bool)]),
+            Baskets.of(world, makers, n_u, price) if makers else None,
+            np.array([r for r, _ in users] + [_outlet(reference, r, c) for r, c in makers], dtype=object),
         )
 
     def __len__(self) -> int:
@@ -169,7 +236,7 @@ class Items:
 
     def _scale(self) -> np.ndarray:
         """eps C H (kt): the stock above normal that would halve the expected price."""
-        return self.elasticity * self.consumption * self.params.workoff_years
+        return self.elasticity * self.consumption * self.workoff
 
     def _prices(self, price_map: dict) -> np.ndarray:
         """The price (USD/kg) at each item's node in a solution's price map."""
@@ -179,20 +246,20 @@ class Items:
 
     def initial(self, reference) -> PrivateStocks:
         """Normal stocks and reference prices as the opening state."""
-        return PrivateStocks(
-            stock=self.params.cover_years * self.consumption, expected=self._prices(reference.price_map)
-        )
+        return PrivateStocks(stock=self.cover * self.consumption, expected=self._prices(reference.price_map))
 
     def risk(self, restricted: set[tuple[str, str]]) -> np.ndarray:
-        """True where a licence, quota or ban in force restricts the region's supply of the good."""
+        """True where a licence, quota or ban in force restricts the region's supply of the good
+        (users), or the mine's exports of its concentrate to its main buyer region (producers)."""
+        where = self.outlet if self.outlet is not None else self.region
         return np.array(
-            [(c, r) in restricted for r, c in zip(self.region, self.commodity, strict=True)], dtype=bool
+            [(c, d) in restricted for d, c in zip(where, self.commodity, strict=True)], dtype=bool
         )
 
     def targets(self, risk: np.ndarray) -> np.ndarray:
         """Normal working stock S* (kt), raised by the precautionary multiplier under supply risk."""
-        base = self.params.cover_years * self.consumption
-        return np.where(risk, base * self.params.precaution, base)
+        base = self.cover * self.consumption
+        return np.where(risk & ~self.producer, base * self.params.precaution, base)
 
     def step_targets(self, stocks: PrivateStocks, risk: np.ndarray, dt: float) -> np.ndarray:
         """The stock the holders aim at in a step of ``dt`` years (partial adjustment, Lovell 1961).
@@ -205,12 +272,24 @@ class Items:
         return stocks.stock + alpha * (self.targets(risk) - stocks.stock)
 
     def settings(self, stocks: PrivateStocks, risk: np.ndarray, dt: float) -> tuple[np.ndarray, ...]:
-        """Release capacity (kt/yr) and carry-out demand (intercept, slope) of each item for a step."""
+        """Release capacity (kt/yr) and carry-out demand (intercept, slope, most carried out in
+        kt/yr) of each item for a step.
+
+        A producer that still reaches its main buyer carries out the stock it aims at, whatever
+        the price (its carry-out demand is capped there, with an intercept of ``PINNED`` times the
+        expected price): miners sell their output on contracts and do not speculate on a lagged
+        expectation, which in yearly steps would have them buy their own output in every falling
+        market and sell their working stock in every rising one. One cut off from it stores on
+        the storage rule."""
         scale = self._scale()
         pe = np.maximum(stocks.expected, 1e-9)
         slope = pe * dt / scale
-        intercept = pe * (1.0 + self.step_targets(stocks, risk, dt) / scale)
-        return stocks.stock / dt, intercept, slope
+        target = self.step_targets(stocks, risk, dt)
+        intercept = pe * (1.0 + target / scale)
+        pinned = self.producer & ~risk
+        intercept = np.where(pinned, np.maximum(intercept, PINNED * pe), intercept)
+        most = np.where(pinned, np.maximum(target, 0.0) / dt, np.inf)
+        return stocks.stock / dt, intercept, slope, most
 
     def carry_value(
         self, stocks: PrivateStocks, risk: np.ndarray, carry_out: np.ndarray, dt: float
@@ -223,9 +302,10 @@ class Items:
         q = np.asarray(sol.quantities, dtype=float)[self.dem_pos]
         p = self._prices(sol.price_map)
         lam = 1.0 - math.exp(-dt / self.params.expectation_years)
-        return PrivateStocks(
-            stock=np.maximum(q * dt, 0.0), expected=stocks.expected + lam * (p - stocks.expected)
-        )
+        expected = stocks.expected + lam * (p - stocks.expected)
+        if self.baskets is not None:
+            expected = self.baskets.expected(expected, sol.price_map)
+        return PrivateStocks(stock=np.maximum(q * dt, 0.0), expected=expected)
 
     def rows(self, period: str, year: int, stocks: PrivateStocks) -> list[dict]:
         """Opening stocks of a step for the result's ``stocks`` table (tonnes)."""
@@ -242,9 +322,71 @@ class Items:
         ]
 
 
+def _outlet(reference, region: str, commodity: str) -> str:
+    """The region that buys most of ``region``'s ``commodity`` at the reference (itself if no
+    export is larger than what its own plants use)."""
+    t = reference.trade
+    out = t[(t["commodity"] == commodity) & (t["origin"] == region) & (t["dest"] != region)]
+    if out.empty:
+        return region
+    top = out.loc[out["flow"].idxmax()]
+    local = reference.consumption_map.get((commodity, region), 0.0)
+    inputs = -reference.outputs.query("region == @region and commodity == @commodity and quantity < 0")[
+        "quantity"
+    ].sum()
+    return str(top["dest"]) if float(top["flow"]) > max(local, float(inputs)) else region
+
+
 @dataclass(frozen=True)
 class PrivateStocks:
     """Private stocks (kt) and expected next-step prices (USD/kg) by item."""
 
     stock: np.ndarray
     expected: np.ndarray
+
+
+@dataclass(frozen=True)
+class Baskets:
+    """Each producer item's netback at China's separators: ``sum_k w_k p_k`` over the outputs
+    (oxides, positive weights) and inputs other than the concentrate (the separation service,
+    negative weights) of ``crack:CHN:<ore>``, per kg of concentrate, at China's prices."""
+
+    rows: np.ndarray  # positions of the producer items among all items
+    keys: tuple[tuple[str, str], ...]  # (commodity, "CHN")
+    weights: np.ndarray  # (producers, keys)
+    reference_price: np.ndarray  # the concentrate's reference price at the mine, USD/kg
+    reference_value: np.ndarray  # the netback at reference prices, USD/kg
+
+    @classmethod
+    def of(cls, world: World, makers: list[tuple[str, str]], first: int, price: dict) -> Baskets:
+        """Netbacks of the producer items ``first, first + 1, ...`` ((region, concentrate) in
+        order), with reference prices from the reference solution's ``price`` map. A
+        concentrate China does not crack gets no weights (its expectation stays adaptive)."""
+        io = world.io
+        procs = {f"crack:CHN:{c.split(':', 1)[1]}": c for _, c in makers}
+        crack = io[io["process"].isin(list(procs))]
+        other = crack[crack["commodity"] != crack["process"].map(procs)]
+        keys = tuple((c, "CHN") for c in sorted(other["commodity"].unique()))
+        col = {k[0]: j for j, k in enumerate(keys)}
+        weights = np.zeros((len(makers), len(keys)))
+        for i, (_, c) in enumerate(makers):
+            pid = f"crack:CHN:{c.split(':', 1)[1]}"
+            mine = crack[(crack["process"] == pid) & (crack["commodity"] == c)]["coef"]
+            if mine.empty or float(mine.iloc[0]) >= 0:
+                continue
+            rows = other[other["process"] == pid]
+            for com, coef in zip(rows["commodity"], rows["coef"], strict=True):
+                weights[i, col[com]] = float(coef) / -float(mine.iloc[0])
+        value = weights @ np.array([price.get(k, 0.0) for k in keys])
+        at_mine = np.array([price.get((c, r), 0.0) for r, c in makers])
+        return cls(np.arange(first, first + len(makers)), keys, weights, at_mine, value)
+
+    def expected(self, expected: np.ndarray, price_map: dict) -> np.ndarray:
+        """``expected`` with each producer item's entry set to the netback at ``price_map`` less
+        the reference spread (never below zero); items without a netback keep theirs."""
+        value = self.weights @ np.array([price_map.get(k, 0.0) for k in self.keys])
+        ok = self.weights.any(axis=1) & (self.reference_price > 0)
+        out = expected.copy()
+        implied = np.maximum(0.0, self.reference_price + value - self.reference_value)
+        out[self.rows] = np.where(ok, implied, out[self.rows])
+        return out

@@ -533,6 +533,8 @@ def build_default_world(
         "workoff_years": ctx.assume("stock_workoff_years", "years"),
         "expectation_years": ctx.assume("price_expectation_years", "years"),
         "adjustment_years": ctx.assume("stock_adjustment_years", "years"),
+        "producer_cover_years": ctx.assume("producer_stock_cover_months", "months") / 12.0,
+        "producer_workoff_years": ctx.assume("producer_stock_workoff_years", "years"),
     }
     reference = {
         "year": year,
