@@ -202,13 +202,13 @@ def test_flagship_nd_and_pr_outside_china_not_below_the_no_licence_run(yearly, y
             assert abs(ratio - 1) < 0.10, (el, region, year)
 
 
-def test_flagship_magnet_exports_below_the_no_licence_run_in_2025(yearly):
+def test_flagship_magnet_exports_below_the_no_licence_run(yearly):
     res, cf = yearly
     got, base = _china_magnet_exports(res), _china_magnet_exports(cf)
     assert got["2025"] < base["2025"]
     assert got["2025"] > 0.85 * base["2025"]  # customs: 2025 within 2 % of 2024
-    # the last of the held exports ships in January-February 2026: about the no-licence volume
-    assert got["2026"] == pytest.approx(base["2026"], rel=0.02)
+    # the last of the held exports ships in early January 2026; the U.S. keeps 73 % approved
+    assert got["2026"] < base["2026"]
 
 
 def test_flagship_no_product_cost_outside_china_falls(yearly):
