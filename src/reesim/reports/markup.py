@@ -1,0 +1,115 @@
+"""HTML building blocks of the reports: escaping, numbers, tables, notes and plotly figures."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def esc(value: Any) -> str:
+    """HTML-escaped text of ``value``."""
+    return html.escape(str(value), quote=True)
+
+
+def num(value: Any, digits: int = 0, sign: bool = False, unit: str = "") -> str:
+    """``value`` with thousands separators (``"–"`` for a missing value), optionally signed and with a unit."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    if not np.isfinite(x):
+        return "–"
+    if round(x, digits) == 0:
+        return f"{0:.{digits}f} {unit}".rstrip() if unit else f"{0:.{digits}f}"
+    text = f"{x:{'+' if sign else ''},.{digits}f}"
+    return f"{text} {unit}".rstrip() if unit else text
+
+
+def _td(value: Any, numeric: bool, nowrap: bool = False) -> str:
+    cls = " ".join(c for c, on in (("num", numeric), ("nowrap", nowrap)) if on)
+    return f'<td class="{cls}">{value}</td>' if cls else f"<td>{value}</td>"
+
+
+def table_html(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    caption: str,
+    numeric: Sequence[int] = (),
+    raw: bool = False,
+    cls: str = "",
+    nowrap: Sequence[int] = (),
+) -> str:
+    """A table in a ``<figure>`` with its caption; cells are escaped unless ``raw``.
+
+    ``numeric`` columns are right-aligned and ``nowrap`` columns kept on one line.
+    """
+    head = "".join(
+        f'<th class="num">{esc(h)}</th>' if i in numeric else f"<th>{esc(h)}</th>"
+        for i, h in enumerate(headers)
+    )
+    body = []
+    for r in rows:
+        cells = "".join(_td(v if raw else esc(v), i in numeric, i in nowrap) for i, v in enumerate(r))
+        body.append(f"<tr>{cells}</tr>")
+    if not body:
+        body.append(f'<tr><td colspan="{len(headers)}" class="empty">no rows</td></tr>')
+    return (
+        f'<figure class="table {cls}"><div class="scroll"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div><figcaption>{caption}</figcaption></figure>"
+    )
+
+
+def code(text: str) -> str:
+    """Inline code."""
+    return f"<code>{esc(text)}</code>"
+
+
+@dataclass
+class Page:
+    """Collects the figures of the report (each a plotly div and its ``Plotly.newPlot`` script)."""
+
+    n_figures: int = 0
+    geo: bool = False
+    figure_ids: list[str] = field(default_factory=list)
+
+    def figure(self, fig: go.Figure, caption: str) -> str:
+        """A figure and its caption as HTML."""
+        self.n_figures += 1
+        div_id = f"figure-{self.n_figures}"
+        self.figure_ids.append(div_id)
+        self.geo = self.geo or any(tr.type in ("choropleth", "scattergeo") for tr in fig.data)
+        height = fig.layout.height or 450
+        body = pio.to_html(
+            fig,
+            include_plotlyjs=False,
+            full_html=False,
+            config=PLOTLY_CONFIG,
+            div_id=div_id,
+            default_width="100%",
+            default_height=f"{height}px",
+            validate=False,
+        )
+        return f'<figure class="plot"><div class="plotbox">{body}</div><figcaption>{caption}</figcaption></figure>'
+
+
+def note(text: str, cls: str = "note") -> str:
+    return f'<p class="{cls}">{text}</p>'
+
+
+def absent(table: str) -> str:
+    return note(f"{code(table + '.parquet')} is not in the run folder: nothing to show here.", "absent")
+
+
+def usd_range(lo: float, hi: float) -> str:
+    """A signed USD change, or its range when the low and high ends differ."""
+    if abs(hi - lo) < 0.005:
+        return num(lo, 2, sign=True)
+    return f"{num(lo, 2, sign=True)} to {num(hi, 2, sign=True)}"
