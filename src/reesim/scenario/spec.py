@@ -14,299 +14,37 @@ are errors naming the YAML path of the field, the bad value and what is allowed.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from reesim.yamlsafe import short
-
-Rate = Annotated[
-    float, Field(ge=0, le=100, description="ad valorem rate as a fraction (0.25 = 25 %), 0-100 (10,000 %)")
-]
-Share = Annotated[float, Field(ge=0, le=1)]
-#: Largest tonnage an instrument may name: about 25 times world mine output (390 kt REO in 2024).
-MAX_TONNES = 10_000_000
-Tonnes = Annotated[float, Field(ge=0, le=MAX_TONNES, description="tonnes per year, at most 10 million")]
-#: A stock (not a flow): tonnes held.
-TonnesStock = Annotated[
-    float, Field(ge=0, le=MAX_TONNES, description="tonnes held (a stock), at most 10 million")
-]
-#: Largest price-like figure (USD/kg) an instrument may name: ten times the dearest oxide ever quoted
-#: (Tb and Dy oxide peaked near 4,000 USD/kg in 2011 and Europe 2025).
-MAX_USD_PER_KG = 50_000.0
-UsdPerKg = Annotated[float, Field(ge=0, le=MAX_USD_PER_KG, description="USD/kg, at most 50,000")]
-#: Most instruments in one scenario (the shipped ones have under 10; checks are pairwise).
-MAX_INSTRUMENTS = 500
-#: Years an instrument, a growth path or a date may name.
-FIRST_YEAR, LAST_YEAR = 1900, 2100
-Names = str | list[str]
-
-
-class _Strict(BaseModel):
-    # No NaN or infinity anywhere in a scenario: every figure is finite (fields that mean
-    # "no limit" are optional instead).
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-def _to_date(value, end: bool = False) -> dt.date | None:
-    """A year (2025) means 1 January, or 31 December for an end date; a date stays a date."""
-    if value is None:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        if not FIRST_YEAR <= value <= LAST_YEAR:
-            raise ValueError(f"year {value} is outside {FIRST_YEAR}-{LAST_YEAR}")
-        return dt.date(value, 12, 31) if end else dt.date(value, 1, 1)
-    if isinstance(value, dt.date):
-        date = value
-    elif isinstance(value, str):
-        try:
-            date = dt.date.fromisoformat(value)
-        except ValueError:
-            raise ValueError(f"{short(value)} is not a date (YYYY-MM-DD) or a year") from None
-    else:
-        raise ValueError(f"{short(value)} is not a date (YYYY-MM-DD) or a year")
-    if not FIRST_YEAR <= date.year <= LAST_YEAR:
-        raise ValueError(f"{date} is outside {FIRST_YEAR}-{LAST_YEAR}")
-    return date
-
-
-DateOrYear = Annotated[
-    dt.date,
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "format": "date"},
-                {"type": "integer", "minimum": 1900, "maximum": 2100},
-            ]
-        }
-    ),
-]
-
-
-def _not_self(own: str, others: Names, what: str, field: str) -> None:
-    """A region does not trade with itself: refuse ``own`` among ``others``."""
-    if isinstance(others, list) and own in others:
-        raise ValueError(f"{field} lists {own}, the {what} itself; a region does not trade with itself")
-
-
-class InForce(_Strict):
-    """Start and optional end (inclusive) of an instrument."""
-
-    start: DateOrYear = Field(description="first day in force (YYYY-MM-DD or a year)")
-    end: DateOrYear | None = Field(
-        None, description="last day in force (YYYY-MM-DD or a year); none = open-ended"
-    )
-    name: str | None = Field(
-        None, description="optional label; a child scenario replaces a parent instrument of the same name"
-    )
-
-    @field_validator("start", mode="before")
-    @classmethod
-    def _start(cls, v):
-        return _to_date(v)
-
-    @field_validator("end", mode="before")
-    @classmethod
-    def _end(cls, v):
-        return _to_date(v, end=True)
-
-    @model_validator(mode="after")
-    def _order(self):
-        if self.end is not None and self.end < self.start:
-            raise ValueError(f"end {self.end} is before start {self.start}")
-        return self
-
-    def in_force(self, when: dt.date) -> bool:
-        """Whether the instrument applies on ``when``."""
-        return self.start <= when and (self.end is None or when <= self.end)
-
-
-class Goods(_Strict):
-    """What an instrument covers: commodities by name, or all commodities of some elements or stages."""
-
-    commodities: list[str] = Field([], description="commodity names, e.g. oxide:Dy, magnet:ndfeb")
-    elements: list[str] = Field([], description="elements: every oxide:E and metal:E")
-    stages: list[Literal["concentrate", "oxide", "metal", "magnet"]] = Field(
-        [], description="stages: every commodity of the stage"
-    )
-
-    @model_validator(mode="after")
-    def _some(self):
-        if not (self.commodities or self.elements or self.stages):
-            raise ValueError("name at least one of commodities, elements or stages")
-        return self
-
-
-class ExportBan(Goods, InForce):
-    """Exports of the goods from ``exporter`` to ``destinations`` are forbidden (edges fixed to 0)."""
-
-    type: Literal["export_ban"]
-    exporter: str
-    destinations: Names = Field("all", description="region codes or 'all'")
-    no_reexport: bool = Field(
-        False,
-        description="rules of origin: third regions may ship the goods to the destinations only up to their own "
-        "production (re-export control, as in MOFCOM Announcement 2025 No. 61)",
-    )
-
-    @model_validator(mode="after")
-    def _not_self(self):
-        _not_self(self.exporter, self.destinations, "exporter", "destinations")
-        return self
-
-
-class ApprovalChange(_Strict):
-    """From ``start`` on, the licence approves ``share`` for the listed destinations."""
-
-    start: DateOrYear = Field(description="first day of the new approval share (YYYY-MM-DD or a year)")
-    share: Share = Field(description="share of the counterfactual's exports approved from then on")
-    destinations: Names = Field(
-        "all", description="destinations it applies to (default: all of the licence's)"
-    )
-
-    @field_validator("start", mode="before")
-    @classmethod
-    def _start(cls, v):
-        return _to_date(v)
-
-
-class ExportLicensing(Goods, InForce):
-    """Export quota / licensing: exports limited to a tonnage or a share of the counterfactual's exports.
-
-    ``approval_share`` is the share of the counterfactual exports licensed per destination
-    (1 = what the destination would have bought without the licence); ``tonnes_per_year`` caps the total instead. ``licence_cost``
-    is a per-kg compliance cost on licensed exports.
-
-    The licence binds on element content (t REO), as China writes its controls: for each
-    destination and each covered element (``content_of``, by default the elements of the
-    listed goods' ``oxide:``/``metal:`` forms) the content of that element in all listed goods (oxides,
-    metals, magnets) is limited; listed goods containing no covered element are limited by
-    weight. ``processing_working_days`` is the review time of a licence application: nothing
-    is approved in that time after ``start`` (45 working days by MOFCOM's rules); a step
-    partly before ``start`` or inside the review time gets the time-weighted share.
-    ``catch_up_days`` is how long after the review the exports held in it are shipped, on
-    top of the approved share (applications are delayed, not refused: China's magnet
-    exports made up most of the April-June 2025 trough in July-December); 0 (the default)
-    means exports held in review are lost.
-
-    A share of 1 still binds: the licence approves what the buyers would have bought without
-    it (the counterfactual's exports, declared end use), not stock building on top.
-    """
-
-    type: Literal["export_quota"]
-    exporter: str
-    destinations: Names = "all"
-    no_reexport: bool = Field(False, description="rules of origin for the destinations (see export_ban)")
-    tonnes_per_year: Tonnes | None = None
-    approval_share: Share | None = None
-    approval_by_destination: dict[str, Share] = Field({}, description="approval share for named destinations")
-    licence_cost_usd_per_kg: UsdPerKg = 0.0
-    content_of: list[str] = Field(
-        [],
-        description="elements whose content the licence limits (default: those of the listed oxides and metals)",
-    )
-    processing_working_days: Annotated[int, Field(ge=0, le=1000)] = Field(
-        0,
-        description="review time of an application in working days: nothing approved in that time after start",
-    )
-    catch_up_days: Annotated[int, Field(ge=0, le=3650)] = Field(
-        0,
-        description="calendar days after the review over which the exports held in it are shipped "
-        "on top of the approved share (0: exports held in review are lost)",
-    )
-    approval_changes: list[ApprovalChange] = Field(
-        [],
-        max_length=100,
-        description="approval shares that change over time, e.g. general licences from a date: "
-        "[{start: 2025-12-19, share: 1.0, destinations: [USA]}]; the latest change on a day wins",
-    )
-    excluded_sectors: list[str] = Field(
-        [],
-        description=(
-            "end users that may not receive these exports, e.g. defense: their purchases in a "
-            "destination are limited to its own output and imports not from the exporter; needs "
-            "the sector's use in the data (default world: U.S. defense magnets, 175 t/yr)"
-        ),
-    )
-
-    @model_validator(mode="after")
-    def _one_limit(self):
-        if self.tonnes_per_year is None and self.approval_share is None and not self.approval_by_destination:
-            raise ValueError("give tonnes_per_year, approval_share or approval_by_destination")
-        if self.tonnes_per_year is not None and self.approval_changes:
-            raise ValueError(
-                "approval_changes change approval shares: give approval_share, not tonnes_per_year"
-            )
-        if self.tonnes_per_year is not None and (
-            self.approval_share is not None or self.approval_by_destination
-        ):
-            raise ValueError("give either tonnes_per_year or approval shares, not both")
-        if self.catch_up_days and self.tonnes_per_year is not None:
-            raise ValueError(
-                "catch_up_days ships what a review held on top of approval shares: give approval_share, "
-                "not tonnes_per_year"
-            )
-        if self.catch_up_days and not self.processing_working_days:
-            raise ValueError(
-                f"catch_up_days: {self.catch_up_days} with no review (processing_working_days 0) ships "
-                "nothing; give processing_working_days or drop catch_up_days"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _not_self(self):
-        _not_self(self.exporter, self.destinations, "exporter", "destinations")
-        return self
-
-
-class ExportTax(Goods, InForce):
-    """Ad valorem export tax on the origin price."""
-
-    type: Literal["export_tax"]
-    exporter: str
-    destinations: Names = "all"
-    rate: Rate
-
-    @model_validator(mode="after")
-    def _not_self(self):
-        _not_self(self.exporter, self.destinations, "exporter", "destinations")
-        return self
-
-
-class ImportTariff(Goods, InForce):
-    """Ad valorem import tariff on CIF value (origin price + transport)."""
-
-    type: Literal["import_tariff"]
-    importer: str
-    origins: Names = "all"
-    rate: Rate
-    rules_of_origin: bool = Field(
-        True,
-        description="the duty follows the goods' origin: third regions may ship the taxed goods to the importer "
-        "only up to their own output (customs rules of origin; U.S. 19 CFR Part 102), so a pooled market "
-        "cannot pass the taxed origin's goods through them; false = duty on direct imports only",
-    )
-
-    @model_validator(mode="after")
-    def _not_self(self):
-        _not_self(self.importer, self.origins, "importer", "origins")
-        return self
-
-
-class TariffExclusion(InForce):
-    """Exempts a share of the goods covered by a named import tariff while it lasts.
-
-    The effective rate is ``rate x (1 - share_excluded)``; at each expiry the exclusion is
-    renewed with probability ``renewal_probability`` (expected value in a single run: the
-    excluded share decays by that factor at each expiry after the first).
-    """
-
-    type: Literal["tariff_exclusion"]
-    tariff: str = Field(description="name of the import_tariff instrument it exempts")
-    share_excluded: Share
-    renewal_years: Annotated[float, Field(gt=0, le=50)] = 1.0
-    renewal_probability: Share = 1.0
+from reesim.scenario.spec_base import (  # noqa: F401 (re-exported)
+    FIRST_YEAR,
+    LAST_YEAR,
+    MAX_INSTRUMENTS,
+    MAX_TONNES,
+    MAX_USD_PER_KG,
+    DateOrYear,
+    Goods,
+    InForce,
+    Names,
+    Rate,
+    Share,
+    Tonnes,
+    TonnesStock,
+    UsdPerKg,
+    _not_self,
+    _Strict,
+    _to_date,
+)
+from reesim.scenario.spec_trade import (  # noqa: F401 (re-exported)
+    ApprovalChange,
+    ExportBan,
+    ExportLicensing,
+    ExportTax,
+    ImportTariff,
+    TariffExclusion,
+)
 
 
 class TechnologyBan(InForce):

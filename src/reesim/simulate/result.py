@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,7 +147,21 @@ def write_run(
     tables.update(extra or {})
     with atomic_folder(directory) as tmp:
         write_tables(tmp, tables, formats, summary.get("units"))
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+        (tmp / "summary.json").write_text(
+            json.dumps(json_finite(summary), indent=2, default=str, allow_nan=False)
+        )
         (tmp / "scenario.resolved.yaml").write_text(scenario_yaml)
         if finish is not None:
             finish(tmp)
+
+
+def json_finite(value):
+    """``value`` with every NaN or infinite float replaced by None, so that it is valid JSON (RFC 8259
+    has no NaN; a change against a counterfactual of zero has no percentage)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_finite(v) for v in value]
+    return value

@@ -228,7 +228,7 @@ class Items:
             np.concatenate([np.full(n_u, params.workoff_years), np.full(n_m, params.producer_workoff_years)]),
             np.concatenate([np.zeros(n_u, dtype=bool), np.ones(n_m, dtype=bool)]),
             Baskets.of(world, makers, n_u, price) if makers else None,
-            np.array([r for r, _ in users] + [_outlet(reference, r, c) for r, c in makers], dtype=object),
+            np.array([r for r, _ in users] + _outlets(reference, makers), dtype=object),
         )
 
     def __len__(self) -> int:
@@ -322,19 +322,26 @@ class Items:
         ]
 
 
-def _outlet(reference, region: str, commodity: str) -> str:
-    """The region that buys most of ``region``'s ``commodity`` at the reference (itself if no
-    export is larger than what its own plants use)."""
+def _outlets(reference, makers: list[tuple[str, str]]) -> list[str]:
+    """The region that buys most of each (region, concentrate) at the reference: the largest
+    export destination, or the region itself when its own plants use more than that."""
+    if not makers:
+        return []
     t = reference.trade
-    out = t[(t["commodity"] == commodity) & (t["origin"] == region) & (t["dest"] != region)]
-    if out.empty:
-        return region
-    top = out.loc[out["flow"].idxmax()]
-    local = reference.consumption_map.get((commodity, region), 0.0)
-    inputs = -reference.outputs.query("region == @region and commodity == @commodity and quantity < 0")[
-        "quantity"
-    ].sum()
-    return str(top["dest"]) if float(top["flow"]) > max(local, float(inputs)) else region
+    t = t[t["origin"] != t["dest"]]
+    top = t.sort_values("flow", ascending=False).drop_duplicates(["commodity", "origin"])
+    top = {
+        (o, c): (d, f)
+        for c, o, d, f in zip(top["commodity"], top["origin"], top["dest"], top["flow"], strict=True)
+    }
+    out = reference.outputs
+    used = (-out[out["quantity"] < 0].groupby(["region", "commodity"])["quantity"].sum()).to_dict()
+    local = reference.consumption_map
+    result = []
+    for r, c in makers:
+        dest, flow = top.get((r, c), (r, 0.0))
+        result.append(str(dest) if flow > max(local.get((c, r), 0.0), used.get((r, c), 0.0)) else r)
+    return result
 
 
 @dataclass(frozen=True)
