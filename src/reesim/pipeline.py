@@ -57,15 +57,15 @@ def downstream_tariffs(sc) -> pd.DataFrame | None:
     exclusions if the scenario has tariff exclusions. Returns None when the scenario has no
     U.S. import tariff on Chinese goods.
     """
-    from reesim.impacts import tariffs
-
     taxed = [
         i
         for i in sc.instruments
         if i.type == "import_tariff" and i.importer == "USA" and (i.origins == "all" or "CHN" in i.origins)
     ]
     if not taxed:
-        return None
+        return None  # before importing the tariff module (0.6 s, scipy.optimize): most runs have no U.S. duty
+    from reesim.impacts import tariffs
+
     exclusions = any(i.type == "tariff_exclusion" for i in sc.instruments)
     start, end = f"{sc.horizon.start}-01-01", f"{sc.horizon.end}-12-31"
     return tariffs.programme(start, end, with_exclusions=exclusions).reset_index()

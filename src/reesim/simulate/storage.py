@@ -370,20 +370,25 @@ class Baskets:
         order), with reference prices from the reference solution's ``price`` map. A
         concentrate China does not crack gets no weights (its expectation stays adaptive)."""
         io = world.io
-        procs = {f"crack:CHN:{c.split(':', 1)[1]}": c for _, c in makers}
-        crack = io[io["process"].isin(list(procs))]
-        other = crack[crack["commodity"] != crack["process"].map(procs)]
-        keys = tuple((c, "CHN") for c in sorted(other["commodity"].unique()))
-        col = {k[0]: j for j, k in enumerate(keys)}
-        weights = np.zeros((len(makers), len(keys)))
+        pids = [f"crack:CHN:{c.split(':', 1)[1]}" for _, c in makers]
+        crack = io[io["process"].isin(pids)]
+        table = crack.pivot_table(
+            index="process", columns="commodity", values="coef", aggfunc="sum", fill_value=0.0
+        )
+        own = np.array(
+            [
+                float(table.at[pid, c]) if pid in table.index and c in table.columns else 0.0
+                for pid, (_, c) in zip(pids, makers, strict=True)
+            ]
+        )
+        coef = table.reindex(pids).fillna(0.0).to_numpy(dtype=float).copy()
+        cols = list(table.columns)
         for i, (_, c) in enumerate(makers):
-            pid = f"crack:CHN:{c.split(':', 1)[1]}"
-            mine = crack[(crack["process"] == pid) & (crack["commodity"] == c)]["coef"]
-            if mine.empty or float(mine.iloc[0]) >= 0:
-                continue
-            rows = other[other["process"] == pid]
-            for com, coef in zip(rows["commodity"], rows["coef"], strict=True):
-                weights[i, col[com]] = float(coef) / -float(mine.iloc[0])
+            if c in table.columns:
+                coef[i, cols.index(c)] = 0.0  # the concentrate itself is not part of its netback
+        ok = own < 0
+        weights = np.where(ok[:, None], coef / np.where(ok, -own, 1.0)[:, None], 0.0)
+        keys = tuple((c, "CHN") for c in cols)
         value = weights @ np.array([price.get(k, 0.0) for k in keys])
         at_mine = np.array([price.get((c, r), 0.0) for r, c in makers])
         return cls(np.arange(first, first + len(makers)), keys, weights, at_mine, value)
