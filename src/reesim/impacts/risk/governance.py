@@ -74,8 +74,12 @@ def _production_groups(production: pd.DataFrame, keys: list[str]) -> dict[tuple,
     q = _by_region(production, keys, "production")
     if (q < 0).any():
         raise InputError(f"production: negative tonnes {q[q < 0].to_dict()}")
+    q = q[q > 0].sort_index()
+    names = list(q.index.names)
+    at, where = [names.index(k) for k in keys], names.index("region")
     out: dict[tuple, dict[str, float]] = {}
-    for key, grp in q[q > 0].groupby(level=keys, sort=True):
-        k = key if isinstance(key, tuple) else (key,)
-        out[k] = dict(zip(grp.index.get_level_values("region"), grp.to_numpy(float), strict=True))
+    # one pass over the (sorted) index instead of a groupby: ~0.1 s per call on a 16-year run
+    for label, value in zip(q.index, q.to_numpy(float), strict=True):
+        label = label if isinstance(label, tuple) else (label,)
+        out.setdefault(tuple(label[i] for i in at), {})[label[where]] = float(value)
     return out

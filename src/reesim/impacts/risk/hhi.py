@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reesim.errors import InputError
-from reesim.impacts.risk.inputs import CHINA, _by_region, _common_keys
+from reesim.impacts.risk.governance import _production_groups
+from reesim.impacts.risk.inputs import CHINA, _common_keys
 from reesim.metrics import hhi_bounds, shares_pct
 
 
@@ -38,19 +38,15 @@ def concentration(production: pd.DataFrame, china: str = CHINA) -> pd.DataFrame:
         the top share go to the alphabetically first region.
     """
     keys = _common_keys({"production": production})
-    q = _by_region(production, keys, "production")
-    if (q < 0).any():
-        raise InputError(f"production: negative tonnes {q[q < 0].to_dict()}")
     rows = []
-    for key, grp in q[q > 0].groupby(level=keys, sort=True):
-        by_region = dict(zip(grp.index.get_level_values("region"), grp.to_numpy(float), strict=True))
+    for key, by_region in _production_groups(production, keys).items():
         total = float(sum(by_region.values()))
         shares = shares_pct(by_region, total)
         low, high = hhi_bounds(shares)
         top = min(by_region, key=lambda r: (-by_region[r], str(r)))
         rows.append(
             {
-                **dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True)),
+                **dict(zip(keys, key, strict=True)),
                 "total_tonnes": total,
                 "n_regions": len(by_region),
                 "top_region": top,
