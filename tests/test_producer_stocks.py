@@ -59,7 +59,10 @@ def test_netback_and_main_buyer_by_hand(baseline_run):
     run, _state = baseline_run
     items, ref = run.items, run.reference
     b = items.baskets
-    assert b is not None and items.producer.sum() == len(b.rows)
+    from reesim.simulate.storage import mine_output
+
+    mined = {k for k, v in mine_output(run.world, ref).items() if v > 1e-9}
+    assert set(zip(items.region[b.rows], items.commodity[b.rows], strict=True)) == mined
     i = next(k for k, key in enumerate(zip(items.region, items.commodity, strict=True)) if key == MP)
     row = i - b.rows[0]
     io = run.world.io
@@ -124,4 +127,59 @@ def test_a_cut_off_mine_keeps_mining_and_stores_then_sells_the_overhang(tmp_path
     assert mined(without, 2026) < 0.5 * mined(base, 2026)  # shuts in without stocks
     normal = stock(base, 2026)
     assert stock(with_stocks, 2027) > normal + 0.3 * mined(base, 2026)  # stored (opening 2027)
-    assert stock(with_stocks, 2028) < 0.5 * stock(with_stocks, 2027)  # sold back after the ban
+    # sold back after the ban over the work-off time (2 years: 1 - exp(-1/2) = 39 % a year), not dumped
+    over27, over28 = stock(with_stocks, 2027) - normal, stock(with_stocks, 2028) - normal
+    assert over28 == pytest.approx(over27 * np.exp(-0.5), rel=0.05)
+
+    def price(res, year):
+        p = res.prices
+        return float(
+            p[(p["commodity"] == MP[1]) & (p["region"] == "USA") & (p["year"] == year)]["usd_per_kg"].iloc[0]
+        )
+
+    assert price(with_stocks, 2027) > 0.6 * price(base, 2027)  # the overhang does not crash the price
+
+
+def test_a_ban_on_one_exporter_cuts_off_that_mine_only():
+    """A Thai ban on monazite to China flags Thailand's mine, not the other monazite miners that
+    sell to China nor China's own mines; China's licences on oxides and magnets flag no mine."""
+    sc = load_scenario("baseline")
+    run, _state = stepper.start_run(sc)
+    items = run.items
+    routes = {("concentrate:monazite", "THA", "CHN")}
+    risk = items.risk({("concentrate:monazite", "CHN")}, routes)
+    flagged = set(
+        zip(items.region[risk & items.producer], items.commodity[risk & items.producer], strict=True)
+    )
+    assert flagged == {("THA", "concentrate:monazite")}
+    own = items.risk({("concentrate:iac_low_y", "CHN")}, {("concentrate:iac_low_y", "MMR", "CHN")})
+    assert not own[(items.region == "CHN") & items.producer].any()
+    assert own[(items.region == "MMR") & (items.commodity == "concentrate:iac_low_y") & items.producer].all()
+
+
+def test_storage_conditions_hold_on_a_cut_off_mine(tmp_path):
+    """In the ban year the U.S. mine's item carries stock and its price equals the value of a unit
+    carried (the competitive-storage condition, on a producer item)."""
+    sc = _scenario(tmp_path, "ban-phases", [BAN], end=2026)
+    run, state = stepper.start_run(sc)
+    items = run.items
+    i = next(k for k, key in enumerate(zip(items.region, items.commodity, strict=True)) if key == MP)
+    seen = False
+    for step in make_steps(sc.horizon):
+        state = stepper.phase_capacity(run, state, step)
+        sol, topups, wt = stepper.phase_clear(run, state, step)
+        risk = wt.meta["stock_risk"]
+        carry = np.asarray(sol.quantities)[items.dem_pos] * step.dt
+        if step.year == 2026:
+            assert risk[i] and carry[i] > items.cover[i] * items.consumption[i]  # cut off, storing
+            v = items.carry_value(state.private, risk, carry, step.dt)[i]
+            assert sol.price_map[MP[::-1]] == pytest.approx(v, rel=2e-4)
+            seen = True
+        else:
+            assert not risk[i]
+        stepper.phase_record(run, state, step, sol, wt, topups)
+        state = stepper.phase_tolls(run, state, sol)
+        state = stepper.phase_invest(run, state, step, sol)
+        state = stepper.phase_stocks(run, state, step, sol)
+        state = stepper.phase_demand(run, state, step, sol)
+    assert seen

@@ -330,7 +330,9 @@ def step_policies(
     """Bans, quota limits (kt/yr), ad valorem rows and specific wedges in force on ``when``.
 
     ``restricted`` holds the (commodity, destination) pairs a ban or licence in force restricts
-    (the supply risk private stockholders respond to, :mod:`reesim.simulate.storage`).
+    (the supply risk private stockholders respond to, :mod:`reesim.simulate.storage`), and
+    ``restricted_routes`` the (commodity, origin, destination) routes (a mine cut off from its
+    buyer).
 
     ``cf_flows`` are the counterfactual's flows (kt/yr) by (commodity, origin, dest) in the
     same step, needed for quotas given as approval shares of the counterfactual; a licence's
@@ -340,6 +342,7 @@ def step_policies(
     """
     bans, adval, specific = [], [], []
     restricted: set[tuple[str, str]] = set()  # (commodity, dest) under a ban, licence or quota in force
+    routes: set[tuple[str, str, str]] = set()  # (commodity, origin, dest) of the same
     members = world.quota_members
     memo = _memo(world)
     if memo.get("slack_for") != quota_names:
@@ -355,6 +358,7 @@ def step_policies(
         edges = _edges(inst, world)
         if isinstance(inst, ExportBan | ExportLicensing) and inst.in_force(when):
             restricted.update((c, d) for c, _, d in edges)
+            routes.update(edges)
         if isinstance(inst, ExportBan):
             bans += edges
         elif isinstance(inst, ExportTax):
@@ -388,4 +392,5 @@ def step_policies(
         "specific": _frame(specific, ["commodity", "origin", "dest", "per_unit"]),
         "quota_limits": limits,
         "restricted": restricted,
+        "restricted_routes": routes,
     }

@@ -203,7 +203,7 @@ def _step_world(
     items = extra.get("items")
     risk = None
     if items is not None and state.private is not None:
-        risk = items.risk(pol["restricted"])
+        risk = items.risk(pol["restricted"], pol["restricted_routes"])
         release, intercept, slope, most = items.settings(state.private, risk, step.dt)
         cap = p["capacity"].to_numpy(dtype=float).copy()
         cap[items.proc_pos] = release

@@ -184,6 +184,7 @@ class Items:
     producer: np.ndarray  # True for a mine's stock of its concentrate
     baskets: Baskets | None = None  # the producers' netbacks (expected prices)
     outlet: np.ndarray | None = None  # the region a producer item mainly sells to (users: their own)
+    adjust: np.ndarray | float = 0.25  # T, years over which holders close the gap to normal
 
     @classmethod
     def of(cls, world: World, reference) -> Items | None:
@@ -229,6 +230,9 @@ class Items:
             np.concatenate([np.zeros(n_u, dtype=bool), np.ones(n_m, dtype=bool)]),
             Baskets.of(world, makers, n_u, price) if makers else None,
             np.array([r for r, _ in users] + _outlets(reference, makers), dtype=object),
+            np.concatenate(
+                [np.full(n_u, params.adjustment_years), np.full(n_m, params.producer_workoff_years)]
+            ),
         )
 
     def __len__(self) -> int:
@@ -248,13 +252,26 @@ class Items:
         """Normal stocks and reference prices as the opening state."""
         return PrivateStocks(stock=self.cover * self.consumption, expected=self._prices(reference.price_map))
 
-    def risk(self, restricted: set[tuple[str, str]]) -> np.ndarray:
+    def risk(
+        self, restricted: set[tuple[str, str]], routes: set[tuple[str, str, str]] = frozenset()
+    ) -> np.ndarray:
         """True where a licence, quota or ban in force restricts the region's supply of the good
-        (users), or the mine's exports of its concentrate to its main buyer region (producers)."""
-        where = self.outlet if self.outlet is not None else self.region
-        return np.array(
-            [(c, d) in restricted for d, c in zip(where, self.commodity, strict=True)], dtype=bool
+        (users: a (commodity, region) pair of ``restricted``), or the mine's own exports of its
+        concentrate to its main buyer (producers: a (commodity, region, buyer) route of
+        ``routes``; never when the mine sells to its own region)."""
+        users = np.array(
+            [(c, r) in restricted for r, c in zip(self.region, self.commodity, strict=True)], dtype=bool
         )
+        if self.outlet is None or not self.producer.any():
+            return users
+        cut = np.array(
+            [
+                d != r and (c, r, d) in routes
+                for r, c, d in zip(self.region, self.commodity, self.outlet, strict=True)
+            ],
+            dtype=bool,
+        )
+        return np.where(self.producer, cut, users)
 
     def targets(self, risk: np.ndarray) -> np.ndarray:
         """Normal working stock S* (kt), raised by the precautionary multiplier under supply risk."""
@@ -266,9 +283,11 @@ class Items:
 
         ``S0 + (1 - exp(-dt / T)) (S* - S0)``: holders close the gap to the normal stock over
         the adjustment time ``T`` (a flexible accelerator), so a rebuild after a shock takes
-        months instead of one step.
+        months instead of one step. For producers ``T`` is their work-off time: a mine sells the
+        stock it built against a barrier over about two years once the barrier lifts, instead of
+        dumping it in one step.
         """
-        alpha = 1.0 - math.exp(-dt / self.params.adjustment_years)
+        alpha = 1.0 - np.exp(-dt / self.adjust)
         return stocks.stock + alpha * (self.targets(risk) - stocks.stock)
 
     def settings(self, stocks: PrivateStocks, risk: np.ndarray, dt: float) -> tuple[np.ndarray, ...]:
