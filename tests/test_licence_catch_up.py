@@ -26,22 +26,7 @@ from hypothesis import strategies as st
 
 from reesim.instruments.trade import approval_factor
 from reesim.scenario.load import load_scenario, parse
-
-LICENCE = {
-    "type": "export_quota",
-    "name": "lic",
-    "exporter": "CHN",
-    "destinations": ["USA", "EU"],
-    "commodities": ["magnet:ndfeb"],
-    "approval_share": 1.0,
-    "start": "2025-04-04",
-}
-
-
-def _licence(**kw):
-    return parse(
-        {"name": "x", "horizon": {"start": 2025, "end": 2026}, "instruments": [LICENCE | kw]}
-    ).instruments[0]
+from tests.test_approval_changes import LICENCE, _licence  # a magnet licence to the U.S. and the EU
 
 
 def test_yearly_factors_by_hand():

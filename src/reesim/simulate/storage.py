@@ -116,34 +116,28 @@ def item_keys(world: World) -> list[tuple[str, str]]:
     keys = set(zip(final["region"], final["commodity"], strict=True))
     params = StorageParams.of(world)
     if params is not None and params.producer_cover_years > 0:
-        keys |= set(mine_output(world))
+        keys |= set(zip(*_mine_rows(world)[:2], strict=True))
     return sorted(keys)
 
 
-def mine_output(world: World, reference=None) -> dict[tuple[str, str], float]:
-    """Concentrate output (kt/yr) of each (region, concentrate) node's mines: at the reference
-    solution, or their capacity when no solution is given (only the keys are then used)."""
+def _mine_rows(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Region, concentrate, process position and output coefficient of every mine's output row."""
     p, io = world.processes, world.io
     mines = p[p["kind"] == "mining"]
-    pos = pd.Index(p["process"])
     rows = io[
         (io["coef"] > 0)
         & io["process"].isin(mines["process"])
         & io["commodity"].str.startswith("concentrate:")
     ]
-    j = pos.get_indexer(rows["process"])
-    level = (
-        np.asarray(reference.activity, dtype=float)[j]
-        if reference is not None
-        else p["capacity"].to_numpy(dtype=float)[j]
-    )
-    frame = pd.DataFrame(
-        {
-            "region": p["region"].to_numpy()[j],
-            "commodity": rows["commodity"].to_numpy(),
-            "kt": rows["coef"].to_numpy(dtype=float) * np.nan_to_num(level, posinf=0.0),
-        }
-    )
+    j = pd.Index(p["process"]).get_indexer(rows["process"])
+    return p["region"].to_numpy()[j], rows["commodity"].to_numpy(), j, rows["coef"].to_numpy(dtype=float)
+
+
+def mine_output(world: World, reference) -> dict[tuple[str, str], float]:
+    """Concentrate output (kt/yr) of each (region, concentrate) node's mines at the reference solution."""
+    region, commodity, j, coef = _mine_rows(world)
+    kt = coef * np.asarray(reference.activity, dtype=float)[j]
+    frame = pd.DataFrame({"region": region, "commodity": commodity, "kt": kt})
     return frame.groupby(["region", "commodity"])["kt"].sum().to_dict()
 
 
@@ -182,9 +176,9 @@ class Items:
     cover: np.ndarray  # normal stock, years of C
     workoff: np.ndarray  # H, years
     producer: np.ndarray  # True for a mine's stock of its concentrate
-    baskets: Baskets | None = None  # the producers' netbacks (expected prices)
-    outlet: np.ndarray | None = None  # the region a producer item mainly sells to (users: their own)
-    adjust: np.ndarray | float = 0.25  # T, years over which holders close the gap to normal
+    outlet: np.ndarray  # the region a producer item mainly sells to (users: their own)
+    adjust: np.ndarray  # T, years over which holders close the gap to normal
+    baskets: Baskets | None  # the producers' netbacks (expected prices); None without producers
 
     @classmethod
     def of(cls, world: World, reference) -> Items | None:
@@ -209,7 +203,8 @@ class Items:
         inv_b_of = dict(zip(agg.index, agg["inv_b"].to_numpy(), strict=True))
         mined = mine_output(world, reference) if params.producer_cover_years > 0 else {}
         users = [k for k in keys if q_of.get(k, 0.0) > 1e-9]
-        makers = [k for k in keys if k not in set(users) and mined.get(k, 0.0) > 1e-9]
+        taken = set(users)
+        makers = [k for k in keys if k not in taken and mined.get(k, 0.0) > 1e-9]
         final_q = np.array([q_of[k] for k in users])
         C_users = final_q + np.array([use.get(k, 0.0) for k in users])
         eps = np.array([price.get((c, r), 0.0) * inv_b_of[(r, c)] for r, c in users]) / final_q
@@ -228,11 +223,11 @@ class Items:
             np.concatenate([np.full(n_u, params.cover_years), np.full(n_m, params.producer_cover_years)]),
             np.concatenate([np.full(n_u, params.workoff_years), np.full(n_m, params.producer_workoff_years)]),
             np.concatenate([np.zeros(n_u, dtype=bool), np.ones(n_m, dtype=bool)]),
-            Baskets.of(world, makers, n_u, price) if makers else None,
             np.array([r for r, _ in users] + _outlets(reference, makers), dtype=object),
             np.concatenate(
                 [np.full(n_u, params.adjustment_years), np.full(n_m, params.producer_workoff_years)]
             ),
+            Baskets.of(world, makers, n_u, price) if makers else None,
         )
 
     def __len__(self) -> int:
@@ -262,7 +257,7 @@ class Items:
         users = np.array(
             [(c, r) in restricted for r, c in zip(self.region, self.commodity, strict=True)], dtype=bool
         )
-        if self.outlet is None or not self.producer.any():
+        if not self.producer.any():
             return users
         cut = np.array(
             [
