@@ -94,6 +94,7 @@ def test_producer_stocks_stay_normal_while_the_buyer_is_reached(baseline_run):
     normal = items.cover * items.consumption
     for step in make_steps(run.scenario.horizon):
         state = stepper.phase_capacity(run, state, step)
+        state = stepper.phase_expectations(run, state, step)
         sol, topups, wt = stepper.phase_clear(run, state, step)
         stepper.phase_record(run, state, step, sol, wt, topups)
         state = stepper.phase_tolls(run, state, sol)
@@ -167,6 +168,7 @@ def test_storage_conditions_hold_on_a_cut_off_mine(tmp_path):
     seen = False
     for step in make_steps(sc.horizon):
         state = stepper.phase_capacity(run, state, step)
+        state = stepper.phase_expectations(run, state, step)
         sol, topups, wt = stepper.phase_clear(run, state, step)
         risk = wt.meta["stock_risk"]
         carry = np.asarray(sol.quantities)[items.dem_pos] * step.dt

@@ -154,6 +154,7 @@ def monthly_licensing():
     steps = []
     for step in make_steps(s.horizon):
         state = stepper.phase_capacity(run, state, step)
+        state = stepper.phase_expectations(run, state, step)
         sol, topups, wt = stepper.phase_clear(run, state, step)
         stepper.phase_record(run, state, step, sol, wt, topups)
         steps.append((step, state.private, wt.meta["stock_risk"], sol))

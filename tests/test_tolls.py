@@ -92,6 +92,7 @@ def test_phase_tolls_alone_sets_the_index_from_the_step_prices():
     assert tolls is not None and state.toll_index == 1.0
     step = make_steps(s.horizon)[0]
     state = stepper.phase_capacity(run, state, step)
+    state = stepper.phase_expectations(run, state, step)
     sol, _, _ = stepper.phase_clear(run, state, step)
     after = stepper.phase_tolls(run, state, sol)
     w = run.world.meta["separation_toll"]["weights"]

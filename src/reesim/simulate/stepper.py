@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -89,6 +89,7 @@ class Counterfactual:
     prices: dict[str, dict]  # period -> {(commodity, region): USD/kg}
     flows: dict[str, dict]  # period -> {(commodity, origin, dest): kt/yr}
     consumption: dict[str, dict]  # period -> {(commodity, region): kt/yr}
+    expected: dict[str, dict] = field(default_factory=dict)  # period -> {(holder, commodity): USD/kg}
 
     @classmethod
     def from_result(cls, res: Result) -> Counterfactual:
@@ -110,7 +111,15 @@ class Counterfactual:
         ):
             here = consumption.setdefault(period, {})
             here[(c, r)] = here.get((c, r), 0.0) + v / KT_TO_T
-        return cls(prices, flows, consumption)
+        expected: dict[str, dict] = {}
+        st = res.table("stocks")
+        if "expected_usd_per_kg" in st.columns:
+            st = st[(st["kind"] == "private") & st["expected_usd_per_kg"].notna()]
+            for period, h, c, v in zip(
+                st["period"], st["holder"], st["commodity"], st["expected_usd_per_kg"], strict=True
+            ):
+                expected.setdefault(period, {})[(h, c)] = v
+        return cls(prices, flows, consumption, expected)
 
 
 def _initial_state(world: World, scenario: Scenario, reference) -> State:
@@ -267,7 +276,8 @@ def simulate(
     """Simulate ``scenario`` over its horizon.
 
     Each step runs the phases in order: :func:`phase_capacity` (arrivals, retirements,
-    exogenous paths), :func:`phase_clear` (the step's equilibrium, with price floors and
+    exogenous paths), :func:`phase_expectations` (holders' opening expectations),
+    :func:`phase_clear` (the step's equilibrium, with price floors and
     stockpile releases), :func:`phase_record`, :func:`phase_invest`, :func:`phase_stocks`
     (strategic and private stocks, expected prices) and :func:`phase_demand` (growth and
     substitution); each is a function of the run, the state and the step's solution.
@@ -294,6 +304,7 @@ def simulate(
     steps = make_steps(scenario.horizon)
     for step in steps:
         state = phase_capacity(run, state, step)
+        state = phase_expectations(run, state, step)
         sol, topups, wt = phase_clear(run, state, step)
         phase_record(run, state, step, sol, wt, topups)
         if progress:
@@ -390,6 +401,14 @@ def phase_capacity(run: _Run, state: State, step: Step) -> State:
         if step.year in path:
             cap[run.proc_pos[pid]] = path[step.year]
     return state.evolve(capacity=cap)
+
+
+def phase_expectations(run: _Run, state: State, step: Step) -> State:
+    """Holders' opening expectations: against a counterfactual, its expected prices for the step
+    times the expected effect of the policy (:meth:`reesim.simulate.storage.Items.open`)."""
+    if run.items is None or state.private is None or run.cf is None:
+        return state
+    return state.evolve(private=run.items.open(state.private, run.cf.expected.get(step.period)))
 
 
 def phase_clear(run: _Run, state: State, step: Step):
@@ -506,7 +525,7 @@ def phase_stocks(run: _Run, state: State, step: Step, sol) -> State:
         released[(k, c)] = float(sol.activity[run.proc_pos[stock_mod.release_id(k, c)]])
     private = state.private
     if run.items is not None and private is not None:
-        private = run.items.update(private, sol, step.dt)
+        private = run.items.update(private, sol, step.dt, run.cf.prices.get(step.period) if run.cf else None)
     return state.evolve(stocks=stock_mod.update(state.stocks, bought, released, step.dt), private=private)
 
 

@@ -9,12 +9,14 @@ a unit carried,
 
     p_t >= v(S1),  S1 >= 0,  (p_t - v(S1)) S1 = 0,
 
-    v(S1) = p_e (1 - (S1 - S*) / (eps C H)),
+    v(S1) = p_e (1 - (S1 - S_t) / (eps C H)),
 
-where ``p_e`` is the price expected for the next step, ``S*`` the stock aimed at in the step
+where ``p_e`` is the price expected for the next step (the lower of the price just cleared and
+its adaptive level, Nerlove 1958, ``A <- A + lambda (p - A)``, ``lambda = 1 - exp(-dt / tau)``;
+against a counterfactual, the counterfactual's expected price times the adaptively expected
+ratio of the run's price to it: :meth:`Items.update`), ``S_t`` the stock aimed at in the step
 (the holders close a share ``1 - exp(-dt / T)`` of the gap to the normal stock per step,
-Lovell 1961), (adaptive expectations, Nerlove
-1958: ``p_e <- p_e + lambda (p - p_e)``, ``lambda = 1 - exp(-dt / tau)``), ``S*`` the
+Lovell 1961), ``S*`` the
 normal working stock (``cover`` years of the region's reference use ``C``, final demand
 plus its plants' inputs,
 times the precautionary multiplier while a licence, quota or ban restricts the region's
@@ -54,7 +56,7 @@ Stock movements are not consumption or production: the result shows them in the
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -67,6 +69,9 @@ SECTOR, KIND = PRIVATE_STOCK_SECTOR, STOCK_KIND
 PINNED = 10.0
 #: sectors whose purchases are not final consumption
 NOT_FINAL = ("stockpile", "offtake", SECTOR)
+#: bounds of the expected ratio of a run's price to its counterfactual's (a guard against
+#: near-zero counterfactual prices of goods hardly traded; observed licence premiums were 3-4x)
+RATIO_BOUNDS = (0.1, 10.0)
 
 
 @dataclass(frozen=True)
@@ -244,8 +249,14 @@ class Items:
         )
 
     def initial(self, reference) -> PrivateStocks:
-        """Normal stocks and reference prices as the opening state."""
-        return PrivateStocks(stock=self.cover * self.consumption, expected=self._prices(reference.price_map))
+        """Normal stocks, reference prices and no expected deviation from the counterfactual."""
+        price = self._prices(reference.price_map)
+        return PrivateStocks(
+            stock=self.cover * self.consumption,
+            expected=price,
+            level=price.copy(),
+            deviation=np.ones(len(self)),
+        )
 
     def risk(
         self, restricted: set[tuple[str, str]], routes: set[tuple[str, str, str]] = frozenset()
@@ -311,15 +322,57 @@ class Items:
         """v(S1), USD/kg: the value of a unit carried out at ``carry_out`` (kt) stock."""
         return stocks.expected * (1.0 - (carry_out - self.step_targets(stocks, risk, dt)) / self._scale())
 
-    def update(self, stocks: PrivateStocks, sol, dt: float) -> PrivateStocks:
-        """Closing stocks (kt) and the expected prices after a solved step."""
+    def update(self, stocks: PrivateStocks, sol, dt: float, cf_price: dict | None = None) -> PrivateStocks:
+        """Closing stocks (kt) and the expectations after a solved step.
+
+        Users' expectations have two parts (producers expect their netback, :class:`Baskets`):
+
+        - *Their own*: the lower of the price just cleared and an adaptive level
+          ``A <- A + lambda (p - A)``, ``lambda = 1 - exp(-dt / tau)`` (Nerlove 1958). A rise is
+          taken as partly temporary until it has lasted about ``tau``, so holders release stock
+          into a spike and do not chase it (expecting the last price, they bid a licence's spike
+          up step after step while they rebuild: Dy at 56,000 USD/kg in Japan within a year). A
+          fall is taken as it is reported (expecting the old, higher level, holders bought
+          China's Nd all through 2023-24's fall and sold it into 2025, against the record).
+        - *The policy's effect*, in a run against a counterfactual (``cf_price``): the ratio
+          ``d`` of the run's price to the counterfactual's, expected adaptively,
+          ``d <- d + lambda (p / p_cf - d)`` (the ratio clipped to ``RATIO_BOUNDS``). At the
+          next step's opening :meth:`open` sets the expected price to the counterfactual's own
+          expected price times ``d``: holders see through the path the market takes without
+          the policy, and a run whose policies equal its counterfactual's repeats it exactly.
+        """
         q = np.asarray(sol.quantities, dtype=float)[self.dem_pos]
         p = self._prices(sol.price_map)
         lam = 1.0 - math.exp(-dt / self.params.expectation_years)
-        expected = stocks.expected + lam * (p - stocks.expected)
+        level = stocks.level if stocks.level is not None else stocks.expected
+        level = level + lam * (p - level)
+        deviation = stocks.deviation if stocks.deviation is not None else np.ones(len(self))
+        if cf_price is not None:
+            base = self._prices(cf_price)
+            ok = (base > 0) & (p > 0)
+            ratio = np.clip(np.where(ok, p / np.where(ok, base, 1.0), 1.0), *RATIO_BOUNDS)
+            deviation = deviation + lam * (ratio - deviation)
+        expected = np.minimum(p, level)
         if self.baskets is not None:
             expected = self.baskets.expected(expected, sol.price_map)
-        return PrivateStocks(stock=np.maximum(q * dt, 0.0), expected=expected)
+        return PrivateStocks(
+            stock=np.maximum(q * dt, 0.0), expected=expected, level=level, deviation=deviation
+        )
+
+    def open(self, stocks: PrivateStocks, cf_expected: dict | None) -> PrivateStocks:
+        """The step's opening expectations in a run against a counterfactual: each user's
+        expected price is the counterfactual's expected price for the step (``cf_expected``,
+        by (region, commodity)) times the expected ratio ``d`` (:meth:`update`). Items the
+        counterfactual has no expectation for, producers, and runs without one are unchanged."""
+        if not cf_expected or stocks.deviation is None:
+            return stocks
+        base = np.array(
+            [cf_expected.get((r, c), 0.0) for r, c in zip(self.region, self.commodity, strict=True)]
+        )
+        use = ~self.producer & (base > 0)
+        if not use.any():
+            return stocks
+        return replace(stocks, expected=np.where(use, base * stocks.deviation, stocks.expected))
 
     def rows(self, period: str, year: int, stocks: PrivateStocks) -> list[dict]:
         """Opening stocks of a step for the result's ``stocks`` table (tonnes)."""
@@ -331,8 +384,9 @@ class Items:
                 "commodity": c,
                 "kind": "private",
                 "tonnes": s * 1000.0,
+                "expected_usd_per_kg": e,
             }
-            for r, c, s in zip(self.region, self.commodity, stocks.stock, strict=True)
+            for r, c, s, e in zip(self.region, self.commodity, stocks.stock, stocks.expected, strict=True)
         ]
 
 
@@ -360,10 +414,13 @@ def _outlets(reference, makers: list[tuple[str, str]]) -> list[str]:
 
 @dataclass(frozen=True)
 class PrivateStocks:
-    """Private stocks (kt) and expected next-step prices (USD/kg) by item."""
+    """Private stocks (kt), expected next-step prices and their adaptive level (USD/kg), and the
+    expected ratio of the run's price to the counterfactual's (1 without one) by item."""
 
     stock: np.ndarray
-    expected: np.ndarray
+    expected: np.ndarray  # the price the holders expect for the next step (used in this one)
+    level: np.ndarray | None = None  # adaptive level of the price (Nerlove)
+    deviation: np.ndarray | None = None  # expected ratio of the run's price to the counterfactual's
 
 
 @dataclass(frozen=True)
@@ -382,7 +439,7 @@ class Baskets:
     def of(cls, world: World, makers: list[tuple[str, str]], first: int, price: dict) -> Baskets:
         """Netbacks of the producer items ``first, first + 1, ...`` ((region, concentrate) in
         order), with reference prices from the reference solution's ``price`` map. A
-        concentrate China does not crack gets no weights (its expectation stays adaptive)."""
+        concentrate China does not crack gets no weights (it keeps the users' expectation)."""
         io = world.io
         pids = [f"crack:CHN:{c.split(':', 1)[1]}" for _, c in makers]
         crack = io[io["process"].isin(pids)]

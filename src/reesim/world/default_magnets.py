@@ -48,6 +48,7 @@ def _stage_magnets(ctx: _Ctx, parts: _Parts, h_proc: float) -> tuple[float, dict
         "outside China metal capacity is the reference output plus headroom",
     )
     minor = ctx.assume("minor_metal_capacity_factor", "x reference output")
+    h_magnet_chn = ctx.assume("magnet_headroom_china", "share of reference output")
     heavy = {e: recipe[e] for e in HEAVY_DOSE if e in recipe}
     lean = _lean_grade(ctx, heavy, metal_price, proc_cost)
     for r, share in mshares.items():
@@ -68,7 +69,7 @@ def _stage_magnets(ctx: _Ctx, parts: _Parts, h_proc: float) -> tuple[float, dict
             f"magnet:{r}",
             r,
             "magnet",
-            out * (1 + h_proc),
+            out * (1 + (h_magnet_chn if r == "CHN" else h_proc)),
             proc_cost,
             out,
             light | {DOSE: -1.0, "magnet:ndfeb": 1.0},
