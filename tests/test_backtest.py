@@ -290,3 +290,53 @@ def test_each_2025_event_row_drives_the_instrument_it_names():
     floor = by_name["dod-ndpr-floor"]
     assert isinstance(floor, PriceFloor) and floor.floor_usd_per_kg == 110
     assert floor.in_force(dt.date(2025, 7, 10)) and not floor.in_force(dt.date(2025, 7, 9))
+
+
+def test_fob_china_net_of_the_licence_rent_by_hand(short_run):
+    """``licence_rent: excluded`` takes each route's licence rent (shadow price x content) out
+    of the FOB price; without a licence (2024) the two definitions agree."""
+    from reesim.backtest.episode import Series
+    from reesim.backtest.run import _scenarios, licence_rents, simulated_points
+    from reesim.world.default import build_default_world
+
+    res = short_run.results["scenario"]
+    scenario = _scenarios(short_run.episode)[0]
+    world = build_default_world(2022)  # the run's world is the 2022 world of a vintage view
+    base = {
+        "label": "Tb",
+        "unit": "USD/kg",
+        "observed": {"table": "prices", "filters": {"element": "Tb"}},
+        "simulated": {"kind": "price", "commodity": "oxide:Tb", "market": "fob_china"},
+    }
+    gross = Series(**base)
+    net = Series(**{**base, "simulated": {**base["simulated"], "licence_rent": "excluded"}})
+    rents = licence_rents(scenario, world, res)
+    tb = rents[rents["commodity"] == "oxide:Tb"]
+    assert set(tb.loc[tb["rent"] > 1e-9, "period"]) == {"2025"}  # binding only once licensed
+    # by hand: the rent of each licence on Tb times Tb oxide's content (1 in oxide equivalent)
+    q = res.table("quota_rents")
+    eu = q[(q["period"] == "2025") & q["quota"].str.endswith(":EU:Tb")]["rent_usd_per_kg"].sum()
+    assert float(
+        tb.loc[(tb["importer"] == "EU") & (tb["period"] == "2025"), "rent"].iloc[0]
+    ) == pytest.approx(eu)
+    g = simulated_points(res, world, gross, None, rents).set_index("period")["value"]
+    n = simulated_points(res, world, net, None, rents).set_index("period")["value"]
+    assert n["2024"] == pytest.approx(g["2024"])
+    trade = res.trade
+    t = trade[(trade["commodity"] == "oxide:Tb") & (trade["exporter"] == "CHN") & (trade["period"] == "2025")]
+    w = t.merge(tb[tb["period"] == "2025"], on="importer")
+    assert g["2025"] - n["2025"] == pytest.approx(
+        (w["rent"] * w["tonnes"]).sum() / t["tonnes"].sum(), rel=1e-6
+    )
+    with pytest.raises(ValueError, match="fob_china only"):
+        Series(
+            **{
+                **base,
+                "simulated": {
+                    "kind": "price",
+                    "commodity": "oxide:Tb",
+                    "region": "EU",
+                    "licence_rent": "excluded",
+                },
+            }
+        )

@@ -80,6 +80,13 @@ class Simulated(_Strict):
     (``market: fob_china``: the destination price less transport, weighted by China's exports;
     China's own price when it exports nothing); ``flow``: tonnes per year of ``commodities``
     from ``exporter`` to ``importer``; ``production``: output of ``stage`` in ``region``, t/yr.
+
+    ``licence_rent: excluded`` takes the scarcity rent of China's export licences (the shadow
+    price of each licence on the good's content, the result's ``quota_rents``) out of the FOB
+    price: what an exporter is paid on a licensed contract when the premium accrues outside
+    China, as in 2025 (Dy oxide FOB China 239 USD/kg for the year, SMM's China price 1,660,000
+    CNY/t in July, Europe 800-850 USD/kg in May-July; prices table). ``included`` (default):
+    the rent is in the FOB price, as the export-quota rent was in 2010-11's FOB quotes.
     """
 
     kind: Literal["price", "flow", "production"]
@@ -90,6 +97,7 @@ class Simulated(_Strict):
     exporter: str | None = None
     importer: str | None = None
     stage: Literal["mining", "separation", "metal", "magnet"] | None = None
+    licence_rent: Literal["included", "excluded"] = "included"
 
     @model_validator(mode="after")
     def _complete(self):
@@ -105,6 +113,8 @@ class Simulated(_Strict):
             raise ValueError("kind price needs exactly one of region or market")
         if self.kind == "flow" and not self.commodities:
             raise ValueError("kind flow needs commodities")
+        if self.licence_rent == "excluded" and self.market != "fob_china":
+            raise ValueError("licence_rent: excluded applies to market fob_china only")
         return self
 
 

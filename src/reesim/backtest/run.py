@@ -124,14 +124,40 @@ def import_tariffs(scenario, world: World, res: Result) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["period", "commodity", "importer", "rate"])
 
 
+def licence_rents(scenario, world: World, res: Result) -> pd.DataFrame:
+    """Scarcity rent of China's export licences per kg of each good and destination, by step:
+    period, commodity, importer, rent (USD/kg), the sum over the licences binding on the route
+    of their shadow price (``quota_rents``) times the good's content (``quota_members.coef``)."""
+    from reesim.simulate.stepper import scenario_world
+
+    cols = ["period", "commodity", "importer", "rent"]
+    members = scenario_world(scenario, world).quota_members
+    members = members[members["origin"] == "CHN"]
+    q = res.table("quota_rents")
+    if members.empty or q.empty:
+        return pd.DataFrame(columns=cols)
+    m = q[["period", "quota", "rent_usd_per_kg"]].merge(members, on="quota")
+    m["rent"] = m["rent_usd_per_kg"] * m["coef"]
+    return (
+        m.groupby(["period", "commodity", "dest"], as_index=False)["rent"]
+        .sum()
+        .rename(columns={"dest": "importer"})[cols]
+    )
+
+
 def simulated_points(
-    res: Result, world: World, s: Series, tariffs: pd.DataFrame | None = None
+    res: Result,
+    world: World,
+    s: Series,
+    tariffs: pd.DataFrame | None = None,
+    rents: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The simulated series per step: start, end, value (see :class:`~reesim.backtest.episode.Simulated`).
 
     The FOB China price is the destination price net of the destination's import tariff on
     CIF value and of transport, ``p / (1 + t) - transport``, weighted by China's exports
-    (``tariffs`` from :func:`import_tariffs`).
+    (``tariffs`` from :func:`import_tariffs`); with ``licence_rent: excluded``, also net of the
+    licence rent per kg (``rents`` from :func:`licence_rents`).
     """
     q = s.simulated
     steps = _steps(res)
@@ -158,7 +184,12 @@ def simulated_points(
         t = t[t["commodity"] == q.commodity][["period", "importer", "rate"]]
         tr = tr.merge(t, on=["period", "importer"], how="left")
         rate = tr["rate"].astype(float).fillna(0.0)
-        tr["fob_t"] = (tr["usd_per_kg"] / (1.0 + rate) - tr["transport"].fillna(0.0)) * tr["tonnes"]
+        rent = 0.0
+        if q.licence_rent == "excluded" and rents is not None and len(rents):
+            r = rents[rents["commodity"] == q.commodity][["period", "importer", "rent"]]
+            tr = tr.merge(r, on=["period", "importer"], how="left")
+            rent = tr["rent"].astype(float).fillna(0.0)
+        tr["fob_t"] = (tr["usd_per_kg"] / (1.0 + rate) - tr["transport"].fillna(0.0) - rent) * tr["tonnes"]
         g = tr.groupby("period")[["fob_t", "tonnes"]].sum()
         fob = g["fob_t"] / g["tonnes"]
         v = own.copy()
@@ -359,10 +390,11 @@ def run_backtest(ep: Episode, progress: Callable[[str], None] | None = None) -> 
     res = simulate(sc, counterfactual=cf, world=world, capacity_paths=paths)
     frames, rows = [], []
     tar, tar_cf = import_tariffs(sc, world, res), import_tariffs(cf_sc, world, cf)
+    rents, rents_cf = licence_rents(sc, world, res), licence_rents(cf_sc, world, cf)
     for s in ep.series:
         obs = observed[s.label]
-        sim = simulated_points(res, world, s, tar)
-        cfs = simulated_points(cf, world, s, tar_cf)
+        sim = simulated_points(res, world, s, tar, rents)
+        cfs = simulated_points(cf, world, s, tar_cf, rents_cf)
         a = align(obs[["start", "end", "value"]], sim)
         sc_ = score(a, ep.pre_episode)
         ccf = score(align(obs[["start", "end", "value"]], cfs), ep.pre_episode)
