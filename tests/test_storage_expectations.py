@@ -115,6 +115,12 @@ def test_a_run_against_its_own_path_holds_what_it_would_hold_alone(slump):
     against = simulate(sc, counterfactual=alone, world=world)
     a, b = _private(alone), _private(against)
     np.testing.assert_allclose(b.loc[a.index].to_numpy(), a.to_numpy(), rtol=1e-6, atol=1e-6)
+    # The counterfactual's expectations are read from its stocks table, period by period.
+    cf = stepper.Counterfactual.from_result(alone)
+    st = alone.table("stocks").query("kind == 'private'")
+    assert set(cf.expected) == set(st["period"])
+    row = st.iloc[len(st) // 2]
+    assert cf.expected[row["period"]][(row["holder"], row["commodity"])] == row["expected_usd_per_kg"]
 
 
 def test_a_policy_spike_is_seen_as_temporary_and_a_shared_trend_is_not(slump):
@@ -144,6 +150,13 @@ def test_a_policy_spike_is_seen_as_temporary_and_a_shared_trend_is_not(slump):
     run_, base = _private(res), _private(cf)
     nd = [(p, "CHN", "oxide:Nd") for p in base.index.get_level_values(0).unique()]
     np.testing.assert_allclose(run_.loc[nd].to_numpy(), base.loc[nd].to_numpy(), rtol=0.05)
+    # The holders' expected price is the counterfactual's times the adaptive premium d > 1.
+    exp = res.table("stocks").query("kind == 'private' and commodity == 'oxide:Dy' and holder == 'JPN'")
+    exp_cf = cf.table("stocks").query("kind == 'private' and commodity == 'oxide:Dy' and holder == 'JPN'")
+    e, e_cf = (x.set_index("period")["expected_usd_per_kg"] for x in (exp, exp_cf))
+    assert e["2025-05"] == pytest.approx(e_cf["2025-05"])
+    assert (e.loc["2025-07":] > e_cf.loc["2025-07":]).all()
+    assert e["2026-12"] > 2.0 * e_cf["2026-12"]  # d has adapted to the lasting premium
     for holder in ("JPN", "EU", "USA"):
         dy = run_.xs((holder, "oxide:Dy"), level=("holder", "commodity"))
         dy_cf = base.xs((holder, "oxide:Dy"), level=("holder", "commodity"))
