@@ -9,6 +9,7 @@ price to the counterfactual's) (``reesim.simulate.storage.Items.update`` and ``o
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from types import SimpleNamespace
 
 import numpy as np
@@ -155,6 +156,22 @@ def test_a_policy_spike_is_seen_as_temporary_and_a_shared_trend_is_not(slump):
     exp_cf = cf.table("stocks").query("kind == 'private' and commodity == 'oxide:Dy' and holder == 'JPN'")
     e, e_cf = (x.set_index("period")["expected_usd_per_kg"] for x in (exp, exp_cf))
     assert e["2025-05"] == pytest.approx(e_cf["2025-05"])
+    # Rebuilt by hand from both runs' prices: e_t = e_cf,t x d_t, d adapting to clip(p / p_cf).
+    lam = 1.0 - math.exp(-(1 / 12) / 0.5)
+    pj = (
+        res.table("prices")
+        .query("commodity == 'oxide:Dy' and region == 'JPN'")
+        .set_index("period")["usd_per_kg"]
+    )
+    pj_cf = (
+        cf.table("prices")
+        .query("commodity == 'oxide:Dy' and region == 'JPN'")
+        .set_index("period")["usd_per_kg"]
+    )
+    d, periods = 1.0, list(e.index)
+    for t, nxt in pairwise(periods):
+        d += lam * (min(max(pj[t] / pj_cf[t], 0.1), 10.0) - d)
+        assert e[nxt] == pytest.approx(e_cf[nxt] * d, rel=1e-9), nxt
     assert (e.loc["2025-07":] > e_cf.loc["2025-07":]).all()
     assert e["2026-12"] > 2.0 * e_cf["2026-12"]  # d has adapted to the lasting premium
     for holder in ("JPN", "EU", "USA"):

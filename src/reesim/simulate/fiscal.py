@@ -24,6 +24,7 @@ def stock_rows(step: Step, scenario: Scenario, wt: World, state: State) -> list[
             "commodity": c,
             "kind": "strategic",
             "tonnes": state.stocks.get((k, c), 0.0) * KT_TO_T,
+            "expected_usd_per_kg": float("nan"),  # private holders' expectation only
         }
         for k, inst, c in stock_mod.items(scenario, wt)
     ]

@@ -196,7 +196,10 @@ class Recorder:
             "trade": trade.reset_index(drop=True),
             "consumption": cons.reset_index(drop=True),
             "capacity": cap.reset_index(drop=True),
-            "stocks": cat(self.extra["stocks"], ["period", "year", "holder", "commodity", "kind", "tonnes"]),
+            "stocks": cat(
+                self.extra["stocks"],
+                ["period", "year", "holder", "commodity", "kind", "tonnes", "expected_usd_per_kg"],
+            ),
             "fiscal": cat(self.extra["fiscal"], ["period", "year", "instrument", "payer", "usd_million"]),
             "quota_rents": cat(
                 self.quota,

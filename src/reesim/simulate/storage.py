@@ -345,11 +345,11 @@ class Items:
         p = self._prices(sol.price_map)
         lam = 1.0 - math.exp(-dt / self.params.expectation_years)
         level = stocks.level if stocks.level is not None else stocks.expected
-        level = level + lam * (p - level)
+        level = np.where(np.isfinite(p), level + lam * (p - level), level)
         deviation = stocks.deviation if stocks.deviation is not None else np.ones(len(self))
         if cf_price is not None:
             base = self._prices(cf_price)
-            ok = (base > 0) & (p > 0)
+            ok = (base > 0) & np.isfinite(p)
             ratio = np.clip(np.where(ok, p / np.where(ok, base, 1.0), 1.0), *RATIO_BOUNDS)
             deviation = deviation + lam * (ratio - deviation)
         expected = np.minimum(p, level)
