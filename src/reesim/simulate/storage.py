@@ -344,9 +344,8 @@ class Items:
         q = np.asarray(sol.quantities, dtype=float)[self.dem_pos]
         p = self._prices(sol.price_map)
         lam = 1.0 - math.exp(-dt / self.params.expectation_years)
-        level = stocks.level if stocks.level is not None else stocks.expected
-        level = np.where(np.isfinite(p), level + lam * (p - level), level)
-        deviation = stocks.deviation if stocks.deviation is not None else np.ones(len(self))
+        level = np.where(np.isfinite(p), stocks.level + lam * (p - stocks.level), stocks.level)
+        deviation = stocks.deviation
         if cf_price is not None:
             base = self._prices(cf_price)
             ok = (base > 0) & np.isfinite(p)
@@ -364,7 +363,7 @@ class Items:
         expected price is the counterfactual's expected price for the step (``cf_expected``,
         by (region, commodity)) times the expected ratio ``d`` (:meth:`update`). Items the
         counterfactual has no expectation for, producers, and runs without one are unchanged."""
-        if not cf_expected or stocks.deviation is None:
+        if not cf_expected:
             return stocks
         base = np.array(
             [cf_expected.get((r, c), 0.0) for r, c in zip(self.region, self.commodity, strict=True)]
@@ -419,8 +418,8 @@ class PrivateStocks:
 
     stock: np.ndarray
     expected: np.ndarray  # the price the holders expect for the next step (used in this one)
-    level: np.ndarray | None = None  # adaptive level of the price (Nerlove)
-    deviation: np.ndarray | None = None  # expected ratio of the run's price to the counterfactual's
+    level: np.ndarray  # adaptive level of the price (Nerlove)
+    deviation: np.ndarray  # expected ratio of the run's price to the counterfactual's (1 without one)
 
 
 @dataclass(frozen=True)
