@@ -209,3 +209,18 @@ def test_us_apparent_consumption_as_mcs_2019_printed_it_before_ds140(ds):
     assert early.loc["apparent_consumption", "value"] == 12_200
     assert early.loc["apparent_consumption", "source_ids"] == "usgs-mcs-2019-rare-earths"
     assert us_salient(ds, 2014).set_index("measure").loc["apparent_consumption", "value"] == 10_800
+
+
+def test_mcs_editions_are_dated_to_their_release(ds):
+    """MCS 2025 (2023 output, 2024 first estimates) is public from its release (reported 2025-02-03),
+    not from the end of 2025; its 2024 estimate gives way to MCS 2026's revision once that is out
+    (data release 2026-02-06; the PDF row read is v1.3 of 2026-05-27)."""
+
+    def burma(date, year):
+        mp = ds.as_of(date).table("mine_production", preferred=True, iso3="MMR", year=year)
+        return list(mp["production_t_reo"])
+
+    assert burma("2025-02-02", 2023) == [] and burma("2025-02-03", 2023) == [43000.0]
+    assert burma("2025-03-31", 2024) == [31000.0]
+    assert burma("2026-06-30", 2024) == [27000.0]
+    assert ds.table("sources", source_id="usgs-mcs-2024-cd7b6b")["vintage"].iloc[0] == "2024-01-31"

@@ -340,3 +340,34 @@ def test_fob_china_net_of_the_licence_rent_by_hand(short_run):
                 },
             }
         )
+
+
+def test_known_mine_output_follows_what_was_published_by_the_cut_off(ds):
+    """Myanmar's mining capacity in the 2025 episode's view: 43 kt in 2023 and 31 kt in 2024 (USGS
+    MCS 2025, released 2025-02-03 at the latest), 31 kt held after; its ore above the start world's
+    12 kt (Minerals Yearbook 2022) widens China's separation like quota tonnage does."""
+    from reesim.backtest.run import _Audit, capacity_paths, china_quota_paths
+    from reesim.world.default import build_default_world
+
+    ep = load_episode("2025")
+    ep = ep.model_copy(update={"known_mine_output": ["MMR"]})
+    view = ds.as_of(
+        ep.knowledge.as_of, exceptions=tuple((e.table, e.filters) for e in ep.knowledge.exceptions)
+    )
+    audit = _Audit(view, ds, ep.knowledge.exceptions)
+    world = build_default_world(2022, audit)
+    paths = capacity_paths(ep, audit, world, 2023, 2026)
+    mmr = {y: sum(v[y] for k, v in paths.items() if k.startswith("mining:MMR:")) for y in range(2023, 2027)}
+    assert mmr == pytest.approx({2023: 43.0, 2024: 31.0, 2025: 31.0, 2026: 31.0})
+    assert all(v == {y: 0.0 for y in range(2023, 2027)} for k, v in paths.items() if k.endswith(":expansion"))
+    # MCS 2026's revision of 2024 (27 kt) was published after the cut-off: the full dataset sees it
+    full = capacity_paths(ep, ds, world, 2023, 2026)
+    assert sum(v[2024] for k, v in full.items() if k.startswith("mining:MMR:")) == pytest.approx(27.0)
+    # China's separation: the quota's path plus Myanmar's ore above the reference year's 12 kt
+    ref = china_quota_paths(audit, world, 2023, 2026)["separation-capacity:CHN"]
+    cap0 = float(world.processes.set_index("process").loc["separation-capacity:CHN", "capacity"])
+    s0 = world.meta["reference"]["separation_kt"]["CHN"]
+    for y in range(2023, 2027):
+        assert paths["separation-capacity:CHN"][y] - ref[y] == pytest.approx((mmr[y] - 12.0) * cap0 / s0)
+    with pytest.raises(InputError, match=r"known_mine_output.*unknown region 'MMRR'"):
+        capacity_paths(ep.model_copy(update={"known_mine_output": ["MMRR"]}), audit, world, 2023, 2026)

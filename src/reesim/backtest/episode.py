@@ -154,6 +154,12 @@ class Episode(_Strict):
         description="China's mine output follows its published annual mining quota (as known on the cut-off), "
         "held at the last known value after that",
     )
+    known_mine_output: list[str] = Field(
+        [],
+        description="regions (ISO3 codes of the world) whose mining capacity follows their mine production "
+        "as published by the cut-off, held at the last published year after that: for output set by "
+        "border closures or conflict rather than price (Myanmar), as in `reesim calibrate`",
+    )
 
     _d = field_validator("pre_episode", mode="before")(_date)
 

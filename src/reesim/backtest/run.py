@@ -379,9 +379,7 @@ def run_backtest(ep: Episode, progress: Callable[[str], None] | None = None) -> 
         )
         return BacktestResult(ep, "blocked", str(exc), paths, scores, audit.report(full))
     check_series(ep, world)
-    paths = (
-        china_quota_paths(audit, world, sc.horizon.start, sc.horizon.end) if ep.china_mining_quota else None
-    )
+    paths = capacity_paths(ep, audit, world, sc.horizon.start, sc.horizon.end)
     if progress:
         progress("simulating the counterfactual")
     cf = simulate(cf_sc, world=world, capacity_paths=paths)
@@ -446,7 +444,7 @@ def knowledge_gaps(view, year: int) -> list[str]:
     mp = mp[(mp["year"] == year) & (mp["iso3"] != "WLD")]
     out.append(
         f"mine production by country for {year}: {len(mp)} row(s)"
-        + (f" ({', '.join(mp['iso3'])})" if len(mp) else "")
+        + (f" ({', '.join(mp['iso3'].fillna(mp['country']).astype(str))})" if len(mp) else "")
     )
     p = view.table("prices")
     p = p[(p["market_code"] == "fob_china") & (p["form_code"] == "oxide") & (p["year_start"] == year)]
@@ -456,12 +454,66 @@ def knowledge_gaps(view, year: int) -> list[str]:
     return out
 
 
-def china_quota_paths(ds, world: World, first: int, last: int) -> dict[str, dict[int, float]]:
+def capacity_paths(
+    ep: Episode, ds, world: World, first: int, last: int
+) -> dict[str, dict[int, float]] | None:
+    """The episode's mining (and China's separation) capacity paths from data known on the cut-off.
+
+    China's mining follows its quota (``china_mining_quota``); each region of
+    ``known_mine_output`` mines what USGS published for it (:func:`published_output_paths`). Ore
+    from these regions is separated in China (Myanmar's concentrate goes to Chinese separators;
+    USGS MCS 2025, footnote 12: Myanmar's output is estimated from China's imports), so China's
+    separation capacity grows with their output above the start world's as with the quota.
+    """
+    if not ep.china_mining_quota and not ep.known_mine_output:
+        return None
+    paths: dict[str, dict[int, float]] = {}
+    extra: dict[int, float] = dict.fromkeys(range(first, last + 1), 0.0)
+    for iso in ep.known_mine_output:
+        if iso not in world.regions:
+            raise InputError(
+                f"episode {ep.name}: known_mine_output: " + suggest(iso, world.regions, what="region")
+            )
+        totals = published_output_paths(ds, iso, first, last)
+        if not totals:
+            raise InputError(
+                f"episode {ep.name}: known_mine_output: no mine production of {iso} is known on the cut-off "
+                f"for {first}-{last} or before"
+            )
+        paths |= mining_paths(world, iso, totals)
+        mined0 = float(world.meta.get("reference", {}).get("mine_production_kt", {}).get(iso, 0.0))
+        for y, t in totals.items():
+            extra[y] = extra.get(y, 0.0) + t - mined0
+    if ep.china_mining_quota:
+        paths |= china_quota_paths(ds, world, first, last, extra_ore=extra)
+    return paths
+
+
+def published_output_paths(ds, iso: str, first: int, last: int) -> dict[int, float]:
+    """``iso``'s mine production by year (kt REO) as ``ds`` holds it (preferred rows), for ``first``..``last``.
+
+    Years after the last published one keep its figure; a withheld figure sets nothing.
+    """
+    mp = ds.table("mine_production", preferred=True)
+    mp = mp[(mp["iso3"] == iso) & mp["production_t_reo"].notna()]
+    known = {int(y): float(v) / 1000.0 for y, v in zip(mp["year"], mp["production_t_reo"], strict=True)}
+    out = {}
+    for y in range(first, last + 1):
+        past = [k for k in known if k <= y]
+        if past:
+            out[y] = known[max(past)]
+    return out
+
+
+def china_quota_paths(
+    ds, world: World, first: int, last: int, extra_ore: dict[int, float] | None = None
+) -> dict[str, dict[int, float]]:
     """China's mining and separation capacity by year (kt/yr), from its annual mining quota as known to ``ds``.
 
     Years after the last known quota keep that quota; the total is split over China's mining
     processes in the proportions of the start world (as in the calibration run). China's
-    separation capacity grows by the quota's added tonnage, with the start world's headroom:
+    separation capacity grows by the quota's added tonnage (plus ``extra_ore``, kt/yr of ore from
+    other regions separated in China above the start world's), with the start world's headroom:
     MIIT issues the mining and the smelting-separation quotas together (2024: 270 and 254 kt,
     ``china_export_quotas``), and a start world's separation sized for its reference output
     could not separate a larger quota.
@@ -483,8 +535,10 @@ def china_quota_paths(ds, world: World, first: int, last: int) -> dict[str, dict
     ref_sep = float(world.meta.get("reference", {}).get("separation_kt", {}).get("CHN", 0.0))
     if len(sep) and ref_sep > 0:
         cap0, mined0 = float(sep["capacity"].iloc[0]), float(chn["capacity"].astype(float).sum())
+        extra_ore = extra_ore or {}
         paths["separation-capacity:CHN"] = {
-            y: cap0 * max(0.0, ref_sep + t - mined0) / ref_sep for y, t in total.items()
+            y: cap0 * max(0.0, ref_sep + t - mined0 + extra_ore.get(y, 0.0)) / ref_sep
+            for y, t in total.items()
         }
     return paths
 
