@@ -30,7 +30,7 @@ def test_data_list_shows_every_table_with_rows_and_years(capsys, ds):
 
 
 def test_data_show_filters_and_limits(capsys):
-    code, out, _ = invoke(capsys, "data", "show", "mine_production", "--where", "iso3=CHN", "--year", "2024")
+    code, out, _ = invoke(capsys, "data", "show", "mine_production", "--where", "iso3=CHN", "--year", "2025")
     assert code == 0
     assert "270,000" in out and "1 rows" in out
 

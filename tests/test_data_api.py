@@ -41,7 +41,7 @@ def test_connection_is_read_only(ds):
 
 
 def test_filters_select_the_usgs_row():
-    df = rd.table("mine_production", year=2024, iso3="CHN")
+    df = rd.table("mine_production", year=2025, iso3="CHN")
     assert len(df) == 1
     assert df["production_t_reo"].iloc[0] == 270_000
     assert df["country"].iloc[0] == "China"
@@ -55,7 +55,7 @@ def test_year_filter_on_period_tables_keeps_rows_covering_the_year():
 
 
 def test_list_values_match_any():
-    df = rd.table("mine_production", year=2024, iso3=["CHN", "USA"])
+    df = rd.table("mine_production", year=2025, iso3=["CHN", "USA"])
     assert sorted(df["iso3"]) == ["CHN", "USA"]
 
 
@@ -80,7 +80,7 @@ def test_bad_filters_name_what_is_allowed(call, fragment):
 
 
 def test_cite_returns_the_citation_behind_a_value():
-    c = rd.cite("mine_production", year=2024, iso3="CHN")
+    c = rd.cite("mine_production", year=2025, iso3="CHN")
     assert len(c) == 1
     row = c.iloc[0]
     assert row["source_id"] == "usgs-mineral-commodity-ee47b4"
@@ -136,3 +136,19 @@ def test_a_modified_copy_gets_its_own_store(tmp_path, ds):
     assert other.path != ds.path
     assert "Rest of the world" in set(other.table("regions")["name"])
     assert "Rest of world" in set(ds.table("regions")["name"])
+
+
+def test_magnet_kilograms_carry_the_value_they_cover():
+    """HTS 8505 reports most of its value by number: the kilograms cover only the kg lines, whose
+    value is stored beside them (issue 14 audit; USITC DataWeb 'Value for: kilograms')."""
+    r = rd.table(
+        "trade_flows", reporter_iso3="USA", partner_iso3="CHN", hs_code="8505", flow="import", year=2024
+    )
+    assert len(r) == 1
+    value, kg, covered = (float(r[c].iloc[0]) for c in ("value_usd", "quantity_kg", "quantity_value_usd"))
+    assert (value, kg, covered) == (486_914_658, 5_212_740, 71_690_142)
+    assert covered / kg == pytest.approx(13.75, abs=0.01)  # the naive value / kg would be 93 USD/kg
+    # where every line is reported in kg (HS 2846), the covered value is the whole value
+    c = rd.table("trade_flows", reporter_iso3="USA", hs_code="2846", flow="import")
+    c = c[c["quantity_value_usd"].notna()]
+    assert len(c) > 300 and (c["quantity_value_usd"] == c["value_usd"]).all()

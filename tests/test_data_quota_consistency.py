@@ -76,3 +76,21 @@ def test_medical_rates_are_the_final_four_year_review():
         ("rubber medical and surgical gloves", "2025-01-01", 50.0),
         ("rubber medical and surgical gloves", "2026-01-01", 100.0),
     }
+
+
+def test_every_export_quota_says_whose_exports_it_covers():
+    """Before 2010 the licence volumes reported by year covered domestic enterprises only; read as
+    totals they make a false trough in 2008 (issue 14 audit). The scope column keeps them apart."""
+    q = default_dataset().table("china_export_quotas", measure="export_quota")
+    assert set(q["scope"]) <= {"total", "domestic", "foreign_invested"} and q["scope"].notna().all()
+    assert set(q.loc[q["year"] <= 2008, "scope"]) == {"domestic"}
+    # 2010 H1: domestic 16,304 t + foreign-invested 5,978 t = the 22,282 t total
+    h1 = rows(year=2010, period="H1", measure="export_quota").set_index("scope")["value"]
+    assert h1["domestic"] + h1["foreign_invested"] == h1["total"] == 22_282
+    # the domestic 2009 first batch sits inside that year's total; a total series has no 2008 row
+    dom = rows(year=2009, measure="export_quota", scope="domestic")["value"]
+    tot = rows(year=2009, period="year", measure="export_quota", scope="total")["value"]
+    assert float(dom.iloc[0]) < float(tot.iloc[0]) == 50_145
+    totals = rows(period="year", measure="export_quota", scope="total", category="all REE")
+    assert 2008 not in set(totals["year"]) and min(totals["year"]) == 2009
+    assert (default_dataset().table("china_export_quotas", measure="mining_quota")["scope"].isna()).all()

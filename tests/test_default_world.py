@@ -61,9 +61,12 @@ def test_every_parameter_has_a_source(world, ds):
     cited = {
         s
         for text in prov.loc[prov["source"].str.startswith("data:"), "source"]
-        for s in text.split("source ")[1].split(",")
+        for s in text.split("; caveat: ")[0].split("source ")[1].split(",")
     }
     assert cited and cited <= known
+    # A caveat follows the ids: the U.S. magnet imports say what HTS 8505's kilograms cover.
+    usa = prov.loc[prov["parameter"] == "magnet_exports[CHN->USA]", "source"].iloc[0]
+    assert "; caveat: HTS 8505 is all magnets" in usa and "million USD reported in kg" in usa
     # Every assumption states its basis.
     assumptions = prov[prov["source"].str.startswith("assumption")]
     assert (assumptions["source"].str.len() > len("assumption: ") + 10).all()

@@ -23,9 +23,13 @@ from reesim.errors import InputError
 class _Recorder:
     rows: list[tuple[str, float, str, str]] = field(default_factory=list)
 
-    def data(self, parameter: str, value: float, unit: str, table: str, key: str, source_ids) -> float:
+    def data(
+        self, parameter: str, value: float, unit: str, table: str, key: str, source_ids, caveat: str = ""
+    ) -> float:
+        """Record a value read from the data; ``caveat`` says what the row's figure covers, where it differs."""
         ids = ",".join(sorted({str(s) for s in np.atleast_1d(source_ids)}))
-        self.rows.append((parameter, float(value), unit, f"data: {table} [{key}] source {ids}"))
+        text = f"data: {table} [{key}] source {ids}" + (f"; caveat: {caveat}" if caveat else "")
+        self.rows.append((parameter, float(value), unit, text))
         return float(value)
 
     def lookup(

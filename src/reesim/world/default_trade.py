@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from reesim.data.dataset import Dataset
@@ -28,6 +29,21 @@ def _latest_row(ds: Dataset, table: str, row: dict, year: int, column: str) -> p
     years = pd.to_numeric(rows["year"], errors="coerce")
     ok = years <= year
     return rows[years == years[ok].max()] if ok.any() else rows.iloc[0:0]
+
+
+def _unit_value_caveat(r: pd.DataFrame, text: str) -> str:
+    """``text`` with the unit value of the kilograms the row reports (value of the kg lines / kg)."""
+    if not text:
+        return ""
+    kg = float(pd.to_numeric(r["quantity_kg"]).iloc[0])
+    covered = pd.to_numeric(r.get("quantity_value_usd", pd.Series([np.nan]))).iloc[0]
+    if pd.isna(covered) or kg <= 0:
+        return text
+    value = float(pd.to_numeric(r["value_usd"]).iloc[0])
+    return (
+        f"{text} (this row: {covered / 1e6:.0f} of {value / 1e6:.0f} million USD reported in kg, "
+        f"{covered / kg:.1f} USD/kg)"
+    )
 
 
 def _magnet_exports(ctx: _Ctx, magnet_world: float, mshares: dict) -> dict[str, float]:
@@ -94,6 +110,7 @@ def _magnet_exports(ctx: _Ctx, magnet_world: float, mshares: dict) -> dict[str, 
             "trade_flows",
             f"{spec['row']}, year={int(r['year'].iloc[0])}",
             r["source_id"],
+            caveat=_unit_value_caveat(r, spec.get("caveat", "")),
         )
     rest = total - sum(out.values())
     if rest < 0:
