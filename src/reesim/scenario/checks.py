@@ -246,6 +246,13 @@ def check_scenario(scenario: Scenario, world: World, label: str = "scenario") ->
                 problems.extend(disruption_problems(inst, world, path))
             else:
                 _region(inst.region, world, f"{path}.region", problems)
+        elif inst.type == "mining_quota":
+            if inst.region in world.regions:
+                from reesim.instruments.quota import problems as quota_problems
+
+                problems.extend(quota_problems(inst, world, path))
+            else:
+                _region(inst.region, world, f"{path}.region", problems)
         elif inst.type == "demand_shift":
             if inst.sector not in sectors:
                 problems.append(f"{path}.sector: " + suggest(inst.sector, sectors, what="sector"))

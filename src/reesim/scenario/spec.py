@@ -219,6 +219,46 @@ class SupplyDisruption(InForce):
         return self
 
 
+class MiningQuota(InForce):
+    """A government's mining quota as a policy path: the region's mining capacity from ``start`` on.
+
+    China's MIIT sets a yearly mining quota (USGS reports it as China's production); its
+    capacity then follows policy, not the investment rule's margins. From ``start`` the region's
+    mines keep their reference capacity, and the mines of ``ores`` (default: all) grow at
+    ``growth`` a year (piecewise constant from each year on, compounded from the year after
+    ``start``). The region's separation capacity grows with the added tonnage, with the start
+    world's headroom (MIIT issues the mining and smelting-separation quotas together). The mines
+    do not invest while the path runs; a supply disruption still takes a share out.
+    """
+
+    type: Literal["mining_quota"]
+    name: str = Field(
+        ..., min_length=1, description="the quota's name (required: scenarios override it by name)"
+    )
+    region: str
+    ores: list[str] | None = Field(
+        None,
+        description="deposit types whose capacity grows (the world's names, e.g. [bayan_obo]); the region's "
+        "other mines keep their reference capacity (default: all grow)",
+    )
+    growth: dict[
+        Annotated[int, Field(ge=FIRST_YEAR, le=LAST_YEAR)], Annotated[float, Field(ge=-0.5, le=1.0)]
+    ] = Field(
+        {},
+        description="annual growth of the quota from each year on (piecewise constant), e.g. {2026: 0.05, 2031: "
+        "0.016}; the start year keeps the reference capacity",
+    )
+    basis: str = Field("", description="where the path comes from (a dataset row, a stated assumption)")
+
+    @model_validator(mode="after")
+    def _no_end(self):
+        if self.end is not None:
+            raise ValueError(
+                "a mining quota runs to the horizon's end: leave out end (stop its growth with a rate of 0)"
+            )
+        return self
+
+
 class DemandShift(InForce):
     """Demand growth for a sector (optionally one region), and substitution after sustained high prices."""
 
@@ -247,6 +287,7 @@ Instrument = Annotated[
     | Subsidy
     | CapacityProject
     | SupplyDisruption
+    | MiningQuota
     | DemandShift,
     Field(discriminator="type"),
 ]
@@ -264,6 +305,7 @@ INSTRUMENT_MODELS: dict[str, type[BaseModel]] = {
     "subsidy": Subsidy,
     "capacity_project": CapacityProject,
     "supply_disruption": SupplyDisruption,
+    "mining_quota": MiningQuota,
     "demand_shift": DemandShift,
 }
 INSTRUMENT_TYPES = tuple(INSTRUMENT_MODELS)

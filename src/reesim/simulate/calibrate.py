@@ -52,9 +52,11 @@ def history_scenario():
             "description": "Historical run for calibration: baseline parameters, 2021 world, China's mining quota as data.",
             "horizon": base.horizon.model_copy(update={"start": FIRST, "end": LAST}),
             "world": base.world.model_copy(update={"reference_year": FIRST}),
+            # China's quota is data here (china_capacity_paths), not the outlook's policy path
             "instruments": [
                 i.model_copy(update={"start": i.start.replace(year=FIRST)}) if i.type == "demand_shift" else i
                 for i in base.instruments
+                if i.type != "mining_quota"
             ],
         }
     )

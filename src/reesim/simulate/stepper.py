@@ -34,6 +34,7 @@ from reesim.instruments import stockpile as stock_mod
 from reesim.instruments import support as support_mod
 from reesim.instruments import technology as tech_mod
 from reesim.instruments import trade as trade_mod
+from reesim.instruments.quota import quota_paths
 from reesim.model.qp import build_qp
 from reesim.scenario.checks import check_scenario
 from reesim.scenario.load import scenario_hash
@@ -295,7 +296,8 @@ def simulate(
         Called after every step.
     capacity_paths : dict, optional
         Exogenous capacity (kt/yr) by process id and year, e.g. China's published mining
-        quota in the historical run; those processes do not invest.
+        quota in the historical run; those processes do not invest. They override the paths of
+        the scenario's mining quotas (:mod:`reesim.instruments.quota`) for the same process.
     world : World, optional
         The base world (default: the default world of the scenario's reference year), e.g.
         one built from a vintage view of the dataset for a backtest.
@@ -339,7 +341,8 @@ def start_run(
 ) -> tuple[_Run, State]:
     """The run's fixed parts and the initial state (the reference solution of the start world)."""
     world = scenario_world(scenario, world)
-    paths = capacity_paths or {}
+    # mining quotas are policy paths; capacity paths given by the caller (data) take precedence
+    paths = quota_paths(scenario, world) | (capacity_paths or {})
     qp0 = build_qp(world)
     backend = PiqpBackend()
     cf = Counterfactual.from_result(counterfactual) if counterfactual is not None else None

@@ -1,0 +1,84 @@
+"""Mining quotas as policy paths: a region's mining capacity set by its government, year by year.
+
+A :class:`~reesim.scenario.spec.MiningQuota` turns the region's mines into exogenous capacity
+(the simulation's ``capacity_paths``, as China's published quota is in ``reesim calibrate`` and
+in the backtests): from the quota's start year each mine keeps its reference capacity, and the
+mines of ``ores`` grow by the quota's growth path,
+
+    K_m(y) = K_m(ref) x prod_{t = start+1..y} (1 + g(t)),   g(t) = growth[max{k <= t}] (0 before the first key),
+
+the expansion tranches of the region's cash-cost curves stay empty, and the region's separation
+capacity grows with the added tonnage A(y) = sum_m K_m(y) - K_m(ref) as in the calibration run,
+
+    S(y) = S(ref) x (s_ref + A(y)) / s_ref,
+
+where ``s_ref`` is the region's reference separated output (``world.meta['reference']``): MIIT
+issues the mining and smelting-separation quotas together (2024: 270 and 254 kt,
+``china_export_quotas``), and separation sized for the reference output could not separate a
+larger quota. None of these processes invests (:func:`reesim.simulate.stepper.start_run`).
+"""
+
+from __future__ import annotations
+
+from reesim.instruments.disruption import deposit_of
+from reesim.scenario.spec import MiningQuota, Scenario
+from reesim.world.world import World
+
+
+def quotas(scenario: Scenario) -> list[MiningQuota]:
+    """The scenario's mining quotas."""
+    return [i for i in scenario.instruments if isinstance(i, MiningQuota)]
+
+
+def growth_factors(inst: MiningQuota, years: range) -> dict[int, float]:
+    """Cumulative growth of the quota by year (1 in the start year; the years before it are left out)."""
+    keys = sorted(inst.growth)
+    out, factor = {}, 1.0
+    for y in years:
+        if y < inst.start.year:
+            continue
+        if y > inst.start.year:
+            past = [k for k in keys if k <= y]
+            factor *= 1.0 + (inst.growth[past[-1]] if past else 0.0)
+        out[y] = factor
+    return out
+
+
+def quota_paths(scenario: Scenario, world: World) -> dict[str, dict[int, float]]:
+    """Capacity (kt/yr) by process id and year over the horizon for every mining quota of ``scenario``."""
+    p = world.processes
+    cap = dict(zip(p["process"], p["capacity"].astype(float), strict=True))
+    years = range(scenario.horizon.start, scenario.horizon.end + 1)
+    ref_sep = (world.meta.get("reference") or {}).get("separation_kt", {})
+    paths: dict[str, dict[int, float]] = {}
+    for inst in quotas(scenario):
+        factors = growth_factors(inst, years)
+        mines = p.loc[(p["region"] == inst.region) & (p["kind"] == "mining"), "process"]
+        added = dict.fromkeys(factors, 0.0)
+        for pid in mines:
+            if pid.endswith(":expansion"):
+                paths[pid] = dict.fromkeys(factors, 0.0)
+                continue
+            grows = inst.ores is None or deposit_of(pid) in inst.ores
+            paths[pid] = {y: cap[pid] * (f if grows else 1.0) for y, f in factors.items()}
+            for y in factors:
+                added[y] += paths[pid][y] - cap[pid]
+        sep, s0 = f"separation-capacity:{inst.region}", float(ref_sep.get(inst.region, 0.0))
+        if sep in cap and s0 > 0:
+            paths[sep] = {y: cap[sep] * max(0.0, s0 + a) / s0 for y, a in added.items()}
+    return paths
+
+
+def problems(inst: MiningQuota, world: World, path: str) -> list[str]:
+    """What is wrong with a quota on ``world``: a region without mines, an ore it does not mine."""
+    p = world.processes
+    here = p[(p["region"] == inst.region) & (p["kind"] == "mining")]
+    if here.empty:
+        have = sorted(set(p.loc[p["kind"] == "mining", "region"]))
+        return [f"{path}.region: {inst.region!r} has no mines in the world; allowed: {', '.join(have)}"]
+    known = sorted({d for d in map(deposit_of, here["process"]) if d})
+    return [
+        f"{path}.ores[{i}]: {ore!r} is not mined in {inst.region}; allowed: {', '.join(known)}"
+        for i, ore in enumerate(inst.ores or [])
+        if ore not in known
+    ]
