@@ -107,10 +107,10 @@ instruments:
     r = client.post("/api/validate", json={"yaml": bad})
     assert r.status_code == 422
     (p,) = r.json()["detail"]
-    assert p["loc"] == ["body", "instruments", 3, "approval_share"]  # baseline's three instruments come first
+    assert p["loc"] == ["body", "instruments", 4, "approval_share"]  # baseline's four instruments come first
     assert "less than or equal to 1" in p["msg"] and "(got 1.5)" in p["msg"]
     # the same message as `reesim validate`
-    assert p["msg"].startswith("scenario: instruments[3].approval_share:")
+    assert p["msg"].startswith("scenario: instruments[4].approval_share:")
 
 
 @pytest.mark.parametrize(

@@ -65,6 +65,7 @@ def scenario(
     dynamics: dict | None = None,
     private: bool = True,
     assumptions: dict | None = None,
+    china_quota: bool = True,
 ) -> Scenario:
     """The baseline's demand path over a short horizon plus ``instruments`` (a named one replaces
     the baseline's).
@@ -73,10 +74,14 @@ def scenario(
     sees its own instruments' effect on a world with no plant built during the horizon;
     ``tests/test_projects.py`` tests the shipped baseline's plant. ``private=False`` turns private
     stocks off (``stock_cover_months: 0``), to isolate a strategic stockpile's own numbers;
-    ``assumptions`` overrides world assumptions.
+    ``assumptions`` overrides world assumptions. ``china_quota=False`` leaves out the baseline's
+    China mining quota, so that China's mines invest by the rule (tests of extreme demand growth,
+    where a quota path would make mined NdPr the only scarce input).
     """
     data = copy.deepcopy(resolve("baseline")[0])
     data["instruments"] = [i for i in data["instruments"] if i["type"] != "capacity_project"]
+    if not china_quota:
+        data["instruments"] = [i for i in data["instruments"] if i["type"] != "mining_quota"]
     data["name"] = "test"
     world = data.setdefault("world", {})
     world["assumptions"] = {**(world.get("assumptions") or {}), **(assumptions or {})}
@@ -100,6 +105,17 @@ def baseline(end: int = 2027, private: bool = True) -> Result:
 
 def run(*instruments: dict, cf: Result | None = None, **horizon) -> Result:
     return simulate(scenario(*instruments, **horizon), counterfactual=cf)
+
+
+#: the baseline's China mining quota held at its 2024 tonnage (no growth), for tests where nothing
+#: else may move
+FLAT_QUOTA = {
+    "type": "mining_quota",
+    "name": "china-mining-quota",
+    "region": "CHN",
+    "start": 2025,
+    "growth": {},
+}
 
 
 def price(res: Result, commodity: str, region: str) -> pd.Series:
@@ -470,6 +486,7 @@ def _outside_capacity(mult: float) -> float:
         tech_ban(capex_multiplier=mult, extra_lead_time_years=0.0),
         end=2027,
         dynamics=FAST_BUILD,
+        china_quota=False,
     )
     return capacity_at_horizon(res, "magnet", outside="CHN") + capacity_at_horizon(
         res, "capacity", outside="CHN"
@@ -683,9 +700,15 @@ def test_capex_subsidy_lowers_the_investment_threshold():
     # online by 2030 is higher. (At the default spare capacity, 0.3, mined NdPr binds first and
     # no magnet plant earns a rent by 2030.)
     fast, tight = growth(0.15), {"magnet_headroom_china": 0.1}
-    free = simulate(scenario(fast, end=2030, assumptions=tight))
+    free = simulate(scenario(fast, end=2030, assumptions=tight, china_quota=False))
     paid = simulate(
-        scenario(fast, subsidy("magnet", capex_share=0.5, start=2025), end=2030, assumptions=tight)
+        scenario(
+            fast,
+            subsidy("magnet", capex_share=0.5, start=2025),
+            end=2030,
+            assumptions=tight,
+            china_quota=False,
+        )
     )
     us_free = capacity_at_horizon(free, "magnet", region="USA")
     us_paid = capacity_at_horizon(paid, "magnet", region="USA")
@@ -717,8 +740,8 @@ def test_property_a_larger_subsidy_never_lowers_output(a, b, stage):
 
 
 def test_demand_growth_raises_the_sectors_consumption_over_time():
-    flat = run(growth(0.0), growth(0.0, "other uses"))
-    grow = run(growth(0.1), growth(0.0, "other uses"))
+    flat = run(growth(0.0), growth(0.0, "other uses"), FLAT_QUOTA)
+    grow = run(growth(0.1), growth(0.0, "other uses"), FLAT_QUOTA)
     c0, c1 = consumption(flat, "magnet users"), consumption(grow, "magnet users")
     assert c1["2025"] == pytest.approx(c0["2025"], rel=1e-9)
     assert c1["2026"] > c0["2026"] * 1.02
@@ -748,6 +771,7 @@ def _substitution_run(elasticity: float, lag: float = 1.0) -> Result:
         growth(0.0, substitution_elasticity=elasticity, substitution_lag_years=lag),
         growth(0.0, "other uses"),
         quota(tonnes_per_year=30_000),
+        FLAT_QUOTA,
         end=2029,
         private=False,  # precautionary stockbuilding under the quota would move the price too
     )

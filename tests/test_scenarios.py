@@ -313,6 +313,7 @@ def test_extends_replaces_named_instruments_appends_others_and_merges_horizon(tm
     assert names == [
         "magnet-demand-growth",
         "other-uses-growth",
+        "china-mining-quota",
         "lynas-malaysia-dy-tb-circuit",
         "t1",
         "t2",
@@ -347,6 +348,7 @@ def test_extends_a_shipped_scenario_by_name_overrides_the_baseline_growth(tmp_pa
     assert [i.name for i in sc.instruments] == [
         "magnet-demand-growth",
         "other-uses-growth",
+        "china-mining-quota",
         "lynas-malaysia-dy-tb-circuit",
         "china-tech-ban-2023",
     ]
@@ -397,12 +399,12 @@ def test_cli_validate_good_file_exits_0(capsys, tmp_path):
     f = _write(tmp_path / "good.yaml", SHORT)
     code, out, err = invoke(capsys, "validate", str(f))
     assert code == 0, err
-    assert "valid (3 instruments, 2025-2026 by year)" in out
+    assert "valid (4 instruments, 2025-2026 by year)" in out
 
 
 def test_cli_validate_shipped_name_exits_0(capsys):
     code, out, _ = invoke(capsys, "validate", "china-2025-licensing")
-    assert code == 0 and "valid (5 instruments" in out
+    assert code == 0 and "valid (6 instruments" in out
 
 
 def test_cli_validate_bad_file_exits_2_with_one_line_per_problem(capsys, tmp_path):
@@ -427,8 +429,8 @@ def test_cli_validate_bad_file_exits_2_with_one_line_per_problem(capsys, tmp_pat
     lines = err.strip().splitlines()
     assert len(lines) == 2, err
     assert lines[0].startswith("error: ")
-    assert "instruments[3].commodities[0]: unknown commodity 'magnet:ndfbe'" in err
-    assert "instruments[3].destinations[0]: unknown region 'USB'; did you mean 'USA'?" in err
+    assert "instruments[4].commodities[0]: unknown commodity 'magnet:ndfbe'" in err
+    assert "instruments[4].destinations[0]: unknown region 'USB'; did you mean 'USA'?" in err
 
 
 def test_cli_validate_format_error_exits_2(capsys):
@@ -511,6 +513,7 @@ def test_cli_run_writes_tables_summary_and_resolved_scenario(capsys, tmp_path):
     assert [i["type"] for i in resolved["instruments"]] == [
         "demand_shift",
         "demand_shift",
+        "mining_quota",
         "capacity_project",
         "export_ban",
     ]
