@@ -120,8 +120,9 @@ def profile_scenario(game: Game, b: Bundles, profile: tuple[int, ...]) -> Scenar
 #: Instruments that carry state of their own (stocks): kept as one instrument over a player's path.
 STATEFUL = ("stockpile",)
 #: instruments that commit for good: a named plant, once its strategy is played, is built on its
-#: own dates and stays (a plant is not unbuilt when the strategy changes; it has no ``end``)
-COMMITTED = ("capacity_project",)
+#: own dates and stays (a plant is not unbuilt when the strategy changes; it has no ``end``); a
+#: mining quota path, once set, runs to the horizon's end
+COMMITTED = ("capacity_project", "mining_quota")
 
 
 def _clip(inst: dict[str, Any], first: dt.date, last: dt.date, suffix: str) -> dict[str, Any] | None:

@@ -7,15 +7,17 @@ mines of ``ores`` grow by the quota's growth path,
 
     K_m(y) = K_m(ref) x prod_{t = start+1..y} (1 + g(t)),   g(t) = growth[max{k <= t}] (0 before the first key),
 
-the expansion tranches of the region's cash-cost curves stay empty, and the region's separation
-capacity grows with the added tonnage A(y) = sum_m K_m(y) - K_m(ref) as in the calibration run,
+(a cash-cost curve's expansion tranche is a mine of its ore like its base tranche), and, unless
+``separation_follows`` is false, the region's separation capacity grows with the added tonnage
+A(y) = sum_m K_m(y) - K_m(ref) as in the calibration run,
 
     S(y) = S(ref) x (s_ref + A(y)) / s_ref,
 
 where ``s_ref`` is the region's reference separated output (``world.meta['reference']``): MIIT
 issues the mining and smelting-separation quotas together (2024: 270 and 254 kt,
 ``china_export_quotas``), and separation sized for the reference output could not separate a
-larger quota. None of these processes invests (:func:`reesim.simulate.stepper.start_run`).
+larger quota. None of these processes invests in the years its path covers (from the quota's
+start year; :func:`reesim.simulate.stepper.phase_invest`).
 """
 
 from __future__ import annotations
@@ -56,15 +58,12 @@ def quota_paths(scenario: Scenario, world: World) -> dict[str, dict[int, float]]
         mines = p.loc[(p["region"] == inst.region) & (p["kind"] == "mining"), "process"]
         added = dict.fromkeys(factors, 0.0)
         for pid in mines:
-            if pid.endswith(":expansion"):
-                paths[pid] = dict.fromkeys(factors, 0.0)
-                continue
             grows = inst.ores is None or deposit_of(pid) in inst.ores
             paths[pid] = {y: cap[pid] * (f if grows else 1.0) for y, f in factors.items()}
             for y in factors:
                 added[y] += paths[pid][y] - cap[pid]
         sep, s0 = f"separation-capacity:{inst.region}", float(ref_sep.get(inst.region, 0.0))
-        if sep in cap and s0 > 0:
+        if inst.separation_follows and sep in cap and s0 > 0:
             paths[sep] = {y: cap[sep] * max(0.0, s0 + a) / s0 for y, a in added.items()}
     return paths
 

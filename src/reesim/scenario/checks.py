@@ -186,6 +186,7 @@ def check_scenario(scenario: Scenario, world: World, label: str = "scenario") ->
     sectors = sorted(set(world.demands["sector"]) - {PRIVATE_STOCK_SECTOR})  # stockholders are not a market
     tariffs = {i.name for i in scenario.instruments if isinstance(i, ImportTariff) and i.name}
     edge_sets: list[tuple[int, object, set]] = []
+    quota_regions: dict[str, int] = {}
     for k, inst in enumerate(scenario.instruments):
         path = f"instruments[{k}]"
         if isinstance(inst, ExportBan | ExportLicensing | ExportTax | ImportTariff):
@@ -247,6 +248,12 @@ def check_scenario(scenario: Scenario, world: World, label: str = "scenario") ->
             else:
                 _region(inst.region, world, f"{path}.region", problems)
         elif inst.type == "mining_quota":
+            first = quota_regions.setdefault(inst.region, k)
+            if first != k:
+                problems.append(
+                    f"{path}.region: {inst.region!r} already has a mining quota (instruments[{first}]); "
+                    "one quota per region: give it the ores and growth of both, or override it by name"
+                )
             if inst.region in world.regions:
                 from reesim.instruments.quota import problems as quota_problems
 

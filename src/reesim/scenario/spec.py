@@ -227,8 +227,10 @@ class MiningQuota(InForce):
     mines keep their reference capacity, and the mines of ``ores`` (default: all) grow at
     ``growth`` a year (piecewise constant from each year on, compounded from the year after
     ``start``). The region's separation capacity grows with the added tonnage, with the start
-    world's headroom (MIIT issues the mining and smelting-separation quotas together). The mines
-    do not invest while the path runs; a supply disruption still takes a share out.
+    world's headroom (MIIT issues the mining and smelting-separation quotas together), unless
+    ``separation_follows`` is false. From ``start`` on the mines (and that separation) do not
+    invest; before it they follow the investment rule. A supply disruption still takes a share
+    out. One quota per region.
     """
 
     type: Literal["mining_quota"]
@@ -247,6 +249,11 @@ class MiningQuota(InForce):
         {},
         description="annual growth of the quota from each year on (piecewise constant), e.g. {2026: 0.05, 2031: "
         "0.016}; the start year keeps the reference capacity",
+    )
+    separation_follows: bool = Field(
+        True,
+        description="the region's separation capacity grows with the added tonnage (MIIT issues the mining and "
+        "smelting-separation quotas together); false where the region's ore is separated elsewhere",
     )
     basis: str = Field("", description="where the path comes from (a dataset row, a stated assumption)")
 

@@ -380,8 +380,9 @@ def start_run(
         regions=p["region"].to_numpy(),
         proc_pos=pos,
         dem_pos={did: i for i, did in enumerate(world.demands["demand"])},
-        # exogenous paths, cash-cost base tranches and named plants do not invest themselves
-        fixed=np.array([pid in paths or pid in base or pid.startswith("project:") for pid in p["process"]]),
+        # cash-cost base tranches and named plants do not invest themselves; a process on an
+        # exogenous path does not invest in the years its path covers (phase_invest)
+        fixed=np.array([pid in base or pid.startswith("project:") for pid in p["process"]]),
         base_of=np.array(
             [
                 pos[pid.removesuffix(":expansion")] if pid.removesuffix(":expansion") in base else -1
@@ -470,7 +471,11 @@ def phase_invest(run: _Run, state: State, step: Step, sol) -> State:
     # a disrupted operation's scarcity rent is no signal to build there
     days = disruption_mod.step_days(step.start, step.dt)
     disrupted = disruption_mod.blocked(scenario, run.world.processes, step.start, days)
-    for j in np.flatnonzero(run.stage.notna().to_numpy() & (state.capacity > 0) & ~run.fixed & ~disrupted):
+    fixed = run.fixed.copy()
+    for pid, path in run.paths.items():
+        if step.year in path:
+            fixed[run.proc_pos[pid]] = True
+    for j in np.flatnonzero(run.stage.notna().to_numpy() & (state.capacity > 0) & ~fixed & ~disrupted):
         st = stages[j]
         region = run.regions[j]
         pen = tech_mod.penalty(scenario, step.mid, region, POLICY_STAGE.get(st, st))
