@@ -369,5 +369,9 @@ def test_known_mine_output_follows_what_was_published_by_the_cut_off(ds):
     s0 = world.meta["reference"]["separation_kt"]["CHN"]
     for y in range(2023, 2027):
         assert paths["separation-capacity:CHN"][y] - ref[y] == pytest.approx((mmr[y] - 12.0) * cap0 / s0)
+    # without China's quota path the extra ore still widens China's separation
+    alone = capacity_paths(ep.model_copy(update={"china_mining_quota": False}), audit, world, 2023, 2026)
+    assert alone["separation-capacity:CHN"][2023] == pytest.approx(cap0 * (s0 + 31.0) / s0)
+    assert not any(k.startswith("mining:CHN:") for k in alone)
     with pytest.raises(InputError, match=r"known_mine_output.*unknown region 'MMRR'"):
         capacity_paths(ep.model_copy(update={"known_mine_output": ["MMRR"]}), audit, world, 2023, 2026)

@@ -164,8 +164,12 @@ def write_outcome(
     o: Outcome, out_dir: Path, *, report: bool = False, formats: Sequence[str] = ("parquet",)
 ) -> Path:
     """Write the run folder (step 3), atomically; the report is written inside the atomic folder."""
-    from reesim.reports import write_report
     from reesim.simulate.result import write_run
+
+    def finish(tmp: Path) -> None:
+        from reesim.reports import write_report  # plotly and the templates only when asked for
+
+        write_report(tmp, folder_name=Path(out_dir).name)
 
     write_run(
         out_dir,
@@ -173,7 +177,7 @@ def write_outcome(
         summary(o),
         resolved_yaml(o.scenario),
         impact_tables(o.impacts, o.result, o.scenario),
-        finish=(lambda tmp: write_report(tmp, folder_name=Path(out_dir).name)) if report else None,
+        finish=finish if report else None,
         formats=tuple(formats),
     )
     return Path(out_dir)

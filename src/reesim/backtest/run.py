@@ -486,6 +486,14 @@ def capacity_paths(
             extra[y] = extra.get(y, 0.0) + t - mined0
     if ep.china_mining_quota:
         paths |= china_quota_paths(ds, world, first, last, extra_ore=extra)
+    elif ep.known_mine_output:
+        sep = world.processes.loc[world.processes["process"] == "separation-capacity:CHN", "capacity"]
+        ref_sep = float(world.meta.get("reference", {}).get("separation_kt", {}).get("CHN", 0.0))
+        if len(sep) and ref_sep > 0:
+            cap0 = float(sep.iloc[0])
+            paths["separation-capacity:CHN"] = {
+                y: cap0 * max(0.0, ref_sep + a) / ref_sep for y, a in extra.items()
+            }
     return paths
 
 
