@@ -297,3 +297,28 @@ def test_ensemble_report_draws_the_bands_and_the_drivers(capsys, tmp_path):
     assert render_ensemble(tmp_path / "e") == text
     with pytest.raises(InputError, match="not a reesim ensemble folder"):
         render_ensemble(tmp_path)
+
+
+def test_china_quota_growth_is_an_uncertain_input_shared_with_the_counterfactual():
+    """The baseline's quota path is an assumption: its growth rates are scaled by a drawn factor
+    (0: held at 270 kt, 1.2: about 2024's +5.9 %), in the scenario and its counterfactual alike."""
+    from reesim.ensemble.space import QUOTA_GROWTH, apply, outlook
+    from reesim.scenario.load import load_scenario
+
+    sc = load_scenario("china-2025-licensing")
+    space = default_space(sc)
+    assert (
+        space[QUOTA_GROWTH].dist == Distribution("uniform", (0.0, 1.2)) and space[QUOTA_GROWTH].value == 1.0
+    )
+    values = {QUOTA_GROWTH: 0.5, "demand_elasticity_oxide": 0.4, "dynamics.lead_time_years.mining": 6.0}
+    q = next(i for i in apply(sc, values).instruments if i.type == "mining_quota")
+    assert q.growth == {2026: pytest.approx(0.025), 2031: pytest.approx(0.008)}
+    assert set(outlook(values)) == {QUOTA_GROWTH, "dynamics.lead_time_years.mining"}
+    held = next(i for i in apply(sc, {QUOTA_GROWTH: 0.0}).instruments if i.type == "mining_quota")
+    assert set(held.growth.values()) == {0.0}
+    with pytest.raises(InputError, match="reaches below 0"):
+        with_overrides({}, sc, [f"{QUOTA_GROWTH}=uniform(-0.5, 1)"])
+    no_quota = sc.model_copy(update={"instruments": [i for i in sc.instruments if i.type != "mining_quota"]})
+    assert QUOTA_GROWTH not in default_space(no_quota)
+    with pytest.raises(InputError, match="no mining_quota with a growth path"):
+        with_overrides({}, no_quota, [f"{QUOTA_GROWTH}=1"])

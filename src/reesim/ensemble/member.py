@@ -133,18 +133,17 @@ def outcomes(res, cf) -> pd.DataFrame:
 
 def run_member(scenario: Scenario, against: str | None, member: int, seed: int, values: dict[str, float]):
     """Run member ``member``: ``(member, seed, table, None)`` or ``(member, seed, None, error)``."""
-    from reesim.ensemble.space import apply
+    from reesim.ensemble.space import apply, outlook
     from reesim.scenario.load import load_scenario
     from reesim.simulate import simulate
 
     try:
         sc = apply(scenario, values).model_copy(update={"seed": int(seed)})
-        # The counterfactual shares the member's world and its drawn dynamics (lead times ...):
+        # The counterfactual shares the member's world, its drawn dynamics (lead times ...) and
+        # China's quota growth:
         # otherwise the comparison mixes the measures with the draw.
         base = load_scenario(against or scenario.counterfactual or "baseline")
-        cf_sc = apply(base, {k: v for k, v in values.items() if k.startswith("dynamics.")}).model_copy(
-            update={"horizon": sc.horizon, "world": sc.world}
-        )
+        cf_sc = apply(base, outlook(values)).model_copy(update={"horizon": sc.horizon, "world": sc.world})
         cf = simulate(cf_sc)
         res = simulate(sc, counterfactual=cf)
         table = outcomes(res, cf)

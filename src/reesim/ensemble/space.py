@@ -13,7 +13,10 @@ overrides or adds any of them with ``--vary NAME=DIST``:
 * a plain number: the parameter is fixed at it.
 
 Names: a world assumption by its key (``demand_elasticity_oxide``), a dynamics parameter as
-``dynamics.<field>`` or ``dynamics.<field>.<stage>`` (``dynamics.lead_time_years.mining``).
+``dynamics.<field>`` or ``dynamics.<field>.<stage>`` (``dynamics.lead_time_years.mining``), and
+``mining_quota.growth_factor``: a multiplier on every growth rate of the scenario's mining
+quotas (China's quota path; drawn by default over 0-1.2, see :data:`QUOTA_GROWTH_RANGE`).
+Dynamics and quota draws apply to the counterfactual too (they are the outlook, not the measure).
 Draws are made on the unit hypercube (:mod:`reesim.ensemble.design`) and mapped through
 each distribution's quantile function (inverse-CDF sampling; McKay, Beckman & Conover 1979,
 *Technometrics* 21(2) for the Latin hypercube).
@@ -36,6 +39,15 @@ KINDS = {"uniform": 2, "triangular": 3, "normal": 2, "lognormal": 2, "discrete":
 
 #: DESIGN §4's lead-time ranges (years), drawn uniformly by default
 DESIGN_LEAD_TIMES = {"mining": (5.0, 10.0), "separation": (2.0, 5.0), "magnet": (1.0, 3.0)}
+
+#: the quota-growth multiplier's default range and its basis: 0 holds China's quota at 270 kt (USGS
+#: estimates 2025 flat on 2024); 1.2 is about 2024's published growth (+5.9 %) over the baseline's 5 %
+QUOTA_GROWTH = "mining_quota.growth_factor"
+QUOTA_GROWTH_RANGE = (0.0, 1.2)
+QUOTA_GROWTH_BASIS = (
+    "0: quota held at 270 kt (USGS MCS 2026 estimates 2025 flat on 2024) to 1.2: about 2024's published "
+    "growth, +5.9 % (china_export_quotas), over the baseline's 5 %/yr"
+)
 
 _DIST = re.compile(r"^\s*([a-z]+)\s*\((.*)\)\s*$")
 
@@ -159,7 +171,16 @@ def default_space(scenario: Scenario) -> dict[str, Parameter]:
             float(scenario.dynamics.lead_time_years[stage]),
             "DESIGN §4 lead-time range",
         )
+    if _quota_growths(scenario):
+        space[QUOTA_GROWTH] = Parameter(
+            QUOTA_GROWTH, Distribution("uniform", QUOTA_GROWTH_RANGE), 1.0, QUOTA_GROWTH_BASIS
+        )
     return space
+
+
+def _quota_growths(scenario: Scenario) -> bool:
+    """Whether the scenario has a mining quota with a growth path (something to scale)."""
+    return any(i.type == "mining_quota" and i.growth for i in scenario.instruments)
 
 
 def scenario_space(scenario: Scenario, vary: list[str], only_vary: bool = False) -> dict[str, Parameter]:
@@ -210,12 +231,19 @@ def _apply(
         if name.startswith("dynamics."):
             value = _dynamics_value(scenario, name, where)
             _check_dynamics_support(scenario, name, dist, where)
+        elif name == QUOTA_GROWTH:
+            if not _quota_growths(scenario):
+                raise InputError(f"{where}: the scenario has no mining_quota with a growth path to scale")
+            if dist.kind not in ("normal", "lognormal") and min(dist.support()) < 0:
+                raise InputError(f"{where}: {dist.text()} reaches below 0; a growth factor is 0 or more")
+            value = 1.0
         elif name in scalar:
             value = float(assumptions[name]["value"])
             _check_support(name, dist, assumptions[name].get("valid"), where)
         else:
             raise InputError(
-                f"{where}: " + suggest(name, [*scalar, "dynamics.<field>[.<stage>]"], what="parameter")
+                f"{where}: "
+                + suggest(name, [*scalar, "dynamics.<field>[.<stage>]", QUOTA_GROWTH], what="parameter")
             )
         out[name] = Parameter(name, dist, value, basis)
     return out
@@ -273,9 +301,24 @@ def _check_dynamics_support(scenario: Scenario, name: str, dist: Distribution, w
             raise InputError(f"{where}: {dist.text()} reaches {x:g}, which is not allowed ({why})") from None
 
 
+def outlook(values: dict[str, float]) -> dict[str, float]:
+    """The draws a counterfactual shares with its scenario: dynamics and quota growth (the world
+    is shared whole)."""
+    return {k: v for k, v in values.items() if k.startswith("dynamics.") or k == QUOTA_GROWTH}
+
+
 def apply(scenario: Scenario, values: dict[str, float]) -> Scenario:
-    """The scenario with one member's parameter values (world assumptions and dynamics)."""
-    world = {k: v for k, v in values.items() if not k.startswith("dynamics.")}
+    """The scenario with one member's parameter values (world assumptions, dynamics, quota growth)."""
+    world = {k: v for k, v in values.items() if not k.startswith("dynamics.") and k != QUOTA_GROWTH}
+    instruments = scenario.instruments
+    if QUOTA_GROWTH in values:
+        f = float(values[QUOTA_GROWTH])
+        instruments = [
+            i.model_copy(update={"growth": {y: g * f for y, g in i.growth.items()}})
+            if i.type == "mining_quota"
+            else i
+            for i in instruments
+        ]
     dyn = scenario.dynamics.model_dump()
     for k, v in values.items():
         if k.startswith("dynamics."):
@@ -290,5 +333,6 @@ def apply(scenario: Scenario, values: dict[str, float]) -> Scenario:
                 update={"assumptions": {**scenario.world.assumptions, **world}}
             ),
             "dynamics": Dynamics.model_validate(dyn),
+            "instruments": instruments,
         }
     )
