@@ -88,6 +88,12 @@ class PiqpBackend:
         (badly scaled years: calibrated routes and demands of a few tonnes beside kt markets)
         is retried once at 1e-9 / 1e-10; the guards then decide whether the point is an
         equilibrium.
+    first_max_iter, retry_max_iter : int
+        Iteration limits of the first attempt and of the retry. First attempts that succeed
+        need at most 43 iterations (p99 35) over the 3,073 solves of `reesim game us-china`
+        and the flagship's run (measured 2026-12-04); a stalled one used to run to PIQP's
+        default 250 before the retry (119 times in one onshoring profile: 5.5 s of its run).
+        At 100 it fails sooner, with the same results (bit-identical prices in that profile).
     """
 
     name = "piqp"
@@ -98,7 +104,10 @@ class PiqpBackend:
         eps_rel: float = 1e-10,
         eps_gap_abs: float = 1e-12,
         eps_gap_rel: float = 1e-14,
+        first_max_iter: int = 100,
+        retry_max_iter: int = 1000,
     ) -> None:
+        self.first_max_iter, self.retry_max_iter = first_max_iter, retry_max_iter
         self.eps_abs, self.eps_rel = eps_abs, eps_rel
         self.eps_gap_abs, self.eps_gap_rel = eps_gap_abs, eps_gap_rel
         self.retry_gap_abs, self.retry_gap_rel = 1e-9, 1e-10
@@ -118,6 +127,7 @@ class PiqpBackend:
             s = self._solver.settings
             s.eps_abs, s.eps_rel, s.verbose = self.eps_abs, self.eps_rel, False
             s.eps_duality_gap_abs, s.eps_duality_gap_rel = self.eps_gap_abs, self.eps_gap_rel
+            s.max_iter = self.first_max_iter
             self._solver.setup(
                 sp.diags(qp.P[pre.cols]).tocsc(),
                 qp.c[pre.cols],
@@ -142,10 +152,10 @@ class PiqpBackend:
             # tolerances (the equilibrium guards still check every condition to 1e-6).
             st = self._solver.settings
             st.eps_duality_gap_abs, st.eps_duality_gap_rel = self.retry_gap_abs, self.retry_gap_rel
-            iters, st.max_iter = st.max_iter, 4 * st.max_iter
+            st.max_iter = self.retry_max_iter
             status = self._solver.solve()
             st.eps_duality_gap_abs, st.eps_duality_gap_rel = self.eps_gap_abs, self.eps_gap_rel
-            st.max_iter = iters
+            st.max_iter = self.first_max_iter
         if status != piqp.PIQP_SOLVED:
             self._key = None
             raise SolverError(f"PIQP: {status.name}")
