@@ -28,6 +28,7 @@ import pandas as pd
 from reesim.backtest.episode import Episode, Series
 from reesim.backtest.scores import align, score
 from reesim.errors import InputError, suggest
+from reesim.instruments.quota import separation_path
 from reesim.simulate.paths import mining_paths
 from reesim.simulate.result import Result
 from reesim.world.world import World
@@ -486,14 +487,8 @@ def capacity_paths(
             extra[y] = extra.get(y, 0.0) + t - mined0
     if ep.china_mining_quota:
         paths |= china_quota_paths(ds, world, first, last, extra_ore=extra)
-    elif ep.known_mine_output:
-        sep = world.processes.loc[world.processes["process"] == "separation-capacity:CHN", "capacity"]
-        ref_sep = float(world.meta.get("reference", {}).get("separation_kt", {}).get("CHN", 0.0))
-        if len(sep) and ref_sep > 0:
-            cap0 = float(sep.iloc[0])
-            paths["separation-capacity:CHN"] = {
-                y: cap0 * max(0.0, ref_sep + a) / ref_sep for y, a in extra.items()
-            }
+    else:  # Myanmar's ore still widens China's separation without the quota path
+        paths |= separation_path(world, "CHN", extra)
     return paths
 
 
@@ -505,12 +500,7 @@ def published_output_paths(ds, iso: str, first: int, last: int) -> dict[int, flo
     mp = ds.table("mine_production", preferred=True)
     mp = mp[(mp["iso3"] == iso) & mp["production_t_reo"].notna()]
     known = {int(y): float(v) / 1000.0 for y, v in zip(mp["year"], mp["production_t_reo"], strict=True)}
-    out = {}
-    for y in range(first, last + 1):
-        past = [k for k in known if k <= y]
-        if past:
-            out[y] = known[max(past)]
-    return out
+    return _held_forward(known, first, last)
 
 
 def china_quota_paths(
@@ -532,23 +522,22 @@ def china_quota_paths(
     if not known:
         raise InputError("china_mining_quota: no annual mining quota of China is known on the cut-off")
     p = world.processes
-    chn = p[(p["region"] == "CHN") & (p["kind"] == "mining")]
-    total = {}
+    mined0 = float(p.loc[(p["region"] == "CHN") & (p["kind"] == "mining"), "capacity"].astype(float).sum())
+    total = _held_forward(known, first, last)
+    extra_ore = extra_ore or {}
+    added = {y: t - mined0 + extra_ore.get(y, 0.0) for y, t in total.items()}
+    return mining_paths(world, "CHN", total) | separation_path(world, "CHN", added)
+
+
+def _held_forward(known: dict[int, float], first: int, last: int) -> dict[int, float]:
+    """``known`` values by year over ``first``..``last``, each year taking the latest known at or
+    before it (years before the first known one are left out)."""
+    out = {}
     for y in range(first, last + 1):
         past = [k for k in known if k <= y]
         if past:
-            total[y] = known[max(past)]
-    paths = mining_paths(world, "CHN", total)
-    sep = p[p["process"] == "separation-capacity:CHN"]
-    ref_sep = float(world.meta.get("reference", {}).get("separation_kt", {}).get("CHN", 0.0))
-    if len(sep) and ref_sep > 0:
-        cap0, mined0 = float(sep["capacity"].iloc[0]), float(chn["capacity"].astype(float).sum())
-        extra_ore = extra_ore or {}
-        paths["separation-capacity:CHN"] = {
-            y: cap0 * max(0.0, ref_sep + t - mined0 + extra_ore.get(y, 0.0)) / ref_sep
-            for y, t in total.items()
-        }
-    return paths
+            out[y] = known[max(past)]
+    return out
 
 
 def _observed_only(obs: pd.DataFrame, pre: dt.date) -> dict:

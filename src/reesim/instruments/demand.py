@@ -17,7 +17,7 @@ import datetime as dt
 import numpy as np
 
 from reesim.scenario.checks import regions_of
-from reesim.scenario.spec import DemandShift, Scenario
+from reesim.scenario.spec import DemandShift, MiningQuota, Scenario
 from reesim.world.world import World
 
 
@@ -37,7 +37,7 @@ def _follows(own: np.ndarray, parent: np.ndarray, sector: str) -> np.ndarray:
     return (own == sector) | (parent == sector)
 
 
-def growth_rate(inst: DemandShift, year: int) -> float:
+def growth_rate(inst: DemandShift | MiningQuota, year: int) -> float:
     """Annual growth rate of ``inst`` in ``year`` (piecewise constant from each listed year)."""
     rate = 0.0
     for y in sorted(inst.growth):

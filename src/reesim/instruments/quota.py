@@ -22,6 +22,7 @@ start year; :func:`reesim.simulate.stepper.phase_invest`).
 
 from __future__ import annotations
 
+from reesim.instruments.demand import growth_rate
 from reesim.instruments.disruption import deposit_of
 from reesim.scenario.spec import MiningQuota, Scenario
 from reesim.world.world import World
@@ -34,14 +35,12 @@ def quotas(scenario: Scenario) -> list[MiningQuota]:
 
 def growth_factors(inst: MiningQuota, years: range) -> dict[int, float]:
     """Cumulative growth of the quota by year (1 in the start year; the years before it are left out)."""
-    keys = sorted(inst.growth)
     out, factor = {}, 1.0
     for y in years:
         if y < inst.start.year:
             continue
         if y > inst.start.year:
-            past = [k for k in keys if k <= y]
-            factor *= 1.0 + (inst.growth[past[-1]] if past else 0.0)
+            factor *= 1.0 + growth_rate(inst, y)
         out[y] = factor
     return out
 
@@ -51,7 +50,6 @@ def quota_paths(scenario: Scenario, world: World) -> dict[str, dict[int, float]]
     p = world.processes
     cap = dict(zip(p["process"], p["capacity"].astype(float), strict=True))
     years = range(scenario.horizon.start, scenario.horizon.end + 1)
-    ref_sep = (world.meta.get("reference") or {}).get("separation_kt", {})
     paths: dict[str, dict[int, float]] = {}
     for inst in quotas(scenario):
         factors = growth_factors(inst, years)
@@ -62,10 +60,25 @@ def quota_paths(scenario: Scenario, world: World) -> dict[str, dict[int, float]]
             paths[pid] = {y: cap[pid] * (f if grows else 1.0) for y, f in factors.items()}
             for y in factors:
                 added[y] += paths[pid][y] - cap[pid]
-        sep, s0 = f"separation-capacity:{inst.region}", float(ref_sep.get(inst.region, 0.0))
-        if inst.separation_follows and sep in cap and s0 > 0:
-            paths[sep] = {y: cap[sep] * max(0.0, s0 + a) / s0 for y, a in added.items()}
+        if inst.separation_follows:
+            paths |= separation_path(world, inst.region, added)
     return paths
+
+
+def separation_path(world: World, region: str, added: dict[int, float]) -> dict[str, dict[int, float]]:
+    """``region``'s separation capacity by year when ``added`` kt/yr of ore (by year) joins its
+    reference feed: S(y) = S(ref) x (s_ref + A(y)) / s_ref, the start world's headroom kept.
+
+    Empty where the region has no separation capacity or no reference separated output.
+    """
+    p = world.processes
+    sep = f"separation-capacity:{region}"
+    cap = p.loc[p["process"] == sep, "capacity"]
+    s0 = float((world.meta.get("reference") or {}).get("separation_kt", {}).get(region, 0.0))
+    if cap.empty or s0 <= 0:
+        return {}
+    c0 = float(cap.iloc[0])
+    return {sep: {y: c0 * max(0.0, s0 + a) / s0 for y, a in added.items()}}
 
 
 def problems(inst: MiningQuota, world: World, path: str) -> list[str]:

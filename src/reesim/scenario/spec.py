@@ -14,7 +14,7 @@ are errors naming the YAML path of the field, the bad value and what is allowed.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -107,7 +107,25 @@ class Subsidy(InForce):
         return self
 
 
-class CapacityProject(InForce):
+#: an annual growth rate from each listed year on (piecewise constant)
+GrowthRates = dict[
+    Annotated[int, Field(ge=FIRST_YEAR, le=LAST_YEAR)], Annotated[float, Field(ge=-0.5, le=1.0)]
+]
+
+
+class _Lasting(InForce):
+    """An instrument that, once started, stays to the horizon's end: ``end`` is refused with ``_why``."""
+
+    _why: ClassVar[str]
+
+    @model_validator(mode="after")
+    def _no_end(self):
+        if self.end is not None:
+            raise ValueError(self._why)
+        return self
+
+
+class CapacityProject(_Lasting):
     """A named plant: committed capacity of a stage in a region, online from ``start``, ramping to nameplate.
 
     The capacity does not wait for the investment rule (a project with its financing and offtake
@@ -156,13 +174,7 @@ class CapacityProject(InForce):
     )
     basis: str = Field("", description="where the figures come from (a dataset row, a company report)")
 
-    @model_validator(mode="after")
-    def _no_end(self):
-        if self.end is not None:
-            raise ValueError(
-                "a project's capacity stays once built: leave out end (cancel it by leaving it out)"
-            )
-        return self
+    _why: ClassVar[str] = "a project's capacity stays once built: leave out end (cancel it by leaving it out)"
 
     @model_validator(mode="after")
     def _elements_only_for_heavy(self):
@@ -219,7 +231,7 @@ class SupplyDisruption(InForce):
         return self
 
 
-class MiningQuota(InForce):
+class MiningQuota(_Lasting):
     """A government's mining quota as a policy path: the region's mining capacity from ``start`` on.
 
     China's MIIT sets a yearly mining quota (USGS reports it as China's production); its
@@ -243,9 +255,7 @@ class MiningQuota(InForce):
         description="deposit types whose capacity grows (the world's names, e.g. [bayan_obo]); the region's "
         "other mines keep their reference capacity (default: all grow)",
     )
-    growth: dict[
-        Annotated[int, Field(ge=FIRST_YEAR, le=LAST_YEAR)], Annotated[float, Field(ge=-0.5, le=1.0)]
-    ] = Field(
+    growth: GrowthRates = Field(
         {},
         description="annual growth of the quota from each year on (piecewise constant), e.g. {2026: 0.05, 2031: "
         "0.016}; the start year keeps the reference capacity",
@@ -257,13 +267,9 @@ class MiningQuota(InForce):
     )
     basis: str = Field("", description="where the path comes from (a dataset row, a stated assumption)")
 
-    @model_validator(mode="after")
-    def _no_end(self):
-        if self.end is not None:
-            raise ValueError(
-                "a mining quota runs to the horizon's end: leave out end (stop its growth with a rate of 0)"
-            )
-        return self
+    _why: ClassVar[str] = (
+        "a mining quota runs to the horizon's end: leave out end (stop its growth with a rate of 0)"
+    )
 
 
 class DemandShift(InForce):
@@ -272,9 +278,7 @@ class DemandShift(InForce):
     type: Literal["demand_shift"]
     sector: str
     regions: Names = "all"
-    growth: dict[
-        Annotated[int, Field(ge=FIRST_YEAR, le=LAST_YEAR)], Annotated[float, Field(ge=-0.5, le=1.0)]
-    ] = Field(
+    growth: GrowthRates = Field(
         {},
         description="annual growth rate from each year on (piecewise constant), e.g. {2025: 0.08, 2030: 0.05}",
     )
