@@ -450,9 +450,11 @@ def test_technology_ban_delays_separation_and_magnet_capacity_outside_china():
     # (mines bind first), so magnet demand grows 15 %/yr here: magnet capacity then pays from
     # about 2029 and separation from the early 2030s, and by 2038 the ban's extra 2 years of
     # lead time and 1.5x capex show in both stages.
-    fast = growth(0.15)
-    free = run(fast, end=2038)
-    banned = run(fast, tech_ban(), end=2038)
+    # The rent rule alone (no planned_capacity): China's magnet makers planning ahead of demand
+    # would take the growth, and no plant outside China would earn a rent to build on.
+    fast, myopic = growth(0.15), {"planned_capacity": {}}
+    free = run(fast, end=2038, dynamics=myopic)
+    banned = run(fast, tech_ban(), end=2038, dynamics=myopic)
     for kind in ("capacity", "magnet"):  # 'capacity' is separation
         p_free, p_ban = _outside_path(free, kind), _outside_path(banned, kind)
         assert (p_ban <= p_free * (1 + 1e-9)).all(), kind  # never ahead of the no-ban path
@@ -698,9 +700,10 @@ def test_capex_subsidy_lowers_the_investment_threshold():
     # range, 0.1), magnet demand +15 %/yr makes magnet capacity scarce and U.S. magnet capacity
     # profitable around 2029-2030; half the capex paid brings the order forward, so capacity
     # online by 2030 is higher. (At the default spare capacity, 0.3, mined NdPr binds first and
-    # no magnet plant earns a rent by 2030.)
-    fast, tight = growth(0.15), {"magnet_headroom_china": 0.1}
-    free = simulate(scenario(fast, end=2030, assumptions=tight, china_quota=False))
+    # no magnet plant earns a rent by 2030; nor does one when China's makers keep capacity ahead
+    # of demand, so the test runs the rent rule alone.)
+    fast, tight, myopic = growth(0.15), {"magnet_headroom_china": 0.1}, {"planned_capacity": {}}
+    free = simulate(scenario(fast, end=2030, assumptions=tight, china_quota=False, dynamics=myopic))
     paid = simulate(
         scenario(
             fast,
@@ -708,6 +711,7 @@ def test_capex_subsidy_lowers_the_investment_threshold():
             end=2030,
             assumptions=tight,
             china_quota=False,
+            dynamics=myopic,
         )
     )
     us_free = capacity_at_horizon(free, "magnet", region="USA")

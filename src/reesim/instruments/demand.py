@@ -20,6 +20,9 @@ from reesim.scenario.checks import regions_of
 from reesim.scenario.spec import DemandShift, MiningQuota, Scenario
 from reesim.world.world import World
 
+#: the sector of magnet buyers (the default world's), whose growth magnet makers plan for
+MAGNET_SECTOR = "magnet users"
+
 
 def parent_of_rows(world: World) -> np.ndarray:
     """Each demand row's parent sector: for a row split off for an end-user sector (e.g. defense)
@@ -61,6 +64,29 @@ def growth_factors(scenario: Scenario, world: World, when: dt.date, dt_years: fl
             )
             factor[mask] *= (1.0 + growth_rate(inst, when.year)) ** dt_years
     return factor
+
+
+def projected_growth(
+    scenario: Scenario, world: World, year: int, years: float, weights: np.ndarray, sector: str
+) -> float:
+    """Growth of ``sector``'s demand over the next ``years`` from ``year`` (quantity-weighted).
+
+    The scenario's growth paths (:func:`growth_factors`) as investors read them: the factor
+    by which the sector's demand at given prices grows from the middle of ``year`` to ``years``
+    later, weighted by ``weights`` (the quantities bought, one per demand row).
+    """
+    d = world.demands
+    rows = _follows(d["sector"].to_numpy(), parent_of_rows(world), sector)
+    w = np.asarray(weights, dtype=float)[rows]
+    if w.sum() <= 0:
+        return 1.0
+    growth, k, left = 1.0, 0, years
+    while left > 1e-9:
+        span = min(1.0, left)
+        f = growth_factors(scenario, world, dt.date(year + k, 7, 1), span)[rows]
+        growth *= float(np.dot(w, f) / w.sum())
+        k, left = k + 1, left - span
+    return growth
 
 
 def substitution_update(

@@ -282,6 +282,8 @@ def check_scenario(scenario: Scenario, world: World, label: str = "scenario") ->
                     f"on {c} {o}->{d} between {max(ia.start, ib.start)} and {until}; "
                     "end one before the other starts or merge them"
                 )
+    for region in scenario.dynamics.planned_capacity:
+        _region(region, world, f"dynamics.planned_capacity.{region}", problems)
     if problems:
         raise InputError(join_problems([f"{label}: {p}" for p in problems]))
 

@@ -375,6 +375,16 @@ class Dynamics(_Strict):
             "assumptions"
         ),
     )
+    planned_capacity: dict[str, list[Literal["magnet"]]] = Field(
+        {"CHN": ["magnet"]},
+        description=(
+            "regions whose makers of a stage keep capacity ahead of demand: each step they order what "
+            "their output, grown by the scenario's magnet demand over the lead time, needs at the start "
+            "world's utilisation (a flexible accelerator; Chenery 1952), besides what rents pay for. "
+            "Default: China's magnet makers, who ran at 70-80 % while output rose 14 % in 2023 "
+            "(default_world.yaml magnet_headroom_china and its sources); {} turns it off"
+        ),
+    )
     retirement_rate: Share = Field(0.0, description="share of capacity retired per year")
     learning_rate: Annotated[float, Field(ge=0, lt=1)] = Field(
         0.1,

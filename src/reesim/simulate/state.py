@@ -12,7 +12,10 @@ expected rent exceeds the annualised capital cost ``k`` (per stage, times the te
 capex multiplier, less capex subsidies), the region orders new capacity
 ``max_build_rate x capacity x min(1, (r_e - k) / k) x dt``, online after the stage's lead time
 (plus the technology-ban delay), as long as the capacity under construction stays below
-``max_under_construction x capacity``. Capacity retires at ``retirement_rate`` per year. Learning:
+``max_under_construction x capacity``. Makers that keep capacity ahead of demand
+(``Dynamics.planned_capacity``: China's magnet makers by default) also order what their output,
+grown by magnet demand over the lead time, needs at their start utilisation (:func:`planned_order`),
+within the same limit. Capacity retires at ``retirement_rate`` per year. Learning:
 outside the ban's owner, the marginal-cost intercept of separation, metal and magnet capacity
 falls with cumulative output as ``(cum / cum_0) ** -b``, ``b = -log2(1 - learning_rate)``
 times the ban's learning multiplier (Wright's law).
@@ -73,6 +76,22 @@ def arrivals(state: State, now: float) -> State:
         else:
             keep.append(item)
     return state.evolve(capacity=cap, penalised=pen, pipeline=tuple(keep))
+
+
+def planned_order(
+    output: float, capacity: float, under_construction: float, utilisation: float, growth: float
+) -> float:
+    """Capacity (kt/yr) a maker that keeps capacity ahead of demand orders in a step.
+
+    The flexible accelerator (Chenery, H.B., 1952, "Overcapacity and the acceleration principle",
+    *Econometrica* 20(1), 1-28): desired capacity at arrival is the output expected then
+    (``output x growth``, demand growth over the lead time) at the maker's usual
+    ``utilisation``; the order closes the gap left by the capacity in service and under
+    construction. Nothing is ordered for a maker that produces nothing or has no usual rate.
+    """
+    if output <= 0 or not 0 < utilisation <= 1:
+        return 0.0
+    return max(0.0, output * growth / utilisation - capacity - under_construction)
 
 
 def orders(

@@ -44,7 +44,7 @@ from reesim.simulate.fiscal import fiscal_rows, stock_rows
 from reesim.simulate.floors import solve_step
 from reesim.simulate.record import KT_TO_T, Recorder
 from reesim.simulate.result import Result
-from reesim.simulate.state import INVEST_STAGE, POLICY_STAGE, State, arrivals, orders
+from reesim.simulate.state import INVEST_STAGE, POLICY_STAGE, State, arrivals, orders, planned_order
 from reesim.simulate.steps import Step, make_steps
 from reesim.simulate.tolls import Tolls
 from reesim.solve import routes as routes_mod
@@ -264,6 +264,8 @@ class _Run:
     fixed: np.ndarray  # processes that do not invest (exogenous paths, cash-cost base tranches)
     base_of: np.ndarray  # index of an expansion tranche's base tranche (-1 where none)
     first_price: dict
+    planned: np.ndarray  # usual utilisation of makers that keep capacity ahead of demand (0 where none)
+    demand_weights: np.ndarray  # quantities bought in the start world, by demand row
 
 
 def simulate(
@@ -390,8 +392,26 @@ def start_run(
             ]
         ),
         first_price={},
+        planned=_planned_utilisation(world, scenario, reference, base),
+        demand_weights=np.asarray(reference.quantities, dtype=float)[: len(world.demands)],
     )
     return run, state
+
+
+def _planned_utilisation(world: World, scenario: Scenario, reference, fixed: set) -> np.ndarray:
+    """The start world's utilisation of the processes of ``Dynamics.planned_capacity`` (0 elsewhere)."""
+    p = world.processes
+    act = reference.production.set_index("process")["activity"].reindex(p["process"]).fillna(0.0).to_numpy()
+    cap = p["capacity"].to_numpy(dtype=float)
+    wanted = scenario.dynamics.planned_capacity
+    on = np.array(
+        [
+            kind in wanted.get(region, ()) and pid not in fixed and not pid.startswith("project:")
+            for pid, region, kind in zip(p["process"], p["region"], p["kind"], strict=True)
+        ]
+    )
+    on &= np.isfinite(cap) & (cap > 0)
+    return np.where(on, np.divide(act, cap, out=np.zeros_like(cap), where=cap > 0), 0.0)
 
 
 def phase_capacity(run: _Run, state: State, step: Step) -> State:
@@ -494,6 +514,13 @@ def phase_invest(run: _Run, state: State, step: Step, sol) -> State:
             building,
             dyn.max_under_construction,
         )
+        if run.planned[j] > 0:
+            growth = demand_mod.projected_growth(
+                scenario, run.world, step.year, lead, run.demand_weights, demand_mod.MAGNET_SECTOR
+            )
+            plan = planned_order(sol.activity[j], state.capacity[j], building, run.planned[j], growth)
+            room = max(0.0, dyn.max_under_construction * size - building)
+            q = max(q, min(plan, room))
         if q > 0:
             banned = pen.capex_multiplier > 1 or pen.extra_lead_time_years > 0
             pipeline.append((step.time + lead, int(j), q, banned))
