@@ -49,6 +49,8 @@ class Dataset:
     path: Path = field(init=False)
     version: str = field(init=False)
     _con: duckdb.DuckDBPyConnection | None = field(init=False, default=None, repr=False)
+    #: distinct values by (table, column), read once: the store is read-only
+    _distinct: dict = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.registry = load_registry(self.schema_dir)
@@ -248,12 +250,14 @@ class Dataset:
 
     def _known_values(self, name: str, col: str, values: list[str]) -> None:
         """Raise InputError naming the allowed values when a value never occurs in ``col``."""
-        rows = (
-            self.connect()
-            .execute(f'SELECT DISTINCT "{col}" FROM "{name}" WHERE "{col}" IS NOT NULL')
-            .fetchall()
-        )
-        present = {r[0] for r in rows}
+        present = self._distinct.get((name, col))
+        if present is None:
+            rows = (
+                self.connect()
+                .execute(f'SELECT DISTINCT "{col}" FROM "{name}" WHERE "{col}" IS NOT NULL')
+                .fetchall()
+            )
+            present = self._distinct[(name, col)] = frozenset(r[0] for r in rows)
         for v in values:
             if v not in present:
                 raise InputError(
