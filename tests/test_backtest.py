@@ -292,6 +292,49 @@ def test_each_2025_event_row_drives_the_instrument_it_names():
     assert floor.in_force(dt.date(2025, 7, 10)) and not floor.in_force(dt.date(2025, 7, 9))
 
 
+# U.S. duties of the episode, each a sourced policy_events row; in both runs (not shocks).
+US_DUTY_ROWS = {
+    "us-ieepa-china-10": ("2025-02-04", "additional import tariff (fentanyl)"),
+    "us-ieepa-china-20": ("2025-03-04", "additional import tariff (fentanyl)"),
+    "us-ieepa-china-10-after-deal": ("2025-11-10", "additional import tariff (fentanyl) cut"),
+}
+
+
+def test_us_duties_on_chinese_rare_earths_follow_their_event_rows():
+    """No Section 301 duty on oxides or metals (rare earths left off Lists 3-4 and the 2024
+    critical minerals: sourced rows); the IEEPA duty 10 %, 20 %, 10 %; magnets 35 % from 2026."""
+    import datetime as dt
+
+    from reesim.backtest.episode import load_episode
+    from reesim.backtest.run import _scenarios
+    from reesim.data import default_dataset
+    from reesim.instruments import trade as trade_mod
+    from reesim.simulate.stepper import scenario_world
+
+    ep = load_episode("2025")
+    scenario, counterfactual = _scenarios(ep)[:2]
+    events = default_dataset().table("policy_events")
+    for name, (date, instrument) in US_DUTY_ROWS.items():
+        assert len(events[(events["date"] == date) & (events["instrument"] == instrument)]) == 1, name
+        assert name not in ep.shocks and name in {i.name for i in counterfactual.instruments}, name
+    for date in ("2018-09-17", "2019-05-13", "2024-09-13"):  # why there is no Section 301 duty on oxides
+        rows = events[(events["date"] == date) & events["instrument"].str.contains("Section 301")]
+        assert len(rows) >= 1, date
+    world = scenario_world(scenario)
+
+    def duty(day: dt.date, commodity: str) -> float:
+        av = trade_mod.step_policies(scenario, world, day, None, tuple(world.quotas["quota"]))["ad_valorem"]
+        av = av[(av["origin"] == "CHN") & (av["dest"] == "USA") & (av["commodity"] == commodity)]
+        return float(av["rate"].sum())
+
+    assert duty(dt.date(2024, 10, 15), "oxide:Nd") == 0.0  # the 2024 review did not touch rare earths
+    assert duty(dt.date(2025, 2, 10), "oxide:Dy") == pytest.approx(0.10)
+    assert duty(dt.date(2025, 4, 1), "metal:Nd") == pytest.approx(0.20)
+    assert duty(dt.date(2025, 12, 1), "oxide:Nd") == pytest.approx(0.10)
+    assert duty(dt.date(2025, 12, 1), "magnet:ndfeb") == pytest.approx(0.10)
+    assert duty(dt.date(2026, 2, 1), "magnet:ndfeb") == pytest.approx(0.35)  # Section 301 + IEEPA
+
+
 def test_fob_china_net_of_the_licence_rent_by_hand(short_run):
     """``licence_rent: excluded`` takes each route's licence rent (shadow price x content) out
     of the FOB price; without a licence (2024) the two definitions agree."""
