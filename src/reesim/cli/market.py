@@ -186,3 +186,85 @@ def describe(
     out.print(t)
     sizes = ", ".join(f"{v} {k}" for k, v in w.sizes.items())
     out.print(f"{sizes}; quantities in {w.quantity_unit}, prices in USD/kg")
+
+
+@world_app.command()
+def buildout(
+    held_out_from: int = typer.Option(
+        2018,
+        "--held-out-from",
+        help="Calibrate a lead time on plants started before this year and score it on the rest.",
+    ),
+) -> None:
+    """How fast plants outside China were built, against the model's lead times (build-out record)."""
+    from reesim.backtest.buildout import plant_record, score
+    from reesim.data import default_dataset
+
+    if not 1990 <= held_out_from <= 2100:
+        raise InputError(f"--held-out-from: {held_out_from} is not a year between 1990 and 2100")
+    rec = plant_record(default_dataset())
+    t = Table(title=f"Build-out record: {len(rec)} plants outside China", header_style="bold")
+    for col, just in (
+        ("plant", "left"),
+        ("stage", "left"),
+        ("start", "left"),
+        ("first output", "left"),
+        ("years", "right"),
+        ("model", "right"),
+        ("capex", "right"),
+    ):
+        t.add_column(col, justify=just)
+    short = {
+        "construction start": "build",
+        "final investment decision": "FID",
+        "announcement": "announced",
+        "first saleable output": "product",
+        "first feed": "feed",
+    }
+
+    def when(date, basis) -> str:
+        return "—" if pd.isna(date) else f"{date} {short.get(basis, basis)}"
+
+    for r in rec.itertuples(index=False):
+        if r.lead_years == r.lead_years:
+            years = f"{r.lead_years:.1f}" + (
+                f"±{r.lead_uncertainty_years:.1f}" if r.lead_uncertainty_years > 0 else ""
+            )
+        elif r.waiting_years == r.waiting_years:
+            years = f"≥{r.waiting_years:.1f}"
+        else:
+            years = "—"
+        t.add_row(
+            f"{r.plant_id} ({r.iso3})",
+            r.stage,
+            when(r.start, r.start_basis),
+            when(r.first_output, r.output_basis),
+            years,
+            f"{r.model_lead_years:.0f}" + (" ban" if r.under_ban else ""),
+            f"{r.capex_overrun:.2f}×" if r.capex_overrun == r.capex_overrun else "—",
+        )
+    out.print(t)
+    out.print(
+        "  years: start to first output (≥: no output yet when a source said so); model: the investment "
+        "rule's lead time (+ the technology ban's, 'ban'); capex: last figure over the first budget, same currency"
+    )
+    s = score(rec, held_out_from)
+    if "all" in s:
+        a = s["all"]
+        out.print(
+            f"Lead time, start to first output, {a.plants} plants: actual minus model {a.bias_model:+.1f} "
+            f"years on average (mean absolute error {a.mae_model:.1f})."
+        )
+    if "test" in s:
+        tr, te = s["train"], s["test"]
+        out.print(
+            f"Held out by start year: calibrated on {tr.plants} plants started before {held_out_from}, "
+            f"a lead of {te.calibrated_lead:.1f} years (plus the ban's extra years where it applies); on the "
+            f"{te.plants} started from {held_out_from}: mean absolute error {te.mae_calibrated:.1f} years "
+            f"(bias {te.bias_calibrated:+.1f}) against the model's {te.mae_model:.1f} (bias {te.bias_model:+.1f})."
+        )
+    else:
+        out.print(f"No held-out score: no plants with both dates on both sides of {held_out_from}.")
+    out.print(
+        "  rows and sources: reesim data show plant_milestones; reesim data cite plant_milestones plant_id=ID"
+    )

@@ -1,0 +1,238 @@
+"""How fast plants outside China were built: the build-out record against the model's lead times.
+
+Each plant of the ``plant_milestones`` table (announcement, investment decision, construction
+start, first feed, first saleable output, nameplate, capex as budgeted and as spent, output by
+year) is reduced to one row: its start (construction start, else the final investment decision),
+its first output (first saleable product, else first feed) and the years between them, its
+nameplate and its first-year output share, and its capex overrun (last figure over the first
+budget, in the currency the sources give: no exchange rate is assumed).
+
+The model's lead time for the plant's stage is ``Dynamics.lead_time_years`` (separation 3 years,
+metal and magnet 2, mining 7: DESIGN §4 ranges), plus ``TechnologyBan.extra_lead_time_years``
+(2 years by default) for a plant outside China started after China's technology-export ban of
+2023-12-21 (policy_events). :func:`score` compares them with what happened, and calibrates a lead
+time on the plants started before a year to score it on those started from that year on (held
+out by start year), the usual out-of-sample check of a forecast (e.g. Diebold, *Elements of
+Forecasting*, 4th ed., 2007, ch. 12).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from dataclasses import dataclass
+
+import pandas as pd
+
+from reesim.data.periods import first_day, last_day
+from reesim.scenario.spec import Dynamics, TechnologyBan
+
+#: plant stage (as in the table) -> the investment rule's stage for its lead time
+MODEL_STAGE = {
+    "mining": "mining",
+    "separation": "separation",
+    "heavy_separation": "separation",
+    "metal": "metal",
+    "magnet": "magnet",
+}
+#: stages China's technology ban covers (the model's ``technology_ban.stages``)
+BAN_STAGES = {"separation", "metal", "magnet"}
+#: the technology ban's default extra lead time outside its owner, years (its schema default)
+BAN_EXTRA_YEARS: float = TechnologyBan.model_fields["extra_lead_time_years"].default
+
+
+def _mid(text: str) -> dt.date | None:
+    a, b = first_day(str(text)), last_day(str(text))
+    if a is None or b is None:
+        return None
+    return a + (b - a) / 2
+
+
+def _half_width_years(text: str) -> float:
+    a, b = first_day(str(text)), last_day(str(text))
+    return 0.0 if a is None or b is None else (b - a).days / 365.25 / 2
+
+
+def ban_date(ds) -> dt.date:
+    """The date of China's technology-export ban on rare-earth separation and magnet making (policy_events)."""
+    ev = ds.table("policy_events")
+    rows = ev[ev["instrument"].str.contains("technology export prohibition", case=False)]
+    if rows.empty:
+        raise ValueError("policy_events has no technology export prohibition row")
+    return min(first_day(str(d)) for d in rows["date"])
+
+
+def _latest(rows: pd.DataFrame, milestone: str) -> pd.Series | None:
+    r = rows[rows["milestone"] == milestone]
+    if r.empty:
+        return None
+    return r.assign(_mid=[_mid(d) for d in r["date"]]).sort_values("_mid").iloc[-1]
+
+
+def _earliest(rows: pd.DataFrame, milestone: str) -> pd.Series | None:
+    r = rows[rows["milestone"] == milestone]
+    if r.empty:
+        return None
+    r = r.assign(_mid=[_mid(d) for d in r["date"]]).sort_values("_mid")
+    return r.iloc[0]
+
+
+#: what counts as a plant's start, in order of preference (the closest to the investment
+#: rule's order, which its lead time runs from)
+START_BASES = (
+    ("construction_start", "construction start"),
+    ("final_investment_decision", "final investment decision"),
+    ("announced", "announcement"),
+)
+
+
+def _capex(capex: pd.DataFrame) -> tuple[float, float, str]:
+    """First budget and last figure (actual if any) in one currency, or NaN without both.
+
+    The currency is that of the latest figure; the first figure must be a budget and a later
+    one must exist, so that the ratio compares a plan with what came of it.
+    """
+    nan = float("nan")
+    if capex.empty:
+        return nan, nan, ""
+    unit = str(capex.iloc[-1]["unit"])
+    same = capex[capex["unit"] == unit]
+    if len(same) < 2 or same.iloc[0]["milestone"] != "capex_budget":
+        return nan, nan, unit
+    actual = same[same["milestone"] == "capex_actual"]
+    last = (actual if len(actual) else same).iloc[-1]
+    return float(same.iloc[0]["value"]), float(last["value"]), unit
+
+
+def plant_record(ds) -> pd.DataFrame:
+    """One row per plant: start, first output, lead time and what the model would have said.
+
+    Columns: ``plant_id``, ``plant``, ``operator``, ``iso3``, ``stage``, ``start`` and
+    ``start_basis`` (construction start, else final investment decision), ``first_output`` and
+    ``output_basis`` (first saleable output, else first feed), ``lead_years`` (midpoints of
+    the two periods) and ``lead_uncertainty_years`` (half the widths of the periods, e.g. a
+    year-only date is +-0.5), ``waiting_years`` (a plant a source says had no output yet, the
+    ``not_producing`` milestone: years from its start to that statement, a lower bound of its
+    lead time),
+    ``nameplate_unit``, ``capex_first``, ``capex_last``, ``capex_unit``, ``capex_overrun``
+    (last figure over the first budget, same currency) and ``sources`` (source ids).
+    """
+    m = ds.table("plant_milestones", preferred=True)
+    dyn, ban_extra = Dynamics(), BAN_EXTRA_YEARS
+    banned_from = ban_date(ds)
+    out = []
+    for pid, rows in m.groupby("plant_id", sort=True):
+        first = rows.iloc[0]
+        start, basis = None, ""
+        for milestone, label in START_BASES:
+            start = _earliest(rows, milestone)
+            if start is not None:
+                basis = label
+                break
+        output = _earliest(rows, "first_output")
+        obasis = "first saleable output"
+        if output is None:
+            output, obasis = _earliest(rows, "first_feed"), "first feed"
+        s_mid = _mid(start["date"]) if start is not None else None
+        o_mid = _mid(output["date"]) if output is not None else None
+        lead = (o_mid - s_mid).days / 365.25 if s_mid and o_mid else float("nan")
+        # no output yet where a source says so: at least this long since the start (censored)
+        pending = _latest(rows, "not_producing")
+        waiting = (
+            (_mid(pending["date"]) - s_mid).days / 365.25
+            if s_mid and o_mid is None and pending is not None
+            else float("nan")
+        )
+        unc = (
+            _half_width_years(start["date"]) + _half_width_years(output["date"])
+            if start is not None and output is not None
+            else float("nan")
+        )
+        stage = MODEL_STAGE.get(str(first["stage"]))
+        under_ban = bool(
+            s_mid is not None and s_mid >= banned_from and first["iso3"] != "CHN" and stage in BAN_STAGES
+        )
+        model = dyn.lead_time_years[stage] + (ban_extra if under_ban else 0.0) if stage else float("nan")
+        plate = rows[rows["milestone"] == "nameplate_capacity"]
+        plate = plate.assign(_mid=[_mid(d) for d in plate["date"]]).sort_values("_mid")
+        capex = rows[rows["milestone"].isin(["capex_budget", "capex_actual"])]
+        capex = capex.assign(
+            _mid=[_mid(d) for d in capex["date"]],
+            _rank=(capex["milestone"] == "capex_actual").astype(int),  # a budget before a same-day actual
+        ).sort_values(["_mid", "_rank"], kind="stable")
+        c_first, c_last, c_unit = _capex(capex)
+        out.append(
+            {
+                "plant_id": pid,
+                "plant": first["plant"],
+                "operator": first["operator"],
+                "iso3": first["iso3"],
+                "stage": first["stage"],
+                "start": None if start is None else str(start["date"]),
+                "start_basis": basis if start is not None else "",
+                "first_output": None if output is None else str(output["date"]),
+                "output_basis": obasis if output is not None else "",
+                "lead_years": lead,
+                "waiting_years": waiting,
+                "lead_uncertainty_years": unc,
+                "model_lead_years": model,
+                "under_ban": under_ban,
+                "nameplate": float(plate.iloc[-1]["value"]) if len(plate) else float("nan"),
+                "nameplate_unit": str(plate.iloc[-1]["unit"]) if len(plate) else "",
+                "capex_first": c_first,
+                "capex_last": c_last,
+                "capex_unit": c_unit,
+                "capex_overrun": c_last / c_first if c_first > 0 else float("nan"),
+                "sources": ",".join(sorted(set(rows["source_id"]))),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+@dataclass(frozen=True)
+class LeadScore:
+    """Lead-time errors in years (actual minus predicted) on a set of plants."""
+
+    plants: int
+    bias_model: float
+    mae_model: float
+    calibrated_lead: float | None = None
+    bias_calibrated: float | None = None
+    mae_calibrated: float | None = None
+
+
+def _errors(actual: list[float], predicted: list[float]) -> tuple[float, float]:
+    e = [a - p for a, p in zip(actual, predicted, strict=True)]
+    return statistics.fmean(e), statistics.fmean(abs(x) for x in e)
+
+
+def score(record: pd.DataFrame, held_out_from: int | None = None) -> dict[str, LeadScore]:
+    """Lead-time errors of the model's defaults, and of a lead calibrated on earlier plants.
+
+    ``all``: every plant with a start and a first output, against the model's lead time.
+    With ``held_out_from``, ``train`` holds the plants started before that year and ``test``
+    those started in it or later; the calibrated lead is the median actual lead of the
+    training plants (all stages pooled, net of the technology ban's extra years for plants
+    under it, as the model adds them), and ``test`` scores both it and the model's default.
+    """
+    r = record.dropna(subset=["lead_years", "model_lead_years"])
+    out = {}
+    if len(r):
+        b, m = _errors(list(r["lead_years"]), list(r["model_lead_years"]))
+        out["all"] = LeadScore(len(r), b, m)
+    if held_out_from is None or r.empty:
+        return out
+    year = r["start"].map(lambda s: first_day(str(s)).year)
+    train, test = r[year < held_out_from], r[year >= held_out_from]
+    if train.empty or test.empty:
+        return out
+    ban_extra = BAN_EXTRA_YEARS
+    base = train["lead_years"] - train["under_ban"].astype(float) * ban_extra
+    cal = float(statistics.median(base))
+    pred_cal = [cal + (ban_extra if u else 0.0) for u in test["under_ban"]]
+    bm, mm = _errors(list(test["lead_years"]), list(test["model_lead_years"]))
+    bc, mc = _errors(list(test["lead_years"]), pred_cal)
+    bt, mt = _errors(list(train["lead_years"]), list(train["model_lead_years"]))
+    out["train"] = LeadScore(len(train), bt, mt)
+    out["test"] = LeadScore(len(test), bm, mm, cal, bc, mc)
+    return out
