@@ -33,7 +33,10 @@ SUMMARY_UNITS = {
 
 
 def run_pair(scenario, against: str | None = None, progress: Callable[[Any], None] | None = None):
-    """Simulate the counterfactual (same horizon and world) and then the scenario.
+    """Simulate the counterfactual (same horizon, world and dynamics) and then the scenario.
+
+    The counterfactual takes the scenario's dynamics (lead times, investment rule, planned
+    capacity), as an ensemble member's does: the two runs differ only by their instruments.
 
     Returns the scenario's result, the counterfactual's result and the counterfactual scenario.
     """
@@ -41,7 +44,9 @@ def run_pair(scenario, against: str | None = None, progress: Callable[[Any], Non
     from reesim.simulate import simulate
 
     ref = against or scenario.counterfactual or "baseline"
-    cf_scenario = load_scenario(ref).model_copy(update={"horizon": scenario.horizon, "world": scenario.world})
+    cf_scenario = load_scenario(ref).model_copy(
+        update={"horizon": scenario.horizon, "world": scenario.world, "dynamics": scenario.dynamics}
+    )
     from reesim.scenario.checks import check_counterfactual
 
     check_counterfactual(cf_scenario, "--against" if against else "counterfactual")

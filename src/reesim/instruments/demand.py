@@ -20,9 +20,6 @@ from reesim.scenario.checks import regions_of
 from reesim.scenario.spec import DemandShift, MiningQuota, Scenario
 from reesim.world.world import World
 
-#: the sector of magnet buyers (the default world's), whose growth magnet makers plan for
-MAGNET_SECTOR = "magnet users"
-
 
 def parent_of_rows(world: World) -> np.ndarray:
     """Each demand row's parent sector: for a row split off for an end-user sector (e.g. defense)
@@ -67,25 +64,45 @@ def growth_factors(scenario: Scenario, world: World, when: dt.date, dt_years: fl
 
 
 def projected_growth(
-    scenario: Scenario, world: World, year: int, years: float, weights: np.ndarray, sector: str
+    scenario: Scenario, world: World, start: dt.date, years: float, weights: np.ndarray, sector: str
 ) -> float:
-    """Growth of ``sector``'s demand over the next ``years`` from ``year`` (quantity-weighted).
+    """Growth of ``sector``'s demand over ``years`` from ``start``, as investors read the scenario.
 
-    The scenario's growth paths (:func:`growth_factors`) as investors read them: the factor
-    by which the sector's demand at given prices grows from the middle of ``year`` to ``years``
-    later, weighted by ``weights`` (the quantities bought, one per demand row).
+    The scenario's growth paths (:func:`growth_factors`) compounded over spans cut at year
+    boundaries (a path's rate changes on 1 January), each span's factor the quantity-weighted
+    mean over the sector's demand rows.
+
+    Parameters
+    ----------
+    scenario, world : Scenario, World
+        Whose growth paths and demand rows.
+    start : datetime.date
+        Start of the projection (a step's midpoint).
+    years : float
+        Length of the projection (a lead time), years.
+    weights : numpy.ndarray
+        Quantity bought per demand row (the start world's), the weights of the mean.
+    sector : str
+        The sector whose demand is projected (its own rows and rows split off it).
+
+    Returns
+    -------
+    float
+        The growth factor (1 where the sector has no rows or no quantity).
     """
     d = world.demands
     rows = _follows(d["sector"].to_numpy(), parent_of_rows(world), sector)
     w = np.asarray(weights, dtype=float)[rows]
     if w.sum() <= 0:
         return 1.0
-    growth, k, left = 1.0, 0, years
+    growth, t, left = 1.0, start, years
     while left > 1e-9:
-        span = min(1.0, left)
-        f = growth_factors(scenario, world, dt.date(year + k, 7, 1), span)[rows]
+        year_end = dt.date(t.year + 1, 1, 1)
+        span = min(left, (year_end - t).days / 365.25)
+        f = growth_factors(scenario, world, t, span)[rows]
         growth *= float(np.dot(w, f) / w.sum())
-        k, left = k + 1, left - span
+        left -= span
+        t = year_end
     return growth
 
 

@@ -19,7 +19,7 @@ from reesim.scenario.spec import (
     PriceFloor,
     Scenario,
 )
-from reesim.world.world import PRIVATE_STOCK_SECTOR, World
+from reesim.world.world import MAGNET_SECTOR, PRIVATE_STOCK_SECTOR, World
 from reesim.yamlsafe import MAX_PROBLEMS, join_problems
 
 STAGE_PREFIX = {"concentrate": "concentrate:", "oxide": "oxide:", "metal": "metal:", "magnet": "magnet:"}
@@ -282,8 +282,14 @@ def check_scenario(scenario: Scenario, world: World, label: str = "scenario") ->
                     f"on {c} {o}->{d} between {max(ia.start, ib.start)} and {until}; "
                     "end one before the other starts or merge them"
                 )
-    for region in scenario.dynamics.planned_capacity:
-        _region(region, world, f"dynamics.planned_capacity.{region}", problems)
+    if "planned_capacity" in scenario.dynamics.model_fields_set:  # the default applies where it can
+        for region in scenario.dynamics.planned_capacity:
+            _region(region, world, f"dynamics.planned_capacity.{region}", problems)
+        if scenario.dynamics.planned_capacity and not (world.demands["sector"] == MAGNET_SECTOR).any():
+            problems.append(
+                f"dynamics.planned_capacity: the world has no {MAGNET_SECTOR!r} demand whose growth magnet "
+                "makers could plan for; give {} or a world with that sector"
+            )
     if problems:
         raise InputError(join_problems([f"{label}: {p}" for p in problems]))
 

@@ -83,14 +83,17 @@ def planned_order(
 ) -> float:
     """Capacity (kt/yr) a maker that keeps capacity ahead of demand orders in a step.
 
-    The flexible accelerator (Chenery, H.B., 1952, "Overcapacity and the acceleration principle",
-    *Econometrica* 20(1), 1-28): desired capacity at arrival is the output expected then
-    (``output x growth``, demand growth over the lead time) at the maker's usual
-    ``utilisation``; the order closes the gap left by the capacity in service and under
-    construction. Nothing is ordered for a maker that produces nothing or has no usual rate.
+    The acceleration principle with a capacity target (Chenery, H.B., 1952, "Overcapacity and
+    the acceleration principle", *Econometrica* 20(1), 1-28): desired capacity at arrival is
+    the output expected then (``output x growth``, demand growth over the lead time) at the
+    maker's usual ``utilisation``. The order closes the whole gap left by the capacity in service
+    and under construction each step (no partial adjustment: the only brake is the caller's limit
+    on capacity under construction). Nothing is ordered for a maker that produces nothing or has
+    no usual rate; a rate above 1 (output a hair above capacity in a solve) counts as 1.
     """
-    if output <= 0 or not 0 < utilisation <= 1:
+    if output <= 0 or utilisation <= 0:
         return 0.0
+    utilisation = min(utilisation, 1.0)
     return max(0.0, output * growth / utilisation - capacity - under_construction)
 
 

@@ -50,7 +50,8 @@ from reesim.simulate.tolls import Tolls
 from reesim.solve import routes as routes_mod
 from reesim.solve.backends import PiqpBackend
 from reesim.solve.equilibrium import solve_equilibrium
-from reesim.world.world import World
+from reesim.solve.solution import Solution
+from reesim.world.world import MAGNET_SECTOR, World
 
 
 def scenario_world(scenario: Scenario, base: World | None = None) -> World:
@@ -393,25 +394,45 @@ def start_run(
         ),
         first_price={},
         planned=_planned_utilisation(world, scenario, reference, base),
-        demand_weights=np.asarray(reference.quantities, dtype=float)[: len(world.demands)],
+        demand_weights=np.asarray(reference.quantities, dtype=float),
     )
     return run, state
 
 
-def _planned_utilisation(world: World, scenario: Scenario, reference, fixed: set) -> np.ndarray:
-    """The start world's utilisation of the processes of ``Dynamics.planned_capacity`` (0 elsewhere)."""
+def _planned_utilisation(
+    world: World, scenario: Scenario, reference: Solution, base_tranches: set[str]
+) -> np.ndarray:
+    """Usual utilisation of the makers that keep capacity ahead of demand (0 for other processes).
+
+    Parameters
+    ----------
+    world, scenario : World, Scenario
+        The run's start world and scenario (``Dynamics.planned_capacity`` names the regions and
+        stages; regions the world lacks are skipped, as the default names China).
+    reference : Solution
+        The start world's equilibrium, whose output over capacity is each maker's usual rate.
+    base_tranches : set of str
+        Cash-cost base tranches, which do not invest (named plants do not either).
+
+    Returns
+    -------
+    numpy.ndarray
+        Utilisation in (0, 1] per process (clipped at 1: a solver may return output a hair above
+        capacity), 0 where a process is not planned.
+    """
     p = world.processes
     act = reference.production.set_index("process")["activity"].reindex(p["process"]).fillna(0.0).to_numpy()
     cap = p["capacity"].to_numpy(dtype=float)
     wanted = scenario.dynamics.planned_capacity
     on = np.array(
         [
-            kind in wanted.get(region, ()) and pid not in fixed and not pid.startswith("project:")
+            kind in wanted.get(region, ()) and pid not in base_tranches and not pid.startswith("project:")
             for pid, region, kind in zip(p["process"], p["region"], p["kind"], strict=True)
         ]
     )
     on &= np.isfinite(cap) & (cap > 0)
-    return np.where(on, np.divide(act, cap, out=np.zeros_like(cap), where=cap > 0), 0.0)
+    used = np.divide(act, cap, out=np.zeros_like(cap), where=on)
+    return np.where(on, np.minimum(used, 1.0), 0.0)
 
 
 def phase_capacity(run: _Run, state: State, step: Step) -> State:
@@ -516,7 +537,7 @@ def phase_invest(run: _Run, state: State, step: Step, sol) -> State:
         )
         if run.planned[j] > 0:
             growth = demand_mod.projected_growth(
-                scenario, run.world, step.year, lead, run.demand_weights, demand_mod.MAGNET_SECTOR
+                scenario, run.world, step.mid, lead, run.demand_weights, MAGNET_SECTOR
             )
             plan = planned_order(sol.activity[j], state.capacity[j], building, run.planned[j], growth)
             room = max(0.0, dyn.max_under_construction * size - building)

@@ -58,6 +58,8 @@ STOCKPILE_RELEASE = "stock-release:"
 #: recipe or a lean grade (:func:`reesim.world.default_magnets._add_heavy_dose`)
 HEAVY_DOSE_SERVICE = "service:hre_dose"
 PRIVATE_STOCK_SECTOR = "private stock"
+#: the sector of magnet buyers in the default world, whose growth magnet makers plan for
+MAGNET_SECTOR = "magnet users"
 
 _COLUMNS = {
     "processes": ["process", "region", "kind", "capacity", "mc_intercept", "mc_slope"],
