@@ -75,13 +75,22 @@ def offtake_settings(scenario: Scenario, world: World, when: dt.date) -> dict[st
     return out
 
 
-def floor_price(world: World, inst: PriceFloor, prices: dict, outputs: pd.Series | None = None) -> float:
-    """Market price of the floor's goods in its region (output-weighted over the goods)."""
-    rows = producers(world, inst)
+def price_mix(rows: pd.DataFrame) -> tuple[list[str], list[float], float]:
+    """Goods and weights of a floor's market price: its producers' output coefficients by good.
+
+    ``rows`` are :func:`producers`' rows; the floor's price is ``sum(p_c w_c) / sum(w_c)`` over
+    the goods in its region (:func:`floor_price`).
+    """
     mix = rows.groupby("commodity")["coef"].sum()
-    if mix.sum() <= 0:
+    return list(mix.index), [float(w) for w in mix.to_numpy()], float(mix.sum())
+
+
+def floor_price(mix: tuple[list[str], list[float], float], region: str, prices: dict) -> float:
+    """Market price of a floor's goods in its region, output-weighted (``mix`` from :func:`price_mix`)."""
+    goods, weights, total = mix
+    if total <= 0:
         return 0.0
-    return float(sum(prices.get((c, inst.region), 0.0) * w for c, w in mix.items()) / mix.sum())
+    return float(sum(prices.get((c, region), 0.0) * w for c, w in zip(goods, weights, strict=True)) / total)
 
 
 def topup_reductions(world: World, topups: dict[int, float], scenario: Scenario) -> pd.Series:

@@ -8,6 +8,8 @@ agree (a damped fixed point), or bisected where output would pass the volume.
 
 from __future__ import annotations
 
+import numpy as np
+
 from reesim.errors import ModelFailure
 from reesim.instruments import support as support_mod
 from reesim.model.qp import update_qp
@@ -48,13 +50,23 @@ def solve_with_floors(wt: World, scenario: Scenario, qp0, backend, tol: float = 
     base_int = wt.processes["mc_intercept"].astype(float).to_numpy()
     pos = {pid: j for j, pid in enumerate(wt.processes["process"])}
 
+    # Read once per step (each was a pandas filter per iteration): every floor's producers, the
+    # goods mix that weights its price and its per-process reduction per USD/kg of top-up.
+    prods = {id(f): support_mod.producers(wt, f) for _, f in active}
+    mixes = {k: support_mod.price_mix(prods[id(f)]) for k, f in active}
+    unit_red = {
+        k: support_mod.topup_reductions(wt, {k: 1.0}, scenario).to_numpy(dtype=float) for k, _ in active
+    }
+
     def with_topups(topups: dict[int, float]) -> World:
-        red = support_mod.topup_reductions(wt, topups, scenario).to_numpy()
+        red = np.zeros(len(base_int))
+        for k, _ in floors:  # in the floors' order, as topup_reductions adds them
+            s = topups.get(k, 0.0)
+            if s > 0 and k in unit_red:
+                red = red + unit_red[k] * s
         p = wt.processes.copy()
         p["mc_intercept"] = base_int - red
         return wt.with_data(processes=p)
-
-    prods = {id(f): support_mod.producers(wt, f) for _, f in active}
 
     def output(sol, f) -> float:
         prod = prods[id(f)]
@@ -62,8 +74,10 @@ def solve_with_floors(wt: World, scenario: Scenario, qp0, backend, tol: float = 
         return float(sum(act[pos[pid]] * c for pid, c in zip(prod["process"], prod["coef"], strict=True)))
 
     def payments(sol) -> dict[int, float]:
+        prices = sol.price_map
         return {
-            k: max(0.0, f.floor_usd_per_kg - support_mod.floor_price(wt, f, sol.price_map)) for k, f in active
+            k: max(0.0, f.floor_usd_per_kg - support_mod.floor_price(mixes[k], f.region, prices))
+            for k, f in active
         }
 
     cap = {k: f.volume_tonnes_per_year / KT_TO_T for k, f in active}
