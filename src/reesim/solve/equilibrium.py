@@ -10,6 +10,8 @@ for import tariffs on a CIF basis), and repeat until the largest change is below
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pandas as pd
 
@@ -30,20 +32,42 @@ class ConvergenceError(ReesimError):
 SOLVE_FAILURES = (SolverError, ConvergenceError, GuardError)
 
 
+#: row positions by key, per table object (a step's floor and wedge iterations solve the same
+#: edges and nodes many times); a weak reference tells a live table from a reused ``id``
+_ROWS: dict[tuple[int, tuple[str, ...]], tuple[weakref.ref, dict]] = {}
+
+
+def _row_index(frame: pd.DataFrame, cols: tuple[str, ...]) -> dict:
+    """Position of each row of ``frame`` by the tuple of its ``cols`` (cached per table object)."""
+    key = (id(frame), cols)
+    hit = _ROWS.get(key)
+    if hit is not None and hit[0]() is frame:
+        return hit[1]
+    if len(_ROWS) > 256:  # drop the entries of tables that no longer exist
+        for k in [k for k, (ref, _) in _ROWS.items() if ref() is None]:
+            del _ROWS[k]
+    arrays = [frame[c].astype(str).to_numpy() for c in cols]
+    index = {k: i for i, k in enumerate(zip(*arrays, strict=True))}
+    _ROWS[key] = (weakref.ref(frame), index)
+    return index
+
+
+def _positions(index: dict, *columns: np.ndarray) -> np.ndarray:
+    return np.fromiter((index.get(k, -1) for k in zip(*columns, strict=True)), int, len(columns[0]))
+
+
 def _ad_valorem_terms(world: World, qp: QP) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Edge position, origin-node position, rate and CIF flag of every ad valorem row."""
     av = world.ad_valorem
     if av.empty:
         z = np.zeros(0, int)
         return z, z, np.zeros(0), np.zeros(0, bool)
-    e = world.edges
-    keys = pd.MultiIndex.from_frame(e[["commodity", "origin", "dest"]].astype(str))
-    pos = keys.get_indexer(pd.MultiIndex.from_frame(av[["commodity", "origin", "dest"]].astype(str)))
-    ok = pos >= 0
-    nodes = pd.MultiIndex.from_frame(qp.nodes)
-    origin_node = nodes.get_indexer(
-        pd.MultiIndex.from_arrays([av["commodity"].to_numpy(), av["origin"].to_numpy()])
+    com, org = av["commodity"].astype(str).to_numpy(), av["origin"].astype(str).to_numpy()
+    pos = _positions(
+        _row_index(world.edges, ("commodity", "origin", "dest")), com, org, av["dest"].astype(str).to_numpy()
     )
+    ok = pos >= 0
+    origin_node = _positions(_row_index(qp.nodes, ("commodity", "region")), com, org)
     return (
         pos[ok],
         origin_node[ok],
@@ -55,11 +79,11 @@ def _ad_valorem_terms(world: World, qp: QP) -> tuple[np.ndarray, np.ndarray, np.
 def _edge_nodes(world: World, qp: QP) -> tuple[np.ndarray, np.ndarray]:
     """Balance-row positions of every edge's origin and destination node."""
     e = world.edges
-    nodes = pd.MultiIndex.from_frame(qp.nodes)
-    com = e["commodity"].to_numpy()
+    nodes = _row_index(qp.nodes, ("commodity", "region"))
+    com = e["commodity"].astype(str).to_numpy()
     return (
-        nodes.get_indexer(pd.MultiIndex.from_arrays([com, e["origin"].to_numpy()])),
-        nodes.get_indexer(pd.MultiIndex.from_arrays([com, e["dest"].to_numpy()])),
+        _positions(nodes, com, e["origin"].astype(str).to_numpy()),
+        _positions(nodes, com, e["dest"].astype(str).to_numpy()),
     )
 
 
