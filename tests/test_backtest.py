@@ -297,12 +297,16 @@ US_DUTY_ROWS = {
     "us-ieepa-china-10": ("2025-02-04", "additional import tariff (fentanyl)"),
     "us-ieepa-china-20": ("2025-03-04", "additional import tariff (fentanyl)"),
     "us-ieepa-china-10-after-deal": ("2025-11-10", "additional import tariff (fentanyl) cut"),
+    "us-duties-magnets-145": ("2025-04-10", "reciprocal tariff on China"),
+    "us-duties-magnets-20-annex": ("2025-09-08", "reciprocal tariff exemption (Annex II)"),
+    "us-301-magnets": ("2026-02-24", "end of IEEPA duties"),
 }
 
 
 def test_us_duties_on_chinese_rare_earths_follow_their_event_rows():
     """No Section 301 duty on oxides or metals (rare earths left off Lists 3-4 and the 2024
-    critical minerals: sourced rows); the IEEPA duty 10 %, 20 %, 10 %; magnets 35 % from 2026."""
+    critical minerals: sourced rows); the IEEPA duty 10 %, 20 %, 10 %; the reciprocal tariff on
+    magnets only, until their Annex II exemption; Section 301 on magnets from 2026; IEEPA ended."""
     import datetime as dt
 
     from reesim.backtest.episode import load_episode
@@ -329,10 +333,15 @@ def test_us_duties_on_chinese_rare_earths_follow_their_event_rows():
 
     assert duty(dt.date(2024, 10, 15), "oxide:Nd") == 0.0  # the 2024 review did not touch rare earths
     assert duty(dt.date(2025, 2, 10), "oxide:Dy") == pytest.approx(0.10)
-    assert duty(dt.date(2025, 4, 1), "metal:Nd") == pytest.approx(0.20)
+    assert duty(dt.date(2025, 4, 20), "metal:Nd") == pytest.approx(0.20)  # Annex II: no reciprocal tariff
+    assert duty(dt.date(2025, 4, 20), "magnet:ndfeb") == pytest.approx(1.45)  # fentanyl 20 + reciprocal 125
+    assert duty(dt.date(2025, 6, 1), "magnet:ndfeb") == pytest.approx(0.30)
+    assert duty(dt.date(2025, 10, 1), "magnet:ndfeb") == pytest.approx(0.20)  # magnets in Annex II
     assert duty(dt.date(2025, 12, 1), "oxide:Nd") == pytest.approx(0.10)
     assert duty(dt.date(2025, 12, 1), "magnet:ndfeb") == pytest.approx(0.10)
     assert duty(dt.date(2026, 2, 1), "magnet:ndfeb") == pytest.approx(0.35)  # Section 301 + IEEPA
+    assert duty(dt.date(2026, 3, 1), "magnet:ndfeb") == pytest.approx(0.25)  # IEEPA struck down
+    assert duty(dt.date(2026, 3, 1), "oxide:Nd") == 0.0
 
 
 def test_fob_china_net_of_the_licence_rent_by_hand(short_run):
