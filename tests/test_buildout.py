@@ -40,6 +40,8 @@ def test_rows_use_the_vocabulary_and_every_plant_is_outside_china():
     assert set(m["milestone"]) <= MILESTONES
     assert set(m["stage"]) <= {"mining", "separation", "heavy_separation", "metal", "magnet"}
     assert "CHN" not in set(m["iso3"])
+    per_plant = m.groupby("plant_id")[["stage", "iso3"]].nunique()
+    assert (per_plant == 1).all().all()  # the record reads one stage and one country per plant
     dated = m[m["milestone"].isin(["capex_budget", "capex_actual", "nameplate_capacity", "annual_output"])]
     assert dated["value"].notna().all() and dated["unit"].notna().all()  # a figure always has its unit
 
@@ -59,12 +61,18 @@ def test_lead_times_by_hand(record):
     # e-VAC's magnet plant started after China's technology ban: the model adds the ban's years
     e = record.loc["evac_sumter"]
     assert e["under_ban"] and e["model_lead_years"] == dyn.lead_time_years["magnet"] + BAN_EXTRA_YEARS
-    # a year-only start (+-0.5 y) and a month-only first output (+-15 days)
-    assert e["lead_uncertainty_years"] == pytest.approx(
-        (365 + 30) / 365.25 / 2, abs=0.001
-    )  # 2024 is a leap year
+    # a month-only start (March 2024) and a month-only first output (December 2025): +-15 days each
+    assert e["lead_years"] == pytest.approx(_years(dt.date(2024, 3, 16), dt.date(2025, 12, 16)), abs=0.01)
+    assert e["lead_uncertainty_years"] == pytest.approx((30 + 30) / 365.25 / 2, abs=0.001)
     # Molycorp's restart is dated by its first feed (no saleable-output date in the record)
     assert record.loc["molycorp_mtpass", "output_basis"] == "first feed"
+    # MP's Stage II: from its 2019 announcement (no construction date) to its first separated
+    # NdPr in the third quarter of 2023
+    m = record.loc["mp_mtpass_stage2"]
+    assert m["start_basis"] == "announcement"
+    assert m["lead_years"] == pytest.approx(_years(dt.date(2019, 7, 2), dt.date(2023, 8, 16)), abs=0.01)
+    # a non-preferred row is not read: Neo Narva's two conflicting costs at opening
+    assert pd.isna(record.loc["neo_narva", "capex_last"])
     # Eneabba had no output when a source said so in December 2024: a lower bound, not a lead
     n = record.loc["iluka_eneabba"]
     assert pd.isna(n["lead_years"])

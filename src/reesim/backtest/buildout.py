@@ -122,6 +122,12 @@ def plant_record(ds) -> pd.DataFrame:
     banned_from = ban_date(ds)
     out = []
     for pid, rows in m.groupby("plant_id", sort=True):
+        for col in ("stage", "iso3"):  # what the lead time and the ban rule read: one per plant
+            if rows[col].nunique() != 1:
+                raise ValueError(
+                    f"plant_milestones: plant {pid} has rows with several {col} values "
+                    f"({', '.join(sorted(map(str, set(rows[col]))))}); one plant has one {col}"
+                )
         first = rows.iloc[0]
         start, basis = None, ""
         for milestone, label in START_BASES:

@@ -40,15 +40,15 @@ KINDS = {"uniform": 2, "triangular": 3, "normal": 2, "lognormal": 2, "discrete":
 #: lead-time ranges (years), drawn uniformly by default, and their basis. Mines: DESIGN §4
 #: (5-10 y; the build-out record has no new mine). Separation and magnets: the build-out record
 #: of plants outside China (``plant_milestones``, ``reesim world buildout``): separation took
-#: 0.9-4.0 years from start to first output (Lynas' heavy circuit and Molycorp's restart at the
+#: 0.9-4.1 years from start to first output (Lynas' heavy circuit and Molycorp's restart at the
 #: low end, MP's Stage II at the top; Eneabba had none 2.7 years after its investment decision,
-#: so DESIGN's 5 years stays the top); magnet plants 1.5-2.8 years (USA Rare Earth had none 3.0
+#: so DESIGN's 5 years stays the top); magnet plants 1.8-2.8 years (USA Rare Earth had none 3.0
 #: years after its announcement, so the top is 3.5 rather than DESIGN's 3).
 DESIGN_LEAD_TIMES = {"mining": (5.0, 10.0), "separation": (1.0, 5.0), "magnet": (1.0, 3.5)}
 LEAD_TIME_BASIS = {
     "mining": "DESIGN §4 lead-time range",
-    "separation": "build-out record: 0.9-4.0 y to first output, none yet at 2.7 y (plant_milestones)",
-    "magnet": "build-out record: 1.5-2.8 y to first output, none yet at 3.0 y (plant_milestones)",
+    "separation": "build-out record: 0.9-4.1 y to first output, none yet at 2.7 y (plant_milestones)",
+    "magnet": "build-out record: 1.8-2.8 y to first output, none yet at 3.0 y (plant_milestones)",
 }
 
 #: the quota-growth multiplier's default range and its basis: 0 holds China's quota at 270 kt (USGS
