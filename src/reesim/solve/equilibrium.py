@@ -48,6 +48,8 @@ def _row_index(frame: pd.DataFrame, cols: tuple[str, ...]) -> dict:
             del _ROWS[k]
     arrays = [frame[c].astype(str).to_numpy() for c in cols]
     index = {k: i for i, k in enumerate(zip(*arrays, strict=True))}
+    if len(index) != len(frame):  # a key on two rows would place a wedge on one of them silently
+        raise ValueError(f"duplicate ({', '.join(cols)}) keys in a table of {len(frame)} rows")
     _ROWS[key] = (weakref.ref(frame), index)
     return index
 
