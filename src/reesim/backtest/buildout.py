@@ -62,19 +62,22 @@ def ban_date(ds) -> dt.date:
     return min(first_day(str(d)) for d in rows["date"])
 
 
-def _latest(rows: pd.DataFrame, milestone: str) -> pd.Series | None:
-    r = rows[rows["milestone"] == milestone]
-    if r.empty:
-        return None
-    return r.assign(_mid=[_mid(d) for d in r["date"]]).sort_values("_mid").iloc[-1]
+def _dated(rows: pd.DataFrame) -> pd.DataFrame:
+    """A plant's rows in time order (period midpoints; a budget before an actual of the same day)."""
+    return rows.assign(
+        _mid=[_mid(d) for d in rows["date"]],
+        _rank=(rows["milestone"] == "capex_actual").astype(int),
+    ).sort_values(["_mid", "_rank"], kind="stable")
 
 
-def _earliest(rows: pd.DataFrame, milestone: str) -> pd.Series | None:
+def _first(rows: pd.DataFrame, milestone: str) -> pd.Series | None:
     r = rows[rows["milestone"] == milestone]
-    if r.empty:
-        return None
-    r = r.assign(_mid=[_mid(d) for d in r["date"]]).sort_values("_mid")
-    return r.iloc[0]
+    return None if r.empty else r.iloc[0]
+
+
+def _last(rows: pd.DataFrame, milestone: str) -> pd.Series | None:
+    r = rows[rows["milestone"] == milestone]
+    return None if r.empty else r.iloc[-1]
 
 
 #: what counts as a plant's start, in order of preference (the closest to the investment
@@ -87,7 +90,7 @@ START_BASES = (
 
 
 def _capex(capex: pd.DataFrame) -> tuple[float, float, str]:
-    """First budget and last figure (actual if any) in one currency, or NaN without both.
+    """First budget and last figure (actual if any) in one currency, or NaN without both (rows in time order).
 
     The currency is that of the latest figure; the first figure must be a budget and a later
     one must exist, so that the ratio compares a plan with what came of it.
@@ -113,8 +116,8 @@ def plant_record(ds) -> pd.DataFrame:
     the two periods) and ``lead_uncertainty_years`` (half the widths of the periods, e.g. a
     year-only date is +-0.5), ``waiting_years`` (a plant a source says had no output yet, the
     ``not_producing`` milestone: years from its start to that statement, a lower bound of its
-    lead time),
-    ``nameplate_unit``, ``capex_first``, ``capex_last``, ``capex_unit``, ``capex_overrun``
+    lead time), ``model_lead_years``, ``under_ban``, ``nameplate``, ``nameplate_unit`` (the
+    latest stated), ``capex_first``, ``capex_last``, ``capex_unit``, ``capex_overrun``
     (last figure over the first budget, same currency) and ``sources`` (source ids).
     """
     m = ds.table("plant_milestones", preferred=True)
@@ -122,28 +125,29 @@ def plant_record(ds) -> pd.DataFrame:
     banned_from = ban_date(ds)
     out = []
     for pid, rows in m.groupby("plant_id", sort=True):
-        for col in ("stage", "iso3"):  # what the lead time and the ban rule read: one per plant
+        for col in ("plant", "stage", "iso3"):  # what the record and the ban rule read: one per plant
             if rows[col].nunique() != 1:
                 raise ValueError(
                     f"plant_milestones: plant {pid} has rows with several {col} values "
                     f"({', '.join(sorted(map(str, set(rows[col]))))}); one plant has one {col}"
                 )
+        rows = _dated(rows)
         first = rows.iloc[0]
         start, basis = None, ""
         for milestone, label in START_BASES:
-            start = _earliest(rows, milestone)
+            start = _first(rows, milestone)
             if start is not None:
                 basis = label
                 break
-        output = _earliest(rows, "first_output")
+        output = _first(rows, "first_output")
         obasis = "first saleable output"
         if output is None:
-            output, obasis = _earliest(rows, "first_feed"), "first feed"
+            output, obasis = _first(rows, "first_feed"), "first feed"
         s_mid = _mid(start["date"]) if start is not None else None
         o_mid = _mid(output["date"]) if output is not None else None
         lead = (o_mid - s_mid).days / 365.25 if s_mid and o_mid else float("nan")
         # no output yet where a source says so: at least this long since the start (censored)
-        pending = _latest(rows, "not_producing")
+        pending = _last(rows, "not_producing")
         waiting = (
             (_mid(pending["date"]) - s_mid).days / 365.25
             if s_mid and o_mid is None and pending is not None
@@ -159,14 +163,8 @@ def plant_record(ds) -> pd.DataFrame:
             s_mid is not None and s_mid >= banned_from and first["iso3"] != "CHN" and stage in BAN_STAGES
         )
         model = dyn.lead_time_years[stage] + (ban_extra if under_ban else 0.0) if stage else float("nan")
-        plate = rows[rows["milestone"] == "nameplate_capacity"]
-        plate = plate.assign(_mid=[_mid(d) for d in plate["date"]]).sort_values("_mid")
-        capex = rows[rows["milestone"].isin(["capex_budget", "capex_actual"])]
-        capex = capex.assign(
-            _mid=[_mid(d) for d in capex["date"]],
-            _rank=(capex["milestone"] == "capex_actual").astype(int),  # a budget before a same-day actual
-        ).sort_values(["_mid", "_rank"], kind="stable")
-        c_first, c_last, c_unit = _capex(capex)
+        plate = _last(rows, "nameplate_capacity")
+        c_first, c_last, c_unit = _capex(rows[rows["milestone"].isin(["capex_budget", "capex_actual"])])
         out.append(
             {
                 "plant_id": pid,
@@ -183,8 +181,8 @@ def plant_record(ds) -> pd.DataFrame:
                 "lead_uncertainty_years": unc,
                 "model_lead_years": model,
                 "under_ban": under_ban,
-                "nameplate": float(plate.iloc[-1]["value"]) if len(plate) else float("nan"),
-                "nameplate_unit": str(plate.iloc[-1]["unit"]) if len(plate) else "",
+                "nameplate": float("nan") if plate is None else float(plate["value"]),
+                "nameplate_unit": "" if plate is None else str(plate["unit"]),
                 "capex_first": c_first,
                 "capex_last": c_last,
                 "capex_unit": c_unit,

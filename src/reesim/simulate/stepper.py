@@ -124,10 +124,16 @@ class Counterfactual:
         return cls(prices, flows, consumption, expected)
 
 
+def _reference_activity(world: World, reference) -> np.ndarray:
+    """Each process's output in the start world's equilibrium, in ``world.processes`` order (0 where none)."""
+    p = world.processes
+    return reference.production.set_index("process")["activity"].reindex(p["process"]).fillna(0.0).to_numpy()
+
+
 def _initial_state(world: World, scenario: Scenario, reference) -> State:
     p = world.processes
     n = len(p)
-    act = reference.production.set_index("process")["activity"].reindex(p["process"]).fillna(0.0).to_numpy()
+    act = _reference_activity(world, reference)
     lr = scenario.dynamics.learning_rate
     b = -math.log2(1.0 - lr) if lr > 0 else 0.0
     learns = (p["kind"].isin(["capacity", "metal", "magnet"]) & (p["region"] != "CHN")).to_numpy()
@@ -421,7 +427,7 @@ def _planned_utilisation(
         capacity), 0 where a process is not planned.
     """
     p = world.processes
-    act = reference.production.set_index("process")["activity"].reindex(p["process"]).fillna(0.0).to_numpy()
+    act = _reference_activity(world, reference)
     cap = p["capacity"].to_numpy(dtype=float)
     wanted = scenario.dynamics.planned_capacity
     on = np.array(
