@@ -240,7 +240,7 @@ EVENT_ROWS = {
     "cn-tariff-us-125": ("2025-04-12", "additional import tariff"),
     "cn-tariff-us-10": ("2025-05-14", "tariff reduction"),
     "mp-halts-china": ("2025-04-17", "halt of concentrate exports"),
-    "dod-ndpr-floor": ("2025-07-10", "equity, price floor, offtake, loan"),
+    "dod-ndpr-floor": ("2025-10-01", "price protection commenced"),
 }
 
 
@@ -289,7 +289,7 @@ def test_each_2025_event_row_drives_the_instrument_it_names():
     assert ("oxide:Dy", "JPN") in pol(dt.date(2025, 4, 20))["restricted"]
     floor = by_name["dod-ndpr-floor"]
     assert isinstance(floor, PriceFloor) and floor.floor_usd_per_kg == 110
-    assert floor.in_force(dt.date(2025, 7, 10)) and not floor.in_force(dt.date(2025, 7, 9))
+    assert floor.in_force(dt.date(2025, 10, 1)) and not floor.in_force(dt.date(2025, 9, 30))
 
 
 # U.S. duties of the episode, each a sourced policy_events row; in both runs (not shocks).
