@@ -228,6 +228,24 @@ def test_outside_china_price_change_is_a_fixed_basket_of_the_counterfactual_use(
     assert t.loc["outside China", "change_pct"] == pytest.approx(100.0)
     assert t.loc["inside China", "change_pct"] == pytest.approx(0.0)
 
+    # The same with Result objects, whose derived tables are memoised per pair: a caller that
+    # modifies the table it got does not change the next caller's, and another counterfactual
+    # gets its own table.
+    from reesim.simulate.result import Result
+
+    def result(price_a: float, use_a: float) -> Result:
+        ns = run(price_a, use_a)
+        return Result("r", {}, {"prices": ns.prices, "production": ns.production, "trade": ns.trade})
+
+    scen, cf_a, cf_b = result(300.0, 0.0), result(100.0, 10.0), result(150.0, 10.0)
+    first = price_table(scen, cf_a)
+    first["change_pct"] = -1.0
+    again = price_table(scen, cf_a).set_index("market")
+    assert again.loc["outside China", "change_pct"] == pytest.approx(100.0)
+    other = price_table(scen, cf_b).set_index("market")
+    assert other.loc["outside China", "usd_per_kg_cf"] == pytest.approx(125.0)
+    assert other.loc["outside China", "change_pct"] == pytest.approx(60.0)
+
 
 def test_units_at_risk_by_hand():
     """U.S. magnet users short by 90 t and defense by 10 t, Japan short by 50 t, China buying 20 t

@@ -84,7 +84,7 @@ def write_tables(
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
         if "parquet" in formats:
-            df.to_parquet(path.with_suffix(".parquet"), index=False)
+            _write_parquet(df, path.with_suffix(".parquet"))
             written.append(f"{name}.parquet")
         if "csv" in formats:
             spreadsheet_safe(df).to_csv(path.with_suffix(".csv"), index=False)
@@ -93,6 +93,16 @@ def write_tables(
         _workbook(folder / WORKBOOK, tables, units or {})
         written.append(WORKBOOK)
     return written
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    """``df.to_parquet(path, index=False)`` with the conversion on one thread: pandas lets pyarrow
+    start a thread pool for each table, which cost more than the conversion of a run's small
+    tables (0.05 s of 0.07 s for the flagship's 26 files). The file is the same."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False, nthreads=1), path)
 
 
 def _workbook(path: Path, tables: dict[str, pd.DataFrame], units: dict) -> None:
