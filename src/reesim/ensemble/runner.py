@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from reesim.ensemble.design import make_design
@@ -270,6 +271,17 @@ def _sobol(folder: Path, design: pd.DataFrame, names: list[str], seed: int) -> N
     out.to_parquet(folder / "sobol.parquet", index=False)
 
 
+def _pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pearson correlation of every column of ``x`` with every column of ``y`` (rows are
+    observations): ``cov / (sd_x sd_y)`` from centred columns, NaN where a column is constant."""
+    xc, yc = x - x.mean(axis=0), y - y.mean(axis=0)
+    sx, sy = np.sqrt((xc**2).sum(axis=0)), np.sqrt((yc**2).sum(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (xc.T @ yc) / np.outer(sx, sy)
+    r[~np.isfinite(r)] = np.nan
+    return np.clip(r, -1.0, 1.0)
+
+
 def _sensitivity(folder: Path, design: pd.DataFrame, names: list[str]) -> None:
     """Spearman rank correlation of each screened figure with each varied parameter."""
     keys = SCREEN_KEYS
@@ -279,15 +291,31 @@ def _sensitivity(folder: Path, design: pd.DataFrame, names: list[str]) -> None:
     varied = [n for n in names if params[n].nunique() > 1]
     rows = []
     if len(wide) >= 3 and varied:
-        for col in wide.columns:
-            f = wide[col]
-            ok = f.notna()
-            if ok.sum() < 3 or f[ok].nunique() < 2:
-                continue
-            # Spearman on the members that have the figure: rank within that subset
-            corr = params.loc[ok, varied].rank().corrwith(f[ok].rank())
-            for name, rho in corr.items():
-                rows.append((*col, name, float(rho), int(ok.sum())))
+        # Spearman on the members that have the figure, ranked within that subset. Figures
+        # with the same members are screened together: one rank of the parameters and one
+        # matrix product per set of members (pandas' corrwith per figure took 4 s for 433
+        # figures of 30 parameters, more than the members it screened).
+        values = wide.to_numpy(dtype=float)
+        present = ~np.isnan(values)
+        n_ok = present.sum(axis=0)
+        usable = [
+            j
+            for j in range(values.shape[1])
+            if n_ok[j] >= 3 and len(np.unique(values[present[:, j], j])) >= 2
+        ]
+        groups: dict[bytes, list[int]] = {}
+        for j in usable:
+            groups.setdefault(present[:, j].tobytes(), []).append(j)
+        found: dict[int, np.ndarray] = {}
+        for cols in groups.values():
+            ok = present[:, cols[0]]
+            x = params.loc[ok, varied].rank().to_numpy(dtype=float)
+            y = pd.DataFrame(values[ok][:, cols]).rank().to_numpy(dtype=float)
+            found.update(zip(cols, _pearson(x, y).T, strict=True))
+        for j in usable:
+            col = wide.columns[j]
+            for name, rho in zip(varied, found[j], strict=True):
+                rows.append((*col, name, float(rho), int(n_ok[j])))
     out = pd.DataFrame(rows, columns=[*keys, "parameter", "spearman", "n"])
     out["year"] = out["year"].astype("Int64")
     out.to_parquet(folder / "sensitivity.parquet", index=False)
