@@ -98,6 +98,11 @@ class WelfareAccount:
 
     def components(self, sol: Solution) -> pd.DataFrame:
         """Welfare components of one solved step: ``region, component, usd_million_per_year``."""
+        return pd.DataFrame(self.rows(sol), columns=["region", "component", "usd_million_per_year"])
+
+    def rows(self, sol: Solution) -> list[tuple[str, str, float]]:
+        """:meth:`components` as ``(region, component, usd_million_per_year)`` tuples, zeros left
+        out (a simulation records them each step and builds its table once)."""
         world, raw = sol.world, sol.raw
         n, n_p, n_d, R = self.n_nodes, self.n_p, self.n_d, len(self.regions)
         v = raw.x
@@ -155,13 +160,12 @@ class WelfareAccount:
             out[:, 4] += np.bincount(self.eu_reg[made], weights=amount[made], minlength=R)
         if (self.quad > 0).any():
             out[:, 5] = np.bincount(self.e_orig, weights=0.5 * self.quad * f * f, minlength=R)
-        rows = [
+        return [
             (self.regions[i], c, float(out[i, j]))
             for i in range(R)
             for j, c in enumerate(COMPONENTS)
             if out[i, j] != 0.0
         ]
-        return pd.DataFrame(rows, columns=["region", "component", "usd_million_per_year"])
 
 
 def step_welfare(sol: Solution) -> pd.DataFrame:
