@@ -16,6 +16,7 @@ import datetime as dt
 
 import numpy as np
 
+from reesim.memo import memo_of
 from reesim.scenario.checks import regions_of
 from reesim.scenario.spec import DemandShift, MiningQuota, Scenario
 from reesim.world.world import World
@@ -46,20 +47,28 @@ def growth_rate(inst: DemandShift | MiningQuota, year: int) -> float:
     return rate
 
 
+def _shift_rows(world: World, inst: DemandShift) -> np.ndarray:
+    """The demand rows a shift moves (its sector's rows and those split off it, in its regions),
+    memoised per world object and (sector, regions): a simulation asks every step, and the
+    planned-capacity rule once more per year of lead time."""
+    memo = memo_of(world).setdefault("demand_shift_rows", {})
+    key = (inst.sector, inst.regions if isinstance(inst.regions, str) else tuple(inst.regions))
+    if key not in memo:
+        d = world.demands
+        regions = regions_of(inst.regions, world, "")
+        memo[key] = (
+            _follows(d["sector"].to_numpy(), parent_of_rows(world), inst.sector)
+            & d["region"].isin(regions).to_numpy()
+        )
+    return memo[key]
+
+
 def growth_factors(scenario: Scenario, world: World, when: dt.date, dt_years: float) -> np.ndarray:
     """Per-demand growth over one step (multiplies the quantity at each price)."""
-    d = world.demands
-    factor = np.ones(len(d))
-    own = parent = None  # read once per call
+    factor = np.ones(len(world.demands))
     for inst in scenario.instruments:
         if isinstance(inst, DemandShift) and inst.in_force(when):
-            if own is None:
-                own, parent = d["sector"].to_numpy(), parent_of_rows(world)
-            mask = (
-                _follows(own, parent, inst.sector)
-                & d["region"].isin(regions_of(inst.regions, world, "")).to_numpy()
-            )
-            factor[mask] *= (1.0 + growth_rate(inst, when.year)) ** dt_years
+            factor[_shift_rows(world, inst)] *= (1.0 + growth_rate(inst, when.year)) ** dt_years
     return factor
 
 
@@ -90,8 +99,10 @@ def projected_growth(
     float
         The growth factor (1 where the sector has no rows or no quantity).
     """
-    d = world.demands
-    rows = _follows(d["sector"].to_numpy(), parent_of_rows(world), sector)
+    memo = memo_of(world).setdefault("sector_rows", {})
+    if sector not in memo:
+        memo[sector] = _follows(world.demands["sector"].to_numpy(), parent_of_rows(world), sector)
+    rows = memo[sector]
     w = np.asarray(weights, dtype=float)[rows]
     if w.sum() <= 0:
         return 1.0
