@@ -55,8 +55,11 @@ def test_run_writes_csv_and_a_workbook_with_every_table(capsys, tmp_path):
     pq = pd.read_parquet(out_dir / "prices.parquet")
     csv = pd.read_csv(out_dir / "prices.csv")
     xl = book["prices"]
-    assert csv["usd_per_kg"].to_numpy() == pytest.approx(pq["usd_per_kg"].to_numpy(), rel=1e-12)
-    assert xl["usd_per_kg"].to_numpy() == pytest.approx(pq["usd_per_kg"].to_numpy(), rel=1e-12)
+    assert csv["usd_per_kg"].to_numpy() == pytest.approx(pq["usd_per_kg"].to_numpy(), rel=1e-12, nan_ok=True)
+    assert xl["usd_per_kg"].to_numpy() == pytest.approx(pq["usd_per_kg"].to_numpy(), rel=1e-12, nan_ok=True)
+    # A price the solution does not pin (determined false) is written empty, and only such a price.
+    assert pq["usd_per_kg"].isna().to_numpy().tolist() == (~pq["determined"]).to_numpy().tolist()
+    assert pq["usd_per_kg"].isna().any() and pq["usd_per_kg"].notna().any()
     # The impact tables come too, and the units of the run are on the contents sheet.
     assert (out_dir / "welfare.csv").is_file() and "welfare" in set(contents["table"])
     assert contents["table"].astype(str).str.startswith("unit of").any()
@@ -126,7 +129,10 @@ def test_compare_aligns_runs_with_different_horizons(capsys, tmp_path):
     ih = json.loads((tmp_path / "c" / "impacts.json").read_text())
     assert ih["periods_compared"] == {"first": "2025", "last": "2026", "count": 2}
     # Same scenario on the common years: no price differs.
-    assert prices["usd_per_kg"].to_numpy() == pytest.approx(prices["usd_per_kg_cf"].to_numpy(), rel=1e-6)
+    assert prices["usd_per_kg"].to_numpy() == pytest.approx(
+        prices["usd_per_kg_cf"].to_numpy(), rel=1e-6, nan_ok=True
+    )
+    assert (prices["usd_per_kg"].isna() == prices["usd_per_kg_cf"].isna()).all()
 
 
 def test_compare_refuses_different_steps(capsys, tmp_path):

@@ -246,6 +246,15 @@ def test_outside_china_price_change_is_a_fixed_basket_of_the_counterfactual_use(
     assert other.loc["outside China", "usd_per_kg_cf"] == pytest.approx(125.0)
     assert other.loc["outside China", "change_pct"] == pytest.approx(60.0)
 
+    # A price its own solution leaves open (determined false) is not shown: that run's column
+    # is empty and the change too; the other run's determined price stays.
+    loose = result(300.0, 0.0)
+    loose._tables["prices"].loc[loose._tables["prices"]["region"] == "CHN", "determined"] = False
+    t = price_table(loose, cf_a).set_index("market")
+    assert pd.isna(t.loc["inside China", "usd_per_kg"]) and pd.isna(t.loc["inside China", "change_pct"])
+    assert t.loc["inside China", "usd_per_kg_cf"] == pytest.approx(50.0)
+    assert not t.loc["inside China", "determined"] and t.loc["outside China", "determined"]
+
 
 def test_units_at_risk_by_hand():
     """U.S. magnet users short by 90 t and defense by 10 t, Japan short by 50 t, China buying 20 t

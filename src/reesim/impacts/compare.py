@@ -171,7 +171,10 @@ def price_table(res: Result, cf: Result) -> pd.DataFrame:
 
     ``determined`` is true where both prices are pinned by their solutions and finite;
     ``change_pct`` of the other rows means nothing (a price in an interval, e.g. a market
-    with no trade and no consumption in that period) and is left NaN.
+    with no trade and no consumption in that period) and is left NaN. A run's own price that
+    its solution does not pin is left NaN too (``usd_per_kg`` or ``usd_per_kg_cf``): the
+    solver's point of the interval can be anything above it, up to millions of USD/kg for a
+    heavy-RE residue no one buys, and would read as a price in a table or a chart.
     """
     return _memoised(res, "price_table", lambda: _price_table(res, cf), other=cf)
 
@@ -180,6 +183,8 @@ def _price_table(res: Result, cf: Result) -> pd.DataFrame:
     basket = apparent_use(cf)
     a, b = market_prices(res, basket), market_prices(cf, basket)
     m = a.merge(b, on=["period", "year", "commodity", "market"], suffixes=("", "_cf"))
+    m.loc[~m["determined"], "usd_per_kg"] = np.nan
+    m.loc[~m["determined_cf"], "usd_per_kg_cf"] = np.nan
     m["determined"] = m.pop("determined") & m.pop("determined_cf")
     m["change_pct"] = 100 * (m["usd_per_kg"] / m["usd_per_kg_cf"].where(m["usd_per_kg_cf"] > 1e-9) - 1)
     m.loc[~m["determined"], "change_pct"] = np.nan

@@ -143,7 +143,10 @@ def write_run(
     tables: dict[str, pd.DataFrame] = {}
     for key, res in results.items():
         for name in TABLES:
-            tables[name if key == "scenario" else f"{key}/{name}"] = res.table(name)
+            df = res.table(name)
+            if name == "prices" and "determined" in df.columns:
+                df = written_prices(df)
+            tables[name if key == "scenario" else f"{key}/{name}"] = df
     tables.update(extra or {})
     with atomic_folder(directory) as tmp:
         write_tables(tmp, tables, formats, summary.get("units"))
@@ -153,6 +156,16 @@ def write_run(
         (tmp / "scenario.resolved.yaml").write_text(scenario_yaml)
         if finish is not None:
             finish(tmp)
+
+
+def written_prices(prices: pd.DataFrame) -> pd.DataFrame:
+    """The prices table as written to a run folder: ``usd_per_kg`` empty where ``determined`` is
+    false. Such a price is one point of an interval the solution leaves open (no consumption and
+    no trade in that market and period); the solver's point means nothing and can be absurd
+    (millions of USD/kg for a residue no one buys), so a table or a spreadsheet shows a gap."""
+    out = prices.copy()
+    out.loc[~out["determined"].astype(bool), "usd_per_kg"] = float("nan")
+    return out
 
 
 def json_finite(value):
