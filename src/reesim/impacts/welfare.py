@@ -45,21 +45,39 @@ COMPONENTS = (
 )
 
 
+def _keys(df: pd.DataFrame, cols: list[str]) -> list[tuple]:
+    """The rows of ``df[cols]`` as tuples of str."""
+    return list(zip(*(df[c].astype(str).tolist() for c in cols), strict=True))
+
+
+def _positions(index: dict[tuple, int], keys: list[tuple]) -> np.ndarray:
+    """Position of each key in ``index`` (-1 where absent): a dict of a few thousand tuples,
+    where a pandas MultiIndex of str columns cost most of a run's start-up accounting."""
+    return np.fromiter((index.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+
+
 class WelfareAccount:
     """Index arrays of a world's structure, built once and reused for every step's accounting."""
 
     def __init__(self, world, qp) -> None:
         self.regions = list(world.regions)
         ridx = {r: i for i, r in enumerate(self.regions)}
-        node = pd.MultiIndex.from_frame(qp.nodes)
         d, p, io, e = world.demands, world.processes, world.io, world.edges
-        self.d_node = node.get_indexer(pd.MultiIndex.from_frame(d[["commodity", "region"]]))
-        self.d_reg = d["region"].map(ridx).to_numpy()
+        self.node_pos = {k: i for i, k in enumerate(_keys(qp.nodes, ["commodity", "region"]))}
+        self.d_node = _positions(self.node_pos, _keys(d, ["commodity", "region"]))
+        self.d_reg = _positions({(r,): i for r, i in ridx.items()}, _keys(d, ["region"]))
         self.public = d["sector"].isin(PUBLIC_BUYERS).to_numpy()
-        region_of = dict(zip(p["process"], p["region"], strict=True))
-        self.io_proc = pd.Index(p["process"]).get_indexer(io["process"])
-        self.io_node = node.get_indexer(
-            pd.MultiIndex.from_arrays([io["commodity"].to_numpy(), io["process"].map(region_of).to_numpy()])
+        region_of = dict(zip(p["process"].astype(str), p["region"].astype(str), strict=True))
+        proc_pos = {(q,): i for i, q in enumerate(p["process"].astype(str))}
+        io_proc = [str(q) for q in io["process"]]
+        self.io_proc = _positions(proc_pos, [(q,) for q in io_proc])
+        self.io_node = _positions(
+            self.node_pos,
+            list(
+                zip(
+                    io["commodity"].astype(str).tolist(), [region_of.get(q, "") for q in io_proc], strict=True
+                )
+            ),
         )
         self.io_coef = io["coef"].astype(float).to_numpy()
         self.p_reg = p["region"].map(ridx).to_numpy()
@@ -68,21 +86,16 @@ class WelfareAccount:
         self.e_dest = e["dest"].map(ridx).to_numpy()
         self.transport = e["transport"].astype(float).to_numpy()
         self.quad = world.congestion + e["route_quad"].astype(float).to_numpy()
-        self.edge_keys = pd.MultiIndex.from_frame(e[["commodity", "origin", "dest"]].astype(str))
-        self.node = node
+        self.edge_pos = {k: i for i, k in enumerate(_keys(e, ["commodity", "origin", "dest"]))}
         m = world.quota_members
-        self.m_edge = self.edge_keys.get_indexer(
-            pd.MultiIndex.from_frame(m[["commodity", "origin", "dest"]].astype(str))
-        )
+        self.m_edge = _positions(self.edge_pos, _keys(m, ["commodity", "origin", "dest"]))
         self.m_quota = pd.Index(world.quotas["quota"]).get_indexer(m["quota"])
         self.m_orig = m["origin"].map(ridx).to_numpy()
         self.m_coef = m["coef"].astype(float).to_numpy()  # quota unit per unit of flow (content)
         self.n_nodes, self.n_p, self.n_d = qp.n_nodes, qp.n_proc, qp.n_dem
         self.quota_rows, self.origin_rows = qp.quota_rows, qp.origin_rows
         o = world.origin_rules
-        self.o_edge = self.edge_keys.get_indexer(
-            pd.MultiIndex.from_frame(o[["commodity", "via", "dest"]].astype(str))
-        )
+        self.o_edge = _positions(self.edge_pos, _keys(o, ["commodity", "via", "dest"]))
         self.o_via = o["via"].map(ridx).to_numpy()
         # End-use exclusions: the excluded users pay the row's dual on what they buy (a loss of
         # consumer surplus) and the destination's own producers receive it on their output. The
@@ -124,17 +137,12 @@ class WelfareAccount:
         f = v[n_p + n_d :]
         av = world.ad_valorem
         if len(av):
-            epos = self.edge_keys.get_indexer(
-                pd.MultiIndex.from_frame(av[["commodity", "origin", "dest"]].astype(str))
-            )
+            keys = _keys(av, ["commodity", "origin", "dest"])
+            epos = _positions(self.edge_pos, keys)
             ok = epos >= 0
             epos = epos[ok]
             cif = av["base"].to_numpy()[ok] == "cif"
-            p_o = prices[
-                self.node.get_indexer(
-                    pd.MultiIndex.from_arrays([av["commodity"].to_numpy()[ok], av["origin"].to_numpy()[ok]])
-                )
-            ]
+            p_o = prices[_positions(self.node_pos, [k[:2] for k, good in zip(keys, ok, strict=True) if good])]
             revenue = (
                 av["rate"].to_numpy(dtype=float)[ok]
                 * (p_o + np.where(cif, self.transport[epos], 0.0))
