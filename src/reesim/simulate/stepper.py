@@ -95,21 +95,22 @@ class Counterfactual:
 
     @classmethod
     def from_result(cls, res: Result) -> Counterfactual:
-        """The counterfactual's prices, flows and consumption by period, each one pass over its table."""
+        """The counterfactual's prices, flows and consumption by period, each one pass over its table
+        (columns read as lists: iterating pandas' Arrow-backed strings cost 16 ms per run)."""
         prices: dict[str, dict] = {}
         p = res.prices
-        for period, c, r, v in zip(p["period"], p["commodity"], p["region"], p["usd_per_kg"], strict=True):
+        for period, c, r, v in zip(*_lists(p, "period", "commodity", "region", "usd_per_kg"), strict=True):
             prices.setdefault(period, {})[(c, r)] = v
         flows: dict[str, dict] = {}
         t = res.trade
         for period, c, o, d, v in zip(
-            t["period"], t["commodity"], t["exporter"], t["importer"], t["tonnes_per_year"], strict=True
+            *_lists(t, "period", "commodity", "exporter", "importer", "tonnes_per_year"), strict=True
         ):
             flows.setdefault(period, {})[(c, o, d)] = v / KT_TO_T
         consumption: dict[str, dict] = {}
         cons = res.consumption
         for period, c, r, v in zip(
-            cons["period"], cons["commodity"], cons["region"], cons["tonnes_per_year"], strict=True
+            *_lists(cons, "period", "commodity", "region", "tonnes_per_year"), strict=True
         ):
             here = consumption.setdefault(period, {})
             here[(c, r)] = here.get((c, r), 0.0) + v / KT_TO_T
@@ -118,10 +119,15 @@ class Counterfactual:
         if "expected_usd_per_kg" in st.columns:
             st = st[(st["kind"] == "private") & st["expected_usd_per_kg"].notna()]
             for period, h, c, v in zip(
-                st["period"], st["holder"], st["commodity"], st["expected_usd_per_kg"], strict=True
+                *_lists(st, "period", "holder", "commodity", "expected_usd_per_kg"), strict=True
             ):
                 expected.setdefault(period, {})[(h, c)] = v
         return cls(prices, flows, consumption, expected)
+
+
+def _lists(df: pd.DataFrame, *cols: str) -> list[list]:
+    """Columns of ``df`` as Python lists (for loops over rows)."""
+    return [df[c].tolist() for c in cols]
 
 
 def _reference_activity(world: World, reference) -> np.ndarray:
