@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from reesim.model.qp import edge_tuples, key_positions
 from reesim.solve.solution import Solution
 from reesim.world.world import PRIVATE_STOCK_SECTOR, STOCK_KIND
 
@@ -45,17 +46,6 @@ COMPONENTS = (
 )
 
 
-def _keys(df: pd.DataFrame, cols: list[str]) -> list[tuple]:
-    """The rows of ``df[cols]`` as tuples of str."""
-    return list(zip(*(df[c].astype(str).tolist() for c in cols), strict=True))
-
-
-def _positions(index: dict[tuple, int], keys: list[tuple]) -> np.ndarray:
-    """Position of each key in ``index`` (-1 where absent): a dict of a few thousand tuples,
-    where a pandas MultiIndex of str columns cost most of a run's start-up accounting."""
-    return np.fromiter((index.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
-
-
 class WelfareAccount:
     """Index arrays of a world's structure, built once and reused for every step's accounting."""
 
@@ -63,22 +53,14 @@ class WelfareAccount:
         self.regions = list(world.regions)
         ridx = {r: i for i, r in enumerate(self.regions)}
         d, p, io, e = world.demands, world.processes, world.io, world.edges
-        self.node_pos = {k: i for i, k in enumerate(_keys(qp.nodes, ["commodity", "region"]))}
-        self.d_node = _positions(self.node_pos, _keys(d, ["commodity", "region"]))
-        self.d_reg = _positions({(r,): i for r, i in ridx.items()}, _keys(d, ["region"]))
+        node_cols = ("commodity", "region")
+        self.node_pos = {k: i for i, k in enumerate(edge_tuples(qp.nodes, node_cols))}
+        self.d_node = key_positions(self.node_pos, edge_tuples(d, node_cols))
+        self.d_reg = d["region"].map(ridx).to_numpy()
         self.public = d["sector"].isin(PUBLIC_BUYERS).to_numpy()
-        region_of = dict(zip(p["process"].astype(str), p["region"].astype(str), strict=True))
-        proc_pos = {(q,): i for i, q in enumerate(p["process"].astype(str))}
-        io_proc = [str(q) for q in io["process"]]
-        self.io_proc = _positions(proc_pos, [(q,) for q in io_proc])
-        self.io_node = _positions(
-            self.node_pos,
-            list(
-                zip(
-                    io["commodity"].astype(str).tolist(), [region_of.get(q, "") for q in io_proc], strict=True
-                )
-            ),
-        )
+        self.io_proc = pd.Index(p["process"]).get_indexer(io["process"])
+        io_region = io["process"].map(dict(zip(p["process"], p["region"], strict=True)))
+        self.io_node = key_positions(self.node_pos, edge_tuples(io.assign(region=io_region), node_cols))
         self.io_coef = io["coef"].astype(float).to_numpy()
         self.p_reg = p["region"].map(ridx).to_numpy()
         self.producing = (p["kind"] != STOCK_KIND).to_numpy()
@@ -86,16 +68,16 @@ class WelfareAccount:
         self.e_dest = e["dest"].map(ridx).to_numpy()
         self.transport = e["transport"].astype(float).to_numpy()
         self.quad = world.congestion + e["route_quad"].astype(float).to_numpy()
-        self.edge_pos = {k: i for i, k in enumerate(_keys(e, ["commodity", "origin", "dest"]))}
+        self.edge_pos = {k: i for i, k in enumerate(edge_tuples(e))}
         m = world.quota_members
-        self.m_edge = _positions(self.edge_pos, _keys(m, ["commodity", "origin", "dest"]))
+        self.m_edge = key_positions(self.edge_pos, edge_tuples(m))
         self.m_quota = pd.Index(world.quotas["quota"]).get_indexer(m["quota"])
         self.m_orig = m["origin"].map(ridx).to_numpy()
         self.m_coef = m["coef"].astype(float).to_numpy()  # quota unit per unit of flow (content)
         self.n_nodes, self.n_p, self.n_d = qp.n_nodes, qp.n_proc, qp.n_dem
         self.quota_rows, self.origin_rows = qp.quota_rows, qp.origin_rows
         o = world.origin_rules
-        self.o_edge = _positions(self.edge_pos, _keys(o, ["commodity", "via", "dest"]))
+        self.o_edge = key_positions(self.edge_pos, edge_tuples(o, ("commodity", "via", "dest")))
         self.o_via = o["via"].map(ridx).to_numpy()
         # End-use exclusions: the excluded users pay the row's dual on what they buy (a loss of
         # consumer surplus) and the destination's own producers receive it on their output. The
@@ -137,12 +119,14 @@ class WelfareAccount:
         f = v[n_p + n_d :]
         av = world.ad_valorem
         if len(av):
-            keys = _keys(av, ["commodity", "origin", "dest"])
-            epos = _positions(self.edge_pos, keys)
+            keys = edge_tuples(av)
+            epos = key_positions(self.edge_pos, keys)
             ok = epos >= 0
             epos = epos[ok]
             cif = av["base"].to_numpy()[ok] == "cif"
-            p_o = prices[_positions(self.node_pos, [k[:2] for k, good in zip(keys, ok, strict=True) if good])]
+            p_o = prices[
+                key_positions(self.node_pos, [k[:2] for k, good in zip(keys, ok, strict=True) if good])
+            ]
             revenue = (
                 av["rate"].to_numpy(dtype=float)[ok]
                 * (p_o + np.where(cif, self.transport[epos], 0.0))

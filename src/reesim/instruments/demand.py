@@ -47,19 +47,24 @@ def growth_rate(inst: DemandShift | MiningQuota, year: int) -> float:
     return rate
 
 
+def _sector_rows(world: World, sector: str) -> np.ndarray:
+    """The demand rows of ``sector`` and those split off it (:func:`_follows`), memoised per world
+    object: a simulation asks every step, and the planned-capacity rule once more per year of
+    lead time."""
+    memo = memo_of(world).setdefault("sector_rows", {})
+    if sector not in memo:
+        memo[sector] = _follows(world.demands["sector"].to_numpy(), parent_of_rows(world), sector)
+    return memo[sector]
+
+
 def _shift_rows(world: World, inst: DemandShift) -> np.ndarray:
-    """The demand rows a shift moves (its sector's rows and those split off it, in its regions),
-    memoised per world object and (sector, regions): a simulation asks every step, and the
-    planned-capacity rule once more per year of lead time."""
+    """The demand rows a shift moves: its sector's rows (:func:`_sector_rows`) in its regions,
+    memoised per world object and (sector, regions)."""
     memo = memo_of(world).setdefault("demand_shift_rows", {})
     key = (inst.sector, inst.regions if isinstance(inst.regions, str) else tuple(inst.regions))
     if key not in memo:
-        d = world.demands
         regions = regions_of(inst.regions, world, "")
-        memo[key] = (
-            _follows(d["sector"].to_numpy(), parent_of_rows(world), inst.sector)
-            & d["region"].isin(regions).to_numpy()
-        )
+        memo[key] = _sector_rows(world, inst.sector) & world.demands["region"].isin(regions).to_numpy()
     return memo[key]
 
 
@@ -99,10 +104,7 @@ def projected_growth(
     float
         The growth factor (1 where the sector has no rows or no quantity).
     """
-    memo = memo_of(world).setdefault("sector_rows", {})
-    if sector not in memo:
-        memo[sector] = _follows(world.demands["sector"].to_numpy(), parent_of_rows(world), sector)
-    rows = memo[sector]
+    rows = _sector_rows(world, sector)
     w = np.asarray(weights, dtype=float)[rows]
     if w.sum() <= 0:
         return 1.0

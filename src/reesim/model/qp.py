@@ -131,17 +131,20 @@ def _edge_keys(df: pd.DataFrame) -> pd.MultiIndex:
     return pd.MultiIndex.from_frame(df[["commodity", "origin", "dest"]].astype(str))
 
 
-def edge_tuples(
-    df: pd.DataFrame, cols: tuple[str, str, str] = ("commodity", "origin", "dest")
-) -> list[tuple]:
-    """The (commodity, from, to) of each row as plain tuples of str (a few hundred rows: faster than a MultiIndex)."""
+def edge_tuples(df: pd.DataFrame, cols: tuple[str, ...] = ("commodity", "origin", "dest")) -> list[tuple]:
+    """The key columns ``cols`` (by default an edge's commodity, from, to) of each row as plain
+    tuples of str (a few thousand rows: faster to look up in a dict than a MultiIndex)."""
     return list(zip(*(df[c].astype(str).tolist() for c in cols), strict=True))
+
+
+def key_positions(index: dict[tuple, int], keys: list[tuple]) -> np.ndarray:
+    """Position of each key in ``index`` (key -> position), -1 where absent."""
+    return np.fromiter((index.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
 
 
 def _edge_lookup(edges: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
     """Position in ``edges`` of each row of ``frame`` (commodity, origin, dest), -1 where absent."""
-    pos = {k: i for i, k in enumerate(edge_tuples(edges))}
-    return np.array([pos.get(k, -1) for k in edge_tuples(frame)], dtype=np.int64)
+    return key_positions({k: i for i, k in enumerate(edge_tuples(edges))}, edge_tuples(frame))
 
 
 def _edge_positions(
