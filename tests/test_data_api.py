@@ -152,3 +152,20 @@ def test_magnet_kilograms_carry_the_value_they_cover():
     c = rd.table("trade_flows", reporter_iso3="USA", hs_code="2846", flow="import")
     c = c[c["quantity_value_usd"].notna()]
     assert len(c) > 300 and (c["quantity_value_usd"] == c["value_usd"]).all()
+
+
+def test_a_kept_selection_is_a_fresh_copy_and_views_keep_their_own_rows(ds):
+    # The dataset keeps each query's rows (the store is read-only): a caller that changes
+    # what it got must not change what the next caller gets.
+    first = ds.table("mine_production", iso3="CHN")
+    n, total = len(first), first["production_t_reo"].sum()
+    first.loc[:, "production_t_reo"] = -1.0
+    first.drop(first.index, inplace=True)
+    again = ds.table("mine_production", iso3="CHN")
+    assert len(again) == n and again["production_t_reo"].sum() == total
+    # A vintage view shares the cache but not the rows: the same selection differs by date.
+    view = ds.as_of("2020-06-30")
+    early = view.table("mine_production", iso3="CHN")
+    assert 0 < len(early) < n and early["year"].max() <= 2019
+    assert len(ds.table("mine_production", iso3="CHN")) == n
+    assert len(ds.as_of("2020-06-30").table("mine_production", iso3="CHN")) == len(early)

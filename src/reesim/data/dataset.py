@@ -51,6 +51,9 @@ class Dataset:
     _con: duckdb.DuckDBPyConnection | None = field(init=False, default=None, repr=False)
     #: distinct values by (table, column), read once: the store is read-only
     _distinct: dict = field(init=False, default_factory=dict, repr=False)
+    #: query results by (SQL, parameters), read once (the store is read-only); callers get copies
+    _frames: dict = field(init=False, default_factory=dict, repr=False)
+    _iso_codes: frozenset | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.registry = load_registry(self.schema_dir)
@@ -141,7 +144,20 @@ class Dataset:
             where.append(cond)
             params += p
         sql = f'SELECT * FROM "{name}"' + (f" WHERE {' AND '.join(where)}" if where else "")
-        return self.connect().execute(sql, params).df()
+        return self._query(sql, params)
+
+    def _query(self, sql: str, params: list[Any]) -> pd.DataFrame:
+        """The rows of ``sql``: queried once per dataset object and kept (the store is read-only:
+        a world build asks for the same selections every time), a copy returned each call.
+
+        The key is the full SQL with its parameters, which include an as-of view's date and
+        exceptions, so views (which share this cache with their dataset) never see each other's rows.
+        """
+        key = (sql, tuple(params))
+        frame = self._frames.get(key)
+        if frame is None:
+            frame = self._frames[key] = self.connect().execute(sql, params).df()
+        return frame.copy()
 
     def _as_of_preferred(self, name: str, where: list[str], params: list[Any]) -> pd.DataFrame:
         """Rows visible on the as-of date, with ``preferred`` re-derived among them.
@@ -167,7 +183,7 @@ class Dataset:
             f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} FROM r"
             + (f" WHERE {' AND '.join(where)}" if where else "")
         )
-        return self.connect().execute(sql, vparams + params).df()
+        return self._query(sql, vparams + params)
 
     def cite(self, name: str, **key: Any) -> pd.DataFrame:
         """The citation(s) behind the rows of ``name`` that match ``key``.
@@ -193,7 +209,11 @@ class Dataset:
         """First and last calendar year covered by table ``name`` (None if it has no time column)."""
         if self.spec(name).time_column is None:
             return None, None
-        lo, hi = self.connect().execute(f'SELECT min(year_start), max(year_end) FROM "{name}"').fetchone()
+        key = (name, "(coverage)")  # read once, as the distinct values are
+        if key not in self._distinct:
+            sql = f'SELECT min(year_start), max(year_end) FROM "{name}"'
+            self._distinct[key] = tuple(self.connect().execute(sql).fetchone())
+        lo, hi = self._distinct[key]
         return lo, hi
 
     # ------------------------------------------------------------------ filters
@@ -265,10 +285,12 @@ class Dataset:
                 )
 
     def _codes(self) -> frozenset[str]:
-        con = self.connect()
-        iso = con.execute("SELECT iso3 FROM countries").fetchall()
-        agg = con.execute("SELECT code FROM aggregates WHERE code IS NOT NULL").fetchall()
-        return frozenset(r[0] for r in iso + agg)
+        if self._iso_codes is None:
+            con = self.connect()
+            iso = con.execute("SELECT iso3 FROM countries").fetchall()
+            agg = con.execute("SELECT code FROM aggregates WHERE code IS NOT NULL").fetchall()
+            self._iso_codes = frozenset(r[0] for r in iso + agg)
+        return self._iso_codes
 
     def _year(self, name: str, value: Any) -> int:
         try:

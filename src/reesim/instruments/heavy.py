@@ -57,13 +57,31 @@ class Circuit:
 
 
 def heavy_regions(world: World) -> list[str]:
-    """Regions of the world that separate heavy rare earths (their ``crack-heavy`` circuits)."""
-    p = world.processes
-    return sorted(set(p.loc[p["process"].str.startswith("crack-heavy:"), "region"]))
+    """Regions of the world that separate heavy rare earths (their ``crack-heavy`` circuits).
+
+    Read once per world object (:func:`reesim.memo.memo_of`; a circuit asks for them for every
+    region and ore); a fresh list is returned each call.
+    """
+    memo = memo_of(world)
+    if "heavy regions" not in memo:
+        p = world.processes
+        memo["heavy regions"] = sorted(
+            {r for pid, r in zip(p["process"], p["region"], strict=True) if pid.startswith("crack-heavy:")}
+        )
+    return list(memo["heavy regions"])
 
 
 def _templates(world: World, region: str) -> dict[str, str]:
-    """Ore -> the heavy region's circuit for the heavy concentrate ``region``'s crackers make."""
+    """Ore -> the heavy region's circuit for the heavy concentrate ``region``'s crackers make
+    (once per world object and region; a fresh dict each call)."""
+    memo = memo_of(world)
+    key = ("heavy templates", region)
+    if key not in memo:
+        memo[key] = _find_templates(world, region)
+    return dict(memo[key])
+
+
+def _find_templates(world: World, region: str) -> dict[str, str]:
     io, names = world.io, set(world.processes["process"])
     made = io[
         io["process"].str.startswith(f"crack:{region}:") & io["commodity"].str.startswith("concentrate:hree_")
