@@ -348,11 +348,10 @@ def test_fob_china_net_of_the_licence_rent_by_hand(short_run):
     """``licence_rent: excluded`` takes each route's licence rent (shadow price x content) out
     of the FOB price; without a licence (2024) the two definitions agree."""
     from reesim.backtest.episode import Series
-    from reesim.backtest.run import _scenarios, licence_rents, simulated_points
+    from reesim.backtest.run import licence_rents, simulated_points
     from reesim.world.default import build_default_world
 
     res = short_run.results["scenario"]
-    scenario = _scenarios(short_run.episode)[0]
     world = build_default_world(2022)  # the run's world is the 2022 world of a vintage view
     base = {
         "label": "Tb",
@@ -362,7 +361,7 @@ def test_fob_china_net_of_the_licence_rent_by_hand(short_run):
     }
     gross = Series(**base)
     net = Series(**{**base, "simulated": {**base["simulated"], "licence_rent": "excluded"}})
-    rents = licence_rents(scenario, world, res)
+    rents = licence_rents(res)
     tb = rents[rents["commodity"] == "oxide:Tb"]
     assert set(tb.loc[tb["rent"] > 1e-9, "period"]) == {"2025"}  # binding only once licensed
     # by hand: the rent of each licence on Tb times Tb oxide's content (1 in oxide equivalent)

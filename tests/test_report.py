@@ -332,8 +332,40 @@ def test_licence_section_names_the_mechanism_and_shows_the_dy_wedge(run_dir: Pat
     assert lic[0]["wedge_usd_per_kg"] == pytest.approx(
         lic[0]["oxide_outside_usd_per_kg"] - lic[0]["oxide_inside_usd_per_kg"], rel=1e-9
     )
+    # by hand: the oxide's rent is the largest over destinations of the separated-forms licence's
+    # shadow value (Tb oxide holds 1 kg of Tb per kg); the magnet licence's Tb row, a value per kg of
+    # Tb in a magnet (0.1 % of it), is not a wedge on the oxide and is larger than the oxide's price
+    q = pd.read_parquet(run_dir / "quota_rents.parquet")
+    q = q[q["period"] == "2025"]
+    tb = next(r for r in summary["headline"]["licences"] if r["element"] == "Tb" and r["period"] == "2025")
+    oxide_licence = q[q["quota"].str.match(r"china-licensing-2025:[A-Z]+:Tb$")]["rent_usd_per_kg"]
+    magnet_licence = q[q["quota"].str.match(r"china-licensing-2025-magnets:[A-Z]+:Tb$")]["rent_usd_per_kg"]
+    assert tb["rent_usd_per_kg_max"] == pytest.approx(oxide_licence.max(), rel=1e-9)
+    assert magnet_licence.max() > tb["oxide_outside_usd_per_kg"] > tb["rent_usd_per_kg_max"] > 0
+    # a magnet's rent: the sum over its licensed elements of shadow value x content, per destination
+    from reesim.scenario.load import load_scenario
+    from reesim.simulate.stepper import scenario_world
+
+    members = scenario_world(load_scenario(run_dir / "scenario.resolved.yaml")).quota_members
+    members = members[members["quota"].str.startswith("china-licensing-2025-magnets:EU:")]
+    mu = q.set_index("quota")["rent_usd_per_kg"]
+    by_hand = sum(c * mu[k] for k, c in zip(members["quota"], members["coef"], strict=True))
+    rents = pd.read_parquet(run_dir / "licence_rents.parquet")
+    eu = rents[
+        (rents["period"] == "2025") & (rents["importer"] == "EU") & (rents["commodity"] == "magnet:ndfeb")
+    ]
+    assert by_hand > 0 and eu["rent_usd_per_kg"].sum() == pytest.approx(by_hand, rel=1e-9)
+    mag = next(
+        r
+        for r in summary["headline"]["licensed_goods"]
+        if r["good"] == "magnet:ndfeb" and r["period"] == "2025"
+    )
+    assert mag["rent_usd_per_kg_max"] >= eu["rent_usd_per_kg"].sum() - 1e-9
+    # the licence's rent is of the size of the magnet's price wedge (a few USD/kg, not thousands)
+    assert 0.2 * mag["wedge_usd_per_kg"] < mag["rent_usd_per_kg_max"] < 5 * mag["wedge_usd_per_kg"]
     html = licences_section(read_run(run_dir))
     assert "china-licensing-2025-magnets" in html and "nothing approved for the first 34 working days" in html
+    assert "Europe ÷ China" in html and "The other licensed goods (metals, magnets)" in html
     assert "shadow value" in html and ">Dy<" in html and "magnet" in html
     exports = [
         r for r in summary["headline"]["china_exports"] if r["period"] == "2025" and r["form"] == "magnet"

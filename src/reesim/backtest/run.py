@@ -125,24 +125,19 @@ def import_tariffs(scenario, world: World, res: Result) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["period", "commodity", "importer", "rate"])
 
 
-def licence_rents(scenario, world: World, res: Result) -> pd.DataFrame:
+def licence_rents(res: Result) -> pd.DataFrame:
     """Scarcity rent of China's export licences per kg of each good and destination, by step:
     period, commodity, importer, rent (USD/kg), the sum over the licences binding on the route
-    of their shadow price (``quota_rents``) times the good's content (``quota_members.coef``)."""
-    from reesim.simulate.stepper import scenario_world
-
+    of their shadow price times the good's content (the result's ``licence_rents``)."""
     cols = ["period", "commodity", "importer", "rent"]
-    members = scenario_world(scenario, world).quota_members
-    members = members[members["origin"] == "CHN"]
-    q = res.table("quota_rents")
-    if members.empty or q.empty:
+    t = res.table("licence_rents")
+    t = t[t["exporter"] == "CHN"]
+    if t.empty:
         return pd.DataFrame(columns=cols)
-    m = q[["period", "quota", "rent_usd_per_kg"]].merge(members, on="quota")
-    m["rent"] = m["rent_usd_per_kg"] * m["coef"]
     return (
-        m.groupby(["period", "commodity", "dest"], as_index=False)["rent"]
+        t.groupby(["period", "commodity", "importer"], as_index=False)["rent_usd_per_kg"]
         .sum()
-        .rename(columns={"dest": "importer"})[cols]
+        .rename(columns={"rent_usd_per_kg": "rent"})[cols]
     )
 
 
@@ -389,7 +384,7 @@ def run_backtest(ep: Episode, progress: Callable[[str], None] | None = None) -> 
     res = simulate(sc, counterfactual=cf, world=world, capacity_paths=paths)
     frames, rows = [], []
     tar, tar_cf = import_tariffs(sc, world, res), import_tariffs(cf_sc, world, cf)
-    rents, rents_cf = licence_rents(sc, world, res), licence_rents(cf_sc, world, cf)
+    rents, rents_cf = licence_rents(res), licence_rents(cf)
     for s in ep.series:
         obs = observed[s.label]
         sim = simulated_points(res, world, s, tar, rents)

@@ -1,7 +1,8 @@
 """The report's licence section: shadow values by element, the wedge they leave, China's exports.
 
-Reads what ``reesim run`` wrote to ``summary.json`` (``headline.licences``: the dual of each
-licence's element-content rows and the oxide prices inside and outside China;
+Reads what ``reesim run`` wrote to ``summary.json`` (``headline.licences``: what the licences
+on each element's oxide add to its price, and the oxide prices inside and outside China;
+``headline.licensed_goods``: the same per kg of the other licensed goods, metals and magnets;
 ``headline.china_exports``: China's exports by form and destination against the
 counterfactual) and names the mechanism: which instrument binds, on which forms and elements.
 See docs/trade.md for the formulation.
@@ -20,6 +21,11 @@ MAX_PERIODS = 6
 def _times(value: float) -> str:
     text = num(value, 2)
     return text if text == "–" else f"{text} ×"
+
+
+def _places(codes: str) -> str:
+    """Destinations as a list the table can wrap ("EU, IND, JPN"), "none" when empty."""
+    return ", ".join(c for c in str(codes or "").split(",") if c) or "none"
 
 
 def _mechanism(run: Run) -> str:
@@ -70,7 +76,7 @@ def licences_section(run: Run) -> str:
         [
             r.period,
             r.element,
-            r.binding_destinations or "none",
+            _places(r.binding_destinations),
             num(r.rent_usd_per_kg_max, 1),
             num(r.oxide_inside_usd_per_kg, 1),
             num(r.oxide_outside_usd_per_kg, 1),
@@ -79,26 +85,69 @@ def licences_section(run: Run) -> str:
         ]
         for r in lic[lic["period"].isin(periods)].itertuples(index=False)
     ]
+    ratio_heads = ["outside ÷ China", "Europe ÷ China", "Japan ÷ China", "U.S. ÷ China"]
     out.append(
         table_html(
             [
                 "period",
                 "element",
                 "binding for",
-                "shadow value, USD/kg content",
-                "oxide in China",
-                "oxide outside",
-                "outside / inside",
+                "rent, USD/kg",
+                "China, USD/kg",
+                "outside, USD/kg",
+                *ratio_heads,
             ],
             rows,
-            "Licence shadow values (the largest dual of the element's content rows, USD per kg of the element's "
-            "oxide equivalent) and the oxide price wedge they leave: inside China and the consumption-weighted "
-            "mean of the other regions, USD/kg (outside includes transport and route costs), with the markets "
-            "analysts quote (Europe, Japan, the U.S.) as multiples of China's price. From "
+            "Oxides. Rent of the licences on each element's oxide (what they add to a kg of oxide on the route where "
+            "it is largest: the shadow value per kg of content, one kg per kg of oxide) and the oxide price "
+            "wedge it leaves: inside China and the consumption-weighted mean of the other regions, USD/kg "
+            "(outside includes transport and route costs), with the markets analysts quote (Europe, Japan, the "
+            "U.S.) as multiples of China's price. A licence on magnets is not counted here: its shadow value "
+            "per kg of Tb in a magnet is no price of Tb oxide (next table). From "
             f"{code('summary.json')} {code('headline.licences')} (every period; the first {MAX_PERIODS} with a binding licence here).",
             numeric=(3, 4, 5, 6, 7, 8, 9),
+            cls="small",
         )
     )
+    goods = pd.DataFrame(head.get("licensed_goods") or [])
+    if not goods.empty:
+        goods = goods[goods["period"].isin(periods)]
+        rows = [
+            [
+                r.period,
+                r.good,
+                _places(r.binding_destinations),
+                num(r.rent_usd_per_kg_max, 1),
+                num(r.inside_usd_per_kg, 1),
+                num(r.outside_usd_per_kg, 1),
+                *(
+                    _times(getattr(r, f"{m}_over_inside", float("nan")))
+                    for m in ("outside", "eu", "jpn", "usa")
+                ),
+            ]
+            for r in goods.itertuples(index=False)
+        ]
+        out.append(
+            table_html(
+                [
+                    "period",
+                    "good",
+                    "binding for",
+                    "rent, USD/kg",
+                    "China, USD/kg",
+                    "outside, USD/kg",
+                    *ratio_heads,
+                ],
+                rows,
+                "The other licensed goods (metals, magnets). Rent: what the licences add to a kg of the good on the "
+                "route where it is largest, the sum over the licensed elements of their shadow value times the "
+                "good's content of each (unique even where the split between elements is not), and the good's "
+                "prices as above, USD/kg. From "
+                f"{code('summary.json')} {code('headline.licensed_goods')}.",
+                numeric=(3, 4, 5, 6, 7, 8, 9),
+                cls="small",
+            )
+        )
     ex = pd.DataFrame(head.get("china_exports") or [])
     if not ex.empty:
         ex = ex[ex["period"].isin(periods)]

@@ -122,66 +122,116 @@ def capacity_outside(res: Result, cf: Result) -> pd.DataFrame:
     return df.reset_index(names="stage").assign(period=last)
 
 
-def licence_wedges(res: Result) -> pd.DataFrame:
-    """Shadow value of the licences by element and period, next to the oxide price wedge.
+def _licence_rents(res: Result) -> pd.DataFrame:
+    """The run's ``licence_rents`` (empty for a result recorded without it)."""
+    t = res._tables.get("licence_rents")
+    return t.copy() if t is not None else pd.DataFrame()
 
-    Columns: ``period, element, binding_destinations, rent_usd_per_kg_max`` (the largest
-    dual among the element's content rows: what one more kg of the element's content
-    licensed to that destination would be worth), ``oxide_inside_usd_per_kg`` (China),
-    ``oxide_outside_usd_per_kg``
-    (mean of the other regions weighted by this run's apparent consumption:
-    :func:`reesim.impacts.compare.market_prices`),
-    ``wedge_usd_per_kg`` (outside minus inside: transport, route costs and the licence),
-    ``outside_over_inside`` and the ratios for the quoted markets (``eu_over_inside``,
-    ``jpn_over_inside``, ``usa_over_inside``).
-    """
-    q = res.quota_rents
-    if q.empty:
-        return pd.DataFrame()
-    from reesim.instruments.enduse import EXCLUDED_PREFIX
-    from reesim.instruments.trade import split_quota_label
 
-    parts = q["quota"].map(split_quota_label)
-    q = q.assign(dest=parts.str[1], element=parts.str[2])
-    q = q[q["element"].notna() & ~q["element"].astype(str).str.startswith(EXCLUDED_PREFIX)]
-    if q.empty:
-        return pd.DataFrame()
+def _good_rows(res: Result, goods) -> list[dict]:
+    """Per period and licensed good: the licences, the destinations where they bind, the largest
+    rent per kg of the good, and the good's prices inside and outside China and in the quoted
+    markets (:func:`licence_wedges`, :func:`licensed_goods`)."""
+    rents = _licence_rents(res)
+    if rents.empty:
+        return []
+    rents = rents[rents["commodity"].isin(list(goods))]
+    if rents.empty:
+        return []
     from reesim.impacts.compare import market_prices
 
     prices = res.prices
     ox = prices[prices["region"].isin(QUOTED)]
-    # plain dicts looked up per (period, element): a filter of the price table per group cost 0.2 s
+    # plain dicts looked up per (period, good): a filter of the price table per group cost 0.2 s
     keys = zip(ox["period"], ox["commodity"], ox["region"], strict=True)
     quoted = dict(zip(keys, ox["usd_per_kg"].astype(float), strict=True))
     m = market_prices(res)
     keys = zip(m["period"], m["commodity"], m["market"], strict=True)
     markets = dict(zip(keys, m["usd_per_kg"].astype(float), strict=True))
+    # the rent per kg of a good on a route: the sum over the licences that cover it
+    per_route = rents.groupby(["period", "commodity", "importer"], sort=False, as_index=False).agg(
+        rent=("rent_usd_per_kg", "sum"), licences=("licence", lambda x: ",".join(sorted(set(x))))
+    )
     rows = []
-    for (period, el), g in q.groupby(["period", "element"], sort=False):
-        binding = g[g["rent_usd_per_kg"] > 1e-6]
-        com = f"oxide:{el}"
-        inside = float(markets.get((period, com, "inside China"), np.nan))
-        outside = float(markets.get((period, com, "outside China"), np.nan))
+    for (period, good), g in per_route.groupby(["period", "commodity"], sort=False):
+        inside = float(markets.get((period, good, "inside China"), np.nan))
+        outside = float(markets.get((period, good, "outside China"), np.nan))
         rows.append(
             {
                 "period": period,
-                "element": el,
-                "binding_destinations": ",".join(sorted(set(binding["dest"].astype(str)))),
-                "rent_usd_per_kg_max": float(g["rent_usd_per_kg"].max()),
-                "oxide_inside_usd_per_kg": inside,
-                "oxide_outside_usd_per_kg": outside,
+                "good": good,
+                "licences": ",".join(sorted({n for x in g["licences"] for n in x.split(",")})),
+                "binding_destinations": ",".join(
+                    sorted(set(g.loc[g["rent"] > 1e-6, "importer"].astype(str)))
+                ),
+                "rent_usd_per_kg_max": float(g["rent"].max()),
+                "inside_usd_per_kg": inside,
+                "outside_usd_per_kg": outside,
                 "wedge_usd_per_kg": outside - inside,
                 "outside_over_inside": outside / inside if inside > 0 else np.nan,
                 # the markets analysts quote (Rotterdam/Europe, Japan, the U.S.), where modelled
                 **{
-                    f"{r.lower()}_over_inside": quoted[(period, com, r)] / inside
-                    if (period, com, r) in quoted and inside > 0
+                    f"{r.lower()}_over_inside": quoted[(period, good, r)] / inside
+                    if (period, good, r) in quoted and inside > 0
                     else np.nan
                     for r in QUOTED
                 },
             }
         )
-    return pd.DataFrame(rows)
+    return rows
+
+
+def licence_wedges(res: Result) -> pd.DataFrame:
+    """Shadow value of the licences on each element's oxide by period, next to the oxide price wedge.
+
+    Columns: ``period, element, licences, binding_destinations, rent_usd_per_kg_max`` (the
+    largest, over destinations, of what the licences covering the oxide add to its price per kg:
+    their shadow prices per kg of element content times the oxide's content, 1 kg per kg),
+    ``oxide_inside_usd_per_kg`` (China), ``oxide_outside_usd_per_kg`` (mean of the other regions
+    weighted by this run's apparent consumption: :func:`reesim.impacts.compare.market_prices`),
+    ``wedge_usd_per_kg`` (outside minus inside: transport, route costs and the licence),
+    ``outside_over_inside`` and the ratios for the quoted markets (``eu_over_inside``,
+    ``jpn_over_inside``, ``usa_over_inside``).
+
+    Only licences on the oxide count: a licence on magnets that binds on their Dy and Tb content
+    has a shadow price per kg of Tb in a magnet (thousands of USD/kg where a magnet holds 0.1 % Tb,
+    and split between Dy and Tb in no unique way when both bind together), which is not a wedge
+    on Tb oxide; it is in :func:`licensed_goods` as a rent per kg of magnet.
+    """
+    rows = [
+        {"period": r["period"], "element": r["good"].split(":", 1)[1], **r}
+        for r in _good_rows(res, _oxides(res))
+    ]
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    out = out.rename(
+        columns={
+            "inside_usd_per_kg": "oxide_inside_usd_per_kg",
+            "outside_usd_per_kg": "oxide_outside_usd_per_kg",
+        }
+    )
+    return out.drop(columns=["good"])
+
+
+def _oxides(res: Result) -> set[str]:
+    rents = _licence_rents(res)
+    return {c for c in rents.get("commodity", pd.Series(dtype=str)) if str(c).startswith("oxide:")}
+
+
+def licensed_goods(res: Result) -> pd.DataFrame:
+    """The licences' rent on the other goods they cover (metals, magnets), per kg of the good.
+
+    Columns as :func:`licence_wedges` with ``good`` for the element and ``inside_usd_per_kg``,
+    ``outside_usd_per_kg`` for the oxide prices: the good's own prices. A magnet's rent is
+    the sum over the licensed elements of their shadow prices times the magnet's content of
+    each (``quota_members.coef``), which is unique even where the split between elements is not.
+    """
+    rents = _licence_rents(res)
+    if rents.empty:
+        return pd.DataFrame()
+    goods = {c for c in rents["commodity"] if not str(c).startswith("oxide:")}
+    return pd.DataFrame(_good_rows(res, goods))
 
 
 def china_exports(res: Result, cf: Result) -> pd.DataFrame:
@@ -289,6 +339,7 @@ def headline(res: Result, cf: Result) -> dict:
         "shortages": shortages(res, cf).to_dict("records"),
         "capacity_outside_china": capacity_outside(res, cf).to_dict("records"),
         "licences": licence_wedges(res).to_dict("records"),
+        "licensed_goods": licensed_goods(res).to_dict("records"),
         "china_exports": china_exports(res, cf).to_dict("records"),
         "heavy_re_per_magnet": heavy_re_per_magnet(res, cf).to_dict("records"),
         "recycled_supply": recycled_supply(res, cf).to_dict("records"),

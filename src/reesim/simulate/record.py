@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from reesim.impacts.welfare import WelfareAccount
+from reesim.instruments.trade import split_quota_label
 from reesim.model.qp import QP
 from reesim.simulate.state import INVEST_STAGE
 from reesim.solve.solution import Solution, _determined, _net_two_way, _reverse_edges
@@ -69,11 +70,38 @@ class Recorder:
             [],
         )
         self.quota: list[pd.DataFrame] = []
+        self._licence_goods(world)
         # welfare and free-form rows as plain tuples and dicts, made into tables once (a frame
         # per step cost about 1.5 ms of a 9 ms step)
         self.welfare: list[tuple] = []
         self.account = WelfareAccount(world, qp)
         self.extra: dict[str, list[dict]] = {"stocks": [], "fiscal": []}
+
+    def _licence_goods(self, world: World) -> None:
+        """Index arrays from a licence's content rows to the goods it covers (``licence_rents``).
+
+        A licence on element content (:func:`reesim.instruments.trade.quota_structure`) has one
+        row per destination and element, and a good carries ``coef`` kg of the element per kg
+        (``quota_members``). What the licence adds to a good's price on a route is the sum of
+        its rows' shadow prices times the good's content in each: unique even where the split
+        between elements is not (a magnet's Dy and Tb rows bind together).
+        """
+        m = world.quota_members
+        self.lic_rent: list[np.ndarray] = []
+        if not len(m):
+            self.lic_labels = pd.DataFrame(columns=["licence", "exporter", "importer", "commodity"])
+            return
+        pos = {q: i for i, q in enumerate(world.quotas["quota"])}
+        keys = [
+            (split_quota_label(q)[0], o, d, c)
+            for q, o, d, c in zip(m["quota"], m["origin"], m["dest"], m["commodity"], strict=True)
+        ]
+        groups = sorted(set(keys))
+        gid = {k: i for i, k in enumerate(groups)}
+        self.lic_quota = np.array([pos[q] for q in m["quota"]], dtype=int)
+        self.lic_coef = m["coef"].astype(float).to_numpy()
+        self.lic_group = np.array([gid[k] for k in keys], dtype=int)
+        self.lic_labels = pd.DataFrame(groups, columns=["licence", "exporter", "importer", "commodity"])
 
     def add(self, period: str, year: int, dt: float, sol: Solution) -> None:
         """Record one solved step."""
@@ -92,6 +120,13 @@ class Recorder:
         self.cap.append(qp.ub[:n_p][self.cap_idx].copy())
         self.rent.append(raw.ub_dual[:n_p][self.cap_idx].copy())
         self.welfare.extend((period, year, r, c, v * dt, v) for r, c, v in self.account.rows(sol))
+        if len(self.lic_labels):  # every step: the run's licences are in every step's world
+            mu = np.maximum(y[qp.quota_rows], 0.0)
+            self.lic_rent.append(
+                np.bincount(
+                    self.lic_group, weights=self.lic_coef * mu[self.lic_quota], minlength=len(self.lic_labels)
+                )
+            )
         if len(sol.world.quotas):
             used = qp.G[qp.quota_rows] @ v
             self.quota.append(
@@ -194,6 +229,11 @@ class Recorder:
             return pd.DataFrame(rows) if rows else cat([], cols)
 
         welfare_cols = ["period", "year", "region", "component", "usd_million", "usd_million_per_year"]
+        licence_rents = (
+            self._long(self.lic_labels, self.lic_rent, "rent_usd_per_kg")
+            if self.lic_rent
+            else cat([], ["period", "year", *self.lic_labels.columns, "rent_usd_per_kg"])
+        )
 
         return {
             "prices": prices.reset_index(drop=True),
@@ -220,4 +260,5 @@ class Recorder:
             "surplus": (
                 pd.DataFrame(self.welfare, columns=welfare_cols) if self.welfare else cat([], welfare_cols)
             ),
+            "licence_rents": licence_rents,
         }

@@ -23,7 +23,12 @@ TABLES = (
     "fiscal",
     "quota_rents",
     "surplus",
+    "licence_rents",
 )
+#: tables added after run folders were first written: an older folder reads them as empty
+LATER_TABLES = {
+    "licence_rents": ("period", "year", "licence", "exporter", "importer", "commodity", "rent_usd_per_kg")
+}
 
 
 @dataclass(frozen=True)
@@ -107,12 +112,17 @@ def restrict(res: Result, periods: list[str]) -> Result:
 def read_result(folder: Path, name: str | None = None) -> Result:
     """A Result read back from the Parquet tables of a run folder (``reesim run --out``)."""
     folder = Path(folder)
-    missing = [t for t in TABLES if not (folder / f"{t}.parquet").is_file()]
+    missing = [t for t in TABLES if not (folder / f"{t}.parquet").is_file() and t not in LATER_TABLES]
     if missing:
         raise InputError(
             f"{folder}: not a reesim run folder (missing {', '.join(m + '.parquet' for m in missing)})"
         )
-    tables = {t: pd.read_parquet(folder / f"{t}.parquet") for t in TABLES}
+    tables = {
+        t: pd.read_parquet(folder / f"{t}.parquet")
+        if (folder / f"{t}.parquet").is_file()
+        else pd.DataFrame(columns=list(LATER_TABLES[t]))
+        for t in TABLES
+    }
     meta = {}
     summary = folder / "summary.json"
     if summary.is_file():
