@@ -114,7 +114,9 @@ class Recorder:
         self.steps.append((period, year, dt))
         self.prices.append(np.maximum(y[:n], 0.0))
         self.determined.append(_determined(qp, np.concatenate([v[: n_p + n_d], f]), y, tol))
-        self.act.append(v[:n_p].copy())
+        # an activity below the solver's tolerance is no output (interior-point solvers leave idle
+        # processes at 1e-17 t, which made 'shares' of nothing in the risk tables), as for flows
+        self.act.append(np.where(v[:n_p] > tol, v[:n_p], 0.0))
         self.q.append(v[n_p : n_p + n_d][self.final_dem].copy())
         self.flow.append(np.where(f > tol, f, 0.0))
         self.cap.append(qp.ub[:n_p][self.cap_idx].copy())
