@@ -377,3 +377,13 @@ def test_eu_score_monotone_in_ir_exactly_when_global_hhi_at_least_sourcing_hhi(a
         assert s_lo <= s_hi + 1e-12
     else:  # more concentrated sourcing than world supply: relying more on imports lowers SR
         assert s_lo >= s_hi - 1e-12
+
+
+def test_a_crackers_heavy_concentrate_is_separation_not_mining():
+    # Lynas Malaysia makes SEGH from Mt Weld concentrate: a separation plant's output, not a mine's
+    from reesim.impacts.risk.stages import stage_of
+
+    assert stage_of("concentrate:mount_weld") == "mining"
+    assert stage_of("concentrate:hree_mount_weld") == "separation"
+    assert stage_of("concentrate:hree_rest_mount_weld:lynas-malaysia-dy-tb-circuit") == "separation"
+    assert stage_of("oxide:Dy") == "separation" and stage_of("widget") == "other"

@@ -36,8 +36,17 @@ class StageTables(NamedTuple):
     """``year, stage, commodity, exporter, importer, tonnes`` (bilateral flows)."""
 
 
+#: A cracker's mixed heavy concentrate (``concentrate:hree_<ore>``, Lynas' "SEGH", and a heavy
+#: circuit's residue ``concentrate:hree_rest_...``) is made where ore concentrate is cracked,
+#: i.e. by separation plants, not mines.
+SEPARATION_CONCENTRATE_PREFIX = "concentrate:hree_"
+
+
 def stage_of(commodity: str) -> str:
-    """Stage of ``commodity``: concentrate -> mining, oxide -> separation, metal, magnet, else other."""
+    """Stage of ``commodity``: concentrate -> mining (a cracker's heavy concentrate -> separation),
+    oxide -> separation, metal, magnet, else other."""
+    if str(commodity).startswith(SEPARATION_CONCENTRATE_PREFIX):
+        return "separation"
     return STAGE_OF_PREFIX.get(str(commodity).split(":", 1)[0], OTHER_STAGE)
 
 
