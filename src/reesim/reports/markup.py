@@ -49,8 +49,11 @@ def table_html(
 ) -> str:
     """A table in a ``<figure>`` with its caption; cells are escaped unless ``raw``.
 
-    ``numeric`` columns are right-aligned and ``nowrap`` columns kept on one line.
+    ``numeric`` columns are right-aligned and ``nowrap`` columns kept on one line. A table of nine
+    columns or more is set in the small type, so that it fits the page's width.
     """
+    if len(headers) >= 9 and "small" not in cls.split():
+        cls = f"{cls} small".strip()
     head = "".join(
         f'<th class="num">{esc(h)}</th>' if i in numeric else f"<th>{esc(h)}</th>"
         for i, h in enumerate(headers)

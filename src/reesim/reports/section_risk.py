@@ -101,7 +101,13 @@ def risk_section(run: Run, page: Page) -> str:
                 rows,
                 f"Net import reliance = (apparent consumption − production) ÷ apparent consumption, %, clipped to "
                 f"0-100 (USGS definition; stock changes omitted); '–' where the region uses none. {src} "
-                f"(indicator nir; from the {code('production')}, {code('consumption')} and {code('trade')} tables).",
+                f"(indicator nir; from the {code('production')}, {code('consumption')} and {code('trade')} tables). "
+                "Metals: the default world makes each region's Nd, Pr, Dy and Tb metal where its magnets are made "
+                f"(an assumption of {code('default_world.yaml')}: the dataset has no data on metal trade), so a metal "
+                "row measures reliance on imported oxide for the region's own metal making, not the metal that "
+                "magnet makers in Japan or the U.S. buy abroad; USGS put U.S. net import reliance for rare-earth "
+                "compounds and metals at 100 % in 2016-2018 (dataset table "
+                f"{code('us_salient_statistics')}).",
                 numeric=tuple(range(1, 1 + 2 * len(regs))),
                 cls="small",
             )
