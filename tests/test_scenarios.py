@@ -690,3 +690,20 @@ def test_an_element_pooled_in_a_group_is_named_with_its_pool():
     msg = _unknown_element("Er", known, "commodity", "oxide:Er", ["oxide:Dy", "oxide:HREE_other"], world)
     assert "erbium (Er) is not its own commodity; it is pooled in HREE_other with Ho, Er, Tm" in msg
     assert "use 'oxide:HREE_other'" in msg
+
+
+def test_a_folder_named_like_a_shipped_file_does_not_hide_it(tmp_path, monkeypatch):
+    """`reesim run us-301-tariffs --out us-301-tariffs` leaves a folder of that name; the next
+    run, or a game that names the scenario, must still find the shipped scenario."""
+    from reesim.game.spec import load_game
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("baseline", "us-301-tariffs", "us-china"):
+        (tmp_path / name).mkdir()
+    assert load_scenario("baseline").name == "baseline"
+    assert load_scenario("us-301-tariffs").name == "us-301-tariffs"
+    assert load_game("us-china")[0].players
+    # a folder that is not a shipped name is still refused with the reason
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(InputError, match="not a regular file"):
+        load_scenario("mine")

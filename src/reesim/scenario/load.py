@@ -46,7 +46,13 @@ def _read(
     ships = shipped()
     path = Path(ref)
     candidates = ([base / path] if base is not None and not path.is_absolute() else []) + [path]
-    found = None if shipped_only else next((c for c in candidates if c.exists()), None)
+    # a folder that bears a shipped name (e.g. the --out folder of `reesim run baseline --out
+    # baseline`) does not hide the shipped scenario
+    found = (
+        None
+        if shipped_only
+        else next((c for c in candidates if c.exists() and not (c.is_dir() and ref in ships)), None)
+    )
     if found is not None:
         text, label, folder, ident = (
             read_text_file(found),
@@ -80,7 +86,7 @@ def load_model(ref: str | Path, kind: str, subfolder: str, model: type) -> tuple
     """
     path = Path(ref)
     ships = shipped(subfolder)
-    if path.exists():
+    if path.exists() and not (path.is_dir() and str(ref) in ships):  # a folder named like a shipped file
         text, label, folder = read_text_file(path), path.name, path.parent
     elif str(ref) in ships:
         text, label, folder = ships[str(ref)], f"{ref} (shipped {kind})", None
