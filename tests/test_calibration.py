@@ -34,6 +34,13 @@ def test_china_share_in_the_data_is_usgs(report):
 
 def test_stored_report_is_current(report):
     stored = cal.stored()
+    assert cal.matches(stored, report)  # what `reesim calibrate` says ("Stored report matches")
+    assert not cal.matches(stored, {**stored, "passed": not stored["passed"]})
+    first = {
+        **stored["years"][0],
+        "china_share_model_pct": stored["years"][0]["china_share_model_pct"] + 0.01,
+    }
+    assert not cal.matches(stored, {**stored, "years": [first, *stored["years"][1:]]})
     assert stored["tolerances"] == report["tolerances"]
     for a, b in zip(stored["years"], report["years"], strict=True):
         assert a["china_share_model_pct"] == pytest.approx(b["china_share_model_pct"], abs=1e-6)

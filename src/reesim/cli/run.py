@@ -411,7 +411,7 @@ def calibrate(
             f"tolerances: China's share within {tol['china_share_mean_pp']} pp on average and {tol['china_share_max_pp']} pp every year; "
             f"prices within a factor 10^{tol['price_log10']}. passed: {rep['passed']}. "
             f"Median |log10 price ratio| {rep['summary']['median_abs_price_log10']:.3f}. "
-            f"Stored report {'matches' if stored == rep else 'differs (run with --write after a deliberate change)'}."
+            f"Stored report {'matches' if cal.matches(stored, rep) else 'differs (run with --write after a deliberate change)'}."
         )
     if write:
         path = cal.write(rep)
