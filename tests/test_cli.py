@@ -136,3 +136,10 @@ def test_a_licensing_scenario_is_refused_as_counterfactual(capsys):
     assert code == 2
     assert "--against: 'china-2025-licensing' has licences given as approval shares" in err
     assert "reesim compare" in err
+
+
+def test_counts_from_proportional_estimates_are_printed_to_three_significant_figures():
+    from reesim.cli.run import _sig3
+
+    assert _sig3(1_353_345) == "1,350,000" and _sig3(9_277) == "9,280"
+    assert _sig3(16) == "16" and _sig3(2_035.4) == "2,040" and _sig3(0) == "0"

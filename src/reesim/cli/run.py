@@ -18,6 +18,11 @@ from reesim.impacts.compare import AVERAGE_MARKETS
 from reesim.pipeline import downstream_tariffs, impact_tables, run_pair  # noqa: F401 (used by compare, benchmarks)
 
 
+def _sig3(value: float) -> str:
+    """A count from a proportional estimate, to 3 significant figures (1,353,345 -> 1,350,000)."""
+    return f"{float(f'{float(value):.3g}'):,.0f}"
+
+
 def progress_bar() -> Progress:
     """The progress bar of long commands (description, bar, done/total, elapsed; removed when done)."""
     return Progress(
@@ -228,16 +233,17 @@ def print_impacts(ih: dict) -> None:
     if j:
         out.print(
             f"U.S. jobs exposed at the peak magnet shortfall ({100 * j['shortage_share']:.1f} % in {j['period']}): "
-            f"{j['jobs_exposed_low']:,.0f} (REE-dependent products) to {j['jobs_exposed_high']:,.0f} (all magnet-using "
-            f"sectors), {j['jobs_exposed_high_with_supply_chain']:,.0f} with supply-chain jobs."
+            f"about {_sig3(j['jobs_exposed_low'])} (REE-dependent products) to {_sig3(j['jobs_exposed_high'])} (all "
+            f"magnet-using sectors), {_sig3(j['jobs_exposed_high_with_supply_chain'])} with supply-chain jobs "
+            "(employment in proportion to the shortfall; 3 significant figures)."
         )
     u = (ih.get("units_at_risk_peak") or {}).get("USA") or {}
     if u.get("products"):
         by_sector: dict[str, list[str]] = {}
         tonnes: dict[str, float] = {}
         for p in u["products"]:
-            low, high = round(p["units_low"]), round(p["units_high"])
-            units = f"{low:,}-{high:,}" if low != high else f"{low:,}"
+            low, high = _sig3(p["units_low"]), _sig3(p["units_high"])
+            units = f"{low}-{high}" if low != high else low
             by_sector.setdefault(p["sector"], []).append(f"{units} x {p['product']}")
             tonnes[p["sector"]] = p["shortage_tonnes"]
         said = "; ".join(
