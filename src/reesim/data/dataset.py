@@ -53,7 +53,6 @@ class Dataset:
     _distinct: dict = field(init=False, default_factory=dict, repr=False)
     #: query results by (SQL, parameters), read once (the store is read-only); callers get copies
     _frames: dict = field(init=False, default_factory=dict, repr=False)
-    _iso_codes: frozenset | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.registry = load_registry(self.schema_dir)
@@ -285,12 +284,13 @@ class Dataset:
                 )
 
     def _codes(self) -> frozenset[str]:
-        if self._iso_codes is None:
+        key = ("countries", "(codes)")  # read once, as the distinct values are
+        if key not in self._distinct:
             con = self.connect()
             iso = con.execute("SELECT iso3 FROM countries").fetchall()
             agg = con.execute("SELECT code FROM aggregates WHERE code IS NOT NULL").fetchall()
-            self._iso_codes = frozenset(r[0] for r in iso + agg)
-        return self._iso_codes
+            self._distinct[key] = frozenset(r[0] for r in iso + agg)
+        return self._distinct[key]
 
     def _year(self, name: str, value: Any) -> int:
         try:

@@ -28,6 +28,35 @@ def _places(codes: str) -> str:
     return ", ".join(c for c in str(codes or "").split(",") if c) or "none"
 
 
+def _rent_table(rows: pd.DataFrame, what: str, caption: str) -> str:
+    """A licence-rent table: one row per period and good (columns of :func:`reesim.simulate.headline._good_rows`)."""
+    cells = [
+        [
+            r.period,
+            r.good,
+            _places(r.binding_destinations),
+            num(r.rent_usd_per_kg_max, 1),
+            num(r.inside_usd_per_kg, 1),
+            num(r.outside_usd_per_kg, 1),
+            *(_times(getattr(r, f"{m}_over_inside", float("nan"))) for m in ("outside", "eu", "jpn", "usa")),
+        ]
+        for r in rows.itertuples(index=False)
+    ]
+    heads = [
+        "period",
+        what,
+        "binding for",
+        "rent, USD/kg",
+        "China, USD/kg",
+        "outside, USD/kg",
+        "outside ÷ China",
+        "Europe ÷ China",
+        "Japan ÷ China",
+        "U.S. ÷ China",
+    ]
+    return table_html(heads, cells, caption, numeric=(3, 4, 5, 6, 7, 8, 9), cls="small")
+
+
 def _mechanism(run: Run) -> str:
     items = []
     for inst in run.scenario.get("instruments", []) or []:
@@ -72,32 +101,16 @@ def licences_section(run: Run) -> str:
         return "\n".join(x for x in out if x)
     binding = lic[lic["binding_destinations"].astype(str) != ""]
     periods = list(dict.fromkeys(binding["period"]))[:MAX_PERIODS]
-    rows = [
-        [
-            r.period,
-            r.element,
-            _places(r.binding_destinations),
-            num(r.rent_usd_per_kg_max, 1),
-            num(r.oxide_inside_usd_per_kg, 1),
-            num(r.oxide_outside_usd_per_kg, 1),
-            _times(r.outside_over_inside),
-            *(_times(getattr(r, f"{m}_over_inside", float("nan"))) for m in ("eu", "jpn", "usa")),
-        ]
-        for r in lic[lic["period"].isin(periods)].itertuples(index=False)
-    ]
-    ratio_heads = ["outside ÷ China", "Europe ÷ China", "Japan ÷ China", "U.S. ÷ China"]
     out.append(
-        table_html(
-            [
-                "period",
-                "element",
-                "binding for",
-                "rent, USD/kg",
-                "China, USD/kg",
-                "outside, USD/kg",
-                *ratio_heads,
-            ],
-            rows,
+        _rent_table(
+            lic[lic["period"].isin(periods)].rename(
+                columns={
+                    "element": "good",
+                    "oxide_inside_usd_per_kg": "inside_usd_per_kg",
+                    "oxide_outside_usd_per_kg": "outside_usd_per_kg",
+                }
+            ),
+            "element",
             "Oxides. Rent of the licences on each element's oxide (what they add to a kg of oxide on the route where "
             "it is largest: the shadow value per kg of content, one kg per kg of oxide) and the oxide price "
             "wedge it leaves: inside China and the consumption-weighted mean of the other regions, USD/kg "
@@ -105,47 +118,19 @@ def licences_section(run: Run) -> str:
             "U.S.) as multiples of China's price. A licence on magnets is not counted here: its shadow value "
             "per kg of Tb in a magnet is no price of Tb oxide (next table). From "
             f"{code('summary.json')} {code('headline.licences')} (every period; the first {MAX_PERIODS} with a binding licence here).",
-            numeric=(3, 4, 5, 6, 7, 8, 9),
-            cls="small",
         )
     )
     goods = pd.DataFrame(head.get("licensed_goods") or [])
     if not goods.empty:
-        goods = goods[goods["period"].isin(periods)]
-        rows = [
-            [
-                r.period,
-                r.good,
-                _places(r.binding_destinations),
-                num(r.rent_usd_per_kg_max, 1),
-                num(r.inside_usd_per_kg, 1),
-                num(r.outside_usd_per_kg, 1),
-                *(
-                    _times(getattr(r, f"{m}_over_inside", float("nan")))
-                    for m in ("outside", "eu", "jpn", "usa")
-                ),
-            ]
-            for r in goods.itertuples(index=False)
-        ]
         out.append(
-            table_html(
-                [
-                    "period",
-                    "good",
-                    "binding for",
-                    "rent, USD/kg",
-                    "China, USD/kg",
-                    "outside, USD/kg",
-                    *ratio_heads,
-                ],
-                rows,
+            _rent_table(
+                goods[goods["period"].isin(periods)],
+                "good",
                 "The other licensed goods (metals, magnets). Rent: what the licences add to a kg of the good on the "
                 "route where it is largest, the sum over the licensed elements of their shadow value times the "
                 "good's content of each (unique even where the split between elements is not), and the good's "
                 "prices as above, USD/kg. From "
                 f"{code('summary.json')} {code('headline.licensed_goods')}.",
-                numeric=(3, 4, 5, 6, 7, 8, 9),
-                cls="small",
             )
         )
     ex = pd.DataFrame(head.get("china_exports") or [])

@@ -33,6 +33,12 @@ def shipped(subfolder: str = "") -> dict[str, str]:
     }
 
 
+def _local(path: Path, ref: str, ships: dict[str, str]) -> bool:
+    """Whether ``ref`` names the local ``path`` rather than a shipped file: a folder that bears a
+    shipped name (the --out folder of `reesim run baseline --out baseline`) does not hide it."""
+    return path.exists() and not (path.is_dir() and ref in ships)
+
+
 def _read(
     ref: str, base: Path | None, shipped_only: bool = False
 ) -> tuple[dict[str, Any], str, Path | None, str]:
@@ -46,13 +52,7 @@ def _read(
     ships = shipped()
     path = Path(ref)
     candidates = ([base / path] if base is not None and not path.is_absolute() else []) + [path]
-    # a folder that bears a shipped name (e.g. the --out folder of `reesim run baseline --out
-    # baseline`) does not hide the shipped scenario
-    found = (
-        None
-        if shipped_only
-        else next((c for c in candidates if c.exists() and not (c.is_dir() and ref in ships)), None)
-    )
+    found = None if shipped_only else next((c for c in candidates if _local(c, ref, ships)), None)
     if found is not None:
         text, label, folder, ident = (
             read_text_file(found),
@@ -86,7 +86,7 @@ def load_model(ref: str | Path, kind: str, subfolder: str, model: type) -> tuple
     """
     path = Path(ref)
     ships = shipped(subfolder)
-    if path.exists() and not (path.is_dir() and str(ref) in ships):  # a folder named like a shipped file
+    if _local(path, str(ref), ships):
         text, label, folder = read_text_file(path), path.name, path.parent
     elif str(ref) in ships:
         text, label, folder = ships[str(ref)], f"{ref} (shipped {kind})", None

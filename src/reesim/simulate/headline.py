@@ -128,14 +128,15 @@ def _licence_rents(res: Result) -> pd.DataFrame:
     return t.copy() if t is not None else pd.DataFrame()
 
 
-def _good_rows(res: Result, goods) -> list[dict]:
-    """Per period and licensed good: the licences, the destinations where they bind, the largest
-    rent per kg of the good, and the good's prices inside and outside China and in the quoted
-    markets (:func:`licence_wedges`, :func:`licensed_goods`)."""
+def _good_rows(res: Result, oxides: bool) -> list[dict]:
+    """Per period and licensed good (the oxides, or the other goods): the licences, the
+    destinations where they bind, the largest rent per kg of the good, and the good's prices
+    inside and outside China and in the quoted markets (:func:`licence_wedges`,
+    :func:`licensed_goods`)."""
     rents = _licence_rents(res)
     if rents.empty:
         return []
-    rents = rents[rents["commodity"].isin(list(goods))]
+    rents = rents[rents["commodity"].astype(str).str.startswith("oxide:") == oxides]
     if rents.empty:
         return []
     from reesim.impacts.compare import market_prices
@@ -198,25 +199,16 @@ def licence_wedges(res: Result) -> pd.DataFrame:
     and split between Dy and Tb in no unique way when both bind together), which is not a wedge
     on Tb oxide; it is in :func:`licensed_goods` as a rent per kg of magnet.
     """
-    rows = [
-        {"period": r["period"], "element": r["good"].split(":", 1)[1], **r}
-        for r in _good_rows(res, _oxides(res))
-    ]
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(_good_rows(res, oxides=True))
     if out.empty:
         return out
-    out = out.rename(
+    out.insert(1, "element", out.pop("good").str.split(":", n=1).str[1])
+    return out.rename(
         columns={
             "inside_usd_per_kg": "oxide_inside_usd_per_kg",
             "outside_usd_per_kg": "oxide_outside_usd_per_kg",
         }
     )
-    return out.drop(columns=["good"])
-
-
-def _oxides(res: Result) -> set[str]:
-    rents = _licence_rents(res)
-    return {c for c in rents.get("commodity", pd.Series(dtype=str)) if str(c).startswith("oxide:")}
 
 
 def licensed_goods(res: Result) -> pd.DataFrame:
@@ -227,11 +219,7 @@ def licensed_goods(res: Result) -> pd.DataFrame:
     the sum over the licensed elements of their shadow prices times the magnet's content of
     each (``quota_members.coef``), which is unique even where the split between elements is not.
     """
-    rents = _licence_rents(res)
-    if rents.empty:
-        return pd.DataFrame()
-    goods = {c for c in rents["commodity"] if not str(c).startswith("oxide:")}
-    return pd.DataFrame(_good_rows(res, goods))
+    return pd.DataFrame(_good_rows(res, oxides=False))
 
 
 def china_exports(res: Result, cf: Result) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import pandas as pd
 from reesim.impacts.welfare import WelfareAccount
 from reesim.instruments.trade import split_quota_label
 from reesim.model.qp import QP
+from reesim.simulate.result import LATER_TABLES, LICENCE_RENT_LABELS
 from reesim.simulate.state import INVEST_STAGE
 from reesim.solve.solution import Solution, _determined, _net_two_way, _reverse_edges
 from reesim.world.world import PRIVATE_STOCK_SECTOR, STOCK_KIND, World
@@ -89,7 +90,7 @@ class Recorder:
         m = world.quota_members
         self.lic_rent: list[np.ndarray] = []
         if not len(m):
-            self.lic_labels = pd.DataFrame(columns=["licence", "exporter", "importer", "commodity"])
+            self.lic_labels = pd.DataFrame(columns=list(LICENCE_RENT_LABELS))
             return
         pos = {q: i for i, q in enumerate(world.quotas["quota"])}
         keys = [
@@ -101,7 +102,7 @@ class Recorder:
         self.lic_quota = np.array([pos[q] for q in m["quota"]], dtype=int)
         self.lic_coef = m["coef"].astype(float).to_numpy()
         self.lic_group = np.array([gid[k] for k in keys], dtype=int)
-        self.lic_labels = pd.DataFrame(groups, columns=["licence", "exporter", "importer", "commodity"])
+        self.lic_labels = pd.DataFrame(groups, columns=list(LICENCE_RENT_LABELS))
 
     def add(self, period: str, year: int, dt: float, sol: Solution) -> None:
         """Record one solved step."""
@@ -234,7 +235,7 @@ class Recorder:
         licence_rents = (
             self._long(self.lic_labels, self.lic_rent, "rent_usd_per_kg")
             if self.lic_rent
-            else cat([], ["period", "year", *self.lic_labels.columns, "rent_usd_per_kg"])
+            else cat([], list(LATER_TABLES["licence_rents"]))
         )
 
         return {

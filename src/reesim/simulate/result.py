@@ -25,10 +25,10 @@ TABLES = (
     "surplus",
     "licence_rents",
 )
+#: labels of a ``licence_rents`` row (after ``period, year``; then ``rent_usd_per_kg``)
+LICENCE_RENT_LABELS = ("licence", "exporter", "importer", "commodity")
 #: tables added after run folders were first written: an older folder reads them as empty
-LATER_TABLES = {
-    "licence_rents": ("period", "year", "licence", "exporter", "importer", "commodity", "rent_usd_per_kg")
-}
+LATER_TABLES = {"licence_rents": ("period", "year", *LICENCE_RENT_LABELS, "rent_usd_per_kg")}
 
 
 @dataclass(frozen=True)
