@@ -282,8 +282,16 @@ class DemandShift(InForce):
         {},
         description="annual growth rate from each year on (piecewise constant), e.g. {2025: 0.08, 2030: 0.05}",
     )
-    substitution_elasticity: Annotated[float, Field(ge=0, le=2)] = 0.0
-    substitution_lag_years: Annotated[float, Field(ge=0, le=10)] = 2.0
+    substitution_elasticity: Annotated[float, Field(ge=0, le=2)] = Field(
+        0.0,
+        description=(
+            "buyers thrift towards (p / p0) ** -elasticity of their demand, never back up; p0 is the "
+            "first step's price without the scenario's policies (the counterfactual's first step)"
+        ),
+    )
+    substitution_lag_years: Annotated[float, Field(ge=0, le=10)] = Field(
+        2.0, description="years over which buyers close the gap to that target (0: at once)"
+    )
 
 
 Instrument = Annotated[
