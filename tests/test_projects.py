@@ -35,13 +35,14 @@ def test_tranches_by_hand():
     index = {pid: j for j, pid in enumerate(world.processes["process"])}
     j = index["project:plant-x"]
     # first output at the start, nameplate two years later: three equal tranches of 3 kt/yr
+    # (a project's capital is charged on its own: its tranches carry no investment-rule charge)
     assert P.tranches(sc, index) == [
-        (2028.0, j, 3.0, False),
-        (2029.0, j, 3.0, False),
-        (2030.0, j, 3.0, False),
+        (2028.0, j, 3.0, False, 0.0),
+        (2029.0, j, 3.0, False, 0.0),
+        (2030.0, j, 3.0, False, 0.0),
     ]
     now = scenario(project(ramp_years=0, start="2026-07-02"))
-    (t, _, q, _), *rest = P.tranches(now, index)
+    (t, _, q, _, _), *rest = P.tranches(now, index)
     assert not rest and q == 3.0 and t == pytest.approx(2026 + 182 / 365.25)
     half = scenario(project(ramp_years=1.5))
     assert [round(t, 6) for t, *_ in P.tranches(half, index)] == [2026.0, 2026.75, 2027.5]
@@ -188,7 +189,14 @@ def test_a_project_charges_its_capital_to_its_region():
     cap = w[(w["region"] == "USA") & (w["component"] == "capital_cost")].set_index("period")[
         "change_usd_million"
     ]
-    assert cap.reindex(["2026", "2027", "2028"]).to_numpy() == pytest.approx([-24.0, -48.0, -48.0])
+
+    def rule_built(r) -> pd.Series:  # the investment rule's own charge in the U.S. (state.py)
+        g = r.fiscal
+        g = g[(g["instrument"] == "capital charge (investment rule)") & (g["payer"] == "USA")]
+        return g.groupby("period")["usd_million"].sum().reindex(["2026", "2027", "2028"], fill_value=0.0)
+
+    extra = (rule_built(res) - rule_built(cf)).to_numpy()
+    assert cap.reindex(["2026", "2027", "2028"]).to_numpy() == pytest.approx([-24.0, -48.0, -48.0] - extra)
     # without a stated capital cost: the investment rule's annuity, 2.0 USD/kg/yr x 3 kt = 6 million USD/yr
     from reesim.scenario.spec import CapacityProject, Dynamics
 

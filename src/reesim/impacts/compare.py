@@ -8,9 +8,11 @@ Tables (all immutable copies):
 * ``trade`` — exports by exporter and commodity, scenario vs counterfactual (trade diversion);
 * ``shortages`` — consumption by sector and region below the counterfactual, t and share;
 * ``welfare`` — Δ consumer and producer surplus, tariff and export-tax revenue, quota rents,
-  congestion margin (see :mod:`reesim.impacts.welfare`), fiscal costs by payer, the capital
-  charge of named plants built outside the investment rule (``capital_cost``,
-  :mod:`reesim.instruments.projects`), and the total,
+  congestion margin (see :mod:`reesim.impacts.welfare`), the private stockholders' holding
+  gains (:mod:`reesim.simulate.storage`), fiscal costs by payer, the capital
+  charge of named plants built outside the investment rule (:mod:`reesim.instruments.projects`)
+  and of the capacity the rule built (:mod:`reesim.simulate.state`), both ``capital_cost``, and
+  the total,
   by region and period (million USD); ``welfare_discounted`` sums the total over the horizon
   at ``discount_rate`` (default 3 % a year, real: U.S. OMB Circular A-4, 2003, the lower of
   its two reference rates — an outside assumption);
@@ -56,6 +58,7 @@ COMPONENT_ORDER = (
     "export_tax_revenue",
     "quota_rents",
     "congestion_margin",
+    "holding_gain",
     "fiscal_cost",
     "capital_cost",
 )
@@ -216,10 +219,10 @@ def _welfare_levels(res: Result) -> pd.DataFrame:
     s = res.surplus[["period", "year", "region", "component", "usd_million"]]
     f = res.fiscal
     if len(f):
-        from reesim.instruments.projects import CAPITAL_INSTRUMENT
+        from reesim.instruments.projects import CAPITAL_INSTRUMENTS
 
         f = f[f["instrument"] != "subsidy (capex)"]
-        capital = f["instrument"].str.endswith(CAPITAL_INSTRUMENT)
+        capital = f["instrument"].str.endswith(CAPITAL_INSTRUMENTS)
         fiscal = (
             f.assign(component=np.where(capital, "capital_cost", "fiscal_cost"))
             .groupby(["period", "year", "payer", "component"], as_index=False)["usd_million"]

@@ -44,6 +44,11 @@ from reesim.world.world import World
 CAPITAL_CHARGE_RATE = 0.12
 #: fiscal-table label of a project's capital charge (welfare component ``capital_cost``)
 CAPITAL_INSTRUMENT = "capital charge (project)"
+#: fiscal-table label of the capital charge of capacity the investment rule built (welfare
+#: component ``capital_cost``; :mod:`reesim.simulate.state`)
+INVESTMENT_CAPITAL_INSTRUMENT = "capital charge (investment rule)"
+#: the instruments whose rows are capital, not fiscal, costs
+CAPITAL_INSTRUMENTS = (CAPITAL_INSTRUMENT, INVESTMENT_CAPITAL_INSTRUMENT)
 #: the process whose inputs and outputs a project of each stage copies
 TEMPLATE = {
     "magnet": "magnet:{region}",
@@ -185,8 +190,11 @@ def year_fraction(day) -> float:
     return day.year + (day.timetuple().tm_yday - 1) / 365.25
 
 
-def tranches(scenario: Scenario, process_index: dict[str, int]) -> list[tuple[float, int, float, bool]]:
-    """Pipeline items of every project: (online time, process index, kt/yr, built under a ban = False)."""
+def tranches(
+    scenario: Scenario, process_index: dict[str, int]
+) -> list[tuple[float, int, float, bool, float]]:
+    """Pipeline items of every project: (online time, process index, kt/yr, built under a ban = False,
+    capital charge 0: a project's capital is charged on its own, :func:`capital_charge`)."""
     out = []
     for _k, inst in projects(scenario):
         j = process_index[process_id(inst)]
@@ -194,5 +202,5 @@ def tranches(scenario: Scenario, process_index: dict[str, int]) -> list[tuple[fl
         step = inst.ramp_years / (n - 1) if n > 1 else 0.0
         q = inst.capacity_tonnes_per_year / 1000.0 / n
         t0 = year_fraction(inst.start)
-        out.extend((t0 + i * step, j, q, False) for i in range(n))
+        out.extend((t0 + i * step, j, q, False, 0.0) for i in range(n))
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from reesim.instruments import projects as projects_mod
@@ -100,3 +101,24 @@ def fiscal_rows(
                 }
             )
     return rows
+
+
+def capital_rows(step: Step, charge: np.ndarray | None, regions: np.ndarray) -> list[dict]:
+    """The step's capital charge of capacity the investment rule built, by region (million USD).
+
+    ``charge`` is million USD per year by process (:class:`reesim.simulate.state.State`), paid by
+    the region the capacity is in; a step of ``dt`` years pays ``dt`` of it.
+    """
+    if charge is None or not charge.any():
+        return []
+    paid = pd.Series(charge * step.dt).groupby(regions).sum()
+    return [
+        {
+            "period": step.period,
+            "year": step.year,
+            "instrument": projects_mod.INVESTMENT_CAPITAL_INSTRUMENT,
+            "payer": payer,
+            "usd_million": float(amount),
+        }
+        for payer, amount in paid[paid > 0].items()
+    ]

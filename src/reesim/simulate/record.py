@@ -169,6 +169,15 @@ class Recorder:
             )
         )
 
+    def add_welfare(
+        self, period: str, year: int, dt: float, component: str, regions: np.ndarray, usd_million: np.ndarray
+    ) -> None:
+        """Record a welfare component given per step (million USD in the step) by item, summed by region."""
+        paid = pd.Series(usd_million).groupby(regions).sum()
+        self.welfare.extend(
+            (period, year, r, component, float(v), float(v) / dt) for r, v in paid.items() if v != 0
+        )
+
     def add_rows(self, table: str, rows: list[dict]) -> None:
         """Record free-form rows (stocks, fiscal)."""
         self.extra[table].extend(rows)

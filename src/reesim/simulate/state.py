@@ -5,6 +5,15 @@ online time), the share of each process's capacity built under a technology-ban 
 cumulative output (for learning), expected capacity rents (adaptive expectations), demand
 growth multipliers, stocks, and the price history (for lagged substitution).
 
+Capacity the investment rule builds is not free: each order carries its annual capital charge,
+``k x q`` (million USD per year, the capex multiplier of a technology ban included, capex
+subsidies not deducted: they are a transfer), which the builder's region pays from the step the
+capacity comes online, on the share still in service (it retires with the capacity). The result
+records it in the fiscal table as ``capital charge (investment rule)``, counted in welfare as
+``capital_cost`` like a named plant's (:mod:`reesim.instruments.projects`): without it a scenario
+that made the rest of the world build showed the lower prices the new capacity brought and not
+what it cost.
+
 Investment (DESIGN §4), a myopic rule on expected margins: the capacity rent of a process
 (the dual of its capacity bound, USD/kg of annual capacity) is the margin a marginal unit of
 capacity would earn. Expectations are adaptive, ``r_e <- w r + (1 - w) r_e``. When the
@@ -44,8 +53,8 @@ class State:
 
     capacity: np.ndarray
     pipeline: tuple[
-        tuple[float, int, float, bool], ...
-    ]  # (online time, process index, kt/yr, built under ban)
+        tuple[float, int, float, bool, float], ...
+    ]  # (online time, process index, kt/yr, built under ban, capital charge in million USD/yr)
     penalised: np.ndarray  # kt/yr of each process's capacity built under a technology-ban penalty
     cumulative: np.ndarray  # kt of output since the start (+ one year of reference output)
     expected_rent: np.ndarray  # USD/kg per year of capacity
@@ -56,6 +65,7 @@ class State:
     learning_exponent: np.ndarray  # Wright's-law exponent per process (0 where no learning)
     private: Any = None  # private stocks and expected prices (reesim.simulate.storage.PrivateStocks)
     toll_index: float = 1.0  # China's separation charge over the reference one (reesim.simulate.tolls)
+    capital_charge: np.ndarray | None = None  # million USD/yr per process: rule-built capacity in service
 
     def evolve(self, **changes) -> State:
         """A new snapshot with some fields replaced."""
@@ -66,16 +76,18 @@ def arrivals(state: State, now: float) -> State:
     """Move capacity whose online time has come from the pipeline into service."""
     cap = state.capacity.copy()
     pen = state.penalised.copy()
+    charge = np.zeros_like(cap) if state.capital_charge is None else state.capital_charge.copy()
     keep = []
     for item in state.pipeline:
-        t, j, q, banned = item
+        t, j, q, banned, annuity = item
         if t <= now + 1e-9:
             cap[j] += q
+            charge[j] += annuity
             if banned:
                 pen[j] += q
         else:
             keep.append(item)
-    return state.evolve(capacity=cap, penalised=pen, pipeline=tuple(keep))
+    return state.evolve(capacity=cap, penalised=pen, pipeline=tuple(keep), capital_charge=charge)
 
 
 def planned_order(

@@ -40,7 +40,7 @@ from reesim.scenario.checks import check_scenario
 from reesim.scenario.load import scenario_hash
 from reesim.scenario.spec import Scenario
 from reesim.simulate import storage
-from reesim.simulate.fiscal import fiscal_rows, stock_rows
+from reesim.simulate.fiscal import capital_rows, fiscal_rows, stock_rows
 from reesim.simulate.floors import solve_step
 from reesim.simulate.record import KT_TO_T, Recorder
 from reesim.simulate.result import Result
@@ -155,6 +155,7 @@ def _initial_state(world: World, scenario: Scenario, reference) -> State:
         stocks={},
         opex_multiplier=np.ones(n),
         learning_exponent=np.where(learns, b, 0.0),
+        capital_charge=np.zeros(n),
     )
 
 
@@ -453,11 +454,12 @@ def phase_capacity(run: _Run, state: State, step: Step) -> State:
     # Unbounded processes (capacity inf) do not retire: inf x 0 would be NaN.
     cap = np.array(state.capacity, dtype=float)
     finite = np.isfinite(cap)
-    cap[finite] *= (1.0 - run.scenario.dynamics.retirement_rate) ** step.dt
+    survive = (1.0 - run.scenario.dynamics.retirement_rate) ** step.dt
+    cap[finite] *= survive
     for pid, path in run.paths.items():
         if step.year in path:
             cap[run.proc_pos[pid]] = path[step.year]
-    return state.evolve(capacity=cap)
+    return state.evolve(capacity=cap, capital_charge=state.capital_charge * survive)
 
 
 def phase_expectations(run: _Run, state: State, step: Step) -> State:
@@ -496,8 +498,11 @@ def phase_record(run: _Run, state: State, step: Step, sol, wt: World, topups: di
     rows = stock_rows(step, run.scenario, wt, state)
     if run.items is not None and state.private is not None:
         rows += run.items.rows(step.period, step.year, state.private)
+        gains = run.items.holding_gains(state.private, sol.price_map)
+        run.rec.add_welfare(step.period, step.year, step.dt, "holding_gain", run.items.region, gains)
     run.rec.add_rows("stocks", rows)
     run.rec.add_rows("fiscal", fiscal_rows(step, sol, wt, run.scenario, topups, run.proc_pos, run.dem_pos))
+    run.rec.add_rows("fiscal", capital_rows(step, state.capital_charge, run.regions))
 
 
 def phase_tolls(run: _Run, state: State, sol) -> State:
@@ -556,7 +561,8 @@ def phase_invest(run: _Run, state: State, step: Step, sol) -> State:
             q = max(q, min(plan, room))
         if q > 0:
             banned = pen.capex_multiplier > 1 or pen.extra_lead_time_years > 0
-            pipeline.append((step.time + lead, int(j), q, banned))
+            # USD/kg/yr x kt/yr = million USD a year, paid from first output (state.arrivals)
+            pipeline.append((step.time + lead, int(j), q, banned, capex_full * q))
             if sub:  # USD/kg/yr x kt/yr = million USD per year of annuity, paid by the plant's government
                 fiscal_capex[region] = fiscal_capex.get(region, 0.0) + sub * capex_full * q
             if banned:

@@ -51,6 +51,16 @@ from 127 to 173 million USD (MP Materials, Q2 2025 results, 2025-08-07).
 
 Stock movements are not consumption or production: the result shows them in the
 ``stocks`` table (``kind = private``) and leaves them out of consumer and producer surplus.
+What the holders pay for the stock they carry out and receive for what they release is
+nonetheless in the world's welfare: producers are paid for the goods put into stock and buyers
+pay for the goods released, so a step's welfare values the change in stocks at the step's price
+(the national accounts' change in inventories, SNA 2008 §6.147). Their gain or loss on the stock
+they carried into the step, ``(p_t - p_{t-1}) S_0`` at their node's prices (:meth:`Items.holding_gains`,
+welfare component ``holding_gain``), completes the storers' profit (Williams & Wright 1991, ch. 3:
+buy at ``p_t``, sell at ``p_{t+1}``). Without it, stock bought dear and released cheap after a
+shock showed as a gain to the consumers who bought it cheap and no loss to anyone; summed over a
+run, the accounts now come to utility less production cost plus the closing stock at the last
+price less the opening stock at the reference price.
 """
 
 from __future__ import annotations
@@ -256,7 +266,19 @@ class Items:
             expected=price,
             level=price.copy(),
             deviation=np.ones(len(self)),
+            price=price.copy(),
         )
+
+    def holding_gains(self, stocks: PrivateStocks, price_map: dict) -> np.ndarray:
+        """Each holder's gain on its opening stock over the step (million USD): ``(p_t - p_{t-1}) S_0``.
+
+        ``p_{t-1}`` is the price at the item's node in the step before (the reference price in the
+        first step), ``p_t`` the step's (kt x USD/kg = million USD). A price the step leaves
+        undefined (NaN) counts as unchanged.
+        """
+        p = self._prices(price_map)
+        moved = np.where(np.isfinite(p), p - stocks.price, 0.0)
+        return moved * stocks.stock
 
     def risk(
         self, restricted: set[tuple[str, str]], routes: set[tuple[str, str, str]] = frozenset()
@@ -355,7 +377,11 @@ class Items:
         if self.baskets is not None:
             expected = self.baskets.expected(expected, sol.price_map)
         return PrivateStocks(
-            stock=np.maximum(q * dt, 0.0), expected=expected, level=level, deviation=deviation
+            stock=np.maximum(q * dt, 0.0),
+            expected=expected,
+            level=level,
+            deviation=deviation,
+            price=np.where(np.isfinite(p), p, stocks.price),
         )
 
     def open(self, stocks: PrivateStocks, cf_expected: dict | None) -> PrivateStocks:
@@ -420,6 +446,7 @@ class PrivateStocks:
     expected: np.ndarray  # the price the holders expect for the next step (used in this one)
     level: np.ndarray  # adaptive level of the price (Nerlove)
     deviation: np.ndarray  # expected ratio of the run's price to the counterfactual's (1 without one)
+    price: np.ndarray  # the price at each item's node when the stock was carried out (USD/kg)
 
 
 @dataclass(frozen=True)
