@@ -283,7 +283,10 @@ def _welfare(run: Run, page: Page) -> str:
         f"{num(100 * rate, 1)} % a year (real) to the first year of the horizon; the last bar is the total "
         f"(the sum of the components). From {code('welfare_discounted.parquet')} (per-period changes in "
         f"{code('welfare.parquet')}: scenario minus counterfactual of the {code('surplus')} and "
-        f"{code('fiscal')} tables); 'world' is the sum over the regions. Components without a row are 0."
+        f"{code('fiscal')} tables); 'world' is the sum over the regions. Components without a row are 0. "
+        "Holding gain: private stockholders' gain on the stock they carry into each step (the price "
+        "change times that stock); capital cost: the annual capital charge of capacity built during the "
+        "run, named plants and the investment rule's orders alike, from first output."
     )
     out = [page.figure(RF.welfare(run), cap)]
     comps = [*F.COMPONENTS, "total"]
