@@ -371,3 +371,14 @@ def test_licence_section_names_the_mechanism_and_shows_the_dy_wedge(run_dir: Pat
         r for r in summary["headline"]["china_exports"] if r["period"] == "2025" and r["form"] == "magnet"
     ]
     assert sum(r["scenario"] for r in exports) < sum(r["counterfactual"] for r in exports)
+
+
+def test_a_flow_from_a_few_tonnes_changes_in_tonnes_not_per_cent():
+    """China's metal exports start from a few tonnes in the counterfactual (no metal-trade data):
+    +169 t on 4.4 t showed as +3,826 %; flows from 100 t/yr up keep their percentage."""
+    from reesim.reports.licences import MIN_BASE_T_PER_YEAR, _change
+
+    assert _change(173.7, 4.4) == "+169 t"
+    assert _change(56814.9, 58152.0) == "-2.3 %"
+    assert _change(90.0, MIN_BASE_T_PER_YEAR) == "-10.0 %"
+    assert _change(0.0, 0.0) == "0 t"

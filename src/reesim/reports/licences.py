@@ -143,17 +143,33 @@ def licences_section(run: Run) -> str:
                 r.form,
                 num(r.scenario),
                 num(r.counterfactual),
-                num(100 * (r.scenario / r.counterfactual - 1), 1, sign=True) if r.counterfactual > 0 else "—",
+                _change(r.scenario, r.counterfactual),
             ]
             for r in by_form.itertuples(index=False)
         ]
         out.append(
             table_html(
-                ["period", "form", "China's exports, t/yr", "counterfactual, t/yr", "change %"],
+                ["period", "form", "China's exports, t/yr", "counterfactual, t/yr", "change"],
                 rows,
                 "China's exports by form, scenario against the counterfactual (t/yr; by destination in "
-                f"{code('summary.json')} {code('headline.china_exports')}).",
+                f"{code('summary.json')} {code('headline.china_exports')}). Where the counterfactual exports "
+                f"less than {num(MIN_BASE_T_PER_YEAR)} t/yr of a form the change is given in tonnes, not "
+                "per cent: the default world makes each region's metal where its magnets are made (the "
+                "dataset has no trade in rare-earth metals), so China's metal exports start from a few "
+                "tonnes and a percentage of them says nothing.",
                 numeric=(2, 3, 4),
             )
         )
     return "\n".join(x for x in out if x)
+
+
+#: below this counterfactual flow (t/yr) a change is shown in tonnes, not per cent
+MIN_BASE_T_PER_YEAR = 100.0
+
+
+def _change(scenario: float, counterfactual: float) -> str:
+    """The change of a flow as a percentage of the counterfactual, or in tonnes where that base is
+    below :data:`MIN_BASE_T_PER_YEAR` (a few tonnes made +3,826 % of China's metal exports)."""
+    if counterfactual >= MIN_BASE_T_PER_YEAR:
+        return num(100 * (scenario / counterfactual - 1), 1, sign=True, unit="%")
+    return num(scenario - counterfactual, 0, sign=True, unit="t")
