@@ -382,3 +382,16 @@ def test_a_flow_from_a_few_tonnes_changes_in_tonnes_not_per_cent():
     assert _change(56814.9, 58152.0) == "-2.3 %"
     assert _change(90.0, MIN_BASE_T_PER_YEAR) == "-10.0 %"
     assert _change(0.0, 0.0) == "0 t"
+
+
+def test_a_scenario_of_duties_alone_calls_its_fall_in_magnet_purchases_no_shortage():
+    """The jobs figure's cause: a quantity instrument of the scenario's own (licence, ban, quota,
+    disruption, technology ban) makes a shortfall; duties alone make buyers buy less."""
+    from reesim.pipeline import restricts_supply
+    from reesim.scenario.load import load_scenario
+
+    base = load_scenario("baseline")
+    assert not restricts_supply(load_scenario("us-301-tariffs"), base)
+    assert restricts_supply(load_scenario("china-2025-licensing"), base)
+    assert restricts_supply(load_scenario("myanmar-kachin"), base)
+    assert not restricts_supply(base, base)  # the baseline's own mining quota is no added restriction

@@ -118,6 +118,8 @@ def assess(sc, res, cf, cf_sc) -> Outcome:
     h = headline(res, cf)
     im = compare(res, cf)
     ih = impact_headline(im)
+    if ih.get("us_jobs_exposed_peak"):
+        ih["us_jobs_exposed_peak"]["cause"] = "restriction" if restricts_supply(sc, cf_sc) else "price"
     down = downstream_tariffs(sc)
     if down is not None:
         yearly = down.groupby("year")[
@@ -128,6 +130,20 @@ def assess(sc, res, cf, cf_sc) -> Outcome:
             **{k: float(v) for k, v in yearly.iloc[0].items()},
         }
     return Outcome(sc, cf_sc, res, cf, h, im, ih, down)
+
+
+#: instruments that limit a quantity (exports, mining, capacity, technology): the consumption they
+#: take away is a shortfall of supply; the others (duties, taxes, subsidies, floors, stockpile
+#: purchases, demand shifts, named plants) move prices, and buyers answer by buying less
+QUANTITY_INSTRUMENTS = frozenset(
+    {"export_ban", "export_quota", "supply_disruption", "technology_ban", "mining_quota"}
+)
+
+
+def restricts_supply(sc, cf_sc) -> bool:
+    """True when ``sc`` has a quantity instrument its counterfactual does not have (by content)."""
+    base = [i.model_dump() for i in cf_sc.instruments]
+    return any(i.type in QUANTITY_INSTRUMENTS and i.model_dump() not in base for i in sc.instruments)
 
 
 def run_scenario(sc, against: str | None = None, progress: Callable[[Any], None] | None = None) -> Outcome:

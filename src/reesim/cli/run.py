@@ -231,11 +231,20 @@ def print_impacts(ih: dict) -> None:
     )
     j = ih["us_jobs_exposed_peak"]
     if j:
+        price = j.get("cause") == "price"
+        what = "fall in magnet purchases" if price else "magnet shortfall"
         out.print(
-            f"U.S. jobs exposed at the peak magnet shortfall ({100 * j['shortage_share']:.1f} % in {j['period']}): "
+            f"U.S. jobs exposed at the peak {what} ({100 * j['shortage_share']:.1f} % in {j['period']}): "
             f"about {_sig3(j['jobs_exposed_low'])} (REE-dependent products) to {_sig3(j['jobs_exposed_high'])} (all "
             f"magnet-using sectors), {_sig3(j['jobs_exposed_high_with_supply_chain'])} with supply-chain jobs "
-            "(employment in proportion to the shortfall; 3 significant figures)."
+            f"(employment in proportion to the {what}; 3 significant figures)."
+            + (
+                " The scenario limits no quantity against its counterfactual: buyers pay its duties or "
+                "subsidised prices and buy less, much of it by substitution, so these are upper bounds, "
+                "not jobs lost to a shortage."
+                if price
+                else ""
+            )
         )
     u = (ih.get("units_at_risk_peak") or {}).get("USA") or {}
     if u.get("products"):

@@ -176,7 +176,15 @@ def headline_section(run: Run) -> str:
                 f"Jobs exposed at the peak U.S. magnet shortfall = shortfall share × employment of the "
                 f"magnet-using sectors (cited employment rows), jobs. From {code('summary.json')} → "
                 f"{code('impacts.us_jobs_exposed_peak')} (table {code('jobs')}); assumes output falls in "
-                "proportion to the magnet shortfall.",
+                "proportion to the magnet shortfall."
+                + (
+                    " This scenario limits no quantity against its counterfactual (no ban, licence, quota, "
+                    "disruption or technology ban of its own): the 'shortfall' is buyers answering its prices "
+                    "by buying less, much of it by substitution, so the figures are upper bounds, not jobs "
+                    "lost to a shortage."
+                    if j.get("cause") == "price"
+                    else ""
+                ),
                 numeric=(1, 2, 3, 4),
             )
         )
