@@ -143,19 +143,14 @@ def test_capacity_factor_is_one_without_disruptions():
 
 
 def _substitution_path(sc, cf=None) -> list[np.ndarray]:
-    """The substitution factor of every demand after each step, running the phases one by one."""
+    """The substitution factor of every demand after each step, stepping the run by hand."""
     from reesim.simulate import stepper as S
     from reesim.simulate.steps import make_steps
 
     run_, state = S.start_run(sc, cf)
     path = []
     for step in make_steps(sc.horizon):
-        state = S.phase_capacity(run_, state, step)
-        state = S.phase_expectations(run_, state, step)
-        sol, topups, wt = S.phase_clear(run_, state, step)
-        S.phase_record(run_, state, step, sol, wt, topups)
-        state = S.phase_invest(run_, S.phase_tolls(run_, state, sol), step, sol)
-        state = S.phase_demand(run_, S.phase_stocks(run_, state, step, sol), step, sol)
+        *_, state = S.advance(run_, state, step)
         path.append(state.substitution.copy())
     return path
 

@@ -29,23 +29,17 @@ def test_rule_built_capacity_pays_its_capital_charge_from_first_output_while_in_
     online: dict[int, int] = {}  # order -> index of the step it came online in
     expected: dict[tuple[str, str], float] = {}
     for n, step in enumerate(make_steps(sc.horizon)):
-        state = S.phase_capacity(run_, state, step)
-        state = S.phase_expectations(run_, state, step)
-        sol, topups, wt = S.phase_clear(run_, state, step)
-        S.phase_record(run_, state, step, sol, wt, topups)
+        opening, _sol, wt, state = S.advance(run_, state, step)
         # by hand: each arrived order's charge, retired like its capacity from the step it arrives in
         for k, (t, j, annuity) in enumerate(orders):
             if t <= step.time + 1e-9:
                 first = online.setdefault(k, n)
                 key = (step.period, run_.regions[j])
                 expected[key] = expected.get(key, 0.0) + annuity * survive ** (n - first + 1)
-        before = set(state.pipeline)
-        state = S.phase_invest(run_, S.phase_tolls(run_, state, sol), step, sol)
-        for t, j, q, _banned, annuity in set(state.pipeline) - before:
+        for t, j, q, _banned, annuity in set(state.pipeline) - set(opening.pipeline):
             stage = S.INVEST_STAGE[wt.processes["kind"].iloc[j]]
             assert annuity == pytest.approx(sc.dynamics.capex_usd_per_kg_year[stage] * q)  # no ban here
             orders.append((t, j, annuity))
-        state = S.phase_demand(run_, S.phase_stocks(run_, state, step, sol), step, sol)
     assert online, "no order came online: the test sees nothing"
     fiscal = pd.DataFrame(run_.rec.extra["fiscal"])
     got = fiscal[fiscal["instrument"] == INVESTMENT_CAPITAL_INSTRUMENT]

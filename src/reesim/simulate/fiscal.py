@@ -9,7 +9,7 @@ from reesim.instruments import projects as projects_mod
 from reesim.instruments import stockpile as stock_mod
 from reesim.instruments import support as support_mod
 from reesim.scenario.spec import Scenario
-from reesim.simulate.record import KT_TO_T
+from reesim.simulate.record import KT_TO_T, sum_by
 from reesim.simulate.state import State
 from reesim.simulate.steps import Step
 from reesim.world.world import World
@@ -111,7 +111,6 @@ def capital_rows(step: Step, charge: np.ndarray | None, regions: np.ndarray) -> 
     """
     if charge is None or not charge.any():
         return []
-    paid = pd.Series(charge * step.dt).groupby(regions).sum()
     return [
         {
             "period": step.period,
@@ -120,5 +119,6 @@ def capital_rows(step: Step, charge: np.ndarray | None, regions: np.ndarray) -> 
             "payer": payer,
             "usd_million": float(amount),
         }
-        for payer, amount in paid[paid > 0].items()
+        for payer, amount in sum_by(regions, charge * step.dt).items()
+        if amount > 0
     ]

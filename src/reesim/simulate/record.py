@@ -21,6 +21,15 @@ from reesim.world.world import PRIVATE_STOCK_SECTOR, STOCK_KIND, World
 KT_TO_T = 1000.0
 
 
+def sum_by(keys, values) -> dict:
+    """``values`` summed by ``keys``, in sorted key order (plain Python: a pandas group-by per step
+    cost more than the few hundred items it adds)."""
+    out: dict = {}
+    for k, v in zip(keys, values, strict=True):
+        out[k] = out.get(k, 0.0) + float(v)
+    return dict(sorted(out.items()))
+
+
 class Recorder:
     """Collects one row block per step for every result table."""
 
@@ -173,9 +182,8 @@ class Recorder:
         self, period: str, year: int, dt: float, component: str, regions: np.ndarray, usd_million: np.ndarray
     ) -> None:
         """Record a welfare component given per step (million USD in the step) by item, summed by region."""
-        paid = pd.Series(usd_million).groupby(regions).sum()
         self.welfare.extend(
-            (period, year, r, component, float(v), float(v) / dt) for r, v in paid.items() if v != 0
+            (period, year, r, component, v, v / dt) for r, v in sum_by(regions, usd_million).items() if v != 0
         )
 
     def add_rows(self, table: str, rows: list[dict]) -> None:

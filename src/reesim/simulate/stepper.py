@@ -321,16 +321,7 @@ def simulate(
     run, state = start_run(scenario, counterfactual, capacity_paths, world)
     steps = make_steps(scenario.horizon)
     for step in steps:
-        state = phase_capacity(run, state, step)
-        state = phase_expectations(run, state, step)
-        sol, topups, wt = phase_clear(run, state, step)
-        phase_record(run, state, step, sol, wt, topups)
-        if progress:
-            progress(step)
-        state = phase_tolls(run, state, sol)
-        state = phase_invest(run, state, step, sol)
-        state = phase_stocks(run, state, step, sol)
-        state = phase_demand(run, state, step, sol)
+        _, _, _, state = advance(run, state, step, progress)
 
     from reesim.data import default_dataset
 
@@ -347,6 +338,26 @@ def simulate(
     if "heavy_dose" in run.world.meta:
         meta["heavy_dose"] = run.world.meta["heavy_dose"]
     return Result(scenario_name=scenario.name, meta=meta, _tables=run.rec.tables())
+
+
+def advance(
+    run: _Run, state: State, step: Step, progress: Callable[[Step], None] | None = None
+) -> tuple[State, Solution, World, State]:
+    """One step's phases in order (see :func:`simulate`).
+
+    Returns the state the step cleared on (after capacity and expectations), its solution and
+    world, and the state carried into the next step.
+    """
+    state = phase_capacity(run, state, step)
+    opening = phase_expectations(run, state, step)
+    sol, topups, wt = phase_clear(run, opening, step)
+    phase_record(run, opening, step, sol, wt, topups)
+    if progress:
+        progress(step)
+    state = phase_tolls(run, opening, sol)
+    state = phase_invest(run, state, step, sol)
+    state = phase_stocks(run, state, step, sol)
+    return opening, sol, wt, phase_demand(run, state, step, sol)
 
 
 def start_run(
