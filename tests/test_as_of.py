@@ -51,7 +51,7 @@ def test_annual_figures_are_known_only_after_the_year_ends(ds):
 
 
 def test_the_full_dataset_is_unchanged(ds, view):
-    assert len(ds.table("prices")) == 466
+    assert len(ds.table("prices")) == 480
     assert ds.as_of_date is None and view.as_of_date == CUTOFF
     assert len(view.table("countries")) == len(ds.table("countries"))  # reference tables unaffected
 
@@ -224,3 +224,16 @@ def test_mcs_editions_are_dated_to_their_release(ds):
     assert burma("2025-03-31", 2024) == [31000.0]
     assert burma("2026-06-30", 2024) == [27000.0]
     assert ds.table("sources", source_id="usgs-mcs-2024-cd7b6b")["vintage"].iloc[0] == "2024-01-31"
+
+
+def test_a_view_knows_a_year_price_as_first_published(ds):
+    """USGS MCS 2025 (January 2025) estimated the 2024 Dy oxide average at 260 USD/kg; MCS 2026
+    revised it to 257. The full dataset prefers the revision; a view as of 2025-03-31 knows only
+    MCS 2025's figure, and prefers it (the cash-cost anchor of a 2022 world reads it)."""
+    key = {"date": "2024", "element": "Dy", "market_code": "fob_china", "form_code": "oxide"}
+    full = ds.table("prices", preferred=True, **key)
+    assert list(full["price"]) == [257.0]
+    view = ds.as_of("2025-03-31").table("prices", preferred=True, **key)
+    assert list(view["price"]) == [260.0] and list(view["source_id"]) == ["usgs-mineral-commodity-cf92a5"]
+    # A view of 2024-12-31 knows no 2024 price yet (MCS 2025 was published in January 2025).
+    assert ds.as_of("2024-12-31").table("prices", **key).empty

@@ -95,7 +95,7 @@ def test_internal_error_exits_1_without_traceback(capsys, monkeypatch):
 def test_export_round_trip(capsys, tmp_path, ds, fmt):
     path = tmp_path / "sub" / f"prices.{fmt}"
     code, out, _ = invoke(capsys, "data", "export", "prices", "--format", fmt, "--out", str(path))
-    assert code == 0 and "wrote 466 rows" in out
+    assert code == 0 and f"wrote {len(ds.table('prices'))} rows" in out
     back = pd.read_csv(path, keep_default_na=False, dtype=str) if fmt == "csv" else pd.read_parquet(path)
     original = ds.table("prices")
     assert list(back.columns) == list(original.columns)

@@ -123,11 +123,16 @@ def test_us_mine_cash_cost_from_mp_reports(year, cost, price):
     base = p.loc["mining:USA:mountain_pass"]
     top = base["mc_intercept"] + base["mc_slope"] * base["capacity"]  # the cash cost at the top
     assert top == pytest.approx(cost / price * value, rel=1e-9)
-    # Mines that report nothing keep the stated share (Australia: 0.40 of its value).
+    # Mines that report nothing take the stated share (0.40) of their value at the price trough
+    # (reesim.world.cash_costs): MP's reported share needs no anchor.
     aus = p.loc["mining:AUS:mount_weld"]
     share = world.provenance.query("parameter == 'cash_cost_share_ex_china'")["value"].iloc[0]
     aus_value = prov.loc["concentrate_price[mount_weld]", "value"]
-    assert aus["mc_intercept"] + aus["mc_slope"] * aus["capacity"] == pytest.approx(share * aus_value)
+    anchor = prov.loc["cash_cost_anchor[mount_weld]", "value"]
+    assert (anchor == 1.0) == (year == 2024)  # 2024 is the trough of the priced years
+    assert aus["mc_intercept"] + aus["mc_slope"] * aus["capacity"] == pytest.approx(
+        share * anchor * aus_value
+    )
 
 
 def test_us_mine_cash_cost_falls_back_without_a_price_of_the_year():
@@ -137,8 +142,9 @@ def test_us_mine_cash_cost_falls_back_without_a_price_of_the_year():
     assert "cash_cost_share[USA]" not in set(prov["parameter"])
     share = prov.query("parameter == 'cash_cost_share_ex_china'")["value"].iloc[0]
     value = prov.set_index("parameter").loc["concentrate_price[mountain_pass]", "value"]
+    anchor = prov.set_index("parameter").loc["cash_cost_anchor[mountain_pass]", "value"]
     base = world.processes.set_index("process").loc["mining:USA:mountain_pass"]
-    assert base["mc_intercept"] + base["mc_slope"] * base["capacity"] == pytest.approx(share * value)
+    assert base["mc_intercept"] + base["mc_slope"] * base["capacity"] == pytest.approx(share * anchor * value)
 
 
 @pytest.fixture(scope="module")

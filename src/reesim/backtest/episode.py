@@ -119,13 +119,26 @@ class Simulated(_Strict):
 
 
 class Series(_Strict):
-    """One compared series."""
+    """One compared series.
+
+    ``role: input`` marks a series that sizes one of the episode's events (Myanmar's mine
+    output sizes the Kachin disruption): it is compared and shown, with the verdict ``input``,
+    but not scored (left out of the verdict counts and the median level error), since the
+    model reproduces it by construction. Its ``note`` must say which event it sizes.
+    """
 
     label: str
     unit: str
     observed: Observed
     simulated: Simulated
     note: str = ""
+    role: Literal["scored", "input"] = "scored"
+
+    @model_validator(mode="after")
+    def _input_explained(self):
+        if self.role == "input" and not self.note.strip():
+            raise ValueError(f"series {self.label!r}: role input needs a note naming the event it sizes")
+        return self
 
 
 class Judgement(_Strict):

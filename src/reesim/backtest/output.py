@@ -65,7 +65,14 @@ def summary(r: BacktestResult) -> dict:
         f"Of {len(s)} series, {len(scored)} could be scored (a pre-episode observation and one after it): "
         f"{counts.get('hit', 0)} hit, {counts.get('partial', 0)} partial, {counts.get('miss', 0)} miss; "
         f"{counts.get('no score', 0)} are compared in levels only (no observation before the episode, or a "
-        "simulated value of zero)."
+        "simulated value of zero)"
+        + (
+            f"; {counts['input']} {'sizes' if counts['input'] == 1 else 'size'} an event of the episode and "
+            f"{'is' if counts['input'] == 1 else 'are'} shown, not scored"
+            if counts.get("input")
+            else ""
+        )
+        + "."
     ]
     miss = scored[scored["verdict"] == "miss"]
     if len(miss):
@@ -81,11 +88,11 @@ def summary(r: BacktestResult) -> dict:
     hit = scored[scored["verdict"] == "hit"]
     if len(hit):
         parts.append("It gets right: " + "; ".join(h.series for h in hit.itertuples()) + ".")
-    lv = s["log_rmse"].dropna()
+    lv = s.loc[s["verdict"] != "input", "log_rmse"].dropna()
     if len(lv):
         parts.append(
             f"Median level error exp(log-RMSE) = x{math.exp(float(lv.median())):.2f} "
-            f"(worst: {s.loc[s['log_rmse'].idxmax(), 'series']}, x{math.exp(float(lv.max())):.2f})."
+            f"(worst: {s.loc[lv.idxmax(), 'series']}, x{math.exp(float(lv.max())):.2f})."
         )
     return {"verdicts": counts, "reading": " ".join(parts)}
 

@@ -391,6 +391,8 @@ def run_backtest(ep: Episode, progress: Callable[[str], None] | None = None) -> 
         cfs = simulated_points(cf, world, s, tar_cf, rents_cf)
         a = align(obs[["start", "end", "value"]], sim)
         sc_ = score(a, ep.pre_episode)
+        if s.role == "input":
+            sc_["verdict"] = "input"
         ccf = score(align(obs[["start", "end", "value"]], cfs), ep.pre_episode)
         rows.append(
             {

@@ -39,6 +39,7 @@ from reesim.data import default_dataset
 from reesim.data.dataset import Dataset
 from reesim.errors import InputError
 from reesim.memo import memo_of
+from reesim.world.cash_costs import trough_factors
 from reesim.world.default_data import (
     _check_valid,
     _compositions,
@@ -125,6 +126,7 @@ class _Ctx:
     mining: pd.Series  # kt REO by (region, ore)
     prices: dict[str, float]  # reference oxide prices, USD/kg
     regions: tuple[str, ...]
+    anchors: tuple[dict[str, float], float] | None = None  # cash-cost anchors (:func:`_anchors`)
 
     @property
     def a(self) -> dict:
@@ -294,10 +296,16 @@ def _separation_toll(ctx: _Ctx) -> dict:
 
 
 def _stage_mining(ctx: _Ctx, parts: _Parts, conc_price: dict[str, float]) -> None:
-    """Stage 3: mines (China's quota binds; elsewhere a cash-cost curve, :meth:`_Parts.add_cash_cost`)."""
+    """Stage 3: mines (China's quota binds; elsewhere a cash-cost curve, :meth:`_Parts.add_cash_cost`).
+
+    Outside China the cash cost is a share of the concentrate value at the price trough, not at
+    the reference year's price (:mod:`reesim.world.cash_costs`): those mines kept producing
+    through the 2023-24 trough.
+    """
     chn_cost = ctx.assume("china_mining_cost_share", "share")
     h_mine = ctx.assume("mining_headroom", "share")
     cash_share, spread = _cash_cost(ctx)
+    anchor, _ = _anchors(ctx)
     reports = _producer_reports(ctx.ds, ctx.year)
     reported = {
         r: _reported_cash_share(reports, ctx.year, r, ctx.rec)
@@ -305,9 +313,8 @@ def _stage_mining(ctx: _Ctx, parts: _Parts, conc_price: dict[str, float]) -> Non
     }
     for (r, o), m in ctx.mining.items():
         if r == "CHN":  # the quota binds: marginal cost at the quota below the concentrate value
-            parts.add(
-                f"mining:{r}:{o}", r, "mining", m, conc_price[o] * chn_cost, m, {f"concentrate:{o}": 1.0}
-            )
+            mc = conc_price[o] * chn_cost  # not anchored at the trough (module docstring of cash_costs)
+            parts.add(f"mining:{r}:{o}", r, "mining", m, mc, m, {f"concentrate:{o}": 1.0})
         else:
             parts.add_cash_cost(
                 f"mining:{r}:{o}",
@@ -317,14 +324,31 @@ def _stage_mining(ctx: _Ctx, parts: _Parts, conc_price: dict[str, float]) -> Non
                 conc_price[o],
                 m,
                 {f"concentrate:{o}": 1.0},
-                cash=(reported[r] if reported[r] is not None else cash_share) * conc_price[o],
+                cash=(reported[r] if reported[r] is not None else cash_share * anchor[o]) * conc_price[o],
                 spread=spread,
             )
 
 
 def _cash_cost(ctx: _Ctx) -> tuple[float, float]:
-    """Cash cost of operations outside China (share of the reference price) and its spread."""
+    """Cash cost of operations outside China (share of the trough price) and its spread."""
     return ctx.assume("cash_cost_share_ex_china", "share"), ctx.assume("cash_cost_spread", "share")
+
+
+def _anchors(ctx: _Ctx) -> tuple[dict[str, float], float]:
+    """Where the cash-cost share applies: the trough's value over the reference year's, by ore
+    and for separation (:func:`reesim.world.cash_costs.trough_factors`; recorded once)."""
+    if ctx.anchors is None:
+        ctx.anchors = trough_factors(
+            ctx.ds,
+            ctx.cfg,
+            ctx.year,
+            ctx.comp,
+            _basket_weights(ctx),
+            ctx.prices,
+            ctx.assume("separation_cost_share", "share"),
+            ctx.rec,
+        )
+    return ctx.anchors
 
 
 def _heavy_share(ctx: _Ctx, ore: str) -> float:
@@ -356,6 +380,7 @@ def _stage_separation(ctx: _Ctx, parts: _Parts, s_price: float, h_proc: float) -
         f"concentrate of the plants outside China ({mix_est:.2f} kt at the highest heavy share of the ores)",
     )
     cash_share, spread = _cash_cost(ctx)
+    _, anchor_sep = _anchors(ctx)
     for r, s in sep.items():
         if r in heavy_regions:  # China: separation follows its domestic market and quotas
             parts.add(
@@ -376,7 +401,7 @@ def _stage_separation(ctx: _Ctx, parts: _Parts, s_price: float, h_proc: float) -
                 s_price,
                 s,
                 {"service:separation": 1.0},
-                cash=cash_share * s_price,
+                cash=cash_share * anchor_sep * s_price,
                 spread=spread,
             )
         for o in ctx.ores:
