@@ -38,6 +38,7 @@ stock building in China is not in the dataset).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from reesim.memo import memo_of
@@ -80,33 +81,32 @@ def trough_factors(
     year it comes from.
     """
     elements = list(weights)
-    c = comp[elements]
-    p_ref = pd.Series(ref_prices)[elements]
+    ores = [str(o) for o in comp.index]
+    c = comp[elements].to_numpy(dtype=float)  # ore x element
+    w = np.array([weights[e] for e in elements])
+    p_ref = np.array([ref_prices[e] for e in elements])
     v_ore = c @ p_ref
-    v_bar = float(sum(w * ref_prices[e] for e, w in weights.items()))
+    v_bar = float(w @ p_ref)
     conc_ref = v_ore - sep_share * v_bar
-    low = {str(o): (1.0, year) for o in c.index}
+    low = {o: (1.0, year) for o in ores}
     low_sep = (1.0, year)
     years = annual_prices(ds, cfg)
     for y, prices in sorted(years.items()):
-        have = [e for e in elements if e in prices]
-        if not have:
+        have = np.array([e in prices for e in elements])
+        if not have.any():
             continue
-        p_y = pd.Series(prices)[have]
-        base = p_ref[have]
-        i_bar = float(
-            sum(weights[e] * p_y[e] for e in have) / max(sum(weights[e] * base[e] for e in have), 1e-12)
-        )
+        p_y = np.array([prices.get(e, 0.0) for e in elements])
+        base = np.where(have, p_ref, 0.0)
+        i_bar = float(w @ p_y) / max(float(w @ base), 1e-12)
         if i_bar < low_sep[0]:
             low_sep = (i_bar, y)
-        for o in c.index:
-            covered = float(c.loc[o, have] @ base)
-            if conc_ref[o] <= 0 or covered < MIN_COVERAGE * float(v_ore[o]):
-                continue
-            i_o = float(c.loc[o, have] @ p_y) / covered
-            r = (i_o * float(v_ore[o]) - sep_share * i_bar * v_bar) / float(conc_ref[o])
-            if r < low[str(o)][0]:
-                low[str(o)] = (max(r, 0.05), y)
+        covered = c @ base
+        i_o = (c @ p_y) / np.where(covered > 0, covered, 1.0)
+        ratio = (i_o * v_ore - sep_share * i_bar * v_bar) / np.where(conc_ref > 0, conc_ref, 1.0)
+        ok = (conc_ref > 0) & (covered >= MIN_COVERAGE * v_ore)
+        for k, o in enumerate(ores):
+            if ok[k] and ratio[k] < low[o][0]:
+                low[o] = (max(float(ratio[k]), 0.05), y)
     priced = ", ".join(f"{y} ({len(p)} oxides)" for y, p in sorted(years.items())) or "none"
     out = {}
     for o, (r, y) in low.items():
