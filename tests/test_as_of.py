@@ -227,7 +227,7 @@ def test_mcs_editions_are_dated_to_their_release(ds):
 
 
 def test_a_view_knows_a_year_price_as_first_published(ds):
-    """USGS MCS 2025 (January 2025) estimated the 2024 Dy oxide average at 260 USD/kg; MCS 2026
+    """USGS MCS 2025 (vintage 2025-02-03) estimated the 2024 Dy oxide average at 260 USD/kg; MCS 2026
     revised it to 257. The full dataset prefers the revision; a view as of 2025-03-31 knows only
     MCS 2025's figure, and prefers it (the cash-cost anchor of a 2022 world reads it)."""
     key = {"date": "2024", "element": "Dy", "market_code": "fob_china", "form_code": "oxide"}

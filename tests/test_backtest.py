@@ -173,7 +173,7 @@ def test_shipped_2025_episode_and_cli(capsys, tmp_path):
     # Myanmar's output sizes the Kachin disruption: shown, verdict 'input', out of the counts.
     scores = {r["series"]: r for r in doc["scores"]}
     assert scores["Myanmar mine production"]["verdict"] == "input"
-    assert "1 sizes an event of the episode" in doc["summary"]["reading"]
+    assert "1 is an input (Myanmar mine production)" in doc["summary"]["reading"]
     # Mines outside China on a cash-cost curve anchored at the trough (reesim.world.cash_costs) do
     # not shut in when prices fall through 2023-24 in the 2022 world: Myanmar's stays at capacity
     # without the shocks (it fell 13 % when the cost was a share of the 2022 peak value), Australia's

@@ -82,3 +82,39 @@ def test_a_vintage_view_anchors_on_what_it_knew():
     for ore in ORES:
         assert rows.loc[f"cash_cost_anchor[{ore}]", "value"] < 0.6, ore
         assert "2024 (6 oxides)" in rows.loc[f"cash_cost_anchor[{ore}]", "source"]
+        assert "2022's: 2024 (" in rows.loc[f"cash_cost_anchor[{ore}]", "source"], ore  # the trough year
+
+
+def test_trough_factors_edge_cases_by_hand():
+    """A synthetic two-ore, two-oxide world: the trough year, a year priced too thinly to index
+    (skipped), an ore with no positive reference value (no anchor) and the builder's 5 % floor."""
+    import pandas as pd
+
+    from reesim.memo import memo_of
+    from reesim.world.cash_costs import trough_factors
+    from reesim.world.default_data import _Recorder
+
+    class Fake:  # a dataset stand-in: annual_prices reads the memo first
+        pass
+
+    ds = Fake()
+    memo_of(ds)["world annual prices"] = {
+        2021: {"A": 5.0, "B": 2.0},  # x: 3.5 - 0.4 * 3.5 = 2.1, half its reference 4.2
+        2022: {"B": 0.1},  # B alone carries 2 of the basket's 7: skipped for every ore and separation
+        2023: {"A": 1.0, "B": 0.0},  # the trough: x 0.5 - 0.4 * 0.5 = 0.3; y floored at 0
+    }
+    comp = pd.DataFrame({"A": [0.5, 0.0], "B": [0.5, 1.0]}, index=["x", "y"])
+    weights = {"A": 0.5, "B": 0.5}
+    ref = {"A": 10.0, "B": 4.0}  # x: 7 - 0.4*7 = 4.2; y: 4 - 2.8 = 1.2
+    rec = _Recorder()
+    anchors, sep = trough_factors(ds, {"reference_years": []}, 2024, comp, weights, ref, 0.4, rec)
+    # 2023: I = (0.5*1 + 0.5*0)/7 = 1/14; x = (0.5 - 0.4*0.5) / 4.2; y = max(0 - 0.2, 0.05*0) / 1.2
+    assert anchors["x"] == pytest.approx((0.5 - 0.2) / 4.2)
+    assert anchors["y"] == pytest.approx(0.0)
+    assert sep == pytest.approx(0.5 / 7.0)
+    rows = dict((r[0], r[3]) for r in rec.rows)
+    assert "2024's: 2023" in rows["cash_cost_anchor[x]"]
+    # An ore with no positive reference value keeps one.
+    comp2 = pd.DataFrame({"A": [0.0], "B": [1.0]}, index=["z"])
+    a2, _ = trough_factors(ds, {"reference_years": []}, 2024, comp2, weights, {"A": 10.0, "B": 1.0}, 0.9, rec)
+    assert a2["z"] == 1.0

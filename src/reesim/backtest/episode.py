@@ -124,7 +124,7 @@ class Series(_Strict):
     ``role: input`` marks a series that sizes one of the episode's events (Myanmar's mine
     output sizes the Kachin disruption): it is compared and shown, with the verdict ``input``,
     but not scored (left out of the verdict counts and the median level error), since the
-    model reproduces it by construction. Its ``note`` must say which event it sizes.
+    model reproduces its change by construction (not its level). Its ``note`` must say which event it sizes.
     """
 
     label: str

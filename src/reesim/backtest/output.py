@@ -62,13 +62,14 @@ def summary(r: BacktestResult) -> dict:
         return {"verdicts": counts, "reading": text}
     scored = s[s["verdict"].isin(["hit", "partial", "miss"])]
     parts = [
-        f"Of {len(s)} series, {len(scored)} could be scored (a pre-episode observation and one after it): "
+        f"Of {len(s)} series, {len(scored)} are scored (a pre-episode observation and one after it): "
         f"{counts.get('hit', 0)} hit, {counts.get('partial', 0)} partial, {counts.get('miss', 0)} miss; "
         f"{counts.get('no score', 0)} are compared in levels only (no observation before the episode, or a "
         "simulated value of zero)"
         + (
-            f"; {counts['input']} {'sizes' if counts['input'] == 1 else 'size'} an event of the episode and "
-            f"{'is' if counts['input'] == 1 else 'are'} shown, not scored"
+            f"; {counts['input']} {'is an input' if counts['input'] == 1 else 'are inputs'} ("
+            + ", ".join(s.loc[s["verdict"] == "input", "series"])
+            + "): sizing an event of the episode, shown, not scored"
             if counts.get("input")
             else ""
         )

@@ -9,7 +9,7 @@ kt, Australia 18 -> 29 kt, ``mine_production``), so their cash cost lies below t
 their ore at the trough. The share therefore applies to the ore's concentrate value at the
 lowest-priced of the default world's reference years that the dataset (or a vintage view)
 prices, never to a peak: a world calibrated on 2022 otherwise put the cash cost of Australian,
-Thai and Malagasy mines at 32-40 % of the 2022 peak value, shut in 21-35 % of their output
+Thai and Malagasy mines at 32-40 % of the 2022 peak value, shut in 13-35 % of their output
 when prices fell in 2024, and Malaysia's separation with them (the spurious supply response
 named in "Model credibility II").
 
@@ -21,7 +21,16 @@ is the builder's (:func:`reesim.world.default._stage_values`), basket value less
 separation charge: ``I_o(y) V_o - s I(y) V``. The anchor of ore ``o`` is
 ``min(1, min_y value_o(y) / value_o(ref))``; separation plants take ``min(1, min_y I(y))``
 (their charge is a share of the basket). A year whose priced oxides carry less than half of
-an ore's reference value is skipped for that ore. A reference year at the trough has anchors
+an ore's reference value is skipped for that ore, and for every ore and separation when they
+carry less than half of the world basket's; the concentrate value is floored at 5 % of the
+basket as in the builder. An ore whose reference concentrate value is not positive keeps an
+anchor of one (no anchor).
+
+Limits: the separation charge is indexed to the basket in full here, while a run indexes
+China's charge with ``separation_charge_indexation`` (0.5-1), so at its low end the anchor
+slightly overstates the trough value; and a world of 2021 or 2022 built on the full dataset is
+anchored on the 2024 trough, which lay in its future (the ``reesim calibrate`` run from 2021
+uses this hindsight; a vintage view anchors only on what it knew). A reference year at the trough has anchors
 of one (the default 2024 world is unchanged). Reported costs (MP Materials: cost over the
 reference year's realized price, :func:`reesim.world.default_data._reported_cash_share`) need
 no anchor.
@@ -97,16 +106,21 @@ def trough_factors(
             continue
         p_y = np.array([prices.get(e, 0.0) for e in elements])
         base = np.where(have, p_ref, 0.0)
-        i_bar = float(w @ p_y) / max(float(w @ base), 1e-12)
+        if float(w @ base) < MIN_COVERAGE * v_bar:  # too few oxides priced to index the basket
+            continue
+        i_bar = float(w @ p_y) / float(w @ base)
         if i_bar < low_sep[0]:
             low_sep = (i_bar, y)
         covered = c @ base
         i_o = (c @ p_y) / np.where(covered > 0, covered, 1.0)
-        ratio = (i_o * v_ore - sep_share * i_bar * v_bar) / np.where(conc_ref > 0, conc_ref, 1.0)
+        conc_y = np.maximum(
+            i_o * v_ore - sep_share * i_bar * v_bar, 0.05 * i_o * v_ore
+        )  # the builder's floor
+        ratio = conc_y / np.where(conc_ref > 0, conc_ref, 1.0)
         ok = (conc_ref > 0) & (covered >= MIN_COVERAGE * v_ore)
         for k, o in enumerate(ores):
             if ok[k] and ratio[k] < low[o][0]:
-                low[o] = (max(float(ratio[k]), 0.05), y)
+                low[o] = (float(ratio[k]), y)
     priced = ", ".join(f"{y} ({len(p)} oxides)" for y, p in sorted(years.items())) or "none"
     out = {}
     for o, (r, y) in low.items():
