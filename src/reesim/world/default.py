@@ -126,7 +126,6 @@ class _Ctx:
     mining: pd.Series  # kt REO by (region, ore)
     prices: dict[str, float]  # reference oxide prices, USD/kg
     regions: tuple[str, ...]
-    anchors: tuple[dict[str, float], float] | None = None  # cash-cost anchors (:func:`_anchors`)
 
     @property
     def a(self) -> dict:
@@ -295,7 +294,7 @@ def _separation_toll(ctx: _Ctx) -> dict:
     }
 
 
-def _stage_mining(ctx: _Ctx, parts: _Parts, conc_price: dict[str, float]) -> None:
+def _stage_mining(ctx: _Ctx, parts: _Parts, conc_price: dict[str, float], anchor: dict[str, float]) -> None:
     """Stage 3: mines (China's quota binds; elsewhere a cash-cost curve, :meth:`_Parts.add_cash_cost`).
 
     Outside China the cash cost is a share of the concentrate value at the price trough, not at
@@ -305,7 +304,6 @@ def _stage_mining(ctx: _Ctx, parts: _Parts, conc_price: dict[str, float]) -> Non
     chn_cost = ctx.assume("china_mining_cost_share", "share")
     h_mine = ctx.assume("mining_headroom", "share")
     cash_share, spread = _cash_cost(ctx)
-    anchor, _ = _anchors(ctx)
     reports = _producer_reports(ctx.ds, ctx.year)
     reported = {
         r: _reported_cash_share(reports, ctx.year, r, ctx.rec)
@@ -336,19 +334,12 @@ def _cash_cost(ctx: _Ctx) -> tuple[float, float]:
 
 def _anchors(ctx: _Ctx) -> tuple[dict[str, float], float]:
     """Where the cash-cost share applies: the trough's value over the reference year's, by ore
-    and for separation (:func:`reesim.world.cash_costs.trough_factors`; recorded once)."""
-    if ctx.anchors is None:
-        ctx.anchors = trough_factors(
-            ctx.ds,
-            ctx.cfg,
-            ctx.year,
-            ctx.comp,
-            _basket_weights(ctx),
-            ctx.prices,
-            ctx.assume("separation_cost_share", "share"),
-            ctx.rec,
-        )
-    return ctx.anchors
+    and for separation (:func:`reesim.world.cash_costs.trough_factors`). The separation cost
+    share is read, not recorded again (:func:`_stage_values` records it)."""
+    sep_share = float(ctx.a["separation_cost_share"]["value"])
+    return trough_factors(
+        ctx.ds, ctx.cfg, ctx.year, ctx.comp, _basket_weights(ctx), ctx.prices, sep_share, ctx.rec
+    )
 
 
 def _heavy_share(ctx: _Ctx, ore: str) -> float:
@@ -356,7 +347,9 @@ def _heavy_share(ctx: _Ctx, ore: str) -> float:
     return ctx.heavy_shares[ore]
 
 
-def _stage_separation(ctx: _Ctx, parts: _Parts, s_price: float, h_proc: float) -> dict[str, float]:
+def _stage_separation(
+    ctx: _Ctx, parts: _Parts, s_price: float, h_proc: float, anchor_sep: float
+) -> dict[str, float]:
     """Stage 4: separation capacity by region and a cracking route per (region, ore).
 
     Outside the regions that separate heavy rare earths, cracking yields the light oxides and
@@ -380,7 +373,6 @@ def _stage_separation(ctx: _Ctx, parts: _Parts, s_price: float, h_proc: float) -
         f"concentrate of the plants outside China ({mix_est:.2f} kt at the highest heavy share of the ores)",
     )
     cash_share, spread = _cash_cost(ctx)
-    _, anchor_sep = _anchors(ctx)
     for r, s in sep.items():
         if r in heavy_regions:  # China: separation follows its domestic market and quotas
             parts.add(
@@ -527,8 +519,9 @@ def build_default_world(
     s_price, conc_price = _stage_values(ctx)
     parts = _Parts(eta=ctx.assume("supply_elasticity"))
     h_proc = ctx.assume("processing_headroom", "share")
-    _stage_mining(ctx, parts, conc_price)
-    sep = _stage_separation(ctx, parts, s_price, h_proc)
+    anchor_ore, anchor_sep = _anchors(ctx)
+    _stage_mining(ctx, parts, conc_price, anchor_ore)
+    sep = _stage_separation(ctx, parts, s_price, h_proc, anchor_sep)
     magnet_world, recipe, mshares, magnet_price = _stage_magnets(ctx, parts, h_proc)
     exports = _magnet_exports(ctx, magnet_world, mshares)
     _stage_demand(ctx, parts, magnet_world, recipe, mshares, magnet_price, exports)
