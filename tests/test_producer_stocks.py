@@ -97,7 +97,7 @@ def test_producer_stocks_stay_normal_while_the_buyer_is_reached(baseline_run):
         state = stepper.phase_expectations(run, state, step)
         sol, topups, wt = stepper.phase_clear(run, state, step)
         stepper.phase_record(run, state, step, sol, wt, topups)
-        state = stepper.phase_tolls(run, state, sol)
+        state = stepper.phase_indexation(run, state, sol, step.dt)
         state = stepper.phase_invest(run, state, step, sol)
         state = stepper.phase_stocks(run, state, step, sol)
         state = stepper.phase_demand(run, state, step, sol)
@@ -180,7 +180,7 @@ def test_storage_conditions_hold_on_a_cut_off_mine(tmp_path):
         else:
             assert not risk[i]
         stepper.phase_record(run, state, step, sol, wt, topups)
-        state = stepper.phase_tolls(run, state, sol)
+        state = stepper.phase_indexation(run, state, sol, step.dt)
         state = stepper.phase_invest(run, state, step, sol)
         state = stepper.phase_stocks(run, state, step, sol)
         state = stepper.phase_demand(run, state, step, sol)

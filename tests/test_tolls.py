@@ -85,7 +85,7 @@ def test_service_price_reproduces_mp_realized_concentrate_price(year, realized):
     assert float(rows["value"].iloc[0]) / 1000 == pytest.approx(realized)
 
 
-def test_phase_tolls_alone_sets_the_index_from_the_step_prices():
+def test_phase_indexation_alone_sets_the_index_from_the_step_prices():
     s = scenario(end=2025)
     run, state = stepper.start_run(s)
     tolls = run.extra["tolls"]
@@ -94,7 +94,7 @@ def test_phase_tolls_alone_sets_the_index_from_the_step_prices():
     state = stepper.phase_capacity(run, state, step)
     state = stepper.phase_expectations(run, state, step)
     sol, _, _ = stepper.phase_clear(run, state, step)
-    after = stepper.phase_tolls(run, state, sol)
+    after = stepper.phase_indexation(run, state, sol, 1.0)
     w = run.world.meta["separation_toll"]["weights"]
     basket = sum(v * sol.price_map[(f"oxide:{e}", "CHN")] for e, v in w.items())
     ref = sum(v * run.reference.price_map[(f"oxide:{e}", "CHN")] for e, v in w.items())

@@ -44,6 +44,7 @@ from reesim.simulate.fiscal import capital_rows, fiscal_rows, stock_rows
 from reesim.simulate.floors import solve_step
 from reesim.simulate.record import KT_TO_T, Recorder
 from reesim.simulate.result import Result
+from reesim.simulate.route_index import RouteIndex
 from reesim.simulate.state import INVEST_STAGE, POLICY_STAGE, State, arrivals, orders, planned_order
 from reesim.simulate.steps import Step, make_steps
 from reesim.simulate.tolls import Tolls
@@ -205,7 +206,12 @@ def _step_world(
     d = world.demands.copy()
     growth = state.demand_multiplier * state.substitution
     d["slope"] = world.demands["slope"].astype(float).to_numpy() / growth
-    edges = world.edges.assign(route_quad=extra["route_scale"].quad(growth))
+    quad = extra["route_scale"].quad(growth)
+    if state.route_index is None:
+        edges = world.edges.assign(route_quad=quad)
+    else:  # calibrated route terms move with the good's price (reesim.simulate.route_index)
+        rc = world.edges["route_cost"].to_numpy(dtype=float)
+        edges = world.edges.assign(route_cost=rc * state.route_index, route_quad=quad * state.route_index)
     cf_price = cf.prices.get(step.period, {}) if cf else extra["reference_prices"]
     for did, (a, b, q) in stock_mod.purchase_settings(
         scenario, world, step.mid, step.dt, state.stocks, cf_price, extra["releasing"]
@@ -354,7 +360,7 @@ def advance(
     phase_record(run, opening, step, sol, wt, topups)
     if progress:
         progress(step)
-    state = phase_tolls(run, opening, sol)
+    state = phase_indexation(run, opening, sol, step.dt)
     state = phase_invest(run, state, step, sol)
     state = phase_stocks(run, state, step, sol)
     return opening, sol, wt, phase_demand(run, state, step, sol)
@@ -401,6 +407,7 @@ def start_run(
             "route_scale": routes_mod.RouteScale.of(world, reference.quantities),
             "items": items,
             "tolls": Tolls.of(world, reference.price_map),
+            "route_index": RouteIndex.of(world, reference.price_map),
             "spread": ((p["kind"] == "thrift") | p["process"].isin(list(paths))).to_numpy(),
         },
         stage=p["kind"].map(INVEST_STAGE),
@@ -516,15 +523,20 @@ def phase_record(run: _Run, state: State, step: Step, sol, wt: World, topups: di
     run.rec.add_rows("fiscal", capital_rows(step, state.capital_charge, run.regions))
 
 
-def phase_tolls(run: _Run, state: State, sol) -> State:
-    """China's separation charge for the next step: its oxide basket at this step's prices.
+def phase_indexation(run: _Run, state: State, sol, dt: float) -> State:
+    """Costs indexed to this step's prices, for the next step (a lag of one step).
 
-    The charge is indexed with a lag of one step (:mod:`reesim.simulate.tolls`).
+    China's separation charge follows its oxide basket (:mod:`reesim.simulate.tolls`); each
+    calibrated route's cost and slope move towards its good's price level over ``dt`` years
+    (:mod:`reesim.simulate.route_index`).
     """
-    tolls = run.extra.get("tolls")
-    if tolls is None:
-        return state
-    return state.evolve(toll_index=tolls.index(sol.price_map, state.toll_index))
+    tolls, routes = run.extra.get("tolls"), run.extra.get("route_index")
+    if tolls is not None:
+        state = state.evolve(toll_index=tolls.index(sol.price_map, state.toll_index))
+    if routes is not None:
+        prev = state.route_index if state.route_index is not None else routes.initial()
+        state = state.evolve(route_index=routes.index(sol.price_map, prev, dt))
+    return state
 
 
 def phase_invest(run: _Run, state: State, step: Step, sol) -> State:

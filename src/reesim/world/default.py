@@ -592,6 +592,10 @@ def build_default_world(
                 "lean_saving": float(ctx.a["hre_thrift_saving"]["value"]),
             },
             "separation_toll": _separation_toll(ctx),
+            "route_indexation": {
+                "exponent": ctx.assume("route_cost_indexation", "elasticity"),
+                "adjustment_years": ctx.assume("route_cost_adjustment_years", "years"),
+            },
         },
     )
     return _stage_routes(world, targets, sigma)
