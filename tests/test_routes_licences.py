@@ -267,3 +267,45 @@ def test_a_service_made_from_a_good_without_content_does_not_block_valuation():
     c = element_content(user).set_index(["commodity", "element"])["reo_per_unit"]
     assert c[("magnet:x", "Dy")] == pytest.approx(0.05 * 1.1477)
     assert not {"electricity", "service:energy"} & set(c.index.get_level_values("commodity"))
+
+
+def test_a_licence_that_allows_nothing_closes_its_routes_by_bound():
+    """A row ``sum content x flow <= 0`` makes the dual undetermined (any value above the price
+    wedge satisfies the KKT conditions), and interior-point solvers drift to duals of 1e12 and
+    stall (PIQP in 18 of 24 months of the October 2025 package run without a counterfactual). The
+    QP closes those flows by an upper bound of 0 instead: the same equilibrium as an embargo by
+    bound, the row presolved away (dual NaN, rent 0)."""
+    from reesim.model.qp import build_qp, update_qp
+
+    world = _dy_world(0.0)
+    qp = build_qp(world)
+    members = world.quota_members
+    e = world.edges
+    closed = {
+        (c, o, d)
+        for c, o, d, coef in members[["commodity", "origin", "dest", "coef"]].itertuples(index=False)
+        if coef > 0
+    }
+    pos = [i for i, k in enumerate(zip(e["commodity"], e["origin"], e["dest"], strict=True)) if k in closed]
+    assert pos and (qp.ub[qp.n_proc + qp.n_dem + np.array(pos)] == 0).all()
+    assert (update_qp(qp, world).ub == qp.ub).all()  # the same in a run's updates
+    sol = solve_equilibrium(world)
+    assert (
+        sol.trade.set_index("commodity")["flow"]
+        .reindex(list({c for c, _, _ in closed}))
+        .fillna(0.0)
+        .abs()
+        .max()
+        < 1e-9
+    )
+    assert float(sol.quota_rents["rent_usd_per_kg"].iloc[0]) == 0.0  # undetermined, reported as 0
+    # China's prices are those of a licence that allows a trace; the U.S., with nothing to buy,
+    # prices every good at or above its demand's choke price (undetermined above it, as before)
+    trace = solve_equilibrium(_dy_world(1e-9))
+    for (c, r), v in trace.price_map.items():
+        if r == "CHN":
+            assert sol.price_map[(c, r)] == pytest.approx(v, rel=1e-6)
+    assert sol.price_map[("oxide:Dy", "USA")] >= 400.0 - 1e-6
+    assert sol.price_map[("magnet:x", "USA")] >= 200.0 - 1e-6
+    # a positive limit leaves every bound alone
+    assert (build_qp(_dy_world(1.0)).ub[qp.n_proc + qp.n_dem :] == np.inf).all()

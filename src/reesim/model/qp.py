@@ -262,6 +262,7 @@ def build_qp(world: World) -> QP:
             enduse["slack"].astype(float).to_numpy(),
         ]
     )
+    _close_zero_limits(G, slice(len(nodes), len(nodes) + len(quotas)), h, ub)
     return QP(
         P=P,
         c=c,
@@ -380,4 +381,30 @@ def update_qp(qp: QP, world: World) -> QP:
     h[qp.quota_rows] = world.quotas["limit"].astype(float).to_numpy()
     h[qp.origin_rows] = world.origin_rules["slack"].astype(float).to_numpy()
     h[qp.enduse_rows] = world.enduse_rules["slack"].astype(float).to_numpy()
+    _close_zero_limits(qp.G, qp.quota_rows, h, ub)
     return _replace(qp, P=P, c=c, ub=ub, h=h, base_edge_cost=edge_cost)
+
+
+def _close_zero_limits(G: sp.csc_matrix, rows: slice, h: np.ndarray, ub: np.ndarray) -> None:
+    """Give every flow that a quota row with limit 0 holds at zero an upper bound of 0 (in place).
+
+    A row ``sum coef_e f_e <= 0`` with positive coefficients on flows that are also bounded
+    below by 0 makes the flows' zero doubly binding: its dual is not determined (any value
+    above the route's price gap satisfies the KKT conditions, the bound's multiplier taking up
+    the rest), and interior-point solvers drift towards ever larger duals (10^12 USD/kg in
+    the October 2025 package's review months) until they stall; PIQP failed in 18 of its 24
+    monthly steps and Clarabel had to take over. Closed by a bound instead, the flows are
+    presolved away with the row (its dual, undetermined, reads NaN as for a ban, and a
+    licence's rent for that step 0), the same equilibrium, while the route's wedge is the
+    bound's multiplier. Rows with a negative coefficient are left alone.
+    """
+    lim = h[rows]
+    zero = np.flatnonzero(lim <= 0)
+    if not zero.size:
+        return
+    block = G[rows].tocsr()
+    for i in zero:
+        data = block.data[block.indptr[i] : block.indptr[i + 1]]
+        if data.size and (data >= 0).all():
+            cols = block.indices[block.indptr[i] : block.indptr[i + 1]]
+            ub[cols[data > 0]] = 0.0

@@ -127,7 +127,10 @@ class Recorder:
         # an activity below the solver's tolerance is no output (interior-point solvers leave idle
         # processes at 1e-17 t, which made 'shares' of nothing in the risk tables), as for flows
         self.act.append(np.where(v[:n_p] > tol, v[:n_p], 0.0))
-        self.q.append(v[n_p : n_p + n_d][self.final_dem].copy())
+        q = v[n_p : n_p + n_d][self.final_dem]
+        # a purchase a hair below zero is solver noise (a Clarabel step: -1.7e-8 kt); within the
+        # tolerance it is none, as for activities and flows; beyond it the guards have spoken
+        self.q.append(np.where((q < 0) & (q > -tol), 0.0, q))
         self.flow.append(np.where(f > tol, f, 0.0))
         self.cap.append(qp.ub[:n_p][self.cap_idx].copy())
         self.rent.append(raw.ub_dual[:n_p][self.cap_idx].copy())
