@@ -15,18 +15,26 @@ output flat to up).
 Trade costs are ad valorem in the gravity and CGE tradition (Samuelson's iceberg cost; Anderson
 & van Wincoop 2004, *J. Econ. Lit.* 42(3), 691-751). A run scales every calibrated route's
 ``route_cost`` and ``route_quad`` by its good's price index, lagged one step as the separation
-charge is (:mod:`reesim.simulate.tolls`), raised to ``route_cost_indexation`` (1 = ad valorem,
-0 = fixed in USD). Physical freight (``transport``) and the solver's congestion term stay in USD.
+charge is (:mod:`reesim.simulate.tolls`) and moved towards each step's value by
+``1 - exp(-dt / T)`` (``route_cost_adjustment_years`` T = 1: contracts repriced about once a
+year), raised to ``route_cost_indexation`` (1 = ad valorem, 0 = fixed in USD). Physical freight
+(``transport``) and the solver's congestion term stay in USD.
+
+**Opt-in.** The default world sets ``route_cost_indexation`` to 0, so no run is indexed unless
+its scenario asks: measured on the 2025 backtest, fast indexation turns Australia's mines and Pr
+in Europe into hits but deepens the Dy FOB miss and brings the historical calibration to the
+edge of its tolerance, and with T = 1 the gain is gone (docs/trade.md, "Route costs in USD or
+with prices").
 
 The index of a good is the **median over the regions that price it** of the price over the
 reference solution's: the good's market level, which a slump or a boom moves, not one node's
 price. Node prices are no index: a licence moves the prices inside and outside China apart by
 design (indexed on the destination, the routes into a licensed market fed on their own spike
-and the October 2025 package's monthly run diverged; on the origin, nodes with a negligible
+and the October 2025 package's monthly run without a counterfactual diverged; on the origin, nodes with a negligible
 reference price gave indices of 0 and 50), and a route's own wedge is the policy's to make.
 The index is held within [0.2, 5] (a numerical guard: no route more than five times stiffer or
-more elastic than calibrated; the 2021-2025 prices span 0.4-2.5 of any reference year). A good
-with no priced region, or a step that prices none, keeps its last index.
+more elastic than calibrated). A good with no priced region, or a step that prices none, keeps
+its last index.
 """
 
 from __future__ import annotations
