@@ -121,3 +121,14 @@ def test_fixed_in_usd_by_default():
     from reesim.world.default import load_config
 
     assert load_config()["assumptions"]["route_cost_indexation"]["value"] == 0.0
+
+
+def test_world_describe_lists_the_indexation_assumptions():
+    """The run-time assumptions of the world's meta are in its provenance (they were read after
+    the provenance was frozen, so `reesim world describe` did not list them)."""
+    from reesim.world.default import build_default_world
+
+    prov = build_default_world(2024).provenance.set_index("parameter")["value"]
+    assert prov["route_cost_indexation"] == 0.0
+    assert prov["route_cost_adjustment_years"] == 1.0
+    assert prov["separation_charge_indexation"] == 1.0

@@ -565,6 +565,12 @@ def build_default_world(
         "separation_kt": sep,
         "magnet_exports_kt": exports,
     }
+    # read before the provenance is frozen, so that `reesim world describe` lists them
+    toll = _separation_toll(ctx)
+    route_indexation = {
+        "exponent": ctx.assume("route_cost_indexation", "elasticity"),
+        "adjustment_years": ctx.assume("route_cost_adjustment_years", "years"),
+    }
     world = World(
         name=f"default world, reference year {year}",
         regions=ctx.regions,
@@ -591,11 +597,8 @@ def build_default_world(
                 "recipe_t_per_t_magnet": {e: float(recipe[e]) for e in HEAVY_DOSE if e in recipe},
                 "lean_saving": float(ctx.a["hre_thrift_saving"]["value"]),
             },
-            "separation_toll": _separation_toll(ctx),
-            "route_indexation": {
-                "exponent": ctx.assume("route_cost_indexation", "elasticity"),
-                "adjustment_years": ctx.assume("route_cost_adjustment_years", "years"),
-            },
+            "separation_toll": toll,
+            "route_indexation": route_indexation,
         },
     )
     return _stage_routes(world, targets, sigma)
