@@ -262,8 +262,7 @@ def build_qp(world: World) -> QP:
             enduse["slack"].astype(float).to_numpy(),
         ]
     )
-    _close_zero_limits(G, slice(len(nodes), len(nodes) + len(quotas)), h, ub)
-    return QP(
+    qp = QP(
         P=P,
         c=c,
         G=G,
@@ -278,6 +277,8 @@ def build_qp(world: World) -> QP:
         enduse_names=tuple(enduse["rule"]),
         base_edge_cost=edge_cost,
     )
+    _close_zero_limits(qp.G, qp.quota_rows, qp.h, qp.ub)  # in place: arrays of the new QP
+    return qp
 
 
 class _OwnOutput:
@@ -391,9 +392,9 @@ def _close_zero_limits(G: sp.csc_matrix, rows: slice, h: np.ndarray, ub: np.ndar
     A row ``sum coef_e f_e <= 0`` with positive coefficients on flows that are also bounded
     below by 0 makes the flows' zero doubly binding: its dual is not determined (any value
     above the route's price gap satisfies the KKT conditions, the bound's multiplier taking up
-    the rest), and interior-point solvers drift towards ever larger duals (10^12 USD/kg in
-    the October 2025 package's review months) until they stall; PIQP failed in 18 of its 24
-    monthly steps and Clarabel had to take over. Closed by a bound instead, the flows are
+    the rest), and interior-point solvers drift towards ever larger duals (10^12 USD/kg on the
+    October 2025 package's Tb magnet rows run without a counterfactual, which approves nothing)
+    until they stall; PIQP failed in 18 of its 24 monthly steps and Clarabel had to take over. Closed by a bound instead, the flows are
     presolved away with the row (its dual, undetermined, reads NaN as for a ban, and a
     licence's rent for that step 0), the same equilibrium, while the route's wedge is the
     bound's multiplier. Rows with a negative coefficient are left alone.

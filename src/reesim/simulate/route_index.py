@@ -56,7 +56,7 @@ class RouteIndex:
     reference: tuple[np.ndarray, ...]  # per good, the reference prices at those nodes (USD/kg, > 0)
     edge_good: np.ndarray  # per edge, the position of its good in ``goods``
     exponent: float
-    adjustment_years: float = 1.0  # time constant of the move towards the good's price level
+    adjustment_years: float  # time constant of the move towards the good's price level
 
     @classmethod
     def of(cls, world, reference_prices: dict) -> RouteIndex | None:

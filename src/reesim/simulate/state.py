@@ -65,9 +65,7 @@ class State:
     learning_exponent: np.ndarray  # Wright's-law exponent per process (0 where no learning)
     private: Any = None  # private stocks and expected prices (reesim.simulate.storage.PrivateStocks)
     toll_index: float = 1.0  # China's separation charge over the reference one (reesim.simulate.tolls)
-    route_index: np.ndarray | None = (
-        None  # calibrated route costs over the reference ones, per edge (reesim.simulate.route_index)
-    )
+    route_index: np.ndarray | None = None  # per edge: route cost over the calibrated one (route_index)
     capital_charge: np.ndarray | None = None  # million USD/yr per process: rule-built capacity in service
 
     def evolve(self, **changes) -> State:
