@@ -367,15 +367,16 @@ def test_us_duties_on_chinese_rare_earths_follow_their_event_rows():
     assert duty(dt.date(2026, 3, 1), "oxide:Nd") == 0.0
 
 
-def test_fob_china_net_of_the_licence_rent_by_hand(short_run):
-    """``licence_rent: excluded`` takes each route's licence rent (shadow price x content) out
-    of the FOB price; without a licence (2024) the two definitions agree."""
+def test_fob_china_is_chinas_price_plus_the_export_weighted_licence_rent_by_hand(short_run):
+    """The FOB China price is China's own price (what the world is calibrated to) plus, when the
+    rent is included, the licence rent on China's exports weighted by their tonnes; with the rent
+    excluded it is China's price. It is never below China's price: no seller exports for less
+    than it gets at home (the old definition, destination price less transport, carried the
+    calibrated routes' negative intercepts and gave a Dy FOB of -100 USD/kg in May 2025)."""
     from reesim.backtest.episode import Series
     from reesim.backtest.run import licence_rents, simulated_points
-    from reesim.world.default import build_default_world
 
     res = short_run.results["scenario"]
-    world = build_default_world(2022)  # the run's world is the 2022 world of a vintage view
     base = {
         "label": "Tb",
         "unit": "USD/kg",
@@ -393,15 +394,19 @@ def test_fob_china_net_of_the_licence_rent_by_hand(short_run):
     assert float(
         tb.loc[(tb["importer"] == "EU") & (tb["period"] == "2025"), "rent"].iloc[0]
     ) == pytest.approx(eu)
-    g = simulated_points(res, world, gross, None, rents).set_index("period")["value"]
-    n = simulated_points(res, world, net, None, rents).set_index("period")["value"]
-    assert n["2024"] == pytest.approx(g["2024"])
+    g = simulated_points(res, gross, rents).set_index("period")["value"]
+    n = simulated_points(res, net, rents).set_index("period")["value"]
+    p = res.prices
+    china = p[(p["commodity"] == "oxide:Tb") & (p["region"] == "CHN")].set_index("period")["usd_per_kg"]
+    assert n.to_dict() == pytest.approx(china.to_dict())
+    assert g["2024"] == pytest.approx(china["2024"])  # no licence yet: the two agree
     trade = res.trade
     t = trade[(trade["commodity"] == "oxide:Tb") & (trade["exporter"] == "CHN") & (trade["period"] == "2025")]
     w = t.merge(tb[tb["period"] == "2025"], on="importer")
-    assert g["2025"] - n["2025"] == pytest.approx(
-        (w["rent"] * w["tonnes"]).sum() / t["tonnes"].sum(), rel=1e-6
-    )
+    rent = (w["rent"] * w["tonnes"]).sum() / t["tonnes"].sum()
+    assert rent > 1.0
+    assert g["2025"] - n["2025"] == pytest.approx(rent, rel=1e-6)
+    assert (g >= n - 1e-9).all()
     with pytest.raises(ValueError, match="fob_china only"):
         Series(
             **{

@@ -77,16 +77,17 @@ class Simulated(_Strict):
     """The simulated quantity compared with an observed series.
 
     ``price``: the price of ``commodity`` in ``region``, or at China's border for exports
-    (``market: fob_china``: the destination price less transport, weighted by China's exports;
-    China's own price when it exports nothing); ``flow``: tonnes per year of ``commodities``
-    from ``exporter`` to ``importer``; ``production``: output of ``stage`` in ``region``, t/yr.
+    (``market: fob_china``: China's own price, which the default world is calibrated to from
+    the USGS FOB China averages, plus the licence rent on China's exports below); ``flow``:
+    tonnes per year of ``commodities`` from ``exporter`` to ``importer``; ``production``:
+    output of ``stage`` in ``region``, t/yr.
 
-    ``licence_rent: excluded`` takes the scarcity rent of China's export licences (the shadow
-    price of each licence on the good's content, the result's ``quota_rents``) out of the FOB
-    price: what an exporter is paid on a licensed contract when the premium accrues outside
-    China, as in 2025 (Dy oxide FOB China 239 USD/kg for the year, SMM's China price 1,660,000
-    CNY/t in July, Europe 800-850 USD/kg in May-July; prices table). ``included`` (default):
-    the rent is in the FOB price, as the export-quota rent was in 2010-11's FOB quotes.
+    ``licence_rent: included`` (default) adds the scarcity rent of China's export licences (the
+    shadow price of each licence on the good's content, the result's ``licence_rents``, weighted
+    by China's exports of the good) to the FOB price, as the export-quota rent was in 2010-11's
+    FOB quotes. ``excluded`` leaves it out: what an exporter is paid on a licensed contract when
+    the premium accrues outside China, as in 2025 (Dy oxide FOB China 239 USD/kg for the year,
+    SMM's China price 1,660,000 CNY/t in July, Europe 800-850 USD/kg in May-July; prices table).
     """
 
     kind: Literal["price", "flow", "production"]

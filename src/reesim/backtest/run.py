@@ -109,22 +109,6 @@ def _steps(res: Result) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def import_tariffs(scenario, world: World, res: Result) -> pd.DataFrame:
-    """Ad valorem import tariffs on China's exports in force in each step: period, commodity, importer, rate."""
-    from reesim.instruments.trade import step_policies
-    from reesim.simulate.steps import make_steps
-
-    rows = []
-    for st in make_steps(scenario.horizon):
-        av = step_policies(scenario, world, st.mid, None, ())["ad_valorem"]
-        av = av[(av["origin"] == "CHN") & (av["base"] == "cif")]
-        rows += [
-            {"period": st.period, "commodity": c, "importer": d, "rate": r}
-            for c, d, r in zip(av["commodity"], av["dest"], av["rate"], strict=True)
-        ]
-    return pd.DataFrame(rows, columns=["period", "commodity", "importer", "rate"])
-
-
 def licence_rents(res: Result) -> pd.DataFrame:
     """Scarcity rent of China's export licences per kg of each good and destination, by step:
     period, commodity, importer, rent (USD/kg), the sum over the licences binding on the route
@@ -141,19 +125,28 @@ def licence_rents(res: Result) -> pd.DataFrame:
     )
 
 
-def simulated_points(
-    res: Result,
-    world: World,
-    s: Series,
-    tariffs: pd.DataFrame | None = None,
-    rents: pd.DataFrame | None = None,
-) -> pd.DataFrame:
+def export_weighted_rent(res: Result, commodity: str, rents: pd.DataFrame) -> pd.Series:
+    """Licence rent per kg on China's exports of ``commodity`` by period (USD/kg), the routes'
+    rents (``rents`` from :func:`licence_rents`) weighted by their tonnes; periods without
+    exports are absent."""
+    tr = res.trade
+    tr = tr[(tr["commodity"] == commodity) & (tr["exporter"] == "CHN") & (tr["tonnes"] > 0)]
+    r = rents[rents["commodity"] == commodity][["period", "importer", "rent"]]
+    tr = tr.merge(r, on=["period", "importer"], how="left")
+    g = (tr["rent"].astype(float).fillna(0.0) * tr["tonnes"]).groupby(tr["period"]).sum()
+    return g / tr.groupby("period")["tonnes"].sum()
+
+
+def simulated_points(res: Result, s: Series, rents: pd.DataFrame | None = None) -> pd.DataFrame:
     """The simulated series per step: start, end, value (see :class:`~reesim.backtest.episode.Simulated`).
 
-    The FOB China price is the destination price net of the destination's import tariff on
-    CIF value and of transport, ``p / (1 + t) - transport``, weighted by China's exports
-    (``tariffs`` from :func:`import_tariffs`); with ``licence_rent: excluded``, also net of the
-    licence rent per kg (``rents`` from :func:`licence_rents`).
+    The FOB China price is China's own price of the good, the price the default world is
+    calibrated to (USGS MCS FOB China averages, :mod:`reesim.world.default_data`), plus, with
+    ``licence_rent: included``, the licence rent per kg on China's exports of the good weighted
+    by their tonnes (``rents`` from :func:`licence_rents`; China's price alone in a step it
+    exports nothing). Free on board is the price at China's border: transport, the importer's
+    duties and the calibrated route term (a buyers' preference where negative,
+    :mod:`reesim.solve.routes`) come after it, so none of them is in it.
     """
     q = s.simulated
     steps = _steps(res)
@@ -162,34 +155,9 @@ def simulated_points(
         v = p[(p["commodity"] == q.commodity) & (p["region"] == q.region)].set_index("period")["usd_per_kg"]
     elif q.kind == "price":
         p = res.prices
-        p = p[p["commodity"] == q.commodity]
-        own = p[p["region"] == "CHN"].set_index("period")["usd_per_kg"]
-        tr = res.trade
-        tr = tr[(tr["commodity"] == q.commodity) & (tr["exporter"] == "CHN") & (tr["tonnes"] > 0)]
-        e = world.edges
-        e = e[(e["commodity"] == q.commodity) & (e["origin"] == "CHN")].rename(columns={"dest": "importer"})
-        tr = tr.merge(e[["importer", "transport"]], on="importer", how="left").merge(
-            p.rename(columns={"region": "importer"})[["period", "importer", "usd_per_kg"]],
-            on=["period", "importer"],
-        )
-        t = (
-            tariffs
-            if tariffs is not None
-            else pd.DataFrame(columns=["period", "commodity", "importer", "rate"])
-        )
-        t = t[t["commodity"] == q.commodity][["period", "importer", "rate"]]
-        tr = tr.merge(t, on=["period", "importer"], how="left")
-        rate = tr["rate"].astype(float).fillna(0.0)
-        rent = 0.0
-        if q.licence_rent == "excluded" and rents is not None and len(rents):
-            r = rents[rents["commodity"] == q.commodity][["period", "importer", "rent"]]
-            tr = tr.merge(r, on=["period", "importer"], how="left")
-            rent = tr["rent"].astype(float).fillna(0.0)
-        tr["fob_t"] = (tr["usd_per_kg"] / (1.0 + rate) - tr["transport"].fillna(0.0) - rent) * tr["tonnes"]
-        g = tr.groupby("period")[["fob_t", "tonnes"]].sum()
-        fob = g["fob_t"] / g["tonnes"]
-        v = own.copy()
-        v.update(fob)
+        v = p[(p["commodity"] == q.commodity) & (p["region"] == "CHN")].set_index("period")["usd_per_kg"]
+        if q.licence_rent == "included" and rents is not None and len(rents):
+            v = v + export_weighted_rent(res, q.commodity, rents).reindex(v.index).fillna(0.0)
     elif q.kind == "flow":
         tr = res.trade
         tr = tr[
@@ -383,12 +351,11 @@ def run_backtest(ep: Episode, progress: Callable[[str], None] | None = None) -> 
         progress("simulating the episode")
     res = simulate(sc, counterfactual=cf, world=world, capacity_paths=paths)
     frames, rows = [], []
-    tar, tar_cf = import_tariffs(sc, world, res), import_tariffs(cf_sc, world, cf)
     rents, rents_cf = licence_rents(res), licence_rents(cf)
     for s in ep.series:
         obs = observed[s.label]
-        sim = simulated_points(res, world, s, tar, rents)
-        cfs = simulated_points(cf, world, s, tar_cf, rents_cf)
+        sim = simulated_points(res, s, rents)
+        cfs = simulated_points(cf, s, rents_cf)
         a = align(obs[["start", "end", "value"]], sim)
         sc_ = score(a, ep.pre_episode)
         if s.role == "input":
