@@ -51,7 +51,7 @@ def test_annual_figures_are_known_only_after_the_year_ends(ds):
 
 
 def test_the_full_dataset_is_unchanged(ds, view):
-    assert len(ds.table("prices")) == 480
+    assert len(ds.table("prices")) == 497
     assert ds.as_of_date is None and view.as_of_date == CUTOFF
     assert len(view.table("countries")) == len(ds.table("countries"))  # reference tables unaffected
 

@@ -161,8 +161,8 @@ def test_shipped_2025_episode_and_cli(capsys, tmp_path):
     assert code == 0, err
     assert "Backtest 2025" in stdout and "(run)" in stdout
     doc = json.loads((out / "backtest.json").read_text())
-    assert doc["status"] == "run" and len(doc["scores"]) == 18
-    assert sum(doc["summary"]["verdicts"].values()) == 18
+    assert doc["status"] == "run" and len(doc["scores"]) == 20
+    assert sum(doc["summary"]["verdicts"].values()) == 20
     assert doc["knowledge"]["audit"]["unexplained"] == []
     # Every row read beyond the cut-off is one of the named exceptions' sources.
     exc_sources = {"usgs-mineral-commodity-08b62d", "usgs-mcs-2026-106cb1", "iea-commentary-2025-c13645"}
@@ -173,6 +173,12 @@ def test_shipped_2025_episode_and_cli(capsys, tmp_path):
     # Myanmar's output sizes the Kachin disruption: shown, verdict 'input', out of the counts.
     scores = {r["series"]: r for r in doc["scores"]}
     assert scores["Myanmar mine production"]["verdict"] == "input"
+    # China's domestic quotes (yuan) are scored on their changes, with no level error, and drawn
+    # as an index: SMM's Dy oxide 1.70-1.72 million CNY/t on 2025-03-03, the pre-episode level.
+    dy = scores["Dy oxide, China domestic"]
+    assert dy["unit"] == "CNY/t" and dy["pre_observed"] == pytest.approx(1_710_000)
+    assert dy["log_rmse"] is None and dy["verdict"] in {"hit", "partial", "miss"}
+    assert dy["peak_multiple_observed"] == pytest.approx(1_660_000 / 1_710_000)
     assert "1 is an input (Myanmar mine production)" in doc["summary"]["reading"]
     # Mines outside China on a cash-cost curve anchored at the trough (reesim.world.cash_costs) do
     # not shut in when prices fall through 2023-24 in the 2022 world: Myanmar's stays at capacity
@@ -195,6 +201,7 @@ def test_shipped_2025_episode_and_cli(capsys, tmp_path):
     assert table in readme, "README's 2025 score table is stale: paste `reesim backtest 2025 --markdown`"
     html = (out / "report.html").read_text()
     assert "What the calibration knew" in html and "Knowledge audit" in html
+    assert "Dy oxide, China domestic (pre-episode = 1)" in html
     code, _, err = invoke(capsys, "backtest", "2011")
     assert code == 2 and "shipped episode" in err
 
@@ -454,3 +461,31 @@ def test_known_mine_output_follows_what_was_published_by_the_cut_off(ds):
     assert not any(k.startswith("mining:CHN:") for k in alone)
     with pytest.raises(InputError, match=r"known_mine_output.*unknown region 'MMRR'"):
         capacity_paths(ep.model_copy(update={"known_mine_output": ["MMRR"]}), audit, world, 2023, 2026)
+
+
+def test_observed_points_keep_a_series_own_currency_and_nothing_else(ds):
+    """A CNY/t series reads China's domestic quotes as printed; a USD/kg series with the same
+    filters reads none of them (no exchange rates in the dataset)."""
+    from reesim.backtest.episode import Series
+    from reesim.backtest.run import observed_points
+
+    base = {
+        "label": "Dy",
+        "observed": {
+            "table": "prices",
+            "filters": {"element": "Dy", "form_code": "oxide", "market_code": "china_domestic"},
+        },
+        "simulated": {"kind": "price", "commodity": "oxide:Dy", "region": "CHN"},
+    }
+    cny = observed_points(ds, Series(unit="CNY/t", **base))
+    got = cny[cny["period"].str.startswith("2025")].set_index("period")["value"]
+    assert got.to_dict() == {
+        "2025-02-20": 1_745_000,
+        "2025-03-03": 1_710_000,
+        "2025-06-09": 1_630_000,
+        "2025-06-20": 1_620_000,
+        "2025-07-07": 1_645_000,
+        "2025-07-09": 1_660_000,
+    }
+    usd = observed_points(ds, Series(unit="USD/kg", **base))
+    assert not usd["period"].str.startswith("2025").any()

@@ -119,6 +119,12 @@ class Simulated(_Strict):
         return self
 
 
+#: units the model's series are in; a series observed in another (CNY/t: China's domestic quotes)
+#: is scored on its changes (direction, peak multiple), not on its level, and drawn as an index:
+#: there are no exchange rates in the dataset
+MODEL_UNITS = frozenset({"USD/kg", "t/yr", "t REO/yr"})
+
+
 class Series(_Strict):
     """One compared series.
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from reesim.backtest.episode import Episode, Series
+from reesim.backtest.episode import MODEL_UNITS, Episode, Series
 from reesim.backtest.scores import align, score
 from reesim.errors import InputError, suggest
 from reesim.instruments.quota import separation_path
@@ -62,8 +62,9 @@ def period_bounds(text: str) -> tuple[dt.date, dt.date] | None:
 def observed_points(ds, s: Series) -> pd.DataFrame:
     """The observed series: start, end, value (in the series' unit), source_id, period text.
 
-    Prices in USD/t are converted to USD/kg; other price units are left out (no exchange
-    rates in the dataset). Trade quantities are converted from kg to t.
+    Prices in USD/t are converted to USD/kg. A series in another price unit (``CNY/t``: China's
+    domestic quotes) keeps the rows in that unit as printed; rows in any other unit are left
+    out (no exchange rates in the dataset). Trade quantities are converted from kg to t.
     """
     rows = ds.table(s.observed.table, preferred=True, **s.observed.filters)
     col = VALUE_COLUMN[s.observed.table]
@@ -74,7 +75,10 @@ def observed_points(ds, s: Series) -> pd.DataFrame:
             continue
         value = float(value)
         if s.observed.table == "prices":
-            if r.unit == "USD/t":
+            if s.unit not in MODEL_UNITS:
+                if r.unit != s.unit:
+                    continue
+            elif r.unit == "USD/t":
                 value /= 1000.0
             elif r.unit != "USD/kg":
                 continue
@@ -358,6 +362,8 @@ def run_backtest(ep: Episode, progress: Callable[[str], None] | None = None) -> 
         cfs = simulated_points(cf, s, rents_cf)
         a = align(obs[["start", "end", "value"]], sim)
         sc_ = score(a, ep.pre_episode)
+        if s.unit not in MODEL_UNITS:  # e.g. yuan against the model's dollars: changes only
+            sc_["log_rmse"] = float("nan")
         if s.role == "input":
             sc_["verdict"] = "input"
         ccf = score(align(obs[["start", "end", "value"]], cfs), ep.pre_episode)

@@ -12,25 +12,36 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from reesim.backtest.episode import MODEL_UNITS
 from reesim.backtest.output import fmt
 from reesim.reports.html import Page, esc, html_document, table_html
 
 
-def paths_figure(paths: pd.DataFrame, labels: list[str]) -> go.Figure:
-    """One panel per series: observed points (with their period), simulated and counterfactual paths."""
+def paths_figure(
+    paths: pd.DataFrame, labels: list[str], index: dict[str, tuple[float, float]] | None = None
+) -> go.Figure:
+    """One panel per series: observed points (with their period), simulated and counterfactual paths.
+
+    A series in ``index`` (label -> pre-episode observed and simulated levels) is drawn as an
+    index, each path over its own pre-episode level: observed in yuan and simulated in dollars
+    share no axis (no exchange rates in the dataset).
+    """
+    index = index or {}
     cols = 3
     rows = max(1, math.ceil(len(labels) / cols))
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=labels, vertical_spacing=0.08 / max(1, rows / 4))
+    titles = [f"{x} (pre-episode = 1)" if x in index else x for x in labels]
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, vertical_spacing=0.08 / max(1, rows / 4))
     for k, label in enumerate(labels):
         r, c = k // cols + 1, k % cols + 1
         g = paths[paths["label"] == label]
+        base_obs, base_sim = index.get(label, (1.0, 1.0))
         for name, color, dash in (("simulated", "#b5332e", "solid"), ("counterfactual", "#888", "dot")):
             s = g[g["path"] == name].sort_values("start")
             if len(s):
                 fig.add_trace(
                     go.Scatter(
                         x=pd.to_datetime(s["start"]),
-                        y=s["value"],
+                        y=s["value"] / base_sim,
                         mode="lines",
                         line={"color": color, "dash": dash, "width": 1.6},
                         name=name,
@@ -47,7 +58,7 @@ def paths_figure(paths: pd.DataFrame, labels: list[str]) -> go.Figure:
             fig.add_trace(
                 go.Scatter(
                     x=mid,
-                    y=o["value"],
+                    y=o["value"] / base_obs,
                     mode="markers",
                     marker={"color": "#1f5f8b", "size": 8},
                     error_x={
@@ -70,6 +81,16 @@ def paths_figure(paths: pd.DataFrame, labels: list[str]) -> go.Figure:
     )
     fig.update_annotations(font_size=12)
     return fig
+
+
+def _indexed(doc: dict) -> dict[str, tuple[float, float]]:
+    """Series observed in a unit the model does not use, with their pre-episode levels."""
+    out = {}
+    for s in doc["scores"]:
+        o, m = s.get("pre_observed"), s.get("pre_simulated")
+        if s.get("unit") not in MODEL_UNITS and o and m and math.isfinite(o) and math.isfinite(m):
+            out[s["series"]] = (float(o), float(m))
+    return out
 
 
 def render_backtest(doc: dict, paths: pd.DataFrame) -> str:
@@ -138,7 +159,7 @@ def render_backtest(doc: dict, paths: pd.DataFrame) -> str:
         parts.append(
             '<section id="paths"><h2>Observed and simulated paths</h2>'
             + page.figure(
-                paths_figure(paths, labels),
+                paths_figure(paths, labels, _indexed(doc)),
                 "Blue: observed (the bar spans the period an observation covers, e.g. an annual average); red: "
                 "simulated with the episode's policies; grey dotted: the counterfactual without the shocks.",
             )
