@@ -489,3 +489,11 @@ def test_observed_points_keep_a_series_own_currency_and_nothing_else(ds):
     }
     usd = observed_points(ds, Series(unit="USD/kg", **base))
     assert not usd["period"].str.startswith("2025").any()
+    with pytest.raises(ValueError, match=r"unit 'USD/KG' is not allowed; allowed: .*CNY/t"):
+        Series(unit="USD/KG", **base)
+    flow = {
+        **base,
+        "simulated": {"kind": "flow", "commodities": ["oxide:Dy"], "exporter": "CHN", "importer": "USA"},
+    }
+    with pytest.raises(ValueError, match="unit 'CNY/t' is not allowed"):
+        Series(unit="CNY/t", **flow)

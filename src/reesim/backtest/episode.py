@@ -123,10 +123,15 @@ class Simulated(_Strict):
 #: is scored on its changes (direction, peak multiple), not on its level, and drawn as an index:
 #: there are no exchange rates in the dataset
 MODEL_UNITS = frozenset({"USD/kg", "t/yr", "t REO/yr"})
+#: price units a series may be observed in besides the model's (rows read as printed)
+OTHER_PRICE_UNITS = frozenset({"CNY/t"})
 
 
 class Series(_Strict):
     """One compared series.
+
+    ``unit`` is one of the model's units (``MODEL_UNITS``) or, for a price series read from the
+    prices table, ``CNY/t`` (China's domestic quotes), which is scored on its changes only.
 
     ``role: input`` marks a series that sizes one of the episode's events (Myanmar's mine
     output sizes the Kachin disruption): it is compared and shown, with the verdict ``input``,
@@ -146,6 +151,24 @@ class Series(_Strict):
         if self.role == "input" and not self.note.strip():
             raise ValueError(f"series {self.label!r}: role input needs a note naming the event it sizes")
         return self
+
+    @model_validator(mode="after")
+    def _known_unit(self):
+        # the unit selects the observed rows and whether levels are scored: a typo must not
+        # silently read nothing or drop the level error
+        if self.unit in MODEL_UNITS:
+            return self
+        if (
+            self.unit in OTHER_PRICE_UNITS
+            and self.observed.table == "prices"
+            and self.simulated.kind == "price"
+        ):
+            return self
+        allowed = ", ".join(sorted(MODEL_UNITS)) + ", or " + ", ".join(sorted(OTHER_PRICE_UNITS))
+        raise ValueError(
+            f"series {self.label!r}: unit {self.unit!r} is not allowed; allowed: {allowed} "
+            "(the latter for a price series from the prices table, scored on its changes only)"
+        )
 
 
 class Judgement(_Strict):

@@ -22,7 +22,7 @@ year), raised to ``route_cost_indexation`` (1 = ad valorem, 0 = fixed in USD). P
 
 **Opt-in.** The default world sets ``route_cost_indexation`` to 0, so no run is indexed unless
 its scenario asks: measured on the 2025 backtest, fast indexation turns Australia's mines and Pr
-in Europe into hits (3/3/8 against 1/4/9) but brings the historical calibration to the edge of
+in Europe into hits (3/3/8 against 1/4/9, before the China-domestic series) but brings the historical calibration to the edge of
 its tolerance and leaves the October 2025 package's monthly runs without a counterfactual
 without an equilibrium in 2026; with T = 1 the gain is gone (docs/trade.md, "Route costs in USD
 or with prices").
