@@ -202,6 +202,12 @@ def test_shipped_2025_episode_and_cli(capsys, tmp_path):
     html = (out / "report.html").read_text()
     assert "What the calibration knew" in html and "Knowledge audit" in html
     assert "Dy oxide, China domestic (pre-episode = 1)" in html
+    dom = paths[paths["label"] == "Dy oxide, China domestic"].groupby("path")["unit"].unique()
+    assert {k: list(v) for k, v in dom.items()} == {
+        "counterfactual": ["USD/kg"],
+        "observed": ["CNY/t"],
+        "simulated": ["USD/kg"],
+    }
     code, _, err = invoke(capsys, "backtest", "2011")
     assert code == 2 and "shipped episode" in err
 

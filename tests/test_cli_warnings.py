@@ -35,3 +35,30 @@ def test_run_counts_repeats_from_the_same_line(monkeypatch, capsys):
     main.run([])
     err = capsys.readouterr().err
     assert err.count("PIQP failed (y)") == 2 and "was raised 6 more time(s)" in err
+
+
+def test_ctrl_c_inside_a_duckdb_query_exits_130(monkeypatch, capsys):
+    """DuckDB turns a Ctrl-C during a query into its own error ("Query interrupted"); the CLI
+    reports it as an interruption (exit 130), not as an internal error (exit 1)."""
+    import duckdb
+    import pytest
+
+    for exc in (
+        RuntimeError("Query interrupted"),
+        duckdb.InterruptException("INTERRUPT Error: Interrupted!"),
+    ):
+
+        def interrupted(args=None, prog_name=None, exc=exc):
+            raise exc
+
+        monkeypatch.setattr(main, "app", interrupted)
+        with pytest.raises(SystemExit) as info:
+            main.run([])
+        assert info.value.code == 130
+        assert "interrupted:" in capsys.readouterr().err
+    monkeypatch.setattr(
+        main, "app", lambda args=None, prog_name=None: (_ for _ in ()).throw(RuntimeError("other"))
+    )
+    with pytest.raises(SystemExit) as info:
+        main.run([])
+    assert info.value.code == 1

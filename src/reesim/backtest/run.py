@@ -260,7 +260,9 @@ class BacktestResult:
     episode: Episode
     status: str  # "run" or "blocked"
     reason: str | None
-    paths: pd.DataFrame  # label, path (observed / simulated / counterfactual), start, end, value, source_id
+    paths: (
+        pd.DataFrame
+    )  # label, path (observed / simulated / counterfactual), start, end, value, unit, source_id
     scores: pd.DataFrame  # one row per series
     audit: dict
     results: dict[str, Result] = field(default_factory=dict, repr=False)
@@ -330,7 +332,10 @@ def run_backtest(ep: Episode, progress: Callable[[str], None] | None = None) -> 
         gaps = knowledge_gaps(audit.view, ep.knowledge.reference_year)
         exc = InputError(f"{exc}. As of {ep.knowledge.as_of} the dataset holds: {'; '.join(gaps)}")
         paths = (
-            pd.concat([o.assign(label=k, path="observed") for k, o in observed.items()], ignore_index=True)
+            pd.concat(
+                [observed[s.label].assign(label=s.label, path="observed", unit=s.unit) for s in ep.series],
+                ignore_index=True,
+            )
             if observed
             else pd.DataFrame()
         )
@@ -377,10 +382,13 @@ def run_backtest(ep: Episode, progress: Callable[[str], None] | None = None) -> 
                 "note": s.note,
             }
         )
+        model_unit = (
+            s.unit if s.unit in MODEL_UNITS else "USD/kg"
+        )  # a yuan series: the model's price is in dollars
         frames += [
-            obs.assign(label=s.label, path="observed"),
-            sim.assign(label=s.label, path="simulated", source_id=""),
-            cfs.assign(label=s.label, path="counterfactual", source_id=""),
+            obs.assign(label=s.label, path="observed", unit=s.unit),
+            sim.assign(label=s.label, path="simulated", source_id="", unit=model_unit),
+            cfs.assign(label=s.label, path="counterfactual", source_id="", unit=model_unit),
         ]
     paths = pd.concat(frames, ignore_index=True)
     return BacktestResult(

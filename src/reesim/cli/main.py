@@ -85,6 +85,21 @@ def _report_repeats() -> None:
     _WARNED.clear()
 
 
+def _interrupted() -> None:
+    err.print(styled(("interrupted:", "bold red"), " nothing was written (partial output removed)"))
+    sys.exit(130)
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    """Ctrl-C that arrived inside a DuckDB query: DuckDB raises its own exception (``InterruptException``,
+    or a ``RuntimeError`` "Query interrupted" from a result's conversion) instead of KeyboardInterrupt."""
+    import duckdb
+
+    return isinstance(exc, duckdb.InterruptException) or (
+        isinstance(exc, RuntimeError) and "Query interrupted" in str(exc)
+    )
+
+
 def run(argv: list[str] | None = None) -> None:
     """Entry point: run the app and map exceptions to exit codes (usage errors exit 2 via typer)."""
     warnings.showwarning = _show_warning
@@ -98,8 +113,7 @@ def run(argv: list[str] | None = None) -> None:
         finally:
             _report_repeats()
     except KeyboardInterrupt:
-        err.print(styled(("interrupted:", "bold red"), " nothing was written (partial output removed)"))
-        sys.exit(130)
+        _interrupted()
     except InputError as exc:
         err.print(styled(("error:", "bold red"), f" {exc}"), soft_wrap=True)
         sys.exit(2)
@@ -107,6 +121,8 @@ def run(argv: list[str] | None = None) -> None:
         err.print(styled(("model failure:", "bold red"), f" {exc}"), soft_wrap=True)
         sys.exit(3)
     except Exception as exc:
+        if _is_interrupt(exc):
+            _interrupted()
         if os.environ.get("REESIM_DEBUG"):
             raise
         err.print(
