@@ -152,11 +152,16 @@ class Series(_Strict):
             raise ValueError(f"series {self.label!r}: role input needs a note naming the event it sizes")
         return self
 
+    @property
+    def in_model_units(self) -> bool:
+        """Whether the series is in one of the model's units (else scored on its changes only)."""
+        return self.unit in MODEL_UNITS
+
     @model_validator(mode="after")
     def _known_unit(self):
         # the unit selects the observed rows and whether levels are scored: a typo must not
         # silently read nothing or drop the level error
-        if self.unit in MODEL_UNITS:
+        if self.in_model_units:
             return self
         if (
             self.unit in OTHER_PRICE_UNITS

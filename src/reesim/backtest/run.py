@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from reesim.backtest.episode import MODEL_UNITS, Episode, Series
+from reesim.backtest.episode import Episode, Series
 from reesim.backtest.scores import align, score
 from reesim.errors import InputError, suggest
 from reesim.instruments.quota import separation_path
@@ -75,7 +75,7 @@ def observed_points(ds, s: Series) -> pd.DataFrame:
             continue
         value = float(value)
         if s.observed.table == "prices":
-            if s.unit not in MODEL_UNITS:
+            if not s.in_model_units:
                 if r.unit != s.unit:
                     continue
             elif r.unit == "USD/t":
@@ -260,9 +260,7 @@ class BacktestResult:
     episode: Episode
     status: str  # "run" or "blocked"
     reason: str | None
-    paths: (
-        pd.DataFrame
-    )  # label, path (observed / simulated / counterfactual), start, end, value, unit, source_id
+    paths: pd.DataFrame  # label, path (observed/simulated/counterfactual), start, end, value, unit, source_id
     scores: pd.DataFrame  # one row per series
     audit: dict
     results: dict[str, Result] = field(default_factory=dict, repr=False)
@@ -367,7 +365,7 @@ def run_backtest(ep: Episode, progress: Callable[[str], None] | None = None) -> 
         cfs = simulated_points(cf, s, rents_cf)
         a = align(obs[["start", "end", "value"]], sim)
         sc_ = score(a, ep.pre_episode)
-        if s.unit not in MODEL_UNITS:  # e.g. yuan against the model's dollars: changes only
+        if not s.in_model_units:  # e.g. yuan against the model's dollars: changes only
             sc_["log_rmse"] = float("nan")
         if s.role == "input":
             sc_["verdict"] = "input"
@@ -382,9 +380,8 @@ def run_backtest(ep: Episode, progress: Callable[[str], None] | None = None) -> 
                 "note": s.note,
             }
         )
-        model_unit = (
-            s.unit if s.unit in MODEL_UNITS else "USD/kg"
-        )  # a yuan series: the model's price is in dollars
+        # a yuan series is set against the model's price in dollars
+        model_unit = s.unit if s.in_model_units else "USD/kg"
         frames += [
             obs.assign(label=s.label, path="observed", unit=s.unit),
             sim.assign(label=s.label, path="simulated", source_id="", unit=model_unit),

@@ -18,30 +18,34 @@ from reesim.reports.html import Page, esc, html_document, table_html
 
 
 def paths_figure(
-    paths: pd.DataFrame,
-    labels: list[str],
-    index: dict[str, tuple[float, float]] | None = None,
-    units: dict[str, str] | None = None,
+    paths: pd.DataFrame, labels: list[str], index: dict[str, tuple[float, float]] | None = None
 ) -> go.Figure:
     """One panel per series: observed points (with their period), simulated and counterfactual paths.
 
     A series in ``index`` (label -> pre-episode observed and simulated levels) is drawn as an
     index, each path over its own pre-episode level: observed in yuan and simulated in dollars
     share no axis (no exchange rates in the dataset). One without a pre-episode point says in
-    its title which unit each path is in (``units``: label -> the series' unit).
+    its title which unit each path is in (the paths' ``unit`` column).
     """
     index = index or {}
     cols = 3
     rows = max(1, math.ceil(len(labels) / cols))
-    titles = [f"{x} (pre-episode = 1)" if x in index else x for x in labels]
-    units = units or {}
-    titles = [
-        f"{t} (observed {units[x]}, simulated USD/kg)"
-        if x not in index and units.get(x, "USD/kg") not in MODEL_UNITS
-        else t
-        for t, x in zip(titles, labels, strict=True)
-    ]
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, vertical_spacing=0.08 / max(1, rows / 4))
+    obs = paths[paths["path"] == "observed"]
+    unit = obs.groupby("label")["unit"].first() if "unit" in obs else pd.Series(dtype=object)
+
+    def title(x: str) -> str:
+        if x in index:
+            return f"{x} (pre-episode = 1)"
+        if unit.get(x, "USD/kg") not in MODEL_UNITS:
+            return f"{x} (observed {unit[x]}, simulated USD/kg)"
+        return x
+
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=[title(x) for x in labels],
+        vertical_spacing=0.08 / max(1, rows / 4),
+    )
     for k, label in enumerate(labels):
         r, c = k // cols + 1, k % cols + 1
         g = paths[paths["label"] == label]
@@ -171,9 +175,7 @@ def render_backtest(doc: dict, paths: pd.DataFrame) -> str:
         parts.append(
             '<section id="paths"><h2>Observed and simulated paths</h2>'
             + page.figure(
-                paths_figure(
-                    paths, labels, _indexed(doc), {s["series"]: s.get("unit", "") for s in doc["scores"]}
-                ),
+                paths_figure(paths, labels, _indexed(doc)),
                 "Blue: observed (the bar spans the period an observation covers, e.g. an annual average); red: "
                 "simulated with the episode's policies; grey dotted: the counterfactual without the shocks.",
             )
