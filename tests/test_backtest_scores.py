@@ -128,3 +128,14 @@ def test_property_scores_ignore_units_and_a_perfect_forecast_scores_zero(values,
         assert scaled[key] == exact[key]
     assert scaled["log_rmse_change"] == pytest.approx(0.0, abs=1e-9)
     assert scaled["log_rmse"] == pytest.approx(abs(math.log(k_sim / k_obs)), abs=1e-9)
+
+
+def test_display_is_stable_on_a_rounding_boundary():
+    """Myanmar's trough is 1 - 0.185 = 0.815 by construction; PIQP and Clarabel leave it at
+    0.81499999999997 or 0.8150000000000006, which printed 0.81 or 0.82 (the README's table then
+    depended on the solver's last digits)."""
+    from reesim.backtest.output import fmt
+
+    assert fmt(0.8149999999999651) == fmt(0.8150000000000006) == fmt(0.815) == "0.81"
+    assert fmt(0.8160000000000006) == "0.82" and fmt(1234.5678) == "1,234.57"
+    assert fmt(None) == fmt(float("nan")) == "—" and fmt(3) == "3"

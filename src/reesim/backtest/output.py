@@ -36,10 +36,15 @@ SCORE_COLUMNS = (
 
 
 def fmt(v, digits: int = 2) -> str:
-    """A score for display: thousands separators, ``—`` for a missing or non-finite value."""
+    """A score for display: thousands separators, ``—`` for a missing or non-finite value.
+
+    A float is first cut to 10 significant digits, so that a value on a rounding boundary
+    (Myanmar's trough is 1 - 0.185 = 0.815 by construction) prints the same whichever solver's
+    last digits it carries (0.81499999999997 and 0.8150000000000006 both print 0.81).
+    """
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "—"
-    return f"{v:,.{digits}f}" if isinstance(v, float) else str(v)
+    return f"{float(f'{v:.10g}'):,.{digits}f}" if isinstance(v, float) else str(v)
 
 
 def _clean(v):
