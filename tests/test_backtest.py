@@ -205,6 +205,9 @@ def test_shipped_2025_episode_and_cli(capsys, tmp_path):
     html = (out / "report.html").read_text()
     assert "What the calibration knew" in html and "Knowledge audit" in html
     assert "Dy oxide, China domestic (pre-episode = 1)" in html
+    # the yuan series' simulated pre-episode level is the model's price, and says so
+    pre_sim = f"{dy['pre_simulated']:,.2f} USD/kg"
+    assert pre_sim in html
     dom = paths[paths["label"] == "Dy oxide, China domestic"].groupby("path")["unit"].unique()
     assert {k: list(v) for k, v in dom.items()} == {
         "counterfactual": ["USD/kg"],

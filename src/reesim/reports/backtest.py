@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from reesim.backtest.episode import MODEL_UNITS
+from reesim.backtest.episode import MODEL_UNITS, OTHER_PRICE_UNITS
 from reesim.backtest.output import fmt
 from reesim.reports.html import Page, esc, html_document, table_html
 
@@ -108,6 +108,13 @@ def _indexed(doc: dict) -> dict[str, tuple[float, float]]:
     return out
 
 
+def _pre_simulated(score: dict) -> str:
+    """The model's pre-episode level, with its unit where the series is observed in another
+    (a yuan quote's simulated level is the model's price, USD/kg)."""
+    text = fmt(score.get("pre_simulated"))
+    return f"{text} USD/kg" if score.get("unit") in OTHER_PRICE_UNITS and text != "—" else text
+
+
 def render_backtest(doc: dict, paths: pd.DataFrame) -> str:
     """The backtest report as one HTML document."""
 
@@ -141,7 +148,7 @@ def render_backtest(doc: dict, paths: pd.DataFrame) -> str:
                 s["series"],
                 s.get("unit", ""),
                 fmt(s.get("pre_observed")),
-                fmt(s.get("pre_simulated")),
+                _pre_simulated(s),
                 s.get("extreme") or "—",
                 fmt(s.get("peak_multiple_observed")),
                 fmt(s.get("peak_multiple_simulated")),
