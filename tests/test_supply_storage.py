@@ -163,7 +163,7 @@ def monthly_licensing():
         state = stepper.phase_expectations(run, state, step)
         sol, topups, wt = stepper.phase_clear(run, state, step)
         stepper.phase_record(run, state, step, sol, wt, topups)
-        steps.append((step, state.private, wt.meta["stock_risk"], sol))
+        steps.append((step, state.private, (wt.meta["stock_risk"], wt.meta["stock_awaiting"]), sol))
         state = stepper.phase_invest(run, state, step, sol)
         state = stepper.phase_stocks(run, state, step, sol)
         state = stepper.phase_demand(run, state, step, sol)
@@ -174,24 +174,24 @@ def test_storage_arbitrage_conditions_hold_every_step(monthly_licensing):
     run, steps = monthly_licensing
     items = run.items
     assert items is not None and len(items) > 50
-    for step, private, risk, sol in steps:
+    for step, private, (risk, awaiting), sol in steps:
         assert (private.stock >= -1e-9).all()
         q = np.asarray(sol.quantities)[items.dem_pos]
         carry = q * step.dt
         assert (carry >= -1e-7).all(), step.period
         p = np.array([sol.price_map[(c, r)] for r, c in zip(items.region, items.commodity, strict=True)])
-        v = items.carry_value(private, risk, carry, step.dt)
+        v = items.carry_value(private, risk, carry, step.dt, awaiting)
         tol = 1e-4 * np.maximum(1.0, p)
         # A producer that reaches its main buyer carries out exactly the stock it aims at.
         pinned = items.producer & ~risk
         np.testing.assert_allclose(
-            carry[pinned], items.step_targets(private, risk, step.dt)[pinned], rtol=1e-5, atol=1e-7
+            carry[pinned], items.step_targets(private, risk, step.dt, awaiting)[pinned], rtol=1e-5, atol=1e-7
         )
         held = (carry > 1e-6) & ~pinned
         # While stocks are positive, today's price equals the value of carrying a unit.
         np.testing.assert_allclose(p[held], v[held], atol=0, rtol=2e-4, err_msg=step.period)
         # At zero stock, today's price is at least the value of the first unit carried.
-        v0 = items.carry_value(private, risk, np.zeros_like(carry), step.dt)
+        v0 = items.carry_value(private, risk, np.zeros_like(carry), step.dt, awaiting)
         free = ~held & ~pinned
         assert (p[free] >= v0[free] - tol[free]).all(), step.period
 
@@ -209,7 +209,7 @@ def test_stocks_outside_china_drawn_down_then_rebuilt(monthly_licensing):
     assert trough < 0.7 * before  # drawn down in the licence's first months
     assert later > before  # rebuilt, above normal while the licence is a risk
     # Risk is on for magnets outside China while the licence is in force, off before.
-    risk_of = {step.period: risk[idx].all() for step, _, risk, _ in steps}
+    risk_of = {step.period: risk[idx].all() for step, _, (risk, _aw), _ in steps}
     assert not risk_of["2025-03"] and risk_of["2025-06"]
 
 
@@ -242,3 +242,53 @@ def test_private_stocks_off_when_cover_is_zero():
     world = load_default_world(assumptions={"stock_cover_months": 0.0})
     assert storage.StorageParams.of(world) is None
     assert storage.structure(world)["processes"].empty
+
+
+def test_licensed_origins_name_the_exporters_of_licences_only():
+    """Exporters wait for approvals under a licence, not under a ban (nothing will be approved)."""
+    import datetime as dt
+
+    s = load_scenario("china-2025-licensing")
+    world = stepper.scenario_world(s)
+    pol = trade_mod.step_policies(s, world, dt.date(2025, 6, 15), None, tuple(world.quotas["quota"]))
+    assert {("magnet:ndfeb", "CHN"), ("oxide:Dy", "CHN")} <= pol["licensed_origins"]
+    assert {r for _, r in pol["licensed_origins"]} == {"CHN"}
+    pol = trade_mod.step_policies(s, world, dt.date(2024, 6, 15), None, tuple(world.quotas["quota"]))
+    assert pol["licensed_origins"] == set()
+    ban = load_scenario("china-hree-magnet-ban-us")
+    bworld = stepper.scenario_world(ban)
+    when = next(i.start for i in ban.instruments if type(i).__name__ == "ExportBan")
+    pol = trade_mod.step_policies(ban, bworld, when, None, tuple(bworld.quotas["quota"]))
+    assert pol["restricted"] and pol["licensed_origins"] == set()
+
+
+def test_exporters_awaiting_licences_hold_the_exported_share_by_hand(monthly_licensing):
+    """China's holders of a licensed good raise the part of their normal stock that matches their
+    exports by the precaution: S* = cover C (1 + (precaution - 1) min(X / C, 1) share), X and C
+    China's reference exports and use; nobody else, and no producer, is affected; with
+    exporter_stock_share 0 the targets are the buyers' alone. Built up, the stock lifts China's
+    magnet holdings in the licence's first months."""
+    run, steps = monthly_licensing
+    items = run.items
+    prm = items.params
+    assert prm.exporter_share == 1.0 and prm.precaution == 2.0
+    by = {step.period: (private, risk, awaiting) for step, private, (risk, awaiting), _ in steps}
+    _private, risk, awaiting = by["2025-06"]
+    i = next(
+        k
+        for k, key in enumerate(zip(items.region, items.commodity, strict=True))
+        if key == ("CHN", "magnet:ndfeb")
+    )
+    C, X = items.consumption[i], items.exports[i]
+    assert 0 < X < C  # China exports part of the magnets it makes
+    assert awaiting[i] == pytest.approx(X / C)
+    expected = items.cover[i] * C * (1 + (prm.precaution - 1) * (X / C) * prm.exporter_share)
+    assert items.targets(risk, awaiting)[i] == pytest.approx(expected, rel=1e-12)
+    assert (awaiting[items.region != "CHN"] == 0).all() and (awaiting[items.producer] == 0).all()
+    assert (by["2025-03"][2] == 0).all()  # before the licence
+    from dataclasses import replace
+
+    off = replace(items, params=replace(prm, exporter_share=0.0))
+    np.testing.assert_array_equal(off.targets(risk, awaiting), items.targets(risk))
+    china = by["2025-09"][0].stock[i]
+    assert china > 1.2 * by["2025-03"][0].stock[i]  # held while exports await approvals

@@ -231,10 +231,11 @@ def _step_world(
         step_days=max(1, round(step.dt * 365.25)),
     )
     items = extra.get("items")
-    risk = None
+    risk = awaiting = None
     if items is not None and state.private is not None:
         risk = items.risk(pol["restricted"], pol["restricted_routes"])
-        release, intercept, slope, most = items.settings(state.private, risk, step.dt)
+        awaiting = items.awaiting(pol["licensed_origins"])
+        release, intercept, slope, most = items.settings(state.private, risk, step.dt, awaiting)
         cap = p["capacity"].to_numpy(dtype=float).copy()
         cap[items.proc_pos] = release
         p["capacity"] = cap
@@ -259,7 +260,13 @@ def _step_world(
         specific=pol["specific"],
         origin_rules=origin,
         enduse_rules=enduse,
-        meta={**world.meta, "when": step.mid, "period": step.period, "stock_risk": risk},
+        meta={
+            **world.meta,
+            "when": step.mid,
+            "period": step.period,
+            "stock_risk": risk,
+            "stock_awaiting": awaiting,
+        },
     )
 
 

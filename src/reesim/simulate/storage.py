@@ -95,6 +95,7 @@ class StorageParams:
     adjustment_years: float  # time over which holders close the gap to the normal stock
     producer_cover_years: float = 0.0  # mines' normal stock of concentrate, years of output (0: none)
     producer_workoff_years: float = 1.0  # H of the mines' stocks
+    exporter_share: float = 0.0  # share of the precaution exporters awaiting licences apply (0: none)
 
     @classmethod
     def of(cls, world: World) -> StorageParams | None:
@@ -110,6 +111,7 @@ class StorageParams:
             float(spec.get("adjustment_years", 0.25)),
             float(spec.get("producer_cover_years", 0.0)),
             float(spec.get("producer_workoff_years", 1.0)),
+            float(spec.get("exporter_share", 0.0)),
         )
 
 
@@ -177,6 +179,14 @@ def _intermediate_use(world: World, reference) -> dict[tuple[str, str], float]:
     return frame.groupby(["region", "commodity"])["kt"].sum().to_dict()
 
 
+def _exports(reference) -> dict[tuple[str, str], float]:
+    """Flows (kt/yr) of each (region, commodity) to other regions at the reference solution."""
+    t = reference.trade
+    if t.empty:
+        return {}
+    return t.groupby(["origin", "commodity"])["flow"].sum().to_dict()
+
+
 @dataclass(frozen=True)
 class Items:
     """The stock items of a world with their reference consumption and elasticity."""
@@ -184,6 +194,7 @@ class Items:
     region: np.ndarray
     commodity: np.ndarray
     consumption: np.ndarray  # C, kt/yr used (users) or mined (producers) at the reference
+    exports: np.ndarray  # X, kt/yr the region ships abroad at the reference (users; 0 for producers)
     elasticity: np.ndarray  # eps at the reference point (1 for producers)
     proc_pos: np.ndarray  # positions of the release processes in world.processes
     dem_pos: np.ndarray  # positions of the carry-out demands in world.demands
@@ -222,6 +233,8 @@ class Items:
         makers = [k for k in keys if k not in taken and mined.get(k, 0.0) > 1e-9]
         final_q = np.array([q_of[k] for k in users])
         C_users = final_q + np.array([use.get(k, 0.0) for k in users])
+        shipped = _exports(reference)
+        X_users = np.array([shipped.get(k, 0.0) for k in users])
         eps = np.array([price.get((c, r), 0.0) * inv_b_of[(r, c)] for r, c in users]) / final_q
         keys = users + makers
         n_u, n_m = len(users), len(makers)
@@ -231,6 +244,7 @@ class Items:
             np.array([r for r, _ in keys], dtype=object),
             np.array([c for _, c in keys], dtype=object),
             np.concatenate([C_users, [mined[k] for k in makers]]),
+            np.concatenate([X_users, np.zeros(n_m)]),
             np.concatenate([np.maximum(eps, 1e-3), np.ones(n_m)]),
             pids.get_indexer([release_id(r, c) for r, c in keys]),
             dids.get_indexer([demand_id(r, c) for r, c in keys]),
@@ -301,12 +315,45 @@ class Items:
         )
         return np.where(self.producer, cut, users)
 
-    def targets(self, risk: np.ndarray) -> np.ndarray:
-        """Normal working stock S* (kt), raised by the precautionary multiplier under supply risk."""
-        base = self.cover * self.consumption
-        return np.where(risk & ~self.producer, base * self.params.precaution, base)
+    def awaiting(self, origins: set[tuple[str, str]]) -> np.ndarray:
+        """The share of each holder's reference use it exports under a licence in force.
 
-    def step_targets(self, stocks: PrivateStocks, risk: np.ndarray, dt: float) -> np.ndarray:
+        ``origins`` are the (commodity, region) pairs whose exports a licence in force holds to
+        its approvals (:func:`reesim.instruments.trade.step_policies`, ``licensed_origins``).
+        For them the share is ``X / C``, the region's reference exports over its reference use
+        (capped at 1); for every other item, and for producers, 0. Exporters waiting for
+        approvals hold the goods they cannot yet ship instead of selling them at home: in the
+        2025 licensing, China's magnet makers' inventory "piled up in domestic warehouses as
+        producers waited on export licenses" while they cut output about 15 % in April-May
+        (the Baotou Rare Earth Products Exchange and industry sources in a Reuters analysis of
+        July 2025; ``exporter_stock_share`` in ``default_world.yaml``).
+        """
+        held = np.array(
+            [(c, r) in origins for r, c in zip(self.region, self.commodity, strict=True)], dtype=bool
+        )
+        if not held.any():
+            return np.zeros(len(self))
+        share = np.divide(self.exports, self.consumption, out=np.zeros(len(self)), where=self.consumption > 0)
+        return np.where(held & ~self.producer, np.minimum(share, 1.0), 0.0)
+
+    def targets(self, risk: np.ndarray, awaiting: np.ndarray | None = None) -> np.ndarray:
+        """Normal working stock S* (kt), raised by the precautionary multiplier under supply risk.
+
+        A buyer whose supply a licence, quota or ban restricts (``risk``) multiplies its whole
+        normal stock by the precaution; an exporter whose shipments await a licence's approvals
+        does the same on the part of it that matches its exports (``awaiting``, the share of its
+        use it exports, :meth:`awaiting`), to the degree ``exporter_share`` (the world's
+        ``exporter_stock_share``): ``S* = cover C (1 + (precaution - 1) share exporter_share)``.
+        """
+        base = self.cover * self.consumption
+        bought = np.where(risk & ~self.producer, base * self.params.precaution, base)
+        if awaiting is None or not self.params.exporter_share:
+            return bought
+        return bought + base * awaiting * (self.params.precaution - 1.0) * self.params.exporter_share
+
+    def step_targets(
+        self, stocks: PrivateStocks, risk: np.ndarray, dt: float, awaiting: np.ndarray | None = None
+    ) -> np.ndarray:
         """The stock the holders aim at in a step of ``dt`` years (partial adjustment, Lovell 1961).
 
         ``S0 + (1 - exp(-dt / T)) (S* - S0)``: holders close the gap to the normal stock over
@@ -316,9 +363,11 @@ class Items:
         dumping it in one step.
         """
         alpha = 1.0 - np.exp(-dt / self.adjust)
-        return stocks.stock + alpha * (self.targets(risk) - stocks.stock)
+        return stocks.stock + alpha * (self.targets(risk, awaiting) - stocks.stock)
 
-    def settings(self, stocks: PrivateStocks, risk: np.ndarray, dt: float) -> tuple[np.ndarray, ...]:
+    def settings(
+        self, stocks: PrivateStocks, risk: np.ndarray, dt: float, awaiting: np.ndarray | None = None
+    ) -> tuple[np.ndarray, ...]:
         """Release capacity (kt/yr) and carry-out demand (intercept, slope, most carried out in
         kt/yr) of each item for a step.
 
@@ -331,7 +380,7 @@ class Items:
         scale = self._scale()
         pe = np.maximum(stocks.expected, 1e-9)
         slope = pe * dt / scale
-        target = self.step_targets(stocks, risk, dt)
+        target = self.step_targets(stocks, risk, dt, awaiting)
         intercept = pe * (1.0 + target / scale)
         pinned = self.producer & ~risk
         intercept = np.where(pinned, np.maximum(intercept, PINNED * pe), intercept)
@@ -339,10 +388,16 @@ class Items:
         return stocks.stock / dt, intercept, slope, most
 
     def carry_value(
-        self, stocks: PrivateStocks, risk: np.ndarray, carry_out: np.ndarray, dt: float
+        self,
+        stocks: PrivateStocks,
+        risk: np.ndarray,
+        carry_out: np.ndarray,
+        dt: float,
+        awaiting: np.ndarray | None = None,
     ) -> np.ndarray:
         """v(S1), USD/kg: the value of a unit carried out at ``carry_out`` (kt) stock."""
-        return stocks.expected * (1.0 - (carry_out - self.step_targets(stocks, risk, dt)) / self._scale())
+        target = self.step_targets(stocks, risk, dt, awaiting)
+        return stocks.expected * (1.0 - (carry_out - target) / self._scale())
 
     def update(self, stocks: PrivateStocks, sol, dt: float, cf_price: dict | None = None) -> PrivateStocks:
         """Closing stocks (kt) and the expectations after a solved step.

@@ -556,6 +556,7 @@ def build_default_world(
         "adjustment_years": ctx.assume("stock_adjustment_years", "years"),
         "producer_cover_years": ctx.assume("producer_stock_cover_months", "months") / 12.0,
         "producer_workoff_years": ctx.assume("producer_stock_workoff_years", "years"),
+        "exporter_share": ctx.assume("exporter_stock_share", "share"),
     }
     reference = {
         "year": year,
