@@ -251,8 +251,8 @@ def test_licensed_origins_name_the_exporters_of_licences_only():
     s = load_scenario("china-2025-licensing")
     world = stepper.scenario_world(s)
     pol = trade_mod.step_policies(s, world, dt.date(2025, 6, 15), None, tuple(world.quotas["quota"]))
-    assert {("magnet:ndfeb", "CHN"), ("oxide:Dy", "CHN")} <= pol["licensed_origins"]
-    assert {r for _, r in pol["licensed_origins"]} == {"CHN"}
+    assert {("magnet:ndfeb", "CHN", "EU"), ("oxide:Dy", "CHN", "USA")} <= pol["licensed_origins"]
+    assert {o for _, o, _ in pol["licensed_origins"]} == {"CHN"}
     pol = trade_mod.step_policies(s, world, dt.date(2024, 6, 15), None, tuple(world.quotas["quota"]))
     assert pol["licensed_origins"] == set()
     ban = load_scenario("china-hree-magnet-ban-us")
@@ -260,6 +260,44 @@ def test_licensed_origins_name_the_exporters_of_licences_only():
     when = next(i.start for i in ban.instruments if type(i).__name__ == "ExportBan")
     pol = trade_mod.step_policies(ban, bworld, when, None, tuple(bworld.quotas["quota"]))
     assert pol["restricted"] and pol["licensed_origins"] == set()
+
+
+def test_only_the_licensed_destinations_and_no_tonnage_quota_count(monthly_licensing):
+    """A licence to one destination holds only the exports to it: China's magnet share under a
+    licence to the U.S. alone is its reference magnet exports to the U.S. over its use (about a
+    tenth of the share under a licence to every destination). A quota in tonnes is no licence
+    whose approvals exporters wait for."""
+    import datetime as dt
+
+    from reesim.scenario.spec_trade import ExportLicensing
+
+    run, _ = monthly_licensing
+    items = run.items
+    i = next(
+        k
+        for k, key in enumerate(zip(items.region, items.commodity, strict=True))
+        if key == ("CHN", "magnet:ndfeb")
+    )
+    to_us = items.shipments[("CHN", "magnet:ndfeb", "USA")]
+    every = {("magnet:ndfeb", "CHN", d) for (o, c, d) in items.shipments if (o, c) == ("CHN", "magnet:ndfeb")}
+    assert items.awaiting({("magnet:ndfeb", "CHN", "USA")})[i] == pytest.approx(to_us / items.consumption[i])
+    assert items.awaiting(every)[i] == pytest.approx(items.exports[i] / items.consumption[i])
+    assert items.awaiting({("magnet:ndfeb", "CHN", "USA")})[i] < 0.2 * items.awaiting(every)[i]
+    assert not items.awaiting(set()).any()
+    s = load_scenario("china-2025-licensing")
+    quota = ExportLicensing(
+        type="export_quota",
+        name="cap",
+        exporter="CHN",
+        destinations="all",
+        commodities=["oxide:Dy"],
+        tonnes_per_year=100.0,
+        start=dt.date(2025, 1, 1),
+    )
+    s = s.model_copy(update={"instruments": [quota]})
+    world = stepper.scenario_world(s)
+    pol = trade_mod.step_policies(s, world, dt.date(2025, 6, 15), None, tuple(world.quotas["quota"]))
+    assert ("oxide:Dy", "USA") in pol["restricted"] and pol["licensed_origins"] == set()
 
 
 def test_exporters_awaiting_licences_hold_the_exported_share_by_hand(monthly_licensing):

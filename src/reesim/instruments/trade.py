@@ -332,8 +332,9 @@ def step_policies(
     ``restricted`` holds the (commodity, destination) pairs a ban or licence in force restricts
     (the supply risk private stockholders respond to, :mod:`reesim.simulate.storage`), and
     ``restricted_routes`` the (commodity, origin, destination) routes (a mine cut off from its
-    buyer), and ``licensed_origins`` the (commodity, origin) pairs whose exports await the
-    approvals of a licence in force (its exporters hold the goods: the storage module's
+    buyer), and ``licensed_origins`` the (commodity, origin, destination) routes whose exports
+    await the approvals of a licence in force (not a ban, nor a quota in tonnes: nothing is
+    waiting for approval there), whose exporters hold the goods (the storage module's
     :meth:`~reesim.simulate.storage.Items.awaiting`).
 
     ``cf_flows`` are the counterfactual's flows (kt/yr) by (commodity, origin, dest) in the
@@ -344,7 +345,7 @@ def step_policies(
     """
     bans, adval, specific = [], [], []
     restricted: set[tuple[str, str]] = set()  # (commodity, dest) under a ban, licence or quota in force
-    awaiting: set[tuple[str, str]] = set()  # (commodity, origin) whose exports await licences in force
+    awaiting: set[tuple[str, str, str]] = set()  # (commodity, origin, dest) awaiting a licence's approvals
     routes: set[tuple[str, str, str]] = set()  # (commodity, origin, dest) of the same
     members = world.quota_members
     memo = _memo(world)
@@ -362,8 +363,8 @@ def step_policies(
         if isinstance(inst, ExportBan | ExportLicensing) and inst.in_force(when):
             restricted.update((c, d) for c, _, d in edges)
             routes.update(edges)
-            if isinstance(inst, ExportLicensing):
-                awaiting.update((c, o) for c, o, _ in edges)
+            if licensed:  # not a tonnage quota: its exporters have no approvals to wait for
+                awaiting.update(edges)
         if isinstance(inst, ExportBan):
             bans += edges
         elif isinstance(inst, ExportTax):

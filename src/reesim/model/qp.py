@@ -40,7 +40,8 @@ import scipy.sparse as sp
 
 from reesim.world.world import STOCK_KIND, STOCKPILE_RELEASE, World
 
-#: Upper bounds below this (kt or kt/yr: one gram) are zero and presolved away. A private stock
+#: Upper bounds below this, in the world's quantity unit (kt or kt/yr in the default world: one
+#: gram), are zero and presolved away. A private stock
 #: drawn to zero closes at the interior-point solver's rendering of a zero, 1e-15 to 1e-9 kt,
 #: and opens the next step as a release capacity that small: a box [0, 1e-12] whose bound
 #: multiplier is barely determined. PIQP then stalled on the dual residual (about 8e-5) in 68

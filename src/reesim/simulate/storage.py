@@ -20,7 +20,8 @@ Lovell 1961), ``S*`` the
 normal working stock (``cover`` years of the region's reference use ``C``, final demand
 plus its plants' inputs,
 times the precautionary multiplier while a licence, quota or ban restricts the region's
-supply of the good), ``eps`` the price elasticity of the region's demand at the reference
+supply of the good; an exporting region whose shipments await a licence's approvals raises the
+part of it that matches those exports likewise, :meth:`Items.awaiting`), ``eps`` the price elasticity of the region's demand at the reference
 point and ``H`` the years over which stock above normal is worked off (so a kt carried
 above normal lowers the next price by ``p_e / (eps C H)``). Working stocks earn a
 convenience yield (Kaldor 1939; Working 1949) equal to interest and carrying cost at the
@@ -179,12 +180,12 @@ def _intermediate_use(world: World, reference) -> dict[tuple[str, str], float]:
     return frame.groupby(["region", "commodity"])["kt"].sum().to_dict()
 
 
-def _exports(reference) -> dict[tuple[str, str], float]:
-    """Flows (kt/yr) of each (region, commodity) to other regions at the reference solution."""
+def _shipments(reference) -> dict[tuple[str, str, str], float]:
+    """Flows (kt/yr) by (origin, commodity, destination) at the reference solution."""
     t = reference.trade
     if t.empty:
         return {}
-    return t.groupby(["origin", "commodity"])["flow"].sum().to_dict()
+    return t.groupby(["origin", "commodity", "dest"])["flow"].sum().to_dict()
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,7 @@ class Items:
     commodity: np.ndarray
     consumption: np.ndarray  # C, kt/yr used (users) or mined (producers) at the reference
     exports: np.ndarray  # X, kt/yr the region ships abroad at the reference (users; 0 for producers)
+    shipments: dict  # (region, commodity, destination) -> kt/yr at the reference
     elasticity: np.ndarray  # eps at the reference point (1 for producers)
     proc_pos: np.ndarray  # positions of the release processes in world.processes
     dem_pos: np.ndarray  # positions of the carry-out demands in world.demands
@@ -233,8 +235,11 @@ class Items:
         makers = [k for k in keys if k not in taken and mined.get(k, 0.0) > 1e-9]
         final_q = np.array([q_of[k] for k in users])
         C_users = final_q + np.array([use.get(k, 0.0) for k in users])
-        shipped = _exports(reference)
-        X_users = np.array([shipped.get(k, 0.0) for k in users])
+        shipped = _shipments(reference)
+        total: dict[tuple[str, str], float] = {}
+        for (o, c, _), f in shipped.items():
+            total[(o, c)] = total.get((o, c), 0.0) + f
+        X_users = np.array([total.get(k, 0.0) for k in users])
         eps = np.array([price.get((c, r), 0.0) * inv_b_of[(r, c)] for r, c in users]) / final_q
         keys = users + makers
         n_u, n_m = len(users), len(makers)
@@ -245,6 +250,7 @@ class Items:
             np.array([c for _, c in keys], dtype=object),
             np.concatenate([C_users, [mined[k] for k in makers]]),
             np.concatenate([X_users, np.zeros(n_m)]),
+            shipped,
             np.concatenate([np.maximum(eps, 1e-3), np.ones(n_m)]),
             pids.get_indexer([release_id(r, c) for r, c in keys]),
             dids.get_indexer([demand_id(r, c) for r, c in keys]),
@@ -315,26 +321,31 @@ class Items:
         )
         return np.where(self.producer, cut, users)
 
-    def awaiting(self, origins: set[tuple[str, str]]) -> np.ndarray:
+    def awaiting(self, routes: set[tuple[str, str, str]]) -> np.ndarray:
         """The share of each holder's reference use it exports under a licence in force.
 
-        ``origins`` are the (commodity, region) pairs whose exports a licence in force holds to
+        ``routes`` are the (commodity, origin, destination) routes a licence in force holds to
         its approvals (:func:`reesim.instruments.trade.step_policies`, ``licensed_origins``).
-        For them the share is ``X / C``, the region's reference exports over its reference use
-        (capped at 1); for every other item, and for producers, 0. Exporters waiting for
+        An origin's share is ``X / C``: its reference exports on those routes (to the licensed
+        destinations only) over its reference use, capped at 1; for every other item, and for
+        producers, 0. The share does not depend on the approval share: like a buyer's
+        precaution, the holding lasts while the licence is in force (the flagship's magnet
+        licence, approving everything but 73 % of the U.S.'s flows, keeps China's magnet target
+        at 1.43 times normal to 2040). Exporters waiting for
         approvals hold the goods they cannot yet ship instead of selling them at home: in the
         2025 licensing, China's magnet makers' inventory "piled up in domestic warehouses as
         producers waited on export licenses" while they cut output about 15 % in April-May
         (the Baotou Rare Earth Products Exchange and industry sources in a Reuters analysis of
         July 2025; ``exporter_stock_share`` in ``default_world.yaml``).
         """
-        held = np.array(
-            [(c, r) in origins for r, c in zip(self.region, self.commodity, strict=True)], dtype=bool
-        )
-        if not held.any():
+        if not routes:
             return np.zeros(len(self))
-        share = np.divide(self.exports, self.consumption, out=np.zeros(len(self)), where=self.consumption > 0)
-        return np.where(held & ~self.producer, np.minimum(share, 1.0), 0.0)
+        held: dict[tuple[str, str], float] = {}
+        for c, o, d in sorted(routes):  # a fixed order: a set's varies with the process's hash seed
+            held[(o, c)] = held.get((o, c), 0.0) + self.shipments.get((o, c, d), 0.0)
+        x = np.array([held.get((r, c), 0.0) for r, c in zip(self.region, self.commodity, strict=True)])
+        share = np.divide(x, self.consumption, out=np.zeros(len(self)), where=self.consumption > 0)
+        return np.where(self.producer, 0.0, np.minimum(share, 1.0))
 
     def targets(self, risk: np.ndarray, awaiting: np.ndarray | None = None) -> np.ndarray:
         """Normal working stock S* (kt), raised by the precautionary multiplier under supply risk.
