@@ -41,10 +41,9 @@ import scipy.sparse as sp
 from reesim.world.world import STOCK_KIND, STOCKPILE_RELEASE, World
 
 #: Upper bounds below this, in the world's quantity unit (kt or kt/yr in the default world: one
-#: gram), are zero and presolved away. A private stock
-#: drawn to zero closes at the interior-point solver's rendering of a zero, 1e-15 to 1e-9 kt,
-#: and opens the next step as a release capacity that small: a box [0, 1e-12] whose bound
-#: multiplier is barely determined. PIQP then stalled on the dual residual (about 8e-5) in 68
+#: gram), are zero and presolved away. A private stock drawn to zero closes at the
+#: interior-point solver's rendering of a zero, 1e-15 to 1e-9 kt, and opens the next step as a
+#: release capacity that small: a box [0, 1e-12] whose bound multiplier is barely determined. PIQP then stalled on the dual residual (about 8e-5) in 68
 #: of the 271 solves of ``reesim backtest 2025`` and Clarabel took over; those failed attempts
 #: took 17.5 s of the 26.7 s run (measured 2026-12-05).
 ZERO_BOUND = 1e-9

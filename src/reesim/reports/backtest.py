@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from reesim.backtest.episode import MODEL_UNITS, OTHER_PRICE_UNITS
+from reesim.backtest.episode import MODEL_UNITS
 from reesim.backtest.output import fmt
 from reesim.reports.html import Page, esc, html_document, table_html
 
@@ -112,7 +112,7 @@ def _pre_simulated(score: dict) -> str:
     """The model's pre-episode level, with its unit where the series is observed in another
     (a yuan quote's simulated level is the model's price, USD/kg)."""
     text = fmt(score.get("pre_simulated"))
-    return f"{text} USD/kg" if score.get("unit") in OTHER_PRICE_UNITS and text != "—" else text
+    return f"{text} USD/kg" if score.get("unit") not in MODEL_UNITS and text != "—" else text
 
 
 def render_backtest(doc: dict, paths: pd.DataFrame) -> str:

@@ -18,10 +18,10 @@ ratio of the run's price to it: :meth:`Items.update`), ``S_t`` the stock aimed a
 (the holders close a share ``1 - exp(-dt / T)`` of the gap to the normal stock per step,
 Lovell 1961), ``S*`` the
 normal working stock (``cover`` years of the region's reference use ``C``, final demand
-plus its plants' inputs,
-times the precautionary multiplier while a licence, quota or ban restricts the region's
-supply of the good; an exporting region whose shipments await a licence's approvals raises the
-part of it that matches those exports likewise, :meth:`Items.awaiting`), ``eps`` the price elasticity of the region's demand at the reference
+plus its plants' inputs, times the precautionary multiplier while a licence, quota or ban
+restricts the region's supply of the good; an exporting region whose shipments await a
+licence's approvals raises the part of it that matches those exports likewise,
+:meth:`Items.awaiting`), ``eps`` the price elasticity of the region's demand at the reference
 point and ``H`` the years over which stock above normal is worked off (so a kt carried
 above normal lowers the next price by ``p_e / (eps C H)``). Working stocks earn a
 convenience yield (Kaldor 1939; Working 1949) equal to interest and carrying cost at the
@@ -237,7 +237,7 @@ class Items:
         C_users = final_q + np.array([use.get(k, 0.0) for k in users])
         shipped = _shipments(reference)
         total: dict[tuple[str, str], float] = {}
-        for (o, c, _), f in shipped.items():
+        for (o, c, _), f in shipped.items():  # X: a region's exports of a good, all destinations
             total[(o, c)] = total.get((o, c), 0.0) + f
         X_users = np.array([total.get(k, 0.0) for k in users])
         eps = np.array([price.get((c, r), 0.0) * inv_b_of[(r, c)] for r, c in users]) / final_q
