@@ -311,6 +311,31 @@ def _frame(rows: list, columns: list[str]) -> pd.DataFrame:
     return _EMPTY[key].copy()
 
 
+def _rows_of(memo: dict, prefix: str, names) -> list[str]:
+    """The quota rows of a licence's destination ``prefix`` (``prefix`` and ``prefix:ELEMENT``),
+    found once per world (every step asked each of a thousand names again)."""
+    rows_of = memo.setdefault("rows_of", {})
+    if prefix not in rows_of:
+        rows_of[prefix] = [q for q in names if q == prefix or q.startswith(prefix + ":")]
+    return rows_of[prefix]
+
+
+def _step_frame(memo: dict, rows: list, columns: tuple[str, ...], unique: bool = False) -> pd.DataFrame:
+    """A step's policy rows as a frame, built once per distinct set of rows in a world's run
+    (the same tariffs and licences are in force for many steps). The same object is returned
+    each time, so the solver's lookups cached per table (:mod:`reesim.solve.equilibrium`) hold
+    across steps: a world's tables are read-only (:meth:`~reesim.world.world.World.with_data`
+    replaces a table, nothing writes into one)."""
+    frames = memo.setdefault("frames", {})
+    key = (columns, tuple(rows))
+    if key not in frames:
+        if len(frames) >= 256:  # a long-lived (cached) world sees many scenarios: stay bounded
+            frames.clear()
+        frame = _frame(rows, list(columns))
+        frames[key] = frame.drop_duplicates() if unique else frame
+    return frames[key]
+
+
 def _step_overlaps(inst: ExportLicensing, start: dt.date | None, days: int) -> bool:
     if start is None:
         return False
@@ -352,7 +377,7 @@ def step_policies(
     if memo.get("slack_for") != quota_names:
         memo["slack"], memo["slack_for"] = slack_limits(quota_names, members).to_dict(), quota_names
     limits = dict(memo["slack"])
-    cf_content: pd.Series | None = None  # counterfactual content per row, computed when first needed
+    cf_content: dict[str, float] | None = None  # counterfactual content per row, computed when first needed
     for k, inst in enumerate(scenario.instruments):
         licensed = isinstance(inst, ExportLicensing) and inst.tonnes_per_year is None
         if not isinstance(inst, ExportBan | ExportLicensing | ExportTax | ImportTariff):
@@ -379,7 +404,8 @@ def step_policies(
                 limits[quota_label(k, inst)] = inst.tonnes_per_year / 1000.0
                 continue
             if cf_content is None:
-                cf_content = _content_by_row(members, cf_flows, memo)
+                by_row = _content_by_row(members, cf_flows, memo)
+                cf_content = dict(zip(by_row.index, by_row.to_numpy(dtype=float).tolist(), strict=True))
             for dest in sorted({e[2] for e in edges}):
                 share = inst.approval_by_destination.get(
                     dest, inst.approval_share if inst.approval_share is not None else 1.0
@@ -388,14 +414,12 @@ def step_policies(
                     share = approval_factor(inst, share, step_start, step_days, dest)
                 else:
                     share = share_on(inst, share, when, dest)
-                prefix = quota_label(k, inst, dest)
-                for q, v in cf_content.items():
-                    if q == prefix or q.startswith(prefix + ":"):
-                        limits[q] = share * float(v)
+                for q in _rows_of(memo, quota_label(k, inst, dest), cf_content):
+                    limits[q] = share * cf_content[q]
     return {
-        "bans": _frame(bans, ["commodity", "origin", "dest"]).drop_duplicates(),
-        "ad_valorem": _frame(adval, ["commodity", "origin", "dest", "rate", "base"]),
-        "specific": _frame(specific, ["commodity", "origin", "dest", "per_unit"]),
+        "bans": _step_frame(memo, bans, ("commodity", "origin", "dest"), unique=True),
+        "ad_valorem": _step_frame(memo, adval, ("commodity", "origin", "dest", "rate", "base")),
+        "specific": _step_frame(memo, specific, ("commodity", "origin", "dest", "per_unit")),
         "quota_limits": limits,
         "restricted": restricted,
         "restricted_routes": routes,

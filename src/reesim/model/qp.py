@@ -32,7 +32,7 @@ Temporal Price and Allocation Models*. North-Holland.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -70,6 +70,14 @@ class QP:
     base_edge_cost: np.ndarray  # transport + route cost + specific wedge per edge (ad valorem added later)
     origin_names: tuple[str, ...] = ()
     enduse_names: tuple[str, ...] = ()
+    # Lookups of the structure, built once by build_qp and shared by every QP update_qp makes from
+    # it (the steps' worlds keep the run's edges and nodes, in order): position of each edge by
+    # (commodity, origin, dest), of each balance row by (commodity, region), and the balance rows
+    # of every edge's origin and destination. A step's edge table is a new frame, so a cache keyed
+    # on the table missed at every step (about 2 ms a step).
+    edge_index: dict | None = field(default=None, compare=False, repr=False)
+    node_index: dict | None = field(default=None, compare=False, repr=False)
+    edge_ends: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False, repr=False)
 
     @property
     def quota_rows(self) -> slice:
@@ -150,9 +158,14 @@ def key_positions(index: dict[tuple, int], keys: list[tuple]) -> np.ndarray:
     return np.fromiter((index.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
 
 
-def _edge_lookup(edges: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
-    """Position in ``edges`` of each row of ``frame`` (commodity, origin, dest), -1 where absent."""
-    return key_positions({k: i for i, k in enumerate(edge_tuples(edges))}, edge_tuples(frame))
+def _edge_lookup(edges: pd.DataFrame, frame: pd.DataFrame, index: dict | None = None) -> np.ndarray:
+    """Position in ``edges`` of each row of ``frame`` (commodity, origin, dest), -1 where absent.
+
+    ``index`` is the edges' position by key when known (:attr:`QP.edge_index`).
+    """
+    if index is None:
+        index = {k: i for i, k in enumerate(edge_tuples(edges))}
+    return key_positions(index, edge_tuples(frame))
 
 
 def _edge_positions(
@@ -213,7 +226,8 @@ def build_qp(world: World) -> QP:
     cols = [proc_pos, n_p + np.arange(n_d)]
     vals = [-io["coef"].astype(float).to_numpy(), np.ones(n_d)]
     edge_cols = n_p + n_d + np.arange(n_e)
-    rows += [node_of(e["commodity"], e["dest"]), node_of(e["commodity"], e["origin"])]
+    edge_dest, edge_orig = node_of(e["commodity"], e["dest"]), node_of(e["commodity"], e["origin"])
+    rows += [edge_dest, edge_orig]
     cols += [edge_cols, edge_cols]
     vals += [-np.ones(n_e), np.ones(n_e)]
 
@@ -261,7 +275,8 @@ def build_qp(world: World) -> QP:
     G = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(m, n))
     G.sum_duplicates()
 
-    P, c, ub, edge_cost = _vectors(world)
+    edge_index = {k: i for i, k in enumerate(edge_tuples(e))}
+    P, c, ub, edge_cost = _vectors(world, edge_index)
     h = np.concatenate(
         [
             np.zeros(len(nodes)),
@@ -284,6 +299,9 @@ def build_qp(world: World) -> QP:
         origin_names=tuple(rules["rule"]),
         enduse_names=tuple(enduse["rule"]),
         base_edge_cost=edge_cost,
+        edge_index=edge_index,
+        node_index={k: i for i, k in enumerate(edge_tuples(nodes, ("commodity", "region")))},
+        edge_ends=(edge_orig, edge_dest),
     )
     _close_zero_limits(qp.G, qp.quota_rows, qp.h, qp.ub)  # in place: arrays of the new QP
     return qp
@@ -321,14 +339,17 @@ def _own_production(world: World) -> pd.DataFrame:
     return io[(io["coef"] > 0) & produced].assign(region=lambda t: t["process"].map(proc_region))
 
 
-def _vectors(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Hessian diagonal, linear cost, upper bounds and edge costs of ``world`` (vectorised)."""
+def _vectors(
+    world: World, edge_index: dict | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Hessian diagonal, linear cost, upper bounds and edge costs of ``world`` (vectorised;
+    ``edge_index``: the edges' positions by key, :attr:`QP.edge_index`, when known)."""
     p, d, e = world.processes, world.demands, world.edges
     n_p, n_d, n_e = len(p), len(d), len(e)
     spec = world.specific
     wedge = np.zeros(n_e)
     if len(spec):
-        pos = _edge_lookup(e, spec)
+        pos = _edge_lookup(e, spec, edge_index)
         ok = pos >= 0
         np.add.at(wedge, pos[ok], spec.loc[ok, "per_unit"].astype(float).to_numpy())
     edge_cost = e["transport"].astype(float).to_numpy() + e["route_cost"].astype(float).to_numpy() + wedge
@@ -350,7 +371,7 @@ def _vectors(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
         ]
     )
     if len(world.bans):
-        banned = _edge_lookup(e, world.bans)
+        banned = _edge_lookup(e, world.bans, edge_index)
         ub[n_p + n_d + np.unique(banned[banned >= 0])] = 0.0
     ub[ub < ZERO_BOUND] = 0.0
     return P, c, ub, edge_cost
@@ -386,7 +407,7 @@ def update_qp(qp: QP, world: World) -> QP:
         len(qp.enduse_names),
     ):
         raise ValueError("update_qp: the world's structure differs from the QP's; build a new QP")
-    P, c, ub, edge_cost = _vectors(world)
+    P, c, ub, edge_cost = _vectors(world, qp.edge_index)
     h = qp.h.copy()
     h[qp.quota_rows] = world.quotas["limit"].astype(float).to_numpy()
     h[qp.origin_rows] = world.origin_rules["slack"].astype(float).to_numpy()

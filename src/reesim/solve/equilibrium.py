@@ -58,18 +58,46 @@ def _positions(index: dict, *columns: np.ndarray) -> np.ndarray:
     return np.fromiter((index.get(k, -1) for k in zip(*columns, strict=True)), int, len(columns[0]))
 
 
+#: ad valorem terms per (table, structure) pair: a step's price-floor iterations and the steps
+#: under the same tariffs share both objects (weak references tell live ones from reused ids)
+_AV_TERMS: dict[tuple[int, int], tuple[weakref.ref, object, tuple]] = {}
+
+
 def _ad_valorem_terms(world: World, qp: QP) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Edge position, origin-node position, rate and CIF flag of every ad valorem row."""
+    """Edge position, origin-node position, rate and CIF flag of every ad valorem row (cached
+    per table and structure when the QP carries its lookups)."""
+    av, index = world.ad_valorem, qp.edge_index
+    if index is None:
+        return _ad_valorem_rows(world, qp)
+    key = (id(av), id(index))
+    hit = _AV_TERMS.get(key)
+    if hit is not None and hit[0]() is av and hit[1] is index:
+        return hit[2]
+    if len(_AV_TERMS) > 256:
+        for k in [k for k, (ref, *_) in _AV_TERMS.items() if ref() is None]:
+            del _AV_TERMS[k]
+    terms = _ad_valorem_rows(world, qp)
+    for arr in terms:
+        arr.flags.writeable = False  # shared between calls
+    _AV_TERMS[key] = (weakref.ref(av), index, terms)
+    return terms
+
+
+def _ad_valorem_rows(world: World, qp: QP) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     av = world.ad_valorem
     if av.empty:
         z = np.zeros(0, int)
         return z, z, np.zeros(0), np.zeros(0, bool)
     com, org = av["commodity"].astype(str).to_numpy(), av["origin"].astype(str).to_numpy()
-    pos = _positions(
-        _row_index(world.edges, ("commodity", "origin", "dest")), com, org, av["dest"].astype(str).to_numpy()
+    edges = (
+        qp.edge_index
+        if qp.edge_index is not None
+        else _row_index(world.edges, ("commodity", "origin", "dest"))
     )
+    pos = _positions(edges, com, org, av["dest"].astype(str).to_numpy())
     ok = pos >= 0
-    origin_node = _positions(_row_index(qp.nodes, ("commodity", "region")), com, org)
+    nodes = qp.node_index if qp.node_index is not None else _row_index(qp.nodes, ("commodity", "region"))
+    origin_node = _positions(nodes, com, org)
     return (
         pos[ok],
         origin_node[ok],
@@ -80,6 +108,8 @@ def _ad_valorem_terms(world: World, qp: QP) -> tuple[np.ndarray, np.ndarray, np.
 
 def _edge_nodes(world: World, qp: QP) -> tuple[np.ndarray, np.ndarray]:
     """Balance-row positions of every edge's origin and destination node."""
+    if qp.edge_ends is not None:
+        return qp.edge_ends
     e = world.edges
     nodes = _row_index(qp.nodes, ("commodity", "region"))
     com = e["commodity"].astype(str).to_numpy()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from reesim.model.qp import QP
 from reesim.solve.backends import RawSolution
@@ -187,6 +189,26 @@ def _net_two_way(world: World, f: np.ndarray, rev: np.ndarray | None = None) -> 
     return np.maximum(0.0, f - np.minimum(f, back))
 
 
+#: the balance rows (CSC) and the other rows (CSR) of a constraint matrix, per matrix object: a
+#: run's QPs share one matrix, so each step slices none (a weak reference tells a live matrix
+#: from a reused ``id``)
+_BLOCKS: dict[int, tuple[weakref.ref, sp.csc_matrix, sp.csr_matrix]] = {}
+
+
+def _row_blocks(qp: QP) -> tuple[sp.csc_matrix, sp.csr_matrix]:
+    """``qp.G``'s balance rows as CSC and its quota and rule rows as CSR (cached per matrix)."""
+    G = qp.G
+    hit = _BLOCKS.get(id(G))
+    if hit is not None and hit[0]() is G:
+        return hit[1], hit[2]
+    if len(_BLOCKS) > 64:  # drop the entries of matrices that no longer exist
+        for k in [k for k, (ref, *_) in _BLOCKS.items() if ref() is None]:
+            del _BLOCKS[k]
+    blocks = G[: qp.n_nodes].tocsc(), G[qp.n_nodes :].tocsr()
+    _BLOCKS[id(G)] = (weakref.ref(G), *blocks)
+    return blocks
+
+
 def _determined(qp: QP, v: np.ndarray, y: np.ndarray, tol: float) -> np.ndarray:
     """Which balance duals (prices) are unique at this solution.
 
@@ -199,20 +221,22 @@ def _determined(qp: QP, v: np.ndarray, y: np.ndarray, tol: float) -> np.ndarray:
     and not traded) and are reported as not determined.
     """
     n_nodes = qp.n_nodes
-    G = qp.G[:n_nodes].tocsc()  # the balance rows only: every index below is a node
+    G, others = _row_blocks(qp)  # G: the balance rows only, so every index below is a node
     det = np.zeros(n_nodes, bool)
-    binding_quota = np.flatnonzero(y[n_nodes:] > tol) + n_nodes
+    binding_quota = np.flatnonzero(y[n_nodes:] > tol)
     in_binding = np.zeros(qp.n, bool)
     if len(binding_quota):
-        in_binding[np.unique(qp.G[binding_quota].tocoo().col)] = True
+        in_binding[np.unique(others[binding_quota].indices)] = True
     interior = (v > tol) & (v < qp.ub - tol) & ~in_binding
-    dem = slice(qp.n_proc, qp.n_proc + qp.n_dem)
-    for j in np.flatnonzero(interior[dem]) + qp.n_proc:
-        det[G.indices[G.indptr[j] : G.indptr[j + 1]]] = True
+    cols = np.flatnonzero(interior)
+    sub = G[:, cols]
+    # consumption strictly positive pins the price of its node directly
+    col_of = np.repeat(np.arange(len(cols)), np.diff(sub.indptr))
+    demand = (cols >= qp.n_proc) & (cols < qp.n_proc + qp.n_dem)
+    det[sub.indices[demand[col_of]]] = True
     # Fixed point, vectorised: a relation (interior column) with exactly one undetermined price
     # pins it. Marking is monotone, so firing all such columns at once reaches the same closure.
-    pattern = G[:, np.flatnonzero(interior)].copy()
-    pattern.data = np.ones_like(pattern.data)
+    pattern = sp.csc_matrix((np.ones(sub.nnz), sub.indices, sub.indptr), shape=sub.shape)
     pattern_t = pattern.T.tocsr()
     while True:
         fire = (pattern_t @ (~det).astype(float)) == 1
