@@ -125,11 +125,16 @@ def substitution_update(
     """Substitution factors after a step; ``price_ratio(commodity, region)`` gives p / p_0."""
     d = world.demands
     out = current.copy()
-    rows = None  # (own sector, parent sector, region, commodity) of each demand, read once per call
+    rows = None  # (own sector, parent sector, region, commodity) of each demand, read once per world
     for inst in scenario.instruments:
         if isinstance(inst, DemandShift) and inst.in_force(when) and inst.substitution_elasticity > 0:
             if rows is None:
-                rows = list(zip(d["sector"], parent_of_rows(world), d["region"], d["commodity"], strict=True))
+                memo = memo_of(world)
+                if "substitution_rows" not in memo:
+                    memo["substitution_rows"] = list(
+                        zip(d["sector"], parent_of_rows(world), d["region"], d["commodity"], strict=True)
+                    )
+                rows = memo["substitution_rows"]
             regions = set(regions_of(inst.regions, world, ""))
             speed = (
                 1.0 if inst.substitution_lag_years <= 0 else min(1.0, dt_years / inst.substitution_lag_years)

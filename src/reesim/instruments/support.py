@@ -19,6 +19,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from reesim.memo import memo_of
 from reesim.scenario.checks import goods_of
 from reesim.scenario.spec import PriceFloor, Scenario, Subsidy
 from reesim.world.world import STOCK_KIND, World
@@ -32,7 +33,20 @@ def floors(scenario: Scenario) -> list[tuple[int, PriceFloor]]:
 
 
 def producers(world: World, inst: PriceFloor) -> pd.DataFrame:
-    """io rows of the region's processes that produce the floor's goods (process, commodity, coef)."""
+    """io rows of the region's processes that produce the floor's goods (process, commodity, coef).
+
+    Read once per io table and instrument: a run's step worlds share their io table and their
+    processes' regions and kinds (only values change), and each step asked again (5 ms).
+    """
+    memo = memo_of(world.io).setdefault("floor_producers", {})
+    hit = memo.get(id(inst))
+    if hit is None or hit[0] is not inst or hit[1] != len(world.processes):
+        hit = (inst, len(world.processes), _producers(world, inst))
+        memo[id(inst)] = hit
+    return hit[2]
+
+
+def _producers(world: World, inst: PriceFloor) -> pd.DataFrame:
     goods = goods_of(inst, world, "")
     p = world.processes
     # Private stock releases sell goods but do not produce them: the floor does not pay them.
@@ -64,15 +78,24 @@ def offtake_settings(scenario: Scenario, world: World, when: dt.date) -> dict[st
     for k, inst in floors(scenario):
         if inst.offtake_tonnes_per_year <= 0:
             continue
+        for c, w in _offtake_weights(world, inst).items():
+            out[offtake_id(k, c)] = inst.offtake_tonnes_per_year / 1000.0 * w if inst.in_force(when) else 0.0
+    return out
+
+
+def _offtake_weights(world: World, inst: PriceFloor) -> dict[str, float]:
+    """Each good's share of an offtake: the producers' output mix (equal shares without output),
+    read once per world and instrument."""
+    memo = memo_of(world).setdefault("offtake_weights", {})
+    hit = memo.get(id(inst))
+    if hit is None or hit[0] is not inst:
         mix = producers(world, inst).groupby("commodity")["coef"].sum()
         goods = goods_of(inst, world, "")
         weights = mix.reindex(goods).fillna(0.0)
         weights = weights / weights.sum() if weights.sum() > 0 else pd.Series(1.0 / len(goods), index=goods)
-        for c in goods:
-            out[offtake_id(k, c)] = (
-                inst.offtake_tonnes_per_year / 1000.0 * float(weights[c]) if inst.in_force(when) else 0.0
-            )
-    return out
+        hit = (inst, {c: float(weights[c]) for c in goods})
+        memo[id(inst)] = hit
+    return hit[1]
 
 
 def price_mix(rows: pd.DataFrame) -> tuple[list[str], list[float], float]:

@@ -181,9 +181,12 @@ def _spread_slope(base: pd.DataFrame, capacity: np.ndarray, spread: np.ndarray) 
 def _step_world(
     world: World, scenario: Scenario, state: State, step: Step, cf: Counterfactual | None, extra
 ) -> World:
-    """The world of one step (before price-floor top-ups and stock releases)."""
-    p = world.processes.copy()
-    base_p = world.processes
+    """The world of one step (before price-floor top-ups and stock releases).
+
+    The step's columns are built as arrays and set on the tables once (a copy of the table and
+    a column set per change cost a few ms a step).
+    """
+    base_p, base_d = world.processes, world.demands
     cum0 = extra["cum0"]
     learn = np.where(
         state.learning_exponent > 0, (state.cumulative / cum0) ** (-state.learning_exponent), 1.0
@@ -193,7 +196,9 @@ def _step_world(
     )
     opex = 1.0 + (state.opex_multiplier - 1.0) * share_pen
     days = disruption_mod.step_days(step.start, step.dt)
-    p["capacity"] = state.capacity * disruption_mod.capacity_factor(scenario, base_p, step.start, days)
+    cap = np.asarray(
+        state.capacity * disruption_mod.capacity_factor(scenario, base_p, step.start, days), dtype=float
+    )
     slope = _spread_slope(base_p, state.capacity, extra["spread"])
     intercept = base_p["mc_intercept"].astype(float).to_numpy() * learn * opex
     if extra.get("tolls") is not None:  # the charge is indexed; a subsidy per kg is not
@@ -201,26 +206,30 @@ def _step_world(
             extra["tolls"].scale(intercept, state.toll_index),
             extra["tolls"].scale(slope, state.toll_index),
         )
-    p["mc_slope"] = slope
-    p["mc_intercept"] = intercept - support_mod.subsidy_per_unit(scenario, step.mid, world).to_numpy()
-    d = world.demands.copy()
+    intercept = intercept - support_mod.subsidy_per_unit(scenario, step.mid, world).to_numpy()
     growth = state.demand_multiplier * state.substitution
-    d["slope"] = world.demands["slope"].astype(float).to_numpy() / growth
+    d_int = base_d["intercept"].to_numpy(dtype=float).copy()
+    d_slope = base_d["slope"].astype(float).to_numpy() / growth
+    d_max = base_d["max_quantity"].to_numpy(dtype=float).copy()
     quad = extra["route_scale"].quad(growth)
     if state.route_index is None:
         edges = world.edges.assign(route_quad=quad)
     else:  # calibrated route terms move with the good's price (reesim.simulate.route_index)
         rc = world.edges["route_cost"].to_numpy(dtype=float)
         edges = world.edges.assign(route_cost=rc * state.route_index, route_quad=quad * state.route_index)
+    if "demand_pos" not in extra:
+        extra["demand_pos"] = {did: i for i, did in enumerate(base_d["demand"])}
+        extra["process_pos"] = {pid: j for j, pid in enumerate(base_p["process"])}
+    d_pos, p_pos = extra["demand_pos"], extra["process_pos"]
     cf_price = cf.prices.get(step.period, {}) if cf else extra["reference_prices"]
     for did, (a, b, q) in stock_mod.purchase_settings(
         scenario, world, step.mid, step.dt, state.stocks, cf_price, extra["releasing"]
     ).items():
-        d.loc[d["demand"] == did, ["intercept", "slope", "max_quantity"]] = (a, b, q)
+        d_int[d_pos[did]], d_slope[d_pos[did]], d_max[d_pos[did]] = a, b, q
     for did, q in support_mod.offtake_settings(scenario, world, step.mid).items():
-        d.loc[d["demand"] == did, "max_quantity"] = q
-    for pid, cap in extra.get("release", {}).items():
-        p.loc[p["process"] == pid, "capacity"] = cap
+        d_max[d_pos[did]] = q
+    for pid, value in extra.get("release", {}).items():
+        cap[p_pos[pid]] = value
     pol = trade_mod.step_policies(
         scenario,
         world,
@@ -235,15 +244,15 @@ def _step_world(
     if items is not None and state.private is not None:
         risk = items.risk(pol["restricted"], pol["restricted_routes"])
         awaiting = items.awaiting(pol["licensed_origins"])
-        release, intercept, slope, most = items.settings(state.private, risk, step.dt, awaiting)
-        cap = p["capacity"].to_numpy(dtype=float).copy()
+        release, s_int, s_slope, most = items.settings(state.private, risk, step.dt, awaiting)
         cap[items.proc_pos] = release
-        p["capacity"] = cap
-        for col, values in (("intercept", intercept), ("slope", slope), ("max_quantity", most)):
-            arr = d[col].to_numpy(dtype=float).copy()
-            arr[items.dem_pos] = values
-            d[col] = arr
-    quotas = world.quotas.assign(limit=world.quotas["quota"].map(pol["quota_limits"]).astype(float))
+        d_int[items.dem_pos], d_slope[items.dem_pos], d_max[items.dem_pos] = s_int, s_slope, most
+    p = base_p.assign(capacity=cap, mc_slope=slope, mc_intercept=intercept)
+    d = base_d.assign(intercept=d_int, slope=d_slope, max_quantity=d_max)
+    limits = pol["quota_limits"]
+    quotas = world.quotas.assign(
+        limit=np.array([limits.get(q, np.nan) for q in world.quotas["quota"]], dtype=float)
+    )
     origin = world.origin_rules
     if len(origin):
         origin = origin.assign(slack=trade_mod.origin_slack(scenario, origin, step.mid).to_numpy())
@@ -563,14 +572,26 @@ def phase_invest(run: _Run, state: State, step: Step, sol) -> State:
     for pid, path in run.paths.items():
         if step.year in path:
             fixed[run.proc_pos[pid]] = True
+    # the policies in force by (region, stage), read once per step (not once per process)
+    policy: dict[tuple[str, str], tuple] = {}
+    # tonnes under construction by process, summed in the pipeline's order (each process orders
+    # at most once a step, after its own sum is taken)
+    under_way: dict[int, float] = {}
+    for item in pipeline:
+        under_way[item[1]] = under_way.get(item[1], 0) + item[2]
     for j in np.flatnonzero(run.stage.notna().to_numpy() & (state.capacity > 0) & ~fixed & ~disrupted):
         st = stages[j]
         region = run.regions[j]
-        pen = tech_mod.penalty(scenario, step.mid, region, POLICY_STAGE.get(st, st))
-        sub = support_mod.capex_share(scenario, step.mid, region, POLICY_STAGE.get(st, st))
+        key = (region, POLICY_STAGE.get(st, st))
+        if key not in policy:
+            policy[key] = (
+                tech_mod.penalty(scenario, step.mid, *key),
+                support_mod.capex_share(scenario, step.mid, *key),
+            )
+        pen, sub = policy[key]
         capex_full = dyn.capex_usd_per_kg_year[st] * pen.capex_multiplier
         lead = dyn.lead_time_years[st] + pen.extra_lead_time_years
-        building = sum(item[2] for item in pipeline if item[1] == j)
+        building = under_way.get(int(j), 0)
         # An expansion tranche builds at the pace of the whole operation (base + expansion).
         size = state.capacity[j] + (state.capacity[run.base_of[j]] if run.base_of[j] >= 0 else 0.0)
         q = orders(
