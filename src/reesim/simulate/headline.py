@@ -149,23 +149,28 @@ def _good_rows(res: Result, oxides: bool) -> list[dict]:
     m = market_prices(res)
     keys = zip(m["period"], m["commodity"], m["market"], strict=True)
     markets = dict(zip(keys, m["usd_per_kg"].astype(float), strict=True))
-    # the rent per kg of a good on a route: the sum over the licences that cover it
-    per_route = rents.groupby(["period", "commodity", "importer"], sort=False, as_index=False).agg(
-        rent=("rent_usd_per_kg", "sum"), licences=("licence", lambda x: ",".join(sorted(set(x))))
-    )
+    # the rent per kg of a good on a route: the sum over the licences that cover it (one pass
+    # over the rows with plain dicts: a pandas group per period and good cost about 0.1 s a run)
+    route_rent: dict[tuple, dict] = {}  # (period, good) -> importer -> rent, in first-seen order
+    names: dict[tuple, set] = {}
+    for period, good, importer, licence, rent in zip(
+        *(rents[c].tolist() for c in ("period", "commodity", "importer", "licence", "rent_usd_per_kg")),
+        strict=True,
+    ):
+        by_dest = route_rent.setdefault((period, good), {})
+        by_dest[importer] = by_dest.get(importer, 0.0) + rent
+        names.setdefault((period, good), set()).add(licence)
     rows = []
-    for (period, good), g in per_route.groupby(["period", "commodity"], sort=False):
+    for (period, good), by_dest in route_rent.items():
         inside = float(markets.get((period, good, "inside China"), np.nan))
         outside = float(markets.get((period, good, "outside China"), np.nan))
         rows.append(
             {
                 "period": period,
                 "good": good,
-                "licences": ",".join(sorted({n for x in g["licences"] for n in x.split(",")})),
-                "binding_destinations": ",".join(
-                    sorted(set(g.loc[g["rent"] > 1e-6, "importer"].astype(str)))
-                ),
-                "rent_usd_per_kg_max": float(g["rent"].max()),
+                "licences": ",".join(sorted(names[(period, good)])),
+                "binding_destinations": ",".join(sorted({str(d) for d, r in by_dest.items() if r > 1e-6})),
+                "rent_usd_per_kg_max": float(max(by_dest.values())),
                 "inside_usd_per_kg": inside,
                 "outside_usd_per_kg": outside,
                 "wedge_usd_per_kg": outside - inside,

@@ -133,6 +133,8 @@ def _lists(df: pd.DataFrame, *cols: str) -> list[list]:
 
 def _reference_activity(world: World, reference) -> np.ndarray:
     """Each process's output in the start world's equilibrium, in ``world.processes`` order (0 where none)."""
+    if reference.world is world:  # the solver's activities are in this world's order already
+        return np.array(reference.activity, dtype=float)
     p = world.processes
     return reference.production.set_index("process")["activity"].reindex(p["process"]).fillna(0.0).to_numpy()
 

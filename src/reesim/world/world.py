@@ -105,7 +105,8 @@ def _check_columns(df: pd.DataFrame, table: str) -> pd.DataFrame:
 
 
 def _unknown(values: pd.Series, allowed: set[str], where: str) -> None:
-    bad = sorted(set(values) - allowed)
+    # the distinct values first: iterating a column of Arrow strings element by element is slow
+    bad = sorted(set(pd.unique(values).tolist()) - allowed)
     if bad:
         from reesim.errors import suggest
 
