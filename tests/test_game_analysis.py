@@ -741,3 +741,39 @@ def test_property_bargaining_tu(game, d):
     b = G.nash_bargaining(P, d)
     if b is not None:
         assert _product(tu.payoffs, d) >= _product(b.payoffs, d) - 1e-9
+
+
+# ---------------------------------------------------------------- degeneracy pre-filter
+
+
+def test_inconsistent_equalities_are_told_from_consistent_ones():
+    # x1 + x2 = 1, 3 x1 + x2 = v, x1 + 3 x2 = v: consistent (x = 1/2, v = 2) ...
+    A = np.array([[3.0, 1.0, -1.0], [1.0, 3.0, -1.0], [1.0, 1.0, 0.0]])
+    assert not G._inconsistent(A, np.array([0.0, 0.0, 1.0]), scale=3.0)
+    # ... and with a third response 2 x1 + 5 x2 = v as well: 3.5 != 2, no solution
+    A2 = np.vstack([A[:2], [[2.0, 5.0, -1.0]], A[2:]])
+    assert G._inconsistent(A2, np.array([0.0, 0.0, 0.0, 1.0]), scale=5.0)
+    # a tie within the tolerance is not skipped: the LP decides
+    A3 = np.vstack([A[:2], [[2.0, 2.0 + 1e-9, -1.0]], A[2:]])
+    assert not G._inconsistent(A3, np.array([0.0, 0.0, 0.0, 1.0]), scale=3.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(2, 3),
+    st.integers(2, 3),
+    st.lists(st.integers(-3, 3), min_size=18, max_size=18),
+)
+def test_the_prefilter_never_changes_the_degeneracy_verdict(m, n, values):
+    """Small integer payoffs tie often (degenerate games are common here): the verdict with
+    the least-squares pre-filter is the verdict of the LPs alone."""
+    A = np.array(values[: m * n], float).reshape(m, n)
+    B = np.array(values[9 : 9 + m * n], float).reshape(m, n)
+    with_filter = G.is_degenerate(A, B)
+    real = G._inconsistent
+    try:
+        G._inconsistent = lambda *a: False
+        without = G.is_degenerate(A, B)
+    finally:
+        G._inconsistent = real
+    assert with_filter == without

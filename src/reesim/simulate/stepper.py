@@ -152,7 +152,7 @@ def _initial_state(world: World, scenario: Scenario, reference) -> State:
         pipeline=tuple(projects_mod.tranches(scenario, index)),  # named plants on their own dates
         penalised=np.zeros(n),
         cumulative=np.maximum(act, 1e-9),
-        expected_rent=reference.production["capacity_rent_usd_per_kg"].to_numpy().copy(),
+        expected_rent=np.array(reference.capacity_rents, dtype=float),  # the production table's column
         demand_multiplier=np.ones(len(world.demands)),
         substitution=np.ones(len(world.demands)),
         stocks={},
