@@ -436,9 +436,43 @@ def test_game_over_an_ensemble_solves_each_member_and_counts_equilibria(small):
     assert (table["p5_usd_million"] <= table["mean_usd_million"] + 1e-9).all()
 
 
+def test_a_game_ensemble_keeps_one_pool_and_agrees_with_the_serial_run(small, monkeypatch):
+    """On two workers every member's profiles run on the same local cluster (opened once, not
+    once per member), and the payoffs are those of the serial run."""
+    import reesim.pool
+    from reesim.ensemble.space import default_space
+    from reesim.game.ensemble import ensemble_game
+
+    game, folder = load_game(small)
+    b = bundles(game, folder)
+    space = {k: v for k, v in default_space(b.base).items() if k == "demand_elasticity_magnet"}
+    opened = []
+    real = reesim.pool.dask_pool
+
+    def counting(workers, scheduler=None):
+        opened.append(workers)
+        return real(workers, scheduler)
+
+    monkeypatch.setattr(reesim.pool, "dask_pool", counting)
+    pooled = ensemble_game(game, folder, space, 2, seed=4, workers=2, cache=False)
+    assert opened == [2]  # one pool for both members' 8 profile runs
+    serial = ensemble_game(game, folder, space, 2, seed=4, workers=1, cache=False)
+    assert pooled.members == serial.members == (0, 1)
+    np.testing.assert_allclose(pooled.payoffs, serial.payoffs, rtol=1e-9, atol=1e-9)
+
+
 def test_game_ensemble_options_need_ensemble(capsys):
     from tests.test_cli import invoke
 
     code, _, err = invoke(capsys, "game", "us-china", "--vary", "demand_elasticity_oxide=0.3")
     assert code == 2
     assert "need --ensemble" in err
+
+
+def test_game_on_a_scheduler_that_does_not_answer_is_an_input_error(small, capsys):
+    from tests.test_cli import invoke
+
+    code, _, err = invoke(
+        capsys, "game", str(small), "--no-cache", "--scheduler", "tcp://127.0.0.1:9"
+    )  # the discard port: nothing listens
+    assert code == 2 and "--scheduler tcp://127.0.0.1:9: no Dask scheduler answers" in err

@@ -172,6 +172,11 @@ def game_cmd(
     workers: int = typer.Option(
         None, "--workers", min=1, help="Worker processes for the profile runs (default: all cores)."
     ),
+    scheduler: str = typer.Option(
+        None,
+        "--scheduler",
+        help="Address of a Dask scheduler (tcp://host:8786) to run the profiles on instead of local workers.",
+    ),
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Re-run every profile instead of reading the cache."
     ),
@@ -233,6 +238,7 @@ def game_cmd(
             workers=workers,
             cache=not no_cache,
             progress=lambda d, n: bar.update(task, completed=d, total=n),
+            scheduler=scheduler,
         )
     out.print(
         f"{game.name}: {tensor.welfare.size // len(game.players)} profiles"
@@ -274,7 +280,9 @@ def game_cmd(
                 + "; ".join(f"{k} {v / 1000:+,.2f} bn USD" for k, v in p.pv_usd_million.items())
             )
     ens = (
-        _ensemble(game, folder, b, space, ensemble, sample, seed, workers, not no_cache) if ensemble else None
+        _ensemble(game, folder, b, space, ensemble, sample, seed, workers, not no_cache, scheduler)
+        if ensemble
+        else None
     )
     if out_dir is not None:
         from reesim.game.output import write_game
@@ -298,7 +306,7 @@ def _ensemble_space(game, folder, vary, only_vary):
     return space
 
 
-def _ensemble(game, folder, b, space, n, sample, seed, workers, cache):
+def _ensemble(game, folder, b, space, n, sample, seed, workers, cache, scheduler=None):
     """Solve the game for ``n`` members of an ensemble design and print the summary."""
     from reesim.game.ensemble import ensemble_game
 
@@ -313,7 +321,16 @@ def _ensemble(game, folder, b, space, n, sample, seed, workers, cache):
             bar.advance(task)
 
         e = ensemble_game(
-            game, folder, space, n, method=sample, seed=seed, workers=workers, cache=cache, progress=step
+            game,
+            folder,
+            space,
+            n,
+            method=sample,
+            seed=seed,
+            workers=workers,
+            cache=cache,
+            progress=step,
+            scheduler=scheduler,
         )
     t = e.table()
     tab = Table(

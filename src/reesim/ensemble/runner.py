@@ -20,10 +20,11 @@ Layout of the output folder (written atomically: complete or absent, :mod:`reesi
   (:mod:`reesim.ensemble.sobol`; Saltelli et al. 2010);
 * ``space.json`` and ``summary.json`` — the distributions, the seed, the method, counts.
 
-Parallelism uses :mod:`distributed`: a :class:`distributed.LocalCluster` of ``workers``
-single-threaded processes by default, or the scheduler at ``scheduler`` (``tcp://host:8786``)
-of a cluster started with ``dask scheduler`` and ``dask worker``. Workers persist for the
-whole ensemble, so imports, the dataset and the solver's set-up are paid once per worker.
+Parallelism uses the shared Dask pool (:func:`reesim.pool.dask_pool`): a
+:class:`distributed.LocalCluster` of ``workers`` single-threaded processes by default, or the
+scheduler at ``scheduler`` (``tcp://host:8786``) of a cluster started with ``dask scheduler``
+and ``dask worker``. Workers persist for the whole ensemble, so imports, the dataset and the
+solver's set-up are paid once per worker.
 """
 
 from __future__ import annotations
@@ -70,26 +71,12 @@ def _results(scenario, against, tasks, workers: int, scheduler: str | None):
         for member, seed, values in tasks:
             yield run_member(scenario, against, member, seed, values)
         return
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import as_completed
 
-    if scheduler is not None:
-        try:
-            client, cluster = Client(scheduler, timeout="10s"), None
-        except (OSError, TimeoutError) as exc:
-            from reesim.errors import InputError
+    from reesim.pool import dask_pool
+    from reesim.relay import collecting, reissue
 
-            raise InputError(
-                f"--scheduler {scheduler}: no Dask scheduler answers there ({exc}); start one with "
-                "`dask scheduler` and give its tcp://host:port (docs/ensemble.md)"
-            ) from None
-    else:
-        cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
-        )
-        client = Client(cluster)
-    try:
-        from reesim.relay import collecting, reissue
-
+    with dask_pool(workers, scheduler) as client:
         sc = client.scatter(scenario, broadcast=True)
         futures = {
             client.submit(collecting, run_member, sc, against, m, s, v, pure=False): (m, s)  # unique keys
@@ -104,10 +91,6 @@ def _results(scenario, against, tasks, workers: int, scheduler: str | None):
                 member, seed = futures[fut]
                 yield member, seed, None, f"{type(exc).__name__}: {exc}"
             fut.release()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def run_ensemble(

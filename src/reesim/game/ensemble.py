@@ -11,8 +11,9 @@ the member's own base. Reported over the members that succeeded:
 * the pure equilibria of the expected payoffs (a risk-neutral government's game).
 
 A member that fails is recorded with its inputs and error, never redrawn (as in
-:mod:`reesim.ensemble.runner`). Profiles run in parallel within a member (Dask processes) and
-are cached on disk by scenario hash, so a re-run with the same design reads them back.
+:mod:`reesim.ensemble.runner`). Profiles run in parallel on one Dask pool kept for all the
+members (:func:`reesim.pool.dask_pool`) and are cached on disk by scenario hash, so a re-run with
+the same design reads them back.
 """
 
 from __future__ import annotations
@@ -102,9 +103,17 @@ def ensemble_game(
     workers: int | None = None,
     cache: bool = True,
     progress: Callable[[int, str | None], None] | None = None,
+    scheduler: str | None = None,
 ) -> EnsembleGame:
-    """Payoff tensors of ``n`` members of the design over ``space`` (module docstring)."""
+    """Payoff tensors of ``n`` members of the design over ``space`` (module docstring).
+
+    Every member's profiles run on one Dask pool (:func:`reesim.pool.dask_pool`), opened once
+    for the ensemble: a worker pays its imports and the dataset once, not once per member.
+    """
+    import os
+
     from reesim.game.payoffs import payoff_tensor
+    from reesim.pool import dask_pool
 
     if not space:
         raise InputError("--ensemble: nothing varies (no parameter in the space); add --vary NAME=DIST")
@@ -112,19 +121,23 @@ def ensemble_game(
     design = make_design(space, n, method, seed)
     status: dict[int, str] = {}
     tensors, members = [], []
-    for row in design.to_dict("records"):
-        m = int(row["member"])
-        values = {k: float(row[k]) for k in names}
-        try:
-            t, _, _ = payoff_tensor(game, folder, workers=workers, cache=cache, values=values)
-        except (InputError, ModelFailure) as exc:
-            status[m] = f"{type(exc).__name__}: {exc}"
-        else:
-            status[m] = ""
-            tensors.append(t.payoffs())
-            members.append(m)
-        if progress:
-            progress(m, status[m] or None)
+    n_workers = workers or os.cpu_count() or 1
+    with dask_pool(n_workers, scheduler) as client:
+        for row in design.to_dict("records"):
+            m = int(row["member"])
+            values = {k: float(row[k]) for k in names}
+            try:
+                t, _, _ = payoff_tensor(
+                    game, folder, workers=workers, cache=cache, values=values, client=client
+                )
+            except (InputError, ModelFailure) as exc:
+                status[m] = f"{type(exc).__name__}: {exc}"
+            else:
+                status[m] = ""
+                tensors.append(t.payoffs())
+                members.append(m)
+            if progress:
+                progress(m, status[m] or None)
     design = design.assign(
         status=design["member"].map(lambda k: "failed" if status[k] else "ok"),
         error=design["member"].map(status),

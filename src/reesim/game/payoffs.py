@@ -11,7 +11,8 @@ year. Declared terms add ``weight x (share in the profile - share in the base)``
 Runs are cached on disk by a hash of the profile's resolved scenario, the base's, the discount
 rate, the declared terms, the dataset version and a hash of reesim's code (each file verified
 against its recorded SHA-256 before use, :mod:`reesim.cache`); missing profiles run in parallel on
-local cores with Dask's multiprocessing scheduler.
+the shared Dask pool (:func:`reesim.pool.dask_pool`: a local cluster of persistent workers, or a
+scheduler's cluster), longest first, with the base run sent to each worker once.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -239,6 +241,8 @@ def payoff_tensor(
     cache: bool = True,
     progress: Callable[[int, int], None] | None = None,
     values: dict[str, float] | None = None,
+    scheduler: str | None = None,
+    client: Any = None,
 ) -> tuple[PayoffTensor, Bundles, Result]:
     """Simulate every profile (cached, in parallel) and assemble the payoff tensor.
 
@@ -257,14 +261,18 @@ def payoff_tensor(
     values : dict, optional
         One ensemble member's assumption values (:func:`reesim.ensemble.space.apply`), applied
         to the base and so to every profile.
+    scheduler : str, optional
+        Address of a Dask scheduler (``tcp://host:8786``) to run the profiles on, instead of a
+        local cluster of ``workers`` processes (:func:`reesim.pool.dask_pool`).
+    client : distributed.Client, optional
+        A pool already open (a game's ensemble keeps one for all its members); overrides
+        ``workers`` and ``scheduler``.
 
     Returns
     -------
     (PayoffTensor, Bundles, Result)
         The tensor, the resolved strategy bundles and the base run.
     """
-    import dask
-
     from reesim.ensemble.space import apply as apply_values
     from reesim.scenario.checks import check_counterfactual
     from reesim.simulate import simulate
@@ -293,7 +301,7 @@ def payoff_tensor(
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     game_json = game.model_dump_json()
     if todo:
-        if n_workers == 1:
+        if client is None and scheduler is None and n_workers == 1:
             for k in todo:
                 outcomes[k] = _run_profile(
                     scenarios[k].model_dump(mode="json"), scenarios[k].name, base_res, game_json
@@ -302,17 +310,20 @@ def payoff_tensor(
                 if progress:
                     progress(done, total)
         else:
-            from reesim.relay import collecting, reissue
+            from reesim.pool import dask_pool
+            from reesim.relay import reissue
 
-            tasks = [
-                dask.delayed(collecting)(
-                    _run_profile, scenarios[k].model_dump(mode="json"), scenarios[k].name, base_res, game_json
-                )
-                for k in todo
-            ]
-            results = _compute(
-                tasks, n_workers, lambda n: progress(min(done + n, total), total) if progress else None
-            )
+            def tick() -> None:
+                nonlocal done
+                done += 1
+                if progress:
+                    progress(done, total)
+
+            if client is not None:
+                results = _on_pool(client, scenarios, todo, base_res, game_json, tick)
+            else:
+                with dask_pool(n_workers, scheduler) as pool:
+                    results = _on_pool(pool, scenarios, todo, base_res, game_json, tick)
             for k, (r, caught) in zip(todo, results, strict=True):
                 reissue(caught)  # the workers' warnings, printed and counted by this process
                 outcomes[k] = r
@@ -367,22 +378,36 @@ def _longest_first(scenarios: list[Scenario], todo: list[int]) -> list[int]:
     )
 
 
-def _compute(tasks: list, n_workers: int, tick: Callable[[int], None]) -> tuple:
-    """Compute dask ``tasks`` on ``n_workers`` processes, calling ``tick(finished)`` as they finish."""
-    import dask
-    from dask.callbacks import Callback
+def _on_pool(client, scenarios: list[Scenario], todo: list[int], base: Result, game_json: str, tick) -> list:
+    """Run the profiles ``todo`` on a Dask pool, longest first; ``(outcome, warnings)`` of each, in
+    the order of ``todo``. The base run is sent to every worker once, not with every profile.
 
-    finished = 0
+    A profile that fails on a worker raises here as it would in process (an input error or a
+    model failure names the profile's scenario), after the other profiles were cancelled.
+    """
+    from distributed import as_completed
 
-    class _Tick(Callback):
-        def _posttask(self, key, result, dsk, state, worker_id):
-            nonlocal finished
-            if isinstance(key, tuple) or str(key).startswith(("_run_profile", "collecting")):
-                finished += 1
-                tick(finished)
+    from reesim.relay import collecting
 
-    with _Tick():
-        return dask.compute(*tasks, scheduler="processes", num_workers=n_workers)
+    base_f = client.scatter(base, broadcast=True)
+    futures = [
+        client.submit(
+            collecting,
+            _run_profile,
+            scenarios[k].model_dump(mode="json"),
+            scenarios[k].name,
+            base_f,
+            game_json,
+            pure=False,  # unique keys: a profile re-run is run again
+        )
+        for k in todo
+    ]
+    try:
+        for _ in as_completed(futures):
+            tick()
+        return [f.result() for f in futures]
+    finally:
+        client.cancel(futures)
 
 
 def assemble(
