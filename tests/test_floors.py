@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reesim.simulate.floors import _fixed_point, _illinois
+from reesim.simulate.floors import _fixed_point, _illinois, _one_floor_root
 
 
 def counted(f):
@@ -117,3 +117,62 @@ def test_no_top_up_at_the_margin_when_the_price_is_above_the_floor():
 
     sol, world, topups = _fixed_point(solve, lambda sol: {0: 0.0}, [(0, Floor())], "sol0", "wt", 1e-6, 50)
     assert (sol, world, topups) == ("sol0", "wt", {0: 0.0})
+
+
+def one_floor(g, floor: float = 110.0):
+    """``u(s) = s - g(s)`` with a record of the top-ups solved."""
+    solved = []
+
+    def u(s: float):
+        solved.append(s)
+        return s - g(s), s
+
+    return u, solved
+
+
+def test_where_the_top_up_moves_no_price_the_first_point_is_the_root():
+    # producers at capacity: the price, and so g, does not move with the top-up
+    u, solved = one_floor(lambda s: 20.0)
+    assert _one_floor_root(u, 20.0, 0.0, 110.0, 1e-9) == 20.0
+    assert solved == [20.0]
+
+
+def test_where_g_is_linear_the_secant_finds_the_root_in_two_solves():
+    # price 90 - 0.4 s: g(s) = 20 + 0.4 s, root s = 20 / 0.6
+    u, solved = one_floor(lambda s: 20.0 + 0.4 * s)
+    assert _one_floor_root(u, 20.0, 0.0, 110.0, 1e-9) == pytest.approx(20.0 / 0.6, abs=1e-9)
+    assert len(solved) == 2 and 110.0 not in solved  # the full-floor top-up is never solved
+
+
+def test_past_a_kink_the_root_is_bracketed_without_the_floor_end():
+    # g(s) = 20 + 0.4 s up to s = 25, then 30 + 0.8 (s - 25): the secant through the first
+    # segment lands at 33.3, short of the root; s = 30 + 0.8 (s - 25) gives s = 50
+    def g(s: float) -> float:
+        return 20.0 + 0.4 * s if s <= 25.0 else 30.0 + 0.8 * (s - 25.0)
+
+    u, solved = one_floor(g)
+    assert _one_floor_root(u, 20.0, 0.0, 110.0, 1e-9) == pytest.approx(50.0, abs=1e-8)
+    assert len(solved) <= 12
+
+
+def test_a_step_top_up_qp_is_the_qp_of_the_top_up_world():
+    """solve_with_floors sets the processes' linear costs of the step's QP directly: the same
+    QP that update_qp builds from the world with the lowered marginal costs."""
+    from dataclasses import replace
+
+    from reesim.model.qp import build_qp, update_qp
+    from reesim.world.default import load_default_world
+
+    w = load_default_world().with_data(meta={"when": None})
+    qp0 = build_qp(w)
+    step = update_qp(qp0, w)
+    red = np.linspace(0.0, 3.0, len(w.processes))
+    base = w.processes["mc_intercept"].astype(float).to_numpy()
+    p = w.processes.copy()
+    p["mc_intercept"] = base - red
+    via_world = update_qp(qp0, w.with_data(processes=p))
+    c = step.c.copy()
+    c[: len(base)] = base - red
+    direct = replace(step, c=c)
+    for name in ("P", "c", "ub", "h", "base_edge_cost"):
+        np.testing.assert_array_equal(getattr(direct, name), getattr(via_world, name))

@@ -654,6 +654,28 @@ def test_price_floor_raises_us_separation_rents_not_output_at_capacity():
     )
 
 
+def test_an_offtake_on_concentrates_runs_beside_a_plants_own_concentrate():
+    """The shipped baseline's Lynas heavy circuit adds its own concentrate good in Malaysia; an
+    offtake's rows are built before the plant's goods are, so the plant's share has no row and is
+    skipped (it raised a KeyError for a while)."""
+    data = copy.deepcopy(resolve("baseline")[0])
+    assert any(i["type"] == "capacity_project" for i in data["instruments"])  # the plant is in
+    data["horizon"] = {"start": 2025, "end": 2027, "step": "year"}
+    data["instruments"].append(
+        floor(
+            region="MYS",
+            commodities=[],
+            stages=["concentrate"],
+            offtake_tonnes_per_year=1000,
+            volume_tonnes_per_year=1000,
+        )
+    )
+    res = simulate(parse(data))
+    bought = res.consumption
+    bought = bought[bought["sector"] == "offtake"]
+    assert len(bought) and (bought["tonnes"] >= -1e-9).all()
+
+
 def test_price_floor_on_zero_volume_changes_nothing():
     cf = baseline()
     res = run(floor(volume_tonnes_per_year=0.0), cf=cf)

@@ -108,6 +108,8 @@ def solve_with_floors(wt: World, scenario: Scenario, qp0, backend, tol: float = 
         return max(output(sol, f) - cap[k] for k, f in active), (sol, world)
 
     low = (max(output(sol0, f) - cap[k] for k, f in active), (sol0, wt))
+    if low[0] > 0:  # a floor is past its volume without any top-up: no marginal top-up at all
+        return sol0, payments(sol0), wt
     high = (max(output(sol, f) - cap[k] for k, f in active), (sol, world))
     sol, world = _illinois(excess, 0.0, low, 1.0, high, xtol=1e-6, ftol=tol, either_side=False)
     return sol, payments(sol), world
@@ -132,9 +134,7 @@ def _fixed_point(solve, payments, active, sol0, wt: World, tol: float, max_iter:
             sol, world = solve({k: s})
             return s - payments(sol)[k], (sol, world, {k: s})
 
-        hi = f.floor_usd_per_kg
-        sol, world, topups = _illinois(u, 0.0, (-g0[k], (sol0, wt, {k: 0.0})), hi, u(hi), xtol=1e-9, ftol=tol)
-        return sol, world, topups
+        return _one_floor_root(u, g0[k], (sol0, wt, {k: 0.0}), f.floor_usd_per_kg, tol)
     sol, world, topups = sol0, wt, {}
     for _ in range(max_iter):
         new = payments(sol)
@@ -144,6 +144,36 @@ def _fixed_point(solve, payments, active, sol0, wt: World, tol: float, max_iter:
         topups = merged
         sol, world = solve(topups)
     return sol, world, topups
+
+
+def _one_floor_root(u, g0: float, at_zero, floor: float, tol: float):
+    """The root of ``u(s) = s - g(s)`` for one floor, from ``g0 = g(0) > 0``.
+
+    The first solve is the damped iteration's first point, ``s = g0``: where the top-up moves
+    no price (producers at capacity) it is the root, in one solve. ``g`` rises with ``s``, so
+    ``u(g0) = g0 - g(g0) <= 0``; the secant through ``(0, -g0)`` and ``(g0, u(g0))`` is the root
+    where ``g`` is linear there, else it brackets it. ``s = floor`` (``u >= 0``: a price is not
+    negative) is solved only when no point so far lies above the root, so the solver is not
+    sent to a full-floor top-up that the answer does not need.
+    """
+    lo, (v_lo, p_lo) = 0.0, (-g0, at_zero)
+    v1, p1 = u(g0)
+    if abs(v1) <= tol:
+        return p1
+    if v1 > 0:  # g fell between 0 and g0 (not expected): the root lies between them
+        return _illinois(u, lo, (v_lo, p_lo), g0, (v1, p1), xtol=1e-9, ftol=tol)
+    slope = (v1 - v_lo) / g0
+    lo, v_lo, p_lo = g0, v1, p1
+    if slope > 0:
+        x = g0 - v1 / slope
+        if g0 < x < floor:
+            vx, px = u(x)
+            if abs(vx) <= tol:
+                return px
+            if vx > 0:
+                return _illinois(u, lo, (v_lo, p_lo), x, (vx, px), xtol=1e-9, ftol=tol)
+            lo, v_lo, p_lo = x, vx, px
+    return _illinois(u, lo, (v_lo, p_lo), floor, u(floor), xtol=1e-9, ftol=tol)
 
 
 def _illinois(

@@ -224,14 +224,20 @@ def _step_world(
         extra["process_pos"] = {pid: j for j, pid in enumerate(base_p["process"])}
     d_pos, p_pos = extra["demand_pos"], extra["process_pos"]
     cf_price = cf.prices.get(step.period, {}) if cf else extra["reference_prices"]
+    # Settings for rows the world lacks are skipped, as a table filter matching no row skipped
+    # them: the stock and offtake rows are built on the world before named plants add their
+    # goods, while the settings read the goods of the run's world (a plant's own concentrate).
     for did, (a, b, q) in stock_mod.purchase_settings(
         scenario, world, step.mid, step.dt, state.stocks, cf_price, extra["releasing"]
     ).items():
-        d_int[d_pos[did]], d_slope[d_pos[did]], d_max[d_pos[did]] = a, b, q
+        if did in d_pos:
+            d_int[d_pos[did]], d_slope[d_pos[did]], d_max[d_pos[did]] = a, b, q
     for did, q in support_mod.offtake_settings(scenario, world, step.mid).items():
-        d_max[d_pos[did]] = q
+        if did in d_pos:
+            d_max[d_pos[did]] = q
     for pid, value in extra.get("release", {}).items():
-        cap[p_pos[pid]] = value
+        if pid in p_pos:
+            cap[p_pos[pid]] = value
     pol = trade_mod.step_policies(
         scenario,
         world,
