@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from reesim.scenario.load import parse, resolve
 from reesim.scenario.spec import Scenario
 from reesim.simulate.result import Result
-from reesim.simulate.stepper import simulate
+from reesim.simulate.stepper import scenario_world, simulate
 
 REGIONS = [
     "CHN",
@@ -655,9 +655,9 @@ def test_price_floor_raises_us_separation_rents_not_output_at_capacity():
 
 
 def test_an_offtake_on_concentrates_runs_beside_a_plants_own_concentrate():
-    """The shipped baseline's Lynas heavy circuit adds its own concentrate good in Malaysia; an
-    offtake's rows are built before the plant's goods are, so the plant's share has no row and is
-    skipped (it raised a KeyError for a while)."""
+    """The shipped baseline's Lynas heavy circuit adds its own concentrate good in Malaysia; the
+    offtake's rows are built on the run's world, that good included, as its settings are read
+    at every step (built before the plant's goods, it raised a KeyError)."""
     data = copy.deepcopy(resolve("baseline")[0])
     assert any(i["type"] == "capacity_project" for i in data["instruments"])  # the plant is in
     data["horizon"] = {"start": 2025, "end": 2027, "step": "year"}
@@ -670,10 +670,38 @@ def test_an_offtake_on_concentrates_runs_beside_a_plants_own_concentrate():
             volume_tonnes_per_year=1000,
         )
     )
-    res = simulate(parse(data))
+    sc = parse(data)
+    rows = scenario_world(sc).demands
+    rows = rows.loc[rows["sector"] == "offtake", "demand"]
+    assert rows.str.endswith(":lynas-malaysia-dy-tb-circuit").any()
+    res = simulate(sc)
     bought = res.consumption
     bought = bought[bought["sector"] == "offtake"]
     assert len(bought) and (bought["tonnes"] >= -1e-9).all()
+
+
+def test_a_stockpile_of_concentrates_covers_a_plants_own_concentrate():
+    """Stockpile rows are built on the run's world, a plant's goods included, as its settings
+    and accounts are read at every step (built before the plant's goods, it raised a KeyError)."""
+    data = copy.deepcopy(resolve("baseline")[0])
+    data["horizon"] = {"start": 2025, "end": 2027, "step": "year"}
+    data["instruments"].append(
+        {
+            "type": "stockpile",
+            "name": "sp",
+            "holder": "MYS",
+            "stages": ["concentrate"],
+            "target_tonnes": 2000,
+            "build_tonnes_per_year": 1000,
+            "release_tonnes_per_year": 1000,
+            "start": 2025,
+        }
+    )
+    res = simulate(parse(data))
+    held = res.stocks
+    held = held[held["kind"] == "strategic"]
+    plant_goods = held[held["commodity"].str.endswith(":lynas-malaysia-dy-tb-circuit")]
+    assert len(plant_goods) and (held["tonnes"] >= -1e-9).all()
 
 
 def test_price_floor_on_zero_volume_changes_nothing():

@@ -62,9 +62,18 @@ def scenario_world(scenario: Scenario, base: World | None = None) -> World:
     if base is None:
         base = load_default_world(scenario.world.reference_year, assumptions=scenario.world.assumptions)
     base = enduse_mod.split_demands(scenario, base)
-    stock = stock_mod.structure(scenario, base)
     plants = projects_mod.structure(scenario, base, label=scenario.name)
-    offtakes = support_mod.structure(scenario, base)
+    # Stockpiles and offtakes cover the goods of the run's world, a plant's own goods included (a
+    # heavy circuit's concentrate): their rows are built on it, as their settings and accounts
+    # are read on it at every step (built on the base world, a stockpile of concentrates beside
+    # the baseline's Lynas circuit failed with a KeyError).
+    planted = base.with_data(
+        commodities=base.commodities + tuple(plants["commodities"]),
+        processes=pd.concat([base.processes, plants["processes"]], ignore_index=True),
+        io=pd.concat([base.io, plants["io"]], ignore_index=True),
+    )
+    stock = stock_mod.structure(scenario, planted)
+    offtakes = support_mod.structure(scenario, planted)
     quotas, members = trade_mod.quota_structure(scenario, base)
     origin = trade_mod.origin_structure(scenario, base)
     private = storage.structure(base)
