@@ -301,23 +301,22 @@ def payoff_tensor(
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     game_json = game.model_dump_json()
     if todo:
+
+        def tick() -> None:
+            nonlocal done
+            done += 1
+            if progress:
+                progress(done, total)
+
         if client is None and scheduler is None and n_workers == 1:
             for k in todo:
                 outcomes[k] = _run_profile(
                     scenarios[k].model_dump(mode="json"), scenarios[k].name, base_res, game_json
                 )
-                done += 1
-                if progress:
-                    progress(done, total)
+                tick()
         else:
             from reesim.pool import dask_pool
             from reesim.relay import reissue
-
-            def tick() -> None:
-                nonlocal done
-                done += 1
-                if progress:
-                    progress(done, total)
 
             if client is not None:
                 results = _on_pool(client, scenarios, todo, base_res, game_json, tick)

@@ -54,11 +54,7 @@ class WelfareAccount:
         ridx = {r: i for i, r in enumerate(self.regions)}
         d, p, io, e = world.demands, world.processes, world.io, world.edges
         node_cols = ("commodity", "region")
-        self.node_pos = (
-            qp.node_index
-            if qp.node_index is not None
-            else {k: i for i, k in enumerate(edge_tuples(qp.nodes, node_cols))}
-        )
+        self.node_pos = qp.node_index
         self.d_node = key_positions(self.node_pos, edge_tuples(d, node_cols))
         self.d_reg = d["region"].map(ridx).to_numpy()
         self.public = d["sector"].isin(PUBLIC_BUYERS).to_numpy()
@@ -72,9 +68,7 @@ class WelfareAccount:
         self.e_dest = e["dest"].map(ridx).to_numpy()
         self.transport = e["transport"].astype(float).to_numpy()
         self.quad = world.congestion + e["route_quad"].astype(float).to_numpy()
-        self.edge_pos = (
-            qp.edge_index if qp.edge_index is not None else {k: i for i, k in enumerate(edge_tuples(e))}
-        )
+        self.edge_pos = qp.edge_index
         m = world.quota_members
         self.m_edge = key_positions(self.edge_pos, edge_tuples(m))
         self.m_quota = pd.Index(world.quotas["quota"]).get_indexer(m["quota"])

@@ -68,16 +68,16 @@ class QP:
     nodes: pd.DataFrame  # balance rows: commodity, region
     quota_names: tuple[str, ...]
     base_edge_cost: np.ndarray  # transport + route cost + specific wedge per edge (ad valorem added later)
-    origin_names: tuple[str, ...] = ()
-    enduse_names: tuple[str, ...] = ()
     # Lookups of the structure, built once by build_qp and shared by every QP update_qp makes from
     # it (the steps' worlds keep the run's edges and nodes, in order): position of each edge by
     # (commodity, origin, dest), of each balance row by (commodity, region), and the balance rows
     # of every edge's origin and destination. A step's edge table is a new frame, so a cache keyed
     # on the table missed at every step (about 2 ms a step).
-    edge_index: dict | None = field(default=None, compare=False, repr=False)
-    node_index: dict | None = field(default=None, compare=False, repr=False)
-    edge_ends: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False, repr=False)
+    edge_index: dict[tuple[str, str, str], int] = field(compare=False, repr=False)
+    node_index: dict[tuple[str, str], int] = field(compare=False, repr=False)
+    edge_ends: tuple[np.ndarray, np.ndarray] = field(compare=False, repr=False)
+    origin_names: tuple[str, ...] = ()
+    enduse_names: tuple[str, ...] = ()
 
     @property
     def quota_rows(self) -> slice:
@@ -158,13 +158,8 @@ def key_positions(index: dict[tuple, int], keys: list[tuple]) -> np.ndarray:
     return np.fromiter((index.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
 
 
-def _edge_lookup(edges: pd.DataFrame, frame: pd.DataFrame, index: dict | None = None) -> np.ndarray:
-    """Position in ``edges`` of each row of ``frame`` (commodity, origin, dest), -1 where absent.
-
-    ``index`` is the edges' position by key when known (:attr:`QP.edge_index`).
-    """
-    if index is None:
-        index = {k: i for i, k in enumerate(edge_tuples(edges))}
+def _edge_lookup(index: dict, frame: pd.DataFrame) -> np.ndarray:
+    """Position of each row of ``frame`` (commodity, origin, dest) in ``index`` (:attr:`QP.edge_index`), -1 where absent."""
     return key_positions(index, edge_tuples(frame))
 
 
@@ -339,17 +334,15 @@ def _own_production(world: World) -> pd.DataFrame:
     return io[(io["coef"] > 0) & produced].assign(region=lambda t: t["process"].map(proc_region))
 
 
-def _vectors(
-    world: World, edge_index: dict | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _vectors(world: World, edge_index: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Hessian diagonal, linear cost, upper bounds and edge costs of ``world`` (vectorised;
-    ``edge_index``: the edges' positions by key, :attr:`QP.edge_index`, when known)."""
+    ``edge_index``: the edges' positions by key, :attr:`QP.edge_index`)."""
     p, d, e = world.processes, world.demands, world.edges
     n_p, n_d, n_e = len(p), len(d), len(e)
     spec = world.specific
     wedge = np.zeros(n_e)
     if len(spec):
-        pos = _edge_lookup(e, spec, edge_index)
+        pos = _edge_lookup(edge_index, spec)
         ok = pos >= 0
         np.add.at(wedge, pos[ok], spec.loc[ok, "per_unit"].astype(float).to_numpy())
     edge_cost = e["transport"].astype(float).to_numpy() + e["route_cost"].astype(float).to_numpy() + wedge
@@ -371,7 +364,7 @@ def _vectors(
         ]
     )
     if len(world.bans):
-        banned = _edge_lookup(e, world.bans, edge_index)
+        banned = _edge_lookup(edge_index, world.bans)
         ub[n_p + n_d + np.unique(banned[banned >= 0])] = 0.0
     ub[ub < ZERO_BOUND] = 0.0
     return P, c, ub, edge_cost

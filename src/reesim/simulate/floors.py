@@ -40,8 +40,8 @@ def solve_with_floors(wt: World, scenario: Scenario, qp0, backend, tol: float = 
     producers' marginal cost) only up to the floor's volume: if the producers' output without
     any top-up already reaches the volume, the floor is a lump-sum transfer with no output
     effect; otherwise the marginal top-up is ``s``, or, where that would take output past the
-    volume, the top-up at which output equals the volume (found by bisection on a common
-    scale of the floors' top-ups).
+    volume, the top-up at which output equals the volume (found by the Illinois method on a
+    common scale of the floors' top-ups).
     """
     floors = support_mod.floors(scenario)
     when = sol_when(wt)
@@ -54,9 +54,17 @@ def solve_with_floors(wt: World, scenario: Scenario, qp0, backend, tol: float = 
     n_p = len(base_int)
     pos = {pid: j for j, pid in enumerate(wt.processes["process"])}
 
-    # Read once per step (each was a pandas filter per iteration): every floor's producers, the
-    # goods mix that weights its price and its per-process reduction per USD/kg of top-up.
+    # Read once per step (each was a pandas filter per iteration): every floor's producers (as
+    # positions and output coefficients), the goods mix that weights its price and its
+    # per-process reduction per USD/kg of top-up.
     prods = {id(f): support_mod.producers(wt, f) for _, f in active}
+    made = {
+        id(f): (
+            np.array([pos[pid] for pid in prod["process"]], dtype=int),
+            prod["coef"].to_numpy(dtype=float),
+        )
+        for f, prod in ((f, prods[id(f)]) for _, f in active)
+    }
     mixes = {k: support_mod.price_mix(prods[id(f)]) for k, f in active}
     unit_red = {
         k: support_mod.topup_reductions(wt, {k: 1.0}, scenario).to_numpy(dtype=float) for k, _ in active
@@ -72,9 +80,9 @@ def solve_with_floors(wt: World, scenario: Scenario, qp0, backend, tol: float = 
             if s > 0 and k in unit_red:
                 red = red + unit_red[k] * s
         p = wt.processes.copy()
-        p["mc_intercept"] = base_int - red
+        p["mc_intercept"] = c_proc = base_int - red
         c = qp_step.c.copy()
-        c[:n_p] = base_int - red
+        c[:n_p] = c_proc
         return wt.with_data(processes=p), replace(qp_step, c=c)
 
     def solve(topups: dict[int, float]):
@@ -82,9 +90,8 @@ def solve_with_floors(wt: World, scenario: Scenario, qp0, backend, tol: float = 
         return solve_equilibrium(world, backend=backend, qp=qp), world
 
     def output(sol, f) -> float:
-        prod = prods[id(f)]
-        act = sol.activity
-        return float(sum(act[pos[pid]] * c for pid, c in zip(prod["process"], prod["coef"], strict=True)))
+        at, coef = made[id(f)]
+        return float(sum(sol.activity[at] * coef))  # summed in the rows' order, as before
 
     def payments(sol) -> dict[int, float]:
         prices = sol.price_map
@@ -103,14 +110,16 @@ def solve_with_floors(wt: World, scenario: Scenario, qp0, backend, tol: float = 
     # Output would pass the volume: the marginal top-up stops where output reaches it, on a
     # common scale of the floors' top-ups (0: none, 1: the full marginal top-up).
 
+    def over(sol) -> float:
+        return max(output(sol, f) - cap[k] for k, f in active)
+
     def excess(scale: float):
         sol, world = solve({k: scale * v for k, v in topups.items()})
-        return max(output(sol, f) - cap[k] for k, f in active), (sol, world)
+        return over(sol), (sol, world)
 
-    low = (max(output(sol0, f) - cap[k] for k, f in active), (sol0, wt))
-    if low[0] > 0:  # a floor is past its volume without any top-up: no marginal top-up at all
+    if over(sol0) > 0:  # a floor is past its volume without any top-up: no marginal top-up at all
         return sol0, payments(sol0), wt
-    high = (max(output(sol, f) - cap[k] for k, f in active), (sol, world))
+    low, high = (over(sol0), (sol0, wt)), (over(sol), (sol, world))
     sol, world = _illinois(excess, 0.0, low, 1.0, high, xtol=1e-6, ftol=tol, either_side=False)
     return sol, payments(sol), world
 
@@ -121,8 +130,8 @@ def _fixed_point(solve, payments, active, sol0, wt: World, tol: float, max_iter:
     With one floor in force it is the root of ``u(s) = s - g(s)``, ``g(s) = max(0, floor -
     p(s))``. A top-up lowers the producers' marginal cost, so output rises and the price falls:
     ``g`` rises with ``s`` and ``u`` is bracketed by ``u(0) = -g(0) <= 0`` and ``u(floor) =
-    floor - g(floor) >= 0`` (a price is not negative). The Illinois method finds it in a few
-    solves (a step's prices are piecewise linear in ``s``), where the damped iteration
+    floor - g(floor) >= 0`` (a price is not negative). :func:`_one_floor_root` finds it in a
+    few solves (a step's prices are piecewise linear in ``s``), where the damped iteration
     ``s <- (s + g(s)) / 2`` took 5 to 20. With several floors the damped iteration is kept.
     """
     if len(active) == 1:

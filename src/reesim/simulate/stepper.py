@@ -141,11 +141,10 @@ def _lists(df: pd.DataFrame, *cols: str) -> list[list]:
 
 
 def _reference_activity(world: World, reference) -> np.ndarray:
-    """Each process's output in the start world's equilibrium, in ``world.processes`` order (0 where none)."""
-    if reference.world is world:  # the solver's activities are in this world's order already
-        return np.array(reference.activity, dtype=float)
-    p = world.processes
-    return reference.production.set_index("process")["activity"].reindex(p["process"]).fillna(0.0).to_numpy()
+    """Each process's output in the start world's equilibrium, in ``world.processes`` order."""
+    if reference.world is not world:
+        raise ValueError("_reference_activity: the reference solution is of another world")
+    return np.array(reference.activity, dtype=float)  # the solver's activities, in this world's order
 
 
 def _initial_state(world: World, scenario: Scenario, reference) -> State:
@@ -228,25 +227,16 @@ def _step_world(
     else:  # calibrated route terms move with the good's price (reesim.simulate.route_index)
         rc = world.edges["route_cost"].to_numpy(dtype=float)
         edges = world.edges.assign(route_cost=rc * state.route_index, route_quad=quad * state.route_index)
-    if "demand_pos" not in extra:
-        extra["demand_pos"] = {did: i for i, did in enumerate(base_d["demand"])}
-        extra["process_pos"] = {pid: j for j, pid in enumerate(base_p["process"])}
-    d_pos, p_pos = extra["demand_pos"], extra["process_pos"]
+    d_pos, p_pos = extra["demand_pos"], extra["process_pos"]  # the run's (start_run)
     cf_price = cf.prices.get(step.period, {}) if cf else extra["reference_prices"]
-    # Settings for rows the world lacks are skipped, as a table filter matching no row skipped
-    # them: the stock and offtake rows are built on the world before named plants add their
-    # goods, while the settings read the goods of the run's world (a plant's own concentrate).
     for did, (a, b, q) in stock_mod.purchase_settings(
         scenario, world, step.mid, step.dt, state.stocks, cf_price, extra["releasing"]
     ).items():
-        if did in d_pos:
-            d_int[d_pos[did]], d_slope[d_pos[did]], d_max[d_pos[did]] = a, b, q
+        d_int[d_pos[did]], d_slope[d_pos[did]], d_max[d_pos[did]] = a, b, q
     for did, q in support_mod.offtake_settings(scenario, world, step.mid).items():
-        if did in d_pos:
-            d_max[d_pos[did]] = q
+        d_max[d_pos[did]] = q
     for pid, value in extra.get("release", {}).items():
-        if pid in p_pos:
-            cap[p_pos[pid]] = value
+        cap[p_pos[pid]] = value
     pol = trade_mod.step_policies(
         scenario,
         world,
@@ -422,6 +412,7 @@ def start_run(
     # curves (reference capacity; only their expansion tranches invest).
     base = set(world.meta.get("base_tranches", ()))
     pos = {pid: j for j, pid in enumerate(p["process"])}
+    dem_pos = {did: i for i, did in enumerate(world.demands["demand"])}
     run = _Run(
         world=world,
         scenario=scenario,
@@ -442,11 +433,13 @@ def start_run(
             "tolls": Tolls.of(world, reference.price_map),
             "route_index": RouteIndex.of(world, reference.price_map),
             "spread": ((p["kind"] == "thrift") | p["process"].isin(list(paths))).to_numpy(),
+            "process_pos": pos,  # the same maps as the run's, for the step's world
+            "demand_pos": dem_pos,
         },
         stage=p["kind"].map(INVEST_STAGE),
         regions=p["region"].to_numpy(),
         proc_pos=pos,
-        dem_pos={did: i for i, did in enumerate(world.demands["demand"])},
+        dem_pos=dem_pos,
         # cash-cost base tranches and named plants do not invest themselves; a process on an
         # exogenous path does not invest in the years its path covers (phase_invest)
         fixed=np.array([pid in base or pid.startswith("project:") for pid in p["process"]]),

@@ -10,13 +10,11 @@ for import tariffs on a CIF basis), and repeat until the largest change is below
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
-import pandas as pd
 
 from reesim.errors import ReesimError
-from reesim.model.qp import QP, build_qp
+from reesim.memo import memo_of
+from reesim.model.qp import QP, build_qp, edge_tuples, key_positions
 from reesim.solve.backends import BACKENDS, ClarabelBackend, PiqpBackend, RawSolution, SolverError
 from reesim.solve.guards import GuardError, check
 from reesim.solve.solution import Solution
@@ -32,91 +30,38 @@ class ConvergenceError(ReesimError):
 SOLVE_FAILURES = (SolverError, ConvergenceError, GuardError)
 
 
-#: row positions by key, per table object (a step's floor and wedge iterations solve the same
-#: edges and nodes many times); a weak reference tells a live table from a reused ``id``
-_ROWS: dict[tuple[int, tuple[str, ...]], tuple[weakref.ref, dict]] = {}
-
-
-def _row_index(frame: pd.DataFrame, cols: tuple[str, ...]) -> dict:
-    """Position of each row of ``frame`` by the tuple of its ``cols`` (cached per table object)."""
-    key = (id(frame), cols)
-    hit = _ROWS.get(key)
-    if hit is not None and hit[0]() is frame:
-        return hit[1]
-    if len(_ROWS) > 256:  # drop the entries of tables that no longer exist
-        for k in [k for k, (ref, _) in _ROWS.items() if ref() is None]:
-            del _ROWS[k]
-    arrays = [frame[c].astype(str).to_numpy() for c in cols]
-    index = {k: i for i, k in enumerate(zip(*arrays, strict=True))}
-    if len(index) != len(frame):  # a key on two rows would place a wedge on one of them silently
-        raise ValueError(f"duplicate ({', '.join(cols)}) keys in a table of {len(frame)} rows")
-    _ROWS[key] = (weakref.ref(frame), index)
-    return index
-
-
-def _positions(index: dict, *columns: np.ndarray) -> np.ndarray:
-    return np.fromiter((index.get(k, -1) for k in zip(*columns, strict=True)), int, len(columns[0]))
-
-
-#: ad valorem terms per (table, structure) pair: a step's price-floor iterations and the steps
-#: under the same tariffs share both objects (weak references tell live ones from reused ids)
-_AV_TERMS: dict[tuple[int, int], tuple[weakref.ref, object, tuple]] = {}
-
-
 def _ad_valorem_terms(world: World, qp: QP) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Edge position, origin-node position, rate and CIF flag of every ad valorem row (cached
-    per table and structure when the QP carries its lookups)."""
-    av, index = world.ad_valorem, qp.edge_index
-    if index is None:
-        return _ad_valorem_rows(world, qp)
-    key = (id(av), id(index))
-    hit = _AV_TERMS.get(key)
-    if hit is not None and hit[0]() is av and hit[1] is index:
-        return hit[2]
-    if len(_AV_TERMS) > 256:
-        for k in [k for k, (ref, *_) in _AV_TERMS.items() if ref() is None]:
-            del _AV_TERMS[k]
-    terms = _ad_valorem_rows(world, qp)
-    for arr in terms:
-        arr.flags.writeable = False  # shared between calls
-    _AV_TERMS[key] = (weakref.ref(av), index, terms)
-    return terms
+    """Edge position, origin-node position, rate and CIF flag of every ad valorem row.
 
-
-def _ad_valorem_rows(world: World, qp: QP) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    Kept per table and structure (:func:`reesim.memo.memo_of`): a step's price-floor iterations
+    and the steps under the same tariffs share both objects.
+    """
     av = world.ad_valorem
+    memo = memo_of(av).setdefault("ad_valorem_terms", {})
+    hit = memo.get(id(qp.edge_index))
+    if hit is None or hit[0] is not qp.edge_index:
+        hit = (qp.edge_index, _ad_valorem_rows(av, qp))
+        memo[id(qp.edge_index)] = hit
+    return hit[1]
+
+
+def _ad_valorem_rows(av, qp: QP) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     if av.empty:
         z = np.zeros(0, int)
         return z, z, np.zeros(0), np.zeros(0, bool)
-    com, org = av["commodity"].astype(str).to_numpy(), av["origin"].astype(str).to_numpy()
-    edges = (
-        qp.edge_index
-        if qp.edge_index is not None
-        else _row_index(world.edges, ("commodity", "origin", "dest"))
-    )
-    pos = _positions(edges, com, org, av["dest"].astype(str).to_numpy())
+    keys = edge_tuples(av)
+    pos = key_positions(qp.edge_index, keys)
     ok = pos >= 0
-    nodes = qp.node_index if qp.node_index is not None else _row_index(qp.nodes, ("commodity", "region"))
-    origin_node = _positions(nodes, com, org)
-    return (
+    origin_node = key_positions(qp.node_index, [(c, o) for c, o, _ in keys])
+    terms = (
         pos[ok],
         origin_node[ok],
         av.loc[ok, "rate"].astype(float).to_numpy(),
         (av.loc[ok, "base"] == "cif").to_numpy(),
     )
-
-
-def _edge_nodes(world: World, qp: QP) -> tuple[np.ndarray, np.ndarray]:
-    """Balance-row positions of every edge's origin and destination node."""
-    if qp.edge_ends is not None:
-        return qp.edge_ends
-    e = world.edges
-    nodes = _row_index(qp.nodes, ("commodity", "region"))
-    com = e["commodity"].astype(str).to_numpy()
-    return (
-        _positions(nodes, com, e["origin"].astype(str).to_numpy()),
-        _positions(nodes, com, e["dest"].astype(str).to_numpy()),
-    )
+    for arr in terms:
+        arr.flags.writeable = False  # shared between calls
+    return terms
 
 
 def _solve(solver, qp: QP) -> RawSolution:
@@ -174,7 +119,7 @@ def solve_equilibrium(
     if len(pos):  # set up once per call, and only when some edge carries an ad valorem wedge
         taxed = np.zeros(qp.n_edge, bool)
         taxed[pos] = True
-        e_orig, e_dest = _edge_nodes(world, qp)
+        e_orig, e_dest = qp.edge_ends
         s0 = qp.n_proc + qp.n_dem
     prev_w: np.ndarray | None = None
     prev_g: np.ndarray | None = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -10,6 +9,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from reesim.memo import memo_of
 from reesim.model.qp import QP
 from reesim.solve.backends import RawSolution
 from reesim.solve.guards import GuardReport
@@ -189,24 +189,13 @@ def _net_two_way(world: World, f: np.ndarray, rev: np.ndarray | None = None) -> 
     return np.maximum(0.0, f - np.minimum(f, back))
 
 
-#: the balance rows (CSC) and the other rows (CSR) of a constraint matrix, per matrix object: a
-#: run's QPs share one matrix, so each step slices none (a weak reference tells a live matrix
-#: from a reused ``id``)
-_BLOCKS: dict[int, tuple[weakref.ref, sp.csc_matrix, sp.csr_matrix]] = {}
-
-
 def _row_blocks(qp: QP) -> tuple[sp.csc_matrix, sp.csr_matrix]:
-    """``qp.G``'s balance rows as CSC and its quota and rule rows as CSR (cached per matrix)."""
-    G = qp.G
-    hit = _BLOCKS.get(id(G))
-    if hit is not None and hit[0]() is G:
-        return hit[1], hit[2]
-    if len(_BLOCKS) > 64:  # drop the entries of matrices that no longer exist
-        for k in [k for k, (ref, *_) in _BLOCKS.items() if ref() is None]:
-            del _BLOCKS[k]
-    blocks = G[: qp.n_nodes].tocsc(), G[qp.n_nodes :].tocsr()
-    _BLOCKS[id(G)] = (weakref.ref(G), *blocks)
-    return blocks
+    """``qp.G``'s balance rows as CSC and its quota and rule rows as CSR, kept per matrix
+    (:func:`reesim.memo.memo_of`): a run's QPs share one matrix, so each step slices none."""
+    memo = memo_of(qp.G)
+    if "row_blocks" not in memo:
+        memo["row_blocks"] = qp.G[: qp.n_nodes].tocsc(), qp.G[qp.n_nodes :].tocsr()
+    return memo["row_blocks"]
 
 
 def _determined(qp: QP, v: np.ndarray, y: np.ndarray, tol: float) -> np.ndarray:
