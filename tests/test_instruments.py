@@ -704,6 +704,26 @@ def test_a_stockpile_of_concentrates_covers_a_plants_own_concentrate():
     assert len(plant_goods) and (held["tonnes"] >= -1e-9).all()
 
 
+def test_rules_of_origin_cover_a_plants_new_export_routes():
+    """A named plant opens routes its region did not have (Lynas Malaysia's Dy and Tb oxide to
+    the U.S.); a ban with ``no_reexport`` must cover them, or China's oxide could pass through
+    Malaysia (the rules were built before the plant's routes). Malaysia then ships the U.S. no
+    more Tb or Dy than it separates."""
+    data = copy.deepcopy(resolve("china-hree-magnet-ban-us")[0])
+    data["horizon"] = {"start": 2025, "end": 2027, "step": "year"}
+    sc = parse(data)
+    rules = scenario_world(sc).origin_rules
+    mys = rules[(rules["via"] == "MYS") & (rules["dest"] == "USA")]
+    assert {"oxide:Dy", "oxide:Tb"} <= set(mys["commodity"])
+    res = simulate(sc)
+    for good in ("oxide:Dy", "oxide:Tb"):
+        t = res.trade
+        shipped = t[(t["commodity"] == good) & (t["exporter"] == "MYS") & (t["importer"] == "USA")]
+        made = output(res, "MYS", commodity=good)
+        for period, tonnes in shipped.groupby("period")["tonnes_per_year"].sum().items():
+            assert tonnes <= made.get(period, 0.0) + 1e-3, (good, period)
+
+
 def test_price_floor_on_zero_volume_changes_nothing():
     cf = baseline()
     res = run(floor(volume_tonnes_per_year=0.0), cf=cf)

@@ -63,19 +63,21 @@ def scenario_world(scenario: Scenario, base: World | None = None) -> World:
         base = load_default_world(scenario.world.reference_year, assumptions=scenario.world.assumptions)
     base = enduse_mod.split_demands(scenario, base)
     plants = projects_mod.structure(scenario, base, label=scenario.name)
-    # Stockpiles and offtakes cover the goods of the run's world, a plant's own goods included (a
-    # heavy circuit's concentrate): their rows are built on it, as their settings and accounts
-    # are read on it at every step (built on the base world, a stockpile of concentrates beside
-    # the baseline's Lynas circuit failed with a KeyError).
+    # Instruments cover the goods and routes of the run's world, a plant's own included (a heavy
+    # circuit's concentrate; its oxide's new routes): their rows are built on it. Built on the
+    # base world, a stockpile of concentrates beside the baseline's Lynas circuit failed with a
+    # KeyError, and a ban's rules of origin left Malaysia's new Dy and Tb routes to the U.S.
+    # open to China's oxide.
     planted = base.with_data(
         commodities=base.commodities + tuple(plants["commodities"]),
+        edges=pd.concat([base.edges, plants["edges"]], ignore_index=True),
         processes=pd.concat([base.processes, plants["processes"]], ignore_index=True),
         io=pd.concat([base.io, plants["io"]], ignore_index=True),
     )
     stock = stock_mod.structure(scenario, planted)
     offtakes = support_mod.structure(scenario, planted)
-    quotas, members = trade_mod.quota_structure(scenario, base)
-    origin = trade_mod.origin_structure(scenario, base)
+    quotas, members = trade_mod.quota_structure(scenario, planted)
+    origin = trade_mod.origin_structure(scenario, planted)
     private = storage.structure(base)
     world = base.replace(
         commodities=base.commodities + tuple(plants["commodities"]),
