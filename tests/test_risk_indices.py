@@ -387,3 +387,60 @@ def test_a_crackers_heavy_concentrate_is_separation_not_mining():
     assert stage_of("concentrate:hree_mount_weld") == "separation"
     assert stage_of("concentrate:hree_rest_mount_weld:lynas-malaysia-dy-tb-circuit") == "separation"
     assert stage_of("oxide:Dy") == "separation" and stage_of("widget") == "other"
+
+
+_REGIONS = ["AUS", "CHN", "EU", "JPN", "USA"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    prod_rows=st.lists(
+        st.tuples(st.sampled_from(["oxide:Nd", "oxide:Dy"]), st.sampled_from(_REGIONS), st.floats(0, 100)),
+        min_size=1,
+        max_size=12,
+    ),
+    trade_rows=st.lists(
+        st.tuples(
+            st.sampled_from(["oxide:Nd", "oxide:Dy"]),
+            st.sampled_from(_REGIONS),
+            st.sampled_from(_REGIONS),
+            st.floats(0, 50),
+        ),
+        max_size=12,
+    ),
+    g=st.lists(st.floats(0, 1), min_size=len(_REGIONS), max_size=len(_REGIONS)),
+)
+def test_eu_supply_risk_hhis_are_the_group_by_group_formula(prod_rows, trade_rows, g):
+    """The vectorised HHIs equal :func:`governance_weighted_hhi` applied to each group's dict:
+    world production (GS) per commodity, and each region's sourcing (its imports by origin plus
+    its own production); a shared ``nir`` gives the same table as computing it."""
+    p = frame(
+        [(2030, "separation", c, r, t) for c, r, t in prod_rows],
+        ["year", "stage", "commodity", "region", "tonnes"],
+    )
+    t = frame(
+        [(2030, "separation", c, e, i, q) for c, e, i, q in trade_rows],
+        ["year", "stage", "commodity", "exporter", "importer", "tonnes"],
+    )
+    gov = dict(zip(_REGIONS, g, strict=True))
+    out = eu_supply_risk(p, t, governance=gov)
+    wgi = {r: 10.0 * v for r, v in gov.items()}
+    for row in out.itertuples(index=False):
+        made = p[p["commodity"] == row.commodity].groupby("region")["tonnes"].sum()
+        made = {r: q for r, q in made.items() if q > 0}
+        expect_gs = governance_weighted_hhi(made, wgi) if made else math.nan
+        assert row.hhi_wgi_gs == pytest.approx(expect_gs, rel=1e-9, abs=1e-12, nan_ok=True)
+        inflow = t[
+            (t["commodity"] == row.commodity) & (t["importer"] == row.region) & (t["exporter"] != row.region)
+        ]
+        src = inflow.groupby("exporter")["tonnes"].sum().to_dict()
+        src[row.region] = src.get(row.region, 0.0) + made.get(row.region, 0.0)
+        src = {r: q for r, q in src.items() if q > 0}
+        expect_src = governance_weighted_hhi(src, wgi) if src else math.nan
+        assert row.hhi_wgi_sourcing == pytest.approx(expect_src, rel=1e-9, abs=1e-12, nan_ok=True)
+    shared = net_import_reliance(p, None, net_imports_from_trade(t))
+    pd.testing.assert_frame_equal(eu_supply_risk(p, t, governance=gov, nir=shared), out)
+    pd.testing.assert_frame_equal(
+        usgs_supply_risk(p, net_imports_from_trade(t), governance=gov, nir=shared),
+        usgs_supply_risk(p, net_imports_from_trade(t), governance=gov),
+    )

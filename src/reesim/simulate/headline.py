@@ -35,22 +35,21 @@ def price_changes(res: Result, cf: Result, table: pd.DataFrame | None = None) ->
 
     m = price_table(res, cf) if table is None else table
     m = m[m["determined"] & (m["usd_per_kg_cf"] > 1e-6) & np.isfinite(m["change_pct"])]
-    rows = []
-    for (com, where), g in m.groupby(["commodity", "market"]):
-        i = g["change_pct"].abs().idxmax()
-        rows.append(
-            {
-                "commodity": com,
-                "market": where,
-                "peak_change_pct": float(g.loc[i, "change_pct"]),
-                "period": g.loc[i, "period"],
-                "usd_per_kg": float(g.loc[i, "usd_per_kg"]),
-                "usd_per_kg_cf": float(g.loc[i, "usd_per_kg_cf"]),
-            }
-        )
-    out = pd.DataFrame(rows)
-    if out.empty:
-        return out
+    if m.empty:
+        return pd.DataFrame()
+    # each (commodity, market)'s row of largest |change| (the first of ties, in table order)
+    peak = m["change_pct"].abs().groupby([m["commodity"], m["market"]], sort=True).idxmax()
+    g = m.loc[peak.to_numpy()]
+    out = pd.DataFrame(
+        {
+            "commodity": g["commodity"].to_numpy(),
+            "market": g["market"].to_numpy(),
+            "peak_change_pct": g["change_pct"].astype(float).to_numpy(),
+            "period": g["period"].to_numpy(),
+            "usd_per_kg": g["usd_per_kg"].astype(float).to_numpy(),
+            "usd_per_kg_cf": g["usd_per_kg_cf"].astype(float).to_numpy(),
+        }
+    )
     return (
         out[out["peak_change_pct"].abs() > 0.01].sort_values(["commodity", "market"]).reset_index(drop=True)
     )

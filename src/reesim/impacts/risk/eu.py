@@ -5,14 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from reesim.errors import InputError
 from reesim.impacts.risk.governance import (
     _assessed,
-    _production_groups,
+    _positive_production,
     _unit_scores,
-    governance_weighted_hhi,
+    weighted_hhi_by_group,
 )
 from reesim.impacts.risk.inputs import _common_keys, _require
 from reesim.impacts.risk.reliance import net_import_reliance
@@ -60,6 +61,7 @@ def eu_supply_risk(
     substitution_index: float | Mapping[str, float] | None = None,
     trade_parameter: Mapping[str, float] | None = None,
     regions: Sequence[str] | None = None,
+    nir: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Supply risk of each region after the EU critical-raw-materials methodology.
 
@@ -121,6 +123,9 @@ def eu_supply_risk(
         Region to ``t_c >= 0``; must cover every producing or exporting region.
     regions : sequence or None
         Regions to assess (default: every region in the tables).
+    nir : DataFrame or None
+        ``net_import_reliance(production, None, net_imports_from_trade(trade))`` when the
+        caller has it already (the indicators table shares it with :func:`usgs_supply_risk`).
 
     Returns
     -------
@@ -133,66 +138,47 @@ def eu_supply_risk(
     keys = _common_keys({"production": production, "trade": trade})
     _require(trade, "trade", ["exporter", "importer", "tonnes"])
     t = trade[trade["exporter"] != trade["importer"]]
-    nir = _assessed(net_import_reliance(production, None, net_imports_from_trade(t)), regions)
-    groups = _production_groups(production, keys)
-    holders = sorted({r for g in groups.values() for r in g} | set(t.loc[t["tonnes"] > 0, "exporter"]))
+    if nir is None:
+        nir = net_import_reliance(production, None, net_imports_from_trade(t))
+    nir = _assessed(nir, regions)
+    q = _positive_production(production, keys)
+    holders = sorted(set(q.index.get_level_values("region")) | set(t.loc[t["tonnes"] > 0, "exporter"]))
     g = {r: EU_WGI_SCALE * v for r, v in _unit_scores(holders, governance, "governance").items()}
     tp = _unit_scores(holders, trade_parameter, "trade_parameter", high=math.inf)
-    sourced = _sources_by_importer(t, keys)
-    gs = {k: governance_weighted_hhi(q, g, tp) for k, q in groups.items()}
+    weight = {r: g[r] * tp[r] for r in holders}
+    gs = weighted_hhi_by_group(q, keys, weight)
+    h_src = weighted_hhi_by_group(_sourcing(t, q, keys), [*keys, "region"], weight)
 
-    rows = []
-    for rec in nir.itertuples(index=False):
-        d = rec._asdict()
-        key = tuple(d[k] for k in keys)
-        region = d["region"]
-        sourcing = _region_sourcing(sourced, groups, key, region)
-        h_src = governance_weighted_hhi(sourcing, g, tp) if sourcing else math.nan
-        ir = d["nir_pct"] / 100.0
-        eol, eol_def = _per_commodity(eol_rir, d["commodity"], "eol_rir", 0.0)
-        si, si_def = _per_commodity(substitution_index, d["commodity"], "substitution_index", 1.0)
-        h_gs = gs.get(key, math.nan)
-        rows.append(
-            {
-                **{k: d[k] for k in keys},
-                "region": region,
-                "hhi_wgi_gs": h_gs,
-                "hhi_wgi_sourcing": h_src,
-                "ir": ir,
-                "eol_rir": eol,
-                "si_sr": si,
-                "supply_risk": eu_score(h_gs, h_src, ir, eol, si),
-                "governance_weighted": governance is not None,
-                "eol_rir_default": eol_def,
-                "si_default": si_def,
-                "trade_parameter_default": trade_parameter is None,
-            }
-        )
-    columns = [*keys, "region", "hhi_wgi_gs", "hhi_wgi_sourcing", "ir", "eol_rir", "si_sr", "supply_risk"]
-    flags = ["governance_weighted", "eol_rir_default", "si_default", "trade_parameter_default"]
-    return pd.DataFrame(rows, columns=[*columns, *flags])
+    out = nir[[*keys, "region"]].reset_index(drop=True)
+    key_index = pd.MultiIndex.from_frame(out[keys]) if len(keys) > 1 else pd.Index(out[keys[0]])
+    out["hhi_wgi_gs"] = gs.reindex(key_index).to_numpy(float)
+    out["hhi_wgi_sourcing"] = h_src.reindex(pd.MultiIndex.from_frame(out[[*keys, "region"]])).to_numpy(float)
+    out["ir"] = nir["nir_pct"].to_numpy(float) / 100.0
+    codes, commodities = out["commodity"].factorize()
+    eol = [_per_commodity(eol_rir, c, "eol_rir", 0.0) for c in commodities]
+    si = [_per_commodity(substitution_index, c, "substitution_index", 1.0) for c in commodities]
+    out["eol_rir"] = np.array([v for v, _ in eol], dtype=float)[codes]
+    out["si_sr"] = np.array([v for v, _ in si], dtype=float)[codes]
+    out["supply_risk"] = eu_score(
+        out["hhi_wgi_gs"], out["hhi_wgi_sourcing"], out["ir"], out["eol_rir"], out["si_sr"]
+    )
+    out["governance_weighted"] = governance is not None
+    out["eol_rir_default"] = np.array([d for _, d in eol], dtype=bool)[codes]
+    out["si_default"] = np.array([d for _, d in si], dtype=bool)[codes]
+    out["trade_parameter_default"] = trade_parameter is None
+    return out
 
 
-def _sources_by_importer(t: pd.DataFrame, keys: list[str]) -> dict[tuple, dict[str, float]]:
-    """Step of :func:`eu_supply_risk`: tonnes per exporter, by ``(*keys, importer)`` (flows between regions)."""
-    sourced: dict[tuple, dict[str, float]] = {}
-    for (*key, importer, exporter), q in (
-        t.groupby([*keys, "importer", "exporter"], sort=True)["tonnes"].sum().items()
-    ):
-        sourced.setdefault((*key, importer), {})[exporter] = float(q)
-    return sourced
-
-
-def _region_sourcing(
-    sourced: Mapping[tuple, Mapping[str, float]],
-    groups: Mapping[tuple, Mapping[str, float]],
-    key: tuple,
-    region: str,
-) -> dict[str, float]:
-    """Step of :func:`eu_supply_risk`: a region's sourcing by origin, its imports plus its own production.
-
-    Only origins with positive tonnes are kept (empty: the region has no sourcing).
-    """
-    sourcing = dict(sourced.get((*key, region), {}))
-    sourcing[region] = sourcing.get(region, 0.0) + groups.get(key, {}).get(region, 0.0)
-    return {r: q for r, q in sourcing.items() if q > 0}
+def _sourcing(t: pd.DataFrame, production: pd.Series, keys: list[str]) -> pd.Series:
+    """Step of :func:`eu_supply_risk`: each region's sourcing by origin, its imports (flows between
+    regions) plus its own production, positive tonnes only, indexed by ``keys``, region, origin."""
+    names = [*keys, "region", "origin"]
+    imports = t.groupby([*keys, "importer", "exporter"], sort=True)["tonnes"].sum()
+    imports.index = imports.index.set_names(names)
+    own = production.copy()
+    own.index = pd.MultiIndex.from_arrays(
+        [*(own.index.get_level_values(k) for k in [*keys, "region"]), own.index.get_level_values("region")],
+        names=names,
+    )
+    both = pd.concat([imports.astype(float), own.astype(float)]).groupby(level=names, sort=True).sum()
+    return both[both > 0]

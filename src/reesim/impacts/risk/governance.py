@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from reesim.errors import InputError
@@ -43,6 +44,40 @@ def governance_weighted_hhi(
     return float(sum(g[c] * t[c] * (s / 100.0) ** 2 for c, s in shares.items()))
 
 
+def weighted_hhi_by_group(quantities: pd.Series, keys: list[str], weights: Mapping[str, float]) -> pd.Series:
+    """:func:`governance_weighted_hhi` of every group of a long series at once.
+
+    Parameters
+    ----------
+    quantities : Series
+        Quantities (> 0) indexed by the ``keys`` levels and a last level naming the holder.
+    keys : list of str
+        The index levels a group is identified by (the holder level is the one left over).
+    weights : mapping
+        Holder to weight ``g_c t_c`` (every holder in ``quantities``).
+
+    Returns
+    -------
+    Series
+        ``sum_c w_c (q_c / sum_j q_j)^2`` indexed by ``keys`` (one row per group).
+    """
+    if quantities.empty:
+        return pd.Series(dtype=float, index=quantities.index.droplevel(-1).unique())
+    total = quantities.groupby(level=keys, sort=True).transform("sum")
+    share = quantities.to_numpy(float) / total.to_numpy(float)
+    codes, holders = quantities.index.get_level_values(-1).factorize()
+    w = np.array([weights[h] for h in holders], dtype=float)[codes]
+    return pd.Series(w * share * share, index=quantities.index).groupby(level=keys, sort=True).sum()
+
+
+def _positive_production(production: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """Production summed per ``keys`` + region, positive rows only (negative tonnes are an input error)."""
+    q = _by_region(production, keys, "production")
+    if (q < 0).any():
+        raise InputError(f"production: negative tonnes {q[q < 0].to_dict()}")
+    return q[q > 0].sort_index()
+
+
 def _unit_scores(
     regions: Sequence[str], scores: Mapping[str, float] | None, what: str, low: float = 0.0, high: float = 1.0
 ) -> dict[str, float]:
@@ -71,10 +106,7 @@ def _assessed(nir: pd.DataFrame, regions: Sequence[str] | None) -> pd.DataFrame:
 
 
 def _production_groups(production: pd.DataFrame, keys: list[str]) -> dict[tuple, dict[str, float]]:
-    q = _by_region(production, keys, "production")
-    if (q < 0).any():
-        raise InputError(f"production: negative tonnes {q[q < 0].to_dict()}")
-    q = q[q > 0].sort_index()
+    q = _positive_production(production, keys)
     names = list(q.index.names)
     at, where = [names.index(k) for k in keys], names.index("region")
     out: dict[tuple, dict[str, float]] = {}

@@ -107,12 +107,17 @@ def _reliance_rows(st: StageTables) -> list[pd.DataFrame]:
 
 def _usgs_rows(
     st: StageTables,
+    nir: pd.DataFrame,
     governance: Mapping[str, float] | None,
     economic_vulnerability: Mapping[str, float] | None,
 ) -> list[pd.DataFrame]:
     """``usgs_dp`` (world) and ``usgs_supply_risk`` (per region) rows from :func:`usgs_supply_risk`."""
     us = usgs_supply_risk(
-        st.production, st.net_imports, governance=governance, economic_vulnerability=economic_vulnerability
+        st.production,
+        st.net_imports,
+        governance=governance,
+        economic_vulnerability=economic_vulnerability,
+        nir=nir,
     )
     us_flags = _flags_text(
         [
@@ -137,6 +142,7 @@ def _usgs_rows(
 
 def _eu_rows(
     st: StageTables,
+    nir: pd.DataFrame,
     governance: Mapping[str, float] | None,
     eol_rir: float | Mapping[str, float] | None,
     substitution_index: float | Mapping[str, float] | None,
@@ -150,19 +156,23 @@ def _eu_rows(
         eol_rir=eol_rir,
         substitution_index=substitution_index,
         trade_parameter=trade_parameter,
+        nir=nir,
     )
     eu_ref = "EC 2017 CRM methodology, 2020 revision"
-    eu_basis = [
-        _flags_text(
+    flags = ["governance_weighted", "eol_rir_default", "si_default", "trade_parameter_default"]
+    combos = eu[flags].astype(bool).drop_duplicates()
+    text = {
+        (gw, eol, si, tp): _flags_text(
             [
-                (not r.governance_weighted, "governance uniform WGI=10 (not governance-weighted)"),
-                (bool(r.eol_rir_default), "EOL_RIR=0"),
-                (bool(r.si_default), "SI_SR=1"),
-                (bool(r.trade_parameter_default), "t=1"),
+                (not gw, "governance uniform WGI=10 (not governance-weighted)"),
+                (eol, "EOL_RIR=0"),
+                (si, "SI_SR=1"),
+                (tp, "t=1"),
             ]
         )
-        for r in eu.itertuples(index=False)
-    ]
+        for gw, eol, si, tp in combos.itertuples(index=False, name=None)
+    }
+    eu_basis = [text[k] for k in zip(*(eu[f].astype(bool).tolist() for f in flags), strict=True)]
     eu_hhi_flags = _flags_text(
         [
             (governance is None, "governance uniform WGI=10 (not governance-weighted)"),
@@ -238,11 +248,12 @@ def indicators_table(
     """
     production, consumption, trade = _tables_of(result_like)
     st = stage_tables(production, consumption, trade)
+    nir = net_import_reliance(st.production, None, st.net_imports)  # the same for both supply risks
     frames = [
         *_concentration_rows(st, china),
         *_reliance_rows(st),
-        *_usgs_rows(st, governance, economic_vulnerability),
-        *_eu_rows(st, governance, eol_rir, substitution_index, trade_parameter),
+        *_usgs_rows(st, nir, governance, economic_vulnerability),
+        *_eu_rows(st, nir, governance, eol_rir, substitution_index, trade_parameter),
     ]
     if not frames:
         return pd.DataFrame(columns=_COLUMNS)

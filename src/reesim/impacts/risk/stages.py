@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from reesim.impacts.risk.inputs import _keys, _require
@@ -48,6 +49,13 @@ def stage_of(commodity: str) -> str:
     if str(commodity).startswith(SEPARATION_CONCENTRATE_PREFIX):
         return "separation"
     return STAGE_OF_PREFIX.get(str(commodity).split(":", 1)[0], OTHER_STAGE)
+
+
+def _stages(commodities: pd.Series) -> pd.Series:
+    """:func:`stage_of` of every row, computed once per distinct commodity."""
+    codes, names = commodities.factorize(use_na_sentinel=False)
+    stages = np.array([stage_of(c) for c in names], dtype=object)
+    return pd.Series(stages[codes] if len(names) else [], index=commodities.index, dtype="str")
 
 
 def net_imports_from_trade(trade: pd.DataFrame) -> pd.DataFrame:
@@ -113,7 +121,7 @@ def stage_tables(
         p = p[p["kind"] != "capacity"]
     if "process" in p.columns:
         p = p[~p["process"].astype(str).str.startswith(STOCK_RELEASE_PREFIX)]
-    p = p.assign(stage=p["commodity"].map(stage_of), tonnes=p["tonnes"].astype(float))
+    p = p.assign(stage=_stages(p["commodity"]), tonnes=p["tonnes"].astype(float))
     prod = p.groupby(cols[:-1], as_index=False, sort=True)["tonnes"].sum()[cols]
 
     if consumption is None:
@@ -123,7 +131,7 @@ def stage_tables(
         c = consumption[keep(consumption)]
         if "sector" in c.columns:
             c = c[c["sector"] != STOCKPILE_SECTOR]
-        c = c.assign(stage=c["commodity"].map(stage_of), tonnes=c["tonnes"].astype(float))
+        c = c.assign(stage=_stages(c["commodity"]), tonnes=c["tonnes"].astype(float))
         cons = c.groupby(cols[:-1], as_index=False, sort=True)["tonnes"].sum()[cols]
 
     tcols = ["year", "stage", "commodity", "exporter", "importer", "tonnes"]
@@ -132,7 +140,7 @@ def stage_tables(
     else:
         _require(trade, "trade", ["year", "commodity", "exporter", "importer", "tonnes"])
         t = trade[keep(trade)]
-        t = t.assign(stage=t["commodity"].map(stage_of), tonnes=t["tonnes"].astype(float))
+        t = t.assign(stage=_stages(t["commodity"]), tonnes=t["tonnes"].astype(float))
         flows = t.groupby(tcols[:-1], as_index=False, sort=True)["tonnes"].sum()[tcols]
     net = net_imports_from_trade(flows)[cols] if len(flows) else pd.DataFrame(columns=cols)
     return StageTables(prod, cons, net.astype({"tonnes": float}), flows)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
 from reesim.impacts.risk.governance import (
     _assessed,
-    _production_groups,
+    _positive_production,
     _unit_scores,
-    governance_weighted_hhi,
+    weighted_hhi_by_group,
 )
 from reesim.impacts.risk.inputs import _common_keys
 from reesim.impacts.risk.reliance import net_import_reliance
@@ -29,6 +28,7 @@ def usgs_supply_risk(
     governance: Mapping[str, float] | None = None,
     economic_vulnerability: Mapping[str, float] | None = None,
     regions: Sequence[str] | None = None,
+    nir: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Supply risk of each region after the USGS 2021/2022 critical-minerals method.
 
@@ -79,6 +79,9 @@ def usgs_supply_risk(
         Region to EV in [0, 1]; must cover every assessed region.
     regions : sequence or None
         Regions to assess (default: every region in the tables).
+    nir : DataFrame or None
+        ``net_import_reliance(production, None, net_imports)`` when the caller has it
+        already (the indicators table shares it with :func:`eu_supply_risk`).
 
     Returns
     -------
@@ -88,14 +91,16 @@ def usgs_supply_risk(
         ``dp`` is NaN where the commodity has no production in the year.
     """
     keys = _common_keys({"production": production, "net_imports": net_imports})
-    nir = _assessed(net_import_reliance(production, None, net_imports), regions)
-    groups = _production_groups(production, keys)
-    producers = sorted({r for g in groups.values() for r in g})
+    if nir is None:
+        nir = net_import_reliance(production, None, net_imports)
+    nir = _assessed(nir, regions)
+    q = _positive_production(production, keys)
+    producers = sorted(set(q.index.get_level_values("region")))
     g = _unit_scores(producers, governance, "governance")
     ev = _unit_scores(sorted(set(nir["region"])), economic_vulnerability, "economic_vulnerability")
-    dp = {k: governance_weighted_hhi(q, g) for k, q in groups.items()}
+    dp = weighted_hhi_by_group(q, keys, g)  # NaN below where a commodity has no production
     out = nir[[*keys, "region"]].copy()
-    out["dp"] = [dp.get(tuple(k), math.nan) for k in nir[keys].itertuples(index=False, name=None)]
+    out["dp"] = dp.reindex(pd.MultiIndex.from_frame(nir[keys]) if len(keys) > 1 else nir[keys[0]]).to_numpy()
     out["te"] = nir["nir_pct"].to_numpy() / 100.0
     out["ev"] = out["region"].map(ev).astype(float)
     out["supply_risk"] = usgs_score(out["dp"], out["te"], out["ev"])
