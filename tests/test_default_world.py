@@ -45,6 +45,18 @@ def test_sizes(world):
     assert {"magnet:ndfeb", "metal:Nd", "metal:Pr", "metal:Dy", "metal:Tb"} <= set(world.commodities)
 
 
+def test_maps_without_tables_equal_the_tables(solution):
+    """The solution's shipments and consumption maps (read by the run's start without building the
+    labelled tables) hold the same figures as its trade and consumption tables."""
+    t = solution.trade
+    assert solution.shipments == {
+        (o, c, d): f for o, c, d, f in zip(t["origin"], t["commodity"], t["dest"], t["flow"], strict=True)
+    }
+    assert len(solution.shipments) > 50
+    cons = solution.consumption.groupby(["commodity", "region"])["quantity"].sum()
+    assert solution.consumption_map == pytest.approx(cons.to_dict(), rel=1e-12, abs=1e-12)
+
+
 def test_left_out_thulium_is_recorded_in_each_ore_composition(world, ds):
     """Tm is dropped before normalising: the provenance of an ore that has Tm says how much."""
     prov = world.provenance.set_index("parameter")["source"]

@@ -155,8 +155,7 @@ def mine_output(world: World, reference) -> dict[tuple[str, str], float]:
     """Concentrate output (kt/yr) of each (region, concentrate) node's mines at the reference solution."""
     region, commodity, j, coef = _mine_rows(world)
     kt = coef * np.asarray(reference.activity, dtype=float)[j]
-    frame = pd.DataFrame({"region": region, "commodity": commodity, "kt": kt})
-    return frame.groupby(["region", "commodity"])["kt"].sum().to_dict()
+    return _sums((region, commodity), kt)
 
 
 def structure(world: World) -> dict[str, pd.DataFrame]:
@@ -176,16 +175,24 @@ def _intermediate_use(world: World, reference) -> dict[tuple[str, str], float]:
     act = np.asarray(reference.activity, dtype=float)[pos]
     region = p["region"].to_numpy()[pos]
     amount = -inputs["coef"].to_numpy(dtype=float) * act
-    frame = pd.DataFrame({"region": region, "commodity": inputs["commodity"].to_numpy(), "kt": amount})
-    return frame.groupby(["region", "commodity"])["kt"].sum().to_dict()
+    return _sums((region, inputs["commodity"].to_numpy()), amount)
 
 
 def _shipments(reference) -> dict[tuple[str, str, str], float]:
-    """Flows (kt/yr) by (origin, commodity, destination) at the reference solution."""
-    t = reference.trade
-    if t.empty:
-        return {}
-    return t.groupby(["origin", "commodity", "dest"])["flow"].sum().to_dict()
+    """Flows (kt/yr) by (origin, commodity, destination) at the reference solution, in key order."""
+    return dict(sorted(reference.shipments.items()))
+
+
+def _sums(columns: tuple[np.ndarray, ...], values: np.ndarray) -> dict[tuple, float]:
+    """Sum of ``values`` per distinct tuple of ``columns``, in sorted key order (as a pandas groupby
+    gives it, without building its index: a groupby on string columns and ``to_dict`` cost about
+    10 ms per call here, twice per run)."""
+    out: dict[tuple, float] = {}
+    for key, v in zip(
+        zip(*(c.tolist() for c in columns), strict=True), np.asarray(values, float).tolist(), strict=True
+    ):
+        out[key] = out.get(key, 0.0) + v
+    return dict(sorted(out.items()))
 
 
 @dataclass(frozen=True)
@@ -486,15 +493,11 @@ def _outlets(reference, makers: list[tuple[str, str]]) -> list[str]:
     export destination, or the region itself when its own plants use more than that."""
     if not makers:
         return []
-    t = reference.trade
-    t = t[t["origin"] != t["dest"]]
-    top = t.sort_values("flow", ascending=False).drop_duplicates(["commodity", "origin"])
-    top = {
-        (o, c): (d, f)
-        for c, o, d, f in zip(top["commodity"], top["origin"], top["dest"], top["flow"], strict=True)
-    }
-    out = reference.outputs
-    used = (-out[out["quantity"] < 0].groupby(["region", "commodity"])["quantity"].sum()).to_dict()
+    top: dict[tuple[str, str], tuple[str, float]] = {}  # (origin, good) -> its largest destination
+    for (o, c, d), f in reference.shipments.items():
+        if o != d and f > top.get((o, c), ("", -1.0))[1]:
+            top[(o, c)] = (d, f)
+    used = _intermediate_use(reference.world, reference)
     local = reference.consumption_map
     result = []
     for r, c in makers:
@@ -535,20 +538,26 @@ class Baskets:
         io = world.io
         pids = [f"crack:CHN:{c.split(':', 1)[1]}" for _, c in makers]
         crack = io[io["process"].isin(pids)]
-        table = crack.pivot_table(
-            index="process", columns="commodity", values="coef", aggfunc="sum", fill_value=0.0
-        )
-        own = np.array(
-            [
-                float(table.at[pid, c]) if pid in table.index and c in table.columns else 0.0
-                for pid, (_, c) in zip(pids, makers, strict=True)
-            ]
-        )
-        coef = table.reindex(pids).fillna(0.0).to_numpy(dtype=float).copy()
-        cols = list(table.columns)
+        # each crack process's coefficients by commodity (a dense pivot; columns in name order)
+        rows: dict[str, dict[str, float]] = {}
+        for pid, c, v in zip(
+            crack["process"].tolist(),
+            crack["commodity"].tolist(),
+            crack["coef"].astype(float).tolist(),
+            strict=True,
+        ):
+            here = rows.setdefault(pid, {})
+            here[c] = here.get(c, 0.0) + v
+        cols = sorted({c for here in rows.values() for c in here})
+        at = {c: j for j, c in enumerate(cols)}
+        coef = np.zeros((len(pids), len(cols)))
+        for i, pid in enumerate(pids):
+            for c, v in rows.get(pid, {}).items():
+                coef[i, at[c]] = v
+        own = np.array([rows.get(pid, {}).get(c, 0.0) for pid, (_, c) in zip(pids, makers, strict=True)])
         for i, (_, c) in enumerate(makers):
-            if c in table.columns:
-                coef[i, cols.index(c)] = 0.0  # the concentrate itself is not part of its netback
+            if c in at:
+                coef[i, at[c]] = 0.0  # the concentrate itself is not part of its netback
         ok = own < 0
         weights = np.where(ok[:, None], coef / np.where(ok, -own, 1.0)[:, None], 0.0)
         keys = tuple((c, "CHN") for c in cols)

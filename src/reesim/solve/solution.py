@@ -97,6 +97,17 @@ class Solution:
         return self.raw.ub_dual[: self.qp.n_proc]
 
     @cached_property
+    def shipments(self) -> dict[tuple[str, str, str], float]:
+        """Flows by (origin, commodity, destination), two-way pairs on a route netted, for the
+        flows of the ``trade`` table (above the solver's accuracy), without building the tables."""
+        v = self.raw.x
+        f = _net_two_way(self.world, v[self.qp.n_proc + self.qp.n_dem :])
+        keep = np.flatnonzero(f > accuracy(v))
+        e = self.world.edges
+        origin, commodity, dest = (e[c].to_numpy()[keep].tolist() for c in ("origin", "commodity", "dest"))
+        return dict(zip(zip(origin, commodity, dest, strict=True), f[keep].tolist(), strict=True))
+
+    @cached_property
     def consumption_map(self) -> dict[tuple[str, str], float]:
         """Consumption by (commodity, region), summed over sectors."""
         d = self.world.demands
@@ -179,6 +190,11 @@ def _reverse_edges(edges: pd.DataFrame) -> np.ndarray:
     return np.array([pos.get((c, d, o), -1) for c, o, d in keys], dtype=np.int64)
 
 
+def accuracy(v: np.ndarray) -> float:
+    """A quantity at or below this is zero for tables of the solution ``v`` (above the solver's accuracy)."""
+    return 1e-7 * max(1.0, float(np.abs(v).max(initial=0.0)))
+
+
 def _net_two_way(world: World, f: np.ndarray, rev: np.ndarray | None = None) -> np.ndarray:
     """Flows with two-way pairs on the same route netted (A->B and B->A both > 0).
 
@@ -243,7 +259,7 @@ def _build_tables(world: World, qp: QP, raw: RawSolution, wedges: np.ndarray) ->
     y = raw.row_dual
     nodes = qp.nodes
     prices = np.maximum(np.nan_to_num(y[: len(nodes)], nan=0.0), 0.0)
-    tol = 1e-7 * max(1.0, float(np.abs(v).max(initial=0.0)))  # above the solver's accuracy
+    tol = accuracy(v)
     v_net = np.concatenate([v[: n_p + n_d], f])  # two-way flows on one route netted
     determined = _determined(qp, v_net, np.nan_to_num(y, nan=0.0), tol)
     price_df = nodes.assign(usd_per_kg=prices, determined=determined)
