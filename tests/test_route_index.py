@@ -17,6 +17,7 @@ import pytest
 
 from reesim.simulate import stepper
 from reesim.simulate.route_index import RouteIndex
+from reesim.simulate.step_world import step_world
 from reesim.simulate.steps import make_steps
 
 from .test_instruments import scenario
@@ -100,10 +101,8 @@ def test_phase_sets_the_next_steps_route_terms_from_the_step_prices():
     # the magnet cut moved prices, so the index is not trivially one
     assert np.abs(after.route_index - 1.0).max() > 0.05
     # the next step's world: the calibrated terms scaled, freight unchanged
-    nxt = stepper._step_world(run.world, run.scenario, after, steps[1], None, run.extra)
-    base = stepper._step_world(
-        run.world, run.scenario, after.evolve(route_index=None), steps[1], None, run.extra
-    )
+    nxt = step_world(run.world, run.scenario, after, steps[1], None, run.extra)
+    base = step_world(run.world, run.scenario, after.evolve(route_index=None), steps[1], None, run.extra)
     assert nxt.edges["route_cost"].to_numpy() == pytest.approx(
         base.edges["route_cost"].to_numpy() * after.route_index
     )

@@ -17,6 +17,7 @@ import pytest
 
 from reesim.scenario.load import parse
 from reesim.simulate import simulate, stepper
+from reesim.simulate.counterfactual import Counterfactual
 from reesim.world.default import build_default_world
 
 
@@ -117,7 +118,7 @@ def test_a_run_against_its_own_path_holds_what_it_would_hold_alone(slump):
     a, b = _private(alone), _private(against)
     np.testing.assert_allclose(b.loc[a.index].to_numpy(), a.to_numpy(), rtol=1e-6, atol=1e-6)
     # The counterfactual's expectations are read from its stocks table, period by period.
-    cf = stepper.Counterfactual.from_result(alone)
+    cf = Counterfactual.from_result(alone)
     st = alone.table("stocks").query("kind == 'private'")
     assert set(cf.expected) == set(st["period"])
     row = st.iloc[len(st) // 2]

@@ -20,6 +20,7 @@ import yaml
 from reesim.instruments import trade as trade_mod
 from reesim.scenario.load import load_scenario
 from reesim.simulate import stepper, storage
+from reesim.simulate.scenario_world import scenario_world
 from reesim.simulate.steps import make_steps
 from reesim.solve.equilibrium import solve_equilibrium
 from reesim.world.default import _Parts, load_default_world
@@ -215,7 +216,7 @@ def test_stocks_outside_china_drawn_down_then_rebuilt(monthly_licensing):
 
 def test_restricted_pairs_name_bans_and_licences_only():
     s = load_scenario("china-2025-licensing")
-    world = stepper.scenario_world(s)
+    world = scenario_world(s)
     import datetime as dt
 
     pol = trade_mod.step_policies(s, world, dt.date(2025, 6, 15), None, tuple(world.quotas["quota"]))
@@ -249,14 +250,14 @@ def test_licensed_origins_name_the_exporters_of_licences_only():
     import datetime as dt
 
     s = load_scenario("china-2025-licensing")
-    world = stepper.scenario_world(s)
+    world = scenario_world(s)
     pol = trade_mod.step_policies(s, world, dt.date(2025, 6, 15), None, tuple(world.quotas["quota"]))
     assert {("magnet:ndfeb", "CHN", "EU"), ("oxide:Dy", "CHN", "USA")} <= pol["licensed_origins"]
     assert {o for _, o, _ in pol["licensed_origins"]} == {"CHN"}
     pol = trade_mod.step_policies(s, world, dt.date(2024, 6, 15), None, tuple(world.quotas["quota"]))
     assert pol["licensed_origins"] == set()
     ban = load_scenario("china-hree-magnet-ban-us")
-    bworld = stepper.scenario_world(ban)
+    bworld = scenario_world(ban)
     when = next(i.start for i in ban.instruments if type(i).__name__ == "ExportBan")
     pol = trade_mod.step_policies(ban, bworld, when, None, tuple(bworld.quotas["quota"]))
     assert pol["restricted"] and pol["licensed_origins"] == set()
@@ -295,7 +296,7 @@ def test_only_the_licensed_destinations_and_no_tonnage_quota_count(monthly_licen
         start=dt.date(2025, 1, 1),
     )
     s = s.model_copy(update={"instruments": [quota]})
-    world = stepper.scenario_world(s)
+    world = scenario_world(s)
     pol = trade_mod.step_policies(s, world, dt.date(2025, 6, 15), None, tuple(world.quotas["quota"]))
     assert ("oxide:Dy", "USA") in pol["restricted"] and pol["licensed_origins"] == set()
 

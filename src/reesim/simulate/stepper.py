@@ -13,14 +13,16 @@ bounds and right-hand sides change, :func:`reesim.model.qp.update_qp`):
    stocks, demand growth.
 
 Instruments that refer to the counterfactual (licences as approval shares of the
-counterfactual's exports, stockpile triggers) read the counterfactual's step tables.
+counterfactual's exports, stockpile triggers) read the counterfactual's step tables
+(:mod:`reesim.simulate.counterfactual`). The run's world is built by
+:mod:`reesim.simulate.scenario_world`, each step's by :mod:`reesim.simulate.step_world`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -28,24 +30,24 @@ import pandas as pd
 from reesim import __version__
 from reesim.instruments import demand as demand_mod
 from reesim.instruments import disruption as disruption_mod
-from reesim.instruments import enduse as enduse_mod
 from reesim.instruments import projects as projects_mod
 from reesim.instruments import stockpile as stock_mod
 from reesim.instruments import support as support_mod
 from reesim.instruments import technology as tech_mod
-from reesim.instruments import trade as trade_mod
 from reesim.instruments.quota import quota_paths
 from reesim.model.qp import build_qp
-from reesim.scenario.checks import check_scenario
 from reesim.scenario.load import scenario_hash
 from reesim.scenario.spec import Scenario
 from reesim.simulate import storage
+from reesim.simulate.counterfactual import Counterfactual
 from reesim.simulate.fiscal import capital_rows, fiscal_rows, stock_rows
 from reesim.simulate.floors import solve_step
-from reesim.simulate.record import KT_TO_T, Recorder
+from reesim.simulate.record import Recorder
 from reesim.simulate.result import Result
 from reesim.simulate.route_index import RouteIndex
+from reesim.simulate.scenario_world import scenario_world
 from reesim.simulate.state import INVEST_STAGE, POLICY_STAGE, State, arrivals, orders, planned_order
+from reesim.simulate.step_world import step_world
 from reesim.simulate.steps import Step, make_steps
 from reesim.simulate.tolls import Tolls
 from reesim.solve import routes as routes_mod
@@ -53,93 +55,6 @@ from reesim.solve.backends import PiqpBackend
 from reesim.solve.equilibrium import solve_equilibrium
 from reesim.solve.solution import Solution
 from reesim.world.world import MAGNET_SECTOR, World
-
-
-def scenario_world(scenario: Scenario, base: World | None = None) -> World:
-    """The base world of ``scenario`` (default: the default world of its reference year) with the structure its instruments need."""
-    from reesim.world.default import load_default_world
-
-    if base is None:
-        base = load_default_world(scenario.world.reference_year, assumptions=scenario.world.assumptions)
-    base = enduse_mod.split_demands(scenario, base)
-    plants = projects_mod.structure(scenario, base, label=scenario.name)
-    # Instruments cover the goods and routes of the run's world, a plant's own included (a heavy
-    # circuit's concentrate; its oxide's new routes): their rows are built on it. Built on the
-    # base world, a stockpile of concentrates beside the baseline's Lynas circuit failed with a
-    # KeyError, and a ban's rules of origin left Malaysia's new Dy and Tb routes to the U.S.
-    # open to China's oxide.
-    planted = base.with_data(
-        commodities=base.commodities + tuple(plants["commodities"]),
-        edges=pd.concat([base.edges, plants["edges"]], ignore_index=True),
-        processes=pd.concat([base.processes, plants["processes"]], ignore_index=True),
-        io=pd.concat([base.io, plants["io"]], ignore_index=True),
-    )
-    stock = stock_mod.structure(scenario, planted)
-    offtakes = support_mod.structure(scenario, planted)
-    quotas, members = trade_mod.quota_structure(scenario, planted)
-    origin = trade_mod.origin_structure(scenario, planted)
-    private = storage.structure(base)
-    world = base.replace(
-        commodities=base.commodities + tuple(plants["commodities"]),
-        edges=pd.concat([base.edges, plants["edges"]], ignore_index=True),
-        origin_rules=origin,
-        enduse_rules=enduse_mod.structure(scenario, base),
-        processes=pd.concat(
-            [base.processes, plants["processes"], stock["processes"], private["processes"]], ignore_index=True
-        ),
-        io=pd.concat([base.io, plants["io"], stock["io"], private["io"]], ignore_index=True),
-        demands=pd.concat([base.demands, stock["demands"], offtakes, private["demands"]], ignore_index=True),
-        quotas=quotas,
-        quota_members=members,
-    )
-    check_scenario(scenario, world, label=scenario.name)
-    return world
-
-
-@dataclass(frozen=True)
-class Counterfactual:
-    """What a scenario reads from its counterfactual, per step period."""
-
-    prices: dict[str, dict]  # period -> {(commodity, region): USD/kg}
-    flows: dict[str, dict]  # period -> {(commodity, origin, dest): kt/yr}
-    consumption: dict[str, dict]  # period -> {(commodity, region): kt/yr}
-    expected: dict[str, dict] = field(default_factory=dict)  # period -> {(holder, commodity): USD/kg}
-
-    @classmethod
-    def from_result(cls, res: Result) -> Counterfactual:
-        """The counterfactual's prices, flows and consumption by period, each one pass over its table
-        (columns read as lists: iterating pandas' Arrow-backed strings cost 16 ms per run)."""
-        prices: dict[str, dict] = {}
-        p = res.prices
-        for period, c, r, v in zip(*_lists(p, "period", "commodity", "region", "usd_per_kg"), strict=True):
-            prices.setdefault(period, {})[(c, r)] = v
-        flows: dict[str, dict] = {}
-        t = res.trade
-        for period, c, o, d, v in zip(
-            *_lists(t, "period", "commodity", "exporter", "importer", "tonnes_per_year"), strict=True
-        ):
-            flows.setdefault(period, {})[(c, o, d)] = v / KT_TO_T
-        consumption: dict[str, dict] = {}
-        cons = res.consumption
-        for period, c, r, v in zip(
-            *_lists(cons, "period", "commodity", "region", "tonnes_per_year"), strict=True
-        ):
-            here = consumption.setdefault(period, {})
-            here[(c, r)] = here.get((c, r), 0.0) + v / KT_TO_T
-        expected: dict[str, dict] = {}
-        st = res.table("stocks")
-        if "expected_usd_per_kg" in st.columns:
-            st = st[(st["kind"] == "private") & st["expected_usd_per_kg"].notna()]
-            for period, h, c, v in zip(
-                *_lists(st, "period", "holder", "commodity", "expected_usd_per_kg"), strict=True
-            ):
-                expected.setdefault(period, {})[(h, c)] = v
-        return cls(prices, flows, consumption, expected)
-
-
-def _lists(df: pd.DataFrame, *cols: str) -> list[list]:
-    """Columns of ``df`` as Python lists (for loops over rows)."""
-    return [df[c].tolist() for c in cols]
 
 
 def _reference_activity(world: World, reference) -> np.ndarray:
@@ -169,122 +84,6 @@ def _initial_state(world: World, scenario: Scenario, reference) -> State:
         opex_multiplier=np.ones(n),
         learning_exponent=np.where(learns, b, 0.0),
         capital_charge=np.zeros(n),
-    )
-
-
-def _spread_slope(base: pd.DataFrame, capacity: np.ndarray, spread: np.ndarray) -> np.ndarray:
-    """Marginal-cost slopes with the cost line of ``spread`` processes spread over their current capacity.
-
-    A lean heavy-RE grade's extra cost runs from ``mc_intercept`` at its first kg to the cited
-    high end at full capacity (:func:`reesim.world.default_magnets._lean_grade`); new lines built by
-    investment have the same spread of costs. Capacity set by an exogenous path (China's mining
-    and separation following its quotas) likewise comes with its cost line: the added quota is
-    mined and separated at the costs of the reference tranche, not up a line steepened by the
-    added tonnage. For these the slope is the reference slope times reference over current
-    capacity, so the cost at capacity stays where it was; other processes keep theirs.
-    """
-    slope = base["mc_slope"].to_numpy(dtype=float).copy()
-    cap0 = base["capacity"].to_numpy(dtype=float)
-    scale = spread & (capacity > 0) & np.isfinite(cap0) & (cap0 > 0)
-    slope[scale] *= cap0[scale] / capacity[scale]
-    return slope
-
-
-def _step_world(
-    world: World, scenario: Scenario, state: State, step: Step, cf: Counterfactual | None, extra
-) -> World:
-    """The world of one step (before price-floor top-ups and stock releases).
-
-    The step's columns are built as arrays and set on the tables once (a copy of the table and
-    a column set per change cost a few ms a step).
-    """
-    base_p, base_d = world.processes, world.demands
-    cum0 = extra["cum0"]
-    learn = np.where(
-        state.learning_exponent > 0, (state.cumulative / cum0) ** (-state.learning_exponent), 1.0
-    )
-    share_pen = np.divide(
-        state.penalised, state.capacity, out=np.zeros_like(state.capacity), where=state.capacity > 0
-    )
-    opex = 1.0 + (state.opex_multiplier - 1.0) * share_pen
-    days = disruption_mod.step_days(step.start, step.dt)
-    cap = np.asarray(
-        state.capacity * disruption_mod.capacity_factor(scenario, base_p, step.start, days), dtype=float
-    )
-    slope = _spread_slope(base_p, state.capacity, extra["spread"])
-    intercept = base_p["mc_intercept"].astype(float).to_numpy() * learn * opex
-    if extra.get("tolls") is not None:  # the charge is indexed; a subsidy per kg is not
-        intercept, slope = (
-            extra["tolls"].scale(intercept, state.toll_index),
-            extra["tolls"].scale(slope, state.toll_index),
-        )
-    intercept = intercept - support_mod.subsidy_per_unit(scenario, step.mid, world).to_numpy()
-    growth = state.demand_multiplier * state.substitution
-    d_int = base_d["intercept"].to_numpy(dtype=float).copy()
-    d_slope = base_d["slope"].astype(float).to_numpy() / growth
-    d_max = base_d["max_quantity"].to_numpy(dtype=float).copy()
-    quad = extra["route_scale"].quad(growth)
-    if state.route_index is None:
-        edges = world.edges.assign(route_quad=quad)
-    else:  # calibrated route terms move with the good's price (reesim.simulate.route_index)
-        rc = world.edges["route_cost"].to_numpy(dtype=float)
-        edges = world.edges.assign(route_cost=rc * state.route_index, route_quad=quad * state.route_index)
-    d_pos, p_pos = extra["demand_pos"], extra["process_pos"]  # the run's (start_run)
-    cf_price = cf.prices.get(step.period, {}) if cf else extra["reference_prices"]
-    for did, (a, b, q) in stock_mod.purchase_settings(
-        scenario, world, step.mid, step.dt, state.stocks, cf_price, extra["releasing"]
-    ).items():
-        d_int[d_pos[did]], d_slope[d_pos[did]], d_max[d_pos[did]] = a, b, q
-    for did, q in support_mod.offtake_settings(scenario, world, step.mid).items():
-        d_max[d_pos[did]] = q
-    for pid, value in extra.get("release", {}).items():
-        cap[p_pos[pid]] = value
-    pol = trade_mod.step_policies(
-        scenario,
-        world,
-        step.mid,
-        cf.flows.get(step.period) if cf else None,
-        tuple(world.quotas["quota"]),
-        step_start=step.start,
-        step_days=max(1, round(step.dt * 365.25)),
-    )
-    items = extra.get("items")
-    risk = awaiting = None
-    if items is not None and state.private is not None:
-        risk = items.risk(pol["restricted"], pol["restricted_routes"])
-        awaiting = items.awaiting(pol["licensed_origins"])
-        release, s_int, s_slope, most = items.settings(state.private, risk, step.dt, awaiting)
-        cap[items.proc_pos] = release
-        d_int[items.dem_pos], d_slope[items.dem_pos], d_max[items.dem_pos] = s_int, s_slope, most
-    p = base_p.assign(capacity=cap, mc_slope=slope, mc_intercept=intercept)
-    d = base_d.assign(intercept=d_int, slope=d_slope, max_quantity=d_max)
-    limits = pol["quota_limits"]
-    quotas = world.quotas.assign(
-        limit=np.array([limits.get(q, np.nan) for q in world.quotas["quota"]], dtype=float)
-    )
-    origin = world.origin_rules
-    if len(origin):
-        origin = origin.assign(slack=trade_mod.origin_slack(scenario, origin, step.mid).to_numpy())
-    enduse = world.enduse_rules
-    if len(enduse):
-        enduse = enduse.assign(slack=enduse_mod.slack(scenario, enduse, step.mid))
-    return world.with_data(
-        processes=p,
-        demands=d,
-        edges=edges,
-        bans=pol["bans"],
-        quotas=quotas,
-        ad_valorem=pol["ad_valorem"],
-        specific=pol["specific"],
-        origin_rules=origin,
-        enduse_rules=enduse,
-        meta={
-            **world.meta,
-            "when": step.mid,
-            "period": step.period,
-            "stock_risk": risk,
-            "stock_awaiting": awaiting,
-        },
     )
 
 
@@ -523,7 +322,7 @@ def phase_clear(run: _Run, state: State, step: Step):
     """
     scenario, world, cf, extra = run.scenario, run.world, run.cf, run.extra
     extra["releasing"], extra["release"] = set(), {}
-    wt = _step_world(world, scenario, state, step, cf, extra)
+    wt = step_world(world, scenario, state, step, cf, extra)
     sol, topups, wt = solve_step(wt, scenario, run.qp0, run.backend, step)
     cf_price = cf.prices.get(step.period, {}) if cf else run.reference.price_map
     cf_cons = cf.consumption.get(step.period, {}) if cf else {}
@@ -533,7 +332,7 @@ def phase_clear(run: _Run, state: State, step: Step):
     if fire:
         extra["releasing"] = fire
         extra["release"] = stock_mod.release_capacity(scenario, world, fire, state.stocks, step.dt)
-        wt = _step_world(world, scenario, state, step, cf, extra)
+        wt = step_world(world, scenario, state, step, cf, extra)
         sol, topups, wt = solve_step(wt, scenario, run.qp0, run.backend, step)
     return sol, topups, wt
 

@@ -1,0 +1,62 @@
+"""The world of a scenario: the base world with the structure its instruments need.
+
+Named plants add their processes, goods and routes; every other instrument's rows (stockpiles,
+offtakes, licence and quota rows, rules of origin, private stocks, end-use rules) are built on
+that world, so that they cover the plants' own goods and routes. Limits and settings are set per
+step (:mod:`reesim.simulate.step_world`).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from reesim.instruments import enduse as enduse_mod
+from reesim.instruments import projects as projects_mod
+from reesim.instruments import stockpile as stock_mod
+from reesim.instruments import support as support_mod
+from reesim.instruments import trade as trade_mod
+from reesim.scenario.checks import check_scenario
+from reesim.scenario.spec import Scenario
+from reesim.simulate import storage
+from reesim.world.world import World
+
+
+def scenario_world(scenario: Scenario, base: World | None = None) -> World:
+    """The base world of ``scenario`` (default: the default world of its reference year) with the structure its instruments need."""
+    from reesim.world.default import load_default_world
+
+    if base is None:
+        base = load_default_world(scenario.world.reference_year, assumptions=scenario.world.assumptions)
+    base = enduse_mod.split_demands(scenario, base)
+    plants = projects_mod.structure(scenario, base, label=scenario.name)
+    # Instruments cover the goods and routes of the run's world, a plant's own included (a heavy
+    # circuit's concentrate; its oxide's new routes): their rows are built on it. Built on the
+    # base world, a stockpile of concentrates beside the baseline's Lynas circuit failed with a
+    # KeyError, and a ban's rules of origin left Malaysia's new Dy and Tb routes to the U.S.
+    # open to China's oxide.
+    planted = base.with_data(
+        commodities=base.commodities + tuple(plants["commodities"]),
+        edges=pd.concat([base.edges, plants["edges"]], ignore_index=True),
+        processes=pd.concat([base.processes, plants["processes"]], ignore_index=True),
+        io=pd.concat([base.io, plants["io"]], ignore_index=True),
+    )
+    stock = stock_mod.structure(scenario, planted)
+    offtakes = support_mod.structure(scenario, planted)
+    quotas, members = trade_mod.quota_structure(scenario, planted)
+    origin = trade_mod.origin_structure(scenario, planted)
+    private = storage.structure(base)
+    world = base.replace(
+        commodities=base.commodities + tuple(plants["commodities"]),
+        edges=pd.concat([base.edges, plants["edges"]], ignore_index=True),
+        origin_rules=origin,
+        enduse_rules=enduse_mod.structure(scenario, base),
+        processes=pd.concat(
+            [base.processes, plants["processes"], stock["processes"], private["processes"]], ignore_index=True
+        ),
+        io=pd.concat([base.io, plants["io"], stock["io"], private["io"]], ignore_index=True),
+        demands=pd.concat([base.demands, stock["demands"], offtakes, private["demands"]], ignore_index=True),
+        quotas=quotas,
+        quota_members=members,
+    )
+    check_scenario(scenario, world, label=scenario.name)
+    return world
