@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from reesim.memo import memo_of
 from reesim.world.world import STOCK_KIND, STOCKPILE_RELEASE, World
 
 #: Upper bounds below this, in the world's quantity unit (kt or kt/yr in the default world: one
@@ -159,8 +160,18 @@ def key_positions(index: dict[tuple, int], keys: list[tuple]) -> np.ndarray:
 
 
 def _edge_lookup(index: dict, frame: pd.DataFrame) -> np.ndarray:
-    """Position of each row of ``frame`` (commodity, origin, dest) in ``index`` (:attr:`QP.edge_index`), -1 where absent."""
-    return key_positions(index, edge_tuples(frame))
+    """Position of each row of ``frame`` (commodity, origin, dest) in ``index`` (:attr:`QP.edge_index`), -1 where absent.
+
+    Kept per frame (:func:`reesim.memo.memo_of`): a step's policy frames are the same objects
+    while the same policies are in force, so a run looks their edges up once, not every step.
+    """
+    memo = memo_of(frame)
+    hit = memo.get("edge_lookup")
+    if hit is None or hit[0] is not index:
+        pos = key_positions(index, edge_tuples(frame))
+        pos.flags.writeable = False  # shared by every step that reads the frame
+        hit = memo["edge_lookup"] = (index, pos)
+    return hit[1]
 
 
 def _edge_positions(
@@ -336,7 +347,8 @@ def _own_production(world: World) -> pd.DataFrame:
 
 def _vectors(world: World, edge_index: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Hessian diagonal, linear cost, upper bounds and edge costs of ``world`` (vectorised;
-    ``edge_index``: the edges' positions by key, :attr:`QP.edge_index`)."""
+    ``edge_index``: the edges' positions by key, :attr:`QP.edge_index`). Columns are read with
+    ``to_numpy(dtype=float)``: a Series ``astype`` copy cost 35 us a column, a ms a step."""
     p, d, e = world.processes, world.demands, world.edges
     n_p, n_d, n_e = len(p), len(d), len(e)
     spec = world.specific
@@ -344,22 +356,30 @@ def _vectors(world: World, edge_index: dict) -> tuple[np.ndarray, np.ndarray, np
     if len(spec):
         pos = _edge_lookup(edge_index, spec)
         ok = pos >= 0
-        np.add.at(wedge, pos[ok], spec.loc[ok, "per_unit"].astype(float).to_numpy())
-    edge_cost = e["transport"].astype(float).to_numpy() + e["route_cost"].astype(float).to_numpy() + wedge
+        np.add.at(wedge, pos[ok], spec.loc[ok, "per_unit"].to_numpy(dtype=float, na_value=np.nan))
+    edge_cost = (
+        e["transport"].to_numpy(dtype=float, na_value=np.nan)
+        + e["route_cost"].to_numpy(dtype=float, na_value=np.nan)
+        + wedge
+    )
     P = np.concatenate(
         [
-            p["mc_slope"].astype(float).to_numpy(),
-            d["slope"].astype(float).to_numpy(),
-            world.congestion + e["route_quad"].astype(float).to_numpy(),
+            p["mc_slope"].to_numpy(dtype=float, na_value=np.nan),
+            d["slope"].to_numpy(dtype=float, na_value=np.nan),
+            world.congestion + e["route_quad"].to_numpy(dtype=float, na_value=np.nan),
         ]
     )
     c = np.concatenate(
-        [p["mc_intercept"].astype(float).to_numpy(), -d["intercept"].astype(float).to_numpy(), edge_cost]
+        [
+            p["mc_intercept"].to_numpy(dtype=float, na_value=np.nan),
+            -d["intercept"].to_numpy(dtype=float, na_value=np.nan),
+            edge_cost,
+        ]
     )
     ub = np.concatenate(
         [
-            p["capacity"].astype(float).to_numpy(),
-            d["max_quantity"].astype(float).to_numpy(),
+            p["capacity"].to_numpy(dtype=float, na_value=np.nan),
+            d["max_quantity"].to_numpy(dtype=float, na_value=np.nan),
             np.full(n_e, np.inf),
         ]
     )
@@ -402,9 +422,9 @@ def update_qp(qp: QP, world: World) -> QP:
         raise ValueError("update_qp: the world's structure differs from the QP's; build a new QP")
     P, c, ub, edge_cost = _vectors(world, qp.edge_index)
     h = qp.h.copy()
-    h[qp.quota_rows] = world.quotas["limit"].astype(float).to_numpy()
-    h[qp.origin_rows] = world.origin_rules["slack"].astype(float).to_numpy()
-    h[qp.enduse_rows] = world.enduse_rules["slack"].astype(float).to_numpy()
+    h[qp.quota_rows] = world.quotas["limit"].to_numpy(dtype=float, na_value=np.nan)
+    h[qp.origin_rows] = world.origin_rules["slack"].to_numpy(dtype=float, na_value=np.nan)
+    h[qp.enduse_rows] = world.enduse_rules["slack"].to_numpy(dtype=float, na_value=np.nan)
     _close_zero_limits(qp.G, qp.quota_rows, h, ub)
     return _replace(qp, P=P, c=c, ub=ub, h=h, base_edge_cost=edge_cost)
 
