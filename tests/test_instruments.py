@@ -704,24 +704,51 @@ def test_a_stockpile_of_concentrates_covers_a_plants_own_concentrate():
     assert len(plant_goods) and (held["tonnes"] >= -1e-9).all()
 
 
-def test_rules_of_origin_cover_a_plants_new_export_routes():
-    """A named plant opens routes its region did not have (Lynas Malaysia's Dy and Tb oxide to
-    the U.S.); a ban with ``no_reexport`` must cover them, or China's oxide could pass through
-    Malaysia (the rules were built before the plant's routes). Malaysia then ships the U.S. no
-    more Tb or Dy than it separates."""
-    data = copy.deepcopy(resolve("china-hree-magnet-ban-us")[0])
+def _us_circuit_and_ban_to_japan() -> Scenario:
+    """The baseline with a heavy circuit in the U.S. (which imports China's Dy oxide and had no
+    Dy route out) and China's ban on Dy oxide to Japan with re-export control, 2025-2027."""
+    data = copy.deepcopy(resolve("baseline")[0])
     data["horizon"] = {"start": 2025, "end": 2027, "step": "year"}
-    sc = parse(data)
+    data["instruments"] += [
+        {
+            "type": "capacity_project",
+            "name": "us-heavy-circuit",
+            "region": "USA",
+            "stage": "heavy_separation",
+            "elements": ["Dy", "Tb"],
+            "capacity_tonnes_per_year": 1500,
+            "start": 2025,
+        },
+        {
+            "type": "export_ban",
+            "name": "dy-ban-jpn",
+            "exporter": "CHN",
+            "destinations": ["JPN"],
+            "elements": ["Dy"],
+            "start": 2025,
+            "no_reexport": True,
+        },
+    ]
+    return parse(data)
+
+
+def test_rules_of_origin_cover_a_plants_new_export_routes():
+    """A named plant opens routes its region did not have (a U.S. heavy circuit's Dy oxide to
+    Japan); a ban with ``no_reexport`` covers them, so the U.S. ships Japan no more Dy oxide than
+    it separates (the rules were built before the plant's routes, and 32 t a year of China's
+    oxide passed through the U.S. to Japan). A region with no route in for the good (Malaysia's Dy) needs no
+    rule: it can ship only its own."""
+    sc = _us_circuit_and_ban_to_japan()
     rules = scenario_world(sc).origin_rules
-    mys = rules[(rules["via"] == "MYS") & (rules["dest"] == "USA")]
-    assert {"oxide:Dy", "oxide:Tb"} <= set(mys["commodity"])
+    assert ((rules["commodity"] == "oxide:Dy") & (rules["via"] == "USA") & (rules["dest"] == "JPN")).any()
+    assert not (rules["via"] == "MYS").any()  # no Dy route into Malaysia
     res = simulate(sc)
-    for good in ("oxide:Dy", "oxide:Tb"):
-        t = res.trade
-        shipped = t[(t["commodity"] == good) & (t["exporter"] == "MYS") & (t["importer"] == "USA")]
-        made = output(res, "MYS", commodity=good)
-        for period, tonnes in shipped.groupby("period")["tonnes_per_year"].sum().items():
-            assert tonnes <= made.get(period, 0.0) + 1e-3, (good, period)
+    t = res.trade
+    shipped = t[(t["commodity"] == "oxide:Dy") & (t["exporter"] == "USA") & (t["importer"] == "JPN")]
+    made = output(res, "USA", commodity="oxide:Dy")
+    shipped = shipped.groupby("period")["tonnes_per_year"].sum().reindex(made.index, fill_value=0.0)
+    # before the fix the U.S. made no Dy and passed 32 t of China's to Japan in 2025
+    assert (shipped <= made + 1e-3).all(), pd.concat({"shipped": shipped, "made": made}, axis=1)
 
 
 def test_price_floor_on_zero_volume_changes_nothing():

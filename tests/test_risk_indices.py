@@ -390,57 +390,75 @@ def test_a_crackers_heavy_concentrate_is_separation_not_mining():
 
 
 _REGIONS = ["AUS", "CHN", "EU", "JPN", "USA"]
+_GOODS = ["oxide:Nd", "oxide:Dy"]
 
 
 @settings(max_examples=30, deadline=None)
 @given(
     prod_rows=st.lists(
-        st.tuples(st.sampled_from(["oxide:Nd", "oxide:Dy"]), st.sampled_from(_REGIONS), st.floats(0, 100)),
+        st.tuples(
+            st.sampled_from([2030, 2031]),
+            st.sampled_from(_GOODS),
+            st.sampled_from(_REGIONS),
+            st.floats(0, 100),
+        ),
         min_size=1,
-        max_size=12,
+        max_size=14,
     ),
     trade_rows=st.lists(
         st.tuples(
-            st.sampled_from(["oxide:Nd", "oxide:Dy"]),
+            st.sampled_from([2030, 2031]),
+            st.sampled_from(_GOODS),
             st.sampled_from(_REGIONS),
             st.sampled_from(_REGIONS),
             st.floats(0, 50),
         ),
-        max_size=12,
+        max_size=14,
     ),
     g=st.lists(st.floats(0, 1), min_size=len(_REGIONS), max_size=len(_REGIONS)),
+    tp=st.lists(st.floats(0, 2), min_size=len(_REGIONS), max_size=len(_REGIONS)),
 )
-def test_eu_supply_risk_hhis_are_the_group_by_group_formula(prod_rows, trade_rows, g):
-    """The vectorised HHIs equal :func:`governance_weighted_hhi` applied to each group's dict:
-    world production (GS) per commodity, and each region's sourcing (its imports by origin plus
-    its own production); a shared ``nir`` gives the same table as computing it."""
-    p = frame(
-        [(2030, "separation", c, r, t) for c, r, t in prod_rows],
-        ["year", "stage", "commodity", "region", "tonnes"],
-    )
+def test_eu_supply_risk_hhis_are_the_group_by_group_formula(prod_rows, trade_rows, g, tp):
+    """The vectorised HHIs equal :func:`governance_weighted_hhi` applied to each group's dict
+    (year and commodity): world production (GS), and each region's sourcing (its imports by
+    origin plus its own production), weighted by governance and the trade parameter; a shared
+    ``nir`` gives the same tables as computing it."""
+    cols = ["year", "stage", "commodity", "region", "tonnes"]
+    p = frame([(y, "separation", c, r, t) for y, c, r, t in prod_rows], cols)
     t = frame(
-        [(2030, "separation", c, e, i, q) for c, e, i, q in trade_rows],
+        [(y, "separation", c, e, i, q) for y, c, e, i, q in trade_rows],
         ["year", "stage", "commodity", "exporter", "importer", "tonnes"],
     )
-    gov = dict(zip(_REGIONS, g, strict=True))
-    out = eu_supply_risk(p, t, governance=gov)
-    wgi = {r: 10.0 * v for r, v in gov.items()}
+    gov, trade_p = dict(zip(_REGIONS, g, strict=True)), dict(zip(_REGIONS, tp, strict=True))
+    out = eu_supply_risk(p, t, governance=gov, trade_parameter=trade_p)
+    weight = {r: 10.0 * gov[r] * trade_p[r] for r in _REGIONS}
     for row in out.itertuples(index=False):
-        made = p[p["commodity"] == row.commodity].groupby("region")["tonnes"].sum()
-        made = {r: q for r, q in made.items() if q > 0}
-        expect_gs = governance_weighted_hhi(made, wgi) if made else math.nan
+        here = p[(p["year"] == row.year) & (p["commodity"] == row.commodity)]
+        made = {r: q for r, q in here.groupby("region")["tonnes"].sum().items() if q > 0}
+        expect_gs = governance_weighted_hhi(made, weight) if made else math.nan
         assert row.hhi_wgi_gs == pytest.approx(expect_gs, rel=1e-9, abs=1e-12, nan_ok=True)
         inflow = t[
-            (t["commodity"] == row.commodity) & (t["importer"] == row.region) & (t["exporter"] != row.region)
+            (t["year"] == row.year)
+            & (t["commodity"] == row.commodity)
+            & (t["importer"] == row.region)
+            & (t["exporter"] != row.region)
         ]
         src = inflow.groupby("exporter")["tonnes"].sum().to_dict()
         src[row.region] = src.get(row.region, 0.0) + made.get(row.region, 0.0)
         src = {r: q for r, q in src.items() if q > 0}
-        expect_src = governance_weighted_hhi(src, wgi) if src else math.nan
+        expect_src = governance_weighted_hhi(src, weight) if src else math.nan
         assert row.hhi_wgi_sourcing == pytest.approx(expect_src, rel=1e-9, abs=1e-12, nan_ok=True)
     shared = net_import_reliance(p, None, net_imports_from_trade(t))
-    pd.testing.assert_frame_equal(eu_supply_risk(p, t, governance=gov, nir=shared), out)
+    pd.testing.assert_frame_equal(
+        eu_supply_risk(p, t, governance=gov, trade_parameter=trade_p, nir=shared), out
+    )
     pd.testing.assert_frame_equal(
         usgs_supply_risk(p, net_imports_from_trade(t), governance=gov, nir=shared),
         usgs_supply_risk(p, net_imports_from_trade(t), governance=gov),
     )
+
+
+def test_a_shared_nir_without_its_columns_is_a_clear_error():
+    p, t = prod([("CHN", 10.0)]), flows([("CHN", "USA", 5.0)])
+    with pytest.raises(InputError, match="nir"):
+        eu_supply_risk(p, t, nir=pd.DataFrame({"region": ["USA"]}))

@@ -232,8 +232,14 @@ def origin_structure(scenario: Scenario, world: World) -> pd.DataFrame:
     of ``c``: the pooled market then cannot pass the exporter's goods through ``v`` (for a
     tariff: customs rules of origin, a good keeps its origin unless substantially transformed,
     U.S. 19 CFR Part 102).
+
+    A region with no route in for the good gets no rule: it can ship only its own output (and
+    stocks of it), so the rule would be redundant, and a redundant rule that binds (a plant
+    exporting all it makes) splits the region's price into an arbitrary rent and leaves the
+    price undetermined.
     """
     keys = set(zip(world.edges["commodity"], world.edges["origin"], world.edges["dest"], strict=True))
+    receives = {(c, d) for c, _, d in keys}  # a region with no route in for a good ships only its own
     rows = []
     for k, inst in enumerate(scenario.instruments):
         if not _origin_ruled(inst):
@@ -244,7 +250,7 @@ def origin_structure(scenario: Scenario, world: World) -> pd.DataFrame:
         )
         for c, _, d in _edges(inst, world):
             for v in world.regions:
-                if v not in sources and v != d and (c, v, d) in keys:
+                if v not in sources and v != d and (c, v, d) in keys and (c, v) in receives:
                     rows.append((f"{label}:{c}:{v}->{d}", label, c, v, d, NOT_BINDING))
     return pd.DataFrame(rows, columns=["rule", "owner", "commodity", "via", "dest", "slack"]).drop_duplicates(
         "rule"

@@ -37,6 +37,7 @@ def price_changes(res: Result, cf: Result, table: pd.DataFrame | None = None) ->
     m = m[m["determined"] & (m["usd_per_kg_cf"] > 1e-6) & np.isfinite(m["change_pct"])]
     if m.empty:
         return pd.DataFrame()
+    m = m.reset_index(drop=True)  # positions as labels: a caller's table may repeat index labels
     # each (commodity, market)'s row of largest |change| (the first of ties, in table order)
     peak = m["change_pct"].abs().groupby([m["commodity"], m["market"]], sort=True).idxmax()
     g = m.loc[peak.to_numpy()]

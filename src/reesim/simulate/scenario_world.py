@@ -1,8 +1,9 @@
 """The world of a scenario: the base world with the structure its instruments need.
 
-Named plants add their processes, goods and routes; every other instrument's rows (stockpiles,
-offtakes, licence and quota rows, rules of origin, private stocks, end-use rules) are built on
-that world, so that they cover the plants' own goods and routes. Limits and settings are set per
+Named plants add their processes, goods and routes; the rows of stockpiles, offtakes, licences,
+quotas and rules of origin are built on that world, so that they cover the plants' own goods and
+routes. Private stocks and end-use rules are built on the base world: they follow final demand
+and mines, which plants do not add. Limits and settings are set per
 step (:mod:`reesim.simulate.step_world`).
 """
 

@@ -186,7 +186,8 @@ def _shipments(reference) -> dict[tuple[str, str, str], float]:
 def _sums(columns: tuple[np.ndarray, ...], values: np.ndarray) -> dict[tuple, float]:
     """Sum of ``values`` per distinct tuple of ``columns``, in sorted key order (as a pandas groupby
     gives it, without building its index: a groupby on string columns and ``to_dict`` cost about
-    10 ms per call here, twice per run)."""
+    10 ms per call here, twice per run). Values are added in row order, where pandas uses a
+    compensated sum: a key summed over three or more rows may differ in the last bit."""
     out: dict[tuple, float] = {}
     for key, v in zip(
         zip(*(c.tolist() for c in columns), strict=True), np.asarray(values, float).tolist(), strict=True
@@ -265,7 +266,7 @@ class Items:
             np.concatenate([np.full(n_u, params.cover_years), np.full(n_m, params.producer_cover_years)]),
             np.concatenate([np.full(n_u, params.workoff_years), np.full(n_m, params.producer_workoff_years)]),
             np.concatenate([np.zeros(n_u, dtype=bool), np.ones(n_m, dtype=bool)]),
-            np.array([r for r, _ in users] + _outlets(reference, makers), dtype=object),
+            np.array([r for r, _ in users] + _outlets(reference, makers, use), dtype=object),
             np.concatenate(
                 [np.full(n_u, params.adjustment_years), np.full(n_m, params.producer_workoff_years)]
             ),
@@ -488,16 +489,16 @@ class Items:
         ]
 
 
-def _outlets(reference, makers: list[tuple[str, str]]) -> list[str]:
+def _outlets(reference, makers: list[tuple[str, str]], used: dict[tuple[str, str], float]) -> list[str]:
     """The region that buys most of each (region, concentrate) at the reference: the largest
-    export destination, or the region itself when its own plants use more than that."""
+    export destination, or the region itself when its own plants use more than that (``used``:
+    :func:`_intermediate_use` at the reference)."""
     if not makers:
         return []
     top: dict[tuple[str, str], tuple[str, float]] = {}  # (origin, good) -> its largest destination
     for (o, c, d), f in reference.shipments.items():
         if o != d and f > top.get((o, c), ("", -1.0))[1]:
             top[(o, c)] = (d, f)
-    used = _intermediate_use(reference.world, reference)
     local = reference.consumption_map
     result = []
     for r, c in makers:

@@ -140,6 +140,7 @@ def eu_supply_risk(
     t = trade[trade["exporter"] != trade["importer"]]
     if nir is None:
         nir = net_import_reliance(production, None, net_imports_from_trade(t))
+    _require(nir, "nir", [*keys, "region", "nir_pct"])
     nir = _assessed(nir, regions)
     q = _positive_production(production, keys)
     holders = sorted(set(q.index.get_level_values("region")) | set(t.loc[t["tonnes"] > 0, "exporter"]))
@@ -154,7 +155,7 @@ def eu_supply_risk(
     out["hhi_wgi_gs"] = gs.reindex(key_index).to_numpy(float)
     out["hhi_wgi_sourcing"] = h_src.reindex(pd.MultiIndex.from_frame(out[[*keys, "region"]])).to_numpy(float)
     out["ir"] = nir["nir_pct"].to_numpy(float) / 100.0
-    codes, commodities = out["commodity"].factorize()
+    codes, commodities = out["commodity"].factorize(use_na_sentinel=False)
     eol = [_per_commodity(eol_rir, c, "eol_rir", 0.0) for c in commodities]
     si = [_per_commodity(substitution_index, c, "substitution_index", 1.0) for c in commodities]
     out["eol_rir"] = np.array([v for v, _ in eol], dtype=float)[codes]

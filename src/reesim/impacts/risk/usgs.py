@@ -12,7 +12,7 @@ from reesim.impacts.risk.governance import (
     _unit_scores,
     weighted_hhi_by_group,
 )
-from reesim.impacts.risk.inputs import _common_keys
+from reesim.impacts.risk.inputs import _common_keys, _require
 from reesim.impacts.risk.reliance import net_import_reliance
 
 
@@ -93,6 +93,7 @@ def usgs_supply_risk(
     keys = _common_keys({"production": production, "net_imports": net_imports})
     if nir is None:
         nir = net_import_reliance(production, None, net_imports)
+    _require(nir, "nir", [*keys, "region", "nir_pct"])
     nir = _assessed(nir, regions)
     q = _positive_production(production, keys)
     producers = sorted(set(q.index.get_level_values("region")))
