@@ -33,8 +33,8 @@ def scenario_world(scenario: Scenario, base: World | None = None) -> World:
     # Instruments cover the goods and routes of the run's world, a plant's own included (a heavy
     # circuit's concentrate; its oxide's new routes): their rows are built on it. Built on the
     # base world, a stockpile of concentrates beside the baseline's Lynas circuit failed with a
-    # KeyError, and a ban's rules of origin left Malaysia's new Dy and Tb routes to the U.S.
-    # open to China's oxide.
+    # KeyError, and a ban's rules of origin left a U.S. circuit's new Dy route to Japan open to
+    # China's oxide.
     planted = base.with_data(
         commodities=base.commodities + tuple(plants["commodities"]),
         edges=pd.concat([base.edges, plants["edges"]], ignore_index=True),
@@ -47,14 +47,12 @@ def scenario_world(scenario: Scenario, base: World | None = None) -> World:
     origin = trade_mod.origin_structure(scenario, planted)
     private = storage.structure(base)
     world = base.replace(
-        commodities=base.commodities + tuple(plants["commodities"]),
-        edges=pd.concat([base.edges, plants["edges"]], ignore_index=True),
+        commodities=planted.commodities,
+        edges=planted.edges,
         origin_rules=origin,
         enduse_rules=enduse_mod.structure(scenario, base),
-        processes=pd.concat(
-            [base.processes, plants["processes"], stock["processes"], private["processes"]], ignore_index=True
-        ),
-        io=pd.concat([base.io, plants["io"], stock["io"], private["io"]], ignore_index=True),
+        processes=pd.concat([planted.processes, stock["processes"], private["processes"]], ignore_index=True),
+        io=pd.concat([planted.io, stock["io"], private["io"]], ignore_index=True),
         demands=pd.concat([base.demands, stock["demands"], offtakes, private["demands"]], ignore_index=True),
         quotas=quotas,
         quota_members=members,

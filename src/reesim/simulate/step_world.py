@@ -16,6 +16,7 @@ from reesim.instruments import enduse as enduse_mod
 from reesim.instruments import stockpile as stock_mod
 from reesim.instruments import support as support_mod
 from reesim.instruments import trade as trade_mod
+from reesim.model.qp import floats
 from reesim.scenario.spec import Scenario
 from reesim.simulate.counterfactual import Counterfactual
 from reesim.simulate.state import State
@@ -111,7 +112,7 @@ def _process_columns(
         state.capacity * disruption_mod.capacity_factor(scenario, base_p, step.start, days), dtype=float
     )
     slope = _spread_slope(base_p, state.capacity, extra["spread"])
-    intercept = base_p["mc_intercept"].astype(float).to_numpy() * learn * opex
+    intercept = floats(base_p["mc_intercept"]) * learn * opex
     if extra.get("tolls") is not None:  # the charge is indexed; a subsidy per kg is not
         intercept, slope = (
             extra["tolls"].scale(intercept, state.toll_index),
@@ -126,7 +127,7 @@ def _demand_columns(demands: pd.DataFrame, state: State) -> tuple[np.ndarray, np
     flattened by growth and substitution (quantity at a price scales with both)."""
     growth = state.demand_multiplier * state.substitution
     d_int = demands["intercept"].to_numpy(dtype=float).copy()
-    d_slope = demands["slope"].astype(float).to_numpy() / growth
+    d_slope = floats(demands["slope"]) / growth
     d_max = demands["max_quantity"].to_numpy(dtype=float).copy()
     return d_int, d_slope, d_max
 

@@ -13,6 +13,7 @@ from reesim.impacts.risk.governance import (
     _assessed,
     _positive_production,
     _unit_scores,
+    group_index,
     weighted_hhi_by_group,
 )
 from reesim.impacts.risk.inputs import _common_keys, _require
@@ -151,9 +152,8 @@ def eu_supply_risk(
     h_src = weighted_hhi_by_group(_sourcing(t, q, keys), [*keys, "region"], weight)
 
     out = nir[[*keys, "region"]].reset_index(drop=True)
-    key_index = pd.MultiIndex.from_frame(out[keys]) if len(keys) > 1 else pd.Index(out[keys[0]])
-    out["hhi_wgi_gs"] = gs.reindex(key_index).to_numpy(float)
-    out["hhi_wgi_sourcing"] = h_src.reindex(pd.MultiIndex.from_frame(out[[*keys, "region"]])).to_numpy(float)
+    out["hhi_wgi_gs"] = gs.reindex(group_index(out, keys)).to_numpy(float)
+    out["hhi_wgi_sourcing"] = h_src.reindex(group_index(out, [*keys, "region"])).to_numpy(float)
     out["ir"] = nir["nir_pct"].to_numpy(float) / 100.0
     codes, commodities = out["commodity"].factorize(use_na_sentinel=False)
     eol = [_per_commodity(eol_rir, c, "eol_rir", 0.0) for c in commodities]

@@ -70,6 +70,12 @@ def weighted_hhi_by_group(quantities: pd.Series, keys: list[str], weights: Mappi
     return pd.Series(w * share * share, index=quantities.index).groupby(level=keys, sort=True).sum()
 
 
+def group_index(frame: pd.DataFrame, keys: list[str]) -> pd.Index:
+    """The ``keys`` columns of ``frame`` as the index :func:`weighted_hhi_by_group` gives its
+    groups (a MultiIndex, or a plain index for one key), to reindex a result by ``frame``'s rows."""
+    return pd.MultiIndex.from_frame(frame[keys]) if len(keys) > 1 else pd.Index(frame[keys[0]])
+
+
 def _positive_production(production: pd.DataFrame, keys: list[str]) -> pd.Series:
     """Production summed per ``keys`` + region, positive rows only (negative tonnes are an input error)."""
     q = _by_region(production, keys, "production")

@@ -10,6 +10,7 @@ from reesim.impacts.risk.governance import (
     _assessed,
     _positive_production,
     _unit_scores,
+    group_index,
     weighted_hhi_by_group,
 )
 from reesim.impacts.risk.inputs import _common_keys, _require
@@ -101,7 +102,7 @@ def usgs_supply_risk(
     ev = _unit_scores(sorted(set(nir["region"])), economic_vulnerability, "economic_vulnerability")
     dp = weighted_hhi_by_group(q, keys, g)  # NaN below where a commodity has no production
     out = nir[[*keys, "region"]].copy()
-    out["dp"] = dp.reindex(pd.MultiIndex.from_frame(nir[keys]) if len(keys) > 1 else nir[keys[0]]).to_numpy()
+    out["dp"] = dp.reindex(group_index(nir, keys)).to_numpy()
     out["te"] = nir["nir_pct"].to_numpy() / 100.0
     out["ev"] = out["region"].map(ev).astype(float)
     out["supply_risk"] = usgs_score(out["dp"], out["te"], out["ev"])
