@@ -7,7 +7,14 @@ STAMP_TEST := $(VENV)/.installed-test
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint format clean
+.PHONY: demo test lint format clean bytecode
+
+# Compiled modules for the editable install (pip compiles a regular install itself): each
+# command then starts without compiling reesim's 27,000 lines (about 0.1 s of every command's
+# start-up; with PYTHONDONTWRITEBYTECODE set, Python would never keep them). Only changed
+# files are compiled again; a module newer than its bytecode is compiled in memory as usual.
+bytecode: $(STAMP_RUN)
+	$(BIN)/python -m compileall -q src > /dev/null
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +28,7 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(STAMP_RUN)
 
-demo: $(STAMP_RUN)
+demo: $(STAMP_RUN) bytecode
 	rm -rf out/china-2025-licensing
 	$(BIN)/reesim run china-2025-licensing --against baseline --out out/china-2025-licensing --report
 
@@ -30,7 +37,7 @@ $(CHROMIUM):
 	apt-get update -q && apt-get install -y -q chromium || \
 	  (echo "The report test needs Debian's chromium: apt-get install chromium"; exit 1)
 
-test: $(STAMP_TEST) $(CHROMIUM)
+test: $(STAMP_TEST) $(CHROMIUM) bytecode
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/ruff format --check src tests scripts
 	$(BIN)/python -m pytest -m "not slow"
