@@ -98,10 +98,20 @@ def _check_columns(df: pd.DataFrame, table: str) -> pd.DataFrame:
         df = df.assign(**{c: 0.0 for c in ("route_cost", "route_quad") if c not in df.columns})
     if table == "quota_members" and "coef" not in df.columns:
         df = df.assign(coef=1.0)  # optional: content of the quota's unit per unit of flow
-    missing = [c for c in _COLUMNS[table] if c not in df.columns]
+    columns = _COLUMNS[table]
+    if (
+        list(df.columns) == columns
+        and isinstance(df.index, pd.RangeIndex)
+        and df.index.start == 0
+        and df.index.step == 1
+    ):
+        # already in shape (a table of a world being replaced): a shallow copy, which
+        # copy-on-write keeps independent of the caller's frame, instead of a selection
+        return df.copy(deep=False)
+    missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise InputError(f"world table '{table}': missing columns {missing}; expected {_COLUMNS[table]}")
-    return df[_COLUMNS[table]].reset_index(drop=True)
+        raise InputError(f"world table '{table}': missing columns {missing}; expected {columns}")
+    return df[columns].reset_index(drop=True)
 
 
 def _unknown(values: pd.Series, allowed: set[str], where: str) -> None:
