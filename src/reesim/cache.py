@@ -1,7 +1,8 @@
 """The on-disk cache: a private folder, verified artefacts, keys that cover their inputs.
 
-What reesim caches is an optimisation only (the DuckDB copy of the embedded dataset and the
-outcomes of game profiles); nothing in the cache is trusted without a check:
+What reesim caches is an optimisation only (the DuckDB copy of the embedded dataset, the
+default world as JSON and the outcomes of game profiles); nothing in the cache is trusted
+without a check:
 
 * **Private folder.** ``$REESIM_CACHE_DIR``, else ``$XDG_CACHE_HOME/reesim``, else
   ``~/.cache/reesim``, used only if it is a directory owned by the user with no access for
@@ -170,7 +171,8 @@ def _regular_own_file(path: Path) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid()
 
 
-def _warn_rebuild(path: Path, why: str) -> None:
+def warn_rebuild(path: Path, why: str) -> None:
+    """Warn that the cache file ``path`` is not used (``why``) and is rebuilt."""
     warnings.warn(f"cache file {path.name} not used ({why}); rebuilt", CacheWarning, stacklevel=3)
 
 
@@ -199,12 +201,12 @@ def read_blob(path: Path) -> bytes | None:
     if not path.exists() and not path.is_symlink():
         return None
     if not _regular_own_file(path):
-        _warn_rebuild(path, "not a regular file of yours")
+        warn_rebuild(path, "not a regular file of yours")
         return None
     try:
         data = path.read_bytes()
     except OSError as exc:
-        _warn_rebuild(path, f"unreadable: {exc.strerror}")
+        warn_rebuild(path, f"unreadable: {exc.strerror}")
         return None
     head, sep, payload = data.partition(b"\n")
     fields = head.split(b" ")
@@ -217,7 +219,7 @@ def read_blob(path: Path) -> bytes | None:
         and fields[3] == f"size={len(payload)}".encode()
     )
     if not ok:
-        _warn_rebuild(path, "its content does not match the hash recorded when it was written")
+        warn_rebuild(path, "its content does not match the hash recorded when it was written")
         return None
     return payload
 
@@ -248,7 +250,7 @@ def verified_file(path: Path) -> bool:
         except (OSError, ValueError) as exc:
             why = f"its .sha256 record is unreadable ({exc})"
     if why:
-        _warn_rebuild(path, why)
+        warn_rebuild(path, why)
         return False
     return True
 
@@ -313,7 +315,16 @@ def cached_file(name: str, build: Callable[[Path], None]) -> Path:
 
 # ------------------------------------------------------------------------------ info and clear
 #: The files reesim writes in its cache folder (for ``reesim cache info|clear``).
-PATTERNS = ("dataset-*.duckdb", "dataset-*.duckdb.sha256", "games/*.json", "world-*.pkl", ".*.tmp", ".*.lock")
+PATTERNS = (
+    "dataset-*.duckdb",
+    "dataset-*.duckdb.sha256",
+    "games/*.json",
+    "worlds/world-*.json",
+    "world-*.pkl",
+    ".*.tmp",
+    "*/.*.tmp",
+    ".*.lock",
+)
 
 
 @dataclass(frozen=True)
@@ -342,6 +353,8 @@ def entries(folder: Path) -> list[Entry]:
                     kind = "record (SHA-256)"
                 elif path.parent.name == "games" and path.suffix == ".json":
                     kind, ok = "game profile outcome", read_blob(path) is not None
+                elif path.parent.name == "worlds" and path.suffix == ".json":
+                    kind, ok = "default world (JSON)", read_blob(path) is not None
                 elif path.suffix == ".pkl":
                     kind, ok = "obsolete world pickle (never read)", False
                 elif path.name.endswith((".tmp", ".lock")):
@@ -357,7 +370,7 @@ def clear(folder: Path) -> tuple[int, int]:
         with contextlib.suppress(FileNotFoundError):
             e.path.unlink()
             n, size = n + 1, size + e.size
-    games = folder / "games"
-    with contextlib.suppress(OSError):
-        games.rmdir()  # only if empty
+    for sub in ("games", "worlds"):
+        with contextlib.suppress(OSError):
+            (folder / sub).rmdir()  # only if empty
     return n, size

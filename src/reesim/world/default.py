@@ -88,8 +88,66 @@ def load_default_world(
 
 @functools.lru_cache(maxsize=16)
 def _cached_world(year: int | None, assumptions: tuple) -> World:
-    """Build once per process (about 0.1 s; no disk cache: a world is never read back from a file)."""
+    """Build once per process; the world of the stated assumptions also once per cache folder.
+
+    A build takes 0.1-0.2 s (the data's queries, the route calibration's solve), a fifth of a
+    ``reesim run``; the world of the configuration's own assumptions (``assumptions`` empty), the
+    one most commands use, is kept in the cache as verified JSON (:func:`_stored_world`).
+    Worlds with overrides (a scenario's, an ensemble member's) are built in memory only: an
+    ensemble would otherwise leave a file per member.
+    """
+    if not assumptions:
+        return _stored_world(year)
     return build_default_world(year, None, dict(assumptions))
+
+
+def _stored_world(year: int | None) -> World:
+    """The default world of ``year`` from the cache folder, built and kept there if absent.
+
+    The file is JSON (:mod:`reesim.world.stored`; nothing is un-pickled) with the SHA-256 of
+    its content in a header (:func:`reesim.cache.read_blob`: a file that does not verify is
+    rebuilt with a warning), under a key that hashes the reference year, the dataset, the
+    source of every reesim module and the YAML configuration (:func:`reesim.cache.code_fingerprint`)
+    and the versions of Python and the numeric libraries (the route calibration's solve), so
+    that a changed builder, dataset or solver never meets an old world.
+    """
+    import platform
+
+    import numpy
+    import piqp
+
+    from reesim import cache
+    from reesim.world import stored
+
+    folder = cache.cache_dir()
+    if folder is None:
+        return build_default_world(year, None, {})
+    key = cache.key_of(
+        "default world",
+        stored.FORMAT,
+        year,
+        default_dataset().version,
+        cache.code_fingerprint(),
+        platform.python_version(),
+        numpy.__version__,
+        pd.__version__,
+        piqp.__version__,
+    )
+    path = folder / "worlds" / f"world-{key[:24]}.json"
+    payload = cache.read_blob(path)
+    if payload is not None:
+        try:
+            return stored.decode(payload)
+        except (ValueError, KeyError, TypeError, InputError) as exc:  # verified, yet not a world
+            cache.warn_rebuild(path, f"it is not a world of this version ({type(exc).__name__})")
+    world = build_default_world(year, None, {})
+    try:
+        payload = stored.encode(world)
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+    except (stored.NotStorable, OSError):
+        return world  # kept in memory only: a cache that cannot be written only costs time
+    cache.write_blob(path, payload)
+    return world
 
 
 def _config(assumptions: dict[str, float] | None) -> dict[str, Any]:
