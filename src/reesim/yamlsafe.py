@@ -46,7 +46,7 @@ def short(value: Any, limit: int = 80) -> str:
     return f"{text[:limit]}… ({len(text):,} characters)"
 
 
-class StrictLoader(yaml.SafeLoader):
+class StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser where PyYAML has it
     """SafeLoader that refuses duplicated keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -120,12 +120,15 @@ def _check_size(root: yaml.Node, label: str) -> None:
 def _yaml_error(exc: yaml.YAMLError, label: str) -> InputError:
     """The error's position and problem, without quoting the text."""
     if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
+        char = chr(exc.character) if isinstance(exc.character, int) else exc.character  # libyaml: its code
         return InputError(
-            f"{label}: not valid YAML: character {exc.character!r} at offset {exc.position} is not allowed "
+            f"{label}: not valid YAML: character {char!r} at offset {exc.position} is not allowed "
             "(control characters other than tab and newline)"
         )
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or type(exc).__name__
+    if "maximum nesting depth" in str(problem):  # libyaml's own limit (1,000 levels), met first
+        return InputError(f"{label}: nested more than {MAX_DEPTH} levels deep; a scenario needs a few")
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     return InputError(f"{label}: not valid YAML{where}: {problem}")
 
