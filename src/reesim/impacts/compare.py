@@ -294,14 +294,12 @@ def _product_content() -> pd.DataFrame:
         keep_default_na=False,
     )
     ei = rd.table("end_use_intensity")
+    by_key: dict[tuple, list] = {}  # the intensity rows of each product, component and material, in order
+    for e in ei.itertuples(index=False):
+        by_key.setdefault((e.product, e.component, e.material), []).append(e)
     rows = []
     for r in spec.itertuples(index=False):
-        m = ei[
-            (ei["product"] == r.ei_product)
-            & (ei["component"] == r.ei_component)
-            & (ei["material"] == r.ei_material)
-        ]
-        for e in m.itertuples(index=False):
+        for e in by_key.get((r.ei_product, r.ei_component, r.ei_material), []):
             vals = [v for v in (e.value, e.value_low, e.value_high) if pd.notna(v)]
             if not vals:
                 continue
