@@ -22,7 +22,7 @@ def world():
 
 def test_a_world_comes_back_identical_from_its_json(world):
     back = stored.decode(stored.encode(world))
-    assert stored.same(back, world)
+    assert stored.same_world(back, world)
     for table in ("processes", "io", "demands", "edges", "provenance", "bans", "quota_members"):
         pd.testing.assert_frame_equal(getattr(back, table), getattr(world, table), check_exact=True)
     # tuples stay tuples, frames stay frames with their row numbers (the route targets are a selection)
@@ -51,8 +51,8 @@ def test_floats_are_kept_bit_for_bit(world):
 def test_same_tells_a_world_one_ulp_away(world):
     e = world.edges.copy()
     e.loc[3, "transport"] = math.nextafter(float(e.loc[3, "transport"]), math.inf)
-    assert not stored.same(world.replace(edges=e), world)
-    assert not stored.same(
+    assert not stored.same_world(world.replace(edges=e), world)
+    assert not stored.same_world(
         world.replace(meta={**world.meta, "base_tranches": list(world.meta["base_tranches"])}), world
     )
 
@@ -78,13 +78,13 @@ def test_the_default_world_is_kept_and_read_back(tmp_path, monkeypatch, world):
     monkeypatch.setenv("REESIM_CACHE_DIR", str(tmp_path))
     first = default_mod._stored_world(2024)
     path = _blob(tmp_path)
-    assert stored.same(first, world)
+    assert stored.same_world(first, world)
 
     def no_build(*args, **kwargs):
         raise AssertionError("built again")
 
     monkeypatch.setattr(default_mod, "build_default_world", no_build)
-    assert stored.same(default_mod._stored_world(2024), world)  # read from the file
+    assert stored.same_world(default_mod._stored_world(2024), world)  # read from the file
     assert [e.kind for e in cache.entries(tmp_path) if e.path == path] == ["default world (JSON)"]
 
 
@@ -96,12 +96,14 @@ def test_a_changed_or_foreign_world_file_is_rebuilt(tmp_path, monkeypatch, world
     i = data.index(b'"capacity"')
     path.write_bytes(data[:i] + b'"kapacity"' + data[i + 10 :])  # edited after it was written
     with pytest.warns(cache.CacheWarning, match="does not match"):
-        assert stored.same(default_mod._stored_world(2024), world)
+        assert stored.same_world(default_mod._stored_world(2024), world)
     # a file that verifies but holds no world of this format (written by other code) is rebuilt too
     cache.write_blob(path, json.dumps({"format": stored.FORMAT, "world": {"name": "x"}}).encode())
     with pytest.warns(cache.CacheWarning, match="not a world"):
-        assert stored.same(default_mod._stored_world(2024), world)
-    assert cache.read_blob(path) is not None and stored.same(stored.decode(cache.read_blob(path)), world)
+        assert stored.same_world(default_mod._stored_world(2024), world)
+    assert cache.read_blob(path) is not None and stored.same_world(
+        stored.decode(cache.read_blob(path)), world
+    )
 
 
 def test_the_key_covers_the_year_the_data_and_the_code(tmp_path, monkeypatch):

@@ -1,8 +1,8 @@
 """The on-disk cache: a private folder, verified artefacts, keys that cover their inputs.
 
 What reesim caches is an optimisation only (the DuckDB copy of the embedded dataset, the
-default world as JSON and the outcomes of game profiles); nothing in the cache is trusted
-without a check:
+default world and counterfactual runs as JSON, the outcomes of game profiles); nothing in the
+cache is trusted without a check:
 
 * **Private folder.** ``$REESIM_CACHE_DIR``, else ``$XDG_CACHE_HOME/reesim``, else
   ``~/.cache/reesim``, used only if it is a directory owned by the user with no access for
@@ -320,6 +320,7 @@ PATTERNS = (
     "dataset-*.duckdb.sha256",
     "games/*.json",
     "worlds/world-*.json",
+    "runs/run-*.json",
     "world-*.pkl",
     ".*.tmp",
     "*/.*.tmp",
@@ -355,6 +356,8 @@ def entries(folder: Path) -> list[Entry]:
                     kind, ok = "game profile outcome", read_blob(path) is not None
                 elif path.parent.name == "worlds" and path.suffix == ".json":
                     kind, ok = "default world (JSON)", read_blob(path) is not None
+                elif path.parent.name == "runs" and path.suffix == ".json":
+                    kind, ok = "counterfactual run (JSON)", read_blob(path) is not None
                 elif path.suffix == ".pkl":
                     kind, ok = "obsolete world pickle (never read)", False
                 elif path.name.endswith((".tmp", ".lock")):
@@ -370,7 +373,7 @@ def clear(folder: Path) -> tuple[int, int]:
         with contextlib.suppress(FileNotFoundError):
             e.path.unlink()
             n, size = n + 1, size + e.size
-    for sub in ("games", "worlds"):
+    for sub in ("games", "worlds", "runs"):
         with contextlib.suppress(OSError):
             (folder / sub).rmdir()  # only if empty
     return n, size

@@ -37,6 +37,8 @@ def run_pair(scenario, against: str | None = None, progress: Callable[[Any], Non
 
     The counterfactual takes the scenario's dynamics (lead times, investment rule, planned
     capacity), as an ensemble member's does: the two runs differ only by their instruments.
+    Its result is kept in the cache and read back when the same counterfactual is asked for
+    again (:mod:`reesim.simulate.stored`).
 
     Returns the scenario's result, the counterfactual's result and the counterfactual scenario.
     """
@@ -50,7 +52,9 @@ def run_pair(scenario, against: str | None = None, progress: Callable[[Any], Non
     from reesim.scenario.checks import check_counterfactual
 
     check_counterfactual(cf_scenario, "--against" if against else "counterfactual")
-    cf = simulate(cf_scenario, progress=progress)
+    from reesim.simulate.stored import simulate_kept
+
+    cf = simulate_kept(cf_scenario, progress=progress)  # the same counterfactual is simulated once
     res = simulate(scenario, counterfactual=cf, progress=progress)
     return res, cf, cf_scenario
 
