@@ -110,6 +110,30 @@ def test_product_cost_is_intensity_times_price_change():
     assert "jiang-p-et-b1f5a8" in wind["source_ids"]
 
 
+def test_product_cost_citations_follow_the_commodities_priced_in_each_group():
+    """A group cites the rows of the commodities it prices: both in one year, Nd only in the next
+    (Dy unpriced there); without citations the figures are the same."""
+    prices = pd.DataFrame(
+        {
+            "period": ["2026", "2026", "2027"],
+            "year": [2026, 2026, 2027],
+            "commodity": ["metal:Nd", "metal:Dy", "metal:Nd"],
+            "market": ["outside China"] * 3,
+            "usd_per_kg": [80.0, 300.0, 90.0],
+            "usd_per_kg_cf": [70.0, 250.0, 70.0],
+        }
+    )
+    pc = product_cost_table(prices)
+    wind = pc[pc["product"] == "Wind turbine direct drive (PMSG-DD)"].set_index("year")
+    assert wind.loc[2026, "change_usd_low"] == pytest.approx(168 * 10 + 15 * 50)
+    assert wind.loc[2027, "change_usd_low"] == pytest.approx(168 * 20)
+    both, nd_only = wind.loc[2026, "rows"].split(" ; "), wind.loc[2027, "rows"].split(" ; ")
+    assert len(both) == 2 and len(nd_only) == 1 and nd_only[0] in both and "Nd" in nd_only[0]
+    bare = product_cost_table(prices, citations=False)
+    assert "source_ids" not in bare and "rows" not in bare
+    pd.testing.assert_frame_equal(bare, pc.drop(columns=["source_ids", "rows"]), check_exact=True)
+
+
 def test_jobs_exposed_are_shortage_share_times_employment():
     shortages = pd.DataFrame(
         {

@@ -108,7 +108,7 @@ def outcomes(res, cf) -> pd.DataFrame:
                 }
             )
         )
-    pc = product_cost_table(prices)
+    pc = product_cost_table(prices, citations=False)  # the figures only
     if len(pc):
         pc = pc.groupby(["product", "market", "year"], as_index=False)[
             ["change_usd_low", "change_usd_high"]

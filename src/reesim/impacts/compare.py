@@ -274,12 +274,16 @@ def discounted(welfare: pd.DataFrame, rate: float, base_year: int) -> pd.DataFra
     return w.groupby(["region", "component"], as_index=False)["pv_usd_million"].sum()
 
 
-def product_cost_table(prices: pd.DataFrame) -> pd.DataFrame:
-    """Δ cost of the rare-earth content per product unit (USD), by period and market, with ranges."""
+def product_cost_table(prices: pd.DataFrame, citations: bool = True) -> pd.DataFrame:
+    """Δ cost of the rare-earth content per product unit (USD), by period and market, with ranges.
+
+    ``citations=False`` leaves out the ``source_ids`` and ``rows`` columns (an ensemble member
+    keeps only the figures).
+    """
     content = _product_content()
     if content.empty:
         return content.copy()
-    return _product_costs(content, prices)
+    return _product_costs(content, prices, citations)
 
 
 @functools.lru_cache(maxsize=1)
@@ -319,7 +323,7 @@ def _product_content() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _product_costs(content: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame:
+def _product_costs(content: pd.DataFrame, prices: pd.DataFrame, citations: bool = True) -> pd.DataFrame:
     """The product cost table from the content per unit and the price changes."""
     if "determined" not in prices:
         prices = prices.assign(determined=True)
@@ -332,23 +336,29 @@ def _product_costs(content: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame:
     m["cost_low"] = m[["cost_a", "cost_b"]].min(axis=1)
     m["cost_high"] = m[["cost_a", "cost_b"]].max(axis=1)
     # Rows of the same product and commodity are alternative estimates (a range); different
-    # commodities of a product (Nd and Dy in a generator) add up. The citations depend on the
-    # product and commodity only: joined once, not once per period and market.
+    # commodities of a product (Nd and Dy in a generator) add up. One reduction per column:
+    # pandas' named aggregation took 8-12 ms a table.
     keys = ["product", "per", "period", "year", "market"]
-    num = m.groupby([*keys, "commodity"], as_index=False).agg(
-        cost_low=("cost_low", "min"), cost_high=("cost_high", "max"), determined=("determined", "all")
-    )
-    cite = content.groupby(["product", "per", "commodity"], as_index=False).agg(
-        source_ids=("source_id", lambda s: ",".join(sorted(set(s)))),
-        rows=("intensity_row", lambda s: " ; ".join(sorted(set(s)))),
-    )
-    per_commodity = num.merge(cite, on=["product", "per", "commodity"], how="left")
-    g = per_commodity.groupby(keys, as_index=False).agg(
-        determined=("determined", "all"),
-        change_usd_low=("cost_low", "sum"),
-        change_usd_high=("cost_high", "sum"),
-    )
-    g["source_ids"], g["rows"] = _group_citations(per_commodity, cite, keys)
+    gb = m.groupby([*keys, "commodity"])
+    num = pd.concat(
+        {
+            "cost_low": gb["cost_low"].min(),
+            "cost_high": gb["cost_high"].max(),
+            "determined": gb["determined"].all(),
+        },
+        axis=1,
+    ).reset_index()
+    gb = num.groupby(keys)
+    g = pd.concat(
+        {
+            "determined": gb["determined"].all(),
+            "change_usd_low": gb["cost_low"].sum(),
+            "change_usd_high": gb["cost_high"].sum(),
+        },
+        axis=1,
+    ).reset_index()
+    if citations:
+        g["source_ids"], g["rows"] = _group_citations(num, content, keys)
     lo = g[["change_usd_low", "change_usd_high"]].min(axis=1)
     hi = g[["change_usd_low", "change_usd_high"]].max(axis=1)
     g["change_usd_low"], g["change_usd_high"] = lo, hi
@@ -358,33 +368,69 @@ def _product_costs(content: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame:
     return g
 
 
+def _citations(content: pd.DataFrame) -> tuple[dict, dict]:
+    """The citations of each product and commodity (its source ids, its intensity rows), and each
+    product's text with all of its commodities: they depend on the content only, so they are
+    made once per content table (:func:`reesim.memo.memo_of`)."""
+    memo = memo_of(content)
+    if "citations" not in memo:
+        by_commodity: dict[tuple, tuple[set, set]] = {}
+        for prod, per, com, sid, row in zip(
+            *(content[c].tolist() for c in ("product", "per", "commodity", "source_id", "intensity_row")),
+            strict=True,
+        ):
+            ids, rows = by_commodity.setdefault((prod, per, com), (set(), set()))
+            ids.add(sid)
+            rows.add(row)
+        cite = {
+            k: (",".join(sorted(ids)), " ; ".join(sorted(rows))) for k, (ids, rows) in by_commodity.items()
+        }
+        products: dict[tuple, list[str]] = {}
+        for prod, per, com in cite:
+            products.setdefault((prod, per), []).append(com)
+        full = {pp: (len(coms), _citation_text(cite, pp, coms)) for pp, coms in products.items()}
+        memo["citations"] = (cite, full)
+    return memo["citations"]
+
+
+def _citation_text(cite: dict, product: tuple, commodities) -> tuple[str, str]:
+    """Source ids (the union, sorted) and intensity rows (in commodity order) of ``commodities``."""
+    coms = sorted(commodities)
+    ids = sorted({i for c in coms for i in cite[(*product, c)][0].split(",")})
+    return ",".join(ids), " ; ".join(cite[(*product, c)][1] for c in coms)
+
+
 def _group_citations(
-    per_commodity: pd.DataFrame, cite: pd.DataFrame, keys: list[str]
+    num: pd.DataFrame, content: pd.DataFrame, keys: list[str]
 ) -> tuple[list[str], list[str]]:
     """Step of :func:`_product_costs`: each group's citations, the union of its commodities'
     source ids and their intensity rows in commodity order.
 
     They depend only on the product and which of its commodities have a price in the group:
-    a group with all of them (nearly every one) takes its product's text, computed once; the
-    others are joined from their own rows (a pass over every row cost 20 ms a monthly run).
+    a group with all of them (nearly every one) takes its product's text, made once per
+    content table (:func:`_citations`); the others are joined from their own commodities.
     """
-
-    def text(rows: pd.DataFrame) -> tuple[str, str]:
-        ids = sorted({i for s in rows["source_ids"] for i in s.split(",")})
-        return ",".join(ids), " ; ".join(rows.sort_values("commodity")["rows"])
-
-    full = {k: (len(c), text(c)) for k, c in cite.groupby(["product", "per"], sort=False)}
-    counts = per_commodity.groupby(keys, sort=True).size()  # the groups, in the cost table's (sorted) order
+    cite, full = _citations(content)
     ids, rows = [], []
-    for (prod, per, *rest), n in zip(counts.index, counts.to_numpy(), strict=True):
-        size, both = full[(prod, per)]
-        if n != size:  # a commodity without a price here: this group's own rows
-            sel = per_commodity
-            for col, val in zip(keys, (prod, per, *rest), strict=True):
-                sel = sel[sel[col] == val]
-            both = text(sel)
+    current, coms = None, []
+
+    def close() -> None:
+        size, both = full[current[:2]]
+        if len(coms) != size:  # a commodity without a price here: this group's own rows
+            both = _citation_text(cite, current[:2], coms)
         ids.append(both[0])
         rows.append(both[1])
+
+    # ``num`` is sorted by the group keys, then commodity: one pass closes each group in order
+    for group in zip(*(num[c].tolist() for c in [*keys, "commodity"]), strict=True):
+        key, com = group[:-1], group[-1]
+        if key != current:
+            if current is not None:
+                close()
+            current, coms = key, []
+        coms.append(com)
+    if current is not None:
+        close()
     return ids, rows
 
 
