@@ -11,10 +11,12 @@ CHROMIUM ?= /usr/bin/chromium
 
 # Compiled modules for the editable install (pip compiles a regular install itself): each
 # command then starts without compiling reesim's 27,000 lines (about 0.1 s of every command's
-# start-up; with PYTHONDONTWRITEBYTECODE set, Python would never keep them). Only changed
-# files are compiled again; a module newer than its bytecode is compiled in memory as usual.
+# start-up; with PYTHONDONTWRITEBYTECODE set, Python would never keep them). The bytecode
+# records its source's hash, not its time and size, so an edited module is never run from old
+# bytecode (the cache keys hash the source: old bytecode under a new key would keep a wrong
+# world); a module that changed since is compiled in memory as usual.
 bytecode: $(STAMP_RUN)
-	$(BIN)/python -m compileall -q src > /dev/null
+	$(BIN)/python -m compileall -q --invalidation-mode checked-hash src
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

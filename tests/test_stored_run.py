@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import time
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -90,8 +94,10 @@ def test_a_changed_or_foreign_run_file_is_simulated_again(tmp_path, monkeypatch,
     path.write_bytes(data[:i] + b'"usd_per_lb"' + data[i + 12 :])  # edited after it was written
     with pytest.warns(cache.CacheWarning, match="does not match"):
         assert same(stored.simulate_kept(base)._tables, base_result._tables)
-    cache.write_blob(path, json.dumps({"format": stored.FORMAT, "tables": {}}).encode())  # verifies, no run
-    with pytest.warns(cache.CacheWarning, match="not a run"):
+    doc = json.loads(stored.encode(base_result, stored.key(base)))
+    doc["tables"] = {}  # verifies, under the right key, but holds no tables
+    cache.write_blob(path, json.dumps(doc).encode())
+    with pytest.warns(cache.CacheWarning, match="without the tables"):
         assert same(stored.simulate_kept(base)._tables, base_result._tables)
     assert same(stored.decode(cache.read_blob(path))._tables, base_result._tables)  # written again
 
@@ -106,8 +112,38 @@ def test_the_key_covers_the_scenario_and_the_code(base, monkeypatch):
 
 def test_the_cache_keeps_the_most_recently_used_runs(tmp_path, monkeypatch, base):
     monkeypatch.setenv("REESIM_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(stored, "KEEP", 1)
-    stored.simulate_kept(base)
-    stored.simulate_kept(_short("baseline", end=2025))
-    (kept,) = _files(tmp_path)
-    assert kept.name.startswith(f"run-{stored.key(_short('baseline', end=2025))[:24]}")
+    one, two, three = base, _short("baseline", end=2025), _short("baseline", end=2027)
+    stored.simulate_kept(one)
+    stored.simulate_kept(two)
+    old = time.time() - 100
+    for p in _files(tmp_path):
+        os.utime(p, (old, old))
+    stored.simulate_kept(one)  # read: now the most recently used
+    monkeypatch.setattr(stored, "KEEP", 2)
+    stored.simulate_kept(three)
+    names = {p.name for p in _files(tmp_path)}
+    assert names == {f"run-{stored.key(s)[:32]}.json" for s in (one, three)}
+
+
+def test_eviction_skips_files_that_another_process_removed(tmp_path, monkeypatch):
+    for i in range(3):
+        (tmp_path / f"run-{i}.json").write_bytes(b"x" * 10)
+    real_glob = Path.glob
+    monkeypatch.setattr(
+        Path, "glob", lambda self, pattern: [*real_glob(self, pattern), self / "run-gone.json"]
+    )
+    cache.evict(tmp_path, "run-*.json", keep=1, max_bytes=10**6)
+    assert len(list(real_glob(tmp_path, "run-*.json"))) == 1
+
+
+def test_a_run_json_cannot_carry_stays_in_memory(base_result):
+    odd = type(base_result)(
+        scenario_name="x",
+        meta=base_result.meta,
+        _tables={
+            **base_result._tables,
+            "fiscal": pd.DataFrame({"n": pd.Series([np.int64(1)], dtype=object)}),
+        },
+    )
+    with pytest.raises(NotStorable, match="not JSON data"):
+        stored.encode(odd)

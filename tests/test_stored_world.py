@@ -48,6 +48,26 @@ def test_floats_are_kept_bit_for_bit(world):
     assert np.isnan(back.meta["routes"]["target"]).sum() == np.isnan(world.meta["routes"]["target"]).sum() > 0
 
 
+def test_same_tells_zeros_signs_and_types_apart(world):
+    from reesim.jsondata import same
+
+    a = pd.DataFrame({"x": [0.0, 1.0], "o": pd.Series(["a", 1.0], dtype=object)})
+    assert same(a, a.copy())
+    assert not same(a, a.assign(x=[-0.0, 1.0]))
+    assert not same(a, a.assign(o=pd.Series(["a", 1], dtype=object)))
+    assert not same(a, a.set_axis(pd.Index([0, 1])))  # row numbers that are not a range
+    back = stored.decode(stored.encode(world.replace(edges=world.edges.assign(route_cost=-0.0))))
+    assert np.signbit(back.edges["route_cost"]).all()
+
+
+def test_a_world_with_values_json_cannot_carry_stays_in_memory(world):
+    odd = world.replace(
+        meta={**world.meta, "ids": pd.DataFrame({"n": pd.Series([np.int64(1)], dtype=object)})}
+    )
+    with pytest.raises(stored.NotStorable, match="not JSON data"):
+        stored.encode(odd)
+
+
 def test_same_tells_a_world_one_ulp_away(world):
     e = world.edges.copy()
     e.loc[3, "transport"] = math.nextafter(float(e.loc[3, "transport"]), math.inf)
@@ -68,8 +88,10 @@ def test_a_world_that_json_cannot_carry_is_refused(world):
         )
 
 
-def _blob(folder):
+def _blob(folder, all_years=False):
     files = sorted((folder / "worlds").glob("world-*.json"))
+    if all_years:
+        return files
     assert len(files) == 1
     return files[0]
 
@@ -99,20 +121,72 @@ def test_a_changed_or_foreign_world_file_is_rebuilt(tmp_path, monkeypatch, world
         assert stored.same_world(default_mod._stored_world(2024), world)
     # a file that verifies but holds no world of this format (written by other code) is rebuilt too
     cache.write_blob(path, json.dumps({"format": stored.FORMAT, "world": {"name": "x"}}).encode())
-    with pytest.warns(cache.CacheWarning, match="not a world"):
+    with pytest.warns(cache.CacheWarning, match="does not hold what its name promises"):
         assert stored.same_world(default_mod._stored_world(2024), world)
     assert cache.read_blob(path) is not None and stored.same_world(
         stored.decode(cache.read_blob(path)), world
     )
 
 
-def test_the_key_covers_the_year_the_data_and_the_code(tmp_path, monkeypatch):
+def test_the_key_covers_the_year_the_data_the_code_and_the_libraries(tmp_path, monkeypatch):
     monkeypatch.setenv("REESIM_CACHE_DIR", str(tmp_path))
+
+    def count():
+        return len(list((tmp_path / "worlds").glob("world-*.json")))
+
     default_mod._stored_world(2024)
+    default_mod._stored_world(None)  # the configuration's reference year: the same world, one file
+    assert count() == 1
     default_mod._stored_world(2023)
+    assert count() == 2
     monkeypatch.setattr(cache, "code_fingerprint", lambda *a: "a changed builder")
     default_mod._stored_world(2024)
-    assert len(list((tmp_path / "worlds").glob("world-*.json"))) == 3
+    assert count() == 3
+    monkeypatch.setattr(cache, "runtime", lambda: ("another numpy",))
+    default_mod._stored_world(2024)
+    assert count() == 4
+
+    class OtherData:
+        version = "0000000000000000"
+
+    monkeypatch.setattr(default_mod, "default_dataset", lambda: OtherData())
+    monkeypatch.setattr(default_mod, "build_default_world", lambda *a: load_default_world(2024))
+    default_mod._stored_world(2024)
+    assert count() == 5
+
+
+def test_a_world_file_under_another_keys_name_is_refused(tmp_path, monkeypatch, world):
+    monkeypatch.setenv("REESIM_CACHE_DIR", str(tmp_path))
+    default_mod._stored_world(2023)
+    (w2023,) = _blob(tmp_path, all_years=True)
+    default_mod._stored_world(2024)
+    w2024 = next(p for p in _blob(tmp_path, all_years=True) if p != w2023)
+    w2024.write_bytes(w2023.read_bytes())  # 2023's world renamed to 2024's key
+    with pytest.warns(cache.CacheWarning, match="another key"):
+        back = default_mod._stored_world(2024)
+    assert stored.same_world(back, world)
+
+
+def test_a_cache_subfolder_that_is_a_link_is_not_used(tmp_path, monkeypatch, world):
+    monkeypatch.setenv("REESIM_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir(mode=0o700)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "cache" / "worlds").symlink_to(tmp_path / "elsewhere")
+    with pytest.warns(cache.CacheWarning, match="not a directory"):
+        assert stored.same_world(default_mod._stored_world(2024), world)
+    assert not list((tmp_path / "elsewhere").iterdir())
+
+
+def test_a_decoded_world_simulates_the_same(world):
+    from reesim.jsondata import same
+    from reesim.scenario.load import load_scenario
+    from reesim.simulate import simulate
+
+    sc = load_scenario("china-2025-licensing")
+    sc = sc.model_copy(update={"horizon": sc.horizon.model_copy(update={"start": 2025, "end": 2026})})
+    a = simulate(sc, world=world)
+    b = simulate(sc, world=stored.decode(stored.encode(world)))
+    assert same(a._tables, b._tables)
 
 
 def test_worlds_with_assumption_overrides_stay_in_memory(tmp_path, monkeypatch):

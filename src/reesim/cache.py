@@ -37,6 +37,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 #: Version of the cache's own formats (headers, sidecars); bump to orphan every old artefact.
 CACHE_FORMAT = 1
@@ -141,6 +142,22 @@ def key_of(*parts: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+@functools.cache
+def runtime() -> tuple[str, ...]:
+    """The interpreter, machine type and versions of the libraries a computed artefact depends on
+    (the numeric stack, the solvers, the data engine): part of the keys of kept worlds and runs."""
+    import platform
+    from importlib import metadata
+
+    out = [platform.python_implementation(), platform.python_version(), platform.machine()]
+    for dist in ("numpy", "pandas", "pyarrow", "scipy", "piqp", "clarabel", "duckdb"):
+        try:
+            out.append(f"{dist} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            out.append(f"{dist} absent")
+    return tuple(out)
+
+
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file's bytes."""
     h = hashlib.sha256()
@@ -222,6 +239,106 @@ def read_blob(path: Path) -> bytes | None:
         warn_rebuild(path, "its content does not match the hash recorded when it was written")
         return None
     return payload
+
+
+# ------------------------------------------------------------------------------ kept artefacts
+def subfolder(name: str) -> Path | None:
+    """The private subfolder ``name`` of the cache folder (created with mode 0700), or ``None``
+    without a cache folder or if it is not private: a symbolic link, not a directory, another
+    user's, or open to others and not tightenable (with a warning)."""
+    folder = cache_dir()
+    if folder is None:
+        return None
+    sub = folder / name
+    try:
+        sub.mkdir(mode=0o700, exist_ok=True)
+        st = os.lstat(sub)
+        problem = None
+        if not stat.S_ISDIR(st.st_mode):
+            problem = "it is not a directory"
+        elif st.st_uid != os.getuid():
+            problem = f"it is owned by user id {st.st_uid}, not by you"
+        elif st.st_mode & 0o077:
+            os.chmod(sub, 0o700)
+    except OSError as exc:
+        problem = f"it cannot be made a private folder ({exc.strerror or exc})"
+    if problem:
+        warnings.warn(f"cache subfolder {sub} is not used: {problem}", CacheWarning, stacklevel=3)
+        return None
+    return sub
+
+
+def evict(folder: Path, pattern: str, keep: int, max_bytes: int) -> None:
+    """Remove the least recently used files ``pattern`` of ``folder`` beyond ``keep`` files or
+    ``max_bytes`` in all (the newest is always kept). Files that another process removes
+    meanwhile are skipped."""
+    found = []
+    try:
+        paths = list(folder.glob(pattern))
+    except OSError:
+        return
+    for path in paths:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            found.append((st.st_mtime, st.st_size, path))
+    found.sort(key=lambda t: t[0], reverse=True)
+    total = 0
+    for i, (_, size, path) in enumerate(found):
+        total += size
+        if i > 0 and (i >= keep or total > max_bytes):
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+T = TypeVar("T")
+
+#: what decoding a verified file that holds no artefact of this version can raise
+DECODE_ERRORS = (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError)
+
+
+def kept(
+    name: str,
+    key: str,
+    build: Callable[[], T],
+    encode: Callable[[T, str], bytes],
+    decode: Callable[[bytes, str], T],
+    *,
+    keep: int,
+    max_bytes: int,
+) -> tuple[T, bool]:
+    """``build()``, kept as a verified blob under ``key`` in the cache subfolder ``name``.
+
+    Returns the value and whether it was read back. ``encode(value, key)`` raises
+    :class:`ValueError` for a value it cannot give back exactly (the value is then only returned);
+    ``decode(payload, key)`` raises one of :data:`DECODE_ERRORS` for a payload that is not the
+    artefact of ``key`` (it is then built again, with a warning). Reading a file marks it
+    recently used; writing one evicts beyond ``keep`` files or ``max_bytes`` (:func:`evict`).
+    """
+    folder = subfolder(name)
+    if folder is None:
+        return build(), False
+    path = folder / f"{name.rstrip('s')}-{key[:32]}.json"
+    payload = read_blob(path)
+    if payload is not None:
+        try:
+            value = decode(payload, key)
+        except DECODE_ERRORS as exc:  # verified, yet not what the key asks for
+            warn_rebuild(path, f"it does not hold what its name promises ({type(exc).__name__}: {exc})")
+        else:
+            with contextlib.suppress(OSError):
+                os.utime(path)  # recently used
+            return value, True
+    value = build()
+    try:
+        payload = encode(value, key)
+    except (ValueError, TypeError, AttributeError, RecursionError):
+        return value, False  # kept in memory only
+    if write_blob(path, payload):
+        evict(folder, f"{name.rstrip('s')}-*.json", keep, max_bytes)
+    return value, False
 
 
 # ------------------------------------------------------------------------------ files with a sidecar

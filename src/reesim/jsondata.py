@@ -11,7 +11,6 @@ whether what comes back is identical (the writers check it before they write).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -88,16 +87,11 @@ def unvalue(obj: Any) -> Any:
 
 
 def same(a: Any, b: Any) -> bool:
-    """Whether two values are identical: tables with equal dtypes, row numbers and values (NaN
-    equal to NaN), tuples and lists in order, floats bit for bit."""
+    """Whether two values are identical: tables with the same columns, dtypes, index class and
+    row labels, float values bit for bit (the sign of zero included; NaN equal to NaN) and, in
+    object columns, values of the same types; tuples and lists in order; mappings key by key."""
     if isinstance(a, pd.DataFrame) or isinstance(b, pd.DataFrame):
-        if not (isinstance(a, pd.DataFrame) and isinstance(b, pd.DataFrame)):
-            return False
-        try:
-            pd.testing.assert_frame_equal(a, b, check_exact=True)
-        except AssertionError:
-            return False
-        return True
+        return isinstance(a, pd.DataFrame) and isinstance(b, pd.DataFrame) and _same_frame(a, b)
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
@@ -105,5 +99,24 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, tuple | list):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float):
-        return a == b or (math.isnan(a) and math.isnan(b))
+        return _same_floats(np.array([a]), np.array([b]))
     return bool(a == b)
+
+
+def _same_floats(x: np.ndarray, y: np.ndarray) -> bool:
+    nan = np.isnan(x)
+    return bool((nan == np.isnan(y)).all() and (x[~nan].view(np.int64) == y[~nan].view(np.int64)).all())
+
+
+def _same_frame(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    try:
+        pd.testing.assert_frame_equal(a, b, check_exact=True, check_index_type=True)
+    except AssertionError:
+        return False
+    for col in range(a.shape[1]):
+        x, y = a.iloc[:, col], b.iloc[:, col]
+        if x.dtype == np.float64 and not _same_floats(x.to_numpy(), y.to_numpy()):
+            return False
+        if x.dtype == object and [type(v) for v in x] != [type(v) for v in y]:
+            return False
+    return True

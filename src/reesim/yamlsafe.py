@@ -120,9 +120,12 @@ def _check_size(root: yaml.Node, label: str) -> None:
 def _yaml_error(exc: yaml.YAMLError, label: str) -> InputError:
     """The error's position and problem, without quoting the text."""
     if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
-        char = chr(exc.character) if isinstance(exc.character, int) else exc.character  # libyaml: its code
+        # libyaml gives the character's code and a byte offset; PyYAML's reader the character
+        coded = isinstance(exc.character, int)
+        char = chr(exc.character) if coded else exc.character
+        where = "byte offset" if coded else "offset"
         return InputError(
-            f"{label}: not valid YAML: character {char!r} at offset {exc.position} is not allowed "
+            f"{label}: not valid YAML: character {char!r} at {where} {exc.position} is not allowed "
             "(control characters other than tab and newline)"
         )
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
@@ -151,6 +154,10 @@ def load_yaml(text: str, label: str, *, dates_as_strings: bool = False) -> Any:
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, label) from None
+    except ValueError as exc:  # a value YAML reads as a date that is not one (2025-13-45)
+        raise InputError(
+            f"{label}: a value written as a date is not a valid date ({exc}); quote it to keep it as text"
+        ) from None
     except RecursionError:
         raise InputError(
             f"{label}: nested more than {MAX_DEPTH} levels deep; a scenario needs a few"

@@ -711,6 +711,7 @@ def worlds() -> list[Case]:
     w("binary", None, "binary", raw=b"\x00\x01\x02")
     w("latin-1", None, "not utf-8", raw="name: é\n".encode("latin-1"))
     w("not-a-world", None, "does not look like a world file", raw=b"foo: 1\nbar: 2\n")
+    w("impossible-date", None, "not a valid date", raw=_y(good) + b"note: 2025-13-45\n")
     return cases
 
 

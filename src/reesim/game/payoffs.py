@@ -133,10 +133,9 @@ def _cache_key(sc: Scenario, base: Scenario, game: Game) -> str:
 
 
 def _cache_folder() -> Path | None:
-    from reesim.cache import cache_dir
+    from reesim.cache import subfolder
 
-    folder = cache_dir()
-    return None if folder is None else folder / "games"
+    return subfolder("games")  # private (mode 0700, yours, not a link) or not used
 
 
 def _cache_read(key: str) -> dict | None:
@@ -156,11 +155,7 @@ def _cache_write(key: str, value: dict) -> None:
 
     folder = _cache_folder()
     if folder is None:
-        return
-    try:
-        folder.mkdir(mode=0o700, exist_ok=True)
-    except OSError:
-        return  # a read-only cache only costs time
+        return  # no private cache folder: it only costs time
     write_blob(folder / f"{key}.json", json.dumps(value).encode())
 
 

@@ -105,48 +105,34 @@ def _stored_world(year: int | None) -> World:
     """The default world of ``year`` from the cache folder, built and kept there if absent.
 
     The file is JSON (:mod:`reesim.world.stored`; nothing is un-pickled) with the SHA-256 of
-    its content in a header (:func:`reesim.cache.read_blob`: a file that does not verify is
-    rebuilt with a warning), under a key that hashes the reference year, the dataset, the
-    source of every reesim module and the YAML configuration (:func:`reesim.cache.code_fingerprint`)
-    and the versions of Python and the numeric libraries (the route calibration's solve), so
-    that a changed builder, dataset or solver never meets an old world.
+    its content in a header and its key inside (:func:`reesim.cache.kept`: a file that does not
+    verify, or holds another key's world, is rebuilt with a warning), under a key that hashes the
+    reference year, the dataset, the source of every reesim module and the YAML configuration
+    (:func:`reesim.cache.code_fingerprint`), the interpreter, the machine type and the numeric
+    libraries (:func:`reesim.cache.runtime`), so that a changed builder, dataset or solver never
+    meets an old world. At most eight worlds are kept (the least recently used removed).
     """
-    import platform
-
-    import numpy
-    import piqp
-
     from reesim import cache
     from reesim.world import stored
 
-    folder = cache.cache_dir()
-    if folder is None:
-        return build_default_world(year, None, {})
+    year = _parsed_config()["default_reference_year"] if year is None else int(year)
     key = cache.key_of(
         "default world",
         stored.FORMAT,
         year,
         default_dataset().version,
         cache.code_fingerprint(),
-        platform.python_version(),
-        numpy.__version__,
-        pd.__version__,
-        piqp.__version__,
+        cache.runtime(),
     )
-    path = folder / "worlds" / f"world-{key[:24]}.json"
-    payload = cache.read_blob(path)
-    if payload is not None:
-        try:
-            return stored.decode(payload)
-        except (ValueError, KeyError, TypeError, InputError) as exc:  # verified, yet not a world
-            cache.warn_rebuild(path, f"it is not a world of this version ({type(exc).__name__})")
-    world = build_default_world(year, None, {})
-    try:
-        payload = stored.encode(world)
-        path.parent.mkdir(mode=0o700, exist_ok=True)
-    except (stored.NotStorable, OSError):
-        return world  # kept in memory only: a cache that cannot be written only costs time
-    cache.write_blob(path, payload)
+    world, _ = cache.kept(
+        "worlds",
+        key,
+        lambda: build_default_world(year, None, {}),
+        stored.encode,
+        lambda payload, k: stored.decode(payload, k),
+        keep=8,
+        max_bytes=50_000_000,
+    )
     return world
 
 

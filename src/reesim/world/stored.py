@@ -27,22 +27,29 @@ def _fields(world: World) -> dict[str, Any]:
     return {f.name: getattr(world, f.name) for f in dataclasses.fields(World)}
 
 
-def decode(payload: bytes) -> World:
-    """The world encoded in ``payload`` (checked by :class:`World` as any world is)."""
+def decode(payload: bytes, key: str | None = None) -> World:
+    """The world encoded in ``payload`` (checked by :class:`World` as any world is); with ``key``,
+    only if it was written under that key (a file renamed to another key's name is refused)."""
     doc = json.loads(payload)
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("world"), dict):
         raise NotStorable("not a world of this format")
+    if key is not None and doc.get("key") != key:
+        raise NotStorable("a world kept under another key")
     fields = {k: unvalue(v) for k, v in doc["world"].items()}
     for name in ("regions", "commodities"):
         fields[name] = tuple(fields[name])
     return World(**fields)
 
 
-def encode(world: World) -> bytes:
-    """The JSON of ``world``, checked to decode to an identical world (:class:`NotStorable` if not)."""
-    doc = {"format": FORMAT, "world": {k: value(v) for k, v in _fields(world).items()}}
-    payload = json.dumps(doc, separators=(",", ":"), allow_nan=True).encode("utf-8")
-    if not same_world(decode(payload), world):
+def encode(world: World, key: str | None = None) -> bytes:
+    """The JSON of ``world`` (under ``key``), checked to decode to an identical world
+    (:class:`NotStorable` if not, or if a value is not JSON data)."""
+    try:
+        doc = {"format": FORMAT, "key": key, "world": {k: value(v) for k, v in _fields(world).items()}}
+        payload = json.dumps(doc, separators=(",", ":"), allow_nan=True).encode("utf-8")
+    except (TypeError, ValueError, AttributeError, RecursionError) as exc:
+        raise NotStorable(f"the world is not JSON data ({type(exc).__name__}: {exc})") from None
+    if not same_world(decode(payload, key), world):
         raise NotStorable("the world does not come back identical from its JSON")
     return payload
 

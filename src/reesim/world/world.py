@@ -91,6 +91,13 @@ def empty(table: str) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in _COLUMNS[table]})
 
 
+#: whether pandas copies data on write (always from pandas 3; an option in pandas 2), so that a
+#: shallow copy of a caller's table is independent of it
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3 or bool(
+    getattr(pd.options.mode, "copy_on_write", False)
+)
+
+
 def _check_columns(df: pd.DataFrame, table: str) -> pd.DataFrame:
     if table == "demands" and "max_quantity" not in df.columns:
         df = df.assign(max_quantity=np.inf)  # optional: an upper bound on the quantity bought
@@ -99,15 +106,15 @@ def _check_columns(df: pd.DataFrame, table: str) -> pd.DataFrame:
     if table == "quota_members" and "coef" not in df.columns:
         df = df.assign(coef=1.0)  # optional: content of the quota's unit per unit of flow
     columns = _COLUMNS[table]
+    index = df.index
     if (
         list(df.columns) == columns
-        and isinstance(df.index, pd.RangeIndex)
-        and df.index.start == 0
-        and df.index.step == 1
+        and isinstance(index, pd.RangeIndex)
+        and (index.start, index.step, index.name) == (0, 1, None)
     ):
         # already in shape (a table of a world being replaced): a shallow copy, which
         # copy-on-write keeps independent of the caller's frame, instead of a selection
-        return df.copy(deep=False)
+        return df.copy(deep=not _COPY_ON_WRITE)
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise InputError(f"world table '{table}': missing columns {missing}; expected {columns}")
