@@ -143,3 +143,55 @@ def test_counts_from_proportional_estimates_are_printed_to_three_significant_fig
 
     assert _sig3(1_353_345) == "1,350,000" and _sig3(9_277) == "9,280"
     assert _sig3(16) == "16" and _sig3(2_035.4) == "2,040" and _sig3(0) == "0"
+
+
+def _console(args: list[str], tmp_path, **env: str):
+    """The console script's entry (``reesim.cli.main:main``) in a fresh process."""
+    import os
+    import subprocess
+    import sys
+
+    code = f"from reesim.cli.main import main; main({args!r})"
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path), **env},
+        timeout=120,
+    )
+
+
+def test_the_console_script_keeps_exit_codes_output_and_exit_handlers(tmp_path):
+    """The quick exit after a command: the exit code, every line of output (through a pipe), and the
+    exit handlers (without a private cache folder the dataset is built in a scratch folder that an
+    exit handler removes)."""
+    not_a_folder = tmp_path / "cache-file"
+    not_a_folder.write_text("a file, not a folder")
+    done = _console(["data", "list"], tmp_path, REESIM_CACHE_DIR=str(not_a_folder))
+    assert done.returncode == 0, done.stderr
+    assert "mine_production" in done.stdout and "trade_flows" in done.stdout
+    assert "running without a cache" in done.stderr
+    assert not list(tmp_path.glob("reesim-nocache-*"))  # removed by its exit handler
+    bad = _console(["run", "no-such-scenario"], tmp_path)
+    assert bad.returncode == 2 and "no-such-scenario" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_quick_exit_reads_exit_codes_as_python_does(monkeypatch, capsys):
+    """None is 0, an int is itself, a message is printed and exits 1 (``sys.exit('...')``)."""
+    ended = []
+    monkeypatch.setattr(cli.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(cli.os, "_exit", ended.append)
+    monkeypatch.setattr(cli.atexit, "_run_exitfuncs", lambda: ended.append("handlers"))
+    for code in (None, 3, "stopped: a reason"):
+        cli._quick_exit(code)
+    assert ended == ["handlers", 0, "handlers", 3, "handlers", 1]
+    assert "stopped: a reason" in capsys.readouterr().err
+
+
+def test_quick_exit_waits_for_threads_that_still_work(monkeypatch):
+    """A thread still alive (a Dask or server thread) gets Python's normal exit, which waits for it."""
+    monkeypatch.setattr(cli.threading, "active_count", lambda: 2)
+    monkeypatch.setattr(cli.os, "_exit", lambda code: pytest.fail("quick exit with a thread alive"))
+    with pytest.raises(SystemExit) as e:
+        cli._quick_exit(4)
+    assert e.value.code == 4

@@ -7,8 +7,11 @@ Exit codes: 0 success, 2 bad input (one line naming what was wrong and what is a
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import sys
+import threading
 import warnings
 from collections import Counter
 
@@ -133,6 +136,41 @@ def run(argv: list[str] | None = None) -> None:
             soft_wrap=True,
         )
         sys.exit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``reesim`` console script: :func:`run`, then a quick exit (:func:`_quick_exit`)."""
+    try:
+        run(argv)
+    except SystemExit as exc:
+        _quick_exit(exc.code)
+    _quick_exit(0)
+
+
+def _quick_exit(code: object) -> None:
+    """End the process with ``code`` (as :class:`SystemExit` reads it) once the command is done.
+
+    By then everything is written and closed (results are written atomically); tearing the
+    interpreter down, freeing every pandas, Arrow and DuckDB object one by one, took another
+    0.1 s, 8 % of a ``reesim run``. With only the main thread alive, the exit handlers run
+    (:mod:`atexit`: temporary folders, weak-reference finalizers), the streams are flushed and
+    the process ends without that teardown. A thread still alive (a Dask or server thread) gets
+    the normal exit, which waits for it.
+    """
+    if threading.active_count() > 1:
+        sys.exit(code)
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # a message, as sys.exit("...") prints it
+        print(code, file=sys.stderr)
+        status = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed pipe (reesim ... | head)
+            stream.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":  # pragma: no cover
