@@ -195,3 +195,26 @@ def test_quick_exit_waits_for_threads_that_still_work(monkeypatch):
     with pytest.raises(SystemExit) as e:
         cli._quick_exit(4)
     assert e.value.code == 4
+
+
+def test_a_run_whose_reader_has_gone_still_writes_its_results(tmp_path):
+    """``reesim run ... --out DIR | head``: the reader closes the pipe early. The rest of the text
+    is dropped and the run still writes its folder (rich's default ended it with exit 1, unwritten)."""
+    import os
+    import subprocess
+    import sys
+
+    scenario = tmp_path / "short.yaml"
+    scenario.write_text(
+        "name: licensing-short\nextends: china-2025-licensing\nhorizon: {start: 2025, end: 2026, step: year}\n"
+    )
+    out_dir = tmp_path / "out"
+    code = f"from reesim.cli.main import main; main(['run', {str(scenario)!r}, '--out', {str(out_dir)!r}])"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ}
+    )
+    proc.stdout.close()  # the reader has gone before the first line
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err.decode()
+    assert (out_dir / "summary.json").is_file() and (out_dir / "prices.parquet").is_file()
+    assert b"Traceback" not in err

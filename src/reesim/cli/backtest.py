@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from reesim.atomic import check_out_folder
-from reesim.cli.text import out
+from reesim.cli.text import echo, out
 
 
 def print_scores(doc: dict) -> None:
@@ -75,7 +75,7 @@ def backtest_cmd(
     if markdown:
         from reesim.backtest.output import markdown_table
 
-        print(markdown_table(doc))
+        echo(markdown_table(doc))
     if out_dir is not None:
         from reesim.reports.backtest import render_backtest
 

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from reesim.atomic import check_out_file, check_out_folder, write_file_atomic
 from reesim.cli.data import _fmt
-from reesim.cli.text import out
+from reesim.cli.text import echo, out
 from reesim.errors import InputError
 from reesim.impacts.compare import AVERAGE_MARKETS
 from reesim.pipeline import downstream_tariffs, impact_tables, run_pair  # noqa: F401 (used by compare, benchmarks)
@@ -341,7 +341,7 @@ def schema(
 
     text = json.dumps(json_schema(), indent=2)
     if out_path is None:
-        typer.echo(text)
+        echo(text)
     else:
         check_out_file(out_path, example="scenario.schema.json")
         write_file_atomic(out_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

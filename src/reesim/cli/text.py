@@ -8,7 +8,9 @@ control characters shown as ``\\xNN``); styles are explicit (:func:`styled`).
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 
 from rich.console import Console
 from rich.text import Text
@@ -34,6 +36,22 @@ class SafeConsole(Console):
         kwargs.setdefault("highlight", False)
         super().__init__(**kwargs)
 
+    def on_broken_pipe(self) -> None:
+        """The reader of this console's stream has gone (``reesim run ... | head``): the rest of
+        the text is dropped and the command goes on, so that a run still writes its results
+        folder. (rich's default ends the process with exit 1 at once: the run's results were
+        lost, without a word.) The stream is pointed at the null device so that later writes and
+        the flush at exit do not fail again."""
+        self.quiet = True
+        stream = sys.stderr if self.stderr else sys.stdout
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):  # a stream without a descriptor (a capture)
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+
     def render_str(self, text: str, **kwargs) -> Text:
         kwargs["markup"] = False
         kwargs["emoji"] = False
@@ -49,3 +67,13 @@ def styled(*parts: str | tuple[str, str]) -> Text:
 out = SafeConsole(width=None if Console().is_terminal else 140)
 #: Standard error of the CLI.
 err = SafeConsole(stderr=True)
+
+
+def echo(text: str) -> None:
+    """Print ``text`` on standard output as it is (no wrapping: Markdown, JSON); if the reader has
+    gone, drop it and go on, as :meth:`SafeConsole.on_broken_pipe` does."""
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        out.on_broken_pipe()
