@@ -19,7 +19,7 @@ from reesim.reports.figures.common import (
 
 # --------------------------------------------------------------------------------------- prices
 def _price_traces(
-    d: pd.DataFrame, commodity: str, showlegend: bool, visible: bool = True
+    groups: dict[tuple[str, str], pd.DataFrame], commodity: str, showlegend: bool, visible: bool = True
 ) -> list[go.Scatter]:
     traces = []
     # Inside China is drawn wide and light below outside China, so both show where they coincide.
@@ -27,8 +27,8 @@ def _price_traces(
         ("inside China", REGION_COLORS["CHN"], 4.0, 0.6),
         ("outside China", REGION_COLORS["USA"], 1.8, 1.0),
     ):
-        g = d[(d["commodity"] == commodity) & (d["market"] == market)].sort_values("x")
-        if g.empty:
+        g = groups.get((commodity, market))
+        if g is None or g.empty:
             continue
         for col, dash, label in (
             ("usd_per_kg", "solid", "scenario"),
@@ -58,6 +58,15 @@ def _with_x(price_changes: pd.DataFrame) -> pd.DataFrame:
     return d
 
 
+def _by_market(d: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
+    """Each commodity's and market's rows in time order, split once (a filter of the whole table
+    per trace took about a third of the price charts' time)."""
+    return {
+        (str(c), str(m)): g.sort_values("x")
+        for (c, m), g in d.groupby(["commodity", "market"], sort=False, observed=True)
+    }
+
+
 def price_panel(price_changes: pd.DataFrame, commodities: Sequence[str] = MAIN_COMMODITIES) -> go.Figure:
     """Small multiples of the price paths inside and outside China, scenario solid, counterfactual dashed.
 
@@ -79,8 +88,9 @@ def price_panel(price_changes: pd.DataFrame, commodities: Sequence[str] = MAIN_C
         horizontal_spacing=0.09,
         vertical_spacing=0.14,
     )
+    groups = _by_market(d)
     for i, com in enumerate(present):
-        for tr in _price_traces(d, com, showlegend=i == 0):
+        for tr in _price_traces(groups, com, showlegend=i == 0):
             fig.add_trace(tr, row=i // cols + 1, col=i % cols + 1)
     fig.update_yaxes(rangemode="tozero", tickformat=",")
     _year_axis(fig, d["x"])
@@ -102,8 +112,9 @@ def price_dropdown(
         return None
     fig = go.Figure()
     owner: list[int] = []
+    groups = _by_market(d)
     for i, com in enumerate(rest):
-        for tr in _price_traces(d, com, showlegend=True, visible=i == 0):
+        for tr in _price_traces(groups, com, showlegend=True, visible=i == 0):
             fig.add_trace(tr)
             owner.append(i)
     buttons = [
