@@ -149,7 +149,7 @@ def test_the_key_covers_the_year_the_data_the_code_and_the_libraries(tmp_path, m
     class OtherData:
         version = "0000000000000000"
 
-    monkeypatch.setattr(default_mod, "default_dataset", lambda: OtherData())
+    monkeypatch.setattr("reesim.data.default_dataset", lambda: OtherData())  # read by cache.computed_key
     monkeypatch.setattr(default_mod, "build_default_world", lambda *a: load_default_world(2024))
     default_mod._stored_world(2024)
     assert count() == 5

@@ -158,6 +158,16 @@ def runtime() -> tuple[str, ...]:
     return tuple(out)
 
 
+def computed_key(kind: str, *parts: object) -> str:
+    """The key of an artefact reesim computes (a world, a run): ``kind`` and ``parts`` with the
+    dataset, the source of every module (:func:`code_fingerprint`) and the interpreter, machine
+    type and libraries (:func:`runtime`), so that a changed input, builder or solver never meets
+    an old artefact."""
+    from reesim.data import default_dataset
+
+    return key_of(kind, *parts, default_dataset().version, code_fingerprint(), runtime())
+
+
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file's bytes."""
     h = hashlib.sha256()
@@ -301,6 +311,7 @@ DECODE_ERRORS = (ValueError, KeyError, TypeError, AttributeError, IndexError, Re
 
 def kept(
     name: str,
+    prefix: str,
     key: str,
     build: Callable[[], T],
     encode: Callable[[T, str], bytes],
@@ -309,7 +320,7 @@ def kept(
     keep: int,
     max_bytes: int,
 ) -> tuple[T, bool]:
-    """``build()``, kept as a verified blob under ``key`` in the cache subfolder ``name``.
+    """``build()``, kept as a verified blob ``<prefix>-<key>.json`` in the cache subfolder ``name``.
 
     Returns the value and whether it was read back. ``encode(value, key)`` raises
     :class:`ValueError` for a value it cannot give back exactly (the value is then only returned);
@@ -320,7 +331,7 @@ def kept(
     folder = subfolder(name)
     if folder is None:
         return build(), False
-    path = folder / f"{name.rstrip('s')}-{key[:32]}.json"
+    path = folder / f"{prefix}-{key[:32]}.json"
     payload = read_blob(path)
     if payload is not None:
         try:
@@ -337,7 +348,7 @@ def kept(
     except (ValueError, TypeError, AttributeError, RecursionError):
         return value, False  # kept in memory only
     if write_blob(path, payload):
-        evict(folder, f"{name.rstrip('s')}-*.json", keep, max_bytes)
+        evict(folder, f"{prefix}-*.json", keep, max_bytes)
     return value, False
 
 

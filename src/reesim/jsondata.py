@@ -11,6 +11,7 @@ whether what comes back is identical (the writers check it before they write).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,26 @@ _DTYPES = {"float64", "int64", "bool", "str", "object"}
 
 class NotStorable(ValueError):
     """Data that the JSON encoding would not give back exactly."""
+
+
+def dumps(doc: dict[str, Any], what: str) -> bytes:
+    """``doc`` (built with :func:`value`) as compact JSON bytes; :class:`NotStorable` naming
+    ``what`` if a value is not JSON data."""
+    try:
+        return json.dumps(doc, separators=(",", ":"), allow_nan=True).encode("utf-8")
+    except (TypeError, ValueError, AttributeError, RecursionError) as exc:
+        raise NotStorable(f"the {what} is not JSON data ({type(exc).__name__}: {exc})") from None
+
+
+def loads(payload: bytes, fmt: int, key: str | None, what: str) -> dict[str, Any]:
+    """The JSON document in ``payload`` if it is of format ``fmt`` and, with ``key``, was written
+    under that key (a file renamed to another key's name is refused); else :class:`NotStorable`."""
+    doc = json.loads(payload)
+    if not isinstance(doc, dict) or doc.get("format") != fmt:
+        raise NotStorable(f"not a {what} of this format")
+    if key is not None and doc.get("key") != key:
+        raise NotStorable(f"a {what} kept under another key")
+    return doc
 
 
 def frame(df: pd.DataFrame) -> dict[str, Any]:

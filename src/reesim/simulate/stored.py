@@ -17,10 +17,9 @@ monthly); the least recently used go first.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
-from reesim.jsondata import NotStorable, same, unvalue, value
+from reesim.jsondata import NotStorable, dumps, loads, same, unvalue, value
 from reesim.scenario.spec import Scenario
 from reesim.simulate.result import TABLES, Result
 from reesim.simulate.steps import Step, make_steps
@@ -33,34 +32,23 @@ KEEP, MAX_BYTES = 16, 100_000_000
 
 def key(scenario: Scenario) -> str:
     """The cache key of ``scenario``'s run (scenario, dataset, code, interpreter and libraries)."""
-    from reesim import cache
-    from reesim.data import default_dataset
+    from reesim.cache import computed_key
     from reesim.scenario.load import scenario_hash
 
-    return cache.key_of(
-        "run",
-        FORMAT,
-        scenario_hash(scenario),
-        default_dataset().version,
-        cache.code_fingerprint(),
-        cache.runtime(),
-    )
+    return computed_key("run", FORMAT, scenario_hash(scenario))
 
 
 def encode(res: Result, key: str | None = None) -> bytes:
     """The JSON of ``res`` (under ``key``), checked to decode to an identical result
     (:class:`NotStorable` if not, or if a value is not JSON data)."""
-    try:
-        doc = {
-            "format": FORMAT,
-            "key": key,
-            "scenario_name": res.scenario_name,
-            "meta": value(res.meta),
-            "tables": value(dict(res._tables)),
-        }
-        payload = json.dumps(doc, separators=(",", ":"), allow_nan=True).encode("utf-8")
-    except (TypeError, ValueError, AttributeError, RecursionError) as exc:
-        raise NotStorable(f"the run is not JSON data ({type(exc).__name__}: {exc})") from None
+    doc = {
+        "format": FORMAT,
+        "key": key,
+        "scenario_name": res.scenario_name,
+        "meta": value(res.meta),
+        "tables": value(dict(res._tables)),
+    }
+    payload = dumps(doc, "run")
     back = decode(payload, key)
     if not (
         back.scenario_name == res.scenario_name
@@ -74,11 +62,7 @@ def encode(res: Result, key: str | None = None) -> bytes:
 def decode(payload: bytes, key: str | None = None) -> Result:
     """The result encoded in ``payload``: a complete run (every table of :data:`TABLES`, its
     meta and name); with ``key``, only if it was written under that key."""
-    doc = json.loads(payload)
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise NotStorable("not a run of this format")
-    if key is not None and doc.get("key") != key:
-        raise NotStorable("a run kept under another key")
+    doc = loads(payload, FORMAT, key, "run")
     tables, meta, name = unvalue(doc["tables"]), unvalue(doc["meta"]), doc["scenario_name"]
     if not (isinstance(tables, dict) and isinstance(meta, dict) and isinstance(name, str)):
         raise NotStorable("not a run of this format")
@@ -99,6 +83,7 @@ def simulate_kept(scenario: Scenario, progress: Callable[[Step], None] | None = 
 
     res, read = cache.kept(
         "runs",
+        "run",
         key(scenario),
         lambda: simulate(scenario, progress=progress),
         encode,

@@ -116,20 +116,13 @@ def _stored_world(year: int | None) -> World:
     from reesim.world import stored
 
     year = _parsed_config()["default_reference_year"] if year is None else int(year)
-    key = cache.key_of(
-        "default world",
-        stored.FORMAT,
-        year,
-        default_dataset().version,
-        cache.code_fingerprint(),
-        cache.runtime(),
-    )
     world, _ = cache.kept(
         "worlds",
-        key,
+        "world",
+        cache.computed_key("default world", stored.FORMAT, year),
         lambda: build_default_world(year, None, {}),
         stored.encode,
-        lambda payload, k: stored.decode(payload, k),
+        stored.decode,
         keep=8,
         max_bytes=50_000_000,
     )

@@ -11,10 +11,9 @@ memory only).
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
-from reesim.jsondata import NotStorable, same, unvalue, value
+from reesim.jsondata import NotStorable, dumps, loads, same, unvalue, value
 from reesim.world.world import World
 
 __all__ = ["FORMAT", "NotStorable", "decode", "encode", "same_world"]
@@ -30,11 +29,9 @@ def _fields(world: World) -> dict[str, Any]:
 def decode(payload: bytes, key: str | None = None) -> World:
     """The world encoded in ``payload`` (checked by :class:`World` as any world is); with ``key``,
     only if it was written under that key (a file renamed to another key's name is refused)."""
-    doc = json.loads(payload)
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("world"), dict):
+    doc = loads(payload, FORMAT, key, "world")
+    if not isinstance(doc.get("world"), dict):
         raise NotStorable("not a world of this format")
-    if key is not None and doc.get("key") != key:
-        raise NotStorable("a world kept under another key")
     fields = {k: unvalue(v) for k, v in doc["world"].items()}
     for name in ("regions", "commodities"):
         fields[name] = tuple(fields[name])
@@ -44,11 +41,7 @@ def decode(payload: bytes, key: str | None = None) -> World:
 def encode(world: World, key: str | None = None) -> bytes:
     """The JSON of ``world`` (under ``key``), checked to decode to an identical world
     (:class:`NotStorable` if not, or if a value is not JSON data)."""
-    try:
-        doc = {"format": FORMAT, "key": key, "world": {k: value(v) for k, v in _fields(world).items()}}
-        payload = json.dumps(doc, separators=(",", ":"), allow_nan=True).encode("utf-8")
-    except (TypeError, ValueError, AttributeError, RecursionError) as exc:
-        raise NotStorable(f"the world is not JSON data ({type(exc).__name__}: {exc})") from None
+    payload = dumps({"format": FORMAT, "key": key, "world": value(_fields(world))}, "world")
     if not same_world(decode(payload, key), world):
         raise NotStorable("the world does not come back identical from its JSON")
     return payload

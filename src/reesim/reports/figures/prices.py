@@ -28,7 +28,7 @@ def _price_traces(
         ("outside China", REGION_COLORS["USA"], 1.8, 1.0),
     ):
         g = groups.get((commodity, market))
-        if g is None or g.empty:
+        if g is None:
             continue
         for col, dash, label in (
             ("usd_per_kg", "solid", "scenario"),
