@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from reesim.errors import InputError
@@ -73,32 +74,41 @@ def heavy_regions(world: World) -> list[str]:
 
 def _templates(world: World, region: str) -> dict[str, str]:
     """Ore -> the heavy region's circuit for the heavy concentrate ``region``'s crackers make
-    (once per world object and region; a fresh dict each call)."""
+    (found for every region at once, once per world object; a fresh dict each call)."""
     memo = memo_of(world)
-    key = ("heavy templates", region)
-    if key not in memo:
-        memo[key] = _find_templates(world, region)
-    return dict(memo[key])
+    if "heavy templates" not in memo:
+        memo["heavy templates"] = _find_templates(world)
+    return dict(memo["heavy templates"].get(region, {}))
 
 
-def _find_templates(world: World, region: str) -> dict[str, str]:
-    io, names = world.io, set(world.processes["process"])
-    made = io[
-        io["process"].str.startswith(f"crack:{region}:") & io["commodity"].str.startswith("concentrate:hree_")
-    ]
-    out, heavy = {}, heavy_regions(world)
-    for o in sorted({c.removeprefix("concentrate:hree_") for c in made["commodity"]}):
-        tpl = next((f"crack-heavy:{h}:{o}" for h in heavy if f"crack-heavy:{h}:{o}" in names), None)
-        if tpl is not None:
-            out[o] = tpl
+def _find_templates(world: World) -> dict[str, dict[str, str]]:
+    """Region -> ore -> template, for every region whose crackers (``crack:<region>:...``) make
+    a heavy concentrate (plain lists: a string filter of the io table per region cost 1.3 ms)."""
+    io, names = world.io, set(world.processes["process"].tolist())
+    made: dict[str, set[str]] = {}
+    for pid, c in zip(io["process"].tolist(), io["commodity"].tolist(), strict=True):
+        if pid.startswith("crack:") and c.startswith("concentrate:hree_"):
+            made.setdefault(pid.split(":", 2)[1], set()).add(c.removeprefix("concentrate:hree_"))
+    heavy = heavy_regions(world)
+    out: dict[str, dict[str, str]] = {}
+    for region, ores in made.items():
+        for o in sorted(ores):
+            tpl = next((f"crack-heavy:{h}:{o}" for h in heavy if f"crack-heavy:{h}:{o}" in names), None)
+            if tpl is not None:
+                out.setdefault(region, {})[o] = tpl
     return out
 
 
 def allowed_regions(world: World) -> list[str]:
     """Regions where a heavy circuit can go: crackers of a heavy concentrate, no circuit yet."""
-    crackers = world.processes.loc[world.processes["process"].str.startswith("crack:"), "region"]
+    p = world.processes
+    crackers = {
+        r
+        for pid, r in zip(p["process"].tolist(), p["region"].tolist(), strict=True)
+        if pid.startswith("crack:")
+    }
     heavy = set(heavy_regions(world))
-    return [r for r in sorted(set(crackers)) if r not in heavy and _templates(world, r)]
+    return [r for r in sorted(crackers) if r not in heavy and _templates(world, r)]
 
 
 def separable(world: World, region: str) -> list[str]:
@@ -143,39 +153,52 @@ def _circuit(world: World, region: str, name: str, elements: list[str] | None, l
         raise InputError(f"{label}.elements: {', '.join(twice)} listed twice; list each element once")
     keep = set(elements) if elements else set(can)
     io, service = world.io, service_id(name)
-    procs, rows, edges, goods = [], [], [], []
+    # Plain lists: a boolean filter of the io and edge tables per ore cost about 1.5 ms each.
+    io_p, io_c, io_k = io["process"].tolist(), io["commodity"].tolist(), io["coef"].tolist()
+    rows_of: dict[str, list[int]] = {}
+    for i, pid in enumerate(io_p):
+        rows_of.setdefault(pid, []).append(i)
+    p, e = world.processes, world.edges
+    region_of = dict(zip(p["process"].tolist(), p["region"].tolist(), strict=True))
+    e_c, e_o = e["commodity"].tolist(), e["origin"].tolist()
+    procs, rows, goods, seg_pos, seg_good = [], [], [], [], []
     for o, tpl in _templates(world, region).items():
-        t = io[io["process"] == tpl]
-        out = t[t["coef"] > 0]
-        mine = out[out["commodity"].map(lambda c: c.split(":", 1)[1] in keep)]
-        if mine.empty:
+        out = [i for i in rows_of.get(tpl, []) if io_k[i] > 0]
+        mine = [i for i in out if io_c[i].split(":", 1)[1] in keep]
+        if not mine:
             continue
         pid = f"crack-heavy:{region}:{o}:{name}"
         procs.append((pid, region, "separation", float("inf"), 0.0, 0.0))
-        feed = [(pid, f"concentrate:hree_{o}", -1.0), (pid, service, -1.0)]
-        rows.append(pd.DataFrame(feed, columns=IO_COLUMNS))
-        rows.append(mine.assign(process=pid))
-        rest = out[~out.index.isin(mine.index)]
-        share = float(rest["coef"].sum())
+        rows += [(pid, f"concentrate:hree_{o}", -1.0), (pid, service, -1.0)]
+        rows += [(pid, io_c[i], io_k[i]) for i in mine]
+        rest = [i for i in out if i not in set(mine)]
+        share = float(np.array([io_k[i] for i in rest], dtype=float).sum())
         if share <= 1e-12:
             continue
         # The residue: the other elements, shipped like the heavy concentrate and separated by
         # the heavy region that the template belongs to.
         residue = f"concentrate:hree_rest_{o}:{name}"
         goods.append(residue)
-        rows.append(pd.DataFrame([(pid, residue, share)], columns=IO_COLUMNS))
-        h = world.processes.loc[world.processes["process"] == tpl, "region"].iloc[0]
+        rows.append((pid, residue, share))
+        h = region_of[tpl]
         rid = f"crack-heavy-rest:{h}:{o}:{name}"
         procs.append((rid, h, "separation", float("inf"), 0.0, 0.0))
-        rows.append(pd.DataFrame([(rid, residue, -1.0), (rid, SEPARATION_SERVICE, -1.0)], columns=IO_COLUMNS))
-        rows.append(rest.assign(process=rid, coef=rest["coef"] / share))
+        rows += [(rid, residue, -1.0), (rid, SEPARATION_SERVICE, -1.0)]
+        rows += [(rid, io_c[i], io_k[i] / share) for i in rest]
         # The residue goes where the heavy compound went, at its transport cost and slope but
         # without its calibrated route cost: that intercept was fitted to the observed SEGH flow
         # (negative on MYS -> CHN) and on a second, parallel route would pay for shipping.
-        e = world.edges
-        seg = e[(e["commodity"] == f"concentrate:hree_{o}") & (e["origin"] == region)]
-        edges.append(seg.assign(commodity=residue, route_cost=0.0))
-    new_io = pd.concat(rows, ignore_index=True)
+        seg = [
+            j
+            for j, (c, r) in enumerate(zip(e_c, e_o, strict=True))
+            if c == f"concentrate:hree_{o}" and r == region
+        ]
+        seg_pos += seg
+        seg_good += [residue] * len(seg)
+    new_io = pd.DataFrame(rows, columns=IO_COLUMNS).astype(
+        {"process": "str", "commodity": "str", "coef": float}
+    )
+    edges = [e.iloc[seg_pos].assign(commodity=seg_good, route_cost=0.0)] if seg_pos else []
     edges.append(_oxide_routes(world, region, new_io))
     return Circuit(procs, new_io, pd.concat(edges, ignore_index=True), [service, *goods])
 
@@ -183,12 +206,20 @@ def _circuit(world: World, region: str, name: str, elements: list[str] | None, l
 def _oxide_routes(world: World, region: str, io: pd.DataFrame) -> pd.DataFrame:
     """Trade edges for the oxides the circuit makes in ``region`` that it had no route for."""
     e = world.edges
-    goods = {c for c in io.loc[(io["coef"] > 0) & io["process"].str.startswith("crack-heavy:"), "commodity"]}
-    goods = {c for c in goods if c.startswith("oxide:")}
-    heavy = heavy_regions(world)
-    have = set(zip(e["commodity"], e["origin"], e["dest"], strict=True))
-    src = e[e["commodity"].isin(goods) & e["origin"].isin(heavy) & (e["dest"] != region)]
-    src = src.sort_values(["commodity", "dest", "origin"]).drop_duplicates(["commodity", "dest"])
-    new = src.assign(origin=region, route_cost=0.0)
-    keep = [(c, region, d) not in have for c, d in zip(new["commodity"], new["dest"], strict=True)]
-    return new[keep].reset_index(drop=True)
+    goods = {
+        c
+        for pid, c, k in zip(
+            io["process"].tolist(), io["commodity"].tolist(), io["coef"].tolist(), strict=True
+        )
+        if k > 0 and pid.startswith("crack-heavy:") and c.startswith("oxide:")
+    }
+    heavy = set(heavy_regions(world))
+    keys = list(zip(e["commodity"].tolist(), e["origin"].tolist(), e["dest"].tolist(), strict=True))
+    have = set(keys)
+    # per (good, destination) the route from the first heavy region in name order
+    first: dict[tuple[str, str], int] = {}
+    for j, (c, o, d) in enumerate(keys):
+        if c in goods and o in heavy and d != region and ((c, d) not in first or o < keys[first[(c, d)]][1]):
+            first[(c, d)] = j
+    new = [first[k] for k in sorted(first) if (k[0], region, k[1]) not in have]
+    return e.iloc[new].assign(origin=region, route_cost=0.0).reset_index(drop=True)

@@ -144,10 +144,6 @@ def _replace(qp: QP, **kw) -> QP:
     return replace(qp, **kw)
 
 
-def _edge_keys(df: pd.DataFrame) -> pd.MultiIndex:
-    return pd.MultiIndex.from_frame(df[["commodity", "origin", "dest"]].astype(str))
-
-
 def edge_tuples(df: pd.DataFrame, cols: tuple[str, ...] = ("commodity", "origin", "dest")) -> list[tuple]:
     """The key columns ``cols`` (by default an edge's commodity, from, to) of each row as plain
     tuples of str (a few thousand rows: faster to look up in a dict than a MultiIndex)."""
@@ -181,10 +177,14 @@ def _edge_lookup(index: dict, frame: pd.DataFrame) -> np.ndarray:
 
 
 def _edge_positions(
-    edge_keys: pd.MultiIndex, frame: pd.DataFrame, cols: list[str], label: str, name_col: str
+    edge_index: dict[tuple[str, str, str], int],
+    frame: pd.DataFrame,
+    cols: list[str],
+    label: str,
+    name_col: str,
 ) -> np.ndarray:
     """Positions of ``frame``'s edges (columns ``cols``: commodity, from, to); an unknown edge is an InputError."""
-    pos = edge_keys.get_indexer(pd.MultiIndex.from_frame(frame[cols].astype(str)))
+    pos = key_positions(edge_index, edge_tuples(frame, tuple(cols)))
     if (pos < 0).any():
         from reesim.errors import InputError
 
@@ -212,33 +212,28 @@ def build_qp(world: World) -> QP:
     p, io, d, e = world.processes, world.io, world.demands, world.edges
     n_p, n_d, n_e = len(p), len(d), len(e)
 
-    # Balance nodes: every (commodity, region) touched by a process, a demand or an edge.
-    proc_region = dict(zip(p["process"], p["region"], strict=True))
-    io_nodes = pd.DataFrame({"commodity": io["commodity"], "region": io["process"].map(proc_region)})
-    nodes = (
-        pd.concat(
-            [
-                io_nodes,
-                d[["commodity", "region"]],
-                e[["commodity", "origin"]].rename(columns={"origin": "region"}),
-                e[["commodity", "dest"]].rename(columns={"dest": "region"}),
-            ]
-        )
-        .drop_duplicates()
-        .sort_values(["commodity", "region"])
-        .reset_index(drop=True)
+    # Balance nodes: every (commodity, region) touched by a process, a demand or an edge, in
+    # sorted order; looked up in plain dicts (a MultiIndex per lookup cost most of a build).
+    procs = p["process"].tolist()
+    proc_region = dict(zip(procs, p["region"].tolist(), strict=True))
+    io_keys = list(
+        zip(io["commodity"].tolist(), [proc_region[x] for x in io["process"].tolist()], strict=True)
     )
-    node_index = pd.MultiIndex.from_frame(nodes)
+    d_keys = edge_tuples(d, ("commodity", "region"))
+    e_keys = edge_tuples(e)
+    orig_keys = [(c, o) for c, o, _ in e_keys]
+    dest_keys = [(c, t) for c, _, t in e_keys]
+    node_list = sorted({*io_keys, *d_keys, *orig_keys, *dest_keys})
+    node_index = {k: i for i, k in enumerate(node_list)}
+    nodes = pd.DataFrame(node_list or None, columns=["commodity", "region"], dtype="str")
 
-    def node_of(commodity: pd.Series, region: pd.Series) -> np.ndarray:
-        return node_index.get_indexer(pd.MultiIndex.from_arrays([commodity.to_numpy(), region.to_numpy()]))
-
-    proc_pos = pd.Index(p["process"]).get_indexer(io["process"])
-    rows = [node_of(io["commodity"], io["process"].map(proc_region)), node_of(d["commodity"], d["region"])]
+    proc_index = {pid: j for j, pid in enumerate(procs)}
+    proc_pos = key_positions(proc_index, io["process"].tolist())
+    rows = [key_positions(node_index, io_keys), key_positions(node_index, d_keys)]
     cols = [proc_pos, n_p + np.arange(n_d)]
-    vals = [-io["coef"].astype(float).to_numpy(), np.ones(n_d)]
+    vals = [-floats(io["coef"]), np.ones(n_d)]
     edge_cols = n_p + n_d + np.arange(n_e)
-    edge_dest, edge_orig = node_of(e["commodity"], e["dest"]), node_of(e["commodity"], e["origin"])
+    edge_dest, edge_orig = key_positions(node_index, dest_keys), key_positions(node_index, orig_keys)
     rows += [edge_dest, edge_orig]
     cols += [edge_cols, edge_cols]
     vals += [-np.ones(n_e), np.ones(n_e)]
@@ -247,11 +242,11 @@ def build_qp(world: World) -> QP:
     quotas = world.quotas.reset_index(drop=True)
     members = world.quota_members
     q_rows = pd.Index(quotas["quota"]).get_indexer(members["quota"])
-    edge_keys = _edge_keys(e)
-    q_cols = _edge_positions(edge_keys, members, ["commodity", "origin", "dest"], "quota", "quota")
+    edge_index = {k: i for i, k in enumerate(e_keys)}
+    q_cols = _edge_positions(edge_index, members, ["commodity", "origin", "dest"], "quota", "quota")
     rows.append(len(nodes) + q_rows)
     cols.append(n_p + n_d + q_cols)
-    vals.append(members["coef"].astype(float).to_numpy())
+    vals.append(floats(members["coef"]))
 
     # Rules of origin: flow(c, via->dest) - via's own production of c <= slack. Releases from
     # stocks (private and strategic) are not the region's own production: their origin is not
@@ -260,7 +255,7 @@ def build_qp(world: World) -> QP:
     enduse = world.enduse_rules.reset_index(drop=True)
     own_output = _OwnOutput(world, rows, cols, vals) if len(rules) or len(enduse) else None
     if len(rules):
-        r_edge = _edge_positions(edge_keys, rules, ["commodity", "via", "dest"], "rule of origin", "rule")
+        r_edge = _edge_positions(edge_index, rules, ["commodity", "via", "dest"], "rule of origin", "rule")
         base_row = len(nodes) + len(quotas)
         rows.append(base_row + np.arange(len(rules)))
         cols.append(n_p + n_d + r_edge)
@@ -287,7 +282,6 @@ def build_qp(world: World) -> QP:
     G = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(m, n))
     G.sum_duplicates()
 
-    edge_index = {k: i for i, k in enumerate(edge_tuples(e))}
     P, c, ub, edge_cost = _vectors(world, edge_index)
     h = np.concatenate(
         [
@@ -312,7 +306,7 @@ def build_qp(world: World) -> QP:
         enduse_names=tuple(enduse["rule"]),
         base_edge_cost=edge_cost,
         edge_index=edge_index,
-        node_index={k: i for i, k in enumerate(edge_tuples(nodes, ("commodity", "region")))},
+        node_index=node_index,
         edge_ends=(edge_orig, edge_dest),
     )
     _close_zero_limits(qp.G, qp.quota_rows, qp.h, qp.ub)  # in place: arrays of the new QP

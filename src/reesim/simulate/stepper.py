@@ -324,11 +324,13 @@ def phase_clear(run: _Run, state: State, step: Step):
     extra["releasing"], extra["release"] = set(), {}
     wt = step_world(world, scenario, state, step, cf, extra)
     sol, topups, wt = solve_step(wt, scenario, run.qp0, run.backend, step)
-    cf_price = cf.prices.get(step.period, {}) if cf else run.reference.price_map
-    cf_cons = cf.consumption.get(step.period, {}) if cf else {}
-    fire = stock_mod.triggered(
-        scenario, world, step.mid, sol.price_map, cf_price, sol.consumption_map, cf_cons
-    )
+    fire = set()
+    if stock_mod.items(scenario, world):  # the maps are read only where a stockpile may fire
+        cf_price = cf.prices.get(step.period, {}) if cf else run.reference.price_map
+        cf_cons = cf.consumption.get(step.period, {}) if cf else {}
+        fire = stock_mod.triggered(
+            scenario, world, step.mid, sol.price_map, cf_price, sol.consumption_map, cf_cons
+        )
     if fire:
         extra["releasing"] = fire
         extra["release"] = stock_mod.release_capacity(scenario, world, fire, state.stocks, step.dt)

@@ -77,9 +77,7 @@ class Solution:
         """Price by (commodity, region), USD/kg, without building the tables."""
         n = self.qp.n_nodes
         y = np.maximum(np.nan_to_num(self.raw.row_dual[:n], nan=0.0), 0.0)
-        return dict(
-            zip(zip(self.qp.nodes["commodity"], self.qp.nodes["region"], strict=True), y, strict=True)
-        )
+        return dict(zip(self.qp.node_index, y, strict=True))  # the nodes' keys, in row order
 
     @property
     def activity(self) -> np.ndarray:
