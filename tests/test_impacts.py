@@ -322,3 +322,23 @@ def test_units_at_risk_by_hand():
     peak = peak_units(u.reset_index(), "USA")
     assert peak["period"] == "2025" and peak["shortage_tonnes"] == pytest.approx(100.0)
     assert {p["product"]: p["source_ids"] for p in peak["products"]} == {"motor": "a,b", "jet": "c"}
+
+
+def test_price_table_of_a_few_goods_has_the_full_tables_rows_for_them():
+    """An ensemble member asks for the prices of a few goods only; each good's rows, the
+    outside-China average included (weighted by that good's own use), must be those of the
+    full table, bit for bit, on a run whose licences move the weights."""
+    from reesim.impacts.compare import price_table, product_commodities
+    from reesim.pipeline import run_pair
+    from reesim.scenario.load import load_scenario
+
+    sc = load_scenario("china-2025-licensing")
+    sc = sc.model_copy(update={"horizon": sc.horizon.model_copy(update={"end": 2027})})
+    res, cf, _ = run_pair(sc)
+    goods = {"oxide:Dy", "oxide:Nd", "magnet:ndfeb"} | product_commodities()
+    full = price_table(res, cf)
+    few = price_table(res, cf, goods)
+    assert set(few["commodity"]) == goods
+    expected = full[full["commodity"].isin(list(goods))].reset_index(drop=True)
+    pd.testing.assert_frame_equal(few, expected, check_exact=True)
+    assert {"inside China", "outside China", "Europe"} <= set(few["market"])

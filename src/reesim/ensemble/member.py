@@ -32,13 +32,14 @@ def outcomes(res, cf) -> pd.DataFrame:
         DISCOUNT_RATE,
         discounted,
         price_table,
+        product_commodities,
         product_cost_table,
         welfare_table,
     )
     from reesim.simulate.headline import heavy_re_per_magnet
 
     parts = []
-    prices = price_table(res, cf)
+    prices = price_table(res, cf, set(COMMODITIES) | product_commodities())  # the goods read below
     p = prices[prices["commodity"].isin(COMMODITIES)].copy()
     if "determined" in p:  # a price the solution does not pin down is one point of an interval
         p.loc[~p["determined"].astype(bool), ["usd_per_kg", "usd_per_kg_cf"]] = float("nan")

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -119,17 +120,22 @@ def apparent_use(res: Result) -> pd.DataFrame:
     return _memoised(res, "apparent_use", lambda: _apparent_use(res))
 
 
-def _apparent_use(res: Result) -> pd.DataFrame:
+def _apparent_use(res: Result, commodities: frozenset[str] | None = None) -> pd.DataFrame:
     keys = ["period", "commodity", "region"]
-    prod = res.production.groupby(keys)["tonnes_per_year"].sum()
-    t = res.trade
+    prod, t = res.production, res.trade
+    if commodities is not None:  # the same rows for these goods: each good's sums are its own
+        prod = prod[prod["commodity"].isin(list(commodities))]
+        t = t[t["commodity"].isin(list(commodities))]
+    prod = prod.groupby(keys)["tonnes_per_year"].sum()
     imp = t.rename(columns={"importer": "region"}).groupby(keys)["tonnes_per_year"].sum()
     exp = t.rename(columns={"exporter": "region"}).groupby(keys)["tonnes_per_year"].sum()
     use = prod.add(imp, fill_value=0.0).sub(exp, fill_value=0.0).clip(lower=0.0)
     return use.rename("use_tonnes_per_year").reset_index()
 
 
-def market_prices(res: Result, weights: pd.DataFrame | None = None) -> pd.DataFrame:
+def market_prices(
+    res: Result, weights: pd.DataFrame | None = None, commodities: frozenset[str] | None = None
+) -> pd.DataFrame:
     """Prices inside China (CHN's market), outside (a use-weighted mean over the other regions)
     and in the named markets analysts quote (:data:`NAMED_MARKETS`: Europe, Japan, the United
     States, each its region's price).
@@ -143,10 +149,17 @@ def market_prices(res: Result, weights: pd.DataFrame | None = None) -> pd.DataFr
     ``determined``: whether the price is pinned by the solution (see
     :func:`reesim.solve.solution._determined`) and finite; outside China only determined
     regional prices enter the average, so a row exists only where at least one does.
+
+    ``commodities`` limits the table to those goods (their rows are the same as in the full
+    table: each good's average is its own).
     """
+    if weights is None and commodities is not None:
+        return market_prices(res, _apparent_use(res, commodities), commodities)
     if weights is None:
         return _memoised(res, "market_prices", lambda: market_prices(res, apparent_use(res)))
     p = res.prices
+    if commodities is not None:
+        p = p[p["commodity"].isin(list(commodities))]
     p = p.merge(weights, on=["period", "commodity", "region"], how="left").fillna(
         {"use_tonnes_per_year": 0.0}
     )
@@ -165,7 +178,7 @@ def market_prices(res: Result, weights: pd.DataFrame | None = None) -> pd.DataFr
     return pd.concat([inside, outside, named], ignore_index=True)
 
 
-def price_table(res: Result, cf: Result) -> pd.DataFrame:
+def price_table(res: Result, cf: Result, commodities: Iterable[str] | None = None) -> pd.DataFrame:
     """Prices inside and outside China, scenario vs counterfactual.
 
     Outside China both runs are averaged with the counterfactual's apparent consumption as
@@ -178,13 +191,18 @@ def price_table(res: Result, cf: Result) -> pd.DataFrame:
     its solution does not pin is left NaN too (``usd_per_kg`` or ``usd_per_kg_cf``): the
     solver's point of the interval can be anything above it, up to millions of USD/kg for a
     heavy-RE residue no one buys, and would read as a price in a table or a chart.
+
+    ``commodities`` limits the table to those goods, with the same rows for them as the full
+    table (an ensemble member reads a few goods: a third of the time); such a table is not memoised.
     """
+    if commodities is not None:
+        return _price_table(res, cf, frozenset(commodities))
     return _memoised(res, "price_table", lambda: _price_table(res, cf), other=cf)
 
 
-def _price_table(res: Result, cf: Result) -> pd.DataFrame:
-    basket = apparent_use(cf)
-    a, b = market_prices(res, basket), market_prices(cf, basket)
+def _price_table(res: Result, cf: Result, commodities: frozenset[str] | None = None) -> pd.DataFrame:
+    basket = apparent_use(cf) if commodities is None else _apparent_use(cf, commodities)
+    a, b = market_prices(res, basket, commodities), market_prices(cf, basket, commodities)
     m = a.merge(b, on=["period", "year", "commodity", "market"], suffixes=("", "_cf"))
     m.loc[~m["determined"], "usd_per_kg"] = np.nan
     m.loc[~m["determined_cf"], "usd_per_kg_cf"] = np.nan
@@ -284,6 +302,11 @@ def product_cost_table(prices: pd.DataFrame, citations: bool = True) -> pd.DataF
     if content.empty:
         return content.copy()
     return _product_costs(content, prices, citations)
+
+
+def product_commodities() -> frozenset[str]:
+    """The commodities whose prices the product cost table reads."""
+    return frozenset(_product_content()["commodity"])
 
 
 @functools.lru_cache(maxsize=1)

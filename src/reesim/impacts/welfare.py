@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from reesim.model.qp import edge_tuples, key_positions
+from reesim.model.qp import edge_tuples, floats, key_positions
 from reesim.solve.solution import Solution
 from reesim.world.world import PRIVATE_STOCK_SECTOR, STOCK_KIND
 
@@ -46,6 +46,15 @@ COMPONENTS = (
 )
 
 
+def _positions(index: dict, labels: list) -> np.ndarray:
+    """Each label's position in ``index``, as ``Series.map(index).to_numpy()`` gives it: an int
+    array, or floats with NaN where a label is not in ``index``."""
+    pos = [index.get(x) for x in labels]
+    if any(v is None for v in pos):
+        return np.array([np.nan if v is None else v for v in pos], dtype=float)
+    return np.array(pos, dtype=np.int64)
+
+
 class WelfareAccount:
     """Index arrays of a world's structure, built once and reused for every step's accounting."""
 
@@ -55,19 +64,26 @@ class WelfareAccount:
         d, p, io, e = world.demands, world.processes, world.io, world.edges
         node_cols = ("commodity", "region")
         self.node_pos = qp.node_index
-        self.d_node = key_positions(self.node_pos, edge_tuples(d, node_cols))
-        self.d_reg = d["region"].map(ridx).to_numpy()
+        # labels read as lists and looked up in dicts (pandas maps cost about 4 ms a run)
+        d_keys = edge_tuples(d, node_cols)
+        self.d_node = key_positions(self.node_pos, d_keys)
+        self.d_reg = _positions(ridx, [r for _, r in d_keys])
         self.public = d["sector"].isin(PUBLIC_BUYERS).to_numpy()
-        self.io_proc = pd.Index(p["process"]).get_indexer(io["process"])
-        io_region = io["process"].map(dict(zip(p["process"], p["region"], strict=True)))
-        self.io_node = key_positions(self.node_pos, edge_tuples(io.assign(region=io_region), node_cols))
-        self.io_coef = io["coef"].astype(float).to_numpy()
-        self.p_reg = p["region"].map(ridx).to_numpy()
+        procs, p_regions = p["process"].tolist(), p["region"].tolist()
+        io_procs = io["process"].tolist()
+        self.io_proc = key_positions({x: j for j, x in enumerate(procs)}, io_procs)
+        region_of = dict(zip(procs, p_regions, strict=True))
+        io_keys = zip(
+            io["commodity"].astype(str).tolist(), [str(region_of[x]) for x in io_procs], strict=True
+        )
+        self.io_node = key_positions(self.node_pos, list(io_keys))
+        self.io_coef = floats(io["coef"])
+        self.p_reg = _positions(ridx, p_regions)
         self.producing = (p["kind"] != STOCK_KIND).to_numpy()
-        self.e_orig = e["origin"].map(ridx).to_numpy()
-        self.e_dest = e["dest"].map(ridx).to_numpy()
-        self.transport = e["transport"].astype(float).to_numpy()
-        self.quad = world.congestion + e["route_quad"].astype(float).to_numpy()
+        self.e_orig = _positions(ridx, e["origin"].tolist())
+        self.e_dest = _positions(ridx, e["dest"].tolist())
+        self.transport = floats(e["transport"])
+        self.quad = world.congestion + floats(e["route_quad"])
         self.edge_pos = qp.edge_index
         m = world.quota_members
         self.m_edge = key_positions(self.edge_pos, edge_tuples(m))

@@ -9,8 +9,6 @@ step (:mod:`reesim.simulate.step_world`).
 
 from __future__ import annotations
 
-import pandas as pd
-
 from reesim.instruments import enduse as enduse_mod
 from reesim.instruments import projects as projects_mod
 from reesim.instruments import stockpile as stock_mod
@@ -19,7 +17,7 @@ from reesim.instruments import trade as trade_mod
 from reesim.scenario.checks import check_scenario
 from reesim.scenario.spec import Scenario
 from reesim.simulate import storage
-from reesim.world.world import World
+from reesim.world.world import World, stack_rows
 
 
 def scenario_world(scenario: Scenario, base: World | None = None) -> World:
@@ -37,9 +35,9 @@ def scenario_world(scenario: Scenario, base: World | None = None) -> World:
     # China's oxide.
     planted = base.with_data(
         commodities=base.commodities + tuple(plants["commodities"]),
-        edges=pd.concat([base.edges, plants["edges"]], ignore_index=True),
-        processes=pd.concat([base.processes, plants["processes"]], ignore_index=True),
-        io=pd.concat([base.io, plants["io"]], ignore_index=True),
+        edges=stack_rows([base.edges, plants["edges"]]),
+        processes=stack_rows([base.processes, plants["processes"]]),
+        io=stack_rows([base.io, plants["io"]]),
     )
     stock = stock_mod.structure(scenario, planted)
     offtakes = support_mod.structure(scenario, planted)
@@ -51,9 +49,9 @@ def scenario_world(scenario: Scenario, base: World | None = None) -> World:
         edges=planted.edges,
         origin_rules=origin,
         enduse_rules=enduse_mod.structure(scenario, base),
-        processes=pd.concat([planted.processes, stock["processes"], private["processes"]], ignore_index=True),
-        io=pd.concat([planted.io, stock["io"], private["io"]], ignore_index=True),
-        demands=pd.concat([base.demands, stock["demands"], offtakes, private["demands"]], ignore_index=True),
+        processes=stack_rows([planted.processes, stock["processes"], private["processes"]]),
+        io=stack_rows([planted.io, stock["io"], private["io"]]),
+        demands=stack_rows([base.demands, stock["demands"], offtakes, private["demands"]]),
         quotas=quotas,
         quota_members=members,
     )

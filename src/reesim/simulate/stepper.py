@@ -101,7 +101,7 @@ class _Run:
     items: storage.Items | None
     paths: dict[str, dict[int, float]]
     extra: dict
-    stage: pd.Series
+    stage: np.ndarray  # each process's investing stage (object array; None where it does not invest)
     regions: np.ndarray
     proc_pos: dict[str, int]
     dem_pos: dict[str, int]
@@ -237,7 +237,7 @@ def start_run(
             "process_pos": pos,  # the same maps as the run's, for the step's world
             "demand_pos": dem_pos,
         },
-        stage=p["kind"].map(INVEST_STAGE),
+        stage=p["kind"].map(INVEST_STAGE).to_numpy(dtype=object, na_value=None),
         regions=p["region"].to_numpy(),
         proc_pos=pos,
         dem_pos=dem_pos,
@@ -342,12 +342,13 @@ def phase_clear(run: _Run, state: State, step: Step):
 def phase_record(run: _Run, state: State, step: Step, sol, wt: World, topups: dict) -> None:
     """Record the step: the solution, opening stocks and fiscal costs."""
     run.rec.add(step.period, step.year, step.dt, sol)
-    rows = stock_rows(step, run.scenario, wt, state)
+    run.rec.add_rows("stocks", stock_rows(step, run.scenario, wt, state))
     if run.items is not None and state.private is not None:
-        rows += run.items.rows(step.period, step.year, state.private)
+        run.rec.add_columns(
+            "stocks", run.items.columns(step.period, step.year, state.private), len(run.items.region)
+        )
         gains = run.items.holding_gains(state.private, sol.price_map)
         run.rec.add_welfare(step.period, step.year, step.dt, "holding_gain", run.items.region, gains)
-    run.rec.add_rows("stocks", rows)
     run.rec.add_rows("fiscal", fiscal_rows(step, sol, wt, run.scenario, topups, run.proc_pos, run.dem_pos))
     run.rec.add_rows("fiscal", capital_rows(step, state.capital_charge, run.regions))
 
@@ -377,7 +378,6 @@ def phase_invest(run: _Run, state: State, step: Step, sol) -> State:
     opex_mult = state.opex_multiplier.copy()
     learn_exp = state.learning_exponent.copy()
     fiscal_capex: dict[str, float] = {}  # million USD per year of annuity, by paying region
-    stages = run.stage.to_numpy(dtype=object)  # positional reads of a numpy array, not .iloc in the loop
     # a disrupted operation's scarcity rent is no signal to build there
     days = disruption_mod.step_days(step.start, step.dt)
     disrupted = disruption_mod.blocked(scenario, run.world.processes, step.start, days)
@@ -392,8 +392,8 @@ def phase_invest(run: _Run, state: State, step: Step, sol) -> State:
     under_way: dict[int, float] = {}
     for item in pipeline:
         under_way[item[1]] = under_way.get(item[1], 0) + item[2]
-    for j in np.flatnonzero(run.stage.notna().to_numpy() & (state.capacity > 0) & ~fixed & ~disrupted):
-        st = stages[j]
+    for j in np.flatnonzero(pd.notna(run.stage) & (state.capacity > 0) & ~fixed & ~disrupted):
+        st = run.stage[j]
         region = run.regions[j]
         key = (region, POLICY_STAGE.get(st, st))
         if key not in policy:

@@ -77,6 +77,17 @@ _COLUMNS = {
 }
 
 
+def stack_rows(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The rows of ``frames`` (same columns) as one table, empty frames left out.
+
+    pandas 3 lets an empty frame's column set the dtype of the result: an empty instrument
+    table of ``object`` columns made every column of a scenario's world ``object``, its numbers
+    Python floats, which each step then converted again (a few ms a step).
+    """
+    full = [f for f in frames if len(f)]
+    return pd.concat(full or frames[:1], ignore_index=True)
+
+
 def structure_frames(procs: list, io: list, dems: list) -> dict[str, pd.DataFrame]:
     """Rows of processes, io and demands to add to a world's structure, as frames with its columns."""
     return {
