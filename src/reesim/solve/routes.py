@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from reesim.errors import InputError
-from reesim.model.qp import build_qp
+from reesim.model.qp import build_qp, edge_tuples, key_positions
 from reesim.world.world import World
 
 TARGET_COLUMNS = ["commodity", "origin", "dest", "flow"]
@@ -51,21 +51,20 @@ TARGET_COLUMNS = ["commodity", "origin", "dest", "flow"]
 
 def _fixed_flow_qp(world: World, targets: pd.DataFrame):
     """The QP of ``world`` with the targeted edges held at their flows (calibration solve)."""
-    keys = pd.MultiIndex.from_frame(world.edges[["commodity", "origin", "dest"]].astype(str))
-    pos = keys.get_indexer(pd.MultiIndex.from_frame(targets[["commodity", "origin", "dest"]].astype(str)))
+    qp = build_qp(world)
+    keys = edge_tuples(targets)  # looked up in the QP's dicts, not a MultiIndex each
+    pos = key_positions(qp.edge_index, keys)
     if (pos < 0).any():
         bad = targets[pos < 0].iloc[0]
         raise InputError(
             f"route target {bad['commodity']} {bad['origin']}->{bad['dest']} is not a trade edge of the world"
         )
-    qp = build_qp(world)
     ub = qp.ub.copy()
     ub[qp.n_proc + qp.n_dem + pos] = 0.0
     h = qp.h.copy()
-    nodes = pd.MultiIndex.from_frame(qp.nodes)
     flow = targets["flow"].astype(float).to_numpy()
-    dest = nodes.get_indexer(pd.MultiIndex.from_frame(targets[["commodity", "dest"]].astype(str)))
-    orig = nodes.get_indexer(pd.MultiIndex.from_frame(targets[["commodity", "origin"]].astype(str)))
+    dest = key_positions(qp.node_index, [(c, d) for c, _, d in keys])
+    orig = key_positions(qp.node_index, [(c, o) for c, o, _ in keys])
     np.add.at(h, dest, flow)  # a fixed inflow relaxes the destination's balance
     np.add.at(h, orig, -flow)  # a fixed outflow tightens the origin's
     return replace(qp, ub=ub, h=h), pos

@@ -186,11 +186,12 @@ class _Ctx:
     def ores(self) -> list[str]:
         return list(self.cfg["ores"])
 
-    @property
+    @functools.cached_property
     def by_ore(self) -> pd.Series:
+        """Mine production by ore (kt REO; read, never changed, by the stages)."""
         return self.mining.groupby(level=1).sum()
 
-    @property
+    @functools.cached_property
     def supply(self) -> pd.Series:
         """Oxide supply by element (kt REO): compositions x mine production by ore."""
         return self.comp[self.elements].mul(self.by_ore.reindex(self.comp.index).fillna(0.0), axis=0).sum()
@@ -342,8 +343,9 @@ def _stage_mining(ctx: _Ctx, parts: _Parts, conc_price: dict[str, float], anchor
     h_mine = ctx.assume("mining_headroom", "share")
     cash_share, spread = _cash_cost(ctx)
     reports = _producer_reports(ctx.ds, ctx.year)
+    with_reports = set(reports["iso3"])  # a region without report rows has no reported share
     reported = {
-        r: _reported_cash_share(reports, ctx.year, r, ctx.rec)
+        r: _reported_cash_share(reports, ctx.year, r, ctx.rec) if r in with_reports else None
         for r in {r for r, _ in ctx.mining.index} - {"CHN"}
     }
     for (r, o), m in ctx.mining.items():

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from reesim.errors import InputError
+from reesim.memo import private_copy
 
 #: ``capacity``: a shared capacity of a stage in a region, provided as a non-traded service
 #: that the stage's processes use (e.g. one separation plant cracking several ores).
@@ -102,13 +103,6 @@ def empty(table: str) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in _COLUMNS[table]})
 
 
-#: whether pandas copies data on write (always from pandas 3; an option in pandas 2), so that a
-#: shallow copy of a caller's table is independent of it
-_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3 or bool(
-    getattr(pd.options.mode, "copy_on_write", False)
-)
-
-
 def _check_columns(df: pd.DataFrame, table: str) -> pd.DataFrame:
     if table == "demands" and "max_quantity" not in df.columns:
         df = df.assign(max_quantity=np.inf)  # optional: an upper bound on the quantity bought
@@ -125,7 +119,7 @@ def _check_columns(df: pd.DataFrame, table: str) -> pd.DataFrame:
     ):
         # already in shape (a table of a world being replaced): a shallow copy, which
         # copy-on-write keeps independent of the caller's frame, instead of a selection
-        return df.copy(deep=not _COPY_ON_WRITE)
+        return private_copy(df)
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise InputError(f"world table '{table}': missing columns {missing}; expected {columns}")
