@@ -129,10 +129,10 @@ def topup_reductions(world: World, topups: dict[int, float], scenario: Scenario)
     return red
 
 
-def subsidy_per_unit(scenario: Scenario, when: dt.date, world: World) -> pd.Series:
-    """Per-unit subsidy (USD/kg of activity) by process, from subsidies in force."""
-    out = pd.Series(0.0, index=world.processes["process"])
+def subsidy_per_unit(scenario: Scenario, when: dt.date, world: World) -> np.ndarray:
+    """Per-unit subsidy (USD/kg of activity) by process (``world.processes`` order), from subsidies in force."""
     p = world.processes
+    out = np.zeros(len(p))
     for inst in scenario.instruments:
         if isinstance(inst, Subsidy) and inst.in_force(when) and inst.per_unit_usd_per_kg > 0:
             mask = ((p["region"] == inst.region) & (p["kind"] == STAGE_KIND[inst.stage])).to_numpy()

@@ -78,7 +78,7 @@ def fiscal_rows(
                     "usd_million": qty[i] * prices[(c, inst.holder)] * step.dt,
                 }
             )
-    sub = support_mod.subsidy_per_unit(scenario, step.mid, wt).to_numpy()
+    sub = support_mod.subsidy_per_unit(scenario, step.mid, wt)
     if sub.any():
         # Each government pays the per-unit subsidy on output in its own region (Subsidy.region).
         paid = pd.Series(sub * act * step.dt).groupby(wt.processes["region"].to_numpy()).sum()
@@ -86,8 +86,9 @@ def fiscal_rows(
             rows.append(
                 {**tag, "instrument": "subsidy (per unit)", "payer": payer, "usd_million": float(amount)}
             )
-    cap = dict(zip(wt.processes["process"], wt.processes["capacity"], strict=True))
-    for _k, inst in projects_mod.projects(scenario):
+    projects = projects_mod.projects(scenario)
+    cap = dict(zip(wt.processes["process"], wt.processes["capacity"], strict=True)) if projects else {}
+    for _k, inst in projects:
         charge = projects_mod.capital_charge(
             inst, scenario.dynamics, cap.get(projects_mod.process_id(inst), 0.0)
         )

@@ -118,7 +118,7 @@ def _process_columns(
             extra["tolls"].scale(intercept, state.toll_index),
             extra["tolls"].scale(slope, state.toll_index),
         )
-    intercept = intercept - support_mod.subsidy_per_unit(scenario, step.mid, world).to_numpy()
+    intercept = intercept - support_mod.subsidy_per_unit(scenario, step.mid, world)
     return cap, slope, intercept
 
 
