@@ -343,3 +343,18 @@ def test_a_licence_that_allows_nothing_closes_its_routes_by_bound():
     assert sol.price_map[("magnet:x", "USA")] >= 200.0 - 1e-6
     # a positive limit leaves every bound alone
     assert (build_qp(_dy_world(1.0)).ub[qp.n_proc + qp.n_dem :] == np.inf).all()
+
+
+def test_regions_labelled_by_numbers_solve_like_named_ones():
+    # A hand-made world may label its regions 1, 2: the QP's balance rows key every label as
+    # text, so the same world under numbers clears at the same prices and flow.
+    named = _toy()
+    numbered = named.replace(
+        regions=(1, 2),
+        processes=named.processes.assign(region=[1, 2]),
+        demands=named.demands.assign(region=[2]),
+        edges=named.edges.assign(origin=[1], dest=[2]),
+    )
+    a, b = solve_equilibrium(named), solve_equilibrium(numbered)
+    assert _flow(b) == pytest.approx(_flow(a), abs=1e-9)
+    assert b.price_map[("good", "2")] == pytest.approx(a.price_map[("good", "B")], abs=1e-9)

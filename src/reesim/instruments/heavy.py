@@ -87,8 +87,9 @@ def _find_templates(world: World) -> dict[str, dict[str, str]]:
     io, names = world.io, set(world.processes["process"].tolist())
     made: dict[str, set[str]] = {}
     for pid, c in zip(io["process"].tolist(), io["commodity"].tolist(), strict=True):
-        if pid.startswith("crack:") and c.startswith("concentrate:hree_"):
-            made.setdefault(pid.split(":", 2)[1], set()).add(c.removeprefix("concentrate:hree_"))
+        parts = pid.split(":", 2)  # crack:<region>:<ore>; a malformed id names no region
+        if len(parts) == 3 and parts[0] == "crack" and c.startswith("concentrate:hree_"):
+            made.setdefault(parts[1], set()).add(c.removeprefix("concentrate:hree_"))
     heavy = heavy_regions(world)
     out: dict[str, dict[str, str]] = {}
     for region, ores in made.items():

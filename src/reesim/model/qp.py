@@ -218,8 +218,12 @@ def build_qp(world: World) -> QP:
     # sorted order; looked up in plain dicts (a MultiIndex per lookup cost most of a build).
     procs = p["process"].tolist()
     proc_region = dict(zip(procs, p["region"].tolist(), strict=True))
-    io_keys = list(
-        zip(io["commodity"].tolist(), [proc_region[x] for x in io["process"].tolist()], strict=True)
+    io_keys = list(  # str like the other keys (a hand-made world may label regions 1, 2, ...)
+        zip(
+            io["commodity"].astype(str).tolist(),
+            [str(proc_region[x]) for x in io["process"].tolist()],
+            strict=True,
+        )
     )
     d_keys = edge_tuples(d, ("commodity", "region"))
     e_keys = edge_tuples(e)
