@@ -476,3 +476,76 @@ def test_game_on_a_scheduler_that_does_not_answer_is_an_input_error(small, capsy
         capsys, "game", str(small), "--no-cache", "--scheduler", "tcp://127.0.0.1:9"
     )  # the discard port: nothing listens
     assert code == 2 and "--scheduler tcp://127.0.0.1:9: no Dask scheduler answers" in err
+
+
+def test_a_pooled_game_ensemble_records_a_failed_member_and_goes_on(small):
+    """On the pool, a member whose draw the world refuses is recorded with the error that names
+    the assumption, once in the progress calls; the other member's payoffs are the serial run's."""
+    from reesim.ensemble.space import Distribution, Parameter
+    from reesim.game.ensemble import ensemble_game
+
+    game, folder = load_game(small)
+    # a discrete draw over a valid and an invalid elasticity: a Latin hypercube of two members
+    # takes one of each
+    space = {
+        "demand_elasticity_magnet": Parameter(
+            "demand_elasticity_magnet", Distribution("discrete", (0.3, -1.0)), 0.3, "test"
+        )
+    }
+    seen: list[tuple[int, str | None]] = []
+    pooled = ensemble_game(
+        game, folder, space, 2, seed=4, workers=2, cache=False, progress=lambda m, e: seen.append((m, e))
+    )
+    d = pooled.design.set_index("member")
+    bad = int(d.index[d["demand_elasticity_magnet"] < 0][0])
+    good = 1 - bad
+    assert d.loc[bad, "status"] == "failed" and "demand_elasticity_magnet" in d.loc[bad, "error"]
+    assert d.loc[good, "status"] == "ok" and pooled.members == (good,)
+    assert sorted(m for m, _ in seen) == [0, 1] and dict(seen)[good] is None
+    serial = ensemble_game(game, folder, space, 2, seed=4, workers=1, cache=False)
+    assert serial.members == (good,) and serial.design.loc[bad, "error"] == d.loc[bad, "error"]
+    np.testing.assert_allclose(pooled.payoffs, serial.payoffs, rtol=1e-9, atol=1e-9)
+
+
+class _Done:
+    """A finished task as :func:`reesim.game.pooled._finish` reads it (status, exception, result)."""
+
+    def __init__(self, value=None, error: BaseException | None = None) -> None:
+        self.status = "error" if error else "finished"
+        self._value, self._error = value, error
+
+    def exception(self):
+        return self._error
+
+    def result(self):
+        if self._error:
+            raise self._error
+        return self._value
+
+
+def test_a_pooled_member_takes_its_bases_error_first_and_a_defect_stops_the_ensemble(small):
+    """A base that failed fails its profiles too (Dask passes its error on): the member records
+    the base's error, not a profile's; an error that is neither an input error nor a model
+    failure is a defect and is raised."""
+    from reesim.errors import ModelFailure
+    from reesim.game.payoffs import prepare_profiles
+    from reesim.game.pooled import _finish, _Member
+
+    game, folder = load_game(small)
+    prep = prepare_profiles(game, folder, cache=False)
+    base_err = ModelFailure("step 2031: no equilibrium")
+    futures = [_Done(error=base_err), _Done(error=base_err)] + [
+        _Done(error=ModelFailure("a profile")) for _ in prep.todo
+    ]
+    out, failed = {}, []
+
+    def fail(m, exc):
+        out[m] = f"{type(exc).__name__}: {exc}"
+        failed.append(m)
+
+    _finish(_Member(7, prep, futures, 0), game, False, out, fail, None)
+    assert out == {7: "ModelFailure: step 2031: no equilibrium"} and failed == [7]
+    defect = [_Done(error=KeyError("oxide:Dy")), *futures[1:]]
+    with pytest.raises(KeyError):
+        _finish(_Member(8, prep, defect, 0), game, False, out, fail, None)
+    assert 8 not in out

@@ -11,9 +11,10 @@ the member's own base. Reported over the members that succeeded:
 * the pure equilibria of the expected payoffs (a risk-neutral government's game).
 
 A member that fails is recorded with its inputs and error, never redrawn (as in
-:mod:`reesim.ensemble.runner`). Profiles run in parallel on one Dask pool kept for all the
-members (:func:`reesim.pool.dask_pool`) and are cached on disk by scenario hash, so a re-run with
-the same design reads them back.
+:mod:`reesim.ensemble.runner`). Bases and profiles run on one Dask pool kept for all the members
+(:func:`reesim.pool.dask_pool`), the members pipelined so that no worker waits for a member's
+base or its last profile (:mod:`reesim.game.pooled`), and profiles are cached on disk by
+scenario hash, so a re-run with the same design reads them back.
 """
 
 from __future__ import annotations
@@ -107,8 +108,10 @@ def ensemble_game(
 ) -> EnsembleGame:
     """Payoff tensors of ``n`` members of the design over ``space`` (module docstring).
 
-    Every member's profiles run on one Dask pool (:func:`reesim.pool.dask_pool`), opened once
-    for the ensemble: a worker pays its imports and the dataset once, not once per member.
+    Every member's base and profiles run on one Dask pool (:func:`reesim.pool.dask_pool`),
+    opened once for the ensemble (a worker pays its imports and the dataset once, not once per
+    member), the members pipelined (:mod:`reesim.game.pooled`); with one worker and no
+    scheduler they run in this process, one after another.
     """
     import os
 
@@ -122,22 +125,31 @@ def ensemble_game(
     status: dict[int, str] = {}
     tensors, members = [], []
     n_workers = workers or os.cpu_count() or 1
+    rows = [(int(r["member"]), {k: float(r[k]) for k in names}) for r in design.to_dict("records")]
     with dask_pool(n_workers, scheduler) as client:
-        for row in design.to_dict("records"):
-            m = int(row["member"])
-            values = {k: float(row[k]) for k in names}
-            try:
-                t, _, _ = payoff_tensor(
-                    game, folder, workers=workers, cache=cache, values=values, client=client
-                )
-            except (InputError, ModelFailure) as exc:
-                status[m] = f"{type(exc).__name__}: {exc}"
-            else:
-                status[m] = ""
-                tensors.append(t.payoffs())
-                members.append(m)
-            if progress:
-                progress(m, status[m] or None)
+        if client is not None:  # every member's base and profiles on the pool, pipelined
+            from reesim.game.pooled import members_on_pool
+
+            got = members_on_pool(client, game, folder, rows, cache=cache, progress=progress)
+            for m, _ in rows:
+                if isinstance(got[m], str):
+                    status[m] = got[m]
+                else:
+                    status[m] = ""
+                    tensors.append(got[m])
+                    members.append(m)
+        else:
+            for m, values in rows:
+                try:
+                    t, _, _ = payoff_tensor(game, folder, workers=1, cache=cache, values=values)
+                except (InputError, ModelFailure) as exc:
+                    status[m] = f"{type(exc).__name__}: {exc}"
+                else:
+                    status[m] = ""
+                    tensors.append(t.payoffs())
+                    members.append(m)
+                if progress:
+                    progress(m, status[m] or None)
     design = design.assign(
         status=design["member"].map(lambda k: "failed" if status[k] else "ok"),
         error=design["member"].map(status),

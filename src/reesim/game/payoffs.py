@@ -228,6 +228,47 @@ class PayoffTensor:
         return pd.DataFrame(rows)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A game's profiles for one base, before any run: what :func:`payoff_tensor` and a game's
+    pooled ensemble (:mod:`reesim.game.pooled`) share."""
+
+    bundles: Bundles  # the strategy bundles, the base with the member's values applied
+    scenarios: list[Scenario]  # one per profile, in the order of :func:`all_profiles`
+    keys: list[str]  # each profile's cache key
+    outcomes: tuple[dict | None, ...]  # each profile's cached outcome, None where it must run
+    todo: list[int]  # the profiles to run, longest first
+    hits: int  # profiles read from the cache
+
+
+def prepare_profiles(
+    game: Game, folder: Path | None, values: dict[str, float] | None = None, cache: bool = True
+) -> Prepared:
+    """The profiles' scenarios, cache keys and cached outcomes for the base with ``values`` applied.
+
+    Raises
+    ------
+    InputError
+        If the base is not a valid counterfactual or a player names a region or commodity the
+        world lacks.
+    """
+    from reesim.ensemble.space import apply as apply_values
+    from reesim.scenario.checks import check_counterfactual
+    from reesim.world.default import load_default_world
+
+    b = bundles(game, folder)
+    check_counterfactual(b.base, "base")  # every profile runs against the base
+    if values:
+        b = replace(b, base=apply_values(b.base, values))
+    world = load_default_world(b.base.world.reference_year, assumptions=b.base.world.assumptions)
+    _check_players(game, world)
+    scenarios = [profile_scenario(game, b, prof) for prof in all_profiles(game)]
+    keys = [_cache_key(sc, b.base, game) for sc in scenarios]
+    outcomes = tuple(_cache_read(k) if cache else None for k in keys)
+    todo = _longest_first(scenarios, [k for k, o in enumerate(outcomes) if o is None])
+    return Prepared(b, scenarios, keys, outcomes, todo, sum(o is not None for o in outcomes))
+
+
 def payoff_tensor(
     game: Game,
     folder: Path | None = None,
@@ -268,28 +309,16 @@ def payoff_tensor(
     (PayoffTensor, Bundles, Result)
         The tensor, the resolved strategy bundles and the base run.
     """
-    from reesim.ensemble.space import apply as apply_values
-    from reesim.scenario.checks import check_counterfactual
     from reesim.simulate import simulate
-    from reesim.world.default import load_default_world
 
-    b = bundles(game, folder)
-    check_counterfactual(b.base, "base")  # every profile runs against the base
-    if values:
-        b = replace(b, base=apply_values(b.base, values))
-    world = load_default_world(b.base.world.reference_year, assumptions=b.base.world.assumptions)
-    _check_players(game, world)
-    profs = all_profiles(game)
-    scenarios = [profile_scenario(game, b, prof) for prof in profs]
-    total = len(profs) + 1
+    prep = prepare_profiles(game, folder, values, cache)
+    b, scenarios, keys, todo, hits = prep.bundles, prep.scenarios, prep.keys, prep.todo, prep.hits
+    outcomes = list(prep.outcomes)  # the runs below fill in the rest
+    total = len(scenarios) + 1
     base_res = simulate(b.base)
     base_terms = base_term_values(game, base_res)
     if progress:
         progress(1, total)
-    keys = [_cache_key(sc, b.base, game) for sc in scenarios]
-    outcomes: list[dict | None] = [_cache_read(k) if cache else None for k in keys]
-    hits = sum(o is not None for o in outcomes)
-    todo = _longest_first(scenarios, [k for k, o in enumerate(outcomes) if o is None])
     done = 1 + hits
     if progress:
         progress(done, total)

@@ -1,0 +1,202 @@
+"""A game's ensemble on one Dask pool, its members pipelined.
+
+Solving the members one after another, each member's profiles in parallel, leaves workers idle
+twice per member: while the client runs the member's base, and at the tail of its profiles,
+when fewer profiles are left than workers (the longest profile, with a price floor, runs alone).
+Here every member's base run is a task on the pool like its profiles, and the profiles depend on
+their base's future, so the scheduler starts the next member's base on the first worker that
+the current member leaves. Priorities keep the members in order (a member's tasks before the
+next member's; within a member the base first, then the profiles longest first, as
+:func:`reesim.game.payoffs._longest_first` orders them), and only a few members are in flight
+at once (their base runs stay in the workers' memory until their profiles are done).
+
+Each task is the computation a serial run does (:func:`reesim.game.payoffs.payoff_tensor`), so
+the payoffs are the same; a member whose base or a profile fails with an input error or a model
+failure is recorded with that error (the base's first, then the profiles' in the run order),
+never redrawn, and the other members go on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reesim.errors import InputError, ModelFailure
+from reesim.game.payoffs import (
+    Prepared,
+    _cache_write,
+    _run_profile,
+    assemble,
+    base_term_values,
+    prepare_profiles,
+)
+from reesim.game.profiles import all_profiles
+from reesim.game.spec import Game
+from reesim.relay import collecting, reissue
+from reesim.simulate.result import Result
+
+#: what a member's failure may be (anything else is a defect and stops the ensemble)
+MEMBER_ERRORS = (InputError, ModelFailure)
+
+
+def _run_base(data: dict, label: str) -> Result:
+    """Worker: the member's base run."""
+    from reesim.scenario.load import parse
+    from reesim.simulate import simulate
+
+    return simulate(parse(data, label))
+
+
+def _base_terms(base: tuple[Result, list], game_json: str) -> tuple[dict[tuple[str, str], float], list]:
+    """Worker: each declared term's share in the base run and the base run's warnings (the
+    client needs only these, not the run)."""
+    return base_term_values(Game.model_validate_json(game_json), base[0]), base[1]
+
+
+def _profile(data: dict, label: str, base: tuple[Result, list], game_json: str) -> dict:
+    """Worker: one profile against its member's base (``base``: the base task's result and warnings)."""
+    return _run_profile(data, label, base[0], game_json)
+
+
+@dataclass
+class _Member:
+    """One member in flight: its prepared profiles and its futures (base, terms, then the profiles)."""
+
+    member: int
+    prep: Prepared
+    futures: list  # base, base terms, then the profiles in prep.todo's order
+    left: int
+
+
+def members_on_pool(
+    client: Any,
+    game: Game,
+    folder: Path | None,
+    rows: Iterable[tuple[int, dict[str, float]]],
+    *,
+    cache: bool = True,
+    progress: Callable[[int, str | None], None] | None = None,
+) -> dict[int, np.ndarray | str]:
+    """Each member's payoff array (profile shape x players), or its error, run on ``client``.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The open pool.
+    game, folder : Game, Path
+        The game and the folder of its file.
+    rows : iterable of (member, values)
+        The members in design order, each with its assumption values.
+    cache : bool
+        Read and write the on-disk cache of profile outcomes (as :func:`payoff_tensor`).
+    progress : callable, optional
+        Called as ``progress(member, error or None)`` when a member is done, in the order
+        members finish.
+    """
+    from distributed import as_completed
+
+    game_json = game.model_dump_json()
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    pending = iter(rows)
+    out: dict[int, np.ndarray | str] = {}
+    flight: dict[str, _Member] = {}  # future key -> its member
+    finished = as_completed()
+    order = 0  # members submitted so far: the priority of the next
+    # Priorities, higher first: member i's tasks lie in (-(i + 1) stride, -i stride], its base
+    # and terms on top, then its profiles longest first.
+    n_profiles = len(all_profiles(game))
+    stride = n_profiles + 3
+
+    def fail(member: int, exc: BaseException) -> None:
+        out[member] = f"{type(exc).__name__}: {exc}"
+        if progress:
+            progress(member, out[member])
+
+    def launch() -> bool:
+        """Submit the next member that prepares without error; False when none is left."""
+        nonlocal order
+        for member, values in pending:
+            try:
+                prep = prepare_profiles(game, folder, values, cache)
+            except MEMBER_ERRORS as exc:
+                fail(member, exc)
+                continue
+            top = -order * stride + stride - 1
+            order += 1
+            base = prep.bundles.base
+            futs = [
+                client.submit(
+                    collecting, _run_base, base.model_dump(mode="json"), base.name, pure=False, priority=top
+                )
+            ]
+            futs.append(client.submit(collecting, _base_terms, futs[0], game_json, pure=False, priority=top))
+            for rank, k in enumerate(prep.todo):
+                sc = prep.scenarios[k]
+                futs.append(
+                    client.submit(
+                        collecting,
+                        _profile,
+                        sc.model_dump(mode="json"),
+                        sc.name,
+                        futs[0],
+                        game_json,
+                        pure=False,  # unique keys: a profile re-run is run again
+                        priority=top - 1 - rank,
+                    )
+                )
+            m = _Member(member, prep, futs, len(futs))
+            for f in futs:
+                flight[f.key] = m
+                finished.add(f)
+            return True
+        return False
+
+    # Enough members in flight that every worker has a task when a member's profiles thin out.
+    for _ in range(max(2, math.ceil(n_workers / (n_profiles + 1)) + 1)):
+        if not launch():
+            break
+    try:
+        for f in finished:
+            m = flight.pop(f.key)
+            m.left -= 1
+            if m.left:
+                continue
+            _finish(m, game, cache, out, fail, progress)
+            launch()
+    finally:
+        client.cancel([f for m in {id(v): v for v in flight.values()}.values() for f in m.futures])
+    return out
+
+
+def _finish(m: _Member, game: Game, cache: bool, out: dict, fail, progress) -> None:
+    """A member whose futures are all done: its payoffs, or its first error."""
+    for f in m.futures:  # the base first, then its terms, then the profiles in run order
+        if f.status == "error":
+            exc = f.exception()
+            if not isinstance(exc, MEMBER_ERRORS):
+                raise exc
+            fail(m.member, exc)
+            return
+    (base_terms, base_caught), terms_caught = m.futures[1].result()  # the base run stays on its worker
+    profiles = [f.result() for f in m.futures[2:]]
+    for caught in (base_caught, terms_caught, *(c for _, c in profiles)):
+        reissue(caught)  # the workers' warnings, printed and counted by this process
+    outcomes = list(m.prep.outcomes)
+    for k, (r, _) in zip(m.prep.todo, profiles, strict=True):
+        outcomes[k] = r
+    try:
+        payoffs = assemble(game, outcomes, base_terms, m.prep.hits).payoffs()
+    except MEMBER_ERRORS as exc:
+        fail(m.member, exc)
+        return
+    if cache:
+        for k in m.prep.todo:
+            _cache_write(m.prep.keys[k], outcomes[k])
+    out[m.member] = payoffs
+    if progress:
+        progress(m.member, None)
