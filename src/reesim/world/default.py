@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import yaml
 
@@ -39,7 +38,6 @@ from reesim.data import default_dataset
 from reesim.data.dataset import Dataset
 from reesim.errors import InputError
 from reesim.memo import memo_of
-from reesim.world.cash_costs import trough_factors
 from reesim.world.default_data import (
     _check_valid,
     _compositions,
@@ -47,12 +45,16 @@ from reesim.world.default_data import (
     _linear_demand,
     _mining,
     _prices,
-    _producer_reports,
     _Recorder,
-    _reported_cash_share,
-    _separation_ex_china,
 )
 from reesim.world.default_magnets import HEAVY_DOSE, _stage_magnets
+from reesim.world.default_supply import (
+    _anchors,
+    _basket_weights,
+    _heavy_share,
+    _stage_mining,
+    _stage_separation,
+)
 from reesim.world.default_trade import _magnet_exports, _stage_route_targets, _stage_routes, _stage_trade
 from reesim.world.default_uses import _split_end_uses, _stage_end_uses
 from reesim.world.world import HEAVY_DOSE_SERVICE as DOSE
@@ -290,13 +292,6 @@ def _read_reference(ds: Dataset, cfg: dict, year: int) -> _Ctx:
     return _Ctx(ds, cfg, year, rec, k, comp, mining, prices, regions)
 
 
-def _basket_weights(ctx: _Ctx) -> dict[str, float]:
-    """kg of each oxide per kg REO of the world-average ore (mine production by ore x composition)."""
-    by_ore = ctx.by_ore
-    comp = ctx.comp[ctx.elements].reindex(by_ore.index).fillna(0.0)
-    return {e: float(v) for e, v in (comp.mul(by_ore, axis=0).sum() / by_ore.sum()).items()}
-
-
 def _stage_values(ctx: _Ctx) -> tuple[float, dict[str, float]]:
     """Stage 2: ore basket values, the separation service price and concentrate prices (USD/kg REO)."""
     rec, elements = ctx.rec, ctx.elements
@@ -330,134 +325,6 @@ def _separation_toll(ctx: _Ctx) -> dict:
         "weights": _basket_weights(ctx),
         "exponent": ctx.assume("separation_charge_indexation", "elasticity"),
     }
-
-
-def _stage_mining(ctx: _Ctx, parts: _Parts, conc_price: dict[str, float], anchor: dict[str, float]) -> None:
-    """Stage 3: mines (China's quota binds; elsewhere a cash-cost curve, :meth:`_Parts.add_cash_cost`).
-
-    Outside China the cash cost is a share of the concentrate value at the price trough, not at
-    the reference year's price (:mod:`reesim.world.cash_costs`): those mines kept producing
-    through the 2023-24 trough.
-    """
-    chn_cost = ctx.assume("china_mining_cost_share", "share")
-    h_mine = ctx.assume("mining_headroom", "share")
-    cash_share, spread = _cash_cost(ctx)
-    reports = _producer_reports(ctx.ds, ctx.year)
-    with_reports = set(reports["iso3"])  # a region without report rows has no reported share
-    reported = {
-        r: _reported_cash_share(reports, ctx.year, r, ctx.rec) if r in with_reports else None
-        for r in {r for r, _ in ctx.mining.index} - {"CHN"}
-    }
-    for (r, o), m in ctx.mining.items():
-        if r == "CHN":  # the quota binds: marginal cost at the quota below the concentrate value
-            mc = conc_price[o] * chn_cost  # not anchored at the trough (module docstring of cash_costs)
-            parts.add(f"mining:{r}:{o}", r, "mining", m, mc, m, {f"concentrate:{o}": 1.0})
-        else:
-            parts.add_cash_cost(
-                f"mining:{r}:{o}",
-                r,
-                "mining",
-                h_mine,
-                conc_price[o],
-                m,
-                {f"concentrate:{o}": 1.0},
-                cash=(reported[r] if reported[r] is not None else cash_share * anchor[o]) * conc_price[o],
-                spread=spread,
-            )
-
-
-def _cash_cost(ctx: _Ctx) -> tuple[float, float]:
-    """Cash cost of operations outside China (share of the trough price) and its spread."""
-    return ctx.assume("cash_cost_share_ex_china", "share"), ctx.assume("cash_cost_spread", "share")
-
-
-def _anchors(ctx: _Ctx) -> tuple[dict[str, float], float]:
-    """Where the cash-cost share applies: the trough's value over the reference year's, by ore
-    and for separation (:func:`reesim.world.cash_costs.trough_factors`). The separation cost
-    share is read, not recorded again (:func:`_stage_values` records it)."""
-    sep_share = float(ctx.a["separation_cost_share"]["value"])
-    return trough_factors(
-        ctx.ds, ctx.cfg, ctx.year, ctx.comp, _basket_weights(ctx), ctx.prices, sep_share, ctx.rec
-    )
-
-
-def _heavy_share(ctx: _Ctx, ore: str) -> float:
-    """Share of the heavy rare earths (``heavy_separation.elements``) in an ore's TREO."""
-    return ctx.heavy_shares[ore]
-
-
-def _stage_separation(
-    ctx: _Ctx, parts: _Parts, s_price: float, h_proc: float, anchor_sep: float
-) -> dict[str, float]:
-    """Stage 4: separation capacity by region and a cracking route per (region, ore).
-
-    Outside the regions that separate heavy rare earths, cracking yields the light oxides and
-    a mixed heavy-RE concentrate (``concentrate:hree_<ore>``, e.g. Lynas' SEG/HRE product),
-    which only those regions separate into single heavy oxides.
-    """
-    rec, comp, elements = ctx.rec, ctx.comp, ctx.elements
-    hs = ctx.cfg["heavy_separation"]
-    heavy, heavy_regions = set(hs["elements"]), set(hs["regions"])
-    rec.assume("heavy_separation_regions", len(heavy_regions), "regions", {"basis": hs["basis"]})
-    sep = _separation_ex_china(ctx.ds, ctx.cfg, ctx.year, comp, ctx.mining, rec)
-    shares = {o: {e: float(comp.loc[o, e]) for e in elements} for o in ctx.ores}
-    mix_est = sum(
-        v * max(_heavy_share(ctx, o) for o in ctx.ores) for r, v in sep.items() if r not in heavy_regions
-    )
-    sep["CHN"] = rec.derived(
-        "separation_ref[CHN]",
-        float(ctx.mining.sum()) - sum(sep.values()) + mix_est,
-        "kt REO feed",
-        "world mine production minus separation outside China (mass balance), plus the mixed heavy "
-        f"concentrate of the plants outside China ({mix_est:.2f} kt at the highest heavy share of the ores)",
-    )
-    cash_share, spread = _cash_cost(ctx)
-    for r, s in sep.items():
-        if r in heavy_regions:  # China: separation follows its domestic market and quotas
-            parts.add(
-                f"separation-capacity:{r}",
-                r,
-                "capacity",
-                s * (1 + h_proc),
-                s_price,
-                s,
-                {"service:separation": 1.0},
-            )
-        else:
-            parts.add_cash_cost(
-                f"separation-capacity:{r}",
-                r,
-                "capacity",
-                h_proc,
-                s_price,
-                s,
-                {"service:separation": 1.0},
-                cash=cash_share * anchor_sep * s_price,
-                spread=spread,
-            )
-        for o in ctx.ores:
-            coefs = {f"concentrate:{o}": -1.0, "service:separation": -1.0}
-            share = shares[o]  # plain dict: ~4,000 scalar .loc reads per world otherwise
-            if r in heavy_regions:
-                coefs |= {f"oxide:{e}": share[e] for e in elements if share[e] > 0}
-            else:
-                coefs |= {f"oxide:{e}": share[e] for e in elements if share[e] > 0 and e not in heavy}
-                if _heavy_share(ctx, o) > 0:
-                    coefs[f"concentrate:hree_{o}"] = _heavy_share(ctx, o)
-            parts.procs.append((f"crack:{r}:{o}", r, "separation", np.inf, 0.0, 0.0))
-            parts.io.extend((f"crack:{r}:{o}", com, coef) for com, coef in coefs.items())
-    for r in sorted(heavy_regions):
-        for o in ctx.ores:
-            h = _heavy_share(ctx, o)
-            if h <= 0:
-                continue
-            coefs = {f"concentrate:hree_{o}": -1.0, "service:separation": -1.0}
-            coefs |= {
-                f"oxide:{e}": float(comp.loc[o, e]) / h for e in elements if e in heavy and comp.loc[o, e] > 0
-            }
-            parts.procs.append((f"crack-heavy:{r}:{o}", r, "separation", np.inf, 0.0, 0.0))
-            parts.io.extend((f"crack-heavy:{r}:{o}", com, coef) for com, coef in coefs.items())
-    return sep
 
 
 def _stage_demand(
@@ -555,6 +422,26 @@ def build_default_world(
             "(years with mine production by country and MCS FOB prices)"
         )
     ctx = _stage_reference(ds, cfg, year)
+    world, targets, sigma = _stage_world(ctx, _stage_chain(ctx))
+    return _stage_routes(world, targets, sigma)
+
+
+@dataclass
+class _Chain:
+    """The chain as stages 2-7 leave it: processes, io and demands, and what later stages read."""
+
+    parts: _Parts
+    sep: dict[str, float]  # separation by region at the reference, kt REO feed
+    recipe: dict  # t of each element per t of magnet
+    magnet_price: float  # USD/kg
+    exports: dict  # China's magnet exports by destination, kt
+    end_uses: Any  # end-use sectors (meta)
+    demand_parent: Any  # each end-use demand's parent demand (meta)
+
+
+def _stage_chain(ctx: _Ctx) -> _Chain:
+    """Stages 2-7: values, mines, separation, metals and magnets, demand, end uses (in this
+    order: each records its assumptions in the provenance as it reads them)."""
     s_price, conc_price = _stage_values(ctx)
     parts = _Parts(eta=ctx.assume("supply_elasticity"))
     h_proc = ctx.assume("processing_headroom", "share")
@@ -566,28 +453,25 @@ def build_default_world(
     _stage_demand(ctx, parts, magnet_world, recipe, mshares, magnet_price, exports)
     end_uses = _stage_end_uses(ctx, parts.dems)
     parts.dems, demand_parent = _split_end_uses(parts.dems, end_uses)
+    return _Chain(parts, sep, recipe, magnet_price, exports, end_uses, demand_parent)
 
-    ores = ctx.ores
-    heavy_ores = [o for o in ores if _heavy_share(ctx, o) > 0]
-    commodities = (
-        [f"concentrate:{o}" for o in ores]
+
+def _commodities(ctx: _Ctx) -> tuple[str, ...]:
+    """Concentrates (and the mixed heavy concentrates of ores that carry heavy rare earths),
+    oxides, metals, magnets and the two services."""
+    heavy_ores = [o for o in ctx.ores if _heavy_share(ctx, o) > 0]
+    return tuple(
+        [f"concentrate:{o}" for o in ctx.ores]
         + [f"concentrate:hree_{o}" for o in heavy_ores]
         + [f"oxide:{e}" for e in ctx.elements]
         + [f"metal:{e}" for e in ctx.metal_el]
         + ["magnet:ndfeb", "service:separation", DOSE]
     )
-    processes = pd.DataFrame(
-        parts.procs, columns=["process", "region", "kind", "capacity", "mc_intercept", "mc_slope"]
-    )
-    io_df = pd.DataFrame(parts.io, columns=["process", "commodity", "coef"])
-    demands = pd.DataFrame(
-        parts.dems, columns=["demand", "sector", "region", "commodity", "intercept", "slope"]
-    )
-    edges = _stage_trade(ctx, processes, io_df, demands)
-    targets = _stage_route_targets(ctx, sep, exports, edges)
-    congestion = ctx.assume("congestion", "USD/kg per kt")
-    sigma = ctx.assume("route_elasticity")
-    storage = {
+
+
+def _storage(ctx: _Ctx) -> dict[str, float]:
+    """The private stocks' settings (:mod:`reesim.simulate.storage`), years where timed."""
+    return {
         "cover_years": ctx.assume("stock_cover_months", "months") / 12.0,
         "precaution": ctx.assume("stock_precaution", "x"),
         "workoff_years": ctx.assume("stock_workoff_years", "years"),
@@ -597,24 +481,65 @@ def build_default_world(
         "producer_workoff_years": ctx.assume("producer_stock_workoff_years", "years"),
         "exporter_share": ctx.assume("exporter_stock_share", "share"),
     }
+
+
+def _meta(ctx: _Ctx, chain: _Chain) -> dict[str, Any]:
+    """The world's settings and reference point (``World.meta``); the assumptions they read are
+    recorded before the provenance is frozen, so that `reesim world describe` lists them."""
+    storage = _storage(ctx)
     reference = {
-        "year": year,
+        "year": ctx.year,
         "mine_production_kt": ctx.mining.groupby(level=0).sum().to_dict(),
         "oxide_price_usd_per_kg": ctx.prices,
-        "magnet_price_usd_per_kg": magnet_price,
-        "separation_kt": sep,
-        "magnet_exports_kt": exports,
+        "magnet_price_usd_per_kg": chain.magnet_price,
+        "separation_kt": chain.sep,
+        "magnet_exports_kt": chain.exports,
     }
-    # read before the provenance is frozen, so that `reesim world describe` lists them
     toll = _separation_toll(ctx)
     route_indexation = {
         "exponent": ctx.assume("route_cost_indexation", "elasticity"),
         "adjustment_years": ctx.assume("route_cost_adjustment_years", "years"),
     }
+    return {
+        "reference": reference,
+        "source": "reesim.world.default",
+        "base_tranches": tuple(chain.parts.base_tranches),
+        "storage": storage,
+        "elements": {
+            "groups": {g: list(ms) for g, ms in ctx.cfg["element_groups"].items()},
+            "unmodelled": dict(ctx.cfg.get("unmodelled_elements") or {}),
+        },
+        "end_use_sectors": chain.end_uses,
+        "demand_parent": chain.demand_parent,
+        "heavy_dose": {
+            "recipe_t_per_t_magnet": {e: float(chain.recipe[e]) for e in HEAVY_DOSE if e in chain.recipe},
+            "lean_saving": float(ctx.a["hre_thrift_saving"]["value"]),
+        },
+        "separation_toll": toll,
+        "route_indexation": route_indexation,
+    }
+
+
+def _stage_world(ctx: _Ctx, chain: _Chain) -> tuple[World, pd.DataFrame, float]:
+    """Stage 8: the tables, trade edges and route targets, the world's settings; returns the
+    uncalibrated world, the route targets and the route elasticity (stage 9 calibrates)."""
+    parts = chain.parts
+    processes = pd.DataFrame(
+        parts.procs, columns=["process", "region", "kind", "capacity", "mc_intercept", "mc_slope"]
+    )
+    io_df = pd.DataFrame(parts.io, columns=["process", "commodity", "coef"])
+    demands = pd.DataFrame(
+        parts.dems, columns=["demand", "sector", "region", "commodity", "intercept", "slope"]
+    )
+    edges = _stage_trade(ctx, processes, io_df, demands)
+    targets = _stage_route_targets(ctx, chain.sep, chain.exports, edges)
+    congestion = ctx.assume("congestion", "USD/kg per kt")
+    sigma = ctx.assume("route_elasticity")
+    meta = _meta(ctx, chain)
     world = World(
-        name=f"default world, reference year {year}",
+        name=f"default world, reference year {ctx.year}",
         regions=ctx.regions,
-        commodities=tuple(commodities),
+        commodities=_commodities(ctx),
         processes=processes,
         io=io_df,
         demands=demands,
@@ -622,23 +547,6 @@ def build_default_world(
         congestion=congestion,
         quantity_unit="kt",
         provenance=ctx.rec.frame(),
-        meta={
-            "reference": reference,
-            "source": "reesim.world.default",
-            "base_tranches": tuple(parts.base_tranches),
-            "storage": storage,
-            "elements": {
-                "groups": {g: list(ms) for g, ms in ctx.cfg["element_groups"].items()},
-                "unmodelled": dict(ctx.cfg.get("unmodelled_elements") or {}),
-            },
-            "end_use_sectors": end_uses,
-            "demand_parent": demand_parent,
-            "heavy_dose": {
-                "recipe_t_per_t_magnet": {e: float(recipe[e]) for e in HEAVY_DOSE if e in recipe},
-                "lean_saving": float(ctx.a["hre_thrift_saving"]["value"]),
-            },
-            "separation_toll": toll,
-            "route_indexation": route_indexation,
-        },
+        meta=meta,
     )
-    return _stage_routes(world, targets, sigma)
+    return world, targets, sigma
