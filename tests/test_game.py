@@ -549,3 +549,36 @@ def test_a_pooled_member_takes_its_bases_error_first_and_a_defect_stops_the_ense
     with pytest.raises(KeyError):
         _finish(_Member(8, prep, defect, 0), game, False, out, fail, None)
     assert 8 not in out
+
+
+def test_a_base_that_fails_on_a_worker_fails_its_member_only(small, monkeypatch):
+    """On a real (threaded) Dask pool, a member whose base run fails on a worker is recorded with
+    the base's error (its profiles, which depend on the base, fail with it); the other member's
+    payoffs are those of the serial run, and each member is reported once."""
+    from distributed import Client, LocalCluster
+
+    import reesim.game.pooled as pooled
+    from reesim.errors import ModelFailure
+
+    game, folder = load_game(small)
+    real = pooled._run_base
+
+    def refusing(base):
+        if base.world.assumptions.get("demand_elasticity_magnet", 0.0) > 0.5:
+            raise ModelFailure("base refused")
+        return real(base)
+
+    monkeypatch.setattr(pooled, "_run_base", refusing)
+    rows = [(0, {"demand_elasticity_magnet": 0.3}), (1, {"demand_elasticity_magnet": 0.6})]
+    seen: list[tuple[int, str | None]] = []
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        out = pooled.members_on_pool(
+            client, game, folder, rows, cache=False, progress=lambda m, e: seen.append((m, e))
+        )
+    assert out[1] == "ModelFailure: base refused"
+    assert sorted(seen) == [(0, None), (1, "ModelFailure: base refused")]
+    t0, _, _ = payoff_tensor(game, folder, workers=1, cache=False, values=rows[0][1])
+    np.testing.assert_allclose(out[0], t0.payoffs(), rtol=1e-9, atol=1e-9)

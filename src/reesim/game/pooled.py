@@ -38,18 +38,18 @@ from reesim.game.payoffs import (
 from reesim.game.profiles import all_profiles
 from reesim.game.spec import Game
 from reesim.relay import collecting, reissue
+from reesim.scenario.spec import Scenario
 from reesim.simulate.result import Result
 
 #: what a member's failure may be (anything else is a defect and stops the ensemble)
 MEMBER_ERRORS = (InputError, ModelFailure)
 
 
-def _run_base(data: dict, label: str) -> Result:
-    """Worker: the member's base run."""
-    from reesim.scenario.load import parse
+def _run_base(base: Scenario) -> Result:
+    """Worker: the member's base run (as :func:`reesim.game.payoffs.payoff_tensor` runs it)."""
     from reesim.simulate import simulate
 
-    return simulate(parse(data, label))
+    return simulate(base)
 
 
 def _base_terms(base: tuple[Result, list], game_json: str) -> tuple[dict[tuple[str, str], float], list]:
@@ -101,14 +101,13 @@ def members_on_pool(
     from distributed import as_completed
 
     game_json = game.model_dump_json()
-    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
     pending = iter(rows)
     out: dict[int, np.ndarray | str] = {}
     flight: dict[str, _Member] = {}  # future key -> its member
     finished = as_completed()
     order = 0  # members submitted so far: the priority of the next
-    # Priorities, higher first: member i's tasks lie in (-(i + 1) stride, -i stride], its base
-    # and terms on top, then its profiles longest first.
+    # Priorities, higher first: member i's tasks lie in [-(i + 1) stride + 2, -i stride + 2], its
+    # base and terms on top, then its profiles longest first, all above member i + 1's.
     n_profiles = len(all_profiles(game))
     stride = n_profiles + 3
 
@@ -116,6 +115,12 @@ def members_on_pool(
         out[member] = f"{type(exc).__name__}: {exc}"
         if progress:
             progress(member, out[member])
+
+    def window() -> int:
+        """Members to keep in flight: enough that every thread of the pool (counted now: a
+        scheduler's workers may join later) has a task while a member's profiles thin out."""
+        slots = sum(client.nthreads().values())
+        return max(2, math.ceil(slots / (n_profiles + 1)) + 1)
 
     def launch() -> bool:
         """Submit the next member that prepares without error; False when none is left."""
@@ -126,14 +131,10 @@ def members_on_pool(
             except MEMBER_ERRORS as exc:
                 fail(member, exc)
                 continue
-            top = -order * stride + stride - 1
+            top = -order * stride + 2
             order += 1
-            base = prep.bundles.base
-            futs = [
-                client.submit(
-                    collecting, _run_base, base.model_dump(mode="json"), base.name, pure=False, priority=top
-                )
-            ]
+            # the base as the serial run has it (a Scenario, not re-parsed: no second warning pass)
+            futs = [client.submit(collecting, _run_base, prep.bundles.base, pure=False, priority=top)]
             futs.append(client.submit(collecting, _base_terms, futs[0], game_json, pure=False, priority=top))
             for rank, k in enumerate(prep.todo):
                 sc = prep.scenarios[k]
@@ -156,47 +157,56 @@ def members_on_pool(
             return True
         return False
 
-    # Enough members in flight that every worker has a task when a member's profiles thin out.
-    for _ in range(max(2, math.ceil(n_workers / (n_profiles + 1)) + 1)):
-        if not launch():
-            break
+    def members_in_flight() -> int:
+        return len({id(m) for m in flight.values()})
+
     try:
+        while members_in_flight() < window() and launch():
+            pass
         for f in finished:
             m = flight.pop(f.key)
             m.left -= 1
             if m.left:
                 continue
             _finish(m, game, cache, out, fail, progress)
-            launch()
-    finally:
+            while members_in_flight() < window() and launch():
+                pass
+    finally:  # an error or Ctrl-C: nothing left running on the pool
         client.cancel([f for m in {id(v): v for v in flight.values()}.values() for f in m.futures])
     return out
 
 
 def _finish(m: _Member, game: Game, cache: bool, out: dict, fail, progress) -> None:
-    """A member whose futures are all done: its payoffs, or its first error."""
-    for f in m.futures:  # the base first, then its terms, then the profiles in run order
+    """A member whose futures are all done: its payoffs, or its first error (the base's, then the
+    profiles' in run order). The warnings of the tasks that finished are issued again here, in
+    the same order, failed member or not; the profiles' outcomes are cached before the payoffs are
+    assembled, as :func:`reesim.game.payoffs.payoff_tensor` does."""
+    terms = m.futures[1]  # the base run itself stays on its worker
+    done = [f for f in m.futures[2:] if f.status == "finished"]
+    if terms.status == "finished":
+        (base_terms, base_caught), terms_caught = terms.result()
+        reissue(base_caught)
+        reissue(terms_caught)
+    for f in done:
+        reissue(f.result()[1])  # the workers' warnings, printed and counted by this process
+    for f in m.futures:
         if f.status == "error":
             exc = f.exception()
             if not isinstance(exc, MEMBER_ERRORS):
                 raise exc
             fail(m.member, exc)
             return
-    (base_terms, base_caught), terms_caught = m.futures[1].result()  # the base run stays on its worker
-    profiles = [f.result() for f in m.futures[2:]]
-    for caught in (base_caught, terms_caught, *(c for _, c in profiles)):
-        reissue(caught)  # the workers' warnings, printed and counted by this process
     outcomes = list(m.prep.outcomes)
-    for k, (r, _) in zip(m.prep.todo, profiles, strict=True):
-        outcomes[k] = r
+    for k, f in zip(m.prep.todo, m.futures[2:], strict=True):
+        outcomes[k] = f.result()[0]
+    if cache:
+        for k in m.prep.todo:
+            _cache_write(m.prep.keys[k], outcomes[k])
     try:
         payoffs = assemble(game, outcomes, base_terms, m.prep.hits).payoffs()
     except MEMBER_ERRORS as exc:
         fail(m.member, exc)
         return
-    if cache:
-        for k in m.prep.todo:
-            _cache_write(m.prep.keys[k], outcomes[k])
     out[m.member] = payoffs
     if progress:
         progress(m.member, None)
