@@ -113,3 +113,22 @@ def test_the_us_magnets_not_bought(summary, readme):
         f"{_sig3(motor['units_high'])} traction motors, defense's {f35['shortage_tonnes']:,.0f} t "
         f"{_sig3(f35['units_low'])}–{_sig3(f35['units_high'])} F-35s"
     ) in readme
+
+
+def test_the_calibration_figures(readme):
+    """``reesim calibrate``'s fit as the stored report has it (``test_calibration`` keeps the
+    stored report equal to a fresh run)."""
+    from importlib import resources
+
+    report = json.loads(
+        resources.files("reesim.simulate").joinpath("calibration_report.json").read_text(encoding="utf-8")
+    )
+    summary = report["summary"]
+    worst = max(report["years"], key=lambda y: abs(y["china_share_error_pp"]))
+    assert (
+        f"average ({summary['mean_abs_china_share_error_pp']:.1f} pp) and 6 pp in every year "
+        f"(worst {abs(worst['china_share_error_pp']):.1f} pp in {worst['year']})"
+    ) in readme
+    assert f"(median |log10 ratio| {summary['median_abs_price_log10']:.2f})" in readme
+    dy = report["reference_year"]["heavy"]["magnet_share_of_dy_use_pct"]
+    assert f"magnets take {dy:.0f} % of Dy" in readme
