@@ -342,3 +342,36 @@ def test_price_table_of_a_few_goods_has_the_full_tables_rows_for_them():
     expected = full[full["commodity"].isin(list(goods))].reset_index(drop=True)
     pd.testing.assert_frame_equal(few, expected, check_exact=True)
     assert {"inside China", "outside China", "Europe"} <= set(few["market"])
+
+
+def test_capacity_outside_china_names_the_region_that_moved_most():
+    """Capacity outside China at the horizon, by stage, with the region whose capacity moved most
+    (by hand): China's own capacity is left out, earlier periods do not count, and a stage where
+    nothing moved names no change."""
+    from reesim.simulate.headline import capacity_outside
+    from reesim.simulate.result import Result
+
+    def run(rows):
+        cap = pd.DataFrame(rows, columns=["period", "year", "region", "process", "kind", "tonnes_per_year"])
+        return Result("r", {}, {"capacity": cap.assign(rent_usd_per_kg=0.0)})
+
+    base = [
+        ("2039", 2039, "AUS", "m1", "mining", 9_000.0),
+        ("2040", 2040, "AUS", "m1", "mining", 10_000.0),
+        ("2040", 2040, "MMR", "m2", "mining", 6_000.0),
+        ("2040", 2040, "CHN", "m3", "mining", 50_000.0),
+        ("2040", 2040, "USA", "s1", "capacity", 2_000.0),
+    ]
+    moved = [
+        ("2039", 2039, "AUS", "m1", "mining", 1.0),
+        ("2040", 2040, "AUS", "m1", "mining", 10_500.0),  # +500
+        ("2040", 2040, "MMR", "m2", "mining", 1_000.0),  # -5,000: the largest
+        ("2040", 2040, "CHN", "m3", "mining", 90_000.0),  # China's own: not outside China
+        ("2040", 2040, "USA", "s1", "capacity", 2_000.0),
+    ]
+    t = capacity_outside(run(moved), run(base)).set_index("stage")
+    mining = t.loc["mining"]
+    assert mining["scenario"] == 11_500.0 and mining["counterfactual"] == 16_000.0
+    assert mining["change_pct"] == pytest.approx(100 * (11_500 / 16_000 - 1))
+    assert mining["largest_region"] == "MMR" and mining["largest_change_tonnes_per_year"] == -5_000.0
+    assert t.loc["separation", "largest_change_tonnes_per_year"] == 0.0

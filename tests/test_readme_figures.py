@@ -132,3 +132,13 @@ def test_the_calibration_figures(readme):
     assert f"(median |log10 ratio| {summary['median_abs_price_log10']:.2f})" in readme
     dy = report["reference_year"]["heavy"]["magnet_share_of_dy_use_pct"]
     assert f"magnets take {dy:.0f} % of Dy" in readme
+
+
+def test_the_capacity_outside_china_that_moved(summary, readme):
+    row = next(r for r in summary["headline"]["capacity_outside_china"] if r["stage"] == "mining")
+    assert row["largest_region"] == "MMR"
+    total = (row["scenario"] - row["counterfactual"]) / 1000
+    assert (
+        f"mining outside China is {-row['change_pct']:.1f} % lower in 2040, almost all of it Myanmar's clay "
+        f"mines (−{-row['largest_change_tonnes_per_year'] / 1000:.1f} of −{-total:.1f} kt/yr)"
+    ) in readme

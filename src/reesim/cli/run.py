@@ -75,15 +75,17 @@ def print_headline(h: dict, scenario_name: str, cf_name: str) -> None:
         )
     out.print(t2)
     t3 = Table(title="Capacity outside China at the horizon, t/yr", header_style="bold")
-    for col in ("stage", "scenario", "counterfactual", "change %"):
+    for col in ("stage", "scenario", "counterfactual", "change %", "largest change, t/yr"):
         t3.add_column(col, justify="left" if col == "stage" else "right")
     for r in h["capacity_outside_china"]:
         ch = r["change_pct"]
+        big = r.get("largest_change_tonnes_per_year") or 0.0
         t3.add_row(
             "thrift (lean magnet grades)" if r["stage"] == "thrift" else r["stage"],
             _fmt(round(r["scenario"])),
             _fmt(round(r["counterfactual"])),
             "" if ch != ch else f"{ch:+.1f}",
+            f"{r['largest_region']} {round(big):+,}" if round(big) else "",
         )
     out.print(t3)
     _print_heavy_dose(h.get("heavy_re_per_magnet") or [])

@@ -90,20 +90,26 @@ def headline_section(run: Run) -> str:
     parts.append(f"<h3>Capacity outside China at the horizon ({esc(period)})</h3>")
     parts.append(
         table_html(
-            ["stage", "scenario, t/yr", "counterfactual, t/yr", "change"],
+            ["stage", "scenario, t/yr", "counterfactual, t/yr", "change", "largest change (region), t/yr"],
             [
                 [
                     r["stage"],
                     num(r["scenario"]),
                     num(r["counterfactual"]),
                     num(r["change_pct"], 1, sign=True, unit="%"),
+                    (
+                        f"{esc(str(r['largest_region']))} {num(r['largest_change_tonnes_per_year'], 0, sign=True)}"
+                        if round(r.get("largest_change_tonnes_per_year") or 0.0)
+                        else ""
+                    ),
                 ]
                 for r in cap_rows
             ],
             f"Capacity outside China in the last period by stage, tonnes per year (mining and separation: "
             f"REO; metal: metal; magnet: magnet mass; thrift: lean magnet grades that use less Dy/Tb, magnet mass, "
-            f"part of the magnet stage's output). From {code('summary.json')} → "
-            f"{code('headline.capacity_outside_china')} (the {code('capacity')} tables).",
+            f"part of the magnet stage's output), and the region whose capacity moved most: Myanmar's clay "
+            f"mines are outside China but sell their ore to China, so they follow China's prices. From "
+            f"{code('summary.json')} → {code('headline.capacity_outside_china')} (the {code('capacity')} tables).",
             numeric=(1, 2, 3),
         )
     )

@@ -109,16 +109,31 @@ def shortages(res: Result, cf: Result) -> pd.DataFrame:
 
 
 def capacity_outside(res: Result, cf: Result) -> pd.DataFrame:
-    """Capacity outside China at the horizon by stage (t/yr), scenario and counterfactual."""
+    """Capacity outside China at the horizon by stage (t/yr), scenario and counterfactual.
+
+    ``largest_region`` and ``largest_change_tonnes_per_year``: the region whose capacity moved
+    most (scenario minus counterfactual) in each stage, so that a stage's change can be read:
+    Myanmar's clay mines, which feed China, are outside China too, and follow China's prices.
+    """
     last = res.capacity["period"].iloc[-1]
     stage = INVEST_STAGE  # the lean magnet grades are their own stage, ``thrift``
-    out = []
+    out, by_region = [], []
     for label, r in (("scenario", res), ("counterfactual", cf)):
         c = r.capacity
         c = c[(c["period"] == last) & (c["region"] != OWNER)]
         out.append(c.groupby(c["kind"].map(stage))["tonnes_per_year"].sum().rename(label))
+        by_region.append(
+            c.groupby([c["kind"].map(stage), c["region"]])["tonnes_per_year"].sum().rename(label)
+        )
     df = pd.concat(out, axis=1).fillna(0.0)
     df["change_pct"] = 100 * (df["scenario"] / df["counterfactual"].where(df["counterfactual"] > 0) - 1)
+    reg = pd.concat(by_region, axis=1).fillna(0.0)
+    diff = (reg["scenario"] - reg["counterfactual"]).rename_axis(["stage", "region"])
+    top = diff.groupby(level="stage").apply(lambda d: d.droplevel("stage").abs().idxmax() if len(d) else None)
+    df["largest_region"] = [top.get(s) for s in df.index]
+    df["largest_change_tonnes_per_year"] = [
+        float(diff[(s, top[s])]) if top.get(s) is not None else 0.0 for s in df.index
+    ]
     return df.reset_index(names="stage").assign(period=last)
 
 
