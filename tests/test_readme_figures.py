@@ -18,14 +18,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from reesim.cli.run import _sig3  # as `reesim run` prints a count (3 significant figures)
+
 README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-def _sig3(value: float) -> str:
-    """As ``reesim run`` prints a count from a proportional estimate (3 significant figures)."""
-    from reesim.cli.run import _sig3 as sig3
-
-    return sig3(value)
 
 
 @pytest.fixture(scope="module")

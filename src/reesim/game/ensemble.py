@@ -115,7 +115,6 @@ def ensemble_game(
     """
     import os
 
-    from reesim.game.payoffs import payoff_tensor
     from reesim.pool import dask_pool
 
     if not space:
@@ -131,25 +130,15 @@ def ensemble_game(
             from reesim.game.pooled import members_on_pool
 
             got = members_on_pool(client, game, folder, rows, cache=cache, progress=progress)
-            for m, _ in rows:
-                if isinstance(got[m], str):
-                    status[m] = got[m]
-                else:
-                    status[m] = ""
-                    tensors.append(got[m])
-                    members.append(m)
         else:
-            for m, values in rows:
-                try:
-                    t, _, _ = payoff_tensor(game, folder, workers=1, cache=cache, values=values)
-                except (InputError, ModelFailure) as exc:
-                    status[m] = f"{type(exc).__name__}: {exc}"
-                else:
-                    status[m] = ""
-                    tensors.append(t.payoffs())
-                    members.append(m)
-                if progress:
-                    progress(m, status[m] or None)
+            got = _members_in_process(game, folder, rows, cache, progress)
+    for m, _ in rows:
+        if isinstance(got[m], str):
+            status[m] = got[m]
+        else:
+            status[m] = ""
+            tensors.append(got[m])
+            members.append(m)
     design = design.assign(
         status=design["member"].map(lambda k: "failed" if status[k] else "ok"),
         error=design["member"].map(status),
@@ -157,3 +146,23 @@ def ensemble_game(
     if not tensors:
         raise ModelFailure("no member of the game's ensemble succeeded; the design lists each member's error")
     return EnsembleGame(game, design, np.stack(tensors), tuple(members))
+
+
+def _members_in_process(
+    game: Game, folder: Path | None, rows, cache: bool, progress
+) -> dict[int, np.ndarray | str]:
+    """Each member's payoff array or its error, one member after another in this process (as
+    :func:`reesim.game.pooled.members_on_pool` gives them on a pool)."""
+    from reesim.game.payoffs import payoff_tensor
+
+    out: dict[int, np.ndarray | str] = {}
+    for m, values in rows:
+        try:
+            t, _, _ = payoff_tensor(game, folder, workers=1, cache=cache, values=values)
+        except (InputError, ModelFailure) as exc:
+            out[m] = f"{type(exc).__name__}: {exc}"
+        else:
+            out[m] = t.payoffs()
+        if progress:
+            progress(m, out[m] if isinstance(out[m], str) else None)
+    return out

@@ -250,7 +250,7 @@ def prepare_profiles(
     ------
     InputError
         If the base is not a valid counterfactual or a player names a region or commodity the
-        world lacks.
+        base's world lacks.
     """
     from reesim.ensemble.space import apply as apply_values
     from reesim.scenario.checks import check_counterfactual
@@ -258,10 +258,13 @@ def prepare_profiles(
 
     b = bundles(game, folder)
     check_counterfactual(b.base, "base")  # every profile runs against the base
-    if values:
-        b = replace(b, base=apply_values(b.base, values))
+    # The players' regions and goods are checked on the base's own world (one build, cached):
+    # a member's values change its numbers, not its regions and goods, and the member's world is
+    # built by its base run (a value the world refuses fails that run).
     world = load_default_world(b.base.world.reference_year, assumptions=b.base.world.assumptions)
     _check_players(game, world)
+    if values:
+        b = replace(b, base=apply_values(b.base, values))
     scenarios = [profile_scenario(game, b, prof) for prof in all_profiles(game)]
     keys = [_cache_key(sc, b.base, game) for sc in scenarios]
     outcomes = tuple(_cache_read(k) if cache else None for k in keys)

@@ -104,6 +104,7 @@ def members_on_pool(
     pending = iter(rows)
     out: dict[int, np.ndarray | str] = {}
     flight: dict[str, _Member] = {}  # future key -> its member
+    active: dict[int, _Member] = {}  # the members in flight, by member id
     finished = as_completed()
     order = 0  # members submitted so far: the priority of the next
     # Priorities, higher first: member i's tasks lie in [-(i + 1) stride + 2, -i stride + 2], its
@@ -150,29 +151,27 @@ def members_on_pool(
                         priority=top - 1 - rank,
                     )
                 )
-            m = _Member(member, prep, futs, len(futs))
+            m = active[member] = _Member(member, prep, futs, len(futs))
             for f in futs:
                 flight[f.key] = m
                 finished.add(f)
             return True
         return False
 
-    def members_in_flight() -> int:
-        return len({id(m) for m in flight.values()})
-
     try:
-        while members_in_flight() < window() and launch():
+        while len(active) < window() and launch():
             pass
         for f in finished:
             m = flight.pop(f.key)
             m.left -= 1
             if m.left:
                 continue
+            del active[m.member]
             _finish(m, game, cache, out, fail, progress)
-            while members_in_flight() < window() and launch():
+            while len(active) < window() and launch():
                 pass
     finally:  # an error or Ctrl-C: nothing left running on the pool
-        client.cancel([f for m in {id(v): v for v in flight.values()}.values() for f in m.futures])
+        client.cancel([f for m in active.values() for f in m.futures])
     return out
 
 

@@ -129,11 +129,9 @@ def capacity_outside(res: Result, cf: Result) -> pd.DataFrame:
     df["change_pct"] = 100 * (df["scenario"] / df["counterfactual"].where(df["counterfactual"] > 0) - 1)
     reg = pd.concat(by_region, axis=1).fillna(0.0)
     diff = (reg["scenario"] - reg["counterfactual"]).rename_axis(["stage", "region"])
-    top = diff.groupby(level="stage").apply(lambda d: d.droplevel("stage").abs().idxmax() if len(d) else None)
-    df["largest_region"] = [top.get(s) for s in df.index]
-    df["largest_change_tonnes_per_year"] = [
-        float(diff[(s, top[s])]) if top.get(s) is not None else 0.0 for s in df.index
-    ]
+    top = diff.abs().groupby(level="stage").idxmax()  # stage -> (stage, region) of the largest move
+    df["largest_region"] = [top[s][1] if s in top else None for s in df.index]
+    df["largest_change_tonnes_per_year"] = [float(diff[top[s]]) if s in top else 0.0 for s in df.index]
     return df.reset_index(names="stage").assign(period=last)
 
 
