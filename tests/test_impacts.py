@@ -375,3 +375,55 @@ def test_capacity_outside_china_names_the_region_that_moved_most():
     assert mining["change_pct"] == pytest.approx(100 * (11_500 / 16_000 - 1))
     assert mining["largest_region"] == "MMR" and mining["largest_change_tonnes_per_year"] == -5_000.0
     assert t.loc["separation", "largest_change_tonnes_per_year"] == 0.0
+
+
+def test_near_choke_reports_each_use_at_its_highest_share_of_the_choke_price():
+    """By hand: a use is reported in the period where its price is the largest share of its
+    choke price (the intercept of its demand line), from 80 %; stockpile purchases and uses
+    below the threshold are not; the counterfactual's tonnes of that period come with it; a
+    run folder without the column (written before the column existed) reports nothing."""
+    from reesim.simulate.headline import near_choke
+    from reesim.simulate.result import Result
+
+    cols = [
+        "period",
+        "year",
+        "region",
+        "sector",
+        "commodity",
+        "tonnes_per_year",
+        "usd_per_kg",
+        "choke_usd_per_kg",
+    ]
+
+    def run(rows):
+        return Result("r", {}, {"consumption": pd.DataFrame(rows, columns=cols)})
+
+    res = run(
+        [
+            ("2025", 2025, "EU", "other uses", "oxide:Dy", 8.0, 600.0, 750.0),  # 80 %
+            ("2026", 2026, "EU", "other uses", "oxide:Dy", 2.0, 720.0, 750.0),  # 96 %: the peak
+            ("2026", 2026, "JPN", "other uses", "oxide:Tb", 10.0, 1_500.0, 2_400.0),  # 62.5 %: below
+            ("2026", 2026, "EU", "stockpile", "oxide:Dy", 1.0, 749.0, 750.0),  # a purchase rule, not a use
+        ]
+    )
+    cf = run(
+        [
+            ("2025", 2025, "EU", "other uses", "oxide:Dy", 20.0, 260.0, 750.0),
+            ("2026", 2026, "EU", "other uses", "oxide:Dy", 21.0, 280.0, 750.0),
+        ]
+    )
+    t = near_choke(res, cf)
+    assert len(t) == 1
+    row = t.iloc[0]
+    assert (row["commodity"], row["region"], row["sector"], row["period"]) == (
+        "oxide:Dy",
+        "EU",
+        "other uses",
+        "2026",
+    )
+    assert row["share_of_choke"] == pytest.approx(720 / 750)
+    assert (row["tonnes_per_year"], row["tonnes_per_year_cf"]) == (2.0, 21.0)
+    assert near_choke(res, cf, threshold=0.5)["commodity"].tolist() == ["oxide:Dy", "oxide:Tb"]
+    old = Result("r", {}, {"consumption": res.consumption.drop(columns="choke_usd_per_kg")})
+    assert near_choke(old, cf).empty

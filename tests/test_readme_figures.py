@@ -137,3 +137,33 @@ def test_the_capacity_outside_china_that_moved(summary, readme):
         f"mining outside China is {-row['change_pct']:.1f} % lower in 2040, almost all of it Myanmar's clay "
         f"mines (−{-row['largest_change_tonnes_per_year'] / 1000:.1f} of −{-total:.1f} kt/yr)"
     ) in readme
+
+
+def test_the_dy_for_other_uses_near_its_choke_price(summary, readme):
+    rows = [
+        r
+        for r in summary["headline"]["near_choke"]
+        if r["commodity"] == "oxide:Dy" and r["sector"] == "other uses" and r["period"] == "2026"
+    ]
+    assert {r["region"] for r in rows} == {"EU", "JPN", "USA", "ROW"}
+    share = [100 * r["share_of_choke"] for r in rows]
+    price = [r["usd_per_kg"] for r in rows]
+    assert (
+        f"reaches {min(share):.0f}-{max(share):.0f} % of its choke price in 2026 ({min(price):,.0f}-"
+        f"{max(price):,.0f} of {rows[0]['choke_usd_per_kg']:,.0f} USD/kg), buying "
+        f"{sum(r['tonnes_per_year'] for r in rows):.1f} t/yr against "
+        f"{sum(r['tonnes_per_year_cf'] for r in rows):.1f} t/yr"
+    ) in readme
+
+
+def test_no_use_that_buys_pays_above_its_choke_price(flagship):
+    """The demand side's stationarity condition: a use that buys (q > 0) pays a - b q <= a; and the
+    choke price of Dy outside China is (1 + 1/eps) x its reference price, by hand: the 2024 FOB
+    China price (257 USD/kg, USGS MCS 2026) plus freight (0.5) at the default elasticity 0.5."""
+    for f in (flagship, flagship / "counterfactual"):
+        c = pd.read_parquet(f / "consumption.parquet")
+        c = c[~c["sector"].isin(["stockpile", "offtake"])]
+        buying = c[c["tonnes_per_year"] > 1e-9]
+        assert (buying["usd_per_kg"] <= buying["choke_usd_per_kg"] * (1 + 1e-7) + 1e-7).all()
+        dy = c[(c["commodity"] == "oxide:Dy") & (c["sector"] == "other uses") & (c["region"] == "EU")]
+        assert dy["choke_usd_per_kg"].to_numpy() == pytest.approx((257 + 0.5) * (1 + 1 / 0.5))

@@ -6,6 +6,9 @@
 * shortage by sector: the largest drop of consumption below the counterfactual, in tonnes
   per year and percent, world and outside China;
 * capacity outside China at the horizon, by stage, scenario and counterfactual;
+* demands near their choke price: final uses whose price came within 80 % of the price at
+  which they buy nothing (the intercept of their linear demand line), where the peak is set by
+  the demand elasticity assumption more than by the measure;
 * licences: by element and period, the licence's shadow value (the dual of its content row,
   USD per kg of the element's oxide equivalent) and the price wedge it leaves between the
   oxide outside and inside China (net of transport and route costs), and China's exports by
@@ -23,6 +26,8 @@ from reesim.simulate.state import INVEST_STAGE
 OWNER = "CHN"
 #: markets whose prices analysts quote next to China's (licence wedges are shown for each)
 QUOTED = ("EU", "JPN", "USA")
+#: share of its choke price from which a final use's price is reported as set by its demand line
+CHOKE_SHARE = 0.8
 
 
 def price_changes(res: Result, cf: Result, table: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -106,6 +111,52 @@ def shortages(res: Result, cf: Result) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+def near_choke(res: Result, cf: Result, threshold: float = CHOKE_SHARE) -> pd.DataFrame:
+    """Final uses whose price came within ``threshold`` of their choke price, at their peak.
+
+    The default world's demands are linear through their reference point (price ``p0``,
+    quantity ``q0``) with elasticity ``eps`` there: ``p = a - b q`` with the choke price
+    ``a = p0 (1 + 1/eps)`` (:func:`reesim.world.default_data._linear_demand`; growth and
+    substitution flatten the slope, not the intercept). A use that still buys pays at most
+    ``a``: 3 ``p0`` at the default oxide elasticity 0.5 (range 0.1-1.0, 11 ``p0`` at 0.1). A
+    price close to ``a`` means that nearly all of the use has been priced out and that the peak
+    is set by the demand line, i.e. by the elasticity assumption, more than by the size of the
+    measure (``reesim ensemble`` draws the elasticities over their ranges).
+
+    One row per commodity, region and sector (not stockpiles or offtakes) whose price reached
+    ``threshold`` of its choke price in some period: the period of its highest share, the
+    price, the choke price, the share, and the tonnes bought in the scenario and the
+    counterfactual that period. Empty when the result has no ``choke_usd_per_kg`` (a run folder
+    written before 2026-12-06) or no use comes that close.
+    """
+    cols = [
+        "commodity",
+        "region",
+        "sector",
+        "period",
+        "usd_per_kg",
+        "choke_usd_per_kg",
+        "share_of_choke",
+        "tonnes_per_year",
+        "tonnes_per_year_cf",
+    ]
+    c = res.consumption
+    if "choke_usd_per_kg" not in c.columns:
+        return pd.DataFrame(columns=cols)
+    c = c[~c["sector"].isin(["stockpile", "offtake"]) & (c["choke_usd_per_kg"] > 0)]
+    c = c.assign(share_of_choke=c["usd_per_kg"] / c["choke_usd_per_kg"])
+    c = c[c["share_of_choke"] >= threshold]
+    if c.empty:
+        return pd.DataFrame(columns=cols)
+    keys = ["commodity", "region", "sector"]
+    top = c.loc[c.groupby(keys)["share_of_choke"].idxmax()]
+    base = cf.consumption.groupby(["period", *keys], as_index=False)["tonnes_per_year"].sum()
+    top = top.merge(base, on=["period", *keys], how="left", suffixes=("", "_cf"))
+    return top.sort_values(["share_of_choke", "commodity", "region"], ascending=[False, True, True])[
+        cols
+    ].reset_index(drop=True)
 
 
 def capacity_outside(res: Result, cf: Result) -> pd.DataFrame:
@@ -343,6 +394,7 @@ def headline(res: Result, cf: Result) -> dict:
         "price_changes": price_changes(res, cf, table).to_dict("records"),
         "undetermined_prices": undetermined(res, cf, table),
         "shortages": shortages(res, cf).to_dict("records"),
+        "near_choke": near_choke(res, cf).to_dict("records"),
         "capacity_outside_china": capacity_outside(res, cf).to_dict("records"),
         "licences": licence_wedges(res).to_dict("records"),
         "licensed_goods": licensed_goods(res).to_dict("records"),

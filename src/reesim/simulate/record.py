@@ -96,6 +96,8 @@ class Recorder:
         final_ids = pd.Index(d.loc[self.final_dem, "demand"])
         self.eu_dem = final_ids.get_indexer(world.enduse_rules["demand"])
         self.premium: list[np.ndarray] = []
+        # the intercept of each final demand's inverse demand line in the step: its choke price
+        self.choke: list[np.ndarray] = []
         self.edge_labels = (
             e[["commodity", "origin", "dest"]]
             .rename(columns={"origin": "exporter", "dest": "importer"})
@@ -168,6 +170,7 @@ class Recorder:
         # a purchase a hair below zero is solver noise (a Clarabel step: -1.7e-8 kt); within the
         # tolerance it is none, as for activities and flows; beyond it the guards have spoken
         self.q.append(np.where((q < 0) & (q > -tol), 0.0, q))
+        self.choke.append(floats(sol.world.demands["intercept"])[self.final_dem])
         self.flow.append(np.where(f > tol, f, 0.0))
         self.cap.append(qp.ub[:n_p][self.cap_idx].copy())
         self.rent.append(raw.ub_dual[:n_p][self.cap_idx].copy())
@@ -280,8 +283,19 @@ class Recorder:
         )
         if self.premium:
             cons["usd_per_kg"] += np.concatenate(self.premium)
+        cons["choke_usd_per_kg"] = np.concatenate(self.choke) if self.choke else np.zeros(0)
         cons = cons[
-            ["period", "year", "region", "sector", "commodity", "tonnes", "tonnes_per_year", "usd_per_kg"]
+            [
+                "period",
+                "year",
+                "region",
+                "sector",
+                "commodity",
+                "tonnes",
+                "tonnes_per_year",
+                "usd_per_kg",
+                "choke_usd_per_kg",
+            ]
         ]
 
         cap = self._long(self.cap_labels, self.cap, "tonnes_per_year")
