@@ -379,8 +379,8 @@ def test_capacity_outside_china_names_the_region_that_moved_most():
 
 def test_near_choke_reports_each_use_at_its_highest_share_of_the_choke_price():
     """By hand: a use is reported in the period where its price is the largest share of its
-    choke price (the intercept of its demand line), from 80 %; stockpile purchases and uses
-    below the threshold are not; the counterfactual's tonnes of that period come with it; a
+    choke price (the intercept of its demand line), from 80 %; stockpile purchases, uses below
+    the threshold and uses that buy nothing (whose price is undetermined above the choke) are not; the counterfactual's tonnes of that period come with it; a
     run folder without the column (written before the column existed) reports nothing."""
     from reesim.simulate.headline import near_choke
     from reesim.simulate.result import Result
@@ -405,6 +405,7 @@ def test_near_choke_reports_each_use_at_its_highest_share_of_the_choke_price():
             ("2026", 2026, "EU", "other uses", "oxide:Dy", 2.0, 720.0, 750.0),  # 96 %: the peak
             ("2026", 2026, "JPN", "other uses", "oxide:Tb", 10.0, 1_500.0, 2_400.0),  # 62.5 %: below
             ("2026", 2026, "EU", "stockpile", "oxide:Dy", 1.0, 749.0, 750.0),  # a purchase rule, not a use
+            ("2026", 2026, "USA", "other uses", "oxide:Sm", 0.0, 9e4, 8.0),  # priced out: no price paid
         ]
     )
     cf = run(
@@ -427,3 +428,48 @@ def test_near_choke_reports_each_use_at_its_highest_share_of_the_choke_price():
     assert near_choke(res, cf, threshold=0.5)["commodity"].tolist() == ["oxide:Dy", "oxide:Tb"]
     old = Result("r", {}, {"consumption": res.consumption.drop(columns="choke_usd_per_kg")})
     assert near_choke(old, cf).empty
+
+
+def test_reesim_run_prints_the_uses_near_their_choke_price(monkeypatch):
+    """One line per good (highest share first, at most four, the rest counted), then the
+    reason once; nothing when no use is near its choke price."""
+    import io
+
+    from rich.console import Console
+
+    import reesim.cli.run as cli_run
+
+    buf = io.StringIO()
+    monkeypatch.setattr(cli_run, "out", Console(file=buf, width=400))
+    rows = [
+        {
+            "commodity": f"oxide:{e}",
+            "region": r,
+            "sector": "other uses",
+            "period": "2026",
+            "usd_per_kg": p,
+            "choke_usd_per_kg": 772.5,
+            "share_of_choke": p / 772.5,
+            "tonnes_per_year": 1.0,
+            "tonnes_per_year_cf": 10.0,
+        }
+        for e, r, p in [
+            ("Dy", "EU", 725.0),
+            ("Dy", "USA", 722.0),
+            ("Tb", "EU", 700.0),
+            ("Y", "EU", 690.0),
+            ("Gd", "EU", 680.0),
+            ("Lu", "EU", 670.0),
+        ]
+    ]
+    cli_run._print_near_choke(rows)
+    text = buf.getvalue()
+    assert (
+        "oxide:Dy for other uses in EU, USA: 93-94 % of its demand's choke price in 2026 (722-725 of 772 USD/kg), "
+        "buying 2.0 t/yr against 20.0 without the measures." in text
+    )
+    assert "oxide:Gd for" in text and "oxide:Lu for" not in text and "... and 1 more goods" in text
+    assert text.count("caps its price at (1 + 1/elasticity)") == 1
+    buf.truncate(0)
+    cli_run._print_near_choke([])
+    assert buf.getvalue() == ""

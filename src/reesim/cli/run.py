@@ -123,24 +123,35 @@ def _print_named_markets(rows: list[dict]) -> None:
     out.print(t)
 
 
+#: goods shown near their choke price (the rest are in summary.json)
+NEAR_CHOKE_LINES = 4
+
+
 def _print_near_choke(rows: list[dict]) -> None:
     """One line per good whose price a final use pays came close to its demand's choke price
     (:func:`reesim.simulate.headline.near_choke`): there the peak is the demand line's cap."""
     df = pd.DataFrame(rows)
     if df.empty:
         return
-    for (com, sector), g in df.groupby(["commodity", "sector"], sort=False):
+    groups = list(df.groupby(["commodity", "sector"], sort=False))  # highest share first
+    for (com, sector), g in groups[:NEAR_CHOKE_LINES]:
         lo, hi = 100 * g["share_of_choke"].min(), 100 * g["share_of_choke"].max()
+        share = f"{lo:.0f}" if round(lo) == round(hi) else f"{lo:.0f}-{hi:.0f}"
+        p_lo, p_hi = g["usd_per_kg"].min(), g["usd_per_kg"].max()
+        price = f"{p_lo:,.0f}" if round(p_lo) == round(p_hi) else f"{p_lo:,.0f}-{p_hi:,.0f}"
         periods = ", ".join(sorted(set(g["period"].astype(str))))
         out.print(
-            f"{com} for {sector} in {', '.join(g['region'])}: {lo:.0f}-{hi:.0f} % of its demand's choke price "
-            f"in {periods} ({g['usd_per_kg'].min():,.0f}-{g['usd_per_kg'].max():,.0f} of "
-            f"{g['choke_usd_per_kg'].max():,.0f} USD/kg), buying {g['tonnes_per_year'].sum():,.1f} t/yr against "
-            f"{g['tonnes_per_year_cf'].sum():,.1f} without the measures. A linear demand line caps a price at "
-            "(1 + 1/elasticity) x its reference price (3x at the default 0.5): this peak is set by the demand "
-            "elasticity assumption more than by the measure (near_choke in summary.json; reesim ensemble "
-            "draws the elasticity over its range)."
+            f"{com} for {sector} in {', '.join(g['region'])}: {share} % of its demand's choke price in {periods} "
+            f"({price} of {g['choke_usd_per_kg'].max():,.0f} USD/kg), buying "
+            f"{g['tonnes_per_year'].sum():,.1f} t/yr against {g['tonnes_per_year_cf'].sum():,.1f} without the measures."
         )
+    if len(groups) > NEAR_CHOKE_LINES:
+        out.print(f"  ... and {len(groups) - NEAR_CHOKE_LINES} more goods (near_choke in summary.json).")
+    out.print(
+        "  A use's linear demand line caps its price at (1 + 1/elasticity) x its reference price (3x at the "
+        "default 0.5): near the cap, the peak is set by the demand elasticity assumption more than by the measure "
+        "(near_choke in summary.json; reesim ensemble draws the elasticity over its range)."
+    )
 
 
 def _print_heavy_dose(rows: list[dict]) -> None:

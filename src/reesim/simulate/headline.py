@@ -125,7 +125,7 @@ def near_choke(res: Result, cf: Result, threshold: float = CHOKE_SHARE) -> pd.Da
     is set by the demand line, i.e. by the elasticity assumption, more than by the size of the
     measure (``reesim ensemble`` draws the elasticities over their ranges).
 
-    One row per commodity, region and sector (not stockpiles or offtakes) whose price reached
+    One row per commodity, region and sector (not stockpiles or offtakes) that still buys and whose price reached
     ``threshold`` of its choke price in some period: the period of its highest share, the
     price, the choke price, the share, and the tonnes bought in the scenario and the
     counterfactual that period. Empty when the result has no ``choke_usd_per_kg`` (a run folder
@@ -145,7 +145,11 @@ def near_choke(res: Result, cf: Result, threshold: float = CHOKE_SHARE) -> pd.Da
     c = res.consumption
     if "choke_usd_per_kg" not in c.columns:
         return pd.DataFrame(columns=cols)
-    c = c[~c["sector"].isin(["stockpile", "offtake"]) & (c["choke_usd_per_kg"] > 0)]
+    # Only uses that still buy: one priced out entirely (none bought) pays no price, and its
+    # node's price can be anywhere above the choke (the shortage table counts it).
+    c = c[
+        ~c["sector"].isin(["stockpile", "offtake"]) & (c["choke_usd_per_kg"] > 0) & (c["tonnes_per_year"] > 0)
+    ]
     c = c.assign(share_of_choke=c["usd_per_kg"] / c["choke_usd_per_kg"])
     c = c[c["share_of_choke"] >= threshold]
     if c.empty:
