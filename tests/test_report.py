@@ -395,3 +395,16 @@ def test_a_scenario_of_duties_alone_calls_its_fall_in_magnet_purchases_no_shorta
     assert restricts_supply(load_scenario("china-2025-licensing"), base)
     assert restricts_supply(load_scenario("myanmar-kachin"), base)
     assert not restricts_supply(base, base)  # the baseline's own mining quota is no added restriction
+
+
+def test_the_report_shows_the_uses_at_their_demand_lines_cap(run_dir: Path, report: Path):
+    """Every use the headline finds near its choke price is in the report with its price and cap
+    (Dy for other uses outside China in 2026 in the licensing run)."""
+    from reesim.reports.markup import num
+
+    rows = json.loads((run_dir / "summary.json").read_text())["headline"]["near_choke"]
+    assert {(r["commodity"], r["period"]) for r in rows} == {("oxide:Dy", "2026")}
+    text = report.read_text(encoding="utf-8")
+    assert "Prices at their demand line's cap" in text
+    for r in rows:
+        assert f"{num(r['usd_per_kg'], 2)} / {num(r['choke_usd_per_kg'], 2)}" in text

@@ -8,6 +8,36 @@ from reesim.reports.markup import code, esc, note, num, table_html, usd_range
 from reesim.reports.runfolder import Run
 
 
+def _near_choke(rows: list[dict]) -> str:
+    """Uses whose price came near their demand line's cap (:func:`reesim.simulate.headline.near_choke`)."""
+    if not rows:
+        return ""
+    cap = (
+        "Final uses that still buy, at their highest share of the choke price (the intercept of their "
+        "linear demand line: the price at which they buy nothing, (1 + 1/elasticity) × their reference "
+        "price, 3× at the default oxide elasticity 0.5). Near the cap, the peak is set by the demand "
+        f"elasticity assumption more than by the measure; {code('reesim ensemble')} draws it over its range. "
+        f"From {code('summary.json')} → {code('headline.near_choke')} and the {code('consumption')} table's "
+        f"{code('choke_usd_per_kg')}."
+    )
+    body = [
+        [
+            esc(r["commodity"]),
+            esc(r["region"]),
+            esc(r["sector"]),
+            esc(r["period"]),
+            f"{num(100 * r['share_of_choke'], 0)} %",
+            f"{num(r['usd_per_kg'], 2)} / {num(r['choke_usd_per_kg'], 2)}",
+            f"{num(r['tonnes_per_year'], 1)} ({num(r['tonnes_per_year_cf'], 1)})",
+        ]
+        for r in rows
+    ]
+    headers = ["commodity", "region", "use", "period", "of choke", "USD/kg / choke", "t/yr (counterfactual)"]
+    return "<h3>Prices at their demand line's cap</h3>" + table_html(
+        headers, body, cap, numeric=(4, 5, 6), raw=True, cls="wide"
+    )
+
+
 def headline_section(run: Run) -> str:
     """The headline section's HTML: peak price changes, welfare, shortages, jobs and units at risk."""
     h = run.summary.get("headline") or {}
@@ -64,6 +94,7 @@ def headline_section(run: Run) -> str:
                 + table_html(headers, price_rows(conc), cap, numeric=(1, 3, 4, 6), raw=True, cls="wide")
                 + "</details>"
             )
+    parts.append(_near_choke(h.get("near_choke") or []))
     sh = h.get("shortages") or []
     parts.append("<h3>Shortages</h3>")
     parts.append(
