@@ -406,6 +406,16 @@ def test_near_choke_reports_each_use_at_its_highest_share_of_the_choke_price():
             ("2026", 2026, "JPN", "other uses", "oxide:Tb", 10.0, 1_500.0, 2_400.0),  # 62.5 %: below
             ("2026", 2026, "EU", "stockpile", "oxide:Dy", 1.0, 749.0, 750.0),  # a purchase rule, not a use
             ("2026", 2026, "USA", "other uses", "oxide:Sm", 0.0, 9e4, 8.0),  # priced out: no price paid
+            (
+                "2026",
+                2026,
+                "KOR",
+                "other uses",
+                "oxide:Dy",
+                3e-16,
+                1_300.0,
+                750.0,
+            ),  # solver noise: none bought
         ]
     )
     cf = run(
@@ -468,7 +478,7 @@ def test_reesim_run_prints_the_uses_near_their_choke_price(monkeypatch):
         "oxide:Dy for other uses in EU, USA: 93-94 % of its demand's choke price in 2026 (722-725 of 772 USD/kg), "
         "buying 2.0 t/yr against 20.0 without the measures." in text
     )
-    assert "oxide:Gd for" in text and "oxide:Lu for" not in text and "... and 1 more goods" in text
+    assert "oxide:Gd for" in text and "oxide:Lu for" not in text and "... and 1 more (" in text
     assert text.count("caps its price at (1 + 1/elasticity)") == 1
     buf.truncate(0)
     cli_run._print_near_choke([])

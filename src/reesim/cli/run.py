@@ -128,30 +128,37 @@ NEAR_CHOKE_LINES = 4
 
 
 def _print_near_choke(rows: list[dict]) -> None:
-    """One line per good whose price a final use pays came close to its demand's choke price
+    """One line per good and period in which the price final uses pay reached 80 % of their demand's choke price
     (:func:`reesim.simulate.headline.near_choke`): there the peak is the demand line's cap."""
     df = pd.DataFrame(rows)
     if df.empty:
         return
-    groups = list(df.groupby(["commodity", "sector"], sort=False))  # highest share first
-    for (com, sector), g in groups[:NEAR_CHOKE_LINES]:
+    groups = list(df.groupby(["commodity", "sector", "period"], sort=False))  # highest share first
+    for (com, sector, period), g in groups[:NEAR_CHOKE_LINES]:
         lo, hi = 100 * g["share_of_choke"].min(), 100 * g["share_of_choke"].max()
         share = f"{lo:.0f}" if round(lo) == round(hi) else f"{lo:.0f}-{hi:.0f}"
-        p_lo, p_hi = g["usd_per_kg"].min(), g["usd_per_kg"].max()
-        price = f"{p_lo:,.0f}" if round(p_lo) == round(p_hi) else f"{p_lo:,.0f}-{p_hi:,.0f}"
-        periods = ", ".join(sorted(set(g["period"].astype(str))))
+        p_lo, p_hi = _price3(g["usd_per_kg"].min()), _price3(g["usd_per_kg"].max())
+        c_lo, c_hi = _price3(g["choke_usd_per_kg"].min()), _price3(g["choke_usd_per_kg"].max())
+        cf = g["tonnes_per_year_cf"]
+        against = f"{cf.sum():,.1f}" if cf.notna().all() else "an unknown amount"
         out.print(
-            f"{com} for {sector} in {', '.join(g['region'])}: {share} % of its demand's choke price in {periods} "
-            f"({price} of {g['choke_usd_per_kg'].max():,.0f} USD/kg), buying "
-            f"{g['tonnes_per_year'].sum():,.1f} t/yr against {g['tonnes_per_year_cf'].sum():,.1f} without the measures."
+            f"{com} for {sector} in {', '.join(g['region'])}: {share} % of its demand's choke price in {period} "
+            f"({p_lo if p_lo == p_hi else f'{p_lo}-{p_hi}'} of {c_lo if c_lo == c_hi else f'{c_lo}-{c_hi}'} "
+            f"USD/kg), buying {g['tonnes_per_year'].sum():,.1f} t/yr against {against} without the measures."
         )
     if len(groups) > NEAR_CHOKE_LINES:
-        out.print(f"  ... and {len(groups) - NEAR_CHOKE_LINES} more goods (near_choke in summary.json).")
+        out.print(f"  ... and {len(groups) - NEAR_CHOKE_LINES} more (near_choke in summary.json).")
     out.print(
-        "  A use's linear demand line caps its price at (1 + 1/elasticity) x its reference price (3x at the "
-        "default 0.5): near the cap, the peak is set by the demand elasticity assumption more than by the measure "
-        "(near_choke in summary.json; reesim ensemble draws the elasticity over its range)."
+        "  A use's linear demand line caps its price at (1 + 1/elasticity) x its reference price (3x for an "
+        "oxide at the default 0.5, 3.5x for magnets at 0.4): near the cap, the peak is set by the demand "
+        "elasticity assumption more than by the measure (near_choke in summary.json; reesim ensemble draws the "
+        "elasticities over their ranges)."
     )
+
+
+def _price3(x: float) -> str:
+    """A price in USD/kg to three significant figures (whole USD from 100)."""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
 
 
 def _print_heavy_dose(rows: list[dict]) -> None:

@@ -6,7 +6,7 @@
 * shortage by sector: the largest drop of consumption below the counterfactual, in tonnes
   per year and percent, world and outside China;
 * capacity outside China at the horizon, by stage, scenario and counterfactual;
-* demands near their choke price: final uses whose price came within 80 % of the price at
+* demands near their choke price: final uses whose price reached 80 % of the price at
   which they buy nothing (the intercept of their linear demand line), where the peak is set by
   the demand elasticity assumption more than by the measure;
 * licences: by element and period, the licence's shadow value (the dual of its content row,
@@ -28,6 +28,8 @@ OWNER = "CHN"
 QUOTED = ("EU", "JPN", "USA")
 #: share of its choke price from which a final use's price is reported as set by its demand line
 CHOKE_SHARE = 0.8
+#: a use buying less than this (t/yr) buys nothing: interior-point solvers leave 1e-16 t
+BUYS_TONNES_PER_YEAR = 1e-6
 
 
 def price_changes(res: Result, cf: Result, table: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -114,18 +116,20 @@ def shortages(res: Result, cf: Result) -> pd.DataFrame:
 
 
 def near_choke(res: Result, cf: Result, threshold: float = CHOKE_SHARE) -> pd.DataFrame:
-    """Final uses whose price came within ``threshold`` of their choke price, at their peak.
+    """Final uses whose price reached ``threshold`` of their choke price, at their peak.
 
     The default world's demands are linear through their reference point (price ``p0``,
     quantity ``q0``) with elasticity ``eps`` there: ``p = a - b q`` with the choke price
     ``a = p0 (1 + 1/eps)`` (:func:`reesim.world.default_data._linear_demand`; growth and
-    substitution flatten the slope, not the intercept). A use that still buys pays at most
-    ``a``: 3 ``p0`` at the default oxide elasticity 0.5 (range 0.1-1.0, 11 ``p0`` at 0.1). A
+    substitution scale the quantity bought at each price, turning the line about ``a``). A use that still buys pays at most
+    ``a``: 3 ``p0`` at the default oxide elasticity 0.5 (range 0.1-1.0, 11 ``p0`` at 0.1; 3.5
+    ``p0`` for magnets at 0.4; a world file's intercepts are its own). A
     price close to ``a`` means that nearly all of the use has been priced out and that the peak
     is set by the demand line, i.e. by the elasticity assumption, more than by the size of the
     measure (``reesim ensemble`` draws the elasticities over their ranges).
 
-    One row per commodity, region and sector (not stockpiles or offtakes) that still buys and whose price reached
+    One row per commodity, region and sector (not stockpiles or offtakes, whose intercept is a
+    purchase rule's price) that still buys (more than ``BUYS_TONNES_PER_YEAR``) and whose price reached
     ``threshold`` of its choke price in some period: the period of its highest share, the
     price, the choke price, the share, and the tonnes bought in the scenario and the
     counterfactual that period. Empty when the result has no ``choke_usd_per_kg`` (a run folder
@@ -148,10 +152,13 @@ def near_choke(res: Result, cf: Result, threshold: float = CHOKE_SHARE) -> pd.Da
     # Only uses that still buy: one priced out entirely (none bought) pays no price, and its
     # node's price can be anywhere above the choke (the shortage table counts it).
     c = c[
-        ~c["sector"].isin(["stockpile", "offtake"]) & (c["choke_usd_per_kg"] > 0) & (c["tonnes_per_year"] > 0)
+        ~c["sector"].isin(["stockpile", "offtake"])
+        & (c["choke_usd_per_kg"] > 0)
+        & (c["tonnes_per_year"] > BUYS_TONNES_PER_YEAR)
     ]
     c = c.assign(share_of_choke=c["usd_per_kg"] / c["choke_usd_per_kg"])
-    c = c[c["share_of_choke"] >= threshold]
+    # above the cap a use buys nothing (the solver's 1e-16 t is none)
+    c = c[(c["share_of_choke"] >= threshold) & (c["share_of_choke"] <= 1 + 1e-6)]
     if c.empty:
         return pd.DataFrame(columns=cols)
     keys = ["commodity", "region", "sector"]
