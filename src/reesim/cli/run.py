@@ -135,16 +135,14 @@ def _print_near_choke(rows: list[dict]) -> None:
         return
     groups = list(df.groupby(["commodity", "sector", "period"], sort=False))  # highest share first
     for (com, sector, period), g in groups[:NEAR_CHOKE_LINES]:
-        lo, hi = 100 * g["share_of_choke"].min(), 100 * g["share_of_choke"].max()
-        share = f"{lo:.0f}" if round(lo) == round(hi) else f"{lo:.0f}-{hi:.0f}"
-        p_lo, p_hi = _price3(g["usd_per_kg"].min()), _price3(g["usd_per_kg"].max())
-        c_lo, c_hi = _price3(g["choke_usd_per_kg"].min()), _price3(g["choke_usd_per_kg"].max())
+        share = _span(g["share_of_choke"] * 100, lambda x: f"{x:.0f}")
+        price, choke = _span(g["usd_per_kg"], _price3), _span(g["choke_usd_per_kg"], _price3)
         cf = g["tonnes_per_year_cf"]
         against = f"{cf.sum():,.1f}" if cf.notna().all() else "an unknown amount"
         out.print(
             f"{com} for {sector} in {', '.join(g['region'])}: {share} % of its demand's choke price in {period} "
-            f"({p_lo if p_lo == p_hi else f'{p_lo}-{p_hi}'} of {c_lo if c_lo == c_hi else f'{c_lo}-{c_hi}'} "
-            f"USD/kg), buying {g['tonnes_per_year'].sum():,.1f} t/yr against {against} without the measures."
+            f"({price} of {choke} USD/kg), buying {g['tonnes_per_year'].sum():,.1f} t/yr against {against} "
+            "without the measures."
         )
     if len(groups) > NEAR_CHOKE_LINES:
         out.print(f"  ... and {len(groups) - NEAR_CHOKE_LINES} more (near_choke in summary.json).")
@@ -154,6 +152,12 @@ def _print_near_choke(rows: list[dict]) -> None:
         "elasticity assumption more than by the measure (near_choke in summary.json; reesim ensemble draws the "
         "elasticities over their ranges)."
     )
+
+
+def _span(values: pd.Series, fmt) -> str:
+    """``fmt`` of the smallest and largest of ``values``: one figure when they print the same."""
+    lo, hi = fmt(values.min()), fmt(values.max())
+    return lo if lo == hi else f"{lo}-{hi}"
 
 
 def _price3(x: float) -> str:

@@ -44,6 +44,7 @@ import pandas as pd
 from reesim.impacts.downstream import peak_units, units_table
 from reesim.memo import memo_of
 from reesim.simulate.result import Result
+from reesim.world.world import PURCHASE_RULE_SECTORS
 
 OWNER = "CHN"
 #: the averages inside and outside China; the named markets below are single regions
@@ -227,7 +228,7 @@ def shortage_table(res: Result, cf: Result) -> pd.DataFrame:
     a = res.consumption.groupby(keys)["tonnes"].sum()
     b = cf.consumption.groupby(keys)["tonnes"].sum()
     m = pd.concat({"tonnes": a, "tonnes_cf": b}, axis=1).fillna(0.0).reset_index()
-    m = m[~m["sector"].isin(["stockpile", "offtake"])]
+    m = m[~m["sector"].isin(PURCHASE_RULE_SECTORS)]
     m["shortage_tonnes"] = (m["tonnes_cf"] - m["tonnes"]).clip(lower=0.0)
     m["shortage_share"] = m["shortage_tonnes"] / m["tonnes_cf"].where(m["tonnes_cf"] > 0)
     return m.reset_index(drop=True)

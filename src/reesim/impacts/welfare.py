@@ -30,11 +30,11 @@ import pandas as pd
 
 from reesim.model.qp import edge_tuples, floats, key_positions
 from reesim.solve.solution import Solution
-from reesim.world.world import PRIVATE_STOCK_SECTOR, STOCK_KIND
+from reesim.world.world import PRIVATE_STOCK_SECTOR, PURCHASE_RULE_SECTORS, STOCK_KIND
 
 #: sectors whose purchases are not final consumption: government programmes and the private
 #: stockholders of :mod:`reesim.simulate.storage` (whose stock changes are not valued)
-PUBLIC_BUYERS = ("stockpile", "offtake", PRIVATE_STOCK_SECTOR)
+PUBLIC_BUYERS = (*PURCHASE_RULE_SECTORS, PRIVATE_STOCK_SECTOR)
 
 COMPONENTS = (
     "consumer_surplus",

@@ -22,6 +22,7 @@ import pandas as pd
 
 from reesim.simulate.result import Result
 from reesim.simulate.state import INVEST_STAGE
+from reesim.world.world import PURCHASE_RULE_SECTORS
 
 OWNER = "CHN"
 #: markets whose prices analysts quote next to China's (licence wedges are shown for each)
@@ -97,7 +98,7 @@ def shortages(res: Result, cf: Result) -> pd.DataFrame:
         a = a[mask(a)].groupby(["period", "sector"])["tonnes_per_year"].sum()
         b = b[mask(b)].groupby(["period", "sector"])["tonnes_per_year"].sum()
         m = pd.concat({"scenario": a, "cf": b}, axis=1).fillna(0.0).reset_index()
-        m = m[~m["sector"].isin(["stockpile", "offtake"])]
+        m = m[~m["sector"].isin(PURCHASE_RULE_SECTORS)]
         m["short_t"] = m["cf"] - m["scenario"]
         for sector, g in m.groupby("sector"):
             i = g["short_t"].idxmax()
@@ -152,7 +153,7 @@ def near_choke(res: Result, cf: Result, threshold: float = CHOKE_SHARE) -> pd.Da
     # Only uses that still buy: one priced out entirely (none bought) pays no price, and its
     # node's price can be anywhere above the choke (the shortage table counts it).
     c = c[
-        ~c["sector"].isin(["stockpile", "offtake"])
+        ~c["sector"].isin(PURCHASE_RULE_SECTORS)
         & (c["choke_usd_per_kg"] > 0)
         & (c["tonnes_per_year"] > BUYS_TONNES_PER_YEAR)
     ]

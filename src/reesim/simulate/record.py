@@ -170,7 +170,7 @@ class Recorder:
         # a purchase a hair below zero is solver noise (a Clarabel step: -1.7e-8 kt); within the
         # tolerance it is none, as for activities and flows; beyond it the guards have spoken
         self.q.append(np.where((q < 0) & (q > -tol), 0.0, q))
-        self.choke.append(floats(sol.world.demands["intercept"])[self.final_dem])
+        self.choke.append(-qp.c[n_p : n_p + n_d][self.final_dem])  # the QP's demand cost is -intercept
         self.flow.append(np.where(f > tol, f, 0.0))
         self.cap.append(qp.ub[:n_p][self.cap_idx].copy())
         self.rent.append(raw.ub_dual[:n_p][self.cap_idx].copy())

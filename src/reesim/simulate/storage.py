@@ -72,14 +72,20 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from reesim.world.world import PRIVATE_STOCK_SECTOR, STOCK_KIND, World, structure_frames
+from reesim.world.world import (
+    PRIVATE_STOCK_SECTOR,
+    PURCHASE_RULE_SECTORS,
+    STOCK_KIND,
+    World,
+    structure_frames,
+)
 
 SECTOR, KIND = PRIVATE_STOCK_SECTOR, STOCK_KIND
 #: a producer that reaches its buyer keeps its normal stock at any price up to this multiple of
 #: the expected price (its carry-out demand's intercept)
 PINNED = 10.0
 #: sectors whose purchases are not final consumption
-NOT_FINAL = ("stockpile", "offtake", SECTOR)
+NOT_FINAL = (*PURCHASE_RULE_SECTORS, SECTOR)
 #: bounds of the expected ratio of a run's price to its counterfactual's (a guard against
 #: near-zero counterfactual prices of goods hardly traded; observed licence premiums were 3-4x)
 RATIO_BOUNDS = (0.1, 10.0)

@@ -59,6 +59,9 @@ STOCKPILE_RELEASE = "stock-release:"
 #: recipe or a lean grade (:func:`reesim.world.default_magnets._add_heavy_dose`)
 HEAVY_DOSE_SERVICE = "service:hre_dose"
 PRIVATE_STOCK_SECTOR = "private stock"
+#: demand sectors of the purchase rules (strategic stockpiles, offtakes): their intercept is the
+#: rule's price, not a willingness to pay, and their purchases are not final use
+PURCHASE_RULE_SECTORS = ("stockpile", "offtake")
 #: the sector of magnet buyers in the default world, whose growth magnet makers plan for
 MAGNET_SECTOR = "magnet users"
 

@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from reesim.impacts.compare import COMPONENT_ORDER
+from reesim.world.world import PURCHASE_RULE_SECTORS
 
 #: Region code of China (the owner of the export controls in the shipped scenarios).
 CHINA = "CHN"
@@ -26,7 +27,7 @@ STAGE_OF_KIND = {
 #: Stages shown in the map and heat map, by the commodity prefix produced.
 SHARE_STAGES = (("mining", "concentrate"), ("separation", "oxide"), ("metal", "metal"), ("magnet", "magnet"))
 #: Demand sectors that are not final use (stock building, offtakes): left out of shortages.
-NON_FINAL_SECTORS = ("stockpile", "offtake")
+NON_FINAL_SECTORS = PURCHASE_RULE_SECTORS
 #: Colours of the regions (fixed, so a region has the same colour in every figure).
 REGION_COLORS = {
     "CHN": "#d62728",
