@@ -449,6 +449,7 @@ PATTERNS = (
     "games/*.json",
     "worlds/world-*.json",
     "runs/run-*.json",
+    "tables/table-*.json",
     "world-*.pkl",
     ".*.tmp",
     "*/.*.tmp",
@@ -486,6 +487,8 @@ def entries(folder: Path) -> list[Entry]:
                     kind, ok = "default world (JSON)", read_blob(path) is not None
                 elif path.parent.name == "runs" and path.suffix == ".json":
                     kind, ok = "counterfactual run (JSON)", read_blob(path) is not None
+                elif path.parent.name == "tables" and path.suffix == ".json":
+                    kind, ok = "table derived from the dataset (JSON)", read_blob(path) is not None
                 elif path.suffix == ".pkl":
                     kind, ok = "obsolete world pickle (never read)", False
                 elif path.name.endswith((".tmp", ".lock")):
@@ -501,7 +504,7 @@ def clear(folder: Path) -> tuple[int, int]:
         with contextlib.suppress(FileNotFoundError):
             e.path.unlink()
             n, size = n + 1, size + e.size
-    for sub in ("games", "worlds", "runs"):
+    for sub in ("games", "worlds", "runs", "tables"):
         with contextlib.suppress(OSError):
             (folder / sub).rmdir()  # only if empty
     return n, size

@@ -12,12 +12,14 @@ Quick use::
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import pandas as pd
 
 from reesim.data.dataset import Dataset
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 @cache

@@ -5,15 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import pandas as pd
 
 from reesim.data.registry import DEFAULT_DIR, TableSpec, load_registry
 from reesim.data.store import open_database
 from reesim.errors import InputError, suggest
 from reesim.memo import private_copy
+
+if TYPE_CHECKING:
+    import duckdb
 
 #: Columns added by the store to every table with a time column.
 DERIVED_COLUMNS = ("year_start", "year_end", "observed_end")
@@ -103,6 +105,8 @@ class Dataset:
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A read-only DuckDB connection (a cursor on one shared read-only handle)."""
         if self._con is None:
+            import duckdb  # on the first query only (:mod:`reesim.data.kept`)
+
             self._con = duckdb.connect(str(self.path), read_only=True)
         return self._con.cursor()
 

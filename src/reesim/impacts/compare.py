@@ -33,6 +33,8 @@ Tables (all immutable copies):
 from __future__ import annotations
 
 import functools
+import hashlib
+import io
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -313,14 +315,22 @@ def product_commodities() -> frozenset[str]:
 @functools.lru_cache(maxsize=1)
 def _product_content() -> pd.DataFrame:
     """kg of each priced commodity per product unit (low, high), from products.csv and the cited
-    end_use_intensity rows: read once per process (the embedded dataset does not change)."""
+    end_use_intensity rows: made once per process (the embedded dataset does not change) and
+    kept in the cache folder between processes (:mod:`reesim.data.kept`; keyed also by the
+    SHA-256 of products.csv)."""
+    from reesim.data.kept import kept_table
+
+    text = resources.files("reesim.impacts").joinpath("products.csv").read_bytes()
+    return kept_table(
+        "product content", lambda: _read_product_content(text), (hashlib.sha256(text).hexdigest(),)
+    )
+
+
+def _read_product_content(products_csv: bytes) -> pd.DataFrame:
+    """The table of :func:`_product_content` from the bytes of products.csv and the dataset."""
     import reesim.data as rd
 
-    spec = pd.read_csv(
-        resources.files("reesim.impacts").joinpath("products.csv").open(encoding="utf-8"),
-        dtype=str,
-        keep_default_na=False,
-    )
+    spec = pd.read_csv(io.BytesIO(products_csv), dtype=str, keep_default_na=False, encoding="utf-8")
     ei = rd.table("end_use_intensity")
     by_key: dict[tuple, list] = {}  # the intensity rows of each product, component and material, in order
     for e in ei.itertuples(index=False):
@@ -458,11 +468,24 @@ def _group_citations(
     return ids, rows
 
 
+@functools.lru_cache(maxsize=1)
+def _employment() -> pd.DataFrame:
+    """The employment rows :func:`jobs_table` reads (year, sector, measure, value, source): made
+    once per process and kept in the cache folder between processes (:mod:`reesim.data.kept`)."""
+    from reesim.data.kept import kept_table
+
+    def read() -> pd.DataFrame:
+        import reesim.data as rd
+
+        cols = ["year", "sector", "measure", "value", "source_id"]
+        return rd.table("employment")[cols].reset_index(drop=True)
+
+    return kept_table("employment", read)
+
+
 def jobs_table(shortages: pd.DataFrame) -> pd.DataFrame:
     """U.S. jobs exposed to the magnet shortfall (see module docstring), by period and sector."""
-    import reesim.data as rd
-
-    emp = rd.table("employment")
+    emp = _employment()
 
     def row(sector: str, measure: str | None = None) -> pd.Series:
         m = emp[emp["sector"] == sector]
