@@ -29,7 +29,10 @@ def parent_of_rows(world: World) -> np.ndarray:
     d = world.demands
     if not parent:
         return d["sector"].to_numpy()
-    return np.array([parent.get(i, s) for i, s in zip(d["demand"], d["sector"], strict=True)], dtype=object)
+    return np.array(
+        [parent.get(i, s) for i, s in zip(d["demand"].tolist(), d["sector"].tolist(), strict=True)],
+        dtype=object,
+    )
 
 
 def _follows(own: np.ndarray, parent: np.ndarray, sector: str) -> np.ndarray:
@@ -132,7 +135,13 @@ def substitution_update(
                 memo = memo_of(world)
                 if "substitution_rows" not in memo:
                     memo["substitution_rows"] = list(
-                        zip(d["sector"], parent_of_rows(world), d["region"], d["commodity"], strict=True)
+                        zip(
+                            d["sector"].tolist(),
+                            parent_of_rows(world).tolist(),
+                            d["region"].tolist(),
+                            d["commodity"].tolist(),
+                            strict=True,
+                        )
                     )
                 rows = memo["substitution_rows"]
             regions = set(regions_of(inst.regions, world, ""))

@@ -51,10 +51,13 @@ def _label(k: int, inst: ExportLicensing) -> str:
 def _entries(scenario: Scenario, world: World):
     """(k, licence, sector, entry) for every excluded sector with data on a covered good and destination."""
     uses = world.meta.get("end_use_sectors") or {}
-    keys = set(zip(world.edges["commodity"], world.edges["origin"], world.edges["dest"], strict=True))
+    keys = None  # the world's routes, read where a licence excludes a sector (most scenarios: none)
     for k, inst in enumerate(scenario.instruments):
         if not isinstance(inst, ExportLicensing) or not inst.excluded_sectors:
             continue
+        if keys is None:
+            e = world.edges
+            keys = set(zip(e["commodity"].tolist(), e["origin"].tolist(), e["dest"].tolist(), strict=True))
         goods = set(goods_of(inst, world, ""))
         dests = set(regions_of(inst.destinations, world, ""))
         for sector in inst.excluded_sectors:

@@ -48,7 +48,7 @@ def growth_factors(inst: MiningQuota, years: range) -> dict[int, float]:
 def quota_paths(scenario: Scenario, world: World) -> dict[str, dict[int, float]]:
     """Capacity (kt/yr) by process id and year over the horizon for every mining quota of ``scenario``."""
     p = world.processes
-    cap = dict(zip(p["process"], p["capacity"].astype(float), strict=True))
+    cap = dict(zip(p["process"].tolist(), p["capacity"].astype(float).tolist(), strict=True))
     years = range(scenario.horizon.start, scenario.horizon.end + 1)
     paths: dict[str, dict[int, float]] = {}
     for inst in quotas(scenario):

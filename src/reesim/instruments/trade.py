@@ -44,7 +44,9 @@ def _edge_keys(world: World) -> set[tuple[str, str, str]]:
     memo = _memo(world)
     if "keys" not in memo:
         e = world.edges
-        memo["keys"] = set(zip(e["commodity"], e["origin"], e["dest"], strict=True))
+        memo["keys"] = set(
+            zip(e["commodity"].tolist(), e["origin"].tolist(), e["dest"].tolist(), strict=True)
+        )
     return memo["keys"]
 
 
@@ -238,7 +240,7 @@ def origin_structure(scenario: Scenario, world: World) -> pd.DataFrame:
     exporting all it makes) splits the region's price into an arbitrary rent and leaves the
     price undetermined.
     """
-    keys = set(zip(world.edges["commodity"], world.edges["origin"], world.edges["dest"], strict=True))
+    keys = set(_edge_keys(world))
     receives = {(c, d) for c, _, d in keys}  # a region with no route in for a good ships only its own
     rows = []
     for k, inst in enumerate(scenario.instruments):

@@ -183,7 +183,9 @@ def check_scenario(scenario: Scenario, world: World, label: str = "scenario") ->
     ref = (world.meta.get("reference") or {}).get("year")
     if ref is not None and scenario.horizon.start < ref:
         problems.append(f"horizon.start: {scenario.horizon.start} is before the world's reference year {ref}")
-    sectors = sorted(set(world.demands["sector"]) - {PRIVATE_STOCK_SECTOR})  # stockholders are not a market
+    sectors = sorted(
+        set(world.demands["sector"].tolist()) - {PRIVATE_STOCK_SECTOR}
+    )  # stockholders are not a market
     tariffs = {i.name for i in scenario.instruments if isinstance(i, ImportTariff) and i.name}
     edge_sets: list[tuple[int, object, set]] = []
     quota_regions: dict[str, int] = {}

@@ -87,7 +87,11 @@ def fiscal_rows(
                 {**tag, "instrument": "subsidy (per unit)", "payer": payer, "usd_million": float(amount)}
             )
     projects = projects_mod.projects(scenario)
-    cap = dict(zip(wt.processes["process"], wt.processes["capacity"], strict=True)) if projects else {}
+    cap = (
+        dict(zip(wt.processes["process"].tolist(), wt.processes["capacity"].tolist(), strict=True))
+        if projects
+        else {}
+    )
     for _k, inst in projects:
         charge = projects_mod.capital_charge(
             inst, scenario.dynamics, cap.get(projects_mod.process_id(inst), 0.0)

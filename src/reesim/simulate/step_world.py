@@ -62,7 +62,7 @@ def step_world(
         world,
         step.mid,
         cf.flows.get(step.period) if cf else None,
-        tuple(world.quotas["quota"]),
+        tuple(world.quotas["quota"].tolist()),
         step_start=step.start,
         step_days=max(1, round(step.dt * 365.25)),
     )
@@ -186,7 +186,7 @@ def _rule_tables(
     of the step (a rule not in force is slack)."""
     limits = pol["quota_limits"]
     quotas = world.quotas.assign(
-        limit=np.array([limits.get(q, np.nan) for q in world.quotas["quota"]], dtype=float)
+        limit=np.array([limits.get(q, np.nan) for q in world.quotas["quota"].tolist()], dtype=float)
     )
     origin = world.origin_rules
     if len(origin):

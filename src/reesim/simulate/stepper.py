@@ -71,7 +71,7 @@ def _initial_state(world: World, scenario: Scenario, reference) -> State:
     lr = scenario.dynamics.learning_rate
     b = -math.log2(1.0 - lr) if lr > 0 else 0.0
     learns = (p["kind"].isin(["capacity", "metal", "magnet"]) & (p["region"] != "CHN")).to_numpy()
-    index = {pid: j for j, pid in enumerate(p["process"])}
+    index = {pid: j for j, pid in enumerate(p["process"].tolist())}
     return State(
         capacity=p["capacity"].astype(float).to_numpy().copy(),
         pipeline=tuple(projects_mod.tranches(scenario, index)),  # named plants on their own dates
@@ -212,8 +212,9 @@ def start_run(
     # Capacity that does not invest: exogenous paths and the base tranches of cash-cost
     # curves (reference capacity; only their expansion tranches invest).
     base = set(world.meta.get("base_tranches", ()))
-    pos = {pid: j for j, pid in enumerate(p["process"])}
-    dem_pos = {did: i for i, did in enumerate(world.demands["demand"])}
+    procs = p["process"].tolist()  # plain lists: a column iterated element by element is slow
+    pos = {pid: j for j, pid in enumerate(procs)}
+    dem_pos = {did: i for i, did in enumerate(world.demands["demand"].tolist())}
     run = _Run(
         world=world,
         scenario=scenario,
@@ -243,11 +244,11 @@ def start_run(
         dem_pos=dem_pos,
         # cash-cost base tranches and named plants do not invest themselves; a process on an
         # exogenous path does not invest in the years its path covers (phase_invest)
-        fixed=np.array([pid in base or pid.startswith("project:") for pid in p["process"]]),
+        fixed=np.array([pid in base or pid.startswith("project:") for pid in procs]),
         base_of=np.array(
             [
                 pos[pid.removesuffix(":expansion")] if pid.removesuffix(":expansion") in base else -1
-                for pid in p["process"]
+                for pid in procs
             ]
         ),
         first_price={},
@@ -285,7 +286,9 @@ def _planned_utilisation(
     on = np.array(
         [
             kind in wanted.get(region, ()) and pid not in base_tranches and not pid.startswith("project:")
-            for pid, region, kind in zip(p["process"], p["region"], p["kind"], strict=True)
+            for pid, region, kind in zip(
+                p["process"].tolist(), p["region"].tolist(), p["kind"].tolist(), strict=True
+            )
         ]
     )
     on &= np.isfinite(cap) & (cap > 0)

@@ -72,6 +72,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from reesim.memo import memo_of, private_copy
 from reesim.world.world import (
     PRIVATE_STOCK_SECTOR,
     PURCHASE_RULE_SECTORS,
@@ -137,7 +138,7 @@ def item_keys(world: World) -> list[tuple[str, str]]:
     region's concentrates when producers hold stocks."""
     d = world.demands
     final = d[~d["sector"].isin(NOT_FINAL)]
-    keys = set(zip(final["region"], final["commodity"], strict=True))
+    keys = set(zip(final["region"].tolist(), final["commodity"].tolist(), strict=True))
     params = StorageParams.of(world)
     if params is not None and params.producer_cover_years > 0:
         keys |= set(zip(*_mine_rows(world)[:2], strict=True))
@@ -168,12 +169,20 @@ def mine_output(world: World, reference) -> dict[tuple[str, str], float]:
 
 
 def structure(world: World) -> dict[str, pd.DataFrame]:
-    """Processes, io rows and demands of the private stock items (inactive until set per step)."""
-    keys = item_keys(world) if StorageParams.of(world) else []
-    procs = [(release_id(r, c), r, KIND, 0.0, 0.0, 0.0) for r, c in keys]
-    io = [(release_id(r, c), c, 1.0) for r, c in keys]
-    dems = [(demand_id(r, c), SECTOR, r, c, 1.0, 1e-6, 0.0) for r, c in keys]
-    return structure_frames(procs, io, dems)
+    """Processes, io rows and demands of the private stock items (inactive until set per step).
+
+    Made once per world (:func:`reesim.memo.memo_of`): an ensemble member's scenario and its
+    counterfactual start from the same base world, and each asked for it (about 5 ms a member).
+    The caller gets copies.
+    """
+    memo = memo_of(world)
+    if "private_stock_structure" not in memo:
+        keys = item_keys(world) if StorageParams.of(world) else []
+        procs = [(release_id(r, c), r, KIND, 0.0, 0.0, 0.0) for r, c in keys]
+        io = [(release_id(r, c), c, 1.0) for r, c in keys]
+        dems = [(demand_id(r, c), SECTOR, r, c, 1.0, 1e-6, 0.0) for r, c in keys]
+        memo["private_stock_structure"] = structure_frames(procs, io, dems)
+    return {k: private_copy(v) for k, v in memo["private_stock_structure"].items()}
 
 
 def _intermediate_use(world: World, reference) -> dict[tuple[str, str], float]:

@@ -199,14 +199,11 @@ class RouteScale:
         goods = world.demands["commodity"].to_numpy()
         every = q0 / q0.sum() if q0.sum() > 0 else np.zeros_like(q0)
         rows = {}
-        for com in set(world.edges["commodity"]):
+        edge_goods = world.edges["commodity"].tolist()
+        for com in set(edge_goods):
             w = np.where(goods == com, q0, 0.0)
             rows[com] = w / w.sum() if w.sum() > 0 else every
-        weights = (
-            np.stack([rows[c] for c in world.edges["commodity"]])
-            if len(world.edges)
-            else np.zeros((0, len(q0)))
-        )
+        weights = np.stack([rows[c] for c in edge_goods]) if len(world.edges) else np.zeros((0, len(q0)))
         return cls(world.edges["route_quad"].astype(float).to_numpy(), weights)
 
     def quad(self, growth: np.ndarray) -> np.ndarray:

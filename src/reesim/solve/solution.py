@@ -110,7 +110,8 @@ class Solution:
         """Consumption by (commodity, region), summed over sectors."""
         d = self.world.demands
         out: dict[tuple[str, str], float] = {}
-        for key, q in zip(zip(d["commodity"], d["region"], strict=True), self.quantities, strict=True):
+        keys = zip(d["commodity"].tolist(), d["region"].tolist(), strict=True)
+        for key, q in zip(keys, self.quantities, strict=True):
             out[key] = out.get(key, 0.0) + float(q)  # a plain loop: ~0.1 ms, a MultiIndex ~1.5 ms
         return out
 

@@ -45,7 +45,10 @@ def element_content(world: World) -> pd.DataFrame:
     }
     # Plain (commodity, coef) lists per process, in the io's order (pandas per group was ~0.6 s).
     procs: dict[str, list[tuple[str, float]]] = {}
-    for pid, c, coef in zip(world.io["process"], world.io["commodity"], world.io["coef"], strict=True):
+    io = world.io
+    for pid, c, coef in zip(
+        io["process"].tolist(), io["commodity"].tolist(), io["coef"].tolist(), strict=True
+    ):
         procs.setdefault(pid, []).append((c, float(coef)))
     recipes = list(procs.values())
     carriers = _carriers(recipes, set(content))

@@ -183,8 +183,11 @@ def _stage_route_targets(
                     )
                 )
     out = pd.DataFrame(rows, columns=["commodity", "origin", "dest", "flow"])
-    keys = set(zip(edges["commodity"], edges["origin"], edges["dest"], strict=True))
-    return out[[k in keys for k in zip(out["commodity"], out["origin"], out["dest"], strict=True)]]
+    keys = set(
+        zip(edges["commodity"].tolist(), edges["origin"].tolist(), edges["dest"].tolist(), strict=True)
+    )
+    rows = zip(out["commodity"].tolist(), out["origin"].tolist(), out["dest"].tolist(), strict=True)
+    return out[[k in keys for k in rows]]
 
 
 def _stage_routes(world: World, targets: pd.DataFrame, sigma: float) -> World:

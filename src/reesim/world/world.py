@@ -210,7 +210,7 @@ class World:
         p, io, d, e = self.processes, self.io, self.demands, self.edges
         _unknown(p["region"], regions, "processes.region")
         _unknown(p["kind"], set(PROCESS_KINDS), "processes.kind")
-        _unknown(io["process"], set(p["process"]), "io.process")
+        _unknown(io["process"], set(p["process"].tolist()), "io.process")
         _unknown(io["commodity"], commodities, "io.commodity")
         _unknown(d["region"], regions, "demands.region")
         _unknown(d["commodity"], commodities, "demands.commodity")
@@ -246,7 +246,7 @@ class World:
         if (pd.to_numeric(self.ad_valorem["rate"], errors="coerce").fillna(-1) < 0).any():
             raise InputError("ad_valorem.rate must be >= 0")
         _unknown(self.ad_valorem["base"], {"origin", "cif"}, "ad_valorem.base")
-        _unknown(self.quota_members["quota"], set(self.quotas["quota"]), "quota_members.quota")
+        _unknown(self.quota_members["quota"], set(self.quotas["quota"].tolist()), "quota_members.quota")
         _unknown(self.origin_rules["via"], regions, "origin_rules.via")
         _unknown(self.origin_rules["dest"], regions, "origin_rules.dest")
         _unknown(self.origin_rules["commodity"], commodities, "origin_rules.commodity")
@@ -254,7 +254,7 @@ class World:
         _unknown(eu["dest"], regions, "enduse_rules.dest")
         _unknown(eu["exporter"], regions, "enduse_rules.exporter")
         _unknown(eu["commodity"], commodities, "enduse_rules.commodity")
-        _unknown(eu["demand"], set(d["demand"]), "enduse_rules.demand")
+        _unknown(eu["demand"], set(d["demand"].tolist()), "enduse_rules.demand")
         if len(eu):
             dem = d.set_index("demand").loc[eu["demand"]]
             if (dem["commodity"].to_numpy() != eu["commodity"].to_numpy()).any() or (
