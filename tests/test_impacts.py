@@ -104,6 +104,12 @@ def test_product_cost_is_intensity_times_price_change():
     assert (ev["change_usd_low"], ev["change_usd_high"]) == pytest.approx((1.11 * 10, 1.33 * 10))
     wind = pc.loc["Wind turbine direct drive (PMSG-DD)"]
     assert wind["change_usd_low"] == pytest.approx(168 * 10 + 15 * 50)  # Nd and Dy kg/MW (Jiang et al. 2024)
+    # the high end adds the tower's magnets of the same model (12 kg Nd, 2 kg Dy per MW)
+    assert wind["change_usd_high"] == pytest.approx(180 * 10 + 17 * 50)
+    geared = pc.loc["Wind turbine geared (PMSG-GB)"]
+    assert (geared["change_usd_low"], geared["change_usd_high"]) == pytest.approx(
+        (39 * 10 + 4 * 50, 51 * 10 + 6 * 50)
+    )
     f35 = pc.loc["F-35 Lightning II (NdFeB motors)"]
     assert (f35["change_usd_low"], f35["change_usd_high"]) == pytest.approx((80.0, 200.0))
     assert pc["share_of_product_price"].isna().all()  # no product prices in the dataset
@@ -128,7 +134,9 @@ def test_product_cost_citations_follow_the_commodities_priced_in_each_group():
     assert wind.loc[2026, "change_usd_low"] == pytest.approx(168 * 10 + 15 * 50)
     assert wind.loc[2027, "change_usd_low"] == pytest.approx(168 * 20)
     both, nd_only = wind.loc[2026, "rows"].split(" ; "), wind.loc[2027, "rows"].split(" ; ")
-    assert len(both) == 2 and len(nd_only) == 1 and nd_only[0] in both and "Nd" in nd_only[0]
+    # two rows a commodity (the generator; with the tower's magnets), Dy's left out where it is unpriced
+    assert len(both) == 4 and len(nd_only) == 2 and set(nd_only) < set(both)
+    assert all("| Nd:" in r for r in nd_only) and sum("| Dy:" in r for r in both) == 2
     bare = product_cost_table(prices, citations=False)
     assert "source_ids" not in bare and "rows" not in bare
     pd.testing.assert_frame_equal(bare, pc.drop(columns=["source_ids", "rows"]), check_exact=True)
@@ -483,3 +491,32 @@ def test_reesim_run_prints_the_uses_near_their_choke_price(monkeypatch):
     buf.truncate(0)
     cli_run._print_near_choke([])
     assert buf.getvalue() == ""
+
+
+def test_the_product_cost_peak_is_the_range_that_reaches_farthest_from_zero():
+    """A fall of 1.3-1.5 thousand USD/MW in one year beats a rise of 1.1-1.3 in another: the peak is
+    the period whose range reaches farthest from zero at either end (by the high end alone the
+    rise was shown)."""
+    from reesim.impacts.compare import Impacts, impact_headline
+
+    costs = pd.DataFrame(
+        {
+            "product": ["Turbine"] * 3,
+            "per": ["MW"] * 3,
+            "market": ["inside China"] * 3,
+            "period": ["2028", "2040", "2041"],
+            "year": [2028, 2040, 2041],
+            "determined": [True, True, False],
+            "change_usd_low": [-1479.7, 1102.8, 9e9],
+            "change_usd_high": [-1322.9, 1323.6, 9e9],  # an undetermined period is never the peak
+            "source_ids": ["s"] * 3,
+        }
+    )
+    empty = {
+        "welfare_discounted": pd.DataFrame(columns=["region", "component", "pv_usd_million"]),
+        "jobs": pd.DataFrame(columns=["sector", "jobs_exposed_high"]),
+        "units_at_risk": pd.DataFrame(columns=["scope", "period", "shortage_tonnes", "sector"]),
+    }
+    head = impact_headline(Impacts("a", "b", 0.03, {**empty, "product_costs": costs}))
+    (peak,) = head["product_cost_peaks"]
+    assert (peak["period"], peak["change_usd_low"], peak["change_usd_high"]) == ("2028", -1479.7, -1322.9)

@@ -566,7 +566,9 @@ def impact_headline(im: Impacts) -> dict:
     peaks = []
     if len(pc):
         for (product, per, market), g in pc[pc["determined"]].groupby(["product", "per", "market"]):
-            i = g["change_usd_high"].abs().idxmax()
+            # the period whose range reaches farthest from zero (either end): by the high end alone, a
+            # fall whose low end is the larger was passed over for a smaller rise elsewhere
+            i = g[["change_usd_low", "change_usd_high"]].abs().max(axis=1).idxmax()
             peaks.append(
                 {
                     "product": product,
