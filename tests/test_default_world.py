@@ -196,3 +196,47 @@ def test_piqp_failure_falls_back_to_clarabel(world, monkeypatch):
         s = solve_equilibrium(world)
     assert s.solver.startswith("clarabel (fallback after PIQP: PIQP_MAX_ITER_REACHED")
     assert s.guards.worst < 1e-6
+
+
+def test_piqp_sets_up_afresh_when_an_update_stalls(world, monkeypatch):
+    """A solve through PIQP's update path that stalls (first attempt and retry) is set up afresh
+    once before the step falls back to Clarabel: the same QP then solves as on its first setup."""
+    import piqp
+
+    from reesim.solve import backends
+
+    real = piqp.SparseSolver
+
+    class StallsAfterUpdate:
+        setups = 0
+
+        def __init__(self):
+            self._s, self._updated = real(), False
+
+        @property
+        def settings(self):
+            return self._s.settings
+
+        @property
+        def result(self):
+            return self._s.result
+
+        def setup(self, *args):
+            StallsAfterUpdate.setups += 1
+            self._updated = False
+            return self._s.setup(*args)
+
+        def update(self, **kwargs):
+            self._updated = True
+            return self._s.update(**kwargs)
+
+        def solve(self):
+            return piqp.PIQP_MAX_ITER_REACHED if self._updated else self._s.solve()
+
+    monkeypatch.setattr(piqp, "SparseSolver", StallsAfterUpdate)
+    qp = build_qp(world)
+    backend = backends.PiqpBackend()
+    first = backend.solve(qp)
+    again = backend.solve(qp)  # an update (same structure), which stalls; then a fresh setup
+    assert StallsAfterUpdate.setups == 2 and again.status == "solved" and again.solver == "piqp"
+    assert np.array_equal(first.x, again.x)
