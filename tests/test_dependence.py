@@ -104,3 +104,16 @@ def test_us_salient_statistics_2010_as_in_ds140(ds):
 def test_us_salient_statistics_follow_the_vintage_rule(ds):
     assert us_salient(ds.as_of("2023-09-26"), 2010).empty  # the workbook of 2023-09-27 not yet out
     assert len(us_salient(ds.as_of("2023-12-31"), 2010)) == 3
+
+
+def test_us_salient_statistics_2025_from_mcs_2026(ds):
+    """MCS 2026's salient statistics by product (t REO), as its data release prints them; its net
+    import reliance only where it printed a number (2024-2025; '>95' and '>90' before)."""
+    sal = us_salient(ds, 2025).set_index("measure")
+    assert sal.loc["imports:compounds", "value"] == 21_000
+    assert sal.loc["exports:ores_and_compounds", "value"] == 14_000
+    assert sal.loc["apparent_consumption:compounds_and_metals", "value"] == 27_000
+    assert sal.loc["net_import_reliance:compounds_and_metals", "value"] == 67
+    assert set(sal["source_ids"]) == {"usgs-mineral-commodity-ea8a2b"}
+    assert "net_import_reliance:compounds_and_metals" not in set(us_salient(ds, 2022)["measure"])
+    assert us_salient(ds.as_of("2026-02-05"), 2025).empty  # MCS 2026 was posted on 2026-02-06
