@@ -33,7 +33,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from reesim.instruments.trade import NOT_BINDING
+from reesim.instruments.trade import NOT_BINDING, _edge_keys
 from reesim.scenario.checks import goods_of, regions_of
 from reesim.scenario.spec import ExportLicensing, Scenario
 from reesim.world.default_uses import end_use_demand_id
@@ -51,13 +51,10 @@ def _label(k: int, inst: ExportLicensing) -> str:
 def _entries(scenario: Scenario, world: World):
     """(k, licence, sector, entry) for every excluded sector with data on a covered good and destination."""
     uses = world.meta.get("end_use_sectors") or {}
-    keys = None  # the world's routes, read where a licence excludes a sector (most scenarios: none)
     for k, inst in enumerate(scenario.instruments):
         if not isinstance(inst, ExportLicensing) or not inst.excluded_sectors:
             continue
-        if keys is None:
-            e = world.edges
-            keys = set(zip(e["commodity"].tolist(), e["origin"].tolist(), e["dest"].tolist(), strict=True))
+        keys = _edge_keys(world)  # the world's routes, memoised per world (reesim.instruments.trade)
         goods = set(goods_of(inst, world, ""))
         dests = set(regions_of(inst.destinations, world, ""))
         for sector in inst.excluded_sectors:
