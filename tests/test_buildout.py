@@ -107,3 +107,102 @@ def test_cli_prints_the_record_and_the_scores(capsys):
     assert "lynas_kalgoorlie" in out and "Held out by start year" in out
     code, _, err = invoke(capsys, "world", "buildout", "--held-out-from", "18")
     assert code == 2 and "--held-out-from" in err
+
+
+# --- ramp-up: output over nameplate after first output (reesim.backtest.ramp) -----------------
+
+
+def test_ramp_offsets_by_hand():
+    from reesim.instruments.projects import ramp_offsets
+
+    assert ramp_offsets(0) == (0.0,)
+    assert ramp_offsets(1) == (0.0, 1.0)  # half at first output, all a year later
+    assert ramp_offsets(2.5) == pytest.approx((0.0, 2.5 / 3, 5.0 / 3, 2.5))  # ceil(2.5) + 1 tranches
+    assert len(ramp_offsets(5.1)) == 7 and ramp_offsets(5.1)[-1] == pytest.approx(5.1)
+
+
+def test_predicted_share_by_hand():
+    from reesim.backtest.ramp import predicted_share
+
+    assert predicted_share(0, 0.2, 0.7) == 1.0
+    # a 1-year ramp: half the nameplate from first output, all of it from a year on
+    assert predicted_share(1, 0.0, 1.0) == pytest.approx(0.5)
+    assert predicted_share(1, 0.5, 1.5) == pytest.approx(0.5 * 0.5 + 0.5 * 1.0)
+    # a 3-year ramp (4 tranches a year apart) over its second year: 2 of 4 tranches in service
+    assert predicted_share(3, 1.0, 2.0) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="empty span"):
+        predicted_share(1, 1.0, 1.0)
+
+
+def test_fit_recovers_a_known_ramp():
+    from reesim.backtest.ramp import fit, predicted_share
+
+    spans = [(0.0, 0.5), (0.3, 1.3), (1.0, 2.0), (1.8, 2.8), (2.5, 3.5), (3.0, 4.0)]
+    pts = pd.DataFrame(spans, columns=["years_from", "years_to"])
+    pts["share"] = [predicted_share(3.0, a, b) for a, b in spans]
+    assert fit(pts) == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="no output points"):
+        fit(pts.iloc[0:0])
+
+
+def test_ramp_points_of_the_record_by_hand():
+    """Lynas Malaysia's fiscal 2014 output (3,965 t REO) over its phase 1+2 nameplate (22,000 t REO a
+    year, stated October 2012, before first product on 2013-02-27); MP's 2023 output (a year that
+    began before its first NdPr) and Molycorp's mine production (another measure) are left out."""
+    from reesim.backtest.ramp import ramp_points
+
+    pts = ramp_points(default_dataset()).set_index(["plant_id", "period"])
+    lamp = pts.loc[("lynas_lamp", "2013-07/2014-06")]
+    assert lamp["nameplate"] == 22000 and lamp["share"] == pytest.approx(3965 / 22000)
+    t0 = dt.date(2013, 2, 27)
+    assert lamp["years_from"] == pytest.approx(_years(t0, dt.date(2013, 7, 1)))
+    assert lamp["years_to"] == pytest.approx(_years(t0, dt.date(2014, 7, 1)))
+    assert pts.loc[("lynas_lamp", "2013-07/2013-09"), "share"] == pytest.approx(253 * 4 / 22000)  # a quarter
+    assert ("mp_mtpass_stage2", "2023") not in pts.index
+    assert ("mp_mtpass_stage2", "2024") in pts.index
+    assert "molycorp_mtpass" not in set(pts.index.get_level_values(0))
+
+
+def test_the_separation_ramp_is_the_records_fit_and_scores_out_of_sample():
+    """Dynamics' separation ramp is the fit on every plant of the record; fitted on the plants with
+    first output before 2018 alone, it predicts the later ones better than no ramp or a year's."""
+    from reesim.backtest.ramp import fit, ramp_points
+    from reesim.backtest.ramp import score as ramp_score
+
+    pts = ramp_points(default_dataset())
+    assert Dynamics().ramp_years["separation"] == fit(pts)
+    s = ramp_score(pts, 2018)
+    assert s is not None and s.train_plants and s.test_plants
+    assert s.mae_fitted < min(s.mae_other.values())
+    assert ramp_score(pts, 1990) is None  # nothing before 1990: no score
+
+
+def test_the_investment_rule_brings_an_order_online_in_ramp_tranches():
+    """With a separation ramp of 2.5 years, each separation order enters the pipeline as four equal
+    tranches from its lead time on (ramp_offsets), the whole capital charge on the first."""
+    from reesim.instruments.projects import ramp_offsets
+    from reesim.simulate import stepper as S
+    from reesim.simulate.steps import make_steps
+    from tests.test_instruments import scenario
+
+    sc = scenario(end=2031, dynamics={"ramp_years": {"separation": 2.5}})
+    run_, state = S.start_run(sc)
+    seen = 0
+    for step in make_steps(sc.horizon):
+        opening, _sol, wt, state = S.advance(run_, state, step)
+        new = sorted(set(state.pipeline) - set(opening.pipeline))
+        by_process: dict[int, list] = {}
+        for item in new:
+            by_process.setdefault(item[1], []).append(item)
+        for j, items in by_process.items():
+            stage = S.INVEST_STAGE[wt.processes["kind"].iloc[j]]
+            offsets = ramp_offsets(sc.dynamics.ramp_years[stage])
+            lead = sc.dynamics.lead_time_years[stage]
+            assert [t for t, *_ in items] == pytest.approx([step.time + lead + o for o in offsets])
+            qs = [q for _t, _j, q, _b, _a in items]
+            assert max(qs) == pytest.approx(min(qs))  # equal tranches
+            charges = [a for *_, a in items]
+            assert charges[0] == pytest.approx(sc.dynamics.capex_usd_per_kg_year[stage] * sum(qs))
+            assert all(a == 0 for a in charges[1:])
+            seen += stage == "separation"
+    assert seen, "no separation order: the test sees nothing"

@@ -36,10 +36,16 @@ def test_rule_built_capacity_pays_its_capital_charge_from_first_output_while_in_
                 first = online.setdefault(k, n)
                 key = (step.period, run_.regions[j])
                 expected[key] = expected.get(key, 0.0) + annuity * survive ** (n - first + 1)
+        # an order arrives in ramp tranches (Dynamics.ramp_years), its whole charge on the first
+        placed: dict[int, list[float]] = {}  # process -> [tonnes, million USD a year]
         for t, j, q, _banned, annuity in set(state.pipeline) - set(opening.pipeline):
+            tot = placed.setdefault(j, [0.0, 0.0])
+            tot[0] += q
+            tot[1] += annuity
+            orders.append((t, j, annuity))
+        for j, (q, annuity) in placed.items():
             stage = S.INVEST_STAGE[wt.processes["kind"].iloc[j]]
             assert annuity == pytest.approx(sc.dynamics.capex_usd_per_kg_year[stage] * q)  # no ban here
-            orders.append((t, j, annuity))
     assert online, "no order came online: the test sees nothing"
     fiscal = pd.DataFrame(run_.rec.extra["fiscal"])
     got = fiscal[fiscal["instrument"] == INVESTMENT_CAPITAL_INSTRUMENT]

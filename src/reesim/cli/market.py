@@ -265,6 +265,56 @@ def buildout(
         )
     else:
         out.print(f"No held-out score: no plants with both dates on both sides of {held_out_from}.")
+    _ramp_table(default_dataset(), held_out_from)
     out.print(
         "  rows and sources: reesim data show plant_milestones; reesim data cite plant_milestones plant_id=ID"
+    )
+
+
+def _ramp_table(ds, held_out_from: int) -> None:
+    """Output over nameplate after first output (build-out record) against the model's ramp."""
+    from reesim.backtest import ramp
+    from reesim.scenario.spec import Dynamics
+
+    pts = ramp.ramp_points(ds)
+    if pts.empty:
+        out.print("No output series after first output in the record: no ramp to score.")
+        return
+    model = Dynamics().ramp_years["separation"]
+    t = Table(title="Ramp-up: output over nameplate after first output", header_style="bold")
+    for col, just in (
+        ("plant", "left"),
+        ("output period", "left"),
+        ("years after first output", "right"),
+        ("output, t/yr", "right"),
+        ("nameplate, t/yr", "right"),
+        ("share", "right"),
+        (f"model ({model:g} y ramp)", "right"),
+    ):
+        t.add_column(col, justify=just)
+    for r in pts.itertuples(index=False):
+        t.add_row(
+            f"{r.plant_id} ({r.iso3})",
+            r.period,
+            f"{r.years_from:.1f}-{r.years_to:.1f}",
+            f"{r.output_rate:,.0f} {r.unit}",
+            f"{r.nameplate:,.0f}",
+            f"{r.share:.0%}",
+            f"{ramp.predicted_share(model, r.years_from, r.years_to):.0%}",
+        )
+    out.print(t)
+    fitted = ramp.fit(pts)
+    out.print(
+        f"  share: output rate over the nameplate stated by first output; model: the share of nameplate in "
+        f"service under Dynamics.ramp_years (separation {model:g} years: the fit on every point, {fitted:g})"
+    )
+    s = ramp.score(pts, held_out_from)
+    if s is None:
+        out.print(f"No held-out ramp score: no output series on both sides of {held_out_from}.")
+        return
+    others = ", ".join(f"{v:.0%} with a {k:g}-year ramp" for k, v in s.mae_other.items())
+    out.print(
+        f"Held out by first output: a ramp fitted on {', '.join(s.train_plants)} (before {held_out_from}) is "
+        f"{s.fitted_years:g} years; on {', '.join(s.test_plants)} its mean absolute error is {s.mae_fitted:.1%} "
+        f"of nameplate, against {others}."
     )

@@ -190,6 +190,20 @@ def year_fraction(day) -> float:
     return day.year + (day.timetuple().tm_yday - 1) / 365.25
 
 
+def ramp_offsets(ramp_years: float) -> tuple[float, ...]:
+    """Years after first output at which each equal tranche of a plant's nameplate comes online.
+
+    A ramp of ``R`` years is ``ceil(R) + 1`` equal tranches, the first at first output and the
+    last at ``R`` (a year apart or closer): a 1-year ramp is half the nameplate at first output
+    and all of it a year later; ``R = 0`` is all at first output. Named plants
+    (:func:`tranches`) and the investment rule (``Dynamics.ramp_years``) share it, and so does
+    the build-out record's score of ramps (:mod:`reesim.backtest.buildout`).
+    """
+    n = math.ceil(ramp_years) + 1 if ramp_years > 0 else 1  # first output .. nameplate
+    step = ramp_years / (n - 1) if n > 1 else 0.0
+    return tuple(i * step for i in range(n))
+
+
 def tranches(
     scenario: Scenario, process_index: dict[str, int]
 ) -> list[tuple[float, int, float, bool, float]]:
@@ -198,9 +212,8 @@ def tranches(
     out = []
     for _k, inst in projects(scenario):
         j = process_index[process_id(inst)]
-        n = math.ceil(inst.ramp_years) + 1 if inst.ramp_years > 0 else 1  # first output .. nameplate
-        step = inst.ramp_years / (n - 1) if n > 1 else 0.0
-        q = inst.capacity_tonnes_per_year / 1000.0 / n
+        offsets = ramp_offsets(inst.ramp_years)
+        q = inst.capacity_tonnes_per_year / 1000.0 / len(offsets)
         t0 = year_fraction(inst.start)
-        out.extend((t0 + i * step, j, q, False, 0.0) for i in range(n))
+        out.extend((t0 + off, j, q, False, 0.0) for off in offsets)
     return out

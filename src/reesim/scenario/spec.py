@@ -354,6 +354,12 @@ class WorldChoice(_Strict):
     )
 
 
+#: years from first output to nameplate of separation capacity the investment rule builds: the
+#: ramp fitted to the build-out record's output series (reesim.backtest.ramp.fit on every plant;
+#: ``reesim world buildout``), kept equal to it by tests/test_buildout.py
+RAMP_YEARS_SEPARATION = 5.1
+
+
 class Dynamics(_Strict):
     """Parameters of the capacity dynamics (defaults are documented assumptions)."""
 
@@ -364,6 +370,16 @@ class Dynamics(_Strict):
             "DESIGN §4: mine 5-10 y, separation 2-5 y, magnets 1-3 y; thrift (lean heavy-RE grades: "
             "a diffusion step added to existing magnet lines) 1 y, assumption: Nissan cut the Dy of "
             "the Leaf's magnets by 40 % within two years of the 2010 crisis (docs/thrifting.md)"
+        ),
+    )
+    ramp_years: dict[str, Annotated[float, Field(ge=0, le=10)]] = Field(
+        {"mining": 0.0, "separation": RAMP_YEARS_SEPARATION, "metal": 0.0, "magnet": 0.0, "thrift": 0.0},
+        description=(
+            "years from first output to nameplate of capacity the investment rule builds, in equal "
+            "tranches a year apart or closer, the first at first output (as capacity_project's ramp_years). "
+            "Separation: fitted to the build-out record (output over nameplate of Lynas Malaysia 2013-16 and "
+            "MP Materials' Stage II 2024: 17-57 % in the first three years; reesim world buildout); the other "
+            "stages have no output series in the record and come online whole (0)"
         ),
     )
     max_build_rate: Share = Field(
@@ -400,7 +416,7 @@ class Dynamics(_Strict):
         "(below 1: a rate of 1 would make costs vanish)",
     )
 
-    @field_validator("lead_time_years", "capex_usd_per_kg_year", mode="after")
+    @field_validator("lead_time_years", "ramp_years", "capex_usd_per_kg_year", mode="after")
     @classmethod
     def _stages(cls, value: dict[str, float], info) -> dict[str, float]:
         """A partial stage map keeps the documented defaults for the stages it does not name."""

@@ -429,7 +429,14 @@ def phase_invest(run: _Run, state: State, step: Step, sol) -> State:
         if q > 0:
             banned = pen.capex_multiplier > 1 or pen.extra_lead_time_years > 0
             # USD/kg/yr x kt/yr = million USD a year, paid from first output (state.arrivals)
-            pipeline.append((step.time + lead, int(j), q, banned, capex_full * q))
+            # the plant ramps to nameplate in equal tranches from first output
+            # (Dynamics.ramp_years); its whole capital charge runs from first output
+            offsets = projects_mod.ramp_offsets(dyn.ramp_years[st])
+            share = q / len(offsets)
+            pipeline.extend(
+                (step.time + lead + off, int(j), share, banned, capex_full * q if i == 0 else 0.0)
+                for i, off in enumerate(offsets)
+            )
             if sub:  # USD/kg/yr x kt/yr = million USD per year of annuity, paid by the plant's government
                 fiscal_capex[region] = fiscal_capex.get(region, 0.0) + sub * capex_full * q
             if banned:
