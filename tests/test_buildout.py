@@ -206,3 +206,50 @@ def test_the_investment_rule_brings_an_order_online_in_ramp_tranches():
             assert all(a == 0 for a in charges[1:])
             seen += stage == "separation"
     assert seen, "no separation order: the test sees nothing"
+
+
+# --- the technology ban's extra lead time in the record (censoring-aware) ---------------------
+
+
+def test_kaplan_meier_by_hand():
+    """Events at 1, 2, 4 and a censored duration at 3: S(1) = 3/4, S(2) = 3/4 x 2/3 = 1/2,
+    S(4) = 1/2 x (1 - 1/1) = 0 (the censored 3 leaves the risk set before 4); median 2."""
+    from reesim.backtest.buildout import kaplan_meier, km_median
+
+    km = kaplan_meier([1.0, 2.0, 3.0, 4.0], [True, True, False, True])
+    assert [t for t, _ in km] == [1.0, 2.0, 4.0]
+    assert [s for _, s in km] == pytest.approx([0.75, 0.5, 0.0])
+    assert km_median([1.0, 2.0, 3.0, 4.0], [True, True, False, True]) == 2.0
+    # censored durations only lower the risk set: one event of three never halves S
+    assert km_median([1.0, 5.0, 6.0], [True, False, False]) is None
+    # a censored duration tied with an event is at risk at that event
+    assert kaplan_meier([2.0, 2.0], [True, False]) == [(2.0, 0.5)]
+    with pytest.raises(ValueError, match="differ in length"):
+        kaplan_meier([1.0], [True, False])
+
+
+def test_ban_comparison_groups_and_censoring_by_hand(record):
+    from reesim.backtest.buildout import ban_comparison
+
+    g = ban_comparison(record.reset_index())
+    dyn = Dynamics()
+    # e-VAC (magnets) and Lynas' heavy circuit (separation) started after the ban
+    assert set(g["after"].plants) == set(record.index[record["under_ban"]])
+    excess = sorted(
+        record.loc[p, "lead_years"] - dyn.lead_time_years[MODEL_STAGE_OF[record.loc[p, "stage"]]]
+        for p in g["after"].plants
+    )
+    assert g["after"].events == len(excess) and g["after"].censored == 0
+    assert g["after"].median_excess == pytest.approx(excess[0])  # two events: S halves at the first
+    # plants still waiting count as censored before the ban (Eneabba, USA Rare Earth)
+    assert g["before"].censored == 2 and {"iluka_eneabba", "usar_stillwater"} <= set(g["before"].plants)
+    # mining plants are not the ban's (none in the record), heavy separation is separation's
+    assert "lynas_lamp_hre" in g["after"].plants
+
+
+MODEL_STAGE_OF = {
+    "separation": "separation",
+    "heavy_separation": "separation",
+    "metal": "metal",
+    "magnet": "magnet",
+}

@@ -240,3 +240,79 @@ def score(record: pd.DataFrame, held_out_from: int | None = None) -> dict[str, L
     out["train"] = LeadScore(len(train), bt, mt)
     out["test"] = LeadScore(len(test), bm, mm, cal, bc, mc)
     return out
+
+
+def kaplan_meier(times: list[float], observed: list[bool]) -> list[tuple[float, float]]:
+    """The Kaplan-Meier estimate of the share still waiting, ``S(t)``, at each event time.
+
+    ``times`` are durations; ``observed`` says whether each ended in the event (first output) or
+    was censored (no output yet when a source said so: the duration is a lower bound). At each
+    distinct event time ``t``, ``S`` is multiplied by ``1 - d / n`` (``d`` events at ``t``, ``n``
+    durations at least ``t``; a censored duration equal to an event time counts as at risk:
+    Kaplan & Meier 1958, *JASA* 53(282), 457-481).
+    """
+    if len(times) != len(observed):
+        raise ValueError("times and observed differ in length")
+    s, out = 1.0, []
+    for t in sorted({t for t, o in zip(times, observed, strict=True) if o}):
+        d = sum(1 for x, o in zip(times, observed, strict=True) if o and x == t)
+        n = sum(1 for x in times if x >= t)
+        s *= 1.0 - d / n
+        out.append((t, s))
+    return out
+
+
+def km_median(times: list[float], observed: list[bool]) -> float | None:
+    """The first event time at which the Kaplan-Meier share still waiting is at most a half;
+    ``None`` when it never falls that far (too few events)."""
+    for t, s in kaplan_meier(times, observed):
+        if s <= 0.5 + 1e-12:
+            return t
+    return None
+
+
+@dataclass(frozen=True)
+class BanGroup:
+    """Plants of the ban's stages outside China started before or after the ban: their lead times
+    less the model's lead time without the ban (years), with the censored ones."""
+
+    plants: tuple[str, ...]
+    events: int
+    censored: int
+    median_excess: float | None
+
+
+def ban_comparison(record: pd.DataFrame) -> dict[str, BanGroup]:
+    """Lead time beyond the model's own (without the ban's extra years), before and after the ban.
+
+    For every plant of a stage the technology ban covers with a start: its lead time (or, with no
+    output yet, its waiting time, censored) less the stage's ``Dynamics.lead_time_years``; the
+    groups are the plants started before China's ban and those started after it (``under_ban``).
+    ``median_excess`` is the Kaplan-Meier median of that excess (:func:`km_median`). The
+    difference of the two medians is what the record says of the ban's extra lead time, which
+    the model assumes (``TechnologyBan.extra_lead_time_years``). Plants with a start but neither
+    a first output nor a statement that they had none are left out: their status is unknown.
+    """
+    dyn = Dynamics()
+    r = record[record["stage"].map(MODEL_STAGE).isin(BAN_STAGES)]
+    out = {}
+    for name, group in (("before", r[~r["under_ban"]]), ("after", r[r["under_ban"]])):
+        times, observed, plants = [], [], []
+        for row in group.itertuples(index=False):
+            base = dyn.lead_time_years[MODEL_STAGE[row.stage]]
+            if row.lead_years == row.lead_years:
+                times.append(row.lead_years - base)
+                observed.append(True)
+            elif row.waiting_years == row.waiting_years:
+                times.append(row.waiting_years - base)
+                observed.append(False)
+            else:
+                continue
+            plants.append(row.plant_id)
+        out[name] = BanGroup(
+            tuple(plants),
+            sum(observed),
+            len(observed) - sum(observed),
+            km_median(times, observed) if times else None,
+        )
+    return out

@@ -265,10 +265,34 @@ def buildout(
         )
     else:
         out.print(f"No held-out score: no plants with both dates on both sides of {held_out_from}.")
+    _ban_lines(rec)
     _ramp_table(default_dataset(), held_out_from)
     out.print(
         "  rows and sources: reesim data show plant_milestones; reesim data cite plant_milestones plant_id=ID"
     )
+
+
+def _ban_lines(rec: pd.DataFrame) -> None:
+    """What the record says of the technology ban's extra lead time (censoring-aware medians)."""
+    from reesim.backtest.buildout import BAN_EXTRA_YEARS, ban_comparison
+
+    groups = ban_comparison(rec)
+
+    def said(g) -> str:
+        med = "no median yet" if g.median_excess is None else f"median {g.median_excess:+.1f} years"
+        return f"{g.events} with output, {g.censored} still waiting: {med}"
+
+    before, after = groups["before"], groups["after"]
+    out.print(
+        f"Technology ban (lead time less the model's own, Kaplan-Meier median over plants of its stages): "
+        f"started before the ban, {said(before)}; after it, {said(after)}."
+    )
+    if before.median_excess is not None and after.median_excess is not None:
+        out.print(
+            f"  the record's estimate of the ban's extra lead time: {after.median_excess - before.median_excess:+.1f} "
+            f"years on {len(after.plants)} plants started after it ({', '.join(after.plants)}), against the "
+            f"+{BAN_EXTRA_YEARS:g} the technology_ban instrument assumes"
+        )
 
 
 def _ramp_table(ds, held_out_from: int) -> None:
