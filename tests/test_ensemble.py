@@ -232,7 +232,8 @@ def test_cli_ensemble_errors_exit_2(capsys, tmp_path):
         "--out",
         str(tmp_path / "a"),
     )
-    assert code == 2 and "no Dask scheduler answers" in err
+    # a plain-TCP scheduler runs any code a client sends: refused unless the network is trusted
+    assert code == 2 and "plain-TCP Dask scheduler" in err and "REESIM_INSECURE_SCHEDULER=1" in err
     assert not (tmp_path / "a").exists()
 
 

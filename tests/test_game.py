@@ -469,9 +469,10 @@ def test_game_ensemble_options_need_ensemble(capsys):
     assert "need --ensemble" in err
 
 
-def test_game_on_a_scheduler_that_does_not_answer_is_an_input_error(small, capsys):
+def test_game_on_a_scheduler_that_does_not_answer_is_an_input_error(small, capsys, monkeypatch):
     from tests.test_cli import invoke
 
+    monkeypatch.setenv("REESIM_INSECURE_SCHEDULER", "1")  # a plain-TCP address, allowed
     code, _, err = invoke(
         capsys, "game", str(small), "--no-cache", "--scheduler", "tcp://127.0.0.1:9"
     )  # the discard port: nothing listens

@@ -6,14 +6,23 @@ ensemble, whose members all use one pool) submit their runs to a :class:`distrib
 * by default a :class:`distributed.LocalCluster` of ``workers`` single-threaded processes, whose
   workers persist for the whole command, so imports, the dataset and the default world are paid
   once per worker, not once per batch;
-* with ``scheduler`` (``tcp://host:8786``), the cluster started with ``dask scheduler`` and
+* with ``scheduler`` (``tls://host:8786``), the cluster started with ``dask scheduler`` and
   ``dask worker`` on several machines (``docs/ensemble.md``).
+
+A Dask cluster runs whatever code its clients send. The local cluster therefore speaks TLS with
+temporary credentials made for it (``security=True``: a throwaway certificate authority whose
+key stays in this process and its workers), so that no other process on the machine, another
+user's included, can connect to it and run code as you (without it the scheduler and workers
+listened on plain TCP on 127.0.0.1, open to every local user). A scheduler address must be
+``tls://`` (with the certificates of Dask's ``distributed.comm.tls`` configuration); a plain
+``tcp://`` one is refused unless ``REESIM_INSECURE_SCHEDULER=1`` says the network is trusted.
 
 With one worker and no scheduler there is no pool: the caller runs in process.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -38,16 +47,27 @@ def dask_pool(workers: int, scheduler: str | None = None) -> Iterator[Any]:
 
     cluster = None
     if scheduler is not None:
+        check_scheduler(scheduler)
         try:
             client = Client(scheduler, timeout="10s")
+        except TypeError as exc:  # distributed's words for a tls:// address without certificates
+            raise InputError(
+                f"--scheduler {scheduler}: no TLS certificates to connect with ({exc}); set Dask's "
+                "distributed.comm.tls.ca-file and distributed.comm.tls.client.cert/key (docs/ensemble.md)"
+            ) from None
         except (OSError, TimeoutError) as exc:
             raise InputError(
                 f"--scheduler {scheduler}: no Dask scheduler answers there ({exc}); start one with "
-                "`dask scheduler` and give its tcp://host:port (docs/ensemble.md)"
+                "`dask scheduler` and give its tls://host:port (docs/ensemble.md)"
             ) from None
     else:
         cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=40,
+            security=True,  # TLS with temporary credentials: no other process can join or submit
         )
         client = Client(cluster)
     try:
@@ -56,3 +76,31 @@ def dask_pool(workers: int, scheduler: str | None = None) -> Iterator[Any]:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+#: environment variable that allows a plain-TCP scheduler (a network the user trusts)
+INSECURE_ENV = "REESIM_INSECURE_SCHEDULER"
+
+
+def check_scheduler(address: str) -> None:
+    """Refuse a scheduler address that is not TLS, unless ``REESIM_INSECURE_SCHEDULER=1``.
+
+    Raises
+    ------
+    InputError
+        For a ``tcp://`` (or scheme-less) address without the override, or another scheme.
+    """
+    scheme = address.split("://", 1)[0].lower() if "://" in address else "tcp"
+    if scheme == "tls":
+        return
+    if scheme == "tcp" and os.environ.get(INSECURE_ENV) == "1":
+        return
+    if scheme == "tcp":
+        raise InputError(
+            f"--scheduler {address}: a plain-TCP Dask scheduler runs any code a client sends, with no "
+            "authentication; give a tls:// address with Dask's TLS certificates (distributed.comm.tls "
+            f"configuration; docs/ensemble.md), or set {INSECURE_ENV}=1 on a network you trust"
+        )
+    raise InputError(
+        f"--scheduler {address}: the address must start with tls:// (or tcp:// with {INSECURE_ENV}=1)"
+    )

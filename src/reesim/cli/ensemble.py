@@ -54,7 +54,9 @@ def ensemble_cmd(
         1, "--workers", "-w", help="Dask worker processes on this machine (1: in process)."
     ),
     scheduler: str = typer.Option(
-        None, "--scheduler", help="Address of a Dask scheduler (tcp://host:8786) instead of local workers."
+        None,
+        "--scheduler",
+        help="Address of a TLS Dask scheduler (tls://host:8786) instead of local workers (tcp:// only with REESIM_INSECURE_SCHEDULER=1).",
     ),
     against: str = typer.Option(
         None, "--against", help="Counterfactual scenario (default: the scenario's, else baseline)."

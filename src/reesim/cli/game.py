@@ -175,7 +175,7 @@ def game_cmd(
     scheduler: str = typer.Option(
         None,
         "--scheduler",
-        help="Address of a Dask scheduler (tcp://host:8786) to run the profiles on instead of local workers.",
+        help="Address of a TLS Dask scheduler (tls://host:8786) to run the profiles on instead of local workers (tcp:// only with REESIM_INSECURE_SCHEDULER=1).",
     ),
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Re-run every profile instead of reading the cache."

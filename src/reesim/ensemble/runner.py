@@ -22,7 +22,7 @@ Layout of the output folder (written atomically: complete or absent, :mod:`reesi
 
 Parallelism uses the shared Dask pool (:func:`reesim.pool.dask_pool`): a
 :class:`distributed.LocalCluster` of ``workers`` single-threaded processes by default, or the
-scheduler at ``scheduler`` (``tcp://host:8786``) of a cluster started with ``dask scheduler``
+scheduler at ``scheduler`` (``tls://host:8786``) of a cluster started with ``dask scheduler``
 and ``dask worker``. Workers persist for the whole ensemble, so imports, the dataset and the
 solver's set-up are paid once per worker.
 """

@@ -301,7 +301,7 @@ def payoff_tensor(
         One ensemble member's assumption values (:func:`reesim.ensemble.space.apply`), applied
         to the base and so to every profile.
     scheduler : str, optional
-        Address of a Dask scheduler (``tcp://host:8786``) to run the profiles on, instead of a
+        Address of a Dask scheduler (``tls://host:8786``) to run the profiles on, instead of a
         local cluster of ``workers`` processes (:func:`reesim.pool.dask_pool`).
     client : distributed.Client, optional
         A pool already open (a game's ensemble keeps one for all its members); overrides

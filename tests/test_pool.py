@@ -1,0 +1,52 @@
+"""The Dask pool: a local cluster no other process can join, and scheduler addresses that must be TLS."""
+
+from __future__ import annotations
+
+import pytest
+
+from reesim.errors import InputError
+from reesim.pool import INSECURE_ENV, check_scheduler, dask_pool
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_the_local_cluster_refuses_clients_without_its_credentials():
+    """A Dask cluster runs whatever its clients send: the pool's own client computes, a bare client
+    (no certificate) and one with its own throwaway authority (another user's) cannot connect."""
+    from distributed import Client
+    from distributed.security import Security
+
+    with dask_pool(2) as client:
+        assert client.submit(_square, 7).result() == 49
+        address = client.scheduler.address
+        assert address.startswith("tls://")
+        for intruder in (
+            lambda: Client(address, timeout="3s"),
+            lambda: Client(address.replace("tls://", "tcp://"), timeout="3s"),
+            lambda: Client(address, timeout="3s", security=Security.temporary()),
+        ):
+            with pytest.raises(Exception):  # noqa: B017 - distributed raises several kinds
+                c = intruder()
+                c.close()
+
+
+def test_scheduler_addresses(monkeypatch):
+    monkeypatch.delenv(INSECURE_ENV, raising=False)
+    check_scheduler("tls://10.0.0.5:8786")
+    for bad in ("tcp://10.0.0.5:8786", "10.0.0.5:8786"):
+        with pytest.raises(InputError, match="plain-TCP Dask scheduler"):
+            check_scheduler(bad)
+    with pytest.raises(InputError, match="must start with tls://"):
+        check_scheduler("ucx://10.0.0.5:8786")
+    monkeypatch.setenv(INSECURE_ENV, "1")
+    check_scheduler("tcp://10.0.0.5:8786")  # the user says the network is trusted
+    monkeypatch.setenv(INSECURE_ENV, "yes")  # only 1 counts
+    with pytest.raises(InputError):
+        check_scheduler("tcp://10.0.0.5:8786")
+
+
+def test_a_tls_scheduler_without_certificates_is_an_input_error(monkeypatch):
+    with pytest.raises(InputError, match="no TLS certificates"), dask_pool(2, "tls://127.0.0.1:9"):
+        pass
