@@ -167,3 +167,71 @@ def test_backtest_report_with_hostile_names(tmp_path: Path):
     ep.write_text(text)
     out = tmp_path / "bout"
     check_report(["backtest", str(ep), "--out", str(out)], out, tmp_path)
+
+
+def test_three_player_game_report_with_a_hostile_third_player(tmp_path: Path):
+    """The third player's name reaches a figure caption ("X plays 'none'"): escaped there too
+    (a review of 2026-12-06 found it written raw, and a payload ran in Chromium)."""
+    game = tmp_path / "game3.yaml"
+    game.write_text(
+        textwrap.dedent(
+            f"""
+            name: three
+            base: baseline
+            horizon: {{start: 2025, end: 2026, step: year}}
+            players:
+              - name: US
+                regions: [USA]
+                strategies:
+                  - name: none
+                  - name: tariffs
+                    scenarios: [us-301-tariffs]
+              - name: China
+                regions: [CHN]
+                strategies:
+                  - name: none
+                  - name: tech-ban
+                    scenarios: [china-2023-tech-ban]
+              - name: {q("Allies" + hostile(16))}
+                regions: [EU, JPN, KOR]
+                strategies:
+                  - name: none
+            """
+        )
+    )
+    out = tmp_path / "g3out"
+    check_report(["game", str(game), "--out", str(out), "--workers", "1"], out, tmp_path)
+
+
+def test_report_of_a_planted_run_folder(tmp_path: Path):
+    """A run folder someone hands over is input: a region name planted in summary.json is escaped
+    in the welfare table, and a "billion laughs" scenario.resolved.yaml is refused by the bounded
+    reader instead of hanging the command."""
+    import json
+
+    sc = tmp_path / "short.yaml"
+    sc.write_text("name: short\nextends: baseline\nhorizon: {start: 2025, end: 2026}\n")
+    run_dir = tmp_path / "run"
+    with pytest.raises(SystemExit) as e:
+        cli_run(["run", str(sc), "--out", str(run_dir)])
+    assert e.value.code in (0, None)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary.setdefault("impacts", {}).setdefault("welfare_pv_usd_million_by_region", {})[hostile(18)] = 1.0
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    report = tmp_path / "planted.html"
+    with pytest.raises(SystemExit) as e:
+        cli_run(["report", str(run_dir), "--out", str(report)])
+    assert e.value.code in (0, None)
+    html = report.read_text(encoding="utf-8")
+    assert "data-xss" in html  # the planted name is there, escaped
+    assert_escaped(html)
+    assert_no_script_runs(report, tmp_path)
+    laughs = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    laughs += [
+        f"{c}: &{c} [{', '.join(['*' + p] * 10)}]" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
+    (run_dir / "scenario.resolved.yaml").write_text("\n".join(laughs) + "\n")
+    with pytest.raises(SystemExit) as e:
+        cli_run(["report", str(run_dir), "--out", str(tmp_path / "bomb.html")])
+    assert e.value.code == 2
+    assert not (tmp_path / "bomb.html").exists()

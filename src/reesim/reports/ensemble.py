@@ -333,7 +333,7 @@ def render_ensemble(folder: Path) -> str:
     ]
     return html_document(
         f"reesim ensemble: {s['scenario']} vs {s['counterfactual']}",
-        f"{esc(s['scenario'])} <span class='vs'>vs {esc(s['counterfactual'])}</span>: ensemble of {s['members_run']}",
+        f"{esc(s['scenario'])} <span class='vs'>vs {esc(s['counterfactual'])}</span>: ensemble of {esc(s['members_run'])}",
         nav,
         parts,
         page,

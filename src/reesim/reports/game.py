@@ -66,7 +66,7 @@ def heatmaps(payoffs: pd.DataFrame, a: dict) -> list[tuple[go.Figure, str]]:
             "scenario (blue gain, red loss); ★ marks pure Nash equilibria."
         )
         if third is not None:
-            caption += f" {players[2]} plays '{esc(third)}'."
+            caption += f" {esc(players[2])} plays '{esc(third)}'."
         figs.append((fig, caption))
     return figs
 

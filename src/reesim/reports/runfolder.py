@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from reesim.errors import InputError
+from reesim.yamlsafe import read_yaml_file
 
 #: Tables a run folder must have (the scenario's results).
 REQUIRED = ("prices", "production", "trade", "consumption", "capacity")
@@ -80,7 +80,8 @@ def read_run(folder: Path) -> Run:
         )
     summary = json.loads((folder / "summary.json").read_text())
     sc_file = folder / "scenario.resolved.yaml"
-    scenario = (yaml.safe_load(sc_file.read_text()) or {}) if sc_file.is_file() else {}
+    # a run folder is input: its YAML is read by the bounded reader (size, aliases, depth)
+    scenario = (read_yaml_file(sc_file, "scenario.resolved.yaml") or {}) if sc_file.is_file() else {}
     tables = {
         t: pd.read_parquet(folder / f"{t}.parquet")
         for t in (*REQUIRED, *OPTIONAL)

@@ -147,7 +147,8 @@ def headline_section(run: Run) -> str:
     w = ih.get("welfare_pv_usd_million_by_region") or {}
     rate = ih.get("discount_rate")
     if w:
-        rows = [[r, num(v, 0, sign=True)] for r, v in sorted(w.items(), key=lambda kv: kv[1])]
+        # raw=True for the bold world row: every region name is escaped here (a run folder is input)
+        rows = [[esc(r), num(v, 0, sign=True)] for r, v in sorted(w.items(), key=lambda kv: kv[1])]
         rows.append(
             [
                 "<strong>world</strong>",
