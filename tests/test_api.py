@@ -11,10 +11,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
+from fastapi.testclient import TestClient as _TestClient
 
 from reesim.api.app import create_app
 from reesim.api.jobs import Limits
+
+
+def TestClient(app, **kw):
+    """Starlette's test client speaking to the app as a browser on this machine does (Host 127.0.0.1;
+    its default host, testserver, is not one the server answers)."""
+    return _TestClient(app, base_url="http://127.0.0.1", **kw)
+
 
 #: a short licensing run (two years) that extends the shipped flagship
 SHORT = """
@@ -518,3 +525,26 @@ def test_non_latin_names_and_nan_figures_are_served(client, short_job):
     }
     c = client.get("/api/compare", params={"a": job["id"], "b": short_job["id"]})
     assert c.status_code == 200
+
+
+def test_a_foreign_host_header_is_refused(tmp_path: Path):
+    """DNS rebinding: a page on evil.example that rebinds its name to 127.0.0.1 sends Host:
+    evil.example; the server answers this machine's names only (400 otherwise), or the names
+    reesim serve --allowed-host adds."""
+    from reesim.cli.serve import hosts_allowed
+    from reesim.errors import InputError
+
+    with TestClient(create_app(tmp_path / "s", start_jobs=False)) as c:
+        assert c.get("/api/health").status_code == 200
+        assert c.get("/api/health", headers={"Host": "localhost:8000"}).status_code == 200
+        assert c.get("/api/health", headers={"Host": "rebound.evil.example"}).status_code == 400
+    app = create_app(
+        tmp_path / "p", start_jobs=False, allowed_hosts=hosts_allowed("127.0.0.1", ["rees.example.org"])
+    )
+    with TestClient(app) as c:
+        assert c.get("/api/health", headers={"Host": "rees.example.org"}).status_code == 200
+        assert c.get("/api/health", headers={"Host": "other.example.org"}).status_code == 400
+    assert hosts_allowed("0.0.0.0", []) == ["*"]
+    assert "10.1.2.3" in hosts_allowed("10.1.2.3", [])
+    with pytest.raises(InputError, match="--allowed-host"):
+        hosts_allowed("127.0.0.1", ["http://x/"])

@@ -169,3 +169,22 @@ def test_a_kept_selection_is_a_fresh_copy_and_views_keep_their_own_rows(ds):
     assert 0 < len(early) < n and early["year"].max() <= 2019
     assert len(ds.table("mine_production", iso3="CHN")) == n
     assert len(ds.as_of("2020-06-30").table("mine_production", iso3="CHN")) == len(early)
+
+
+def test_kept_selections_are_bounded_least_recently_used_out(ds, monkeypatch):
+    """Any filter a query string names is a new selection: the dataset keeps at most
+    MAX_KEPT_QUERIES of them (the oldest unused goes first) and answers the same rows either way."""
+    import reesim.data.dataset as dsm
+
+    monkeypatch.setattr(dsm, "MAX_KEPT_QUERIES", 5)
+    fresh = Dataset()
+    keep = fresh.table("prices", element="Dy")  # used again below: stays
+    for year in range(2015, 2025):
+        fresh.table("mine_production", year=year)
+        assert len(fresh._frames) <= 5
+        pd.testing.assert_frame_equal(fresh.table("prices", element="Dy"), keep)
+    assert len(fresh._frames) == 5
+    assert any("element" in k[0] or "Dy" in k[1] for k in fresh._frames)  # the reused one survived
+    pd.testing.assert_frame_equal(
+        fresh.table("mine_production", year=2015), ds.table("mine_production", year=2015)
+    )

@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from reesim.api import routes_catalog, routes_dashboard, routes_ensembles, routes_games, routes_runs
 from reesim.api.common import Ctx, problems
@@ -26,14 +27,25 @@ from reesim.api.limits import BodyLimit
 from reesim.api.store import JobStore
 from reesim.errors import InputError
 
+#: Host headers a server on this machine answers by default (a page that rebinds its own domain
+#: to 127.0.0.1 sends its domain in Host and is refused: DNS rebinding)
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
 
 def create_app(
-    home: Path, *, workers: int = 1, limits: Limits | None = None, start_jobs: bool = True
+    home: Path,
+    *,
+    workers: int = 1,
+    limits: Limits | None = None,
+    start_jobs: bool = True,
+    allowed_hosts: tuple[str, ...] | list[str] = LOCAL_HOSTS,
 ) -> FastAPI:
     """The application over ``home`` (job store ``jobs.duckdb``, run folders ``runs/``).
 
     ``workers`` simulations run at a time; ``limits`` bounds each request. With
-    ``start_jobs=False`` jobs are recorded but not run (tests of the API alone).
+    ``start_jobs=False`` jobs are recorded but not run (tests of the API alone). Requests whose
+    ``Host`` header is not in ``allowed_hosts`` get 400 (``"*"`` allows any), so that a web page
+    cannot reach a server on this machine by DNS rebinding.
     """
     from reesim import __version__
     from reesim.cache import code_fingerprint
@@ -80,6 +92,7 @@ def create_app(
         return JSONResponse({"detail": detail}, status_code=422)
 
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
 
     ctx = Ctx(store, manager, limits, workers)
     for routes in (routes_catalog, routes_runs, routes_games, routes_ensembles, routes_dashboard):

@@ -21,6 +21,23 @@ def default_home() -> Path:
     return Path(env) if env else configured_dir() / "serve"
 
 
+def hosts_allowed(host: str, extra: list[str]) -> list[str]:
+    """Host headers the server answers: this machine's names, the address it listens on and
+    ``extra``; any when it listens on every interface without ``extra`` (whoever can reach it
+    may use it: the README says the service has no authentication)."""
+    from reesim.api.app import LOCAL_HOSTS
+
+    for name in extra:
+        if not name or any(c in name for c in "/ \t") or name == "*":
+            raise InputError(
+                f"--allowed-host: {name!r}; give a host name or address (no scheme, port or path)"
+            )
+    if host in ("0.0.0.0", "::") and not extra:
+        return ["*"]
+    listen = [] if host in ("0.0.0.0", "::") else [host]
+    return [*LOCAL_HOSTS, *listen, *extra]
+
+
 def serve_cmd(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8000, "--port", "-p", help="Port to listen on."),
@@ -35,6 +52,12 @@ def serve_cmd(
     wall_time: float = typer.Option(900, "--wall-time", help="Seconds a job may run before it is stopped."),
     max_queued: int = typer.Option(
         500, "--max-queued", help="Jobs that may wait; more are refused with 503."
+    ),
+    allowed_host: list[str] = typer.Option(
+        None,
+        "--allowed-host",
+        help="A Host name the server answers besides this machine's (repeat; e.g. behind a proxy). "
+        "Others get 400: a web page cannot reach the server by DNS rebinding.",
     ),
 ) -> None:
     """Serve the API (OpenAPI at /docs) and the dashboard (/) on HOST:PORT; works offline."""
@@ -56,7 +79,9 @@ def serve_cmd(
         max_years=max_years, max_periods=max_periods, wall_time_s=wall_time, max_queued=max_queued
     )
     home = home or default_home()
-    app = create_app(home, workers=workers, limits=limits)
+    app = create_app(
+        home, workers=workers, limits=limits, allowed_hosts=hosts_allowed(host, allowed_host or [])
+    )
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     out.print(
         f"reesim dashboard: http://{shown}:{port}/  (API schema: http://{shown}:{port}/docs; jobs in {home})"

@@ -34,6 +34,11 @@ VINTAGE_PREFERENCE: dict[str, tuple[str, ...]] = {
 }
 
 
+#: most query results a dataset keeps (a world build asks for a few dozen selections; an API's
+#: filters are unbounded)
+MAX_KEPT_QUERIES = 256
+
+
 @dataclass
 class Dataset:
     """The embedded dataset, validated and loaded into a read-only DuckDB file.
@@ -160,7 +165,14 @@ class Dataset:
         key = (sql, tuple(params))
         frame = self._frames.get(key)
         if frame is None:
-            frame = self._frames[key] = self.connect().execute(sql, params).df()
+            frame = self.connect().execute(sql, params).df()
+            # bounded, least recently used out: an API serves any filter a query string names (a
+            # review of 2026-12-06 grew this dict by 20,000 entries and 300 MB with ?price=<n>)
+            while len(self._frames) >= MAX_KEPT_QUERIES:
+                self._frames.pop(next(iter(self._frames)))
+            self._frames[key] = frame
+        else:
+            self._frames[key] = self._frames.pop(key)  # most recently used last
         return private_copy(frame)  # shallow under copy-on-write: a deep copy cost ~3 ms a world build
 
     def _as_of_preferred(self, name: str, where: list[str], params: list[Any]) -> pd.DataFrame:
