@@ -211,6 +211,11 @@ def test_run_job_tables_match_the_folder(client, short_job, home):
     assert len(cf["rows"]) == len(pd.read_parquet(folder / "counterfactual" / "prices.parquet"))
     xlsx = client.get(f"/api/runs/{jid}/tables.xlsx")
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    # built once and kept in the run folder: a second request is served from the file
+    built = (folder / "tables.xlsx").stat().st_mtime_ns
+    again = client.get(f"/api/runs/{jid}/tables.xlsx")
+    assert again.content == xlsx.content and (folder / "tables.xlsx").stat().st_mtime_ns == built
+    assert not list(folder.glob(".xlsx-*"))  # no temporary folder left behind
     report = client.get(f"/api/runs/{jid}/report").text
     assert (
         report.startswith("<!DOCTYPE html>") and f"<code>{folder.name}</code>" in report
@@ -240,6 +245,13 @@ def test_figures_are_the_reports(client, short_job, home):
 def test_same_request_is_answered_from_the_cache_and_compare_works(client, short_job):
     again = client.post("/api/runs", json={"yaml": SHORT}).json()
     assert again["status"] == "done" and again["cached"] is True and again["id"] != short_job["id"]
+    # every later request for the same result gets that one cached job: no row each (even with a
+    # comment that changes the text but not the scenario)
+    n = len(client.get("/api/runs", params={"limit": 1000}).json())
+    for pad in ("", "# a comment\n" * 100):
+        third = client.post("/api/runs", json={"yaml": pad + SHORT}).json()
+        assert third["id"] == again["id"] and third["cached"] is True
+    assert len(client.get("/api/runs", params={"limit": 1000}).json()) == n
     base = client.post(
         "/api/runs",
         json={"yaml": SHORT.replace("licensing-short", "b").replace("china-2025-licensing", "baseline")},

@@ -84,12 +84,17 @@ class Ctx:
 
     def report(self, folder: Path, write) -> Path:
         """``folder/report.html``, written by ``write(folder)`` (atomically) the first time it is asked for."""
-        report = folder / "report.html"
-        if not report.is_file():
+        return self.once(folder, "report.html", write)
+
+    def once(self, folder: Path, name: str, write) -> Path:
+        """``folder/name``, written by ``write(folder)`` (atomically) the first time it is asked for;
+        one such build at a time in the server (they cost seconds of CPU each)."""
+        target = folder / name
+        if not target.is_file():
             with self.report_lock:
-                if not report.is_file():
+                if not target.is_file():
                     write(folder)
-        return report
+        return target
 
     def job_or_404(self, job_id: str) -> Job:
         """The job ``job_id`` (404 if unknown)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -19,6 +20,9 @@ from reesim.api.schemas import (
     RunRequest,
 )
 from reesim.errors import InputError
+
+#: the run's workbook, kept in its folder once built
+WORKBOOK = "tables.xlsx"
 
 
 def add_routes(app: FastAPI, ctx: Ctx) -> None:
@@ -68,19 +72,25 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
         from reesim.simulate.export import write_tables
 
         folder = done_folder(job_id)
-        summary = json.loads((folder / "summary.json").read_text())
-        tables = {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
-        tables |= {
-            f"counterfactual/{p.stem}": pd.read_parquet(p)
-            for p in sorted(folder.glob("counterfactual/*.parquet"))
-        }
-        with tempfile.TemporaryDirectory() as tmp:
-            write_tables(Path(tmp), tables, ("parquet", "xlsx"), summary.get("units"))
-            data = (Path(tmp) / "tables.xlsx").read_bytes()
-        return Response(
-            data,
+
+        def write(folder: Path) -> None:
+            summary = json.loads((folder / "summary.json").read_text())
+            tables = {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
+            tables |= {
+                f"counterfactual/{p.stem}": pd.read_parquet(p)
+                for p in sorted(folder.glob("counterfactual/*.parquet"))
+            }
+            with tempfile.TemporaryDirectory(dir=folder, prefix=".xlsx-") as tmp:
+                write_tables(Path(tmp), tables, ("parquet", "xlsx"), summary.get("units"))
+                os.replace(Path(tmp) / "tables.xlsx", folder / WORKBOOK)  # atomic: never half a file
+
+        # built once per run folder, one build at a time (it costs seconds of CPU: rebuilt per
+        # request, 40 concurrent requests held the server for minutes in a review of 2026-12-06)
+        book = ctx.once(folder, WORKBOOK, write)
+        return FileResponse(
+            book,
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": 'attachment; filename="run-tables.xlsx"'},
+            filename="run-tables.xlsx",
         )
 
     @app.get("/api/runs/{job_id}/tables/{table}", responses=ERRORS, tags=["runs"])

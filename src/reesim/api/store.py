@@ -168,10 +168,20 @@ class JobStore:
         return rows[0] if rows else None
 
     def list(self, limit: int = 100) -> list[Job]:
-        """The latest ``limit`` jobs, newest first."""
-        return self._rows(
-            f"SELECT {', '.join(_COLUMNS)} FROM jobs ORDER BY created DESC, id LIMIT ?", [limit]
+        """The latest ``limit`` jobs, newest first, without their requests (``request`` is ``{}``: a
+        listing never shows them, and each may be up to the body limit)."""
+        cols = ", ".join("'{}' AS request" if c == "request" else c for c in _COLUMNS)
+        return self._rows(f"SELECT {cols} FROM jobs ORDER BY created DESC, id LIMIT ?", [limit])
+
+    def cached_with_key(self, cache_key: str) -> Job | None:
+        """The first job with this cache key that was answered from the cache (later requests for
+        the same result are answered with it, not with a row each)."""
+        rows = self._rows(
+            f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE cache_key = ? AND status = 'done' AND cached "
+            "ORDER BY created LIMIT 1",
+            [cache_key],
         )
+        return rows[0] if rows else None
 
     def active_with_key(self, cache_key: str) -> Job | None:
         """A queued or running job with the same cache key (a second request joins it)."""
