@@ -560,3 +560,25 @@ def test_a_foreign_host_header_is_refused(tmp_path: Path):
     assert "10.1.2.3" in hosts_allowed("10.1.2.3", [])
     with pytest.raises(InputError, match="--allowed-host"):
         hosts_allowed("127.0.0.1", ["http://x/"])
+
+
+def test_the_service_home_must_be_a_private_folder(tmp_path: Path, monkeypatch):
+    """The job store names the run folders it serves: a home (or, for the default home, a cache
+    folder) another user owns is refused, as the cache folder is; a new home is made 0700."""
+    import stat as st
+
+    from reesim.cli.serve import checked_home, default_home
+    from reesim.errors import InputError
+
+    mine = checked_home(tmp_path / "home")
+    assert st.S_IMODE(mine.stat().st_mode) == 0o700
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, 65534, 65534)
+    with pytest.raises(InputError, match="owned by user id 65534"):
+        checked_home(theirs)
+    monkeypatch.delenv("REESIM_SERVE_HOME", raising=False)
+    monkeypatch.setenv("REESIM_CACHE_DIR", str(theirs))
+    with pytest.raises(InputError, match="--home"):
+        checked_home(default_home())
+    assert not (theirs / "serve").exists()

@@ -65,11 +65,14 @@ def private_problem(folder: Path) -> str | None:
     Creates the folder (mode 0700) if it is missing and tightens a folder the user owns to
     0700; refuses a folder owned by another user or that is not a directory.
     """
+    if folder.is_symlink():
+        # a link's target would be tightened to 0700 and filled (or cleared) in its place
+        return f"it is a symbolic link (to {os.path.realpath(folder)}); give the folder itself"
     if folder.exists() and not folder.is_dir():
         return "it is not a directory"
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        st = folder.stat()
+        st = os.lstat(folder)
     except OSError as exc:
         return f"cannot create it ({exc.strerror or exc})"
     if not stat.S_ISDIR(st.st_mode):
@@ -443,6 +446,9 @@ def cached_file(name: str, build: Callable[[Path], None]) -> Path:
 
 # ------------------------------------------------------------------------------ info and clear
 #: The files reesim writes in its cache folder (for ``reesim cache info|clear``).
+#: Only names reesim writes (its temporary files are ``.NAME.XXXXXXXX.tmp`` beside NAME, its locks
+#: ``.NAME.lock``), and in its own subfolders: ``cache clear`` in a folder shared with other
+#: programs must not delete their dot files (a review of 2026-12-06 saw ``.*.lock`` do so).
 PATTERNS = (
     "dataset-*.duckdb",
     "dataset-*.duckdb.sha256",
@@ -451,10 +457,15 @@ PATTERNS = (
     "runs/run-*.json",
     "tables/table-*.json",
     "world-*.pkl",
-    ".*.tmp",
-    "*/.*.tmp",
-    ".*.lock",
+    ".dataset-*.duckdb.*.tmp",
+    ".dataset-*.duckdb.lock",
+    "games/.*.json.*.tmp",
+    "worlds/.world-*.json.*.tmp",
+    "runs/.run-*.json.*.tmp",
+    "tables/.table-*.json.*.tmp",
 )
+#: reesim's subfolders of its cache (never followed when they are links)
+SUBFOLDERS = ("games", "worlds", "runs", "tables")
 
 
 @dataclass(frozen=True)
@@ -471,6 +482,9 @@ def entries(folder: Path) -> list[Entry]:
     """The files of reesim's cache in ``folder`` (verification without warnings)."""
     out = []
     for pattern in PATTERNS:
+        sub = pattern.split("/")[0] if "/" in pattern else None
+        if sub is not None and (folder / sub).is_symlink():
+            continue  # a link planted in place of a subfolder: not reesim's, not followed
         for path in sorted(folder.glob(pattern)):
             if not path.is_file() or path.is_symlink():
                 continue
@@ -504,7 +518,7 @@ def clear(folder: Path) -> tuple[int, int]:
         with contextlib.suppress(FileNotFoundError):
             e.path.unlink()
             n, size = n + 1, size + e.size
-    for sub in ("games", "worlds", "runs", "tables"):
+    for sub in SUBFOLDERS:
         with contextlib.suppress(OSError):
             (folder / sub).rmdir()  # only if empty
     return n, size

@@ -204,6 +204,45 @@ def test_cache_info_and_clear(tmp_path, monkeypatch, capsys):
     assert [p.name for p in folder.iterdir()] == ["notes.txt"]
 
 
+def test_cache_clear_deletes_only_reesims_names_and_follows_no_link(tmp_path):
+    """Another program's dot files in the same folder stay, and a link planted in place of a
+    subfolder is not followed (a review of 2026-12-06 saw `.*.lock` delete a foreign lock)."""
+    folder = tmp_path / "cache"
+    assert cache.private_problem(folder) is None
+    ours = [
+        folder / ".dataset-0123.duckdb.lock",
+        folder / ".dataset-0123.duckdb.abcd1234.tmp",
+        folder / ".dataset-0123.duckdb.sha256.abcd1234.tmp",
+        folder / "worlds" / ".world-ab.json.x1y2z3.tmp",
+    ]
+    (folder / "worlds").mkdir()
+    for p in ours:
+        p.write_text("")
+    theirs = [folder / ".other.lock", folder / ".editor.swp.tmp"]
+    for p in theirs:
+        p.write_text("keep")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "run-precious.json").write_text("keep")
+    (folder / "runs").symlink_to(elsewhere)
+    names = {e.path for e in cache.entries(folder)}
+    assert names == set(ours)
+    cache.clear(folder)
+    assert all(p.exists() for p in theirs) and not any(p.exists() for p in ours)
+    assert (elsewhere / "run-precious.json").read_text() == "keep"
+
+
+def test_a_cache_folder_that_is_a_link_is_refused(tmp_path):
+    """A link's target would be tightened to 0700 and used (or cleared) in its place."""
+    target = tmp_path / "victim"
+    target.mkdir(mode=0o755)
+    target.chmod(0o755)
+    link = tmp_path / "planted"
+    link.symlink_to(target)
+    assert "symbolic link" in (cache.private_problem(link) or "")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o755  # untouched
+
+
 def test_an_unwritable_cache_degrades_to_no_cache(tmp_path, monkeypatch):
     """A cache folder that fails on write (full or read-only disk) costs time, not the run."""
     monkeypatch.setenv("REESIM_CACHE_DIR", str(tmp_path))

@@ -12,13 +12,30 @@ from reesim.errors import InputError
 
 def default_home() -> Path:
     """Where the service keeps its job store and run folders (``$REESIM_SERVE_HOME``, else a folder
-    ``serve`` beside the cache)."""
+    ``serve`` in the cache folder)."""
     import os
 
     from reesim.cache import configured_dir
 
     env = os.environ.get("REESIM_SERVE_HOME")
     return Path(env) if env else configured_dir() / "serve"
+
+
+def checked_home(home: Path) -> Path:
+    """``home`` if it and (for the default home) the cache folder it is in are private folders of
+    yours, as the cache folder must be (:func:`reesim.cache.private_problem`): the job store's rows
+    name the run folders it serves, so a home another user can write is one they can plant results
+    in. Created with mode 0700 if missing."""
+    from reesim.cache import configured_dir, private_problem
+
+    for folder in (configured_dir(), home) if home == configured_dir() / "serve" else (home,):
+        problem = private_problem(folder)
+        if problem is not None:
+            raise InputError(
+                f"the service's home {home} cannot be used ({folder}: {problem}); "
+                "give --home DIR (or REESIM_SERVE_HOME) a folder of your own"
+            )
+    return home
 
 
 def hosts_allowed(host: str, extra: list[str]) -> list[str]:
@@ -78,7 +95,7 @@ def serve_cmd(
     limits = Limits(
         max_years=max_years, max_periods=max_periods, wall_time_s=wall_time, max_queued=max_queued
     )
-    home = home or default_home()
+    home = checked_home(home or default_home())
     app = create_app(
         home, workers=workers, limits=limits, allowed_hosts=hosts_allowed(host, allowed_host or [])
     )
