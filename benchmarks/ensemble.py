@@ -36,11 +36,28 @@ def main() -> None:
     space = default_space(sc)
     tmp = Path(tempfile.mkdtemp(prefix="reesim-bench-ensemble-"))
     print(f"{args.scenario}: {len(space)} parameters, {args.n} members per run, {os.cpu_count()} cores")
+    import dask
     from distributed import LocalCluster
 
     t0 = time.perf_counter()
+    # as reesim.pool starts it: TLS with temporary credentials (no other process can join); the
+    # client reesim opens on its tls:// address reads them from Dask's configuration
     cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=40,
+        security=True,
+    )
+    sec = cluster.security
+    dask.config.set(
+        {
+            "distributed.comm.tls.ca-file": sec.tls_ca_file,
+            "distributed.comm.tls.client.cert": sec.tls_client_cert,
+            "distributed.comm.tls.client.key": sec.tls_client_key,
+            "distributed.comm.require-encryption": True,
+        }
     )
     startup = time.perf_counter() - t0
     print(
