@@ -143,21 +143,25 @@ def test_fit_recovers_a_known_ramp():
     assert fit(pts) == pytest.approx(3.0)
     with pytest.raises(ValueError, match="no output points"):
         fit(pts.iloc[0:0])
+    with pytest.raises(ValueError, match="no share"):
+        fit(pts.assign(share=[float("nan")] * len(pts)))
 
 
 def test_ramp_points_of_the_record_by_hand():
-    """Lynas Malaysia's fiscal 2014 output (3,965 t REO) over its phase 1+2 nameplate (22,000 t REO a
-    year, stated October 2012, before first product on 2013-02-27); MP's 2023 output (a year that
+    """Lynas Malaysia's fiscal 2014 output (3,965 t REO) over its phase 1 nameplate (11,000 t REO a
+    year, stated October 2012 beside phases 1+2's 22,000 t, before first product on 2013-02-27);
+    fiscal 2016 (12,630 t, above phase 1: phase 2 had come in), MP's 2023 output (a year that
     began before its first NdPr) and Molycorp's mine production (another measure) are left out."""
     from reesim.backtest.ramp import ramp_points
 
     pts = ramp_points(default_dataset()).set_index(["plant_id", "period"])
     lamp = pts.loc[("lynas_lamp", "2013-07/2014-06")]
-    assert lamp["nameplate"] == 22000 and lamp["share"] == pytest.approx(3965 / 22000)
+    assert lamp["nameplate"] == 11000 and lamp["share"] == pytest.approx(3965 / 11000)
     t0 = dt.date(2013, 2, 27)
     assert lamp["years_from"] == pytest.approx(_years(t0, dt.date(2013, 7, 1)))
     assert lamp["years_to"] == pytest.approx(_years(t0, dt.date(2014, 7, 1)))
-    assert pts.loc[("lynas_lamp", "2013-07/2013-09"), "share"] == pytest.approx(253 * 4 / 22000)  # a quarter
+    assert pts.loc[("lynas_lamp", "2013-07/2013-09"), "share"] == pytest.approx(253 * 4 / 11000)  # a quarter
+    assert ("lynas_lamp", "2015-07/2016-06") not in pts.index
     assert ("mp_mtpass_stage2", "2023") not in pts.index
     assert ("mp_mtpass_stage2", "2024") in pts.index
     assert "molycorp_mtpass" not in set(pts.index.get_level_values(0))

@@ -22,14 +22,35 @@ def test_the_local_cluster_refuses_clients_without_its_credentials():
         assert client.submit(_square, 7).result() == 49
         address = client.scheduler.address
         assert address.startswith("tls://")
+        ca = client.security.tls_ca_file  # the cluster's authority, which an intruder could learn
+        other = Security.temporary()
+        # an intruder that trusts the cluster's certificate (so its own side accepts the server)
+        # and shows a certificate of another authority, or none: the server must refuse it
+        with_other_cert = Security(
+            tls_ca_file=ca,
+            tls_client_cert=other.tls_client_cert,
+            tls_client_key=other.tls_client_key,
+            require_encryption=True,
+        )
         for intruder in (
-            lambda: Client(address, timeout="3s"),
+            lambda: Client(address, timeout="3s", security=with_other_cert),
             lambda: Client(address.replace("tls://", "tcp://"), timeout="3s"),
-            lambda: Client(address, timeout="3s", security=Security.temporary()),
+            lambda: Client(address, timeout="3s", security=other),
         ):
             with pytest.raises(Exception):  # noqa: B017 - distributed raises several kinds
                 c = intruder()
                 c.close()
+        # the same client settings with the cluster's own certificate do connect: the refusals
+        # above are the server's checks, not a broken client
+        own = Security(
+            tls_ca_file=ca,
+            tls_client_cert=client.security.tls_client_cert,
+            tls_client_key=client.security.tls_client_key,
+            require_encryption=True,
+        )
+        friend = Client(address, timeout="5s", security=own)
+        assert friend.submit(_square, 3).result() == 9
+        friend.close()
 
 
 def test_scheduler_addresses(monkeypatch):

@@ -43,6 +43,7 @@ def dask_pool(workers: int, scheduler: str | None = None) -> Iterator[Any]:
     if scheduler is None and workers <= 1:
         yield None
         return
+    import dask
     from distributed import Client, LocalCluster
 
     cluster = None
@@ -61,14 +62,17 @@ def dask_pool(workers: int, scheduler: str | None = None) -> Iterator[Any]:
                 "`dask scheduler` and give its tls://host:port (docs/ensemble.md)"
             ) from None
     else:
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=40,
-            security=True,  # TLS with temporary credentials: no other process can join or submit
-        )
+        # no HTTP routes on the scheduler or the workers: they answer plain HTTP on 127.0.0.1
+        # (logs, call stacks, task names) to any local process, beside the TLS port
+        with dask.config.set({"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=40,
+                security=True,  # TLS with temporary credentials: no other process can join or submit
+            )
         client = Client(cluster)
     try:
         yield client

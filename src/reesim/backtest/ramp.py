@@ -12,7 +12,8 @@ investment rule's ``Dynamics.ramp_years``). :func:`predicted_share` is that rule
 nameplate in service, averaged over the same span as the observation; :func:`fit` finds the
 ``R`` with the least squared error over a set of points (a grid of 0.1 year), and
 :func:`score` fits it on plants whose first output came before a year and scores it on the
-rest (held out by start year, as :func:`reesim.backtest.buildout.score` does for lead times).
+rest (held out by the year of first output, as :func:`reesim.backtest.buildout.score` holds lead
+times out by start year).
 
 Which points count (so that output and nameplate measure the same thing):
 
@@ -20,9 +21,11 @@ Which points count (so that output and nameplate measure the same thing):
   qualifier in brackets (``t REO`` against ``t REO/yr (phases 1+2)``); an output row whose own
   unit carries a qualifier measures something else and is left out (Molycorp's rows are U.S.
   mine production, ``t REO (U.S. mine production, USGS)``, not the plant's separated output);
-* the nameplate is the largest stated on the latest date on or before first output (Lynas
-  Malaysia: 22,000 t REO a year for phases 1 and 2, stated October 2012, first product
-  February 2013);
+* the nameplate is the one in place at first output: of the figures stated on the latest date
+  on or before it, the smallest (Lynas Malaysia: 11,000 t REO a year for phase 1, stated in
+  October 2012 beside the 22,000 t of phases 1 and 2, of which phase 2 came later; first product
+  February 2013); a period whose output exceeds it (Lynas' fiscal 2016, 12,630 t) has a later
+  phase in it and is left out;
 * the period starts on or after the first output's midpoint (MP Materials' 2023 output, a year
   that began before its first NdPr in Q3 2023, is left out).
 
@@ -101,9 +104,11 @@ def ramp_points(ds) -> pd.DataFrame:
             if same.empty:
                 continue
             latest = same[same["_on"] == same["_on"].max()]
-            plate = float(latest["value"].astype(float).max())
+            plate = float(latest["value"].astype(float).min())  # the phase in place at first output
             length = _length_years(start, end)
             rate = float(r.value) / length
+            if rate > plate:
+                continue  # more than the nameplate: a later phase has come in, not this ramp
             out.append(
                 {
                     "plant_id": pid,
@@ -165,6 +170,8 @@ def fit(points: pd.DataFrame) -> float:
     the shortest of equal fits."""
     if points.empty:
         raise ValueError("no output points to fit a ramp on")
+    if points["share"].isna().any():
+        raise ValueError("an output point has no share of nameplate")
     sse = [float(np.sum(errors(points, r) ** 2)) for r in GRID]
     return float(GRID[int(np.argmin(sse))])
 

@@ -25,7 +25,8 @@ def checked_home(home: Path) -> Path:
     """``home`` if it and (for the default home) the cache folder it is in are private folders of
     yours, as the cache folder must be (:func:`reesim.cache.private_problem`): the job store's rows
     name the run folders it serves, so a home another user can write is one they can plant results
-    in. Created with mode 0700 if missing."""
+    in. Created with mode 0700 if missing; an existing home of yours open to others is tightened
+    to 0700."""
     from reesim.cache import configured_dir, private_problem
 
     for folder in (configured_dir(), home) if home == configured_dir() / "serve" else (home,):
@@ -40,18 +41,22 @@ def checked_home(home: Path) -> Path:
 
 def hosts_allowed(host: str, extra: list[str]) -> list[str]:
     """Host headers the server answers: this machine's names, the address it listens on and
-    ``extra``; any when it listens on every interface without ``extra`` (whoever can reach it
-    may use it: the README says the service has no authentication)."""
+    ``extra`` (names, or ``*.domain`` patterns). Listening on every interface (0.0.0.0, ::) adds
+    no name of its own: other machines reach it under names given with ``--allowed-host``, so
+    that a web page cannot reach it by DNS rebinding whatever interface it listens on."""
     from reesim.api.app import LOCAL_HOSTS
 
     for name in extra:
-        if not name or any(c in name for c in "/ \t") or name == "*":
+        bare = name[2:] if name.startswith("*.") else name
+        ok = bare and not any(c in bare for c in "/\\ \t*?:@[]") and "://" not in name
+        if not ok:
             raise InputError(
-                f"--allowed-host: {name!r}; give a host name or address (no scheme, port or path)"
+                f"--allowed-host: {name!r}; give a host name or an IPv4 address, or *.domain "
+                "(no scheme, port, path or other wildcard)"
             )
-    if host in ("0.0.0.0", "::") and not extra:
-        return ["*"]
-    listen = [] if host in ("0.0.0.0", "::") else [host]
+    listen = []
+    if host not in ("0.0.0.0", "::"):
+        listen = [f"[{host}]", host] if ":" in host else [host]  # IPv6 Host headers carry brackets
     return [*LOCAL_HOSTS, *listen, *extra]
 
 
@@ -73,8 +78,8 @@ def serve_cmd(
     allowed_host: list[str] = typer.Option(
         None,
         "--allowed-host",
-        help="A Host name the server answers besides this machine's (repeat; e.g. behind a proxy). "
-        "Others get 400: a web page cannot reach the server by DNS rebinding.",
+        help="A Host name the server answers besides this machine's (repeat; e.g. its name on the network, "
+        "or behind a proxy). Others get 400: a web page cannot reach the server by DNS rebinding.",
     ),
 ) -> None:
     """Serve the API (OpenAPI at /docs) and the dashboard (/) on HOST:PORT; works offline."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,8 @@ VINTAGE_PREFERENCE: dict[str, tuple[str, ...]] = {
 #: most query results a dataset keeps (a world build asks for a few dozen selections; an API's
 #: filters are unbounded)
 MAX_KEPT_QUERIES = 256
+#: guards every dataset's kept query results (views share their dataset's dict)
+_FRAMES_LOCK = threading.Lock()
 
 
 @dataclass
@@ -163,16 +166,18 @@ class Dataset:
         exceptions, so views (which share this cache with their dataset) never see each other's rows.
         """
         key = (sql, tuple(params))
-        frame = self._frames.get(key)
+        with _FRAMES_LOCK:  # the API's threads share a dataset and its views
+            frame = self._frames.get(key)
+            if frame is not None:
+                self._frames[key] = self._frames.pop(key)  # most recently used last
         if frame is None:
             frame = self.connect().execute(sql, params).df()
             # bounded, least recently used out: an API serves any filter a query string names (a
             # review of 2026-12-06 grew this dict by 20,000 entries and 300 MB with ?price=<n>)
-            while len(self._frames) >= MAX_KEPT_QUERIES:
-                self._frames.pop(next(iter(self._frames)))
-            self._frames[key] = frame
-        else:
-            self._frames[key] = self._frames.pop(key)  # most recently used last
+            with _FRAMES_LOCK:
+                while len(self._frames) >= MAX_KEPT_QUERIES:
+                    self._frames.pop(next(iter(self._frames)))
+                self._frames[key] = frame
         return private_copy(frame)  # shallow under copy-on-write: a deep copy cost ~3 ms a world build
 
     def _as_of_preferred(self, name: str, where: list[str], params: list[Any]) -> pd.DataFrame:

@@ -357,7 +357,7 @@ class WorldChoice(_Strict):
 #: years from first output to nameplate of separation capacity the investment rule builds: the
 #: ramp fitted to the build-out record's output series (reesim.backtest.ramp.fit on every plant;
 #: ``reesim world buildout``), kept equal to it by tests/test_buildout.py
-RAMP_YEARS_SEPARATION = 5.1
+RAMP_YEARS_SEPARATION = 2.2
 
 
 class Dynamics(_Strict):
@@ -377,8 +377,8 @@ class Dynamics(_Strict):
         description=(
             "years from first output to nameplate of capacity the investment rule builds, in equal "
             "tranches a year apart or closer, the first at first output (as capacity_project's ramp_years). "
-            "Separation: fitted to the build-out record (output over nameplate of Lynas Malaysia 2013-16 and "
-            "MP Materials' Stage II 2024: 17-57 % in the first three years; reesim world buildout); the other "
+            "Separation: fitted to the build-out record (output over nameplate of Lynas Malaysia's phase 1, "
+            "2013-15: 9-99 %, and MP Materials' Stage II in 2024: 22 %; reesim world buildout); the other "
             "stages have no output series in the record and come online whole (0)"
         ),
     )

@@ -22,7 +22,7 @@ capex multiplier, less capex subsidies), the region orders new capacity
 ``max_build_rate x capacity x min(1, (r_e - k) / k) x dt``, online after the stage's lead time
 (plus the technology-ban delay) and ramping to its full size over the stage's ramp
 (``Dynamics.ramp_years``: equal tranches, :func:`reesim.instruments.projects.ramp_offsets`;
-separation 5.1 years, fitted to the build-out record's output series, :mod:`reesim.backtest.ramp`;
+separation 2.2 years, fitted to the build-out record's output series, :mod:`reesim.backtest.ramp`;
 its whole capital charge from first output), as long as the capacity under construction stays below
 ``max_under_construction x capacity`` (a ramp's tranches not yet in service count). Makers that keep capacity ahead of demand
 (``Dynamics.planned_capacity``: China's magnet makers by default) also order what their output,
