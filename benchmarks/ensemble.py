@@ -37,19 +37,13 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="reesim-bench-ensemble-"))
     print(f"{args.scenario}: {len(space)} parameters, {args.n} members per run, {os.cpu_count()} cores")
     import dask
-    from distributed import LocalCluster
+
+    from reesim.pool import local_cluster
 
     t0 = time.perf_counter()
-    # as reesim.pool starts it: TLS with temporary credentials (no other process can join); the
-    # client reesim opens on its tls:// address reads them from Dask's configuration
-    cluster = LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=40,
-        security=True,
-    )
+    # as reesim.pool starts it (TLS, temporary credentials); the client reesim opens on its tls://
+    # address reads the credentials from Dask's configuration
+    cluster = local_cluster(2)
     sec = cluster.security
     dask.config.set(
         {

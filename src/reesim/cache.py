@@ -445,10 +445,10 @@ def cached_file(name: str, build: Callable[[Path], None]) -> Path:
 
 
 # ------------------------------------------------------------------------------ info and clear
-#: The files reesim writes in its cache folder (for ``reesim cache info|clear``).
-#: Only names reesim writes (its temporary files are ``.NAME.XXXXXXXX.tmp`` beside NAME, its locks
-#: ``.NAME.lock``), and in its own subfolders: ``cache clear`` in a folder shared with other
-#: programs must not delete their dot files (a review of 2026-12-06 saw ``.*.lock`` do so).
+#: The files reesim writes in its cache folder (for ``reesim cache info|clear``): its own names
+#: only, temporary files ``.NAME.<random>.tmp`` beside NAME and locks ``.NAME.lock``, and only in
+#: its own subfolders, so that ``cache clear`` in a folder shared with other programs leaves their
+#: dot files alone (a review of 2026-12-06 saw ``.*.lock`` delete them).
 PATTERNS = (
     "dataset-*.duckdb",
     "dataset-*.duckdb.sha256",

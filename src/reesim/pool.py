@@ -43,8 +43,7 @@ def dask_pool(workers: int, scheduler: str | None = None) -> Iterator[Any]:
     if scheduler is None and workers <= 1:
         yield None
         return
-    import dask
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     cluster = None
     if scheduler is not None:
@@ -62,17 +61,7 @@ def dask_pool(workers: int, scheduler: str | None = None) -> Iterator[Any]:
                 "`dask scheduler` and give its tls://host:port (docs/ensemble.md)"
             ) from None
     else:
-        # no HTTP routes on the scheduler or the workers: they answer plain HTTP on 127.0.0.1
-        # (logs, call stacks, task names) to any local process, beside the TLS port
-        with dask.config.set({"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):
-            cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=40,
-                security=True,  # TLS with temporary credentials: no other process can join or submit
-            )
+        cluster = local_cluster(workers)
         client = Client(cluster)
     try:
         yield client
@@ -80,6 +69,25 @@ def dask_pool(workers: int, scheduler: str | None = None) -> Iterator[Any]:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def local_cluster(workers: int) -> Any:
+    """A :class:`distributed.LocalCluster` of ``workers`` single-threaded processes that no other
+    process can use: TLS with temporary credentials (``security=True``; a client gets them from
+    ``cluster.security``), and no HTTP routes on the scheduler or the workers (they answered plain
+    HTTP on 127.0.0.1, logs, call stacks and task names, to any local process)."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):
+        return LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=40,
+            security=True,
+        )
 
 
 #: environment variable that allows a plain-TCP scheduler (a network the user trusts)

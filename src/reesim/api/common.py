@@ -80,7 +80,9 @@ class Ctx:
     manager: JobManager
     limits: Limits
     workers: int
-    report_lock: threading.Lock = field(default_factory=threading.Lock)
+    build_lock: threading.Lock = field(
+        default_factory=threading.Lock
+    )  # one report or workbook build at a time
 
     def report(self, folder: Path, write) -> Path:
         """``folder/report.html``, written by ``write(folder)`` (atomically) the first time it is asked for."""
@@ -91,7 +93,7 @@ class Ctx:
         one such build at a time in the server (they cost seconds of CPU each)."""
         target = folder / name
         if not target.is_file():
-            with self.report_lock:
+            with self.build_lock:
                 if not target.is_file():
                     write(folder)
         return target

@@ -41,7 +41,8 @@ BAN_STAGES = {"separation", "metal", "magnet"}
 BAN_EXTRA_YEARS: float = TechnologyBan.model_fields["extra_lead_time_years"].default
 
 
-def _mid(text: str) -> dt.date | None:
+def period_mid(text: str) -> dt.date | None:
+    """The midpoint of a period written as the dataset writes dates (None if it is not one)."""
     a, b = first_day(str(text)), last_day(str(text))
     if a is None or b is None:
         return None
@@ -65,7 +66,7 @@ def ban_date(ds) -> dt.date:
 def _dated(rows: pd.DataFrame) -> pd.DataFrame:
     """A plant's rows in time order (period midpoints; a budget before an actual of the same day)."""
     return rows.assign(
-        _mid=[_mid(d) for d in rows["date"]],
+        _mid=[period_mid(d) for d in rows["date"]],
         _rank=(rows["milestone"] == "capex_actual").astype(int),
     ).sort_values(["_mid", "_rank"], kind="stable")
 
@@ -143,13 +144,13 @@ def plant_record(ds) -> pd.DataFrame:
         obasis = "first saleable output"
         if output is None:
             output, obasis = _first(rows, "first_feed"), "first feed"
-        s_mid = _mid(start["date"]) if start is not None else None
-        o_mid = _mid(output["date"]) if output is not None else None
+        s_mid = period_mid(start["date"]) if start is not None else None
+        o_mid = period_mid(output["date"]) if output is not None else None
         lead = (o_mid - s_mid).days / 365.25 if s_mid and o_mid else float("nan")
         # no output yet where a source says so: at least this long since the start (censored)
         pending = _last(rows, "not_producing")
         waiting = (
-            (_mid(pending["date"]) - s_mid).days / 365.25
+            (period_mid(pending["date"]) - s_mid).days / 365.25
             if s_mid and o_mid is None and pending is not None
             else float("nan")
         )

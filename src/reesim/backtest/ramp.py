@@ -44,11 +44,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from reesim.backtest.buildout import period_mid
 from reesim.data.periods import first_day, last_day
 from reesim.instruments.projects import ramp_offsets
 
-#: plant stages whose ramp the investment rule's separation ramp covers
-SEPARATION_STAGES = ("separation", "heavy_separation")
 #: the grid the fit searches, years (0 to 10, the schema's bounds of a ramp)
 GRID = np.round(np.arange(0.0, 10.0 + 1e-9, 0.1), 1)
 
@@ -88,10 +87,9 @@ def ramp_points(ds) -> pd.DataFrame:
         if first.empty:
             continue
         f = first.iloc[0]
-        a, b = first_day(str(f["date"])), last_day(str(f["date"]))
-        if a is None or b is None:
+        t0 = period_mid(f["date"])
+        if t0 is None:
             continue
-        t0 = a + (b - a) / 2
         plates = rows[rows["milestone"] == "nameplate_capacity"].copy()
         plates["_on"] = [first_day(str(d)) for d in plates["date"]]
         plates = plates[plates["_on"].notna() & (plates["_on"] <= t0)]

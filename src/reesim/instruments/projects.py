@@ -197,7 +197,7 @@ def ramp_offsets(ramp_years: float) -> tuple[float, ...]:
     last at ``R`` (a year apart or closer): a 1-year ramp is half the nameplate at first output
     and all of it a year later; ``R = 0`` is all at first output. Named plants
     (:func:`tranches`) and the investment rule (``Dynamics.ramp_years``) share it, and so does
-    the build-out record's score of ramps (:mod:`reesim.backtest.buildout`).
+    the build-out record's score of ramps (:mod:`reesim.backtest.ramp`).
     """
     n = math.ceil(ramp_years) + 1 if ramp_years > 0 else 1  # first output .. nameplate
     step = ramp_years / (n - 1) if n > 1 else 0.0
