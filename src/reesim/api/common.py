@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 from fastapi import HTTPException
 
+from reesim.api import retention
 from reesim.api.jobs import JobManager, Limits
 from reesim.api.schemas import ErrorBody, JobOut
 from reesim.api.store import Job, JobStore
@@ -106,13 +107,18 @@ class Ctx:
         return job
 
     def done_folder(self, job_id: str, kind: str = "run") -> Path:
-        """The folder of a finished job of ``kind`` (404 if unknown or of another kind, 409 if not done)."""
+        """The folder of a finished job of ``kind`` (404 if unknown or of another kind, 409 if not
+        done, 410 if its results were removed to bound the disk)."""
         job = self.job_or_404(job_id)
         if job.kind != kind:
             raise HTTPException(404, f"job {job_id} is a {job.kind}, not a {kind}")
+        if job.status == "expired":
+            raise HTTPException(410, f"job {job_id} is expired: {job.message}")
         if job.status != "done":
             raise HTTPException(409, f"job {job_id} is {job.status}: its results are not there yet")
-        return self.manager.folder(job)
+        folder = self.manager.folder(job)
+        retention.touch(folder)  # used now: the least recently used results are removed first
+        return folder
 
     @staticmethod
     def job_out(job: Job) -> JobOut:

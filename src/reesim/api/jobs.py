@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reesim.api import retention
 from reesim.api.store import Job, JobStore
 from reesim.errors import InputError, ReesimError
 
@@ -53,6 +54,12 @@ class Limits:
     wall_time_s: float = 900.0
     max_queued: int = 500
     max_body_bytes: int = 262_144
+    #: result folders kept (the least recently used removed first; :mod:`reesim.api.retention`)
+    keep_results: int = 200
+    #: bytes all kept result folders may take (a run's folder is about 5 MB)
+    keep_bytes: int = 5 * 2**30
+    #: failed and expired job records kept (the oldest deleted first)
+    keep_records: int = 10_000
 
 
 # ---------------------------------------------------------------------------- the request
@@ -298,6 +305,8 @@ class JobManager:
         """Queue again what a stopped server left unfinished, then start the worker threads."""
         self._stopping.clear()
         self.sweep()
+        retention.sweep_removed(self.scratch)
+        self.prune()
         for job in self.store.requeue_unfinished():
             self._queue.put(job.id)
         for k in range(self.workers):
@@ -326,6 +335,30 @@ class JobManager:
         from reesim.atomic import remove_stale_partials_in
 
         return remove_stale_partials_in(self.runs)  # quiet: no warning filters touched from a thread
+
+    def prune(self) -> list[str]:
+        """Remove the least recently used result folders beyond the limits (``Limits.keep_results``,
+        ``keep_bytes``), expire their jobs, and delete the oldest failed and expired records beyond
+        ``keep_records``; the keys removed.
+
+        Under the submission lock, so that a request is never answered from a folder on its way out.
+        """
+        limits, removed = self.limits, []
+        with self._submit_lock:
+            victims = retention.to_remove(
+                retention.result_folders(self.runs), limits.keep_results, limits.keep_bytes
+            )
+            for k in victims:
+                if retention.remove(self.runs, self.scratch, k.key):
+                    removed.append(k.key)
+                self.store.expire(
+                    k.key,
+                    "result removed to keep the server's disk bounded (the least recently used go first: "
+                    f"at most {limits.keep_results} results, {limits.keep_bytes / 2**30:g} GiB); "
+                    "send the request again to run it again",
+                )
+            self.store.prune_records(limits.keep_records)
+        return removed
 
     # requests
     def folder(self, job: Job) -> Path:
@@ -385,6 +418,7 @@ class JobManager:
                 # the result is there: one job per result answers every request for it from the
                 # cache, not a row each holding its request (a review of 2026-12-06 grew the store
                 # by 289 MB with 1,000 re-sent requests padded with YAML comments)
+                retention.touch(self.runs / key)
                 same = self.store.cached_with_key(key)
                 if same is not None:
                     return same
@@ -443,6 +477,7 @@ class JobManager:
                     return
             if folder.is_dir():  # written by this job (or, in a race, by an identical one)
                 self.store.finish(job_id, True)
+                self.prune()
             elif self._stopping.is_set():
                 return  # the server is stopping: the job stays 'running' and is queued again at the next start
             else:

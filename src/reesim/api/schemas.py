@@ -125,7 +125,11 @@ class JobOut(BaseModel):
 
     id: str
     kind: str
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "expired"] = Field(
+        ...,
+        description="expired: the results were removed to keep the server's disk bounded "
+        "(least recently used first); send the request again",
+    )
     scenario: str
     counterfactual: str
     progress: float = Field(..., description="share of the pair's steps simulated, 0 to 1")

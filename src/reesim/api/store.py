@@ -2,9 +2,11 @@
 
 One row per job (a run of a scenario and its counterfactual). The request that made the job
 is stored with it, so a job that was queued or running when the server stopped is queued
-again when it starts (:meth:`JobStore.requeue_unfinished`); a finished job keeps its record
-and its result folder. DuckDB allows one writing process per file: a second server on the
-same home folder is refused with a message that says so.
+again when it starts (:meth:`JobStore.requeue_unfinished`). A finished job keeps its record
+(without its request, which only a job still to run needs) and its result folder until the
+folder is removed to bound the disk (:mod:`reesim.api.retention`): the job is then ``expired``.
+DuckDB allows one writing process per file: a second server on the same home folder is refused
+with a message that says so.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import duckdb
 
 from reesim.errors import InputError
 
-#: States of a job, in the order they happen (``failed`` and ``done`` are final).
-STATES = ("queued", "running", "done", "failed")
+#: States of a job, in the order they happen (``failed`` is final; ``done`` becomes ``expired``
+#: when its result folder is removed to keep the server's disk bounded, :mod:`reesim.api.retention`).
+STATES = ("queued", "running", "done", "failed", "expired")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -221,13 +224,36 @@ class JobStore:
             )
 
     def finish(self, job_id: str, ok: bool, message: str = "") -> None:
-        """Mark a job done (its folder is written) or failed (``message`` says why)."""
+        """Mark a job done (its folder is written) or failed (``message`` says why).
+
+        Its request is dropped (it may be up to the body limit, and only a job still to run, which
+        a restart queues again, needs it)."""
         with self._lock:
             self._con.execute(
-                "UPDATE jobs SET status = ?, message = ?, finished = ?, "
+                "UPDATE jobs SET status = ?, message = ?, finished = ?, request = '{}', "
                 "done_steps = CASE WHEN ? THEN total_steps ELSE done_steps END WHERE id = ?",
                 ["done" if ok else "failed", message, _now(), ok, job_id],
             )
+
+    def expire(self, cache_key: str, message: str) -> int:
+        """Mark the done jobs of ``cache_key`` expired (their folder was removed); how many."""
+        with self._lock:
+            rows = self._con.execute(
+                "UPDATE jobs SET status = 'expired', message = ?, request = '{}' "
+                "WHERE cache_key = ? AND status = 'done' RETURNING id",
+                [message, cache_key],
+            ).fetchall()
+        return len(rows)
+
+    def prune_records(self, keep: int) -> int:
+        """Delete the oldest failed and expired records beyond the ``keep`` most recent; how many."""
+        with self._lock:
+            rows = self._con.execute(
+                "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE status IN ('failed', 'expired') "
+                "ORDER BY created DESC, id OFFSET ?) RETURNING id",
+                [keep],
+            ).fetchall()
+        return len(rows)
 
     def requeue_unfinished(self) -> list[Job]:
         """Jobs left queued or running by a stopped server, queued again (oldest first)."""

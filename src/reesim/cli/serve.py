@@ -75,6 +75,15 @@ def serve_cmd(
     max_queued: int = typer.Option(
         500, "--max-queued", help="Jobs that may wait; more are refused with 503."
     ),
+    keep_results: int = typer.Option(
+        200,
+        "--keep-results",
+        help="Finished results (run, game and ensemble folders) kept; the least recently used are removed "
+        "first and their jobs become 'expired'.",
+    ),
+    keep_gb: float = typer.Option(
+        5.0, "--keep-gb", help="Disk all kept results may take, GiB (a run's folder is about 5 MB)."
+    ),
     allowed_host: list[str] = typer.Option(
         None,
         "--allowed-host",
@@ -92,13 +101,25 @@ def serve_cmd(
         raise InputError(f"--port: {port}; allowed: 1 to 65535")
     if workers < 1:
         raise InputError(f"--workers: {workers}; allowed: 1 or more")
-    for flag, v in (("--max-years", max_years), ("--max-periods", max_periods), ("--max-queued", max_queued)):
+    for flag, v in (
+        ("--max-years", max_years),
+        ("--max-periods", max_periods),
+        ("--max-queued", max_queued),
+        ("--keep-results", keep_results),
+    ):
         if v < 1:
             raise InputError(f"{flag}: {v}; allowed: 1 or more")
-    if wall_time <= 0:
+    if not wall_time > 0:
         raise InputError(f"--wall-time: {wall_time}; allowed: more than 0 seconds")
+    if not 0 < keep_gb <= 1e6:
+        raise InputError(f"--keep-gb: {keep_gb}; allowed: more than 0 and at most 1,000,000 GiB")
     limits = Limits(
-        max_years=max_years, max_periods=max_periods, wall_time_s=wall_time, max_queued=max_queued
+        max_years=max_years,
+        max_periods=max_periods,
+        wall_time_s=wall_time,
+        max_queued=max_queued,
+        keep_results=keep_results,
+        keep_bytes=int(keep_gb * 2**30),
     )
     home = checked_home(home or default_home())
     app = create_app(

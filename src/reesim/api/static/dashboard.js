@@ -161,7 +161,7 @@ function track(job) {
   $("status").textContent = `${job.scenario} vs ${job.counterfactual}: ${job.status}` +
     (job.status === "running" ? ` (${pct} %)` : "") + (job.message ? ` — ${job.message}` : "");
   if (job.status === "done") { $("run").disabled = false; showResults(job); return; }
-  if (job.status === "failed") { $("run").disabled = false; return; }
+  if (job.status === "failed" || job.status === "expired") { $("run").disabled = false; return; }
   state.poll = setTimeout(async () => track(await api(`/api/runs/${job.id}`)), 400);
 }
 
@@ -248,7 +248,7 @@ function trackEnsemble(job) {
   $("ens-status").textContent = `${job.status}` + (job.total_steps ? ` (${job.done_steps} of ${job.total_steps} members)` : "") +
     (job.message ? ` — ${job.message}` : "");
   if (job.status === "done") { $("ens-run").disabled = false; state.ensemble = job.id; drawEnsemble(); return; }
-  if (job.status === "failed") { $("ens-run").disabled = false; return; }
+  if (job.status === "failed" || job.status === "expired") { $("ens-run").disabled = false; return; }
   setTimeout(async () => trackEnsemble(await api(`/api/ensembles/${job.id}`)), 500);
 }
 
@@ -311,7 +311,7 @@ function trackGame(job) {
   $("game-status").textContent = `${job.scenario}: ${job.status}` +
     (job.total_steps ? ` (${job.done_steps} of ${job.total_steps} runs)` : "") + (job.message ? ` — ${job.message}` : "");
   if (job.status === "done") { $("game-run").disabled = false; showGame(job); return; }
-  if (job.status === "failed") { $("game-run").disabled = false; return; }
+  if (job.status === "failed" || job.status === "expired") { $("game-run").disabled = false; return; }
   setTimeout(async () => trackGame(await api(`/api/games/${job.id}`)), 500);
 }
 

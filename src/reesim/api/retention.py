@@ -1,0 +1,98 @@
+"""How long the web service keeps results: the least recently used result folders go first.
+
+Every finished run, game or ensemble of ``reesim serve`` is a folder ``<home>/runs/<cache
+key>`` (a run about 5 MB). Without a bound, a client sending many different scenarios fills
+the disk at the pace the job limits allow. :func:`prune` keeps the ``keep_results`` most
+recently used folders whose sizes add up to at most ``keep_bytes`` (the most recent one is
+always kept, whatever its size), and removes the others: each is first renamed out of
+``runs/`` (one atomic step, so a request sees the whole folder or none of it), then deleted.
+"Used" is the folder's modification time, which :func:`touch` sets whenever a result is
+served or a request is answered from it.
+
+The jobs of a removed folder become ``expired`` in the job store
+(:meth:`reesim.api.store.JobStore.expire`): their results answer 410 with the reason, and the
+same request sent again runs again. This is the least-recently-used policy of any bounded
+cache (e.g. Squid's or the CPython ``functools.lru_cache``), applied to files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+#: prefix of a folder renamed out of ``runs/`` into the scratch folder on its way out
+EXPIRED_PREFIX = "expired-"
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A result folder: its cache key, bytes on disk and last use (seconds since the epoch)."""
+
+    key: str
+    size_bytes: int
+    used: float
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the regular files under ``folder`` (links are not followed)."""
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                st = os.lstat(os.path.join(root, name))
+                total += st.st_size
+    return total
+
+
+def result_folders(runs: Path) -> list[Kept]:
+    """The finished result folders in ``runs`` (not the hidden partial folders of writers), most
+    recently used first."""
+    out = []
+    for entry in os.scandir(runs):
+        if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+            continue
+        with contextlib.suppress(OSError):
+            out.append(
+                Kept(entry.name, folder_bytes(Path(entry.path)), entry.stat(follow_symlinks=False).st_mtime)
+            )
+    return sorted(out, key=lambda k: (-k.used, k.key))
+
+
+def to_remove(folders: list[Kept], keep_results: int, keep_bytes: int) -> list[Kept]:
+    """Of ``folders`` (most recently used first), those beyond ``keep_results`` folders or past
+    ``keep_bytes`` bytes in total; the first (most recent) is always kept."""
+    out, total = [], 0
+    for i, k in enumerate(folders):
+        total += k.size_bytes
+        if i > 0 and (i >= keep_results or total > keep_bytes):
+            out.append(k)
+            total -= k.size_bytes
+    return out
+
+
+def remove(runs: Path, scratch: Path, key: str) -> bool:
+    """Move ``runs/key`` out of the served folder (atomically) and delete it; False if it was gone."""
+    gone = scratch / f"{EXPIRED_PREFIX}{key}-{uuid.uuid4().hex[:8]}"
+    try:
+        os.rename(runs / key, gone)
+    except FileNotFoundError:
+        return False
+    shutil.rmtree(gone, ignore_errors=True)
+    return True
+
+
+def sweep_removed(scratch: Path) -> None:
+    """Delete folders a stopped server had moved out but not yet deleted."""
+    for p in scratch.glob(f"{EXPIRED_PREFIX}*"):
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def touch(folder: Path) -> None:
+    """Mark a result folder used now (its modification time)."""
+    with contextlib.suppress(OSError):
+        os.utime(folder)

@@ -1,0 +1,154 @@
+"""The web service's disk stays bounded: least recently used results go first, their jobs expire.
+
+A client that sends many different scenarios used to fill the disk (every job record with its
+request and every run folder were kept for ever; docs/security.md, known limits).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from reesim.api import retention
+from reesim.api.app import create_app
+from reesim.api.jobs import Limits
+from reesim.api.retention import Kept, to_remove
+from reesim.api.store import JobStore
+from tests.test_api import SHORT, TestClient
+
+
+def _wait(client, job_id: str, timeout: float = 120) -> dict:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        job = client.get(f"/api/runs/{job_id}").json()
+        if job["status"] in ("done", "failed", "expired"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s")
+
+
+def _short(name: str, start: int = 2025) -> str:
+    """A two-year licensing run named ``name`` (each start year is a different result)."""
+    return SHORT.replace("licensing-short", name).replace(
+        "start: 2025, end: 2026", f"start: {start}, end: {start + 1}"
+    )
+
+
+def _kept(*sizes: int) -> list[Kept]:
+    """Folders, most recently used first, of the given sizes."""
+    return [Kept(f"k{i}", s, 100.0 - i) for i, s in enumerate(sizes)]
+
+
+def test_least_recently_used_folders_beyond_the_count_or_the_bytes_go():
+    keys = lambda ks: [k.key for k in ks]  # noqa: E731
+    assert keys(to_remove(_kept(5, 5, 5, 5), keep_results=2, keep_bytes=100)) == ["k2", "k3"]
+    # bytes: 5 + 5 fit in 12, the third would not; a later small one still fits
+    assert keys(to_remove(_kept(5, 5, 5, 1), keep_results=10, keep_bytes=12)) == ["k2"]
+    # the most recent is kept whatever its size; nothing else fits beside it
+    assert keys(to_remove(_kept(50, 1, 1), keep_results=10, keep_bytes=12)) == ["k1", "k2"]
+    assert to_remove([], keep_results=1, keep_bytes=1) == []
+    assert to_remove(_kept(5), keep_results=1, keep_bytes=1) == []
+
+
+def test_result_folders_are_sized_and_ordered_by_last_use(tmp_path: Path):
+    runs = tmp_path / "runs"
+    for name, size in (("a", 10), ("b", 300), ("c", 20)):
+        (runs / name / "sub").mkdir(parents=True)
+        (runs / name / "x.parquet").write_bytes(b"x" * size)
+        (runs / name / "sub" / "y.parquet").write_bytes(b"y" * 7)
+    (runs / ".d.partial").mkdir()  # a writer's partial folder is not a result
+    (runs / "link").symlink_to(runs / "a")  # nor is a link
+    (runs / "a" / "ln").symlink_to("/etc/passwd")  # a link inside is counted as itself, not its target
+    for name, used in (("a", 1_000), ("b", 3_000), ("c", 2_000)):
+        os.utime(runs / name, (used, used))
+    got = retention.result_folders(runs)
+    assert [(k.key, k.size_bytes) for k in got] == [
+        ("b", 307),
+        ("c", 27),
+        ("a", 17 + len("/etc/passwd")),
+    ]
+
+
+def test_a_finished_job_keeps_no_request_and_old_records_are_deleted(tmp_path: Path):
+    store = JobStore(tmp_path / "jobs.duckdb")
+    big = {"yaml": "# pad\n" * 10_000}
+    for i in range(5):
+        store.add(f"j{i}", "run", f"key{i}", "s", "baseline", big, 2)
+        time.sleep(0.002)
+    assert store.get("j0").request == big  # a job still to run keeps it (a restart queues it again)
+    store.finish("j0", True)
+    store.finish("j1", False, "boom")
+    store.finish("j2", False, "boom")
+    store.finish("j3", True)
+    assert store.get("j0").request == {} and store.get("j1").request == {}
+    assert store.expire("key0", "removed") == 1 and store.get("j0").status == "expired"
+    assert store.expire("key4", "removed") == 0  # a queued job is never expired
+    # keep the two most recent failed/expired records: j2 and j1 stay, j0 goes; done and queued stay
+    assert store.prune_records(2) == 1
+    assert store.get("j0") is None and store.get("j1").status == "failed" and store.get("j2") is not None
+    assert store.get("j3").status == "done" and store.get("j4").status == "queued"
+    store.close()
+
+
+def test_the_least_recently_used_results_expire_and_run_again_when_asked(tmp_path: Path):
+    home = tmp_path / "s"
+    with TestClient(create_app(home, limits=Limits(keep_results=2))) as c:
+        a = _wait(c, c.post("/api/runs", json={"yaml": _short("a", 2025)}).json()["id"])
+        b = _wait(c, c.post("/api/runs", json={"yaml": _short("b", 2026)}).json()["id"])
+        assert a["status"] == b["status"] == "done"
+        time.sleep(0.05)
+        assert c.get(f"/api/runs/{a['id']}/summary").status_code == 200  # a is used after b
+        third = _wait(c, c.post("/api/runs", json={"yaml": _short("c", 2027)}).json()["id"])
+        assert third["status"] == "done"
+        # b was the least recently used: its folder is gone and its job says why
+        gone = c.get(f"/api/runs/{b['id']}").json()
+        assert gone["status"] == "expired" and "disk bounded" in gone["message"]
+        r = c.get(f"/api/runs/{b['id']}/summary")
+        assert r.status_code == 410 and "send the request again" in r.text
+        assert c.get(f"/api/runs/{a['id']}/tables/prices").status_code == 200
+        store = c.app.state.store
+        runs = sorted(p.name for p in (home / "runs").iterdir())
+        assert runs == sorted(store.get(j).cache_key for j in (a["id"], third["id"]))
+        # the same request again runs again (no answer from a folder that is gone) ...
+        again = c.post("/api/runs", json={"yaml": _short("b", 2026)}).json()
+        assert again["id"] != b["id"] and again["cached"] is False
+        assert _wait(c, again["id"])["status"] == "done"
+        # ... and pushes out the then least recently used: c (a's tables were read after c finished)
+        assert c.get(f"/api/runs/{third['id']}").json()["status"] == "expired"
+        assert c.get(f"/api/runs/{a['id']}").json()["status"] == "done"
+        assert not any((home / "scratch").glob("expired-*"))
+    # a restart with a lower limit keeps only the most recent result; a folder a stopped server
+    # had moved out but not deleted is deleted
+    left = home / "scratch" / "expired-abc-12345678"
+    (left / "sub").mkdir(parents=True)
+    with TestClient(create_app(home, limits=Limits(keep_results=1), start_jobs=True)) as c:
+        assert [p.name for p in (home / "runs").iterdir()] == [c.app.state.store.get(again["id"]).cache_key]
+        assert c.get(f"/api/runs/{a['id']}").json()["status"] == "expired"
+        assert not left.exists()
+        listed = {j["id"]: j["status"] for j in c.get("/api/runs").json()}
+        assert listed[again["id"]] == "done" and listed[a["id"]] == "expired"
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (("serve", "--keep-results", "0"), "--keep-results: 0; allowed: 1 or more"),
+        (("serve", "--keep-gb", "0"), "--keep-gb: 0.0; allowed: more than 0"),
+        (("serve", "--keep-gb", "nan"), "--keep-gb: nan"),
+    ],
+)
+def test_bad_retention_limits_exit_2(capsys, argv, says):
+    from tests.test_cli import invoke
+
+    code, _out, err = invoke(capsys, *argv)
+    assert code == 2 and says in err, err
+
+
+def test_the_status_schema_names_expired():
+    from reesim.api.schemas import JobOut
+
+    assert "expired" in json.dumps(JobOut.model_json_schema())
