@@ -197,12 +197,12 @@ def test_a_project_charges_its_capital_to_its_region():
 
     extra = (rule_built(res) - rule_built(cf)).to_numpy()
     assert cap.reindex(["2026", "2027", "2028"]).to_numpy() == pytest.approx([-24.0, -48.0, -48.0] - extra)
-    # without a stated capital cost: the investment rule's annuity, 2.0 USD/kg/yr x 3 kt = 6 million USD/yr
+    # without a stated capital cost: the investment rule's annuity, 9.2 USD/kg/yr x 3 kt = 27.6 million USD/yr
     from reesim.scenario.spec import CapacityProject, Dynamics
 
     inst = CapacityProject.model_validate(project())
-    assert P.capital_charge(inst, Dynamics(), 3.0) == pytest.approx(6.0)
-    assert P.capital_charge(inst, Dynamics(), 1.5) == pytest.approx(3.0)
+    assert P.capital_charge(inst, Dynamics(), 3.0) == pytest.approx(27.6)
+    assert P.capital_charge(inst, Dynamics(), 1.5) == pytest.approx(13.8)
 
 
 def test_a_recycling_plant_makes_magnets_from_scrap_at_its_cost():

@@ -267,6 +267,7 @@ def buildout(
         out.print(f"No held-out score: no plants with both dates on both sides of {held_out_from}.")
     _ban_lines(rec)
     _ramp_table(default_dataset(), held_out_from)
+    _capex_table(default_dataset())
     out.print(
         "  rows and sources: reesim data show plant_milestones; reesim data cite plant_milestones plant_id=ID"
     )
@@ -341,4 +342,44 @@ def _ramp_table(ds, held_out_from: int) -> None:
         f"Held out by first output: a ramp fitted on {', '.join(s.train_plants)} (before {held_out_from}) is "
         f"{s.fitted_years:g} years; on {', '.join(s.test_plants)} its mean absolute error is {s.mae_fitted:.1%} "
         f"of nameplate, against {others}."
+    )
+
+
+def _capex_table(ds) -> None:
+    """Capital cost per kg of annual capacity (build-out record) against the investment rule's capex."""
+    from reesim.backtest.capex import by_stage, capex_intensity
+    from reesim.instruments.projects import CAPITAL_CHARGE_RATE
+
+    rec = capex_intensity(ds)
+    t = Table(title="Capital cost per kg of annual capacity (USD)", header_style="bold")
+    for name, justify in (
+        ("plant", "left"),
+        ("stage", "left"),
+        ("capex", "left"),
+        ("million USD", "right"),
+        ("nameplate, t/yr", "right"),
+        ("USD per kg/yr", "right"),
+    ):
+        t.add_column(name, justify=justify)
+    for r in rec.itertuples():
+        kind = {"capex_actual": "as spent", "capex_budget": "budget"}.get(r.capex_kind, "")
+        usd = r.usd_per_kg_capacity
+        t.add_row(
+            f"{r.plant_id} ({r.iso3})",
+            r.stage,
+            f"{kind} {r.capex_date}" + (f", {r.converted}" if r.converted not in ("", "USD") else ""),
+            "—" if r.capex_musd != r.capex_musd else f"{r.capex_musd:,.0f}",
+            "—" if r.nameplate_t != r.nameplate_t else f"{r.nameplate_t:,.0f}",
+            f"{usd:,.1f}" if usd == usd else f"— {r.why_not}",
+        )
+    out.print(t)
+    for st in by_stage(rec).values():
+        out.print(
+            f"{st.stage}: {st.plants} plants, {st.low:,.0f}-{st.high:,.0f} USD per kg of annual capacity, median "
+            f"{st.median:,.0f}; the investment rule's {st.model_annual:g} USD/kg/yr is {st.model:,.0f} at "
+            f"{CAPITAL_CHARGE_RATE:.0%} a year (Dynamics.capex_usd_per_kg_year)"
+        )
+    out.print(
+        "  capex in other currencies at the Federal Reserve's annual average rate of the year it was stated "
+        "(exchange_rates); latest figure as spent, else latest budget; nameplate in the stage's own output"
     )

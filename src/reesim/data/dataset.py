@@ -32,6 +32,7 @@ VINTAGE_PREFERENCE: dict[str, tuple[str, ...]] = {
     "reserves": ("year", "country"),
     "mine_production": ("year", "country"),
     "us_salient_statistics": ("year", "measure"),
+    "exchange_rates": ("year", "currency"),
 }
 
 

@@ -1,8 +1,9 @@
 """The uncertain inputs of an ensemble: which parameters vary, over what distribution.
 
 By default every scalar assumption of the default world that states a ``range`` in
-``default_world.yaml`` is drawn uniformly over that range, and the capacity lead times are
-drawn over the ranges DESIGN §4 states (mine 5-10 years, separation 2-5, magnets 1-3). A user
+``default_world.yaml`` is drawn uniformly over that range, the capacity lead times over the
+ranges DESIGN §4 and the build-out record state (:data:`DESIGN_LEAD_TIMES`), and the capex of new
+magnet and separation capacity over the build-out record's (:data:`CAPEX_RANGES`). A user
 overrides or adds any of them with ``--vary NAME=DIST``:
 
 * ``uniform(low, high)``;
@@ -49,6 +50,17 @@ LEAD_TIME_BASIS = {
     "mining": "DESIGN §4 lead-time range",
     "separation": "build-out record: 0.9-4.1 y to first output, none yet at 2.7 y (plant_milestones)",
     "magnet": "build-out record: 1.8-2.8 y to first output, none yet at 3.0 y (plant_milestones)",
+}
+
+#: capex ranges (USD/kg/yr, annualised at 12 %), drawn from a triangular distribution whose mode
+#: is the default, and their basis: the build-out record's capital cost per kg of annual capacity
+#: (``reesim world buildout``, :mod:`reesim.backtest.capex`; a test keeps them equal to it).
+#: Magnets: nine plants, 20-253 USD per kg (x 12 %). Separation: from the default (an expansion of
+#: running plants, Lynas' MREC) to the dearest new plant of four in the record (Molycorp's 79).
+CAPEX_RANGES = {"magnet": (2.4, 9.2, 30.4), "separation": (1.7, 1.7, 9.4)}
+CAPEX_BASIS = {
+    "magnet": "build-out record: nine magnet plants, 20-253 USD per kg of annual capacity, median 77 (x 12 %)",
+    "separation": "default (Lynas' MREC, an expansion) to the record's dearest new plant, 79 USD per kg (x 12 %)",
 }
 
 #: the quota-growth multiplier's default range and its basis: 0 holds China's quota at 270 kt (USGS
@@ -154,7 +166,8 @@ def parse_distribution(name: str, text: str, origin: str = "--vary") -> Distribu
 
 
 def default_space(scenario: Scenario) -> dict[str, Parameter]:
-    """Every stated assumption range of the default world and the lead-time ranges (:data:`DESIGN_LEAD_TIMES`).
+    """Every stated assumption range of the default world, the lead-time ranges (:data:`DESIGN_LEAD_TIMES`)
+    and the capex ranges of the build-out record (:data:`CAPEX_RANGES`).
 
     A world assumption the scenario itself sets (``world.assumptions``) is taken as chosen,
     not uncertain, and is left out.
@@ -181,6 +194,14 @@ def default_space(scenario: Scenario) -> dict[str, Parameter]:
             Distribution("uniform", (lo, hi)),
             float(scenario.dynamics.lead_time_years[stage]),
             LEAD_TIME_BASIS[stage],
+        )
+    for stage, (lo, mode, hi) in CAPEX_RANGES.items():
+        name = f"dynamics.capex_usd_per_kg_year.{stage}"
+        space[name] = Parameter(
+            name,
+            Distribution("triangular", (lo, mode, hi)),
+            float(scenario.dynamics.capex_usd_per_kg_year[stage]),
+            CAPEX_BASIS[stage],
         )
     if _quota_growths(scenario):
         space[QUOTA_GROWTH] = Parameter(

@@ -390,13 +390,16 @@ class Dynamics(_Strict):
         description="capacity under construction at most this share of capacity (assumption; bounds supply response)",
     )
     capex_usd_per_kg_year: dict[str, Annotated[float, Field(ge=0, le=1000)]] = Field(
-        {"mining": 1.5, "separation": 1.7, "metal": 0.5, "magnet": 2.0, "thrift": 0.5},
+        {"mining": 1.5, "separation": 1.7, "metal": 0.5, "magnet": 9.2, "thrift": 0.5},
         description=(
-            "annualised capital cost per kg of annual capacity, USD/kg/yr. Separation: Lynas' MREC "
-            "(AUD 800 million for 9,000 t/yr of NdPr, processing_capacity) is about USD 14 per kg of REO "
-            "feed capacity at Mt Weld's NdPr share, annualised at 12 %; thrift (lean heavy-RE grades, per kg "
-            "of magnet) a quarter of a magnet line's, as a diffusion step added to a line; the others are "
-            "assumptions"
+            "annualised capital cost per kg of annual capacity, USD/kg/yr (capital cost x 12 %). "
+            "Separation: Lynas' MREC (AUD 800 million for 9,000 t/yr of NdPr, processing_capacity) is "
+            "about USD 14 per kg of REO feed capacity at Mt Weld's NdPr share, an expansion of running "
+            "plants (four new plants in the build-out record cost 20-79, median 36: reesim world "
+            "buildout). Magnets: the median of nine plants outside China in the build-out record, 77 "
+            "USD per kg of annual capacity (20-253; plant_milestones, exchange_rates; 2.0 before "
+            "2026-12-06, an assumption). Metal (two plants in the record: 11 and 58), mining and thrift "
+            "(lean heavy-RE grades, per kg of magnet: a diffusion step added to a line) are assumptions"
         ),
     )
     planned_capacity: dict[str, list[Literal["magnet"]]] = Field(
