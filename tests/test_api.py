@@ -419,6 +419,31 @@ def test_games_run_as_jobs_with_the_reports_heat_maps(client):
     assert figs["reading"] == a["reading"]
     assert client.get(f"/api/games/{job['id']}/report").text.startswith("<!DOCTYPE html>")
     assert client.get(f"/api/runs/{job['id']}/summary").status_code == 404  # a game is not a run
+    _old_reports_are_rendered_again(client, f"/api/games/{job['id']}/report", job["id"])
+
+
+def _old_reports_are_rendered_again(client, url: str, job_id: str) -> None:
+    """A report another version of reesim rendered (say, before an escaping fix) is not served: the
+    server renders it again once, and then serves that one."""
+    folder = client.app.state.manager.folder(client.app.state.store.get(job_id))
+    good = client.get(url).text
+    stamp = folder / ".report.html.made-by"
+    assert stamp.read_text() == client.app.state.manager.fingerprint
+    planted = "<!DOCTYPE html><script>alert('old report')</script>"
+    for made_by in (None, "another version's code"):  # no stamp (older server), or another code's
+        (folder / "report.html").write_text(planted)
+        if made_by is None:
+            stamp.unlink()
+        else:
+            stamp.write_text(made_by)
+        assert client.get(url).text == good
+        assert (folder / "report.html").read_text() == good
+    mtime = (folder / "report.html").stat().st_mtime_ns
+    assert client.get(url).text == good and (folder / "report.html").stat().st_mtime_ns == mtime  # once
+
+
+def test_a_run_report_from_older_code_is_rendered_again(client, short_job):
+    _old_reports_are_rendered_again(client, f"/api/runs/{short_job['id']}/report", short_job["id"])
 
 
 @pytest.mark.parametrize(

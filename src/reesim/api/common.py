@@ -16,6 +16,7 @@ from reesim.api import retention
 from reesim.api.jobs import JobManager, Limits
 from reesim.api.schemas import ErrorBody, JobOut
 from reesim.api.store import Job, JobStore
+from reesim.atomic import write_file_atomic
 from reesim.errors import InputError
 
 #: the page's policy: scripts and data from this server only
@@ -90,14 +91,27 @@ class Ctx:
         return self.once(folder, "report.html", write)
 
     def once(self, folder: Path, name: str, write) -> Path:
-        """``folder/name``, written by ``write(folder)`` (atomically) the first time it is asked for;
-        one such build at a time in the server (they cost seconds of CPU each)."""
-        target = folder / name
-        if not target.is_file():
+        """``folder/name``, written by ``write(folder)`` (atomically) the first time this code is asked
+        for it; one such build at a time in the server (they cost seconds of CPU each).
+
+        Beside the file, ``.<name>.made-by`` holds the fingerprint of the code that built it
+        (:func:`reesim.cache.code_fingerprint`): a file built by other code, or by a job's process
+        at run time, is built again once. So a report rendered before a fix (e.g. of its escaping)
+        is never served from an old run folder.
+        """
+        target, stamp = folder / name, folder / f".{name}.made-by"
+        if not self._built_here(target, stamp):
             with self.build_lock:
-                if not target.is_file():
+                if not self._built_here(target, stamp):
                     write(folder)
+                    write_file_atomic(stamp, lambda tmp: tmp.write_text(self.manager.fingerprint))
         return target
+
+    def _built_here(self, target: Path, stamp: Path) -> bool:
+        try:
+            return target.is_file() and stamp.read_text() == self.manager.fingerprint
+        except OSError:
+            return False
 
     def job_or_404(self, job_id: str) -> Job:
         """The job ``job_id`` (404 if unknown)."""

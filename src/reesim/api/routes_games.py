@@ -103,7 +103,8 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
 
     @app.get("/api/games/{job_id}/report", response_class=HTMLResponse, responses=ERRORS, tags=["games"])
     def game_report(job_id: str) -> FileResponse:
-        """The game's HTML report."""
-        return FileResponse(
-            done_folder(job_id, "game") / "report.html", media_type="text/html", filename="game.html"
-        )
+        """The game's HTML report (rendered again once by this code if another built it)."""
+        from reesim.game.output import write_game_report
+
+        report = ctx.report(done_folder(job_id, "game"), write_game_report)
+        return FileResponse(report, media_type="text/html", filename="game.html")

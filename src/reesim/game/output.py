@@ -83,3 +83,20 @@ def write_game(
                 render_game(doc, t.table(), repeated_table(repeated) if repeated else None), encoding="utf-8"
             )
     return Path(directory)
+
+
+def write_game_report(folder: Path) -> Path:
+    """Render ``folder/report.html`` again from a game folder's own files (``equilibria.json``,
+    ``payoffs.parquet``, ``repeated.parquet`` if any), atomically."""
+    import pandas as pd
+
+    from reesim.atomic import write_file_atomic
+    from reesim.reports.game import render_game
+
+    folder = Path(folder)
+    doc = json.loads((folder / "equilibria.json").read_text(encoding="utf-8"))
+    rep = folder / "repeated.parquet"
+    html = render_game(
+        doc, pd.read_parquet(folder / "payoffs.parquet"), pd.read_parquet(rep) if rep.is_file() else None
+    )
+    return write_file_atomic(folder / "report.html", lambda tmp: tmp.write_text(html, encoding="utf-8"))
