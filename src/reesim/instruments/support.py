@@ -151,4 +151,4 @@ def capex_share(scenario: Scenario, when: dt.date, region: str, stage: str) -> f
             and inst.stage == stage
         ):
             share += inst.capex_share
-    return float(np.clip(share, 0.0, 1.0))
+    return min(max(float(share), 0.0), 1.0)  # a scalar: numpy's clip costs ~10 us a call, 27 calls a step
