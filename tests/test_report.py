@@ -195,6 +195,9 @@ HARNESS = """<script>
   window.addEventListener("unhandledrejection", function (e) { errs.push("unhandledrejection: " + e.reason); save(); });
   var ce = console.error;
   console.error = function () { errs.push("console.error: " + Array.prototype.join.call(arguments, " ")); save(); return ce.apply(console, arguments); };
+  document.addEventListener("securitypolicyviolation", function (e) {
+    errs.push("CSP: " + e.violatedDirective + " " + (e.blockedURI || "") + " " + (e.sample || "")); save();
+  });
   var of = window.fetch;
   window.fetch = function (u) { reqs.push(String(u)); save(); return of.apply(this, arguments); };
   var oo = XMLHttpRequest.prototype.open;
@@ -256,6 +259,46 @@ def test_report_renders_in_headless_chromium_without_errors(report: Path, tmp_pa
     res = _chromium(f"--screenshot={shot}", "--window-size=1280,2400", page.as_uri(), tmp=tmp_path)
     assert shot.is_file(), res.stderr[-2000:]
     assert shot.stat().st_size > 20_000
+
+
+def test_a_script_that_reaches_the_report_by_mistake_does_not_run(report: Path, tmp_path: Path):
+    """The report's Content-Security-Policy allows only the scripts reesim wrote (by hash): markup
+    that an escaping mistake let through (an inline script, an event handler) is blocked, while
+    every figure still draws."""
+    text = report.read_text(encoding="utf-8")
+    import html
+
+    csp = html.unescape(
+        re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', text).group(1)
+    )
+    assert "default-src 'none'" in csp and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+    from plotly.offline import get_plotlyjs
+
+    from reesim.reports.markup import script_hash
+
+    assert script_hash(get_plotlyjs()) in csp
+    n_figures = int(re.search(r'<meta name="reesim-figures" content="(\d+)">', text).group(1))
+    injected = (
+        '<img src="data:," onerror="document.documentElement.dataset.xss=\'handler\'">'
+        "<script>document.documentElement.dataset.xss='script'</script>"
+    )
+    page = tmp_path / "report.html"
+    page.write_text(
+        text.replace("<head>", "<head>\n" + HARNESS, 1).replace("<main", injected + "<main", 1),
+        encoding="utf-8",
+    )
+    res = _chromium("--dump-dom", page.as_uri(), tmp=tmp_path)
+    m = re.search(r"<html[^>]*>", res.stdout)
+    assert m, f"no DOM dumped (exit {res.returncode}): {res.stderr[-2000:]}"
+    attrs = dict(re.findall(r'data-([a-z]+)="([^"]*)"', m.group(0)))
+    assert attrs.get("done") == "1" and "xss" not in attrs, attrs
+    errors = json.loads(attrs["errors"].replace("&quot;", '"').replace("&amp;", "&"))
+    # both blocked, and said so (the image's own load error aside: its data: URL is empty)
+    assert {e.split()[1] for e in errors if e.startswith("CSP:")} == {"script-src-attr", "script-src-elem"}, (
+        errors
+    )
+    assert [e for e in errors if not e.startswith("CSP:")] == ["error: data:,"], errors
+    assert int(attrs["plots"]) == n_figures and int(attrs["svgs"]) >= n_figures
 
 
 def test_sankey_links_are_nonnegative_conserved_and_start_at_the_mines(run_dir: Path):

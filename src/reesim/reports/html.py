@@ -29,9 +29,12 @@ from reesim.reports.markup import (  # noqa: F401 (re-exported: reports of backt
     Page,
     absent,
     code,
+    content_security_policy,
     esc,
     note,
     num,
+    script_hash,
+    script_hashes,
     table_html,
     usd_range,
 )
@@ -437,6 +440,10 @@ def html_document(
     sections, and ``footer`` (HTML)."""
     from plotly.offline import get_plotlyjs
 
+    plotly_js = get_plotlyjs()
+    # Only reesim's own scripts may run: plotly.js, the page's figures and ``head_extra`` (which
+    # the report builders write from package data, never from a run's text).
+    csp = content_security_policy([script_hash(plotly_js), *script_hashes(head_extra), *page.script_hashes])
     links = "".join(f'<a href="#{sid}">{esc(label)}</a>' for sid, label in nav)
     gen = f'<meta name="generator" content="reesim {esc(generator)}">\n' if generator else ""
     subline = f'<p class="sub">{esc(sub)}</p>\n' if sub else ""
@@ -445,13 +452,14 @@ def html_document(
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 {gen}<meta name="reesim-figures" content="{page.n_figures}">
 <title>{esc(title)}</title>
 <style>
 {_css()}
 </style>
-<script type="text/javascript">{get_plotlyjs()}</script>
+<script type="text/javascript">{plotly_js}</script>
 {extra}</head>
 <body>
 <header class="top"><div class="wrap"><h1>{heading}</h1>
