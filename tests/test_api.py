@@ -428,7 +428,7 @@ def _old_reports_are_rendered_again(client, url: str, job_id: str) -> None:
     folder = client.app.state.manager.folder(client.app.state.store.get(job_id))
     good = client.get(url).text
     stamp = folder / ".report.html.made-by"
-    assert stamp.read_text() == client.app.state.manager.fingerprint
+    assert stamp.read_text() == client.app.state.ctx.made_by
     planted = "<!DOCTYPE html><script>alert('old report')</script>"
     for made_by in (None, "another version's code"):  # no stamp (older server), or another code's
         (folder / "report.html").write_text(planted)
@@ -444,6 +444,19 @@ def _old_reports_are_rendered_again(client, url: str, job_id: str) -> None:
 
 def test_a_run_report_from_older_code_is_rendered_again(client, short_job):
     _old_reports_are_rendered_again(client, f"/api/runs/{short_job['id']}/report", short_job["id"])
+
+
+def test_what_a_report_is_made_by_covers_plotly_and_the_package_files(client, monkeypatch):
+    """A report embeds plotly.js and reads the style sheet and the map's borders: another plotly
+    (say, one that fixed its own escaping) makes every stored report stale."""
+    import dataclasses
+
+    import plotly
+
+    ctx = client.app.state.ctx
+    now = dataclasses.replace(ctx).made_by
+    monkeypatch.setattr(plotly, "__version__", plotly.__version__ + ".post1")
+    assert dataclasses.replace(ctx).made_by != now  # a fresh Ctx: the property is computed once per server
 
 
 @pytest.mark.parametrize(

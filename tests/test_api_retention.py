@@ -120,10 +120,10 @@ def test_the_least_recently_used_results_expire_and_run_again_when_asked(tmp_pat
         # ... and pushes out the then least recently used: c (a's tables were read after c finished)
         assert c.get(f"/api/runs/{third['id']}").json()["status"] == "expired"
         assert c.get(f"/api/runs/{a['id']}").json()["status"] == "done"
-        assert not any((home / "scratch").glob("expired-*"))
+        assert not any((home / "runs").glob(".expired-*"))
     # a restart with a lower limit keeps only the most recent result; a folder a stopped server
     # had moved out but not deleted is deleted
-    left = home / "scratch" / "expired-abc-12345678"
+    left = home / "runs" / ".expired-abc-12345678"
     (left / "sub").mkdir(parents=True)
     with TestClient(create_app(home, limits=Limits(keep_results=1), start_jobs=True)) as c:
         assert [p.name for p in (home / "runs").iterdir()] == [c.app.state.store.get(again["id"]).cache_key]
@@ -152,3 +152,54 @@ def test_the_status_schema_names_expired():
     from reesim.api.schemas import JobOut
 
     assert "expired" in json.dumps(JobOut.model_json_schema())
+
+
+def _manager(home: Path, **limits):
+    from reesim.api.jobs import JobManager
+
+    store = JobStore(home / "jobs.duckdb")
+    return JobManager(home, store, 1, Limits(**limits), "fingerprint"), store
+
+
+def _folder(runs: Path, key: str, used: float, size: int = 10) -> None:
+    (runs / key).mkdir(parents=True)
+    (runs / key / "summary.json").write_bytes(b"x" * size)
+    os.utime(runs / key, (used, used))
+
+
+def test_a_job_still_running_keeps_its_folder_and_a_done_job_without_one_expires(tmp_path: Path):
+    """Review of 2026-12-06: a worker's child could finish writing while another worker pruned, so
+    the job was recorded done with its folder gone (500 on its results, not 410)."""
+    m, store = _manager(tmp_path / "s", keep_results=1)
+    store.add("run1", "run", "k-running", "s", "baseline", {"yaml": "x"}, 2)
+    store.claim("run1")  # its child has written the folder; the worker has not recorded it yet
+    store.add("old", "run", "k-old", "s", "baseline", {}, 2)
+    store.finish("old", True)
+    store.add("lost", "run", "k-lost", "s", "baseline", {}, 2)
+    store.finish("lost", True)  # done, but its folder was removed by hand
+    _folder(m.runs, "k-running", 1_000)
+    _folder(m.runs, "k-old", 2_000)
+    _folder(m.runs, "k-new", 3_000)
+    assert sorted(m.prune()) == ["k-old"]  # k-new is the one kept; k-running is not the pruner's
+    assert (m.runs / "k-running").is_dir() and store.get("run1").status == "running"
+    assert store.get("old").status == "expired" and store.get("lost").status == "expired"
+    store.close()
+
+
+def test_a_folder_that_cannot_be_moved_fails_neither_the_job_nor_the_start(
+    tmp_path: Path, monkeypatch, caplog
+):
+    m, store = _manager(tmp_path / "s", keep_results=1)
+    for i, key in enumerate(("k1", "k2")):
+        store.add(key, "run", key, "s", "baseline", {}, 2)
+        store.finish(key, True)
+        _folder(m.runs, key, 1_000 + i)
+
+    def refuse(runs, key):
+        raise PermissionError(13, "Permission denied", str(runs / key))
+
+    monkeypatch.setattr(retention, "move_out", refuse)
+    assert m.prune() == []  # logged, not raised
+    assert "pruning the result folders failed" in caplog.text
+    assert store.get("k1").status == "done" and (m.runs / "k1").is_dir()  # left as it was
+    store.close()

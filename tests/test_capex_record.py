@@ -23,7 +23,7 @@ def test_exchange_rates_are_read_as_printed():
     assert rates[2012, "AUD"] == pytest.approx(1.0359)
     assert rates[2023, "KRW"] == pytest.approx(1 / 1306.7637)  # printed as won per USD
     assert rates[2014, "JPY"] == pytest.approx(1 / 105.74)
-    assert rates[2020, "USD"] == 1.0
+    assert all(cur != "USD" for _, cur in rates)  # a USD figure needs no rate
     assert (2024, "AUD") not in rates and (2011, "EUR") not in rates  # not in the releases read: not guessed
 
 
@@ -71,6 +71,7 @@ def test_plants_whose_capacity_is_not_comparable_are_named_not_compared(record):
         ("separation", "t NdPr oxide/yr", False),
         ("separation", "t NdPr-equivalent/yr", False),
         ("heavy_separation", "t HRE feedstock/yr (processing)", False),
+        ("separation", "t REO feed/yr", False),
         ("magnet", "t/yr sintered NdFeB magnet block", True),
         ("magnet", "t NdPr oxide/yr", False),
         ("metal", "t NdPr metal/yr (once fully operational, early 2025)", True),
@@ -109,3 +110,13 @@ def test_the_ensemble_draws_the_capex_ranges():
     p = space["dynamics.capex_usd_per_kg_year.magnet"]
     assert p.dist.kind == "triangular" and p.dist.args == CAPEX_RANGES["magnet"]
     assert "build-out record" in p.basis
+
+
+def test_a_scenario_that_sets_its_own_capex_keeps_it():
+    from reesim.scenario.load import load_scenario
+
+    sc = load_scenario("china-2025-licensing")
+    mine = sc.model_copy(update={"dynamics": Dynamics(capex_usd_per_kg_year={"magnet": 2.0})})
+    space = default_space(mine)
+    assert "dynamics.capex_usd_per_kg_year.magnet" not in space  # chosen, not drawn
+    assert "dynamics.capex_usd_per_kg_year.separation" in space

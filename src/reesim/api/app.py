@@ -95,6 +95,7 @@ def create_app(
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
 
     ctx = Ctx(store, manager, limits, workers)
+    app.state.ctx = ctx
     for routes in (routes_catalog, routes_runs, routes_games, routes_ensembles, routes_dashboard):
         routes.add_routes(app, ctx)
     return app

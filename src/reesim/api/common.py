@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
 import re
 import threading
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -104,12 +107,29 @@ class Ctx:
             with self.build_lock:
                 if not self._built_here(target, stamp):
                     write(folder)
-                    write_file_atomic(stamp, lambda tmp: tmp.write_text(self.manager.fingerprint))
+                    write_file_atomic(stamp, lambda tmp: tmp.write_text(self.made_by))
         return target
+
+    @functools.cached_property
+    def made_by(self) -> str:
+        """What a file built on request depends on besides its folder: reesim's code
+        (:attr:`JobManager.fingerprint`), the plotly.js the reports embed, and the package's
+        non-Python files they read (style sheet, map borders)."""
+        import plotly
+
+        from reesim.cache import key_of
+
+        reports = resources.files("reesim.reports")
+        files = {
+            name: hashlib.sha256(reports.joinpath(name).read_bytes()).hexdigest()
+            for name in ("report.css", "world_110m.json")
+            if reports.joinpath(name).is_file()
+        }
+        return key_of("made-by", self.manager.fingerprint, plotly.__version__, files)
 
     def _built_here(self, target: Path, stamp: Path) -> bool:
         try:
-            return target.is_file() and stamp.read_text() == self.manager.fingerprint
+            return target.is_file() and stamp.read_text() == self.made_by
         except OSError:
             return False
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import multiprocessing as mp
 import os
 import queue
@@ -32,6 +33,8 @@ from typing import Any
 from reesim.api import retention
 from reesim.api.store import Job, JobStore
 from reesim.errors import InputError, ReesimError
+
+log = logging.getLogger("reesim.serve")
 
 #: modules the forkserver imports once, so that each job's process starts warm (``warm`` also
 #: simulates a baseline year, filling the world and solver caches)
@@ -223,7 +226,7 @@ def _game_job(request: dict[str, Any], folder: Path, scratch: Path) -> None:
     tensor, bundles, _base = payoff_tensor(game, None, workers=1, progress=progress.set)
     analysis = analyse(tensor)
     analysis["reading"] = reading(analysis)
-    write_game(folder, tensor, bundles, analysis)
+    write_game(folder, tensor, bundles, analysis, report=False)  # rendered when first asked for (Ctx.once)
 
 
 def ensemble_space(request: dict[str, Any], sc):
@@ -242,7 +245,6 @@ def ensemble_space(request: dict[str, Any], sc):
 def _ensemble_job(request: dict[str, Any], folder: Path, scratch: Path) -> None:
     from reesim.ensemble.design import design_size
     from reesim.ensemble.runner import run_ensemble
-    from reesim.reports.ensemble import write_ensemble_report
 
     sc, cf = scenario_of(request)
     n = int(request.get("n", 16))
@@ -257,8 +259,7 @@ def _ensemble_job(request: dict[str, Any], folder: Path, scratch: Path) -> None:
         seed=request.get("seed"),
         against=request.get("against") or cf.name,
         progress=lambda _member, _error: progress.step(),
-    )
-    write_ensemble_report(folder)
+    )  # its report is rendered when first asked for (Ctx.once), as a run's
 
 
 JOBS = {"run": _run_job, "game": _game_job, "ensemble": _ensemble_job}
@@ -305,7 +306,7 @@ class JobManager:
         """Queue again what a stopped server left unfinished, then start the worker threads."""
         self._stopping.clear()
         self.sweep()
-        retention.sweep_removed(self.scratch)
+        retention.sweep_removed(self.runs)
         self.prune()
         for job in self.store.requeue_unfinished():
             self._queue.put(job.id)
@@ -341,23 +342,37 @@ class JobManager:
         ``keep_bytes``), expire their jobs, and delete the oldest failed and expired records beyond
         ``keep_records``; the keys removed.
 
-        Under the submission lock, so that a request is never answered from a folder on its way out.
+        Under the submission lock, so that a request is never answered from a folder on its way out,
+        and never the folder of a queued or running job (one whose child may have just written it).
+        Done jobs whose folder is missing (removed by hand, or by a server that stopped between
+        the removal and the record) are expired too. Each folder is renamed out of view under the
+        lock and deleted after it. A folder that cannot be moved (permissions) is left and skipped:
+        pruning never fails a job or the server's start (it is logged).
         """
-        limits, removed = self.limits, []
-        with self._submit_lock:
-            victims = retention.to_remove(
-                retention.result_folders(self.runs), limits.keep_results, limits.keep_bytes
-            )
-            for k in victims:
-                if retention.remove(self.runs, self.scratch, k.key):
-                    removed.append(k.key)
-                self.store.expire(
-                    k.key,
-                    "result removed to keep the server's disk bounded (the least recently used go first: "
-                    f"at most {limits.keep_results} results, {limits.keep_bytes / 2**30:g} GiB); "
-                    "send the request again to run it again",
-                )
-            self.store.prune_records(limits.keep_records)
+        limits, removed, moved = self.limits, [], []
+        why = (
+            "result removed to keep the server's disk bounded (the least recently used go first: "
+            f"at most {limits.keep_results} results, {limits.keep_bytes / 2**30:g} GiB); "
+            "send the request again to run it again"
+        )
+        try:
+            with self._submit_lock:
+                active = self.store.active_keys()
+                folders = [k for k in retention.result_folders(self.runs) if k.key not in active]
+                for k in retention.to_remove(folders, limits.keep_results, limits.keep_bytes):
+                    gone = retention.move_out(self.runs, k.key)
+                    if gone is not None:
+                        moved.append(gone)
+                        removed.append(k.key)
+                        self.store.expire(k.key, why)
+                for key in self.store.done_keys() - {k.key for k in folders} - active:
+                    if not (self.runs / key).is_dir():
+                        self.store.expire(key, why)
+                self.store.prune_records(limits.keep_records)
+        except Exception:  # a disk or store error must not fail the job that triggered it
+            log.exception("reesim serve: pruning the result folders failed")
+        for gone in moved:  # outside the lock: deleting a large folder takes time
+            shutil.rmtree(gone, ignore_errors=True)
         return removed
 
     # requests
@@ -475,8 +490,12 @@ class JobManager:
                         job_id, False, f"stopped at the wall-time limit of {self.limits.wall_time_s:g} s"
                     )
                     return
-            if folder.is_dir():  # written by this job (or, in a race, by an identical one)
-                self.store.finish(job_id, True)
+            with self._submit_lock:  # no prune between the check and the record
+                done = folder.is_dir()  # written by this job (or, in a race, by an identical one)
+                if done:
+                    retention.touch(folder)
+                    self.store.finish(job_id, True)
+            if done:
                 self.prune()
             elif self._stopping.is_set():
                 return  # the server is stopping: the job stays 'running' and is queued again at the next start

@@ -2,10 +2,12 @@
 
 Every finished run, game or ensemble of ``reesim serve`` is a folder ``<home>/runs/<cache
 key>`` (a run about 5 MB). Without a bound, a client sending many different scenarios fills
-the disk at the pace the job limits allow. :func:`prune` keeps the ``keep_results`` most
-recently used folders whose sizes add up to at most ``keep_bytes`` (the most recent one is
-always kept, whatever its size), and removes the others: each is first renamed out of
-``runs/`` (one atomic step, so a request sees the whole folder or none of it), then deleted.
+the disk at the pace the job limits allow. :func:`prune` keeps folders from the most
+recently used down while they are at most ``keep_results`` and add up to at most ``keep_bytes``
+(the most recent one is always kept, whatever its size; a large folder that does not fit is
+removed even where an older, smaller one still fits), and removes the others: each is first
+renamed to a hidden name (one atomic step, so a request sees the whole folder or none of it),
+then deleted.
 "Used" is the folder's modification time, which :func:`touch` sets whenever a result is
 served or a request is answered from it.
 
@@ -24,7 +26,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-#: prefix of a folder renamed out of ``runs/`` into the scratch folder on its way out
+#: prefix (after a dot) of a folder renamed out of view in ``runs/`` on its way out
 EXPIRED_PREFIX = "expired-"
 
 
@@ -74,20 +76,21 @@ def to_remove(folders: list[Kept], keep_results: int, keep_bytes: int) -> list[K
     return out
 
 
-def remove(runs: Path, scratch: Path, key: str) -> bool:
-    """Move ``runs/key`` out of the served folder (atomically) and delete it; False if it was gone."""
-    gone = scratch / f"{EXPIRED_PREFIX}{key}-{uuid.uuid4().hex[:8]}"
+def move_out(runs: Path, key: str) -> Path | None:
+    """Rename ``runs/key`` to a hidden name in the same folder (one atomic step: a request sees
+    the whole folder or none of it; hidden names are never served or counted), to be deleted
+    after; None if it was already gone."""
+    gone = runs / f".{EXPIRED_PREFIX}{key}-{uuid.uuid4().hex[:8]}"
     try:
         os.rename(runs / key, gone)
     except FileNotFoundError:
-        return False
-    shutil.rmtree(gone, ignore_errors=True)
-    return True
+        return None
+    return gone
 
 
-def sweep_removed(scratch: Path) -> None:
+def sweep_removed(runs: Path) -> None:
     """Delete folders a stopped server had moved out but not yet deleted."""
-    for p in scratch.glob(f"{EXPIRED_PREFIX}*"):
+    for p in runs.glob(f".{EXPIRED_PREFIX}*"):
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)
 

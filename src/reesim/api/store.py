@@ -195,6 +195,20 @@ class JobStore:
         )
         return rows[0] if rows else None
 
+    def active_keys(self) -> set[str]:
+        """Cache keys of queued and running jobs (their folders are being written: never pruned)."""
+        with self._lock:
+            rows = self._con.execute(
+                "SELECT DISTINCT cache_key FROM jobs WHERE status IN ('queued', 'running')"
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def done_keys(self) -> set[str]:
+        """Cache keys of done jobs."""
+        with self._lock:
+            rows = self._con.execute("SELECT DISTINCT cache_key FROM jobs WHERE status = 'done'").fetchall()
+        return {r[0] for r in rows}
+
     def count(self, *statuses: str) -> int:
         """How many jobs are in one of ``statuses``."""
         with self._lock:

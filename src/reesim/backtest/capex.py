@@ -14,9 +14,9 @@ Which figure and which nameplate, so that the comparison is like with like:
 * the capex is the latest figure as spent (``capex_actual``), else the latest budget, that can
   be converted (a year with no rate in the dataset is not guessed: the next older figure is
   taken, and a plant with none is listed as not compared);
-* the nameplate is the latest preferred one in the stage's own output (separation: t of REO,
-  separated or fed, not the NdPr alone, which is a fraction of the feed; metal: t of metal or
-  alloy; magnets: t of magnets); a plant whose latest date carries two such nameplates
+* the nameplate is the latest preferred one in the stage's own output (separation: t of REO
+  separated, not the NdPr alone, which is a fraction of the feed, nor a feed tonnage; metal: t of
+  metal or alloy; magnets: t of magnets); a plant whose latest date carries two such nameplates
   (phases) is not compared, since which the capex covers is not said;
 * a plant under 100 t/yr is a pilot, not compared (IREL's 3 t/yr magnet line).
 
@@ -36,6 +36,8 @@ from reesim.backtest.buildout import MODEL_STAGE, period_mid
 from reesim.instruments.projects import CAPITAL_CHARGE_RATE
 from reesim.scenario.spec import Dynamics
 
+#: how ``exchange_rates`` quotes a rate (as the G.5A release prints it)
+QUOTES = ("units per USD", "USD per unit")
 #: smallest nameplate compared, t/yr (below: a pilot line)
 MIN_NAMEPLATE_T = 100.0
 _MILLION = re.compile(r"^\s*million\s+([A-Z]{3})\s*$")
@@ -47,7 +49,7 @@ def _stage_unit(stage: str, unit: str) -> bool:
     if not u.startswith("t"):
         return False
     if stage in ("separation", "heavy_separation"):
-        # REO separated or fed; not a nameplate of NdPr alone ("t NdPr/yr", "t NdPr-equivalent/yr")
+        # REO separated; not a nameplate of NdPr alone ("t NdPr/yr", "t NdPr-equivalent/yr") nor of feed
         return ("reo" in u or "rare earths" in u) and not u.startswith("t ndpr") and "feed" not in u
     if stage == "metal":
         return "metal" in u or "alloy" in u
@@ -61,8 +63,9 @@ def usd_rates(ds) -> dict[tuple[int, str], float]:
     fx = ds.table("exchange_rates", preferred=True)
     out = {}
     for year, cur, rate, quote in zip(fx["year"], fx["currency"], fx["rate"], fx["quote"], strict=True):
+        if quote not in QUOTES:
+            raise ValueError(f"exchange_rates: quote {quote!r} ({cur}, {year}); allowed: {', '.join(QUOTES)}")
         out[int(year), str(cur)] = float(rate) if quote == "USD per unit" else 1.0 / float(rate)
-    out.update({(int(y), "USD"): 1.0 for y in set(fx["year"])})
     return out
 
 

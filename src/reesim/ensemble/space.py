@@ -195,7 +195,10 @@ def default_space(scenario: Scenario) -> dict[str, Parameter]:
             float(scenario.dynamics.lead_time_years[stage]),
             LEAD_TIME_BASIS[stage],
         )
+    defaults = Dynamics.model_fields["capex_usd_per_kg_year"].default
     for stage, (lo, mode, hi) in CAPEX_RANGES.items():
+        if scenario.dynamics.capex_usd_per_kg_year[stage] != defaults[stage]:
+            continue  # the scenario chose its own capex: taken as chosen, as a world assumption it sets
         name = f"dynamics.capex_usd_per_kg_year.{stage}"
         space[name] = Parameter(
             name,
