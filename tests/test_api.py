@@ -424,9 +424,12 @@ def test_games_run_as_jobs_with_the_reports_heat_maps(client):
 
 def _old_reports_are_rendered_again(client, url: str, job_id: str) -> None:
     """A report another version of reesim rendered (say, before an escaping fix) is not served: the
-    server renders it again once, and then serves that one."""
+    server renders it again once, and then serves that one (not to be framed by another site)."""
     folder = client.app.state.manager.folder(client.app.state.store.get(job_id))
-    good = client.get(url).text
+    r = client.get(url)
+    assert r.headers["content-security-policy"] == "frame-ancestors 'none'"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    good = r.text
     stamp = folder / ".report.html.made-by"
     assert stamp.read_text() == client.app.state.ctx.made_by
     planted = "<!DOCTYPE html><script>alert('old report')</script>"

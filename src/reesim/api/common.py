@@ -27,6 +27,9 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
     "connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
+#: headers of a served report: its own policy is in the page (script hashes, nothing loaded);
+#: the header adds what a meta element cannot say (no framing by another site) and no sniffing
+REPORT_HEADERS = {"Content-Security-Policy": "frame-ancestors 'none'", "X-Content-Type-Options": "nosniff"}
 RUN_TABLE_FORMATS = ("json", "csv", "parquet")
 _LINE = re.compile(r"^(?P<label>[^:]+): (?P<path>[A-Za-z_][\w.\[\]-]*): ")
 ERRORS = {

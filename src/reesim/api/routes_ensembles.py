@@ -11,7 +11,7 @@ import pandas as pd
 from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from reesim.api.common import ERRORS, RUN_TABLE_FORMATS, Ctx, records
+from reesim.api.common import ERRORS, REPORT_HEADERS, RUN_TABLE_FORMATS, Ctx, records
 from reesim.api.schemas import (
     EnsembleRequest,
     JobOut,
@@ -146,4 +146,4 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
 
         # a job stopped between its tables and its report: the report is rendered now
         report = ctx.report(done_folder(job_id, "ensemble"), write_ensemble_report)
-        return FileResponse(report, media_type="text/html", filename="ensemble.html")
+        return FileResponse(report, media_type="text/html", filename="ensemble.html", headers=REPORT_HEADERS)

@@ -11,7 +11,7 @@ import pandas as pd
 from fastapi import FastAPI, Query
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from reesim.api.common import ERRORS, Ctx, records
+from reesim.api.common import ERRORS, REPORT_HEADERS, Ctx, records
 from reesim.api.jobs import game_of
 from reesim.api.schemas import (
     GameInfo,
@@ -107,4 +107,4 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
         from reesim.game.output import write_game_report
 
         report = ctx.report(done_folder(job_id, "game"), write_game_report)
-        return FileResponse(report, media_type="text/html", filename="game.html")
+        return FileResponse(report, media_type="text/html", filename="game.html", headers=REPORT_HEADERS)

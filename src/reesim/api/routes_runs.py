@@ -14,7 +14,7 @@ import pandas as pd
 from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from reesim.api.common import ERRORS, RUN_TABLE_FORMATS, Ctx, json_safe, records
+from reesim.api.common import ERRORS, REPORT_HEADERS, RUN_TABLE_FORMATS, Ctx, json_safe, records
 from reesim.api.schemas import (
     JobOut,
     RunRequest,
@@ -137,7 +137,7 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
         from reesim.reports import write_report
 
         report = ctx.report(done_folder(job_id), write_report)
-        return FileResponse(report, media_type="text/html", filename="report.html")
+        return FileResponse(report, media_type="text/html", filename="report.html", headers=REPORT_HEADERS)
 
     @app.get("/api/runs/{job_id}/figures/{name}", responses=ERRORS, tags=["runs"])
     def run_figure(job_id: str, name: str, element: str = Query("Nd", max_length=20)) -> Response:
