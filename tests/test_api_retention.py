@@ -50,6 +50,8 @@ def test_least_recently_used_folders_beyond_the_count_or_the_bytes_go():
     assert keys(to_remove(_kept(5, 5, 5, 1), keep_results=10, keep_bytes=12)) == ["k2"]
     # the most recent is kept whatever its size; nothing else fits beside it
     assert keys(to_remove(_kept(50, 1, 1), keep_results=10, keep_bytes=12)) == ["k1", "k2"]
+    # the count is of folders kept: one removed for its size leaves room for a later one
+    assert keys(to_remove(_kept(5, 50, 5, 5), keep_results=3, keep_bytes=20)) == ["k1"]
     assert to_remove([], keep_results=1, keep_bytes=1) == []
     assert to_remove(_kept(5), keep_results=1, keep_bytes=1) == []
 

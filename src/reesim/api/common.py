@@ -100,10 +100,10 @@ class Ctx:
         """``folder/name``, written by ``write(folder)`` (atomically) the first time this code is asked
         for it; one such build at a time in the server (they cost seconds of CPU each).
 
-        Beside the file, ``.<name>.made-by`` holds the fingerprint of the code that built it
-        (:func:`reesim.cache.code_fingerprint`): a file built by other code, or by a job's process
-        at run time, is built again once. So a report rendered before a fix (e.g. of its escaping)
-        is never served from an old run folder.
+        Beside the file, ``.<name>.made-by`` holds what built it (:attr:`made_by`: reesim's code,
+        plotly's version, the reports' style sheet and map borders): a file built by anything else
+        (another version, or no stamp at all) is built again once. So a report rendered before a
+        fix (e.g. of its escaping) is never served from an old run folder.
         """
         target, stamp = folder / name, folder / f".{name}.made-by"
         if not self._built_here(target, stamp):

@@ -65,14 +65,15 @@ def result_folders(runs: Path) -> list[Kept]:
 
 
 def to_remove(folders: list[Kept], keep_results: int, keep_bytes: int) -> list[Kept]:
-    """Of ``folders`` (most recently used first), those beyond ``keep_results`` folders or past
-    ``keep_bytes`` bytes in total; the first (most recent) is always kept."""
-    out, total = [], 0
-    for i, k in enumerate(folders):
-        total += k.size_bytes
-        if i > 0 and (i >= keep_results or total > keep_bytes):
+    """Of ``folders`` (most recently used first), those not kept: going down, a folder is kept
+    while fewer than ``keep_results`` are and it fits in ``keep_bytes`` with those kept before
+    it; the first (most recent) is always kept."""
+    out, total, kept = [], 0, 0
+    for k in folders:
+        if kept == 0 or (kept < keep_results and total + k.size_bytes <= keep_bytes):
+            kept, total = kept + 1, total + k.size_bytes
+        else:
             out.append(k)
-            total -= k.size_bytes
     return out
 
 
