@@ -40,11 +40,11 @@ def small_game() -> str:
 
 
 def wait(client: TestClient, job_id: str, timeout: float = 120) -> dict:
-    """Poll a job until it is done or failed."""
+    """Poll a job until it is done, failed or expired."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         job = client.get(f"/api/runs/{job_id}").json()
-        if job["status"] in ("done", "failed"):
+        if job["status"] in ("done", "failed", "expired"):
             return job
         time.sleep(0.2)
     raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s")

@@ -19,16 +19,7 @@ from reesim.api.jobs import Limits
 from reesim.api.retention import Kept, to_remove
 from reesim.api.store import JobStore
 from tests.test_api import SHORT, TestClient
-
-
-def _wait(client, job_id: str, timeout: float = 120) -> dict:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        job = client.get(f"/api/runs/{job_id}").json()
-        if job["status"] in ("done", "failed", "expired"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s")
+from tests.test_api import wait as _wait
 
 
 def _short(name: str, start: int = 2025) -> str:

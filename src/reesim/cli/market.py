@@ -203,17 +203,18 @@ def buildout(
     if not 1990 <= held_out_from <= 2100:
         raise InputError(f"--held-out-from: {held_out_from} is not a year between 1990 and 2100")
     rec = plant_record(default_dataset())
-    t = Table(title=f"Build-out record: {len(rec)} plants outside China", header_style="bold")
-    for col, just in (
-        ("plant", "left"),
-        ("stage", "left"),
-        ("start", "left"),
-        ("first output", "left"),
-        ("years", "right"),
-        ("model", "right"),
-        ("capex", "right"),
-    ):
-        t.add_column(col, justify=just)
+    t = _columns_table(
+        f"Build-out record: {len(rec)} plants outside China",
+        [
+            ("plant", "left"),
+            ("stage", "left"),
+            ("start", "left"),
+            ("first output", "left"),
+            ("years", "right"),
+            ("model", "right"),
+            ("capex", "right"),
+        ],
+    )
     short = {
         "construction start": "build",
         "final investment decision": "FID",
@@ -273,6 +274,14 @@ def buildout(
     )
 
 
+def _columns_table(title: str, columns: list[tuple[str, str]]) -> Table:
+    """A table with a bold header and the given (name, justify) columns."""
+    t = Table(title=title, header_style="bold")
+    for name, justify in columns:
+        t.add_column(name, justify=justify)
+    return t
+
+
 def _ban_lines(rec: pd.DataFrame) -> None:
     """What the record says of the technology ban's extra lead time (censoring-aware medians)."""
     from reesim.backtest.buildout import BAN_EXTRA_YEARS, ban_comparison
@@ -306,17 +315,18 @@ def _ramp_table(ds, held_out_from: int) -> None:
         out.print("No output series after first output in the record: no ramp to score.")
         return
     model = Dynamics().ramp_years["separation"]
-    t = Table(title="Ramp-up: output over nameplate after first output", header_style="bold")
-    for col, just in (
-        ("plant", "left"),
-        ("output period", "left"),
-        ("years after first output", "right"),
-        ("output, t/yr", "right"),
-        ("nameplate, t/yr", "right"),
-        ("share", "right"),
-        (f"model ({model:g} y ramp)", "right"),
-    ):
-        t.add_column(col, justify=just)
+    t = _columns_table(
+        "Ramp-up: output over nameplate after first output",
+        [
+            ("plant", "left"),
+            ("output period", "left"),
+            ("years after first output", "right"),
+            ("output, t/yr", "right"),
+            ("nameplate, t/yr", "right"),
+            ("share", "right"),
+            (f"model ({model:g} y ramp)", "right"),
+        ],
+    )
     for r in pts.itertuples(index=False):
         t.add_row(
             f"{r.plant_id} ({r.iso3})",
@@ -351,16 +361,17 @@ def _capex_table(ds) -> None:
     from reesim.instruments.projects import CAPITAL_CHARGE_RATE
 
     rec = capex_intensity(ds)
-    t = Table(title="Capital cost per kg of annual capacity (USD)", header_style="bold")
-    for name, justify in (
-        ("plant", "left"),
-        ("stage", "left"),
-        ("capex", "left"),
-        ("million USD", "right"),
-        ("nameplate, t/yr", "right"),
-        ("USD per kg/yr", "right"),
-    ):
-        t.add_column(name, justify=justify)
+    t = _columns_table(
+        "Capital cost per kg of annual capacity (USD)",
+        [
+            ("plant", "left"),
+            ("stage", "left"),
+            ("capex", "left"),
+            ("million USD", "right"),
+            ("nameplate, t/yr", "right"),
+            ("USD per kg/yr", "right"),
+        ],
+    )
     for r in rec.itertuples():
         kind = {"capex_actual": "as spent", "capex_budget": "budget"}.get(r.capex_kind, "")
         usd = r.usd_per_kg_capacity
