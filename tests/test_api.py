@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient as _TestClient
 
 from reesim.api.app import create_app
 from reesim.api.jobs import Limits
+from tests.test_scenarios import BASELINE_NAMES
 
 
 def TestClient(app, **kw):
@@ -114,10 +115,10 @@ instruments:
     r = client.post("/api/validate", json={"yaml": bad})
     assert r.status_code == 422
     (p,) = r.json()["detail"]
-    assert p["loc"] == ["body", "instruments", 4, "approval_share"]  # baseline's four instruments come first
+    assert p["loc"] == ["body", "instruments", len(BASELINE_NAMES), "approval_share"]  # baseline's come first
     assert "less than or equal to 1" in p["msg"] and "(got 1.5)" in p["msg"]
     # the same message as `reesim validate`
-    assert p["msg"].startswith("scenario: instruments[4].approval_share:")
+    assert p["msg"].startswith(f"scenario: instruments[{len(BASELINE_NAMES)}].approval_share:")
 
 
 @pytest.mark.parametrize(

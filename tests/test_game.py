@@ -15,6 +15,7 @@ from reesim.game.payoffs import payoff_tensor, term_value
 from reesim.game.profiles import all_profiles, bundles, path_scenario, profile_scenario
 from reesim.game.repeated import Rule, play
 from reesim.game.spec import load_game
+from tests.test_scenarios import BASELINE_PLANTS
 
 SMALL = textwrap.dedent(
     """
@@ -401,7 +402,7 @@ def test_a_named_plant_in_a_repeated_path_is_committed_once_played():
     us = ["none", "tariffs+onshoring", "tariffs+onshoring", "none", "none", "none"]
     china = ["licensing"] * 6
     sc = path_scenario(game, b, {"US": us, "China": china}, 2030)
-    base = {"lynas-malaysia-dy-tb-circuit"}  # the baseline's plant is in every path
+    base = set(BASELINE_PLANTS)  # the baseline's plants are in every path
     plants = [i for i in sc.instruments if i.type == "capacity_project" and i.name not in base]
     assert [p.name for p in plants] == ["mp-10x@2026"]
     assert plants[0].start.isoformat() == "2028-01-01" and plants[0].end is None

@@ -157,7 +157,7 @@ def test_capex_subsidy_effect_on_orders_by_hand():
 
 def test_onshoring_scenario_builds_the_10x_plant_on_its_dates():
     sc = load_scenario("us-onshoring-price-floor")
-    (ten_x,) = [i for i in sc.instruments if i.type == "capacity_project" and i.region == "USA"]
+    (ten_x,) = [i for i in sc.instruments if i.type == "capacity_project" and i.name == "mp-10x"]
     assert (ten_x.name, ten_x.capacity_tonnes_per_year, ten_x.start) == ("mp-10x", 9000, dt.date(2028, 1, 1))
     short = sc.model_copy(update={"horizon": sc.horizon.model_copy(update={"end": 2030})})
     from reesim.simulate import simulate

