@@ -196,3 +196,22 @@ def test_a_folder_that_cannot_be_moved_fails_neither_the_job_nor_the_start(
     assert "pruning the result folders failed" in caplog.text
     assert store.get("k1").status == "done" and (m.runs / "k1").is_dir()  # left as it was
     store.close()
+
+
+def test_results_removed_while_a_request_reads_them_answer_410_not_500(tmp_path: Path):
+    """A folder pruned after the route let the request in (possible with --keep-results 1) used to
+    answer 500; a file missing from a folder that is still there is still the server's fault."""
+    home = tmp_path / "s"
+    with TestClient(create_app(home, limits=Limits(keep_results=5)), raise_server_exceptions=False) as c:
+        a = _wait(c, c.post("/api/runs", json={"yaml": _short("a", 2025)}).json()["id"])
+        b = _wait(c, c.post("/api/runs", json={"yaml": _short("b", 2026)}).json()["id"])
+        runs = home / "runs"
+        key_a, key_b = (c.app.state.store.get(j["id"]).cache_key for j in (a, b))
+        (runs / key_a).rename(runs / f".expired-{key_a}-test")  # as the pruner moves it, mid-read
+        r = c.get(f"/api/runs/{a['id']}/summary")
+        assert r.status_code == 410 and "while this request read them" in r.text
+        assert c.get(f"/api/runs/{a['id']}").json()["status"] == "expired"
+        assert c.get(f"/api/compare?a={b['id']}&b={a['id']}").status_code == 410
+        (runs / key_b / "summary.json").unlink()  # the folder is there: a fault, not an expiry
+        assert c.get(f"/api/runs/{b['id']}/summary").status_code == 500
+        assert c.get(f"/api/runs/{b['id']}").json()["status"] == "done"

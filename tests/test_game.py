@@ -584,3 +584,24 @@ def test_a_base_that_fails_on_a_worker_fails_its_member_only(small, monkeypatch)
     assert sorted(seen) == [(0, None), (1, "ModelFailure: base refused")]
     t0, _, _ = payoff_tensor(game, folder, workers=1, cache=False, values=rows[0][1])
     np.testing.assert_allclose(out[0], t0.payoffs(), rtol=1e-9, atol=1e-9)
+
+
+def test_the_profile_cache_keeps_the_most_recently_used_within_its_bound(monkeypatch, tmp_path):
+    """The profile cache is bounded (reesim serve takes games from anyone it serves): beyond
+    CACHE_KEEP outcomes the least recently used are removed, and reading one marks it used."""
+    import os
+
+    from reesim.game import payoffs as P
+
+    monkeypatch.setattr(P, "CACHE_KEEP", 3)
+    monkeypatch.setattr(P, "_cache_folder", lambda: tmp_path)
+    for k, key in enumerate("abc"):
+        P._cache_write(key, {"k": k})
+        os.utime(tmp_path / f"{key}.json", (1_000 + k, 1_000 + k))  # a before b before c
+    assert P._cache_read("a") == {"k": 0}  # read: now the most recently used
+    P._cache_write("d", {"k": 3})
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == ["a.json", "c.json", "d.json"]
+    assert P._cache_read("b") is None  # evicted: the game runs that profile again
+    monkeypatch.setattr(P, "CACHE_MAX_BYTES", 1)  # the newest is always kept
+    P._cache_write("e", {"k": 4})
+    assert [p.name for p in tmp_path.glob("*.json")] == ["e.json"]

@@ -12,6 +12,7 @@ and the Swagger UI page included; ReDoc is off: its page fetches a logo from a C
 from __future__ import annotations
 
 import contextlib
+import logging
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -30,6 +31,10 @@ from reesim.errors import InputError
 #: Host headers a server on this machine answers by default (a page that rebinds its own domain
 #: to 127.0.0.1 sends its domain in Host and is refused: DNS rebinding)
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+#: the path and query parameters that name a job whose results a route reads (``/api/compare``: a, b)
+JOB_ID_PARAMS = ("job_id", "a", "b")
+
+log = logging.getLogger("reesim.serve")
 
 
 def create_app(
@@ -90,6 +95,18 @@ def create_app(
             for e in exc.errors()
         ]
         return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(FileNotFoundError)
+    async def _file_gone(request: Request, exc: FileNotFoundError):
+        # a result folder removed by the disk bound while the request read it: 410, not 500
+        ids = [
+            str(v) for k, v in {**request.path_params, **request.query_params}.items() if k in JOB_ID_PARAMS
+        ]
+        why = ctx.removed_while_read(ids)
+        if why is not None:
+            return JSONResponse({"detail": why}, status_code=410)
+        log.error("missing file answering %s", request.url.path, exc_info=exc)
+        return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
 
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))

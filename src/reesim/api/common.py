@@ -157,6 +157,23 @@ class Ctx:
         retention.touch(folder)  # used now: the least recently used results are removed first
         return folder
 
+    def removed_while_read(self, job_ids: list[str]) -> str | None:
+        """Why a request on ``job_ids`` found a file missing, if their results were removed (to bound
+        the disk) after :meth:`done_folder` let it in: the job is expired and the reason returned
+        (the route then answers 410, as for any expired job); ``None`` if every done job's folder is
+        still there (a missing file is then the server's fault)."""
+        for job_id in job_ids:
+            job = self.store.get(job_id)
+            if job is None or job.status not in ("done", "expired"):
+                continue
+            if job.status == "expired" or not self.manager.folder(job).is_dir():
+                why = (
+                    "its results were removed to keep the server's disk bounded while this request read them"
+                )
+                self.store.expire(job.cache_key, why)
+                return f"job {job_id} is expired: {why}; send the same request again to run it again"
+        return None
+
     @staticmethod
     def job_out(job: Job) -> JobOut:
         """A job's record as the API answers it, with the links to its results."""

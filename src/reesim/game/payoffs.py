@@ -12,11 +12,15 @@ Runs are cached on disk by a hash of the profile's resolved scenario, the base's
 rate, the declared terms, the dataset version and a hash of reesim's code (each file verified
 against its recorded SHA-256 before use, :mod:`reesim.cache`); missing profiles run in parallel on
 the shared Dask pool (:func:`reesim.pool.dask_pool`: a local cluster of persistent workers, or a
-scheduler's cluster), longest first, with the base run sent to each worker once.
+scheduler's cluster), longest first, with the base run sent to each worker once. The cache is
+bounded like reesim's others (:func:`reesim.cache.evict`): beyond :data:`CACHE_KEEP` outcomes or
+:data:`CACHE_MAX_BYTES` the least recently used are removed, so that games submitted to ``reesim
+serve`` cannot fill its disk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -36,6 +40,9 @@ from reesim.scenario.spec import Scenario
 from reesim.simulate.result import Result
 
 CACHE_FORMAT = 2
+#: profile outcomes kept on disk (about 4 KB each; a game has at most ``max_members`` profiles)
+#: and their total size: the least recently used beyond either are removed
+CACHE_KEEP, CACHE_MAX_BYTES = 5_000, 50_000_000
 
 
 def term_value(res: Result, regions: list[str], term: Term) -> float:
@@ -143,20 +150,26 @@ def _cache_read(key: str) -> dict | None:
     from reesim.cache import read_blob
 
     folder = _cache_folder()
-    payload = None if folder is None else read_blob(folder / f"{key}.json")
+    path = None if folder is None else folder / f"{key}.json"
+    payload = None if path is None else read_blob(path)
     try:
-        return None if payload is None else json.loads(payload)
+        value = None if payload is None else json.loads(payload)
     except ValueError:
         return None
+    if value is not None:
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used: eviction removes the least recently used
+    return value
 
 
 def _cache_write(key: str, value: dict) -> None:
-    from reesim.cache import write_blob
+    from reesim.cache import evict, write_blob
 
     folder = _cache_folder()
     if folder is None:
         return  # no private cache folder: it only costs time
-    write_blob(folder / f"{key}.json", json.dumps(value).encode())
+    if write_blob(folder / f"{key}.json", json.dumps(value).encode()):
+        evict(folder, "*.json", CACHE_KEEP, CACHE_MAX_BYTES)
 
 
 @dataclass(frozen=True)
