@@ -6,6 +6,7 @@ request and every run folder were kept for ever; docs/security.md, known limits)
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -215,3 +216,37 @@ def test_results_removed_while_a_request_reads_them_answer_410_not_500(tmp_path:
         (runs / key_b / "summary.json").unlink()  # the folder is there: a fault, not an expiry
         assert c.get(f"/api/runs/{b['id']}/summary").status_code == 500
         assert c.get(f"/api/runs/{b['id']}").json()["status"] == "done"
+
+
+def test_a_report_is_sent_from_a_handle_opened_in_the_route(tmp_path: Path):
+    """Starlette's FileResponse opened the report only after the route returned: a folder moved
+    in between answered 500. Sent from a handle opened in the route, a folder moved while the
+    report is sent still gives the whole report, and one moved before answers 410."""
+    from reesim.api.common import report_response
+
+    page = tmp_path / "runs" / "k" / "report.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("<!DOCTYPE html>" + "x" * 200_000)
+    resp = report_response(page, "report.html")
+    page.parent.rename(tmp_path / "runs" / ".expired-k-test")  # the pruner moves it now
+
+    async def sent() -> bytes:
+        return b"".join([chunk async for chunk in resp.body_iterator])
+
+    body = asyncio.run(sent())
+    assert body.decode().startswith("<!DOCTYPE html>") and len(body) == 200_015
+    assert resp.headers["content-length"] == "200015"
+    assert 'filename="report.html"' in resp.headers["content-disposition"]
+    assert resp.headers["content-security-policy"] == "frame-ancestors 'none'"
+    with pytest.raises(FileNotFoundError):
+        report_response(page, "report.html")  # gone before the route opened it: the app's 410
+
+    home = tmp_path / "s"
+    with TestClient(create_app(home, limits=Limits(keep_results=5)), raise_server_exceptions=False) as c:
+        a = _wait(c, c.post("/api/runs", json={"yaml": _short("a", 2025)}).json()["id"])
+        ok = c.get(f"/api/runs/{a['id']}/report")
+        assert ok.status_code == 200 and ok.text.startswith("<!DOCTYPE html>")
+        assert ok.headers["content-type"].startswith("text/html")
+        key = c.app.state.store.get(a["id"]).cache_key
+        (home / "runs" / key).rename(home / "runs" / f".expired-{key}-test")
+        assert c.get(f"/api/runs/{a['id']}/report").status_code == 410

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import math
+import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -14,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 from fastapi import HTTPException
+from fastapi.responses import StreamingResponse
 
 from reesim.api import retention
 from reesim.api.jobs import JobManager, Limits
@@ -30,7 +33,37 @@ CSP = (
 #: headers of a served report: its own policy is in the page (script hashes, nothing loaded);
 #: the header adds what a meta element cannot say (no framing by another site) and no sniffing
 REPORT_HEADERS = {"Content-Security-Policy": "frame-ancestors 'none'", "X-Content-Type-Options": "nosniff"}
+#: bytes read at a time when a report is sent
+REPORT_CHUNK = 1 << 16
 RUN_TABLE_FORMATS = ("json", "csv", "parquet")
+
+
+def report_response(path: Path, filename: str) -> StreamingResponse:
+    """The HTML report ``path``, sent from a handle opened here, in the route.
+
+    Starlette's ``FileResponse`` opens its file only when the response is sent, after the route
+    has returned: a result folder that the disk bound moved away in between answered 500. Opened
+    here, a folder moved later is still sent whole (the handle survives the rename), and one
+    already gone raises ``FileNotFoundError`` in the route, which the app answers 410
+    (:meth:`Ctx.removed_while_read`). Headers as ``FileResponse`` with ``filename`` gives them,
+    plus :data:`REPORT_HEADERS`.
+    """
+    fh = path.open("rb")
+    size = os.fstat(fh.fileno()).st_size
+
+    def chunks():
+        with fh:
+            while block := fh.read(REPORT_CHUNK):
+                yield block
+
+    headers = {
+        **REPORT_HEADERS,
+        "Content-Length": str(size),
+        "Content-Disposition": f'attachment; filename="{filename}"',
+    }
+    return StreamingResponse(chunks(), media_type="text/html", headers=headers)
+
+
 _LINE = re.compile(r"^(?P<label>[^:]+): (?P<path>[A-Za-z_][\w.\[\]-]*): ")
 ERRORS = {
     404: {"model": ErrorBody, "description": "no such job, table or figure"},
@@ -106,6 +139,8 @@ class Ctx:
         fix (e.g. of its escaping) is never served from an old run folder.
         """
         target, stamp = folder / name, folder / f".{name}.made-by"
+        if not folder.is_dir():  # removed by the disk bound after the route let the request in
+            raise FileNotFoundError(errno.ENOENT, "result folder removed", str(folder))  # 410
         if not self._built_here(target, stamp):
             with self.build_lock:
                 if not self._built_here(target, stamp):

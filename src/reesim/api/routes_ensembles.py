@@ -11,7 +11,7 @@ import pandas as pd
 from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from reesim.api.common import ERRORS, REPORT_HEADERS, RUN_TABLE_FORMATS, Ctx, records
+from reesim.api.common import ERRORS, RUN_TABLE_FORMATS, Ctx, records, report_response
 from reesim.api.schemas import (
     EnsembleRequest,
     JobOut,
@@ -140,10 +140,10 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
     @app.get(
         "/api/ensembles/{job_id}/report", response_class=HTMLResponse, responses=ERRORS, tags=["ensembles"]
     )
-    def ensemble_report(job_id: str) -> FileResponse:
+    def ensemble_report(job_id: str) -> Response:
         """The ensemble's HTML report (fan charts, drivers, exceedance, parameters)."""
         from reesim.reports.ensemble import write_ensemble_report
 
         # a job stopped between its tables and its report: the report is rendered now
         report = ctx.report(done_folder(job_id, "ensemble"), write_ensemble_report)
-        return FileResponse(report, media_type="text/html", filename="ensemble.html", headers=REPORT_HEADERS)
+        return report_response(report, "ensemble.html")

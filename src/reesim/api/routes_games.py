@@ -9,9 +9,9 @@ from typing import Any
 
 import pandas as pd
 from fastapi import FastAPI, Query
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from reesim.api.common import ERRORS, REPORT_HEADERS, Ctx, records
+from reesim.api.common import ERRORS, Ctx, records, report_response
 from reesim.api.jobs import game_of
 from reesim.api.schemas import (
     GameInfo,
@@ -102,9 +102,9 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
         )
 
     @app.get("/api/games/{job_id}/report", response_class=HTMLResponse, responses=ERRORS, tags=["games"])
-    def game_report(job_id: str) -> FileResponse:
+    def game_report(job_id: str) -> Response:
         """The game's HTML report (rendered again once by this code if another built it)."""
         from reesim.game.output import write_game_report
 
         report = ctx.report(done_folder(job_id, "game"), write_game_report)
-        return FileResponse(report, media_type="text/html", filename="game.html", headers=REPORT_HEADERS)
+        return report_response(report, "game.html")

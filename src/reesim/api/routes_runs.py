@@ -14,7 +14,7 @@ import pandas as pd
 from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from reesim.api.common import ERRORS, REPORT_HEADERS, RUN_TABLE_FORMATS, Ctx, json_safe, records
+from reesim.api.common import ERRORS, RUN_TABLE_FORMATS, Ctx, json_safe, records, report_response
 from reesim.api.schemas import (
     JobOut,
     RunRequest,
@@ -132,12 +132,12 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
         return JSONResponse({"table": table, "path": path, "columns": list(df.columns), "rows": records(df)})
 
     @app.get("/api/runs/{job_id}/report", response_class=HTMLResponse, responses=ERRORS, tags=["runs"])
-    def run_report(job_id: str) -> FileResponse:
+    def run_report(job_id: str) -> Response:
         """The run's self-contained HTML report (the same as ``reesim run --report``), rendered on first request."""
         from reesim.reports import write_report
 
         report = ctx.report(done_folder(job_id), write_report)
-        return FileResponse(report, media_type="text/html", filename="report.html", headers=REPORT_HEADERS)
+        return report_response(report, "report.html")
 
     @app.get("/api/runs/{job_id}/figures/{name}", responses=ERRORS, tags=["runs"])
     def run_figure(job_id: str, name: str, element: str = Query("Nd", max_length=20)) -> Response:
