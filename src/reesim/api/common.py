@@ -36,34 +36,6 @@ REPORT_HEADERS = {"Content-Security-Policy": "frame-ancestors 'none'", "X-Conten
 #: bytes read at a time when a report is sent
 REPORT_CHUNK = 1 << 16
 RUN_TABLE_FORMATS = ("json", "csv", "parquet")
-
-
-def report_response(path: Path, filename: str) -> StreamingResponse:
-    """The HTML report ``path``, sent from a handle opened here, in the route.
-
-    Starlette's ``FileResponse`` opens its file only when the response is sent, after the route
-    has returned: a result folder that the disk bound moved away in between answered 500. Opened
-    here, a folder moved later is still sent whole (the handle survives the rename), and one
-    already gone raises ``FileNotFoundError`` in the route, which the app answers 410
-    (:meth:`Ctx.removed_while_read`). Headers as ``FileResponse`` with ``filename`` gives them,
-    plus :data:`REPORT_HEADERS`.
-    """
-    fh = path.open("rb")
-    size = os.fstat(fh.fileno()).st_size
-
-    def chunks():
-        with fh:
-            while block := fh.read(REPORT_CHUNK):
-                yield block
-
-    headers = {
-        **REPORT_HEADERS,
-        "Content-Length": str(size),
-        "Content-Disposition": f'attachment; filename="{filename}"',
-    }
-    return StreamingResponse(chunks(), media_type="text/html", headers=headers)
-
-
 _LINE = re.compile(r"^(?P<label>[^:]+): (?P<path>[A-Za-z_][\w.\[\]-]*): ")
 ERRORS = {
     404: {"model": ErrorBody, "description": "no such job, table or figure"},
@@ -111,6 +83,32 @@ def json_safe(value: Any) -> Any:
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-safe rows (NaN and infinities as null, dates as ISO text)."""
     return [{k: clean(v) for k, v in row.items()} for row in df.to_dict("records")]
+
+
+def report_response(path: Path, filename: str) -> StreamingResponse:
+    """The HTML report ``path``, sent from a handle opened here, in the route.
+
+    Starlette's ``FileResponse`` opens its file only when the response is sent, after the route
+    has returned: a result folder that the disk bound moved away in between answered 500. Opened
+    here, a folder moved later is still sent whole (the handle survives the rename), and one
+    already gone raises ``FileNotFoundError`` in the route, which the app answers 410
+    (:meth:`Ctx.removed_while_read`). Headers as ``FileResponse`` with ``filename`` gives them,
+    plus :data:`REPORT_HEADERS`.
+    """
+    fh = path.open("rb")
+    size = os.fstat(fh.fileno()).st_size
+
+    def chunks():
+        with fh:
+            while block := fh.read(REPORT_CHUNK):
+                yield block
+
+    headers = {
+        **REPORT_HEADERS,
+        "Content-Length": str(size),
+        "Content-Disposition": f'attachment; filename="{filename}"',
+    }
+    return StreamingResponse(chunks(), media_type="text/html", headers=headers)
 
 
 @dataclass
