@@ -76,12 +76,8 @@ def write_game(
             }
         (tmp / "equilibria.json").write_text(json.dumps(doc, indent=2, default=str))
         (tmp / "game.resolved.yaml").write_text(resolved_game(t, b))
-        if report:
-            from reesim.reports.game import render_game
-
-            (tmp / "report.html").write_text(
-                render_game(doc, t.table(), repeated_table(repeated) if repeated else None), encoding="utf-8"
-            )
+        if report:  # from the files just written, as the server renders it (one path for both)
+            write_game_report(tmp)
     return Path(directory)
 
 
