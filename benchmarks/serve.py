@@ -91,6 +91,9 @@ def main() -> None:
             str(port),
             "--workers",
             str(args.workers),
+            # the N requests stand for N clients but all come from this machine's one address
+            "--max-queued-per-client",
+            str(max(args.n, 1)),
         ],
         env=env,
         stdout=subprocess.DEVNULL,

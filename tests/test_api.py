@@ -630,3 +630,52 @@ def test_the_service_home_must_be_a_private_folder(tmp_path: Path, monkeypatch):
     with pytest.raises(InputError, match="--home"):
         checked_home(default_home())
     assert not (theirs / "serve").exists()
+
+
+def _short(end: int) -> dict:
+    """A request for SHORT over a different horizon: a different job each."""
+    return {"yaml": SHORT.replace("end: 2026", f"end: {end}")}
+
+
+def test_one_client_cannot_fill_the_queue_others_share(tmp_path):
+    """A client with ``max_queued_per_client`` jobs queued or running gets 429 (Retry-After), while
+    another client's job is accepted; joining an identical job counts against no limit; the
+    listing never shows who submitted a job; a full queue answers every client 503."""
+    app = create_app(tmp_path / "s", start_jobs=False, limits=Limits(max_queued_per_client=2, max_queued=3))
+    with TestClient(app, client=("192.0.2.1", 5000)) as a:
+        first = a.post("/api/runs", json=_short(2026))
+        assert first.status_code == 202, first.text
+        assert a.post("/api/runs", json=_short(2027)).status_code == 202
+        refused = a.post("/api/runs", json=_short(2028))
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "30", refused.text
+        assert "you have 2 jobs queued or running" in refused.text and "allowed: 2 at once" in refused.text
+        again = a.post("/api/runs", json=_short(2026))  # the same request joins its job
+        assert again.status_code == 202 and again.json()["id"] == first.json()["id"]
+        listing = a.get("/api/runs").text
+        assert "192.0.2.1" not in listing and "client" not in listing
+    with TestClient(app, client=("192.0.2.2", 5000)) as b:
+        assert b.post("/api/runs", json=_short(2028)).status_code == 202
+        full = b.post("/api/runs", json=_short(2029))
+        assert full.status_code == 503 and "3 jobs are already queued" in full.text, full.text
+    store = app.state.store
+    assert store.count("queued", client="192.0.2.1") == 2 and store.count("queued", client="192.0.2.2") == 1
+
+
+def test_a_job_store_from_before_clients_were_recorded_opens(tmp_path):
+    """A store written before the ``client`` column keeps its jobs, each from client ''."""
+    import duckdb
+
+    from reesim.api.store import _SCHEMA, JobStore
+
+    path = tmp_path / "jobs.duckdb"
+    old = _SCHEMA.replace(",\n    client VARCHAR NOT NULL DEFAULT ''", "")
+    assert "client" not in old
+    with duckdb.connect(str(path)) as con:
+        con.execute(old)
+        con.execute(
+            "INSERT INTO jobs (id, kind, cache_key, scenario, counterfactual, request, status, created) "
+            "VALUES ('j1', 'run', 'k', 's', 'b', '{}', 'queued', now())"
+        )
+    store = JobStore(path)
+    assert store.get("j1").client == "" and store.count("queued", client="") == 1
+    store.close()

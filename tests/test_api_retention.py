@@ -133,6 +133,7 @@ def test_the_least_recently_used_results_expire_and_run_again_when_asked(tmp_pat
         (("serve", "--keep-results", "0"), "--keep-results: 0; allowed: 1 or more"),
         (("serve", "--keep-gb", "0"), "--keep-gb: 0.0; allowed: more than 0"),
         (("serve", "--keep-gb", "nan"), "--keep-gb: nan"),
+        (("serve", "--max-queued-per-client", "0"), "--max-queued-per-client: 0; allowed: 1 or more"),
     ],
 )
 def test_bad_retention_limits_exit_2(capsys, argv, says):

@@ -23,7 +23,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from reesim.api import routes_catalog, routes_dashboard, routes_ensembles, routes_games, routes_runs
 from reesim.api.common import Ctx, problems
-from reesim.api.jobs import JobManager, Limits, QueueFull
+from reesim.api.jobs import JobManager, Limits, QueueFull, TooManyJobs
 from reesim.api.limits import BodyLimit
 from reesim.api.store import JobStore
 from reesim.errors import InputError
@@ -87,6 +87,10 @@ def create_app(
     @app.exception_handler(QueueFull)
     async def _queue_full(_request: Request, exc: QueueFull):
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "30"})
+
+    @app.exception_handler(TooManyJobs)
+    async def _too_many(_request: Request, exc: TooManyJobs):
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": "30"})
 
     @app.exception_handler(RequestValidationError)
     async def _request_error(_request: Request, exc: RequestValidationError):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
 from fastapi.responses import StreamingResponse
 
 from reesim.api import retention
@@ -83,6 +83,16 @@ def json_safe(value: Any) -> Any:
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-safe rows (NaN and infinities as null, dates as ISO text)."""
     return [{k: clean(v) for k, v in row.items()} for row in df.to_dict("records")]
+
+
+def client_of(request: Request) -> str:
+    """The address a request came from, which bounds its outstanding jobs
+    (``Limits.max_queued_per_client``).
+
+    uvicorn takes it from ``X-Forwarded-For`` only when the connection comes from a trusted proxy
+    (``--forwarded-allow-ips``, by default this machine), so a client cannot name another address;
+    behind a proxy on another machine every client shares the proxy's address (docs/security.md)."""
+    return request.client.host if request.client is not None else ""
 
 
 def report_response(path: Path, filename: str) -> StreamingResponse:

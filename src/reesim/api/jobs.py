@@ -56,6 +56,8 @@ class Limits:
     max_members: int = 256
     wall_time_s: float = 900.0
     max_queued: int = 500
+    #: jobs one client (address) may have queued or running at once; more get 429
+    max_queued_per_client: int = 20
     max_body_bytes: int = 262_144
     #: result folders kept (the least recently used removed first; :mod:`reesim.api.retention`)
     keep_results: int = 200
@@ -380,13 +382,14 @@ class JobManager:
         """The run folder of a job (exists once the job is done)."""
         return self.runs / job.cache_key
 
-    def submit(self, request: dict[str, Any]) -> Job:
+    def submit(self, request: dict[str, Any], client: str = "") -> Job:
         """Check a run request and queue it (or answer it from the cache, or join the same running job)."""
         sc, cf = scenario_of(request)
         total = check_limits(sc, self.limits)
-        return self._queue_job("run", cache_key(sc, cf, self.fingerprint), sc.name, cf.name, request, total)
+        key = cache_key(sc, cf, self.fingerprint)
+        return self._queue_job("run", key, sc.name, cf.name, request, total, client)
 
-    def submit_game(self, request: dict[str, Any]) -> Job:
+    def submit_game(self, request: dict[str, Any], client: str = "") -> Job:
         """Check a game request and queue it (or answer it from the cache, or join the same running job)."""
         from reesim.cache import key_of
         from reesim.data import default_dataset
@@ -394,9 +397,9 @@ class JobManager:
         game = game_of(request)
         check_game_limits(game, self.limits)
         key = key_of("game", game.model_dump(mode="json"), default_dataset().version, self.fingerprint)[:24]
-        return self._queue_job("game", key, game.name, game.base, request, 0)
+        return self._queue_job("game", key, game.name, game.base, request, 0, client)
 
-    def submit_ensemble(self, request: dict[str, Any]) -> Job:
+    def submit_ensemble(self, request: dict[str, Any], client: str = "") -> Job:
         """Check an ensemble request (scenario, parameters, limits) and queue it (or answer it from the cache)."""
         from reesim.cache import key_of
         from reesim.data import default_dataset
@@ -422,11 +425,24 @@ class JobManager:
             default_dataset().version,
             self.fingerprint,
         )[:24]
-        return self._queue_job("ensemble", key, sc.name, cf.name, request, members)
+        return self._queue_job("ensemble", key, sc.name, cf.name, request, members, client)
 
     def _queue_job(
-        self, kind: str, key: str, name: str, reference: str, request: dict[str, Any], total: int
+        self,
+        kind: str,
+        key: str,
+        name: str,
+        reference: str,
+        request: dict[str, Any],
+        total: int,
+        client: str = "",
     ) -> Job:
+        """Record a job and queue it, unless its result is on disk or an identical job is active
+        (the request is answered with that job: neither counts against a limit).
+
+        A new job is refused when the queue is full (``QueueFull``, 503) or when ``client`` already
+        has ``max_queued_per_client`` jobs queued or running (``TooManyJobs``, 429), so that one
+        client cannot fill the queue that others share."""
         with self._submit_lock:
             done = (self.runs / key).is_dir()
             if done:
@@ -445,7 +461,15 @@ class JobManager:
                     raise QueueFull(
                         f"{self.limits.max_queued} jobs are already queued on this server; try again later"
                     )
-            job = self.store.add(uuid.uuid4().hex[:16], kind, key, name, reference, request, total, done=done)
+                mine = self.store.count("queued", "running", client=client)
+                if mine >= self.limits.max_queued_per_client:
+                    raise TooManyJobs(
+                        f"you have {mine} jobs queued or running on this server (allowed: "
+                        f"{self.limits.max_queued_per_client} at once); try again when one has finished"
+                    )
+            job = self.store.add(
+                uuid.uuid4().hex[:16], kind, key, name, reference, request, total, done=done, client=client
+            )
         if job.status == "queued":
             self._queue.put(job.id)
         return job
@@ -517,3 +541,7 @@ class JobManager:
 
 class QueueFull(ReesimError):
     """The service's queue is full (HTTP 503 with Retry-After)."""
+
+
+class TooManyJobs(ReesimError):
+    """One client has as many jobs queued or running as it may (HTTP 429 with Retry-After)."""

@@ -8,10 +8,10 @@ import warnings
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from reesim.api.common import ERRORS, RUN_TABLE_FORMATS, Ctx, records, report_response
+from reesim.api.common import ERRORS, RUN_TABLE_FORMATS, Ctx, client_of, records, report_response
 from reesim.api.schemas import (
     EnsembleRequest,
     JobOut,
@@ -51,11 +51,11 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
 
     # ---------------------------------------------------------------------- ensembles
     @app.post("/api/ensembles", response_model=JobOut, status_code=202, responses=ERRORS, tags=["ensembles"])
-    def submit_ensemble(body: EnsembleRequest) -> JobOut:
+    def submit_ensemble(body: EnsembleRequest, http: Request) -> JobOut:
         """Queue an ensemble: the scenario over the ranges of its assumptions (``reesim ensemble``)."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return job_out(manager.submit_ensemble(body.model_dump(exclude_none=True)))
+            return job_out(manager.submit_ensemble(body.model_dump(exclude_none=True), client_of(http)))
 
     @app.get("/api/ensembles/{job_id}", response_model=JobOut, responses=ERRORS, tags=["ensembles"])
     def ensemble_status(job_id: str) -> JobOut:

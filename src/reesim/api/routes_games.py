@@ -8,10 +8,10 @@ import warnings
 from typing import Any
 
 import pandas as pd
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from reesim.api.common import ERRORS, Ctx, records, report_response
+from reesim.api.common import ERRORS, Ctx, client_of, records, report_response
 from reesim.api.jobs import game_of
 from reesim.api.schemas import (
     GameInfo,
@@ -54,11 +54,11 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
         return out
 
     @app.post("/api/games", response_model=JobOut, status_code=202, responses=ERRORS, tags=["games"])
-    def submit_game(body: GameRequest) -> JobOut:
+    def submit_game(body: GameRequest, http: Request) -> JobOut:
         """Queue a game: every strategy profile simulated, equilibria, bargaining (``reesim game``)."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return job_out(manager.submit_game(body.model_dump(exclude_none=True)))
+            return job_out(manager.submit_game(body.model_dump(exclude_none=True), client_of(http)))
 
     @app.get("/api/games/{job_id}", response_model=JobOut, responses=ERRORS, tags=["games"])
     def game_status(job_id: str) -> JobOut:

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from reesim.api.common import ERRORS, RUN_TABLE_FORMATS, Ctx, json_safe, records, report_response
+from reesim.api.common import ERRORS, RUN_TABLE_FORMATS, Ctx, client_of, json_safe, records, report_response
 from reesim.api.schemas import (
     JobOut,
     RunRequest,
@@ -35,12 +35,12 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
 
     # --------------------------------------------------------------------------- runs
     @app.post("/api/runs", response_model=JobOut, status_code=202, responses=ERRORS, tags=["runs"])
-    def submit(body: RunRequest) -> JobOut:
+    def submit(body: RunRequest, http: Request) -> JobOut:
         """Queue a run of a scenario and its counterfactual; answered at once with the job (poll its link)."""
         request = body.model_dump(exclude_none=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return job_out(manager.submit(request))
+            return job_out(manager.submit(request, client_of(http)))
 
     @app.get("/api/runs", response_model=list[JobOut], tags=["runs"])
     def runs(limit: int = Query(100, ge=1, le=1000)) -> list[JobOut]:

@@ -41,9 +41,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     cached BOOLEAN NOT NULL DEFAULT false,
     created TIMESTAMP NOT NULL,
     started TIMESTAMP,
-    finished TIMESTAMP
+    finished TIMESTAMP,
+    client VARCHAR NOT NULL DEFAULT ''
 )
 """
+#: a store written before jobs recorded their client gains the column (every old job: '')
+_MIGRATE = "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS client VARCHAR DEFAULT ''"
+
 _COLUMNS = (
     "id",
     "kind",
@@ -59,6 +63,7 @@ _COLUMNS = (
     "created",
     "started",
     "finished",
+    "client",
 )
 
 
@@ -80,6 +85,9 @@ class Job:
     created: dt.datetime
     started: dt.datetime | None
     finished: dt.datetime | None
+    #: the address the job was submitted from (kept on the server, never shown in a listing:
+    #: it bounds each client's outstanding jobs, ``Limits.max_queued_per_client``)
+    client: str = ""
 
 
 def _now() -> dt.datetime:
@@ -96,6 +104,7 @@ class JobStore:
         self._connection: duckdb.DuckDBPyConnection | None = None
         with self._lock:
             self._con.execute(_SCHEMA)
+            self._con.execute(_MIGRATE)
 
     @property
     def _con(self) -> duckdb.DuckDBPyConnection:
@@ -138,6 +147,7 @@ class JobStore:
         total_steps: int,
         *,
         done: bool = False,
+        client: str = "",
     ) -> Job:
         """Record a new job: queued, or already done when its result is cached on disk."""
         now = _now()
@@ -161,6 +171,7 @@ class JobStore:
                     now,
                     now if done else None,
                     now if done else None,
+                    client,
                 ],
             )
         return self.get(job_id)
@@ -209,15 +220,15 @@ class JobStore:
             rows = self._con.execute("SELECT DISTINCT cache_key FROM jobs WHERE status = 'done'").fetchall()
         return {r[0] for r in rows}
 
-    def count(self, *statuses: str) -> int:
-        """How many jobs are in one of ``statuses``."""
+    def count(self, *statuses: str, client: str | None = None) -> int:
+        """How many jobs are in one of ``statuses`` (submitted from ``client``, if given)."""
+        sql = f"SELECT count(*) FROM jobs WHERE status IN ({', '.join('?' * len(statuses))})"
+        params: list[Any] = list(statuses)
+        if client is not None:
+            sql += " AND client = ?"
+            params.append(client)
         with self._lock:
-            return int(
-                self._con.execute(
-                    f"SELECT count(*) FROM jobs WHERE status IN ({', '.join('?' * len(statuses))})",
-                    list(statuses),
-                ).fetchone()[0]
-            )
+            return int(self._con.execute(sql, params).fetchone()[0])
 
     def claim(self, job_id: str) -> bool:
         """Mark a queued job running; False if it is not queued (another worker took it)."""

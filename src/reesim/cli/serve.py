@@ -75,6 +75,11 @@ def serve_cmd(
     max_queued: int = typer.Option(
         500, "--max-queued", help="Jobs that may wait; more are refused with 503."
     ),
+    max_per_client: int = typer.Option(
+        20,
+        "--max-queued-per-client",
+        help="Jobs one client (address) may have queued or running at once; more are refused with 429.",
+    ),
     keep_results: int = typer.Option(
         200,
         "--keep-results",
@@ -105,6 +110,7 @@ def serve_cmd(
         ("--max-years", max_years),
         ("--max-periods", max_periods),
         ("--max-queued", max_queued),
+        ("--max-queued-per-client", max_per_client),
         ("--keep-results", keep_results),
     ):
         if v < 1:
@@ -118,6 +124,7 @@ def serve_cmd(
         max_periods=max_periods,
         wall_time_s=wall_time,
         max_queued=max_queued,
+        max_queued_per_client=max_per_client,
         keep_results=keep_results,
         keep_bytes=int(keep_gb * 2**30),
     )
