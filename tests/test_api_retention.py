@@ -251,3 +251,44 @@ def test_a_report_is_sent_from_a_handle_opened_in_the_route(tmp_path: Path):
         key = c.app.state.store.get(a["id"]).cache_key
         (home / "runs" / key).rename(home / "runs" / f".expired-{key}-test")
         assert c.get(f"/api/runs/{a['id']}/report").status_code == 410
+
+
+def _send(resp, headers: list[tuple[bytes, bytes]] = ()) -> tuple[int, dict[bytes, bytes], bytes]:
+    """Send an ASGI response to a GET; its status, headers and body."""
+    msgs: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request"}
+
+    async def send(m):
+        msgs.append(m)
+
+    scope = {"type": "http", "method": "GET", "headers": list(headers), "asgi": {"spec_version": "2.4"}}
+    asyncio.run(resp(scope, receive, send))
+    start = msgs[0]
+    body = b"".join(m.get("body", b"") for m in msgs[1:])
+    return start["status"], dict(start["headers"]), body
+
+
+def test_tables_and_workbooks_are_sent_from_a_handle_opened_in_the_route(tmp_path: Path):
+    """FileResponse opened a table only after the route returned: a folder moved in between
+    answered 500. Held, a folder moved after the route still gives the whole file (and a range
+    of it), the handle is closed once sent, and a folder gone before raises in the route (410)."""
+    from reesim.api.common import HeldFileResponse
+
+    table = tmp_path / "runs" / "k" / "prices.parquet"
+    table.parent.mkdir(parents=True)
+    data = bytes(range(256)) * 1000
+    table.write_bytes(data)
+    whole = HeldFileResponse(table, "application/vnd.apache.parquet", "prices.parquet")
+    part = HeldFileResponse(table, "application/vnd.apache.parquet", "prices.parquet")
+    table.parent.rename(tmp_path / "runs" / ".expired-k-test")  # the pruner moves it now
+    status, headers, body = _send(whole)
+    assert status == 200 and body == data and headers[b"content-length"] == b"256000"
+    assert b'filename="prices.parquet"' in headers[b"content-disposition"]
+    assert whole._held.closed
+    status, headers, body = _send(part, [(b"range", b"bytes=1000-1999")])
+    assert status == 206 and body == data[1000:2000], status
+    assert headers[b"content-range"] == b"bytes 1000-1999/256000"
+    with pytest.raises(FileNotFoundError):
+        HeldFileResponse(table, "application/vnd.apache.parquet", "prices.parquet")

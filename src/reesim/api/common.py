@@ -16,7 +16,8 @@ from typing import Any
 
 import pandas as pd
 from fastapi import HTTPException, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
+from starlette.background import BackgroundTask
 
 from reesim.api import retention
 from reesim.api.jobs import JobManager, Limits
@@ -93,6 +94,35 @@ def client_of(request: Request) -> str:
     (``--forwarded-allow-ips``, by default this machine), so a client cannot name another address;
     behind a proxy on another machine every client shares the proxy's address (docs/security.md)."""
     return request.client.host if request.client is not None else ""
+
+
+#: where the system shows a process's open files as paths (Linux, macOS, the BSDs)
+FD_DIR = Path("/dev/fd")
+
+
+class HeldFileResponse(FileResponse):
+    """A file response (range requests, ETag) of a file opened here, in the route.
+
+    Starlette's ``FileResponse`` opens its path only when the response is sent, after the route
+    has returned: a result folder that the disk bound moved away in between answered 500. This
+    one opens the file at once, so a folder already gone raises ``FileNotFoundError`` in the
+    route (the app answers 410, :meth:`Ctx.removed_while_read`), and sends it through the open
+    handle's path under :data:`FD_DIR` (which opens the same file even after a rename or
+    removal), so a folder moved later is still sent whole. The handle is closed once the
+    response is sent (or when the response is dropped). Where the system has no :data:`FD_DIR`
+    the file's own path is sent, as ``FileResponse`` does.
+    """
+
+    def __init__(self, path: Path, media_type: str, filename: str) -> None:
+        self._held = open(path, "rb")  # noqa: SIM115 (closed by the response's background task)
+        fd_path = FD_DIR / str(self._held.fileno())
+        super().__init__(
+            fd_path if FD_DIR.is_dir() else path,
+            media_type=media_type,
+            filename=filename,
+            stat_result=os.fstat(self._held.fileno()),
+            background=BackgroundTask(self._held.close),
+        )
 
 
 def report_response(path: Path, filename: str) -> StreamingResponse:

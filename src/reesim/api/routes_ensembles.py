@@ -9,9 +9,17 @@ from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from reesim.api.common import ERRORS, RUN_TABLE_FORMATS, Ctx, client_of, records, report_response
+from reesim.api.common import (
+    ERRORS,
+    RUN_TABLE_FORMATS,
+    Ctx,
+    HeldFileResponse,
+    client_of,
+    records,
+    report_response,
+)
 from reesim.api.schemas import (
     EnsembleRequest,
     JobOut,
@@ -93,7 +101,7 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
         if not file.is_file():
             raise HTTPException(404, f"{table}: not written (no member succeeded)")
         if format == "parquet" and item is None:
-            return FileResponse(
+            return HeldFileResponse(
                 file, media_type="application/vnd.apache.parquet", filename=f"{table}.parquet"
             )
         df = pd.read_parquet(file)

@@ -12,9 +12,18 @@ from typing import Any
 
 import pandas as pd
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from reesim.api.common import ERRORS, RUN_TABLE_FORMATS, Ctx, client_of, json_safe, records, report_response
+from reesim.api.common import (
+    ERRORS,
+    RUN_TABLE_FORMATS,
+    Ctx,
+    HeldFileResponse,
+    client_of,
+    json_safe,
+    records,
+    report_response,
+)
 from reesim.api.schemas import (
     JobOut,
     RunRequest,
@@ -87,7 +96,7 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
         # built once per run folder, one build at a time (it costs seconds of CPU: rebuilt per
         # request, 40 concurrent requests held the server for minutes in a review of 2026-12-06)
         book = ctx.once(folder, WORKBOOK, write)
-        return FileResponse(
+        return HeldFileResponse(
             book,
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             filename="run-tables.xlsx",
@@ -117,7 +126,7 @@ def add_routes(app: FastAPI, ctx: Ctx) -> None:
             raise HTTPException(404, suggest(table, names, what=f"table of the {path}"))
         file = base / f"{table}.parquet"
         if format == "parquet":
-            return FileResponse(
+            return HeldFileResponse(
                 file, media_type="application/vnd.apache.parquet", filename=f"{table}.parquet"
             )
         df = pd.read_parquet(file).head(limit)
