@@ -125,33 +125,54 @@ def projected_growth(
 def substitution_update(
     scenario: Scenario, world: World, when: dt.date, dt_years: float, current: np.ndarray, price_ratio
 ) -> np.ndarray:
-    """Substitution factors after a step; ``price_ratio(commodity, region)`` gives p / p_0."""
-    d = world.demands
+    """Substitution factors after a step; ``price_ratio(commodity, region)`` gives p / p_0.
+
+    Each shift in force with a substitution elasticity ``e`` moves the factor of its rows towards
+    ``min(1, ratio^-e)`` at the speed ``dt / lag`` (never up: substitution is not undone), in the
+    scenario's order of instruments. The target is computed once per (commodity, region) of the
+    rows a shift moves, and the rows move together (a loop over every demand row per step cost
+    about 0.2 ms a step).
+    """
     out = current.copy()
-    rows = None  # (own sector, parent sector, region, commodity) of each demand, read once per world
     for inst in scenario.instruments:
         if isinstance(inst, DemandShift) and inst.in_force(when) and inst.substitution_elasticity > 0:
-            if rows is None:
-                memo = memo_of(world)
-                if "substitution_rows" not in memo:
-                    memo["substitution_rows"] = list(
-                        zip(
-                            d["sector"].tolist(),
-                            parent_of_rows(world).tolist(),
-                            d["region"].tolist(),
-                            d["commodity"].tolist(),
-                            strict=True,
-                        )
-                    )
-                rows = memo["substitution_rows"]
-            regions = set(regions_of(inst.regions, world, ""))
+            rows, keys, key_of_row = _substitution_rows(world, inst)
+            if not len(rows):
+                continue
             speed = (
                 1.0 if inst.substitution_lag_years <= 0 else min(1.0, dt_years / inst.substitution_lag_years)
             )
-            for i, (own, parent, region, commodity) in enumerate(rows):
-                if inst.sector in (own, parent) and region in regions:
-                    ratio = price_ratio(commodity, region)
-                    target = min(1.0, ratio ** (-inst.substitution_elasticity)) if ratio > 0 else 1.0
-                    if target < out[i]:
-                        out[i] += speed * (target - out[i])
+            targets = []
+            for commodity, region in keys:
+                ratio = price_ratio(commodity, region)
+                targets.append(min(1.0, ratio ** (-inst.substitution_elasticity)) if ratio > 0 else 1.0)
+            target = np.array(targets, dtype=float)[key_of_row]
+            now = out[rows]
+            down = target < now
+            out[rows[down]] = now[down] + speed * (target[down] - now[down])
     return out
+
+
+def _substitution_rows(world: World, inst: DemandShift) -> tuple[np.ndarray, list, np.ndarray]:
+    """The demand rows a shift's substitution moves (its sector's own rows and those split off it,
+    in its regions), the distinct (commodity, region) of those rows and each row's position in
+    them; memoised per world object and (sector, regions)."""
+    memo = memo_of(world).setdefault("substitution_rows", {})
+    key = (inst.sector, inst.regions if isinstance(inst.regions, str) else tuple(inst.regions))
+    if key not in memo:
+        d = world.demands
+        regions = set(regions_of(inst.regions, world, ""))
+        rows = [
+            i
+            for i, (own, parent, region) in enumerate(
+                zip(d["sector"].tolist(), parent_of_rows(world).tolist(), d["region"].tolist(), strict=True)
+            )
+            if inst.sector in (own, parent) and region in regions
+        ]
+        pairs = list(
+            zip(d["commodity"].to_numpy()[rows].tolist(), d["region"].to_numpy()[rows].tolist(), strict=True)
+        )
+        keys = list(dict.fromkeys(pairs))
+        index = {k: n for n, k in enumerate(keys)}
+        memo[key] = np.array(rows, dtype=int), keys, np.array([index[k] for k in pairs], dtype=int)
+    return memo[key]

@@ -102,6 +102,7 @@ class _Run:
     paths: dict[str, dict[int, float]]
     extra: dict
     stage: np.ndarray  # each process's investing stage (object array; None where it does not invest)
+    invests: np.ndarray  # processes with an investing stage (``stage`` not None)
     regions: np.ndarray
     proc_pos: dict[str, int]
     dem_pos: dict[str, int]
@@ -215,6 +216,7 @@ def start_run(
     procs = p["process"].tolist()  # plain lists: a column iterated element by element is slow
     pos = {pid: j for j, pid in enumerate(procs)}
     dem_pos = {did: i for i, did in enumerate(world.demands["demand"].tolist())}
+    stage = p["kind"].map(INVEST_STAGE).to_numpy(dtype=object, na_value=None)
     run = _Run(
         world=world,
         scenario=scenario,
@@ -238,7 +240,8 @@ def start_run(
             "process_pos": pos,  # the same maps as the run's, for the step's world
             "demand_pos": dem_pos,
         },
-        stage=p["kind"].map(INVEST_STAGE).to_numpy(dtype=object, na_value=None),
+        stage=stage,
+        invests=pd.notna(stage),
         regions=p["region"].to_numpy(),
         proc_pos=pos,
         dem_pos=dem_pos,
@@ -395,7 +398,10 @@ def phase_invest(run: _Run, state: State, step: Step, sol) -> State:
     under_way: dict[int, float] = {}
     for item in pipeline:
         under_way[item[1]] = under_way.get(item[1], 0) + item[2]
-    for j in np.flatnonzero(pd.notna(run.stage) & (state.capacity > 0) & ~fixed & ~disrupted):
+    now = step.time
+    growth_over: dict[float, float] = {}  # the magnet users' projected growth by lead time
+    offsets_of: dict[str, tuple[float, ...]] = {}  # ramp tranches by stage
+    for j in np.flatnonzero(run.invests & (state.capacity > 0) & ~fixed & ~disrupted):
         st = run.stage[j]
         region = run.regions[j]
         key = (region, POLICY_STAGE.get(st, st))
@@ -420,9 +426,11 @@ def phase_invest(run: _Run, state: State, step: Step, sol) -> State:
             dyn.max_under_construction,
         )
         if run.planned[j] > 0:
-            growth = demand_mod.projected_growth(
-                scenario, run.world, step.mid, lead, run.demand_weights, MAGNET_SECTOR
-            )
+            if lead not in growth_over:
+                growth_over[lead] = demand_mod.projected_growth(
+                    scenario, run.world, step.mid, lead, run.demand_weights, MAGNET_SECTOR
+                )
+            growth = growth_over[lead]
             plan = planned_order(sol.activity[j], state.capacity[j], building, run.planned[j], growth)
             room = max(0.0, dyn.max_under_construction * size - building)
             q = max(q, min(plan, room))
@@ -431,10 +439,12 @@ def phase_invest(run: _Run, state: State, step: Step, sol) -> State:
             # USD/kg/yr x kt/yr = million USD a year, paid from first output (state.arrivals)
             # the plant ramps to nameplate in equal tranches from first output
             # (Dynamics.ramp_years); its whole capital charge runs from first output
-            offsets = projects_mod.ramp_offsets(dyn.ramp_years[st])
+            if st not in offsets_of:
+                offsets_of[st] = projects_mod.ramp_offsets(dyn.ramp_years[st])
+            offsets = offsets_of[st]
             share = q / len(offsets)
             pipeline.extend(
-                (step.time + lead + off, int(j), share, banned, capex_full * q if i == 0 else 0.0)
+                (now + lead + off, int(j), share, banned, capex_full * q if i == 0 else 0.0)
                 for i, off in enumerate(offsets)
             )
             if sub:  # USD/kg/yr x kt/yr = million USD per year of annuity, paid by the plant's government

@@ -213,6 +213,20 @@ def _row_blocks(qp: QP) -> tuple[sp.csc_matrix, sp.csr_matrix]:
     return memo["row_blocks"]
 
 
+def _patterns(qp: QP) -> tuple[sp.csc_matrix, sp.csr_matrix, np.ndarray]:
+    """The structure of ``qp.G``'s balance rows as a 0/1 matrix (CSC), its transpose (CSR) and a
+    mask of the demand columns, kept per matrix like :func:`_row_blocks`: a step masks columns
+    instead of slicing a matrix (0.3 ms a step)."""
+    memo = memo_of(qp.G)
+    if "patterns" not in memo:
+        G, _ = _row_blocks(qp)
+        pattern = sp.csc_matrix((np.ones(G.nnz), G.indices, G.indptr), shape=G.shape)
+        demand = np.zeros(qp.n, bool)
+        demand[qp.n_proc : qp.n_proc + qp.n_dem] = True
+        memo["patterns"] = pattern, pattern.T.tocsr(), demand
+    return memo["patterns"]
+
+
 def _determined(qp: QP, v: np.ndarray, y: np.ndarray, tol: float) -> np.ndarray:
     """Which balance duals (prices) are unique at this solution.
 
@@ -225,25 +239,19 @@ def _determined(qp: QP, v: np.ndarray, y: np.ndarray, tol: float) -> np.ndarray:
     and not traded) and are reported as not determined.
     """
     n_nodes = qp.n_nodes
-    G, others = _row_blocks(qp)  # G: the balance rows only, so every index below is a node
-    det = np.zeros(n_nodes, bool)
+    pattern, pattern_t, demand = _patterns(qp)  # the balance rows only: every row is a node
+    _, others = _row_blocks(qp)
     binding_quota = np.flatnonzero(y[n_nodes:] > tol)
     in_binding = np.zeros(qp.n, bool)
     if len(binding_quota):
         in_binding[np.unique(others[binding_quota].indices)] = True
     interior = (v > tol) & (v < qp.ub - tol) & ~in_binding
-    cols = np.flatnonzero(interior)
-    sub = G[:, cols]
     # consumption strictly positive pins the price of its node directly
-    col_of = np.repeat(np.arange(len(cols)), np.diff(sub.indptr))
-    demand = (cols >= qp.n_proc) & (cols < qp.n_proc + qp.n_dem)
-    det[sub.indices[demand[col_of]]] = True
+    det = (pattern @ (interior & demand).astype(float)) > 0
     # Fixed point, vectorised: a relation (interior column) with exactly one undetermined price
     # pins it. Marking is monotone, so firing all such columns at once reaches the same closure.
-    pattern = sp.csc_matrix((np.ones(sub.nnz), sub.indices, sub.indptr), shape=sub.shape)
-    pattern_t = pattern.T.tocsr()
     while True:
-        fire = (pattern_t @ (~det).astype(float)) == 1
+        fire = ((pattern_t @ (~det).astype(float)) == 1) & interior
         new = ((pattern @ fire.astype(float)) > 0) & ~det
         if not new.any():
             return det
