@@ -205,5 +205,27 @@ def test_dashboard_shows_validation_errors(server, browser):
     page.click("#run")
     page.wait_for_selector("#errors li")
     assert "end 2020 is before start 2025" in page.inner_text("#errors")
+    assert page.inner_text("#status") == "Not run: fix the scenario."
     assert problems == []
+    page.close()
+
+
+def test_dashboard_says_a_busy_server_is_not_a_bad_scenario(server, browser):
+    """A run refused for the client's own jobs (429) or a full queue (503) shows the server's
+    message and asks to try again, not to fix the scenario."""
+    page = browser.new_page()
+    page.goto(server + "/")
+    page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    page.select_option("#scenario", "china-2025-licensing")
+    page.wait_for_selector("body:not([data-loading]) .instrument[data-name='china-licensing-2025']")
+    detail = "you have 20 jobs queued or running on this server (allowed: 20 at once)"
+    page.route(
+        "**/api/runs",
+        lambda route: route.fulfill(status=429, json={"detail": detail}, headers={"Retry-After": "30"}),
+    )
+    page.click("#run")
+    page.wait_for_selector("#errors li")
+    assert page.inner_text("#errors") == detail
+    assert page.inner_text("#status") == "Not run: try again when a job has finished."
+    assert page.is_enabled("#run")
     page.close()

@@ -91,7 +91,8 @@ def client_of(request: Request) -> str:
     (``Limits.max_queued_per_client``).
 
     uvicorn takes it from ``X-Forwarded-For`` only when the connection comes from a trusted proxy
-    (``--forwarded-allow-ips``, by default this machine), so a client cannot name another address;
+    (the addresses in ``FORWARDED_ALLOW_IPS``, by default this machine), so a remote client cannot
+    name another address;
     behind a proxy on another machine every client shares the proxy's address (docs/security.md)."""
     return request.client.host if request.client is not None else ""
 

@@ -146,7 +146,10 @@ async function run() {
   } catch (err) {
     showErrors($("errors"), err);
     $("run").disabled = false;
-    $("status").textContent = "Not run: fix the scenario.";
+    // 422: the scenario; 429: this client's own jobs; 503: the server's queue (the errors say which)
+    $("status").textContent = err.status === 422 ? "Not run: fix the scenario."
+      : err.status === 429 || err.status === 503 ? "Not run: try again when a job has finished."
+      : "Not run.";
   }
 }
 
