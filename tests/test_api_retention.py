@@ -231,14 +231,11 @@ def test_a_report_is_sent_from_a_handle_opened_in_the_route(tmp_path: Path):
     resp = report_response(page, "report.html")
     page.parent.rename(tmp_path / "runs" / ".expired-k-test")  # the pruner moves it now
 
-    async def sent() -> bytes:
-        return b"".join([chunk async for chunk in resp.body_iterator])
-
-    body = asyncio.run(sent())
+    _status, headers, body = _send(resp)
     assert body.decode().startswith("<!DOCTYPE html>") and len(body) == 200_015
-    assert resp.headers["content-length"] == "200015"
-    assert 'filename="report.html"' in resp.headers["content-disposition"]
-    assert resp.headers["content-security-policy"] == "frame-ancestors 'none'"
+    assert headers[b"content-length"] == b"200015"
+    assert b'filename="report.html"' in headers[b"content-disposition"]
+    assert headers[b"content-security-policy"] == b"frame-ancestors 'none'"
     with pytest.raises(FileNotFoundError):
         report_response(page, "report.html")  # gone before the route opened it: the app's 410
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 from fastapi import HTTPException, Request
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from reesim.api import retention
@@ -34,8 +34,6 @@ CSP = (
 #: headers of a served report: its own policy is in the page (script hashes, nothing loaded);
 #: the header adds what a meta element cannot say (no framing by another site) and no sniffing
 REPORT_HEADERS = {"Content-Security-Policy": "frame-ancestors 'none'", "X-Content-Type-Options": "nosniff"}
-#: bytes read at a time when a report is sent
-REPORT_CHUNK = 1 << 16
 RUN_TABLE_FORMATS = ("json", "csv", "parquet")
 _LINE = re.compile(r"^(?P<label>[^:]+): (?P<path>[A-Za-z_][\w.\[\]-]*): ")
 ERRORS = {
@@ -92,8 +90,8 @@ def client_of(request: Request) -> str:
 
     uvicorn takes it from ``X-Forwarded-For`` only when the connection comes from a trusted proxy
     (the addresses in ``FORWARDED_ALLOW_IPS``, by default this machine), so a remote client cannot
-    name another address;
-    behind a proxy on another machine every client shares the proxy's address (docs/security.md)."""
+    name another address; behind a proxy on another machine every client shares the proxy's
+    address (docs/security.md)."""
     return request.client.host if request.client is not None else ""
 
 
@@ -114,11 +112,14 @@ class HeldFileResponse(FileResponse):
     the file's own path is sent, as ``FileResponse`` does.
     """
 
-    def __init__(self, path: Path, media_type: str, filename: str) -> None:
+    def __init__(
+        self, path: Path, media_type: str, filename: str, headers: dict[str, str] | None = None
+    ) -> None:
         self._held = open(path, "rb")  # noqa: SIM115 (closed by the response's background task)
         fd_path = FD_DIR / str(self._held.fileno())
         super().__init__(
             fd_path if FD_DIR.is_dir() else path,
+            headers=headers,
             media_type=media_type,
             filename=filename,
             stat_result=os.fstat(self._held.fileno()),
@@ -126,30 +127,11 @@ class HeldFileResponse(FileResponse):
         )
 
 
-def report_response(path: Path, filename: str) -> StreamingResponse:
-    """The HTML report ``path``, sent from a handle opened here, in the route.
-
-    Starlette's ``FileResponse`` opens its file only when the response is sent, after the route
-    has returned: a result folder that the disk bound moved away in between answered 500. Opened
-    here, a folder moved later is still sent whole (the handle survives the rename), and one
-    already gone raises ``FileNotFoundError`` in the route, which the app answers 410
-    (:meth:`Ctx.removed_while_read`). Headers as ``FileResponse`` with ``filename`` gives them,
-    plus :data:`REPORT_HEADERS`.
-    """
-    fh = path.open("rb")
-    size = os.fstat(fh.fileno()).st_size
-
-    def chunks():
-        with fh:
-            while block := fh.read(REPORT_CHUNK):
-                yield block
-
-    headers = {
-        **REPORT_HEADERS,
-        "Content-Length": str(size),
-        "Content-Disposition": f'attachment; filename="{filename}"',
-    }
-    return StreamingResponse(chunks(), media_type="text/html", headers=headers)
+def report_response(path: Path, filename: str) -> HeldFileResponse:
+    """The HTML report ``path`` as a :class:`HeldFileResponse` (opened here, in the route: a
+    folder moved later is still sent whole, one already gone answers 410), with
+    :data:`REPORT_HEADERS`."""
+    return HeldFileResponse(path, "text/html", filename, headers=REPORT_HEADERS)
 
 
 @dataclass
