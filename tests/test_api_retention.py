@@ -13,11 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reesim.api import retention
 from reesim.api.app import create_app
 from reesim.api.jobs import Limits
-from reesim.api.retention import Kept, to_remove
+from reesim.api.retention import Kept, to_remove, to_remove_by_client
 from reesim.api.store import JobStore
 from tests.test_api import SHORT, TestClient
 from tests.test_api import wait as _wait
@@ -46,6 +48,58 @@ def test_least_recently_used_folders_beyond_the_count_or_the_bytes_go():
     assert keys(to_remove(_kept(5, 50, 5, 5), keep_results=3, keep_bytes=20)) == ["k1"]
     assert to_remove([], keep_results=1, keep_bytes=1) == []
     assert to_remove(_kept(5), keep_results=1, keep_bytes=1) == []
+
+
+def test_a_client_beyond_its_share_loses_its_own_oldest_results_first():
+    """Review of 2026-12-06 (docs/security.md, known limits): with one common least-recently-used
+    bound, a client sending many different scenarios pushed every other user's results out."""
+    keys = lambda ks: [k.key for k in ks]  # noqa: E731
+    folders = _kept(5, 5, 5, 5, 5, 5)  # k0 the most recent
+    owner = {"k0": "a", "k1": "a", "k2": "b", "k3": "a", "k4": "b"}  # k5: no client recorded
+    # a keeps its two most recent (k0, k1): k3 goes although b's older k4 stays
+    share, common = to_remove_by_client(folders, owner, 10, 100, 2, 100)
+    assert keys(share) == ["k3"] and common == []
+    # bytes per client: 5 + 5 fit in 12, a's third does not; b's two fit
+    assert keys(to_remove_by_client(folders, owner, 10, 100, 10, 12)[0]) == ["k3"]
+    # then the common bound on what is left (k0, k1, k2, k4, k5): the two least recently used go
+    share, common = to_remove_by_client(folders, owner, 3, 100, 2, 100)
+    assert keys(share) == ["k3"] and keys(common) == ["k4", "k5"]
+    # a client's most recent folder is kept whatever its share; unknown clients have none
+    assert to_remove_by_client(_kept(50, 50), {"k0": "a"}, 10, 1_000, 1, 1) == ([], [])
+    assert to_remove_by_client(folders, {}, 10, 100, 1, 1) == ([], [])
+
+
+@given(
+    sizes=st.lists(st.integers(0, 20), max_size=25),
+    clients=st.lists(st.sampled_from(["", "a", "b", "c"]), min_size=25, max_size=25),
+    keep=st.integers(1, 12),
+    keep_bytes=st.integers(0, 150),
+    per=st.integers(1, 6),
+    per_bytes=st.integers(0, 60),
+)
+@settings(max_examples=300, deadline=None)
+def test_the_shares_and_the_common_bound_hold_together(sizes, clients, keep, keep_bytes, per, per_bytes):
+    folders = _kept(*sizes)
+    owner = {k.key: c for k, c in zip(folders, clients, strict=False)}
+    share, common = to_remove_by_client(folders, owner, keep, keep_bytes, per, per_bytes)
+    gone = {k.key for k in share + common}
+    assert len(gone) == len(share) + len(common)  # a folder is removed once
+    kept = [k for k in folders if k.key not in gone]
+    if folders:
+        assert kept and kept[0] == next(k for k in folders if k.key not in {x.key for x in share})
+    assert len(kept) <= max(1, keep)
+    assert len(kept) <= 1 or sum(k.size_bytes for k in kept) <= keep_bytes
+    assert all(owner[k.key] for k in share)  # a folder with no client has no share to exceed
+    for c in "abc":
+        theirs = [k for k in folders if owner[k.key] == c]
+        mine = [k for k in kept if owner[k.key] == c]
+        assert len(mine) <= per
+        assert len(mine) <= 1 or sum(k.size_bytes for k in mine) <= per_bytes
+        lost = [k for k in share if owner[k.key] == c]
+        if theirs:
+            assert theirs[0] not in lost  # a client's most recent folder is never lost to its share
+        if len(theirs) <= per and sum(k.size_bytes for k in theirs) <= per_bytes:
+            assert not lost  # a client within its share loses nothing to it
 
 
 def test_result_folders_are_sized_and_ordered_by_last_use(tmp_path: Path):
@@ -134,6 +188,8 @@ def test_the_least_recently_used_results_expire_and_run_again_when_asked(tmp_pat
         (("serve", "--keep-gb", "0"), "--keep-gb: 0.0; allowed: more than 0"),
         (("serve", "--keep-gb", "nan"), "--keep-gb: nan"),
         (("serve", "--max-queued-per-client", "0"), "--max-queued-per-client: 0; allowed: 1 or more"),
+        (("serve", "--keep-results-per-client", "0"), "--keep-results-per-client: 0; allowed: 1 or more"),
+        (("serve", "--keep-gb-per-client", "-1"), "--keep-gb-per-client: -1.0; allowed: more than 0"),
     ],
 )
 def test_bad_retention_limits_exit_2(capsys, argv, says):
@@ -178,6 +234,28 @@ def test_a_job_still_running_keeps_its_folder_and_a_done_job_without_one_expires
     assert sorted(m.prune()) == ["k-old"]  # k-new is the one kept; k-running is not the pruner's
     assert (m.runs / "k-running").is_dir() and store.get("run1").status == "running"
     assert store.get("old").status == "expired" and store.get("lost").status == "expired"
+    store.close()
+
+
+def test_prune_bounds_each_client_to_its_share_and_says_why(tmp_path: Path):
+    m, store = _manager(tmp_path / "s", keep_results=10, keep_results_per_client=2)
+    for i, (key, client) in enumerate(
+        (("k-b-old", "10.0.0.2"), ("k-a1", "10.0.0.1"), ("k-a2", "10.0.0.1"), ("k-a3", "10.0.0.1"))
+    ):
+        store.add(key, "run", key, "s", "baseline", {}, 2, client=client)
+        store.finish(key, True)
+        _folder(m.runs, key, 1_000 + i)
+    # a later request of another client answered from a's folder does not make it the other's
+    store.add("k-a3-again", "run", "k-a3", "s", "baseline", {}, 2, done=True, client="10.0.0.2")
+    assert store.owners() == {
+        "k-b-old": "10.0.0.2",
+        "k-a1": "10.0.0.1",
+        "k-a2": "10.0.0.1",
+        "k-a3": "10.0.0.1",
+    }
+    assert m.prune() == ["k-a1"]  # a's oldest, although b's is older still
+    assert store.get("k-a1").status == "expired" and "its share" in store.get("k-a1").message
+    assert store.get("k-b-old").status == "done" and (m.runs / "k-b-old").is_dir()
     store.close()
 
 

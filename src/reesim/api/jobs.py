@@ -63,6 +63,10 @@ class Limits:
     keep_results: int = 200
     #: bytes all kept result folders may take (a run's folder is about 5 MB)
     keep_bytes: int = 5 * 2**30
+    #: result folders one client's jobs may keep, and their bytes (a quarter of the above): beyond
+    #: them the client's own least recently used go first (:func:`reesim.api.retention.to_remove_by_client`)
+    keep_results_per_client: int = 50
+    keep_bytes_per_client: int = 5 * 2**30 // 4
     #: failed and expired job records kept (the oldest deleted first)
     keep_records: int = 10_000
 
@@ -340,8 +344,9 @@ class JobManager:
         return remove_stale_partials_in(self.runs)  # quiet: no warning filters touched from a thread
 
     def prune(self) -> list[str]:
-        """Remove the least recently used result folders beyond the limits (``Limits.keep_results``,
-        ``keep_bytes``), expire their jobs, and delete the oldest failed and expired records beyond
+        """Remove the least recently used result folders beyond the limits (each client's share,
+        ``Limits.keep_results_per_client`` and ``keep_bytes_per_client``, then ``keep_results`` and
+        ``keep_bytes`` for all), expire their jobs, and delete the oldest failed and expired records beyond
         ``keep_records``; the keys removed.
 
         Under the submission lock, so that a request is never answered from a folder on its way out,
@@ -352,21 +357,34 @@ class JobManager:
         pruning never fails a job or the server's start (it is logged).
         """
         limits, removed, moved = self.limits, [], []
+        again = "send the request again to run it again"
         why = (
             "result removed to keep the server's disk bounded (the least recently used go first: "
-            f"at most {limits.keep_results} results, {limits.keep_bytes / 2**30:g} GiB); "
-            "send the request again to run it again"
+            f"at most {limits.keep_results} results, {limits.keep_bytes / 2**30:g} GiB); {again}"
+        )
+        why_share = (
+            "result removed because the client that asked for it keeps more than its share of the "
+            f"server's disk (at most {limits.keep_results_per_client} results, "
+            f"{limits.keep_bytes_per_client / 2**30:g} GiB per client; its least recently used go first); {again}"
         )
         try:
             with self._submit_lock:
                 active = self.store.active_keys()
                 folders = [k for k in retention.result_folders(self.runs) if k.key not in active]
-                for k in retention.to_remove(folders, limits.keep_results, limits.keep_bytes):
+                share, common = retention.to_remove_by_client(
+                    folders,
+                    self.store.owners(),
+                    limits.keep_results,
+                    limits.keep_bytes,
+                    limits.keep_results_per_client,
+                    limits.keep_bytes_per_client,
+                )
+                for k, reason in [(k, why_share) for k in share] + [(k, why) for k in common]:
                     gone = retention.move_out(self.runs, k.key)
                     if gone is not None:
                         moved.append(gone)
                         removed.append(k.key)
-                        self.store.expire(k.key, why)
+                        self.store.expire(k.key, reason)
                 for key in self.store.done_keys() - {k.key for k in folders} - active:
                     if not (self.runs / key).is_dir():
                         self.store.expire(key, why)

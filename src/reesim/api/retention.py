@@ -15,6 +15,14 @@ The jobs of a removed folder become ``expired`` in the job store
 (:meth:`reesim.api.store.JobStore.expire`): their results answer 410 with the reason, and the
 same request sent again runs again. This is the least-recently-used policy of any bounded
 cache (e.g. Squid's or the CPython ``functools.lru_cache``), applied to files.
+
+Each client (address) also has a share of the bound (:func:`to_remove_by_client`): the
+folders its own jobs wrote are kept from its most recently used down while they are at most
+``keep_results_per_client`` and ``keep_bytes_per_client``; beyond that its own least recently
+used go first. Without the share a client sending many different scenarios pushed every other
+user's results out at the pace the job limits allow; with it, one client holds at most its share
+(a quarter by default) and pushes out others' results only once other clients' folders fill the
+rest.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import contextlib
 import os
 import shutil
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +84,35 @@ def to_remove(folders: list[Kept], keep_results: int, keep_bytes: int) -> list[K
         else:
             out.append(k)
     return out
+
+
+def to_remove_by_client(
+    folders: list[Kept],
+    owner: Mapping[str, str],
+    keep_results: int,
+    keep_bytes: int,
+    keep_results_per_client: int,
+    keep_bytes_per_client: int,
+) -> tuple[list[Kept], list[Kept]]:
+    """Of ``folders`` (most recently used first), those beyond their client's share and those
+    beyond the common bound, as two lists.
+
+    ``owner`` maps a folder's key to the client whose job wrote it; a folder without one (written
+    before jobs recorded their client, or a client of ``''``) has no share and only meets the
+    common bound. Each client's folders are first bounded by :func:`to_remove` with
+    ``keep_results_per_client`` and ``keep_bytes_per_client`` (its most recent folder is always
+    kept); the folders left are then bounded by ``keep_results`` and ``keep_bytes`` together.
+    """
+    mine: dict[str, list[Kept]] = {}
+    for k in folders:
+        if owner.get(k.key):
+            mine.setdefault(owner[k.key], []).append(k)
+    over = {
+        k.key for ks in mine.values() for k in to_remove(ks, keep_results_per_client, keep_bytes_per_client)
+    }
+    share = [k for k in folders if k.key in over]
+    rest = [k for k in folders if k.key not in over]
+    return share, to_remove(rest, keep_results, keep_bytes)
 
 
 def move_out(runs: Path, key: str) -> Path | None:

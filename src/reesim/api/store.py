@@ -220,6 +220,17 @@ class JobStore:
             rows = self._con.execute("SELECT DISTINCT cache_key FROM jobs WHERE status = 'done'").fetchall()
         return {r[0] for r in rows}
 
+    def owners(self) -> dict[str, str]:
+        """The client whose job wrote each done result folder: of the done jobs that ran (not
+        answered from the cache) with a cache key, the one that finished first (a job that found
+        an identical job's folder on its turn finishes after it)."""
+        with self._lock:
+            rows = self._con.execute(
+                "SELECT cache_key, arg_min(client, finished) FROM jobs "
+                "WHERE status = 'done' AND NOT cached GROUP BY cache_key"
+            ).fetchall()
+        return {k: c or "" for k, c in rows}
+
     def count(self, *statuses: str, client: str | None = None) -> int:
         """How many jobs are in one of ``statuses`` (submitted from ``client``, if given)."""
         sql = f"SELECT count(*) FROM jobs WHERE status IN ({', '.join('?' * len(statuses))})"

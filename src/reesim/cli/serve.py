@@ -89,6 +89,15 @@ def serve_cmd(
     keep_gb: float = typer.Option(
         5.0, "--keep-gb", help="Disk all kept results may take, GiB (a run's folder is about 5 MB)."
     ),
+    keep_per_client: int = typer.Option(
+        50,
+        "--keep-results-per-client",
+        help="Finished results one client's (address's) jobs may keep; beyond it, or beyond "
+        "--keep-gb-per-client, that client's least recently used are removed first.",
+    ),
+    keep_gb_per_client: float = typer.Option(
+        1.25, "--keep-gb-per-client", help="Disk one client's kept results may take, GiB."
+    ),
     allowed_host: list[str] = typer.Option(
         None,
         "--allowed-host",
@@ -112,13 +121,15 @@ def serve_cmd(
         ("--max-queued", max_queued),
         ("--max-queued-per-client", max_per_client),
         ("--keep-results", keep_results),
+        ("--keep-results-per-client", keep_per_client),
     ):
         if v < 1:
             raise InputError(f"{flag}: {v}; allowed: 1 or more")
     if not wall_time > 0:
         raise InputError(f"--wall-time: {wall_time}; allowed: more than 0 seconds")
-    if not 0 < keep_gb <= 1e6:
-        raise InputError(f"--keep-gb: {keep_gb}; allowed: more than 0 and at most 1,000,000 GiB")
+    for flag, gb in (("--keep-gb", keep_gb), ("--keep-gb-per-client", keep_gb_per_client)):
+        if not 0 < gb <= 1e6:
+            raise InputError(f"{flag}: {gb}; allowed: more than 0 and at most 1,000,000 GiB")
     limits = Limits(
         max_years=max_years,
         max_periods=max_periods,
@@ -127,6 +138,8 @@ def serve_cmd(
         max_queued_per_client=max_per_client,
         keep_results=keep_results,
         keep_bytes=int(keep_gb * 2**30),
+        keep_results_per_client=keep_per_client,
+        keep_bytes_per_client=int(keep_gb_per_client * 2**30),
     )
     home = checked_home(home or default_home())
     app = create_app(
