@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from reesim.errors import InputError
@@ -19,7 +21,16 @@ def test_the_local_cluster_refuses_clients_without_its_credentials():
     from distributed.security import Security
 
     with dask_pool(2) as client:
-        assert client.submit(_square, 7).result() == 49
+        fut = client.submit(_square, 7)
+        assert fut.result() == 49
+        # the worker that ran the first task froze what it held then (FreezeAfterFirstTask), once;
+        # the other, idle, froze nothing
+        ran = next(iter(client.who_has(fut)[fut.key]))
+        frozen = client.run(gc.get_freeze_count)
+        assert frozen[ran] > 1_000 and all(v == 0 for w, v in frozen.items() if w != ran), frozen
+        assert client.submit(_square, 8, workers=[ran]).result() == 64
+        # not frozen again (frozen objects freed since leave the count: it may only fall)
+        assert client.run(gc.get_freeze_count, workers=[ran])[ran] <= frozen[ran]
         address = client.scheduler.address
         assert address.startswith("tls://")
         ca = client.security.tls_ca_file  # the cluster's authority, which an intruder could learn

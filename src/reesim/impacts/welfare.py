@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from reesim.model.qp import edge_tuples, floats, key_positions
+from reesim.solve.equilibrium import ad_valorem_terms
 from reesim.solve.solution import Solution
 from reesim.world.world import PRIVATE_STOCK_SECTOR, PURCHASE_RULE_SECTORS, STOCK_KIND
 
@@ -85,6 +86,7 @@ class WelfareAccount:
         self.transport = floats(e["transport"])
         self.quad = world.congestion + floats(e["route_quad"])
         self.edge_pos = qp.edge_index
+        self.qp = qp  # its edge and node positions: those of every step's QP of the run
         m = world.quota_members
         self.m_edge = key_positions(self.edge_pos, edge_tuples(m))
         self.m_quota = pd.Index(world.quotas["quota"]).get_indexer(m["quota"])
@@ -133,21 +135,10 @@ class WelfareAccount:
         cost = p["mc_intercept"].to_numpy(dtype=float) * x + 0.5 * p["mc_slope"].to_numpy(dtype=float) * x * x
         out[:, 1] = np.bincount(self.p_reg, weights=np.where(self.producing, value - cost, 0.0), minlength=R)
         f = v[n_p + n_d :]
-        av = world.ad_valorem
-        if len(av):
-            keys = edge_tuples(av)
-            epos = key_positions(self.edge_pos, keys)
-            ok = epos >= 0
-            epos = epos[ok]
-            cif = av["base"].to_numpy()[ok] == "cif"
-            p_o = prices[
-                key_positions(self.node_pos, [k[:2] for k, good in zip(keys, ok, strict=True) if good])
-            ]
-            revenue = (
-                av["rate"].to_numpy(dtype=float)[ok]
-                * (p_o + np.where(cif, self.transport[epos], 0.0))
-                * f[epos]
-            )
+        if len(world.ad_valorem):
+            # the rows' positions, kept per table by the solver (a step's tariffs are one object)
+            epos, onode, rate, cif = ad_valorem_terms(world, self.qp)
+            revenue = rate * (prices[onode] + np.where(cif, self.transport[epos], 0.0)) * f[epos]
             out[:, 2] = np.bincount(self.e_dest[epos][cif], weights=revenue[cif], minlength=R)
             out[:, 3] = np.bincount(self.e_orig[epos][~cif], weights=revenue[~cif], minlength=R)
         if len(self.m_edge):

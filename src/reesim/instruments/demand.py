@@ -71,12 +71,16 @@ def _shift_rows(world: World, inst: DemandShift) -> np.ndarray:
     return memo[key]
 
 
-def growth_factors(scenario: Scenario, world: World, when: dt.date, dt_years: float) -> np.ndarray:
-    """Per-demand growth over one step (multiplies the quantity at each price)."""
-    factor = np.ones(len(world.demands))
+def growth_factors(
+    scenario: Scenario, world: World, when: dt.date, dt_years: float, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Per-demand growth over one step (multiplies the quantity at each price); of the demand rows
+    ``rows`` (a mask) only, when given."""
+    factor = np.ones(len(world.demands) if rows is None else int(rows.sum()))
     for inst in scenario.instruments:
         if isinstance(inst, DemandShift) and inst.in_force(when):
-            factor[_shift_rows(world, inst)] *= (1.0 + growth_rate(inst, when.year)) ** dt_years
+            moved = _shift_rows(world, inst)
+            factor[moved if rows is None else moved[rows]] *= (1.0 + growth_rate(inst, when.year)) ** dt_years
     return factor
 
 
@@ -115,7 +119,7 @@ def projected_growth(
     while left > 1e-9:
         year_end = dt.date(t.year + 1, 1, 1)
         span = min(left, (year_end - t).days / 365.25)
-        f = growth_factors(scenario, world, t, span)[rows]
+        f = growth_factors(scenario, world, t, span, rows)
         growth *= float(np.dot(w, f) / w.sum())
         left -= span
         t = year_end

@@ -105,7 +105,10 @@ def structure(scenario: Scenario, world: World, label: str = "scenario") -> dict
     """The projects' processes (no capacity yet) and their io rows, copied from their region's stage,
     and the commodities they add to the world (a heavy circuit's service)."""
     procs, io, edges, goods = [], [], [], []
-    names = set(world.processes["process"])
+    ids = world.processes["process"].tolist()
+    names = set(ids)
+    kind_of = dict(zip(ids, world.processes["kind"].tolist(), strict=True))
+    io_process = world.io["process"].to_numpy(dtype=object)  # compared in numpy, not as pandas strings
     spread = _assumption(scenario, "cash_cost_spread") if projects(scenario) else 0.0
     for k, inst in projects(scenario):
         if inst.region not in world.regions:
@@ -141,7 +144,7 @@ def structure(scenario: Scenario, world: World, label: str = "scenario") -> dict
             )
         cash = unit_cost(scenario, world, inst)
         q = inst.capacity_tonnes_per_year / 1000.0
-        kind = world.processes.loc[world.processes["process"] == tpl, "kind"].iloc[0]
+        kind = kind_of[tpl]
         procs.append((pid, inst.region, kind, 0.0, (1.0 - spread) * cash, spread * cash / q))
         if circuit is not None:
             procs.extend(circuit.processes)
@@ -152,7 +155,7 @@ def structure(scenario: Scenario, world: World, label: str = "scenario") -> dict
             edges.append(circuit.edges)
             goods += circuit.commodities
             continue
-        rows = world.io[world.io["process"] == tpl]
+        rows = world.io[io_process == tpl]
         io.append(rows.assign(process=pid))
     return {
         "processes": pd.DataFrame(

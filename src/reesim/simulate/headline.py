@@ -342,11 +342,12 @@ def heavy_re_per_magnet(res: Result, cf: Result) -> pd.DataFrame:
             scope=lambda t: t["region"].where(t["region"] == "CHN", "outside China").replace("CHN", "China")
         )
         t = p.groupby(["year", "scope", "kind"])["tonnes"].sum().unstack("kind", fill_value=0.0)
-        for (year, scope), v in t.iterrows():
-            total = float(v.get("dose", 0.0) + v.get("thrift", 0.0))
+        dose, thrift = ([0.0] * len(t) if k not in t else t[k].tolist() for k in ("dose", "thrift"))
+        for (year, scope), d, th in zip(t.index, dose, thrift, strict=True):  # not iterrows: a Series a row
+            total = float(d + th)
             if total <= 0:
                 continue
-            lean = float(v.get("thrift", 0.0)) / total
+            lean = float(th) / total
             factor = 1.0 - save * lean
             rows.append(
                 (

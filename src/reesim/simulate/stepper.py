@@ -37,7 +37,7 @@ from reesim.instruments import technology as tech_mod
 from reesim.instruments.quota import quota_paths
 from reesim.model.qp import build_qp
 from reesim.scenario.load import scenario_hash
-from reesim.scenario.spec import Scenario
+from reesim.scenario.spec import Scenario, Subsidy, TechnologyBan
 from reesim.simulate import storage
 from reesim.simulate.counterfactual import Counterfactual
 from reesim.simulate.fiscal import capital_rows, fiscal_rows, stock_rows
@@ -87,6 +87,11 @@ def _initial_state(world: World, scenario: Scenario, reference) -> State:
     )
 
 
+#: what :func:`phase_invest` reads for every (region, stage) in a scenario without technology bans
+#: and capex subsidies: no penalty, no subsidy (what the two functions return for it)
+NO_INVEST_POLICY = (tech_mod.Penalty(), 0.0)
+
+
 @dataclass
 class _Run:
     """What every phase of a simulation reads: the world, the scenario and fixed index maps."""
@@ -111,6 +116,8 @@ class _Run:
     first_price: dict
     planned: np.ndarray  # usual utilisation of makers that keep capacity ahead of demand (0 where none)
     demand_weights: np.ndarray  # quantities bought in the start world, by demand row
+    #: the scenario has technology bans or capex subsidies (otherwise no order meets a penalty or a subsidy)
+    invest_policies: bool = True
 
 
 def simulate(
@@ -257,6 +264,7 @@ def start_run(
         first_price={},
         planned=_planned_utilisation(world, scenario, reference, base),
         demand_weights=np.asarray(reference.quantities, dtype=float),
+        invest_policies=any(isinstance(i, TechnologyBan | Subsidy) for i in scenario.instruments),
     )
     return run, state
 
@@ -407,8 +415,12 @@ def phase_invest(run: _Run, state: State, step: Step, sol) -> State:
         key = (region, POLICY_STAGE.get(st, st))
         if key not in policy:
             policy[key] = (
-                tech_mod.penalty(scenario, step.mid, *key),
-                support_mod.capex_share(scenario, step.mid, *key),
+                (
+                    tech_mod.penalty(scenario, step.mid, *key),
+                    support_mod.capex_share(scenario, step.mid, *key),
+                )
+                if run.invest_policies
+                else NO_INVEST_POLICY
             )
         pen, sub = policy[key]
         capex_full = dyn.capex_usd_per_kg_year[st] * pen.capex_multiplier

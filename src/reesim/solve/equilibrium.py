@@ -14,7 +14,7 @@ import numpy as np
 
 from reesim.errors import ReesimError
 from reesim.memo import memo_of
-from reesim.model.qp import QP, build_qp, edge_tuples, key_positions
+from reesim.model.qp import QP, build_qp, edge_tuples, floats, key_positions
 from reesim.solve.backends import BACKENDS, ClarabelBackend, PiqpBackend, RawSolution, SolverError
 from reesim.solve.guards import GuardError, check
 from reesim.solve.solution import Solution
@@ -30,11 +30,12 @@ class ConvergenceError(ReesimError):
 SOLVE_FAILURES = (SolverError, ConvergenceError, GuardError)
 
 
-def _ad_valorem_terms(world: World, qp: QP) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def ad_valorem_terms(world: World, qp: QP) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Edge position, origin-node position, rate and CIF flag of every ad valorem row.
 
     Kept per table and structure (:func:`reesim.memo.memo_of`): a step's price-floor iterations
-    and the steps under the same tariffs share both objects.
+    and the steps under the same tariffs share both objects, and the welfare account of each of
+    those steps reads the same terms (:meth:`reesim.impacts.welfare.WelfareAccount.rows`).
     """
     av = world.ad_valorem
     memo = memo_of(av).setdefault("ad_valorem_terms", {})
@@ -113,10 +114,10 @@ def solve_equilibrium(
     """
     solver = BACKENDS[backend]() if isinstance(backend, str) else backend
     qp = qp if qp is not None else build_qp(world)
-    pos, onode, rate, cif = _ad_valorem_terms(world, qp)
-    transport = world.edges["transport"].astype(float).to_numpy()
+    pos, onode, rate, cif = ad_valorem_terms(world, qp)
     wedges = np.zeros(qp.n_edge)
     if len(pos):  # set up once per call, and only when some edge carries an ad valorem wedge
+        transport = floats(world.edges["transport"])
         taxed = np.zeros(qp.n_edge, bool)
         taxed[pos] = True
         e_orig, e_dest = qp.edge_ends
@@ -165,4 +166,4 @@ def solve_equilibrium(
     return Solution(world=world, qp=current, raw=raw, wedges=wedges, wedge_iterations=it, guards=report)
 
 
-__all__ = ["SOLVE_FAILURES", "ConvergenceError", "PiqpBackend", "solve_equilibrium"]
+__all__ = ["SOLVE_FAILURES", "ConvergenceError", "PiqpBackend", "ad_valorem_terms", "solve_equilibrium"]

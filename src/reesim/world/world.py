@@ -129,6 +129,14 @@ def _check_columns(df: pd.DataFrame, table: str) -> pd.DataFrame:
     return df[columns].reset_index(drop=True)
 
 
+def _numbers(values: pd.Series) -> np.ndarray:
+    """``values`` as floats, NaN where missing or not a number (``pd.to_numeric(errors="coerce")``;
+    a column that is numeric already is read as it is, without the conversion's pass)."""
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return values.to_numpy(dtype=float, na_value=np.nan)
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
 def _unknown(values: pd.Series, allowed: set[str], where: str) -> None:
     # the distinct values first: iterating a column of Arrow strings element by element is slow
     bad = sorted(set(pd.unique(values).tolist()) - allowed)
@@ -236,14 +244,15 @@ class World:
             (e, "transport", 0.0),
             (e, "route_quad", 0.0),
         ):
-            vals = pd.to_numeric(table[col], errors="coerce")
-            if vals.isna().any() or (vals < lo).any():
+            vals = _numbers(table[col])
+            bad = ~(vals >= lo)  # NaN (missing or not a number) fails the comparison
+            if bad.any():
                 raise InputError(
-                    f"{col}: values must be numbers >= {lo}; got {table.loc[vals.isna() | (vals < lo), col].iloc[0]!r}"
+                    f"{col}: values must be numbers >= {lo}; got {table.loc[bad, col].iloc[0]!r}"
                 )
-        if (pd.to_numeric(d["slope"]) <= 0).any():
+        if (_numbers(d["slope"]) <= 0).any():
             raise InputError("demands.slope must be > 0 (linear inverse demand)")
-        if (pd.to_numeric(self.ad_valorem["rate"], errors="coerce").fillna(-1) < 0).any():
+        if not (_numbers(self.ad_valorem["rate"]) >= 0).all():
             raise InputError("ad_valorem.rate must be >= 0")
         _unknown(self.ad_valorem["base"], {"origin", "cif"}, "ad_valorem.base")
         _unknown(self.quota_members["quota"], set(self.quotas["quota"].tolist()), "quota_members.quota")
@@ -261,11 +270,9 @@ class World:
                 dem["region"].to_numpy() != eu["dest"].to_numpy()
             ).any():
                 raise InputError("enduse_rules: each rule's demand must be of its commodity in its dest")
-        rc = pd.to_numeric(e["route_cost"], errors="coerce")
-        if rc.isna().any() or not np.isfinite(rc.to_numpy(dtype=float)).all():
+        if not np.isfinite(_numbers(e["route_cost"])).all():
             raise InputError("edges.route_cost must be finite numbers")
-        coef = pd.to_numeric(self.quota_members["coef"], errors="coerce")
-        if coef.isna().any() or (coef <= 0).any():
+        if not (_numbers(self.quota_members["coef"]) > 0).all():
             raise InputError("quota_members.coef must be numbers > 0")
         if self.congestion < 0:
             raise InputError("congestion must be >= 0")
