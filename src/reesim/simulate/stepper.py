@@ -29,11 +29,8 @@ import pandas as pd
 
 from reesim import __version__
 from reesim.instruments import demand as demand_mod
-from reesim.instruments import disruption as disruption_mod
 from reesim.instruments import projects as projects_mod
 from reesim.instruments import stockpile as stock_mod
-from reesim.instruments import support as support_mod
-from reesim.instruments import technology as tech_mod
 from reesim.instruments.quota import quota_paths
 from reesim.model.qp import build_qp
 from reesim.scenario.load import scenario_hash
@@ -42,11 +39,12 @@ from reesim.simulate import storage
 from reesim.simulate.counterfactual import Counterfactual
 from reesim.simulate.fiscal import capital_rows, fiscal_rows, stock_rows
 from reesim.simulate.floors import solve_step
+from reesim.simulate.invest import phase_invest
 from reesim.simulate.record import Recorder
 from reesim.simulate.result import Result
 from reesim.simulate.route_index import RouteIndex
 from reesim.simulate.scenario_world import scenario_world
-from reesim.simulate.state import INVEST_STAGE, POLICY_STAGE, State, arrivals, orders, planned_order
+from reesim.simulate.state import INVEST_STAGE, State, arrivals
 from reesim.simulate.step_world import step_world
 from reesim.simulate.steps import Step, make_steps
 from reesim.simulate.tolls import Tolls
@@ -54,7 +52,7 @@ from reesim.solve import routes as routes_mod
 from reesim.solve.backends import PiqpBackend
 from reesim.solve.equilibrium import solve_equilibrium
 from reesim.solve.solution import Solution
-from reesim.world.world import MAGNET_SECTOR, World
+from reesim.world.world import World
 
 
 def _reference_activity(world: World, reference) -> np.ndarray:
@@ -87,11 +85,6 @@ def _initial_state(world: World, scenario: Scenario, reference) -> State:
     )
 
 
-#: what :func:`phase_invest` reads for every (region, stage) in a scenario without technology bans
-#: and capex subsidies: no penalty, no subsidy (what the two functions return for it)
-NO_INVEST_POLICY = (tech_mod.Penalty(), 0.0)
-
-
 @dataclass
 class _Run:
     """What every phase of a simulation reads: the world, the scenario and fixed index maps."""
@@ -116,6 +109,8 @@ class _Run:
     first_price: dict
     planned: np.ndarray  # usual utilisation of makers that keep capacity ahead of demand (0 where none)
     demand_weights: np.ndarray  # quantities bought in the start world, by demand row
+    capex0: np.ndarray  # capex of each process's investing stage, USD/kg/yr (NaN where none)
+    lead0: np.ndarray  # lead time of each process's investing stage, years (NaN where none)
     #: the scenario has technology bans or capex subsidies (otherwise no order meets a penalty or a subsidy)
     invest_policies: bool = True
 
@@ -264,9 +259,16 @@ def start_run(
         first_price={},
         planned=_planned_utilisation(world, scenario, reference, base),
         demand_weights=np.asarray(reference.quantities, dtype=float),
+        capex0=_by_stage(stage, scenario.dynamics.capex_usd_per_kg_year),
+        lead0=_by_stage(stage, scenario.dynamics.lead_time_years),
         invest_policies=any(isinstance(i, TechnologyBan | Subsidy) for i in scenario.instruments),
     )
     return run, state
+
+
+def _by_stage(stage: np.ndarray, values: dict[str, float]) -> np.ndarray:
+    """Each process's value of its investing stage (NaN where it has none)."""
+    return np.array([np.nan if st is None else values.get(st, np.nan) for st in stage], dtype=float)
 
 
 def _planned_utilisation(
@@ -381,110 +383,6 @@ def phase_indexation(run: _Run, state: State, sol, dt: float) -> State:
         prev = state.route_index if state.route_index is not None else routes.initial()
         state = state.evolve(route_index=routes.index(sol.price_map, prev, dt))
     return state
-
-
-def phase_invest(run: _Run, state: State, step: Step, sol) -> State:
-    """Investment on expected capacity rents, with technology-ban penalties and capex subsidies."""
-    scenario, dyn = run.scenario, run.scenario.dynamics
-    w = dyn.expectation_weight
-    exp_rent = w * sol.capacity_rents + (1 - w) * state.expected_rent
-    pipeline = list(state.pipeline)
-    opex_mult = state.opex_multiplier.copy()
-    learn_exp = state.learning_exponent.copy()
-    fiscal_capex: dict[str, float] = {}  # million USD per year of annuity, by paying region
-    # a disrupted operation's scarcity rent is no signal to build there
-    days = disruption_mod.step_days(step.start, step.dt)
-    disrupted = disruption_mod.blocked(scenario, run.world.processes, step.start, days)
-    fixed = run.fixed.copy()
-    for pid, path in run.paths.items():
-        if step.year in path:
-            fixed[run.proc_pos[pid]] = True
-    # the policies in force by (region, stage), read once per step (not once per process)
-    policy: dict[tuple[str, str], tuple] = {}
-    # tonnes under construction by process, summed in the pipeline's order (each process orders
-    # at most once a step, after its own sum is taken)
-    under_way: dict[int, float] = {}
-    for item in pipeline:
-        under_way[item[1]] = under_way.get(item[1], 0) + item[2]
-    now = step.time
-    growth_over: dict[float, float] = {}  # the magnet users' projected growth by lead time
-    offsets_of: dict[str, tuple[float, ...]] = {}  # ramp tranches by stage
-    for j in np.flatnonzero(run.invests & (state.capacity > 0) & ~fixed & ~disrupted):
-        st = run.stage[j]
-        region = run.regions[j]
-        key = (region, POLICY_STAGE.get(st, st))
-        if key not in policy:
-            policy[key] = (
-                (
-                    tech_mod.penalty(scenario, step.mid, *key),
-                    support_mod.capex_share(scenario, step.mid, *key),
-                )
-                if run.invest_policies
-                else NO_INVEST_POLICY
-            )
-        pen, sub = policy[key]
-        capex_full = dyn.capex_usd_per_kg_year[st] * pen.capex_multiplier
-        lead = dyn.lead_time_years[st] + pen.extra_lead_time_years
-        building = under_way.get(int(j), 0)
-        # An expansion tranche builds at the pace of the whole operation (base + expansion).
-        size = state.capacity[j] + (state.capacity[run.base_of[j]] if run.base_of[j] >= 0 else 0.0)
-        q = orders(
-            exp_rent[j],
-            size,
-            capex_full * (1.0 - sub),
-            dyn.max_build_rate,
-            step.dt,
-            building,
-            dyn.max_under_construction,
-        )
-        if run.planned[j] > 0:
-            if lead not in growth_over:
-                growth_over[lead] = demand_mod.projected_growth(
-                    scenario, run.world, step.mid, lead, run.demand_weights, MAGNET_SECTOR
-                )
-            growth = growth_over[lead]
-            plan = planned_order(sol.activity[j], state.capacity[j], building, run.planned[j], growth)
-            room = max(0.0, dyn.max_under_construction * size - building)
-            q = max(q, min(plan, room))
-        if q > 0:
-            banned = pen.capex_multiplier > 1 or pen.extra_lead_time_years > 0
-            # USD/kg/yr x kt/yr = million USD a year, paid from first output (state.arrivals)
-            # the plant ramps to nameplate in equal tranches from first output
-            # (Dynamics.ramp_years); its whole capital charge runs from first output
-            if st not in offsets_of:
-                offsets_of[st] = projects_mod.ramp_offsets(dyn.ramp_years[st])
-            offsets = offsets_of[st]
-            share = q / len(offsets)
-            pipeline.extend(
-                (now + lead + off, int(j), share, banned, capex_full * q if i == 0 else 0.0)
-                for i, off in enumerate(offsets)
-            )
-            if sub:  # USD/kg/yr x kt/yr = million USD per year of annuity, paid by the plant's government
-                fiscal_capex[region] = fiscal_capex.get(region, 0.0) + sub * capex_full * q
-            if banned:
-                opex_mult[j] = max(opex_mult[j], pen.opex_multiplier)
-                if learn_exp[j] > 0 and dyn.learning_rate > 0:
-                    learn_exp[j] = -math.log2(1.0 - dyn.learning_rate) * pen.learning_multiplier
-    run.rec.add_rows(
-        "fiscal",
-        [
-            {
-                "period": step.period,
-                "year": step.year,
-                "instrument": "subsidy (capex)",
-                "payer": payer,
-                "usd_million": amount,
-            }
-            for payer, amount in sorted(fiscal_capex.items())
-        ],
-    )
-    return state.evolve(
-        pipeline=tuple(pipeline),
-        cumulative=state.cumulative + sol.activity * step.dt,
-        expected_rent=exp_rent,
-        opex_multiplier=opex_mult,
-        learning_exponent=learn_exp,
-    )
 
 
 def phase_stocks(run: _Run, state: State, step: Step, sol) -> State:

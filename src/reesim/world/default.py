@@ -194,6 +194,14 @@ class _Ctx:
         return self.mining.groupby(level=1).sum()
 
     @functools.cached_property
+    def basket_weights(self) -> dict[str, float]:
+        """kg of each oxide per kg REO of the world-average ore (mine production by ore x
+        composition); stages read copies (:func:`reesim.world.default_supply._basket_weights`)."""
+        by_ore = self.by_ore
+        comp = self.comp[self.elements].reindex(by_ore.index).fillna(0.0)
+        return {e: float(v) for e, v in (comp.mul(by_ore, axis=0).sum() / by_ore.sum()).items()}
+
+    @functools.cached_property
     def supply(self) -> pd.Series:
         """Oxide supply by element (kt REO): compositions x mine production by ore."""
         return self.comp[self.elements].mul(self.by_ore.reindex(self.comp.index).fillna(0.0), axis=0).sum()

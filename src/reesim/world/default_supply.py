@@ -24,10 +24,9 @@ if TYPE_CHECKING:
 
 
 def _basket_weights(ctx: Ctx) -> dict[str, float]:
-    """kg of each oxide per kg REO of the world-average ore (mine production by ore x composition)."""
-    by_ore = ctx.by_ore
-    comp = ctx.comp[ctx.elements].reindex(by_ore.index).fillna(0.0)
-    return {e: float(v) for e, v in (comp.mul(by_ore, axis=0).sum() / by_ore.sum()).items()}
+    """kg of each oxide per kg REO of the world-average ore (mine production by ore x composition):
+    a copy of the build's (:attr:`reesim.world.default._Ctx.basket_weights`, read by three stages)."""
+    return dict(ctx.basket_weights)
 
 
 def _stage_mining(ctx: Ctx, parts: Parts, conc_price: dict[str, float], anchor: dict[str, float]) -> None:
