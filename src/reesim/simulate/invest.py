@@ -32,9 +32,9 @@ from reesim.world.world import MAGNET_SECTOR
 if TYPE_CHECKING:
     from reesim.simulate.stepper import _Run
 
-#: what the investment phase reads for every (region, stage) in a scenario without technology
-#: bans and capex subsidies: no penalty, no subsidy (what the two functions return for it)
-NO_INVEST_POLICY = (tech_mod.Penalty(), 0.0)
+#: the penalty of every order in a scenario without technology bans (what
+#: :func:`reesim.instruments.technology.penalty` returns there)
+NO_PENALTY = tech_mod.Penalty()
 
 
 def _rent_orders(
@@ -57,10 +57,42 @@ def _rent_orders(
     return np.where(ok, np.where(room < want, room, want), 0.0)
 
 
-def _policies(run: _Run, step: Step, cand: np.ndarray) -> tuple[list, np.ndarray]:
-    """Penalty and capex subsidy share of each candidate process, read once per (region, stage)."""
+class _Candidates:
+    """The processes that may order in a step, with what the rent rule reads for each (arrays in
+    the order of ``cand``, the processes' positions)."""
+
+    def __init__(self, run: _Run, state: State, step: Step) -> None:
+        scenario = run.scenario
+        # a disrupted operation's scarcity rent is no signal to build there
+        days = disruption_mod.step_days(step.start, step.dt)
+        disrupted = disruption_mod.blocked(scenario, run.world.processes, step.start, days)
+        fixed = run.fixed.copy()
+        for pid, path in run.paths.items():
+            if step.year in path:
+                fixed[run.proc_pos[pid]] = True
+        self.cand = cand = np.flatnonzero(run.invests & (state.capacity > 0) & ~fixed & ~disrupted)
+        self.pens, capex_mult, extra_lead, self.sub = _policies(run, step, cand)
+        self.capex_full = run.capex0[cand] * capex_mult
+        self.lead = run.lead0[cand] + extra_lead
+        # tonnes under construction by process, summed in the pipeline's order (each process
+        # orders at most once a step, after its own sum is taken)
+        under_way = np.zeros(len(state.capacity))
+        for item in state.pipeline:
+            under_way[item[1]] += item[2]
+        self.building = under_way[cand]
+        # An expansion tranche builds at the pace of the whole operation (base + expansion).
+        base = run.base_of[cand]
+        self.size = state.capacity[cand] + np.where(base >= 0, state.capacity[np.maximum(base, 0)], 0.0)
+
+
+def _policies(
+    run: _Run, step: Step, cand: np.ndarray
+) -> tuple[list | None, np.ndarray, np.ndarray, np.ndarray]:
+    """Penalty of each candidate (None: no penalty for any), its capex multiplier, extra lead time
+    (years) and capex subsidy share, from the policies in force by (region, stage), each read once."""
+    n = len(cand)
     if not run.invest_policies:
-        return [NO_INVEST_POLICY] * len(cand), np.zeros(len(cand))
+        return None, np.ones(n), np.zeros(n), np.zeros(n)
     policy: dict[tuple[str, str], tuple] = {}
     out = []
     for j in cand.tolist():
@@ -72,62 +104,57 @@ def _policies(run: _Run, step: Step, cand: np.ndarray) -> tuple[list, np.ndarray
                 support_mod.capex_share(run.scenario, step.mid, *key),
             )
         out.append(policy[key])
-    return out, np.array([sub for _, sub in out], dtype=float)
+    pens = [pen for pen, _ in out]
+    return (
+        pens,
+        np.array([pen.capex_multiplier for pen in pens], dtype=float),
+        np.array([pen.extra_lead_time_years for pen in pens], dtype=float),
+        np.array([sub for _, sub in out], dtype=float),
+    )
+
+
+def _planned_orders(run: _Run, state: State, step: Step, sol, c: _Candidates, q: np.ndarray) -> None:
+    """Raise ``q`` (in place) to the orders of makers that keep capacity ahead of demand: the
+    acceleration principle on the magnet users' projected growth over the lead time."""
+    dyn = run.scenario.dynamics
+    growth_over: dict[float, float] = {}  # the magnet users' projected growth by lead time
+    for i in np.flatnonzero(run.planned[c.cand] > 0).tolist():
+        j, lead, building = int(c.cand[i]), float(c.lead[i]), c.building[i]
+        if lead not in growth_over:
+            growth_over[lead] = demand_mod.projected_growth(
+                run.scenario, run.world, step.mid, lead, run.demand_weights, MAGNET_SECTOR
+            )
+        plan = planned_order(sol.activity[j], state.capacity[j], building, run.planned[j], growth_over[lead])
+        room = max(0.0, dyn.max_under_construction * c.size[i] - building)
+        q[i] = max(q[i], min(plan, room))
 
 
 def phase_invest(run: _Run, state: State, step: Step, sol) -> State:
     """Investment on expected capacity rents, with technology-ban penalties and capex subsidies."""
-    scenario, dyn = run.scenario, run.scenario.dynamics
+    dyn = run.scenario.dynamics
     w = dyn.expectation_weight
     exp_rent = w * sol.capacity_rents + (1 - w) * state.expected_rent
+    c = _Candidates(run, state, step)
+    q = _rent_orders(
+        exp_rent[c.cand],
+        c.size,
+        c.capex_full * (1.0 - c.sub),
+        dyn.max_build_rate,
+        step.dt,
+        c.building,
+        dyn.max_under_construction,
+    )
+    _planned_orders(run, state, step, sol, c, q)
     pipeline = list(state.pipeline)
     opex_mult = state.opex_multiplier.copy()
     learn_exp = state.learning_exponent.copy()
     fiscal_capex: dict[str, float] = {}  # million USD per year of annuity, by paying region
-    # a disrupted operation's scarcity rent is no signal to build there
-    days = disruption_mod.step_days(step.start, step.dt)
-    disrupted = disruption_mod.blocked(scenario, run.world.processes, step.start, days)
-    fixed = run.fixed.copy()
-    for pid, path in run.paths.items():
-        if step.year in path:
-            fixed[run.proc_pos[pid]] = True
-    # tonnes under construction by process, summed in the pipeline's order (each process orders
-    # at most once a step, after its own sum is taken)
-    under_way = np.zeros(len(state.capacity))
-    for item in pipeline:
-        under_way[item[1]] += item[2]
-    cand = np.flatnonzero(run.invests & (state.capacity > 0) & ~fixed & ~disrupted)
-    pens, sub = _policies(run, step, cand)
-    capex_full = run.capex0[cand] * np.array([pen.capex_multiplier for pen, _ in pens], dtype=float)
-    lead = run.lead0[cand] + np.array([pen.extra_lead_time_years for pen, _ in pens], dtype=float)
-    building = under_way[cand]
-    # An expansion tranche builds at the pace of the whole operation (base + expansion).
-    base = run.base_of[cand]
-    size = state.capacity[cand] + np.where(base >= 0, state.capacity[np.maximum(base, 0)], 0.0)
-    q = _rent_orders(
-        exp_rent[cand],
-        size,
-        capex_full * (1.0 - sub),
-        dyn.max_build_rate,
-        step.dt,
-        building,
-        dyn.max_under_construction,
-    )
-    growth_over: dict[float, float] = {}  # the magnet users' projected growth by lead time
-    for i in np.flatnonzero(run.planned[cand] > 0).tolist():
-        j, ld = int(cand[i]), float(lead[i])
-        if ld not in growth_over:
-            growth_over[ld] = demand_mod.projected_growth(
-                scenario, run.world, step.mid, ld, run.demand_weights, MAGNET_SECTOR
-            )
-        plan = planned_order(sol.activity[j], state.capacity[j], building[i], run.planned[j], growth_over[ld])
-        room = max(0.0, dyn.max_under_construction * size[i] - building[i])
-        q[i] = max(q[i], min(plan, room))
     offsets_of: dict[str, tuple[float, ...]] = {}  # ramp tranches by stage
     now = step.time
     for i in np.flatnonzero(q > 0).tolist():
-        j, qi, pen, si = int(cand[i]), float(q[i]), pens[i][0], float(sub[i])
-        st, cx = run.stage[j], float(capex_full[i])
+        j, qi, si, cx = int(c.cand[i]), float(q[i]), float(c.sub[i]), float(c.capex_full[i])
+        pen = NO_PENALTY if c.pens is None else c.pens[i]
+        st = run.stage[j]
         banned = pen.capex_multiplier > 1 or pen.extra_lead_time_years > 0
         # USD/kg/yr x kt/yr = million USD a year, paid from first output (state.arrivals)
         # the plant ramps to nameplate in equal tranches from first output
@@ -137,7 +164,7 @@ def phase_invest(run: _Run, state: State, step: Step, sol) -> State:
         offsets = offsets_of[st]
         share = qi / len(offsets)
         pipeline.extend(
-            (now + float(lead[i]) + off, j, share, banned, cx * qi if k == 0 else 0.0)
+            (now + float(c.lead[i]) + off, j, share, banned, cx * qi if k == 0 else 0.0)
             for k, off in enumerate(offsets)
         )
         if si:  # USD/kg/yr x kt/yr = million USD per year of annuity, paid by the plant's government
