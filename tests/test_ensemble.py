@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 
 import numpy as np
@@ -261,7 +262,7 @@ def test_ensemble_report_draws_the_bands_and_the_drivers(capsys, tmp_path):
 
     sc = tmp_path / "two.yaml"
     sc.write_text("name: two\nextends: china-2025-licensing\nhorizon: {start: 2025, end: 2026, step: year}\n")
-    code, _, err = invoke(
+    code, out_, err = invoke(
         capsys,
         "ensemble",
         str(sc),
@@ -279,6 +280,9 @@ def test_ensemble_report_draws_the_bands_and_the_drivers(capsys, tmp_path):
         str(tmp_path / "e"),
     )
     assert code == 0, err
+    assert "5 members (lhs" in out_ and "in process)" in out_  # 5 members: no cluster by default
+    # the command froze this process's collector after its first member and gave it back as it was
+    assert gc.get_freeze_count() == 0
     text = (tmp_path / "e" / "report.html").read_text()
     assert text.count("Plotly.newPlot") >= 2 and "What drives oxide:Dy (Europe, 2026)" in text
     assert "https://" not in text.split("</script>", 1)[1]  # nothing fetched (plotly.js is inline)
@@ -323,3 +327,59 @@ def test_china_quota_growth_is_an_uncertain_input_shared_with_the_counterfactual
     assert QUOTA_GROWTH not in default_space(no_quota)
     with pytest.raises(InputError, match="no mining_quota with a growth path"):
         with_overrides({}, no_quota, [f"{QUOTA_GROWTH}=1"])
+
+
+def test_the_default_workers_use_every_core_from_16_members(capsys, tmp_path, monkeypatch):
+    """The issue asks for a local cluster by default; a cluster's start-up (about 3 s) costs more than
+    it saves on a few members, which run in process."""
+    import os
+
+    import reesim.ensemble.runner as runner
+    from reesim.errors import InputError
+    from reesim.pool import PARALLEL_FROM, default_workers
+
+    assert default_workers(PARALLEL_FROM - 1) == 1
+    assert default_workers(PARALLEL_FROM) == (os.cpu_count() or 1)
+    asked = []
+
+    def fake(*args, workers, scheduler, **kwargs):
+        asked.append((workers, scheduler))
+        raise InputError("stopped by the test")
+
+    monkeypatch.setattr(runner, "run_ensemble", fake)
+    for n, flags in ((16, ()), (15, ()), (16, ("--workers", "1"))):
+        code, _, err = invoke(
+            capsys, "ensemble", "baseline", "-n", str(n), *flags, "--out", str(tmp_path / "a")
+        )
+        assert code == 2 and "stopped by the test" in err
+    assert asked == [(os.cpu_count() or 1, None), (1, None), (1, None)]
+
+
+def test_the_bands_of_the_same_members_are_the_same_bits(tmp_path):
+    """DuckDB's threads added a figure's values in the order they finished: the means of the same
+    member files differed in the last bits from one computation to the next (up to 2e-14 relative,
+    so two runs of one ensemble did not reproduce). Read by one thread, they are the same."""
+    from reesim.ensemble.runner import _bands
+
+    rng = np.random.default_rng(3)
+    (tmp_path / "members").mkdir()
+    where = np.array(["Europe", "outside China", "inside China"])
+    for m in range(64):
+        k = np.arange(3000)
+        pd.DataFrame(
+            {
+                "metric": "price_ratio",
+                "item": "oxide:Dy",
+                "where": where[k % 3],
+                "year": pd.array(2025 + (k // 3) % 16, dtype="Int64"),
+                "value": rng.lognormal(0.0, 1.0, len(k)),
+                "member": m,
+            }
+        ).to_parquet(tmp_path / "members" / f"member-{m:06d}.parquet", index=False)
+    tables = []
+    for _ in range(3):
+        _bands(tmp_path)
+        tables.append(pd.read_parquet(tmp_path / "bands.parquet"))
+    assert len(tables[0]) == 3 * 16 and tables[0]["n"].sum() == 64 * 3000  # every value counted once
+    for t in tables[1:]:
+        pd.testing.assert_frame_equal(tables[0], t, check_exact=True)

@@ -34,6 +34,17 @@ from typing import Any
 
 from reesim.errors import InputError
 
+#: ensembles of fewer members run in process unless told otherwise: a local cluster's start-up and
+#: each worker's first member (imports, the dataset: about 3 s on this machine's 2 cores,
+#: docs/ensemble.md) cost more than two workers save on them
+PARALLEL_FROM = 16
+
+
+def default_workers(tasks: int) -> int:
+    """Worker processes for ``tasks`` members when the user names none: every core from
+    :data:`PARALLEL_FROM` members on (``os.cpu_count()``, as ``reesim game``), else 1 (in process)."""
+    return (os.cpu_count() or 1) if tasks >= PARALLEL_FROM else 1
+
 
 @contextmanager
 def dask_pool(workers: int, scheduler: str | None = None) -> Iterator[Any]:

@@ -197,7 +197,10 @@ def _bands(folder: Path) -> None:
 
     src = (folder / "members" / "*.parquet").as_posix()
     q = ", ".join(f"quantile_cont(value, {x}) AS p{round(100 * x)}" for x in QUANTILES)
-    con = duckdb.connect()
+    # One thread: DuckDB's threads add a figure's values in whatever order they finish, so the
+    # means of the same member files differed in the last bits from one run to the next (up to
+    # 2e-14 relative); read in file order by one thread, a re-run gives the same bands bit for bit.
+    con = duckdb.connect(config={"threads": 1})
     try:
         bands = con.execute(
             f"""SELECT metric, item, "where", year, count(value) AS n, avg(value) AS mean, {q}
