@@ -281,6 +281,7 @@ def test_ensemble_report_draws_the_bands_and_the_drivers(capsys, tmp_path):
     )
     assert code == 0, err
     assert "5 members (lhs" in out_ and "in process)" in out_  # 5 members: no cluster by default
+    assert "with 5 members no correlation can be told from chance" in out_.replace("\n", " ")
     # the command froze this process's collector after its first member and gave it back as it was
     assert gc.get_freeze_count() == 0
     text = (tmp_path / "e" / "report.html").read_text()
@@ -294,7 +295,10 @@ def test_ensemble_report_draws_the_bands_and_the_drivers(capsys, tmp_path):
     ]
     assert list(median.y) == pytest.approx(b.sort_values("year")["p50"].tolist())
     sens = pd.read_parquet(tmp_path / "e" / "sensitivity.parquet")
-    bars = sensitivity_bars(sens, "price_ratio", "oxide:Dy", "Europe", 2026).data[0]
+    fig = sensitivity_bars(sens, "price_ratio", "oxide:Dy", "Europe", 2026)
+    bars = fig.data[0]
+    # the chance band: 1.96 / sqrt(5 - 1) = 0.98 either side of 0, as the drivers line computes it
+    assert fig.layout.shapes[0].x1 == pytest.approx(0.98) and fig.layout.shapes[0].x0 == pytest.approx(-0.98)
     assert len(bars.y) == 3 and list(np.abs(bars.x)) == sorted(
         np.abs(bars.x)
     )  # strongest drawn last (on top)
@@ -383,3 +387,12 @@ def test_the_bands_of_the_same_members_are_the_same_bits(tmp_path):
     assert len(tables[0]) == 3 * 16 and tables[0]["n"].sum() == 64 * 3000  # every value counted once
     for t in tables[1:]:
         pd.testing.assert_frame_equal(tables[0], t, check_exact=True)
+
+
+def test_the_drivers_line_says_which_correlations_stand_out_from_chance():
+    from reesim.cli.ensemble import _chance
+
+    # 1.96 / sqrt(31) = 0.352; 1.96 / sqrt(63) = 0.247
+    assert "|rho| above 0.35 is unlikely by chance with 32 members" in _chance(32)
+    assert "|rho| above 0.25" in _chance(64)
+    assert "can be told from chance" in _chance(9) and "|rho|" in _chance(10)

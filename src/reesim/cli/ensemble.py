@@ -176,6 +176,19 @@ def ensemble_cmd(
     )
 
 
+def _chance(members: int) -> str:
+    """How large a rank correlation over ``members`` members must be to stand out from chance
+    (:func:`reesim.ensemble.runner.chance_band`); below 10 members, where its approximation does
+    not hold, no driver is claimed."""
+    from reesim.ensemble.runner import chance_band
+
+    if members < 10:
+        return f"with {members} members no correlation can be told from chance: run more members"
+    return (
+        f"|rho| above {chance_band(members):.2f} is unlikely by chance with {members} members, two-sided 5 %"
+    )
+
+
 def _dy_europe(table: pd.DataFrame, year: int) -> pd.DataFrame:
     """The rows of a driver table (sensitivity or sobol) for Dy oxide's price ratio in Europe in ``year``."""
     return table[
@@ -224,9 +237,10 @@ def _print_bands(folder: Path) -> None:
         top = s.reindex(s["spearman"].abs().sort_values(ascending=False).index).head(4)
         if len(top):
             drivers = ", ".join(f"{r.parameter} {r.spearman:+.2f}" for r in top.itertuples(index=False))
+            m = int(top["n"].iloc[0])
             out.print(
                 f"What drives Dy in Europe over the counterfactual in {year} (Spearman rank correlation, "
-                f"{int(top['n'].iloc[0])} members): {drivers} (sensitivity.parquet)."
+                f"{m} members): {drivers} (sensitivity.parquet; {_chance(m)})."
             )
     sob = folder / "sobol.parquet"
     if sob.is_file() and len(years) > 1:

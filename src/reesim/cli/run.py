@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from reesim.atomic import check_out_file, check_out_folder, write_file_atomic
@@ -24,12 +31,15 @@ def _sig3(value: float) -> str:
 
 
 def progress_bar() -> Progress:
-    """The progress bar of long commands (description, bar, done/total, elapsed; removed when done)."""
+    """The progress bar of long commands (description, bar, done/total, elapsed and the time left at
+    the pace so far, e.g. an ensemble of a thousand members; removed when done)."""
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
         console=out,
         transient=True,
     )

@@ -30,6 +30,7 @@ solver's set-up are paid once per worker.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -266,6 +267,18 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         r = (xc.T @ yc) / np.outer(sx, sy)
     r[~np.isfinite(r)] = np.nan
     return np.clip(r, -1.0, 1.0)
+
+
+def chance_band(members: int) -> float:
+    """The |rho| that a Spearman rank correlation over ``members`` members exceeds by chance with
+    probability 5 % when the parameter has no effect (two-sided, one parameter at a time).
+
+    Under independence rho is about normal with standard error ``1 / sqrt(n - 1)`` (Zar, J. H.,
+    1972, "Significance testing of the Spearman rank correlation coefficient", *JASA* 67(339),
+    578-580), so the band is ``1.96 / sqrt(n - 1)``; the approximation is poor below about 10
+    members. Infinite for fewer than 2.
+    """
+    return 1.96 / math.sqrt(members - 1) if members > 1 else math.inf
 
 
 def _sensitivity(folder: Path, design: pd.DataFrame, names: list[str]) -> None:

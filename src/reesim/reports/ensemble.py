@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 
+from reesim.ensemble.runner import chance_band
 from reesim.errors import InputError
 from reesim.reports.figures import region_color
 from reesim.reports.html import Page, esc, html_document, table_html
@@ -131,8 +132,8 @@ def sensitivity_bars(
         )
     )
     n = int(s["n"].iloc[0])
-    if n > 2:  # |rho| below 1.96/sqrt(n-1) is within what 0 correlation gives by chance (95 %)
-        noise = 1.96 / (n - 1) ** 0.5
+    if n > 2:  # |rho| within the band is what no correlation gives by chance (95 %)
+        noise = chance_band(n)
         fig.add_vrect(x0=-noise, x1=noise, fillcolor="#999", opacity=0.15, line_width=0, layer="below")
         fig.add_annotation(
             x=noise, y=1.02, yref="paper", text=f"chance band ±{noise:.2f}", showarrow=False, xanchor="left"
