@@ -6,8 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reesim.simulate.invest import _rent_orders
-from reesim.simulate.state import orders
+from reesim.simulate.state import orders, orders_array
 
 # values around the rule's edges: zero and negative capacity and capex, rents at capex, NaN
 value = st.one_of(
@@ -25,7 +24,7 @@ value = st.one_of(
 @settings(max_examples=300, deadline=None)
 def test_the_array_rule_is_the_scalar_rule(rows, rate, dt, limit):
     rent, size, capex, building = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
-    got = _rent_orders(rent, size, capex, rate, dt, building, limit)
+    got = orders_array(rent, size, capex, rate, dt, building, limit)
     want = np.array(
         [orders(r, s, c, rate, dt, b, limit) for r, s, c, b in rows],
         dtype=float,
@@ -35,7 +34,7 @@ def test_the_array_rule_is_the_scalar_rule(rows, rate, dt, limit):
 
 def test_hand_computed_orders():
     # rent 15 on capex 10: half the build rate of 0.2 on 100 kt/yr a year, 10 kt/yr; room 35 - 5
-    got = _rent_orders(
+    got = orders_array(
         np.array([15.0, 40.0, 9.0, 15.0]),
         np.array([100.0, 100.0, 100.0, 0.0]),
         np.array([10.0, 10.0, 10.0, 10.0]),

@@ -1,7 +1,7 @@
 """The investment phase of a simulation step: orders of new capacity on expected capacity rents.
 
 Each process of an investing stage that is in service, not on an exogenous path and not
-disrupted orders capacity by the rent rule (:func:`reesim.simulate.state.orders`: a build
+disrupted orders capacity by the rent rule (:func:`reesim.simulate.state.orders_array`: a build
 rate proportional to the expected rent's excess over the annual capital charge, limited by
 what is already under construction) and, for makers that keep capacity ahead of demand, by
 the acceleration principle (:func:`reesim.simulate.state.planned_order`). Technology bans
@@ -25,7 +25,7 @@ from reesim.instruments import disruption as disruption_mod
 from reesim.instruments import projects as projects_mod
 from reesim.instruments import support as support_mod
 from reesim.instruments import technology as tech_mod
-from reesim.simulate.state import POLICY_STAGE, State, planned_order
+from reesim.simulate.state import POLICY_STAGE, State, orders_array, planned_order
 from reesim.simulate.steps import Step
 from reesim.world.world import MAGNET_SECTOR
 
@@ -35,26 +35,6 @@ if TYPE_CHECKING:
 #: the penalty of every order in a scenario without technology bans (what
 #: :func:`reesim.instruments.technology.penalty` returns there)
 NO_PENALTY = tech_mod.Penalty()
-
-
-def _rent_orders(
-    rent: np.ndarray,
-    size: np.ndarray,
-    capex: np.ndarray,
-    max_build_rate: float,
-    dt: float,
-    building: np.ndarray,
-    max_under_construction: float,
-) -> np.ndarray:
-    """:func:`reesim.simulate.state.orders` for arrays of processes, element by element the same
-    numbers (Python's ``min(a, b)`` is ``b if b < a else a`` and ``max`` likewise: so are these)."""
-    ok = ~(size <= 0) & ~(capex <= 0) & ~(rent <= capex)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x = (rent - capex) / capex
-        want = max_build_rate * size * np.where(x < 1.0, x, 1.0) * dt
-    y = max_under_construction * size - building
-    room = np.where(y > 0.0, y, 0.0)
-    return np.where(ok, np.where(room < want, room, want), 0.0)
 
 
 class _Candidates:
@@ -135,7 +115,7 @@ def phase_invest(run: _Run, state: State, step: Step, sol) -> State:
     w = dyn.expectation_weight
     exp_rent = w * sol.capacity_rents + (1 - w) * state.expected_rent
     c = _Candidates(run, state, step)
-    q = _rent_orders(
+    q = orders_array(
         exp_rent[c.cand],
         c.size,
         c.capex_full * (1.0 - c.sub),

@@ -133,3 +133,24 @@ def orders(
     want = max_build_rate * capacity * min(1.0, (expected_rent - capex) / capex) * dt
     room = max(0.0, max_under_construction * capacity - under_construction)
     return min(want, room)
+
+
+def orders_array(
+    rent: np.ndarray,
+    size: np.ndarray,
+    capex: np.ndarray,
+    max_build_rate: float,
+    dt: float,
+    building: np.ndarray,
+    max_under_construction: float,
+) -> np.ndarray:
+    """:func:`orders` for arrays of processes (the investment phase's form, every candidate of a
+    step at once), element by element the same numbers: the same operations in the same order,
+    and Python's ``min(a, b)`` (``b if b < a else a``) and ``max`` written out, NaN included."""
+    ok = ~(size <= 0) & ~(capex <= 0) & ~(rent <= capex)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = (rent - capex) / capex
+        want = max_build_rate * size * np.where(x < 1.0, x, 1.0) * dt
+    y = max_under_construction * size - building
+    room = np.where(y > 0.0, y, 0.0)
+    return np.where(ok, np.where(room < want, room, want), 0.0)
