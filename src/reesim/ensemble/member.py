@@ -19,15 +19,19 @@ from __future__ import annotations
 
 import pandas as pd
 
+from reesim.ensemble.figures import COLUMNS, COMMODITIES, from_arrays
 from reesim.scenario.spec import Scenario
 
-#: the commodities whose prices every member reports
-COMMODITIES = ("oxide:Dy", "oxide:Tb", "oxide:Nd", "oxide:Pr", "magnet:ndfeb")
-COLUMNS = ["metric", "item", "where", "year", "value"]
+__all__ = ["COLUMNS", "COMMODITIES", "outcomes", "run_member"]
 
 
 def outcomes(res, cf) -> pd.DataFrame:
-    """The member's figures from a scenario result and its counterfactual (module docstring)."""
+    """The member's figures from a scenario result and its counterfactual (module docstring).
+
+    This is their definition, through the impact tables; a member computes the same figures from
+    its runs' recorded arrays (:func:`reesim.ensemble.figures.from_arrays`, about a sixth of a
+    member's time less) and uses this for results that have none.
+    """
     from reesim.impacts.compare import (
         DISCOUNT_RATE,
         discounted,
@@ -147,7 +151,9 @@ def run_member(scenario: Scenario, against: str | None, member: int, seed: int, 
         cf_sc = apply(base, outlook(values)).model_copy(update={"horizon": sc.horizon, "world": sc.world})
         cf = simulate(cf_sc)
         res = simulate(sc, counterfactual=cf)
-        table = outcomes(res, cf)
+        table = from_arrays(res, cf)
+        if table is None:
+            table = outcomes(res, cf)
     except Exception as exc:  # recorded with the member's inputs, never silently dropped
         return member, seed, None, f"{type(exc).__name__}: {exc}".strip()
     return member, seed, table.assign(member=member), None

@@ -16,6 +16,7 @@ from reesim.impacts.welfare import WelfareAccount
 from reesim.instruments.trade import split_quota_label
 from reesim.model.qp import QP, edge_tuples, floats, key_positions
 from reesim.simulate.result import LATER_TABLES, LICENCE_RENT_LABELS
+from reesim.simulate.run_arrays import RunArrays
 from reesim.simulate.state import INVEST_STAGE
 from reesim.solve.solution import Solution, _determined, _net_two_way, _reverse_edges
 from reesim.world.world import PRIVATE_STOCK_SECTOR, STOCK_KIND, World
@@ -224,6 +225,38 @@ class Recorder:
         """Record ``n`` rows of ``table`` given as columns (lists of ``n`` values), after the rows
         recorded so far (a step's private stocks: a dict per item cost about 0.5 ms a step)."""
         self.extra[table].append(_Columns(columns, n))
+
+    def arrays(self) -> RunArrays:
+        """The recorded steps as arrays (:class:`~reesim.simulate.run_arrays.RunArrays`), with the
+        values of the tables' columns: ``output`` is the production table's ``tonnes_per_year``
+        before its zero rows are dropped, ``flow`` the trade table's."""
+        out, nodes, edges = self.out_labels, self.nodes, self.edge_labels
+
+        def labels(df: pd.DataFrame, col: str) -> tuple[str, ...]:
+            return tuple(df[col].tolist())
+
+        def rows(values: list[np.ndarray], width: int) -> np.ndarray:
+            return np.vstack(values) if values else np.zeros((0, width))
+
+        return RunArrays(
+            periods=tuple(s[0] for s in self.steps),
+            years=np.array([s[1] for s in self.steps], dtype=int),
+            step_years=np.array([s[2] for s in self.steps], dtype=float),
+            node_commodity=labels(nodes, "commodity"),
+            node_region=labels(nodes, "region"),
+            prices=rows(self.prices, len(nodes)),
+            determined=rows(self.determined, len(nodes)).astype(bool),
+            out_region=labels(out, "region"),
+            out_kind=labels(out, "kind"),
+            out_commodity=labels(out, "commodity"),
+            output=rows([a[self.out_proc] * self.out_coef for a in self.act], len(out)) * KT_TO_T,
+            edge_commodity=labels(edges, "commodity"),
+            edge_exporter=labels(edges, "exporter"),
+            edge_importer=labels(edges, "importer"),
+            flow=rows(self.flow, len(edges)) * KT_TO_T,
+            welfare=tuple(self.welfare),
+            fiscal=tuple(r for r in self.extra["fiscal"] if isinstance(r, dict)),
+        )
 
     def _long(self, labels: pd.DataFrame, values: list[np.ndarray], name: str) -> pd.DataFrame:
         k = len(labels)

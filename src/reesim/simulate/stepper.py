@@ -41,7 +41,7 @@ from reesim.simulate.fiscal import capital_rows, fiscal_rows, stock_rows
 from reesim.simulate.floors import solve_step
 from reesim.simulate.invest import phase_invest
 from reesim.simulate.record import Recorder
-from reesim.simulate.result import Result
+from reesim.simulate.result import LazyTables, Result
 from reesim.simulate.route_index import RouteIndex
 from reesim.simulate.scenario_world import scenario_world
 from reesim.simulate.state import INVEST_STAGE, State, arrivals
@@ -170,7 +170,9 @@ def simulate(
     }
     if "heavy_dose" in run.world.meta:
         meta["heavy_dose"] = run.world.meta["heavy_dose"]
-    return Result(scenario_name=scenario.name, meta=meta, _tables=run.rec.tables())
+    return Result(
+        scenario_name=scenario.name, meta=meta, _tables=LazyTables(run.rec.tables), arrays=run.rec.arrays()
+    )
 
 
 def advance(
