@@ -121,18 +121,18 @@ class WelfareAccount:
         v = raw.x
         prices = np.maximum(np.nan_to_num(raw.row_dual[:n], nan=0.0), 0.0)
         out = np.zeros((R, len(COMPONENTS)))
-        d = world.demands
         q = v[n_p : n_p + n_d]
-        a = d["intercept"].to_numpy(dtype=float)
-        b = d["slope"].to_numpy(dtype=float)
+        a, b = world.numbers("demands", "intercept"), world.numbers("demands", "slope")
         cs = np.where(self.public, 0.0, a * q - 0.5 * b * q * q - prices[self.d_node] * q)
         out[:, 0] = np.bincount(self.d_reg, weights=cs, minlength=R)
-        p = world.processes
         x = v[:n_p]
         value = np.bincount(
             self.io_proc, weights=self.io_coef * prices[self.io_node] * x[self.io_proc], minlength=n_p
         )
-        cost = p["mc_intercept"].to_numpy(dtype=float) * x + 0.5 * p["mc_slope"].to_numpy(dtype=float) * x * x
+        cost = (
+            world.numbers("processes", "mc_intercept") * x
+            + 0.5 * world.numbers("processes", "mc_slope") * x * x
+        )
         out[:, 1] = np.bincount(self.p_reg, weights=np.where(self.producing, value - cost, 0.0), minlength=R)
         f = v[n_p + n_d :]
         if len(world.ad_valorem):

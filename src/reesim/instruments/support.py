@@ -131,10 +131,10 @@ def topup_reductions(world: World, topups: dict[int, float], scenario: Scenario)
 
 def subsidy_per_unit(scenario: Scenario, when: dt.date, world: World) -> np.ndarray:
     """Per-unit subsidy (USD/kg of activity) by process (``world.processes`` order), from subsidies in force."""
-    p = world.processes
-    out = np.zeros(len(p))
+    out = np.zeros(world.n_rows("processes"))  # the table is read only when a subsidy applies
     for inst in scenario.instruments:
         if isinstance(inst, Subsidy) and inst.in_force(when) and inst.per_unit_usd_per_kg > 0:
+            p = world.processes
             mask = ((p["region"] == inst.region) & (p["kind"] == STAGE_KIND[inst.stage])).to_numpy()
             out[mask] += inst.per_unit_usd_per_kg
     return out

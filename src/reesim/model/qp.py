@@ -353,37 +353,29 @@ def _own_production(world: World) -> pd.DataFrame:
 
 def _vectors(world: World, edge_index: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Hessian diagonal, linear cost, upper bounds and edge costs of ``world`` (vectorised;
-    ``edge_index``: the edges' positions by key, :attr:`QP.edge_index`; columns read by :func:`floats`)."""
-    p, d, e = world.processes, world.demands, world.edges
-    n_p, n_d, n_e = len(p), len(d), len(e)
+    ``edge_index``: the edges' positions by key, :attr:`QP.edge_index`; columns read by
+    :meth:`~reesim.world.world.World.numbers`, so a step's tables are not made)."""
+    n_p, n_d, n_e = world.n_rows("processes"), world.n_rows("demands"), world.n_rows("edges")
+
+    def p(col: str) -> np.ndarray:
+        return world.numbers("processes", col)
+
+    def d(col: str) -> np.ndarray:
+        return world.numbers("demands", col)
+
+    def e(col: str) -> np.ndarray:
+        return world.numbers("edges", col)
+
     spec = world.specific
     wedge = np.zeros(n_e)
     if len(spec):
         pos = _edge_lookup(edge_index, spec)
         ok = pos >= 0
         np.add.at(wedge, pos[ok], floats(spec.loc[ok, "per_unit"]))
-    edge_cost = floats(e["transport"]) + floats(e["route_cost"]) + wedge
-    P = np.concatenate(
-        [
-            floats(p["mc_slope"]),
-            floats(d["slope"]),
-            world.congestion + floats(e["route_quad"]),
-        ]
-    )
-    c = np.concatenate(
-        [
-            floats(p["mc_intercept"]),
-            -floats(d["intercept"]),
-            edge_cost,
-        ]
-    )
-    ub = np.concatenate(
-        [
-            floats(p["capacity"]),
-            floats(d["max_quantity"]),
-            np.full(n_e, np.inf),
-        ]
-    )
+    edge_cost = e("transport") + e("route_cost") + wedge
+    P = np.concatenate([p("mc_slope"), d("slope"), world.congestion + e("route_quad")])
+    c = np.concatenate([p("mc_intercept"), -d("intercept"), edge_cost])
+    ub = np.concatenate([p("capacity"), d("max_quantity"), np.full(n_e, np.inf)])
     if len(world.bans):
         banned = _edge_lookup(edge_index, world.bans)
         ub[n_p + n_d + np.unique(banned[banned >= 0])] = 0.0
@@ -405,14 +397,8 @@ def update_qp(qp: QP, world: World) -> QP:
     ValueError
         If the sizes differ (the structure changed: use :func:`build_qp`).
     """
-    if (
-        len(world.processes),
-        len(world.demands),
-        len(world.edges),
-        len(world.quotas),
-        len(world.origin_rules),
-        len(world.enduse_rules),
-    ) != (
+    tables = ("processes", "demands", "edges", "quotas", "origin_rules", "enduse_rules")
+    if tuple(world.n_rows(t) for t in tables) != (
         qp.n_proc,
         qp.n_dem,
         qp.n_edge,
@@ -423,9 +409,9 @@ def update_qp(qp: QP, world: World) -> QP:
         raise ValueError("update_qp: the world's structure differs from the QP's; build a new QP")
     P, c, ub, edge_cost = _vectors(world, qp.edge_index)
     h = qp.h.copy()
-    h[qp.quota_rows] = floats(world.quotas["limit"])
-    h[qp.origin_rows] = floats(world.origin_rules["slack"])
-    h[qp.enduse_rows] = floats(world.enduse_rules["slack"])
+    h[qp.quota_rows] = world.numbers("quotas", "limit")
+    h[qp.origin_rows] = world.numbers("origin_rules", "slack")
+    h[qp.enduse_rows] = world.numbers("enduse_rules", "slack")
     _close_zero_limits(qp.G, qp.quota_rows, h, ub)
     return _replace(qp, P=P, c=c, ub=ub, h=h, base_edge_cost=edge_cost)
 

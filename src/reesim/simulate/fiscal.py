@@ -87,15 +87,10 @@ def fiscal_rows(
                 {**tag, "instrument": "subsidy (per unit)", "payer": payer, "usd_million": float(amount)}
             )
     projects = projects_mod.projects(scenario)
-    cap = (
-        dict(zip(wt.processes["process"].tolist(), wt.processes["capacity"].tolist(), strict=True))
-        if projects
-        else {}
-    )
+    cap = wt.numbers("processes", "capacity") if projects else None  # the step's, by process position
     for _k, inst in projects:
-        charge = projects_mod.capital_charge(
-            inst, scenario.dynamics, cap.get(projects_mod.process_id(inst), 0.0)
-        )
+        j = proc_pos.get(projects_mod.process_id(inst))
+        charge = projects_mod.capital_charge(inst, scenario.dynamics, 0.0 if j is None else float(cap[j]))
         if charge > 0:
             rows.append(
                 {

@@ -50,9 +50,9 @@ def solve_with_floors(wt: World, scenario: Scenario, qp0, backend, tol: float = 
     sol0 = solve_equilibrium(wt, backend=backend, qp=qp_step)
     if not active:
         return sol0, {}, wt
-    base_int = wt.processes["mc_intercept"].astype(float).to_numpy()
+    base_int = wt.numbers("processes", "mc_intercept")
     n_p = len(base_int)
-    pos = {pid: j for j, pid in enumerate(wt.processes["process"])}
+    pos = {pid: j for j, pid in enumerate(wt.column("processes", "process").tolist())}
 
     # Read once per step (each was a pandas filter per iteration): every floor's producers (as
     # positions and output coefficients), the goods mix that weights its price and its
@@ -79,11 +79,10 @@ def solve_with_floors(wt: World, scenario: Scenario, qp0, backend, tol: float = 
             s = topups.get(k, 0.0)
             if s > 0 and k in unit_red:
                 red = red + unit_red[k] * s
-        p = wt.processes.copy()
-        p["mc_intercept"] = c_proc = base_int - red
+        c_proc = base_int - red
         c = qp_step.c.copy()
         c[:n_p] = c_proc
-        return wt.with_data(processes=p), replace(qp_step, c=c)
+        return wt.with_columns("processes", mc_intercept=c_proc), replace(qp_step, c=c)
 
     def solve(topups: dict[int, float]):
         world, qp = with_topups(topups)

@@ -183,14 +183,14 @@ class Recorder:
                     self.lic_group, weights=self.lic_coef * mu[self.lic_quota], minlength=len(self.lic_labels)
                 )
             )
-        if len(sol.world.quotas):
+        if sol.world.n_rows("quotas"):
             used = qp.G[qp.quota_rows] @ v
             self.quota.append(
                 (
                     period,
                     year,
                     qp.quota_names,
-                    floats(sol.world.quotas["limit"]) * KT_TO_T,
+                    sol.world.numbers("quotas", "limit") * KT_TO_T,
                     used * KT_TO_T,
                     np.maximum(y[qp.quota_rows], 0.0),
                 )

@@ -14,7 +14,7 @@ import numpy as np
 
 from reesim.errors import ReesimError
 from reesim.memo import memo_of
-from reesim.model.qp import QP, build_qp, edge_tuples, floats, key_positions
+from reesim.model.qp import QP, build_qp, edge_tuples, key_positions
 from reesim.solve.backends import BACKENDS, ClarabelBackend, PiqpBackend, RawSolution, SolverError
 from reesim.solve.guards import GuardError, check
 from reesim.solve.solution import Solution
@@ -117,7 +117,7 @@ def solve_equilibrium(
     pos, onode, rate, cif = ad_valorem_terms(world, qp)
     wedges = np.zeros(qp.n_edge)
     if len(pos):  # set up once per call, and only when some edge carries an ad valorem wedge
-        transport = floats(world.edges["transport"])
+        transport = world.numbers("edges", "transport")
         taxed = np.zeros(qp.n_edge, bool)
         taxed[pos] = True
         e_orig, e_dest = qp.edge_ends

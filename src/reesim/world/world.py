@@ -147,6 +147,23 @@ def _unknown(values: pd.Series, allowed: set[str], where: str) -> None:
 
 
 @dataclass(frozen=True)
+class Columns:
+    """New values of some numeric columns of a world table, set on it when the table is read.
+
+    A simulation step changes a few columns of a few tables (capacities, costs, demand lines,
+    route terms, limits); the solver reads them as arrays (:meth:`World.numbers`), so the step's
+    tables need not be made unless something reads them (:meth:`World.with_data`).
+    """
+
+    base: pd.DataFrame
+    values: dict[str, np.ndarray]
+
+    def frame(self) -> pd.DataFrame:
+        """The table: ``base`` with the new columns (``DataFrame.assign``)."""
+        return self.base.assign(**self.values)
+
+
+@dataclass(frozen=True)
 class World:
     """One market year of the rare-earth chain (see module docstring for units).
 
@@ -299,12 +316,64 @@ class World:
 
         For the simulation's inner loop only: the caller guarantees the same columns and
         names (only numbers such as capacities, costs, slopes and limits change, or policy
-        tables built from validated scenario instruments).
+        tables built from validated scenario instruments). A change given as :class:`Columns`
+        is made into its table when the table is first read; :meth:`numbers` reads its
+        columns without making it (a step's tables cost a few ms a step to make, and the
+        solver reads only their numbers).
         """
         new = object.__new__(World)
         new.__dict__.update(self.__dict__)
-        new.__dict__.update(changes)
+        pending = dict(self.__dict__.get("_pending", {}))
+        for name, value in changes.items():
+            if isinstance(value, Columns):
+                pending[name] = value
+                new.__dict__.pop(name, None)
+            else:
+                pending.pop(name, None)
+                new.__dict__[name] = value
+        new.__dict__["_pending"] = pending
         return new
+
+    def __getattr__(self, name: str) -> Any:
+        """A table given as :class:`Columns` to :meth:`with_data`, made on first read and kept."""
+        pending = self.__dict__.get("_pending")
+        if pending and name in pending:
+            table = pending[name].frame()
+            self.__dict__[name] = table  # once: the World is immutable, the table fixed
+            return table
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def with_columns(self, table: str, **values: np.ndarray) -> World:
+        """A new World with columns of ``table`` replaced by ``values``, made into the table when it
+        is first read (:class:`Columns`, on top of the columns already given that way)."""
+        pending = self.__dict__.get("_pending", {}).get(table)
+        if pending is None:
+            return self.with_data(**{table: Columns(getattr(self, table), values)})
+        return self.with_data(**{table: Columns(pending.base, {**pending.values, **values})})
+
+    def column(self, table: str, column: str) -> pd.Series:
+        """Column ``column`` of ``table``; a column that a :class:`Columns` change leaves as it was
+        (a label) is read from the table it is made from, without making it."""
+        pending = self.__dict__.get("_pending", {}).get(table)
+        if pending is not None and column not in pending.values:
+            return pending.base[column]
+        return getattr(self, table)[column]
+
+    def n_rows(self, table: str) -> int:
+        """The number of rows of ``table``, without making a table given as :class:`Columns`."""
+        pending = self.__dict__.get("_pending", {}).get(table)
+        return len(pending.base) if pending is not None else len(getattr(self, table))
+
+    def numbers(self, table: str, column: str) -> np.ndarray:
+        """Column ``column`` of ``table`` as floats (NaN where missing), without making a table
+        given as :class:`Columns`. The array is shared: read it, do not write to it."""
+        pending = self.__dict__.get("_pending", {}).get(table)
+        if pending is not None and column in pending.values:
+            return np.asarray(pending.values[column], dtype=float)
+        values = pending.base[column] if pending is not None else getattr(self, table)[column]
+        if not len(values):  # an empty rule table's column is of dtype object: nothing to convert
+            return np.zeros(0)
+        return values.to_numpy(dtype=float, na_value=np.nan)
 
     def with_scaled_demand(self, factor: float, commodity: str | None = None) -> World:
         """Demand curves shifted outwards by ``factor`` (quantity at each price times ``factor``)."""
