@@ -102,3 +102,19 @@ def test_tables_are_made_on_first_read_and_once(monkeypatch):
     prices = res.table("prices")
     assert len(prices) and res.table("trade") is not None and made == [1]
     assert set(dict(res._tables)) == set(TABLES) and made == [1]
+
+
+@pytest.mark.parametrize("name", ["china-2025-licensing", "us-onshoring-price-floor"])
+def test_the_counterfactual_maps_from_arrays_equal_those_from_the_tables(name):
+    from reesim.jsondata import same
+    from reesim.simulate.counterfactual import Counterfactual
+
+    sc = load_scenario(name)
+    res = simulate(sc.model_copy(update={"horizon": sc.horizon.model_copy(update={"end": 2028})}))
+    fast = Counterfactual.from_result(res)  # from its arrays
+    tables = Counterfactual.from_result(pickle.loads(pickle.dumps(res)))  # without them: its tables
+    for field in ("prices", "flows", "consumption", "expected"):
+        a, b = getattr(fast, field), getattr(tables, field)
+        assert same(a, b), field
+        assert [list(m) for m in a.values()] == [list(m) for m in b.values()], field  # and in the same order
+    assert any(fast.expected.values()) and any(fast.flows.values())

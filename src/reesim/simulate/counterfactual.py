@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from reesim.simulate.record import KT_TO_T
 from reesim.simulate.result import Result
+from reesim.simulate.run_arrays import RunArrays
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,10 @@ class Counterfactual:
     @classmethod
     def from_result(cls, res: Result) -> Counterfactual:
         """The counterfactual's prices, flows and consumption by period, each one pass over its table
-        (columns read as lists: iterating pandas' Arrow-backed strings cost 16 ms per run)."""
+        (columns read as lists: iterating pandas' Arrow-backed strings cost 16 ms per run), or
+        over its recorded arrays when it has them (:meth:`from_arrays`: its tables are not made)."""
+        if res.arrays is not None:
+            return cls.from_arrays(res.arrays)
         prices: dict[str, dict] = {}
         p = res.prices
         for period, c, r, v in zip(*_lists(p, "period", "commodity", "region", "usd_per_kg"), strict=True):
@@ -54,6 +59,26 @@ class Counterfactual:
             ):
                 expected.setdefault(period, {})[(h, c)] = v
         return cls(prices, flows, consumption, expected)
+
+    @classmethod
+    def from_arrays(cls, a: RunArrays) -> Counterfactual:
+        """:meth:`from_result` from a run's recorded arrays: the same maps, value for value (the
+        tables' columns are these arrays; flows as the trade table keeps them, above zero)."""
+        nodes = list(zip(a.node_commodity, a.node_region, strict=True))
+        edges = list(zip(a.edge_commodity, a.edge_exporter, a.edge_importer, strict=True))
+        demands = list(zip(a.dem_commodity, a.dem_region, strict=True))
+        prices, flows, consumption = {}, {}, {}
+        for s, period in enumerate(a.periods):
+            prices[period] = dict(zip(nodes, a.prices[s].tolist(), strict=True))
+            shipped = np.flatnonzero(a.flow[s] > 0)
+            flows[period] = dict(
+                zip([edges[j] for j in shipped], (a.flow[s, shipped] / KT_TO_T).tolist(), strict=True)
+            )
+            here: dict = {}
+            for key, v in zip(demands, (a.consumption[s] / KT_TO_T).tolist(), strict=True):
+                here[key] = here.get(key, 0.0) + v
+            consumption[period] = here
+        return cls(prices, flows, consumption, {p: dict(e) for p, e in a.expected.items()})
 
 
 def _lists(df: pd.DataFrame, *cols: str) -> list[list]:

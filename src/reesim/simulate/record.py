@@ -254,9 +254,29 @@ class Recorder:
             edge_exporter=labels(edges, "exporter"),
             edge_importer=labels(edges, "importer"),
             flow=rows(self.flow, len(edges)) * KT_TO_T,
+            dem_commodity=labels(self.dem_labels, "commodity"),
+            dem_region=labels(self.dem_labels, "region"),
+            consumption=rows(self.q, len(self.dem_labels)) * KT_TO_T,
+            expected=self._expected(),
             welfare=tuple(self.welfare),
             fiscal=tuple(r for r in self.extra["fiscal"] if isinstance(r, dict)),
         )
+
+    def _expected(self) -> dict[str, dict]:
+        """The private holders' expected prices by period, as the stocks table has them (rows of
+        kind ``private`` with an expectation)."""
+        out: dict[str, dict] = {}
+        for entry in self.extra["stocks"]:
+            block = entry.columns if isinstance(entry, _Columns) else {c: [v] for c, v in entry.items()}
+            if "expected_usd_per_kg" not in block:
+                continue
+            for period, kind, holder, good, v in zip(
+                *(block[c] for c in ("period", "kind", "holder", "commodity", "expected_usd_per_kg")),
+                strict=True,
+            ):
+                if kind == "private" and v == v:  # NaN: no expectation
+                    out.setdefault(period, {})[(holder, good)] = v
+        return out
 
     def _long(self, labels: pd.DataFrame, values: list[np.ndarray], name: str) -> pd.DataFrame:
         k = len(labels)

@@ -39,7 +39,12 @@ class RunArrays:
     edge_exporter: tuple[str, ...]
     edge_importer: tuple[str, ...]
     flow: np.ndarray  # (steps, edges) t/yr, the trade table's tonnes_per_year
-    welfare: tuple[
-        tuple, ...
-    ]  # the surplus table's rows (period, year, region, component, usd_million, per year)
-    fiscal: tuple[dict, ...]  # the fiscal table's rows (period, year, instrument, payer, usd_million)
+    dem_commodity: tuple[str, ...]  # final demands (the consumption table's rows of a step)
+    dem_region: tuple[str, ...]
+    consumption: np.ndarray  # (steps, final demands) t/yr, the consumption table's tonnes_per_year
+    #: period -> {(holder, commodity): USD/kg}, the private holders' expected prices
+    expected: dict[str, dict]
+    #: the surplus table's rows (period, year, region, component, usd_million, per year)
+    welfare: tuple[tuple, ...]
+    #: the fiscal table's rows (period, year, instrument, payer, usd_million)
+    fiscal: tuple[dict, ...]
