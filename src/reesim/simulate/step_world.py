@@ -16,7 +16,6 @@ from reesim.instruments import enduse as enduse_mod
 from reesim.instruments import stockpile as stock_mod
 from reesim.instruments import support as support_mod
 from reesim.instruments import trade as trade_mod
-from reesim.model.qp import floats
 from reesim.scenario.spec import Scenario
 from reesim.simulate.counterfactual import Counterfactual
 from reesim.simulate.state import State
@@ -24,7 +23,23 @@ from reesim.simulate.steps import Step
 from reesim.world.world import Columns, World
 
 
-def _spread_slope(base: pd.DataFrame, capacity: np.ndarray, spread: np.ndarray) -> np.ndarray:
+def run_columns(world: World) -> dict[str, np.ndarray]:
+    """The run's world's columns that every step starts from, read once per run (as arrays,
+    not to be written to): the processes' reference capacity and cost line, the demand lines."""
+    cols = {
+        "capacity": world.numbers("processes", "capacity"),
+        "mc_slope": world.numbers("processes", "mc_slope"),
+        "mc_intercept": world.numbers("processes", "mc_intercept"),
+        "d_intercept": world.numbers("demands", "intercept"),
+        "d_slope": world.numbers("demands", "slope"),
+        "d_max": world.numbers("demands", "max_quantity"),
+    }
+    for a in cols.values():
+        a.flags.writeable = False
+    return cols
+
+
+def _spread_slope(base: dict[str, np.ndarray], capacity: np.ndarray, spread: np.ndarray) -> np.ndarray:
     """Marginal-cost slopes with the cost line of ``spread`` processes spread over their current capacity.
 
     A lean heavy-RE grade's extra cost runs from ``mc_intercept`` at its first kg to the cited
@@ -35,8 +50,8 @@ def _spread_slope(base: pd.DataFrame, capacity: np.ndarray, spread: np.ndarray) 
     added tonnage. For these the slope is the reference slope times reference over current
     capacity, so the cost at capacity stays where it was; other processes keep theirs.
     """
-    slope = base["mc_slope"].to_numpy(dtype=float).copy()
-    cap0 = base["capacity"].to_numpy(dtype=float)
+    slope = base["mc_slope"].copy()
+    cap0 = base["capacity"]
     scale = spread & (capacity > 0) & np.isfinite(cap0) & (cap0 > 0)
     slope[scale] *= cap0[scale] / capacity[scale]
     return slope
@@ -57,7 +72,7 @@ def step_world(
     is the run's fixed parts (:func:`reesim.simulate.stepper.start_run`).
     """
     cap, slope, intercept = _process_columns(world, scenario, state, step, extra)
-    d_int, d_slope, d_max = _demand_columns(world.demands, state)
+    d_int, d_slope, d_max = _demand_columns(extra["columns"], state)
     pol = trade_mod.step_policies(
         scenario,
         world,
@@ -112,8 +127,8 @@ def _process_columns(
     cap = np.asarray(
         state.capacity * disruption_mod.capacity_factor(scenario, base_p, step.start, days), dtype=float
     )
-    slope = _spread_slope(base_p, state.capacity, extra["spread"])
-    intercept = floats(base_p["mc_intercept"]) * learn * opex
+    slope = _spread_slope(extra["columns"], state.capacity, extra["spread"])
+    intercept = extra["columns"]["mc_intercept"] * learn * opex
     if extra.get("tolls") is not None:  # the charge is indexed; a subsidy per kg is not
         intercept, slope = (
             extra["tolls"].scale(intercept, state.toll_index),
@@ -123,14 +138,12 @@ def _process_columns(
     return cap, slope, intercept
 
 
-def _demand_columns(demands: pd.DataFrame, state: State) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stage of :func:`step_world`: intercept, slope and cap of every demand row, the slope
-    flattened by growth and substitution (quantity at a price scales with both)."""
+def _demand_columns(base: dict[str, np.ndarray], state: State) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stage of :func:`step_world`: intercept, slope and cap of every demand row (of the run's
+    world: :func:`run_columns`), the slope flattened by growth and substitution (quantity at a
+    price scales with both)."""
     growth = state.demand_multiplier * state.substitution
-    d_int = demands["intercept"].to_numpy(dtype=float).copy()
-    d_slope = floats(demands["slope"]) / growth
-    d_max = demands["max_quantity"].to_numpy(dtype=float).copy()
-    return d_int, d_slope, d_max
+    return base["d_intercept"].copy(), base["d_slope"] / growth, base["d_max"].copy()
 
 
 def _edges(world: World, state: State, extra) -> Columns:

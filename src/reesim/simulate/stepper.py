@@ -45,7 +45,7 @@ from reesim.simulate.result import LazyTables, Result
 from reesim.simulate.route_index import RouteIndex
 from reesim.simulate.scenario_world import scenario_world
 from reesim.simulate.state import INVEST_STAGE, State, arrivals
-from reesim.simulate.step_world import step_world
+from reesim.simulate.step_world import run_columns, step_world
 from reesim.simulate.steps import Step, make_steps
 from reesim.simulate.tolls import Tolls
 from reesim.solve import routes as routes_mod
@@ -233,6 +233,7 @@ def start_run(
         paths=paths,
         extra={
             "cum0": state.cumulative.copy(),
+            "columns": run_columns(world),
             "releasing": set(),
             "release": {},
             "reference_prices": reference.price_map,

@@ -24,6 +24,7 @@ immutable (``with_*`` methods return a new World).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -102,7 +103,13 @@ def structure_frames(procs: list, io: list, dems: list) -> dict[str, pd.DataFram
 
 
 def empty(table: str) -> pd.DataFrame:
-    """An empty frame with the columns of ``table``."""
+    """An empty frame with the columns of ``table`` (a copy of one made once per process: making
+    the seven empty policy tables of a new world cost about 5 ms)."""
+    return private_copy(_empty(table))
+
+
+@functools.cache
+def _empty(table: str) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in _COLUMNS[table]})
 
 
