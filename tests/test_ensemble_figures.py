@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import pickle
+from unittest import mock
 
 import pandas as pd
 import pytest
@@ -87,21 +88,18 @@ def test_results_without_arrays_use_the_tables():
     pd.testing.assert_frame_equal(back.table("prices"), res.table("prices"), check_exact=True)
 
 
-def test_tables_are_made_on_first_read_and_once(monkeypatch):
-    made = []
-    tables = record.Recorder.tables
-
-    def counted(self):
-        made.append(1)
-        return tables(self)
-
-    monkeypatch.setattr(record.Recorder, "tables", counted)
-    sc = load_scenario("baseline")
-    res = simulate(sc.model_copy(update={"horizon": sc.horizon.model_copy(update={"end": sc.horizon.start})}))
-    assert made == []
-    prices = res.table("prices")
-    assert len(prices) and res.table("trade") is not None and made == [1]
-    assert set(dict(res._tables)) == set(TABLES) and made == [1]
+def test_tables_are_made_on_first_read_and_once():
+    with mock.patch.object(
+        record.Recorder, "tables", autospec=True, side_effect=record.Recorder.tables
+    ) as made:
+        sc = load_scenario("baseline")
+        res = simulate(
+            sc.model_copy(update={"horizon": sc.horizon.model_copy(update={"end": sc.horizon.start})})
+        )
+        assert made.call_count == 0
+        prices = res.table("prices")
+        assert len(prices) and res.table("trade") is not None and made.call_count == 1
+        assert set(dict(res._tables)) == set(TABLES) and made.call_count == 1
 
 
 @pytest.mark.parametrize("name", ["china-2025-licensing", "us-onshoring-price-floor"])
