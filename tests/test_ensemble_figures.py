@@ -14,6 +14,7 @@ from __future__ import annotations
 import pickle
 from unittest import mock
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -66,6 +67,35 @@ def test_figures_from_arrays_equal_the_tables(name, end, step):
     keys = got[["metric", "item", "where", "year"]].astype(str)
     assert not keys.duplicated().any()
     assert got.loc[got["metric"] == "welfare_pv_usd_million", "year"].isna().all()
+
+
+def test_a_run_against_another_scenarios_run_gives_the_same_figures():
+    """A heavy-RE ban against a world with a Lynas heavy circuit: markets present in one run only,
+    and transit regions whose apparent use is exactly zero (the smallest weight)."""
+    a, b = (
+        simulate(sc.model_copy(update={"horizon": sc.horizon.model_copy(update={"end": 2032})}))
+        for sc in map(load_scenario, ("china-hree-magnet-ban-us", "lynas-heavy-separation"))
+    )
+    _same(a, b)
+
+
+def test_undetermined_prices_give_the_same_figures_both_ways():
+    import dataclasses
+
+    from reesim.simulate.result import Result
+
+    res, cf = _pair("china-2025-licensing", 2028, step="quarter")
+    rng = np.random.default_rng(7)
+
+    def blurred(r, share):
+        det = r.arrays.determined & (rng.random(r.arrays.determined.shape) > share)
+        det[2] = False  # a whole quarter with no determined price anywhere
+        tables = dict(r._tables)
+        tables["prices"] = tables["prices"].assign(determined=det.ravel())  # step by step, node by node
+        return Result(r.scenario_name, r.meta, tables, dataclasses.replace(r.arrays, determined=det))
+
+    got = _same(blurred(res, 0.3), blurred(cf, 0.2))
+    assert got["value"].isna().any()
 
 
 def test_a_drawn_member_gives_the_same_figures_both_ways():

@@ -61,7 +61,7 @@ def test_the_counterfactual_is_simulated_once_and_read_back(tmp_path, monkeypatc
     steps: list = []
     first = stored.simulate_kept(base, progress=steps.append)
     assert len(_files(tmp_path)) == 1 and len(steps) == len(make_steps(base.horizon))
-    assert same(first._tables, base_result._tables)
+    assert same(dict(first._tables), dict(base_result._tables))
 
     def no_simulation(*args, **kwargs):
         raise AssertionError("simulated again")
@@ -70,7 +70,7 @@ def test_the_counterfactual_is_simulated_once_and_read_back(tmp_path, monkeypatc
     steps.clear()
     back = stored.simulate_kept(base, progress=steps.append)
     assert [s.period for s in steps] == [s.period for s in make_steps(base.horizon)]  # the bar still fills
-    assert same(back._tables, base_result._tables) and back.meta == base_result.meta
+    assert same(dict(back._tables), dict(base_result._tables)) and back.meta == base_result.meta
     assert [e.kind for e in cache.entries(tmp_path) if e.path == _files(tmp_path)[0]] == [
         "counterfactual run (JSON)"
     ]
@@ -82,7 +82,7 @@ def test_run_pair_gives_the_same_answers_from_a_kept_counterfactual(tmp_path, mo
     res1, cf1, _ = run_pair(sc)
     assert len(_files(tmp_path)) == 1
     res2, cf2, _ = run_pair(sc)
-    assert same(cf1._tables, cf2._tables) and same(res1._tables, res2._tables)
+    assert same(dict(cf1._tables), dict(cf2._tables)) and same(dict(res1._tables), dict(res2._tables))
 
 
 def test_a_changed_or_foreign_run_file_is_simulated_again(tmp_path, monkeypatch, base, base_result):
@@ -93,13 +93,13 @@ def test_a_changed_or_foreign_run_file_is_simulated_again(tmp_path, monkeypatch,
     i = data.index(b'"usd_per_kg"')
     path.write_bytes(data[:i] + b'"usd_per_lb"' + data[i + 12 :])  # edited after it was written
     with pytest.warns(cache.CacheWarning, match="does not match"):
-        assert same(stored.simulate_kept(base)._tables, base_result._tables)
+        assert same(dict(stored.simulate_kept(base)._tables), dict(base_result._tables))
     doc = json.loads(stored.encode(base_result, stored.key(base)))
     doc["tables"] = {}  # verifies, under the right key, but holds no tables
     cache.write_blob(path, json.dumps(doc).encode())
     with pytest.warns(cache.CacheWarning, match="without the tables"):
-        assert same(stored.simulate_kept(base)._tables, base_result._tables)
-    assert same(stored.decode(cache.read_blob(path))._tables, base_result._tables)  # written again
+        assert same(dict(stored.simulate_kept(base)._tables), dict(base_result._tables))
+    assert same(stored.decode(cache.read_blob(path))._tables, dict(base_result._tables))  # written again
 
 
 def test_the_key_covers_the_scenario_and_the_code(base, monkeypatch):

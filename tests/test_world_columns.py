@@ -75,13 +75,24 @@ def test_with_columns_adds_to_the_columns_given(world):
 def test_the_qp_is_the_same_whether_the_tables_were_made_or_not(world):
     qp0 = build_qp(world)
     lazy = _step_like(world)
-    made = _step_like(world)
-    for t in ("processes", "demands"):
-        getattr(made, t)  # make them
-    a, b = update_qp(qp0, lazy), update_qp(qp0, made)
+    # the same step with its tables given whole (made from the columns, then read as tables)
+    whole = world.with_data(processes=_step_like(world).processes, demands=_step_like(world).demands)
+    a, b = update_qp(qp0, lazy), update_qp(qp0, whole)
     for name in ("P", "c", "ub", "h", "base_edge_cost"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
-    assert "processes" not in lazy.__dict__
+    assert "processes" not in lazy.__dict__ and "processes" in whole.__dict__
+
+
+def test_columns_are_checked_copied_and_read_only(world):
+    cap = world.numbers("processes", "capacity").copy()
+    step = world.with_data(processes=Columns(world.processes, {"capacity": cap}))
+    cap[:] = -1.0  # the caller's array, changed afterwards, reaches neither the numbers nor the table
+    got = step.numbers("processes", "capacity")
+    assert (got >= 0).all() and (step.processes["capacity"].to_numpy() >= 0).all()
+    with pytest.raises(ValueError, match="read-only"):
+        got[0] = 1.0
+    with pytest.raises(ValueError, match="rows"):
+        Columns(world.processes, {"capacity": cap[:-1]})
 
 
 def test_a_simulated_step_makes_none_of_its_tables():

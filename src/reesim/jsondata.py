@@ -12,7 +12,6 @@ whether what comes back is identical (the writers check it before they write).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -114,10 +113,10 @@ def same(a: Any, b: Any) -> bool:
     object columns, values of the same types; tuples and lists in order; mappings key by key."""
     if isinstance(a, pd.DataFrame) or isinstance(b, pd.DataFrame):
         return isinstance(a, pd.DataFrame) and isinstance(b, pd.DataFrame) and _same_frame(a, b)
-    if isinstance(a, Mapping) and isinstance(b, Mapping):  # a dict, or a run's tables made on first read
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if type(a) is not type(b):
         return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, tuple | list):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float):

@@ -238,7 +238,16 @@ class Recorder:
         def rows(values: list[np.ndarray], width: int) -> np.ndarray:
             return np.vstack(values) if values else np.zeros((0, width))
 
-        return RunArrays(
+        fiscal = []
+        for entry in self.extra["fiscal"]:  # rows given one by one or as columns, in order
+            if isinstance(entry, _Columns):
+                fiscal += [
+                    dict(zip(entry.columns, r, strict=True))
+                    for r in zip(*entry.columns.values(), strict=True)
+                ]
+            else:
+                fiscal.append(dict(entry))
+        out = RunArrays(
             periods=tuple(s[0] for s in self.steps),
             years=np.array([s[1] for s in self.steps], dtype=int),
             step_years=np.array([s[2] for s in self.steps], dtype=float),
@@ -259,8 +268,19 @@ class Recorder:
             consumption=rows(self.q, len(self.dem_labels)) * KT_TO_T,
             expected=self._expected(),
             welfare=tuple(self.welfare),
-            fiscal=tuple(r for r in self.extra["fiscal"] if isinstance(r, dict)),
+            fiscal=tuple(fiscal),
         )
+        for a in (
+            out.years,
+            out.step_years,
+            out.prices,
+            out.determined,
+            out.output,
+            out.flow,
+            out.consumption,
+        ):
+            a.flags.writeable = False  # a record: read, never changed
+        return out
 
     def _expected(self) -> dict[str, dict]:
         """The private holders' expected prices by period, as the stocks table has them (rows of

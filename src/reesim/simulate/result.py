@@ -6,7 +6,7 @@ import json
 import math
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -85,6 +85,10 @@ class Result:
     def __getstate__(self) -> dict:
         """Pickled without :attr:`arrays` (a pool sends the tables; the arrays stay where they were made)."""
         return {k: v for k, v in self.__dict__.items() if k != "arrays"}
+
+    def __copy__(self) -> Result:
+        """A copy in the same process keeps :attr:`arrays` (only pickling leaves them behind)."""
+        return replace(self)
 
     def table(self, name: str) -> pd.DataFrame:
         """A copy of table ``name`` (one of :data:`TABLES`) that the caller may change.

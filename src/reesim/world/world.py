@@ -165,6 +165,20 @@ class Columns:
     base: pd.DataFrame
     values: dict[str, np.ndarray]
 
+    def __post_init__(self) -> None:
+        """Each column as a read-only float array of the table's length (a Series would align by
+        index in the table but not in :meth:`World.numbers`; a writer would change one and not the other)."""
+        cols = {}
+        for name, v in self.values.items():
+            a = np.array(v, dtype=float)  # a copy of the caller's array: later writes reach neither
+            if a.shape != (len(self.base),):
+                raise ValueError(
+                    f"Columns: {name!r} has shape {a.shape}; the table has {len(self.base)} rows"
+                )
+            a.flags.writeable = False
+            cols[name] = a
+        object.__setattr__(self, "values", cols)
+
     def frame(self) -> pd.DataFrame:
         """The table: ``base`` with the new columns (``DataFrame.assign``)."""
         return self.base.assign(**self.values)
@@ -372,11 +386,12 @@ class World:
         return len(pending.base) if pending is not None else len(getattr(self, table))
 
     def numbers(self, table: str, column: str) -> np.ndarray:
-        """Column ``column`` of ``table`` as floats (NaN where missing), without making a table
-        given as :class:`Columns`. The array is shared: read it, do not write to it."""
+        """Column ``column`` of ``table`` as a float array (NaN where missing), without making a
+        table given as :class:`Columns`. Read it, do not write to it: it is the step's column
+        (read-only) or the table's own data."""
         pending = self.__dict__.get("_pending", {}).get(table)
         if pending is not None and column in pending.values:
-            return np.asarray(pending.values[column], dtype=float)
+            return pending.values[column]
         values = pending.base[column] if pending is not None else getattr(self, table)[column]
         if not len(values):  # an empty rule table's column is of dtype object: nothing to convert
             return np.zeros(0)
