@@ -39,7 +39,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from reesim.memo import memo_of
-from reesim.world.world import STOCK_KIND, STOCKPILE_RELEASE, World
+from reesim.world.world import STOCK_KIND, STOCKPILE_RELEASE, World, floats
 
 #: Upper bounds below this, in the world's quantity unit (kt or kt/yr in the default world: one
 #: gram), are zero and presolved away. A private stock drawn to zero closes at the
@@ -153,14 +153,6 @@ def edge_tuples(df: pd.DataFrame, cols: tuple[str, ...] = ("commodity", "origin"
 def key_positions(index: dict[tuple, int], keys: list[tuple]) -> np.ndarray:
     """Position of each key in ``index`` (key -> position), -1 where absent."""
     return np.fromiter((index.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
-
-
-def floats(column: pd.Series) -> np.ndarray:
-    """``column`` as a float array, missing values NaN, without the copy a Series ``astype`` makes
-    (35 us a column; the step's QP reads a dozen)."""
-    if not len(column):  # an empty rule table's column is of dtype object: 60 us to convert nothing
-        return np.zeros(0)
-    return column.to_numpy(dtype=float, na_value=np.nan)
 
 
 def _edge_lookup(index: dict, frame: pd.DataFrame) -> np.ndarray:

@@ -227,9 +227,13 @@ class Recorder:
         self.extra[table].append(_Columns(columns, n))
 
     def arrays(self) -> RunArrays:
-        """The recorded steps as arrays (:class:`~reesim.simulate.run_arrays.RunArrays`), with the
-        values of the tables' columns: ``output`` is the production table's ``tonnes_per_year``
-        before its zero rows are dropped, ``flow`` the trade table's."""
+        """The recorded steps as arrays (:class:`~reesim.simulate.run_arrays.RunArrays`), made once
+        for the steps recorded; :meth:`tables` makes its columns from them: ``output`` is the
+        production table's ``tonnes_per_year`` before its zero rows are dropped, ``flow`` the
+        trade table's, ``consumption`` the consumption table's."""
+        made = getattr(self, "_arrays", None)
+        if made is not None and len(made.periods) == len(self.steps):
+            return made
         out, nodes, edges = self.out_labels, self.nodes, self.edge_labels
 
         def labels(df: pd.DataFrame, col: str) -> tuple[str, ...]:
@@ -280,6 +284,7 @@ class Recorder:
             out.consumption,
         ):
             a.flags.writeable = False  # a record: read, never changed
+        self._arrays = out
         return out
 
     def _expected(self) -> dict[str, dict]:
@@ -298,14 +303,16 @@ class Recorder:
                     out.setdefault(period, {})[(holder, good)] = v
         return out
 
-    def _long(self, labels: pd.DataFrame, values: list[np.ndarray], name: str) -> pd.DataFrame:
+    def _long(self, labels: pd.DataFrame, values, name: str) -> pd.DataFrame:
+        """``labels`` repeated for every step, with ``values`` (a row per step: a list of arrays or
+        a steps x labels array) as column ``name``."""
         k = len(labels)
         periods = np.repeat([s[0] for s in self.steps], k)
         years = np.repeat([s[1] for s in self.steps], k)
         out = pd.concat([labels] * len(self.steps), ignore_index=True)
         out.insert(0, "year", years)
         out.insert(0, "period", periods)
-        out[name] = np.concatenate(values) if values else np.zeros(0)
+        out[name] = np.concatenate(values) if len(values) else np.zeros(0)  # a new, writable array
         return out
 
     def _quota_rents(self, cat) -> pd.DataFrame:
@@ -328,28 +335,25 @@ class Recorder:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The result tables."""
-        dts = np.array([s[2] for s in self.steps])
-        prices = self._long(self.nodes, self.prices, "usd_per_kg")
-        prices["determined"] = np.concatenate(self.determined) if self.determined else np.zeros(0, bool)
+        a = self.arrays()
+        dts = a.step_years
+        prices = self._long(self.nodes, a.prices, "usd_per_kg")
+        prices["determined"] = np.concatenate(a.determined) if len(a.determined) else np.zeros(0, bool)
         prices = prices[["period", "year", "commodity", "region", "usd_per_kg", "determined"]]
 
-        rate = [a[self.out_proc] * self.out_coef for a in self.act]
-        prod = self._long(self.out_labels, rate, "tonnes_per_year")
-        prod["tonnes_per_year"] *= KT_TO_T
+        prod = self._long(self.out_labels, a.output, "tonnes_per_year")
         prod["tonnes"] = prod["tonnes_per_year"] * np.repeat(dts, len(self.out_labels))
         prod = prod[prod["tonnes_per_year"] > 0][
             ["period", "year", "region", "process", "kind", "commodity", "tonnes", "tonnes_per_year"]
         ]
 
-        trade = self._long(self.edge_labels, self.flow, "tonnes_per_year")
-        trade["tonnes_per_year"] *= KT_TO_T
+        trade = self._long(self.edge_labels, a.flow, "tonnes_per_year")
         trade["tonnes"] = trade["tonnes_per_year"] * np.repeat(dts, len(self.edge_labels))
         trade = trade[trade["tonnes_per_year"] > 0][
             ["period", "year", "commodity", "exporter", "importer", "tonnes", "tonnes_per_year"]
         ]
 
-        cons = self._long(self.dem_labels, self.q, "tonnes_per_year")
-        cons["tonnes_per_year"] *= KT_TO_T
+        cons = self._long(self.dem_labels, a.consumption, "tonnes_per_year")
         cons["tonnes"] = cons["tonnes_per_year"] * np.repeat(dts, len(self.dem_labels))
         cons["usd_per_kg"] = (
             np.concatenate([p[self.dem_node] for p in self.prices]) if self.prices else np.zeros(0)
