@@ -7,7 +7,7 @@ import gc
 import pytest
 
 from reesim.errors import InputError
-from reesim.pool import INSECURE_ENV, check_scheduler, dask_pool
+from reesim.pool import INSECURE_ENV, QUIET, check_scheduler, dask_pool
 
 
 def _square(x: int) -> int:
@@ -31,6 +31,18 @@ def test_the_local_cluster_refuses_clients_without_its_credentials():
         assert client.submit(_square, 8, workers=[ran]).result() == 64
         # not frozen again (frozen objects freed since leave the count: it may only fall)
         assert client.run(gc.get_freeze_count, workers=[ran])[ran] <= frozen[ran]
+        # the periodic work the local cluster has no use for is made rarer on every worker, and
+        # the scheduler does not steal (pool.QUIET); a worker spawned without the settings would
+        # still run the profiler every 10 ms
+        import dask
+
+        def settings() -> tuple:
+            return tuple(dask.config.get(k) for k in QUIET)
+
+        assert set(client.run(settings).values()) == {tuple(QUIET.values())}
+        assert (
+            client.run_on_scheduler(lambda dask_scheduler: "stealing" in dask_scheduler.extensions) is False
+        )
         address = client.scheduler.address
         assert address.startswith("tls://")
         ca = client.security.tls_ca_file  # the cluster's authority, which an intruder could learn

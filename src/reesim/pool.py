@@ -105,6 +105,22 @@ def dask_pool(workers: int, scheduler: str | None = None) -> Iterator[Any]:
             cluster.close()
 
 
+#: Dask's periodic work, made rarer on a local cluster. Its defaults (a statistical profiler sampling
+#: every worker every 10 ms, an event-loop tick every 20 ms, a system monitor every 0.5 s and a
+#: memory monitor every 0.1 s) feed a dashboard the local cluster does not serve; on two cores
+#: they took about 19 ms of CPU per ensemble member, 5 % of a member (worker event loops 27 -> 14
+#: ms per member, client and scheduler 17.5 -> 12 ms; docs/ensemble.md, ninth session). The
+#: memory limit is still enforced, checked every 0.5 s. Workers of a user's own cluster
+#: (``--scheduler``) keep their own configuration.
+QUIET = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "500ms",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "500ms",
+    "distributed.scheduler.work-stealing": False,  # every member costs about the same
+}
+
+
 def local_cluster(workers: int) -> Any:
     """A :class:`distributed.LocalCluster` of ``workers`` single-threaded processes that no other
     process can use: TLS with temporary credentials (``security=True``; a client gets them from
@@ -113,7 +129,9 @@ def local_cluster(workers: int) -> Any:
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set({"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):
+    with dask.config.set(
+        {**QUIET, "distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}
+    ):
         return LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
