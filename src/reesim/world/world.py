@@ -153,12 +153,25 @@ def floats(column: pd.Series) -> np.ndarray:
 
 
 def _unknown(values: pd.Series, allowed: set[str], where: str) -> None:
-    # the distinct values first: iterating a column of Arrow strings element by element is slow
-    bad = sorted(set(pd.unique(values).tolist()) - allowed)
-    if bad:
-        from reesim.errors import suggest
+    # the column as a list into a set: a third of pd.unique's time on the Python-backed string
+    # columns reesim makes (see reesim/__init__.py)
+    bad = set(values.tolist()) - allowed
+    if not bad:
+        return
+    if any(pd.isna(v) for v in bad):
+        raise InputError(
+            f"{where}: a row has no name (a missing value); allowed: {', '.join(sorted(map(str, allowed)))}"
+        )
+    from reesim.errors import suggest
 
-        raise InputError(f"{where}: " + suggest(bad[0], allowed, what="name"))
+    raise InputError(f"{where}: " + suggest(sorted(bad, key=str)[0], allowed, what="name"))
+
+
+def _repeats(column: pd.Series) -> bool:
+    """True when a label occurs twice in ``column``, missing labels counting as one (as in
+    :meth:`pandas.Series.duplicated`), from a set of its values: a third of ``duplicated``'s time."""
+    values = column.tolist()
+    return len(set(values)) != len(values) or int(column.isna().sum()) > 1
 
 
 @dataclass(frozen=True)
@@ -271,31 +284,34 @@ class World:
         for col in ("origin", "dest"):
             _unknown(e[col], regions, f"edges.{col}")
         _unknown(e["commodity"], commodities, "edges.commodity")
-        if p["process"].duplicated().any():
+        # duplicates counted with sets of plain values (pandas' duplicated took 0.3 ms on the edges)
+        if _repeats(p["process"]):
             raise InputError(
                 f"processes: duplicated process {p.loc[p['process'].duplicated(), 'process'].iloc[0]!r}"
             )
-        if d["demand"].duplicated().any():
+        if _repeats(d["demand"]):
             raise InputError(
                 f"demands: duplicated demand {d.loc[d['demand'].duplicated(), 'demand'].iloc[0]!r}"
             )
-        if e.duplicated(["commodity", "origin", "dest"]).any():
+        keys = list(zip(e["commodity"].tolist(), e["origin"].tolist(), e["dest"].tolist(), strict=True))
+        if len(set(keys)) != len(keys):  # their labels are known names (checked above): none missing
             raise InputError("edges: duplicated (commodity, origin, dest)")
         if (e["origin"] == e["dest"]).any():
             raise InputError("edges: origin and dest must differ")
-        for table, col, lo in (
-            (p, "capacity", 0.0),
-            (p, "mc_slope", 0.0),
-            (d, "slope", 0.0),
-            (e, "transport", 0.0),
-            (e, "route_quad", 0.0),
+        for name, table, col, lo in (
+            ("processes", p, "capacity", 0.0),
+            ("processes", p, "mc_slope", 0.0),
+            ("demands", d, "slope", 0.0),
+            ("edges", e, "transport", 0.0),
+            ("edges", e, "route_quad", 0.0),
         ):
             vals = _numbers(table[col])
             bad = ~(vals >= lo)  # NaN (missing or not a number) fails the comparison
             if bad.any():
-                raise InputError(
-                    f"{col}: values must be numbers >= {lo}; got {table.loc[bad, col].iloc[0]!r}"
-                )
+                row = int(np.flatnonzero(bad)[0])
+                value = table[col].iloc[row]
+                value = value.item() if isinstance(value, np.generic) else value
+                raise InputError(f"{name}.{col} (row {row}): values must be numbers >= {lo}; got {value!r}")
         if (_numbers(d["slope"]) <= 0).any():
             raise InputError("demands.slope must be > 0 (linear inverse demand)")
         if not (_numbers(self.ad_valorem["rate"]) >= 0).all():
