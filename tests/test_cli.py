@@ -218,3 +218,20 @@ def test_a_run_whose_reader_has_gone_still_writes_its_results(tmp_path):
     assert proc.returncode == 0, err.decode()
     assert (out_dir / "summary.json").is_file() and (out_dir / "prices.parquet").is_file()
     assert b"Traceback" not in err
+
+
+def test_the_console_script_freezes_what_its_imports_made_and_collects_young_objects_rarely():
+    """cli._collect_less: the imported objects go to the permanent generation and the young
+    generation's threshold is reesim.pool.YOUNG_THRESHOLD; the caller's collector is put back."""
+    import gc
+
+    from reesim.pool import YOUNG_THRESHOLD
+
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
+    try:
+        cli._collect_less()
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, *before[1:])
+        assert gc.get_freeze_count() > frozen + 10_000  # the modules, classes and the Typer app
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -7,7 +7,7 @@ import gc
 import pytest
 
 from reesim.errors import InputError
-from reesim.pool import INSECURE_ENV, QUIET, check_scheduler, dask_pool
+from reesim.pool import INSECURE_ENV, QUIET, YOUNG_THRESHOLD, check_scheduler, dask_pool
 
 
 def _square(x: int) -> int:
@@ -40,6 +40,8 @@ def test_the_local_cluster_refuses_clients_without_its_credentials():
             return tuple(dask.config.get(k) for k in QUIET)
 
         assert set(client.run(settings).values()) == {tuple(QUIET.values())}
+        # every worker collects young objects rarely from its start (pool.collect_rarely)
+        assert {t[0] for t in client.run(gc.get_threshold).values()} == {YOUNG_THRESHOLD}
         assert (
             client.run_on_scheduler(lambda dask_scheduler: "stealing" in dask_scheduler.extensions) is False
         )

