@@ -240,3 +240,44 @@ def test_piqp_sets_up_afresh_when_an_update_stalls(world, monkeypatch):
     again = backend.solve(qp)  # an update (same structure), which stalls; then a fresh setup
     assert StallsAfterUpdate.setups == 2 and again.status == "solved" and again.solver == "piqp"
     assert np.array_equal(first.x, again.x)
+
+
+def test_a_world_built_from_kept_readings_equals_one_read_afresh(ds):
+    """Stage 1 and the readings no assumption enters (separation outside China, the producers'
+    reported cash costs) are kept per dataset object (default_data.replayed): a member's world
+    built from them has the same tables and provenance, row for row, as one built after they
+    are dropped; and a reading is made once, its rows replayed in place."""
+    from reesim.memo import memo_of
+    from reesim.world.default import build_default_world
+
+    overrides = {"demand_elasticity_oxide": 0.31, "cash_cost_share_ex_china": 0.55}
+    build_default_world(None, ds, overrides)  # the readings are kept now
+    kept = build_default_world(None, ds, overrides)
+    memo = memo_of(ds)
+    dropped = [k for k in memo if isinstance(k, tuple) and k[0] in ("replayed", "world stage 1")]
+    assert any(k[0] == "replayed" for k in dropped) and any(k[0] == "world stage 1" for k in dropped)
+    for k in dropped:
+        del memo[k]
+    afresh = build_default_world(None, ds, overrides)
+    for table in ("processes", "io", "demands", "edges", "provenance"):
+        pd.testing.assert_frame_equal(getattr(kept, table), getattr(afresh, table), check_exact=True)
+    assert kept.meta["reference"] == afresh.meta["reference"]
+
+
+def test_a_replayed_reading_is_made_once_and_handed_out_as_a_copy(ds):
+    from reesim.world.default_data import _Recorder, replayed
+
+    calls = []
+
+    def reading(rec):
+        calls.append(1)
+        rec.derived("x", 2.0, "kt", "test")
+        return {"a": [1.0]}
+
+    first, second = _Recorder(), _Recorder()
+    second.derived("before", 1.0, "kt", "test")
+    v1 = replayed(ds, ("test reading", 0), first, reading)
+    v1["a"].append(99.0)  # a caller's change stays its own
+    v2 = replayed(ds, ("test reading", 0), second, reading)
+    assert calls == [1] and v2 == {"a": [1.0]}
+    assert [r[0] for r in first.rows] == ["x"] and [r[0] for r in second.rows] == ["before", "x"]

@@ -130,9 +130,8 @@ def calibrate_routes(
     n = qp.n_nodes
     prices = np.maximum(np.nan_to_num(raw.row_dual[:n], nan=0.0), 0.0)
     e = world.edges
-    nodes = pd.MultiIndex.from_frame(qp.nodes)
-    p_o = prices[nodes.get_indexer(pd.MultiIndex.from_frame(e[["commodity", "origin"]].astype(str)))]
-    p_d = prices[nodes.get_indexer(pd.MultiIndex.from_frame(e[["commodity", "dest"]].astype(str)))]
+    orig, dest = qp.edge_ends  # each edge's origin and destination balance rows
+    p_o, p_d = prices[orig], prices[dest]
     flow = raw.x[qp.n_proc + qp.n_dem :].copy()
     flow[pos] = targets["flow"].astype(float).to_numpy()
     target = np.full(len(e), np.nan)

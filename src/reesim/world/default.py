@@ -272,12 +272,20 @@ def _stage_reference(ds: Dataset, cfg: dict, year: int) -> _Ctx:
             ctx.mining,
             ctx.prices,
             ctx.regions,
+            {name: getattr(ctx, name) for name in _DATA_ONLY},
         )
         return ctx
-    rows, k, comp, mining, prices, regions = hit
+    rows, k, comp, mining, prices, regions, derived = hit
     rec = _Recorder()
     rec.rows.extend(rows)
-    return _Ctx(ds, cfg, year, rec, dict(k), comp.copy(), mining.copy(), dict(prices), regions)
+    ctx = _Ctx(ds, cfg, year, rec, dict(k), comp.copy(), mining.copy(), dict(prices), regions)
+    ctx.__dict__.update({name: copy.copy(value) for name, value in derived.items()})  # cached properties
+    return ctx
+
+
+#: the context's cached properties made from stage 1's data alone (compositions and mine
+#: production, and the configuration's element lists): kept with stage 1, not remade per build
+_DATA_ONLY = ("heavy_shares", "by_ore", "basket_weights", "supply")
 
 
 def _read_reference(ds: Dataset, cfg: dict, year: int) -> _Ctx:

@@ -9,14 +9,19 @@ country and ore, separation capacity outside China and the magnet recipe and mak
 
 from __future__ import annotations
 
+import copy
+import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from reesim.data.dataset import Dataset
 from reesim.errors import InputError
+from reesim.memo import memo_of
 
 
 @dataclass
@@ -70,6 +75,31 @@ class _Recorder:
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=["parameter", "value", "unit", "source"])
+
+
+def replayed(ds: Dataset, key: tuple, rec: _Recorder, make: Callable[[_Recorder], Any]) -> Any:
+    """``make(recorder)`` for a reading of the data alone, made once per dataset object and
+    ``key`` (:func:`reesim.memo.memo_of`): later builds get a copy of its value and the
+    provenance rows it recorded, appended to ``rec`` in the same place.
+
+    For the stages' readings that no assumption enters (separation capacity outside China, the
+    producers' reported cash costs): worlds that differ only in assumptions (an ensemble's
+    members) read them once. ``key`` names the reading, the reference year and the
+    configuration it reads (:func:`config_key`).
+    """
+    memo = memo_of(ds)
+    hit = memo.get(("replayed", *key))
+    if hit is None:
+        sub = _Recorder()
+        hit = memo[("replayed", *key)] = (make(sub), tuple(sub.rows))
+    value, rows = hit
+    rec.rows.extend(rows)
+    return copy.deepcopy(value)
+
+
+def config_key(section: Any) -> str:
+    """A part of the configuration as text, for :func:`replayed`'s keys."""
+    return json.dumps(section, sort_keys=True, default=str)
 
 
 def in_valid(value: float, text: str) -> bool:

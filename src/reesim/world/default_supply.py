@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from reesim.world.cash_costs import trough_factors
-from reesim.world.default_data import _producer_reports, _reported_cash_share, _separation_ex_china
+from reesim.world.default_data import (
+    _producer_reports,
+    _reported_cash_share,
+    _separation_ex_china,
+    config_key,
+    replayed,
+)
 
 if TYPE_CHECKING:
     from reesim.world.default import _Ctx as Ctx
@@ -39,12 +45,7 @@ def _stage_mining(ctx: Ctx, parts: Parts, conc_price: dict[str, float], anchor: 
     chn_cost = ctx.assume("china_mining_cost_share", "share")
     h_mine = ctx.assume("mining_headroom", "share")
     cash_share, spread = _cash_cost(ctx)
-    reports = _producer_reports(ctx.ds, ctx.year)
-    with_reports = set(reports["iso3"])  # a region without report rows has no reported share
-    reported = {
-        r: _reported_cash_share(reports, ctx.year, r, ctx.rec) if r in with_reports else None
-        for r in {r for r, _ in ctx.mining.index} - {"CHN"}
-    }
+    reported = replayed(ctx.ds, ("reported cash shares", ctx.year), ctx.rec, lambda rec: _reported(ctx, rec))
     for (r, o), m in ctx.mining.items():
         if r == "CHN":  # the quota binds: marginal cost at the quota below the concentrate value
             mc = conc_price[o] * chn_cost  # not anchored at the trough (module docstring of cash_costs)
@@ -61,6 +62,17 @@ def _stage_mining(ctx: Ctx, parts: Parts, conc_price: dict[str, float], anchor: 
                 cash=(reported[r] if reported[r] is not None else cash_share * anchor[o]) * conc_price[o],
                 spread=spread,
             )
+
+
+def _reported(ctx: Ctx, rec) -> dict[str, float | None]:
+    """Each mining region's reported cash-cost share outside China (None without reports), in
+    the regions' order (:func:`reesim.world.default_data._reported_cash_share`)."""
+    reports = _producer_reports(ctx.ds, ctx.year)
+    with_reports = set(reports["iso3"].tolist())  # a region without report rows has no reported share
+    regions = sorted(set(ctx.mining.index.get_level_values(0).tolist()) - {"CHN"})
+    return {
+        r: _reported_cash_share(reports, ctx.year, r, rec) if r in with_reports else None for r in regions
+    }
 
 
 def _cash_cost(ctx: Ctx) -> tuple[float, float]:
@@ -96,8 +108,18 @@ def _stage_separation(
     hs = ctx.cfg["heavy_separation"]
     heavy, heavy_regions = set(hs["elements"]), set(hs["regions"])
     rec.assume("heavy_separation_regions", len(heavy_regions), "regions", {"basis": hs["basis"]})
-    sep = _separation_ex_china(ctx.ds, ctx.cfg, ctx.year, comp, ctx.mining, rec)
-    shares = {o: {e: float(comp.loc[o, e]) for e in elements} for o in ctx.ores}
+    sep = replayed(
+        ctx.ds,
+        ("separation outside China", ctx.year, config_key(ctx.cfg["separation_ex_china"])),
+        rec,
+        lambda r: _separation_ex_china(ctx.ds, ctx.cfg, ctx.year, comp, ctx.mining, r),
+    )
+    # one selection read as rows of plain floats (a scalar .loc per ore and element took ~2 ms)
+    grid = comp.loc[list(ctx.ores), list(elements)].to_numpy()
+    shares = {
+        o: {e: float(v) for e, v in zip(elements, row, strict=True)}
+        for o, row in zip(ctx.ores, grid, strict=True)
+    }
     mix_est = sum(
         v * max(_heavy_share(ctx, o) for o in ctx.ores) for r, v in sep.items() if r not in heavy_regions
     )
@@ -149,9 +171,8 @@ def _stage_separation(
             if h <= 0:
                 continue
             coefs = {f"concentrate:hree_{o}": -1.0, "service:separation": -1.0}
-            coefs |= {
-                f"oxide:{e}": float(comp.loc[o, e]) / h for e in elements if e in heavy and comp.loc[o, e] > 0
-            }
+            share = shares[o]
+            coefs |= {f"oxide:{e}": share[e] / h for e in elements if e in heavy and share[e] > 0}
             parts.procs.append((f"crack-heavy:{r}:{o}", r, "separation", np.inf, 0.0, 0.0))
             parts.io.extend((f"crack-heavy:{r}:{o}", com, coef) for com, coef in coefs.items())
     return sep
