@@ -46,7 +46,7 @@ def hit_mask(inst: SupplyDisruption, processes: pd.DataFrame) -> np.ndarray:
     p = processes
     mask = (p["region"] == inst.region).to_numpy() & (p["kind"] == KIND[inst.stage]).to_numpy()
     if inst.deposits is not None:
-        mask &= np.array([deposit_of(pid) in inst.deposits for pid in p["process"]])
+        mask &= np.array([deposit_of(pid) in inst.deposits for pid in p["process"].tolist()])
     return mask
 
 

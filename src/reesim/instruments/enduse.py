@@ -132,4 +132,4 @@ def slack(scenario: Scenario, rules: pd.DataFrame, when: dt.date) -> np.ndarray:
         for k, inst in enumerate(scenario.instruments)
         if isinstance(inst, ExportLicensing) and inst.excluded_sectors and inst.in_force(when)
     }
-    return np.array([0.0 if o in active else NOT_BINDING for o in rules["licence"]], dtype=float)
+    return np.array([0.0 if o in active else NOT_BINDING for o in rules["licence"].tolist()], dtype=float)

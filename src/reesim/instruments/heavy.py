@@ -67,7 +67,11 @@ def heavy_regions(world: World) -> list[str]:
     if "heavy regions" not in memo:
         p = world.processes
         memo["heavy regions"] = sorted(
-            {r for pid, r in zip(p["process"], p["region"], strict=True) if pid.startswith("crack-heavy:")}
+            {
+                r
+                for pid, r in zip(p["process"].tolist(), p["region"].tolist(), strict=True)
+                if pid.startswith("crack-heavy:")
+            }
         )
     return list(memo["heavy regions"])
 
@@ -116,7 +120,7 @@ def separable(world: World, region: str) -> list[str]:
     """The elements a heavy circuit in ``region`` can separate (its feeds' heavy oxides)."""
     io = world.io
     rows = io[io["process"].isin(_templates(world, region).values()) & (io["coef"] > 0)]
-    return sorted({c.split(":", 1)[1] for c in rows["commodity"] if c.startswith("oxide:")})
+    return sorted({c.split(":", 1)[1] for c in rows["commodity"].tolist() if c.startswith("oxide:")})
 
 
 def circuit(world: World, region: str, name: str, elements: list[str] | None, label: str) -> Circuit:

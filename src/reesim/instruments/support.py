@@ -50,7 +50,9 @@ def _producers(world: World, inst: PriceFloor) -> pd.DataFrame:
     goods = goods_of(inst, world, "")
     p = world.processes
     # Private stock releases sell goods but do not produce them: the floor does not pay them.
-    region_of = dict(zip(p["process"], p["region"].where(p["kind"] != STOCK_KIND), strict=True))
+    region_of = dict(
+        zip(p["process"].tolist(), p["region"].where(p["kind"] != STOCK_KIND).tolist(), strict=True)
+    )
     io = world.io[(world.io["coef"] > 0) & world.io["commodity"].isin(goods)]
     return io[io["process"].map(region_of) == inst.region]
 

@@ -266,7 +266,9 @@ def origin_slack(scenario: Scenario, rules: pd.DataFrame, when: dt.date) -> pd.S
         for k, inst in enumerate(scenario.instruments)
         if _origin_ruled(inst) and inst.in_force(when)
     }
-    return pd.Series([0.0 if o in active else NOT_BINDING for o in rules["owner"]], index=rules.index)
+    return pd.Series(
+        [0.0 if o in active else NOT_BINDING for o in rules["owner"].tolist()], index=rules.index
+    )
 
 
 def _exclusion_factor(scenario: Scenario, tariff: str, when: dt.date) -> float:
@@ -294,7 +296,14 @@ def _content_by_row(
     if "member_keys" not in memo:
         codes, names = pd.factorize(members["quota"].to_numpy())
         memo.update(
-            member_keys=list(zip(members["commodity"], members["origin"], members["dest"], strict=True)),
+            member_keys=list(
+                zip(
+                    members["commodity"].tolist(),
+                    members["origin"].tolist(),
+                    members["dest"].tolist(),
+                    strict=True,
+                )
+            ),
             coef=members["coef"].astype(float).to_numpy(),
             codes=codes,
             names=pd.Index(names, dtype=object),

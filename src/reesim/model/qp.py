@@ -337,8 +337,8 @@ def _own_production(world: World) -> pd.DataFrame:
     region: not releases from stocks (private, kind ``stock``, or strategic, ``stock-release:``
     processes of :mod:`reesim.instruments.stockpile`), whose origin is not known."""
     p, io = world.processes, world.io
-    proc_region = dict(zip(p["process"], p["region"], strict=True))
-    kind = io["process"].map(dict(zip(p["process"], p["kind"], strict=True)))
+    proc_region = dict(zip(p["process"].tolist(), p["region"].tolist(), strict=True))
+    kind = io["process"].map(dict(zip(p["process"].tolist(), p["kind"].tolist(), strict=True)))
     produced = (kind != STOCK_KIND) & ~io["process"].astype(str).str.startswith(STOCKPILE_RELEASE)
     return io[(io["coef"] > 0) & produced].assign(region=lambda t: t["process"].map(proc_region))
 

@@ -97,7 +97,7 @@ def china_capacity_paths(world) -> dict[str, dict[int, float]]:
     headroom = float(chn_sep["capacity"].iloc[0]) / max(
         1e-9, float(world_total[FIRST]) * 1.0 - outside / (1 + 0.1)
     )
-    for pid in chn_sep["process"]:
+    for pid in chn_sep["process"].tolist():
         paths[pid] = {y: (w - outside / (1 + 0.1)) * headroom for y, w in world_total.items()}
     return paths
 
@@ -138,7 +138,7 @@ def fit() -> dict:
             "usd_per_kg"
         ]
         logs = {}
-        for e, pdata in zip(prices["element"], prices["price"].astype(float), strict=True):
+        for e, pdata in zip(prices["element"].tolist(), prices["price"].astype(float).tolist(), strict=True):
             key = f"oxide:{e}"
             if key in mprice.index and mprice[key] > 0 and pdata > 0:
                 logs[e] = math.log10(mprice[key] / pdata)

@@ -44,7 +44,8 @@ def fiscal_rows(
             prod = support_mod.producers(wt, f)
             output = float(
                 sum(
-                    act[proc_pos[pid]] * coef for pid, coef in zip(prod["process"], prod["coef"], strict=True)
+                    act[proc_pos[pid]] * coef
+                    for pid, coef in zip(prod["process"].tolist(), prod["coef"].tolist(), strict=True)
                 )
             )
             paid = s * min(output, f.volume_tonnes_per_year / KT_TO_T) * step.dt  # USD/kg x kt = million USD

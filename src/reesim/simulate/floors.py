@@ -60,7 +60,7 @@ def solve_with_floors(wt: World, scenario: Scenario, qp0, backend, tol: float = 
     prods = {id(f): support_mod.producers(wt, f) for _, f in active}
     made = {
         id(f): (
-            np.array([pos[pid] for pid in prod["process"]], dtype=int),
+            np.array([pos[pid] for pid in prod["process"].tolist()], dtype=int),
             prod["coef"].to_numpy(dtype=float),
         )
         for f, prod in ((f, prods[id(f)]) for _, f in active)

@@ -141,14 +141,20 @@ class Recorder:
         if not len(m):
             self.lic_labels = pd.DataFrame(columns=list(LICENCE_RENT_LABELS))
             return
-        pos = {q: i for i, q in enumerate(world.quotas["quota"])}
+        pos = {q: i for i, q in enumerate(world.quotas["quota"].tolist())}
         keys = [
             (split_quota_label(q)[0], o, d, c)
-            for q, o, d, c in zip(m["quota"], m["origin"], m["dest"], m["commodity"], strict=True)
+            for q, o, d, c in zip(
+                m["quota"].tolist(),
+                m["origin"].tolist(),
+                m["dest"].tolist(),
+                m["commodity"].tolist(),
+                strict=True,
+            )
         ]
         groups = sorted(set(keys))
         gid = {k: i for i, k in enumerate(groups)}
-        self.lic_quota = np.array([pos[q] for q in m["quota"]], dtype=int)
+        self.lic_quota = np.array([pos[q] for q in m["quota"].tolist()], dtype=int)
         self.lic_coef = m["coef"].astype(float).to_numpy()
         self.lic_group = np.array([gid[k] for k in keys], dtype=int)
         self.lic_labels = pd.DataFrame(groups, columns=list(LICENCE_RENT_LABELS))

@@ -74,7 +74,7 @@ class RouteIndex:
             nodes.append(keys)
             refs.append(np.array([reference_prices[k] for k in keys], dtype=float))
         pos = {g: i for i, g in enumerate(goods)}
-        edge_good = np.array([pos[c] for c in e["commodity"]], dtype=int)
+        edge_good = np.array([pos[c] for c in e["commodity"].tolist()], dtype=int)
         tau = float(spec.get("adjustment_years", 1.0))
         return cls(goods, tuple(nodes), tuple(refs), edge_good, exponent, tau)
 

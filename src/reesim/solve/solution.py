@@ -307,7 +307,7 @@ def _build_tables(world: World, qp: QP, raw: RawSolution, wedges: np.ndarray) ->
     outputs = pd.DataFrame(
         {
             "process": io["process"],
-            "region": io["process"].map(dict(zip(p["process"], p["region"], strict=True))),
+            "region": io["process"].map(dict(zip(p["process"].tolist(), p["region"].tolist(), strict=True))),
             "commodity": io["commodity"],
             "quantity": io["coef"].astype(float).to_numpy() * act.reindex(io["process"]).to_numpy(),
         }
