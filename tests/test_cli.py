@@ -220,18 +220,25 @@ def test_a_run_whose_reader_has_gone_still_writes_its_results(tmp_path):
     assert b"Traceback" not in err
 
 
-def test_the_console_script_freezes_what_its_imports_made_and_collects_young_objects_rarely():
-    """cli._collect_less: the imported objects go to the permanent generation and the young
-    generation's threshold is reesim.pool.YOUNG_THRESHOLD; the caller's collector is put back."""
+def test_the_console_script_freezes_what_its_imports_made_and_collects_young_objects_rarely(monkeypatch):
+    """cli.main, the console script, runs its command with the imported objects in the permanent
+    generation and the young generation's threshold at reesim.pool.YOUNG_THRESHOLD
+    (cli._collect_less); the test's collector is put back afterwards."""
     import gc
 
     from reesim.pool import YOUNG_THRESHOLD
 
     before, frozen = gc.get_threshold(), gc.get_freeze_count()
+    seen = []
+    monkeypatch.setattr(cli, "run", lambda argv: seen.append((gc.get_threshold(), gc.get_freeze_count())))
+    monkeypatch.setattr(cli, "_quick_exit", lambda code: seen.append(code))
     try:
-        cli._collect_less()
-        assert gc.get_threshold() == (YOUNG_THRESHOLD, *before[1:])
-        assert gc.get_freeze_count() > frozen + 10_000  # the modules, classes and the Typer app
+        cli.main(["version"])
     finally:
         gc.unfreeze()
+        if frozen:
+            gc.freeze()
         gc.set_threshold(*before)
+    (threshold, count), code = seen
+    assert threshold == (YOUNG_THRESHOLD, *before[1:]) and code == 0
+    assert count > frozen + 10_000  # the modules, classes and the Typer app

@@ -396,3 +396,29 @@ def test_the_drivers_line_says_which_correlations_stand_out_from_chance():
     assert "|rho| above 0.35 is unlikely by chance with 32 members" in _chance(32)
     assert "|rho| above 0.25" in _chance(64)
     assert "can be told from chance" in _chance(9) and "|rho|" in _chance(10)
+
+
+def test_an_in_process_ensemble_leaves_what_the_caller_froze_frozen(capsys, tmp_path):
+    """The console script freezes its imports (cli.main._collect_less); an in-process ensemble that
+    freezes and unfreezes around its members must leave the caller's objects frozen."""
+    sc = tmp_path / "two.yaml"
+    sc.write_text("name: two\nextends: china-2025-licensing\nhorizon: {start: 2025, end: 2026, step: year}\n")
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        code, _, err = invoke(
+            capsys,
+            "ensemble",
+            str(sc),
+            "-n",
+            "2",
+            "--only-vary",
+            "--vary",
+            "stock_precaution=uniform(1, 3)",
+            "--out",
+            str(tmp_path / "e"),
+        )
+        assert code == 0, err
+        assert gc.get_freeze_count() >= before
+    finally:
+        gc.unfreeze()

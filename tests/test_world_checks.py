@@ -87,11 +87,30 @@ def test_duplicated_rows_are_refused(table, rows, message):
         _world(**{table: rows})
 
 
-def test_two_demands_without_a_name_are_duplicates():
-    """Two missing demand ids are the same (missing) id, as pandas counts them."""
-    rows = [(None, "use", "B", "good", 12.0, 1.0), (None, "other", "B", "good", 10.0, 1.0)]
-    with pytest.raises(InputError, match="demands: duplicated demand"):
+@pytest.mark.parametrize("missing", [[None, None], [np.nan, np.nan], [None, np.nan], ["dB", None]])
+def test_a_demand_without_an_id_is_refused(missing):
+    """A missing id (None, NaN, in an object or a float column) identifies nothing: refused as
+    missing, whether or not another row's id is missing too."""
+    rows = [(missing[0], "use", "B", "good", 12.0, 1.0), (missing[1], "other", "B", "good", 10.0, 1.0)]
+    with pytest.raises(InputError, match=r"demands\.demand: a row has no id \(a missing value\)"):
         _world(demands=rows)
+
+
+def test_a_missing_name_lists_at_most_twelve_allowed_names():
+    regions = tuple(f"R{i:02d}" for i in range(20))
+    with pytest.raises(InputError, match=r"allowed: R00, .*R11, \.\.\. \(20 in all\)$"):
+        World(
+            name="many regions",
+            regions=regions,
+            commodities=("good",),
+            processes=pd.DataFrame([("sA", None, "supply", 1.0, 1.0, 1.0)], columns=PROCESS_COLUMNS),
+            io=pd.DataFrame([("sA", "good", 1.0)], columns=["process", "commodity", "coef"]),
+            demands=pd.DataFrame(
+                [("d", "use", "R01", "good", 12.0, 1.0)],
+                columns=["demand", "sector", "region", "commodity", "intercept", "slope"],
+            ),
+            edges=pd.DataFrame(columns=["commodity", "origin", "dest", "transport"]),
+        )
 
 
 def test_a_negative_capacity_is_refused_with_its_value():

@@ -121,6 +121,7 @@ def ensemble_cmd(
     with progress_bar() as bar:
         task = bar.add_task(f"ensemble of {sc.name}: {len(space)} parameters", total=total)
         frozen: list[bool] = []
+        held = gc.get_freeze_count()  # frozen by the caller (the console script freezes its imports)
         in_process = workers == 1 and not scheduler  # members run here (on a pool: in its workers)
 
         def step(k: int, error: str | None) -> None:
@@ -148,7 +149,10 @@ def ensemble_cmd(
                 progress=step,
             )
         finally:
-            gc.unfreeze()  # the caller's collector as it was (a command run from Python: the tests)
+            if frozen:  # the caller's collector as it was (a command run from Python: the tests)
+                gc.unfreeze()
+                if held:  # the console script had frozen its imports: frozen again
+                    gc.freeze()
     where = "on the scheduler" if scheduler else f"on {workers} workers" if workers > 1 else "in process"
     out.print(
         f"{s.members} members ({s.method}, seed {s.seed}, {len(space)} parameters varied, {where}): "

@@ -158,10 +158,10 @@ def _collect_less() -> None:
 
     After its imports a ``reesim run`` spent 50-57 ms of about 1.2 s in the collector (80-100
     collections, two of them full ones that walked every imported object); now 2-5 ms (one).
-    Nothing is collected first: the imports leave almost no garbage, and a process that ends
-    after one command does not need it back. The results are the same (the collector frees
-    memory; it computes nothing). Called by the console script only: a command run from Python
-    (the tests) leaves its caller's collector as it was.
+    Nothing is collected first: the imports leave almost no garbage, and they live as long as the
+    process, a one-command process or a server (``reesim serve``) alike. The results are the same
+    (the collector frees memory; it computes nothing). Called by the console script only: a
+    command run from Python (the tests) leaves its caller's collector as it was.
     """
     from reesim.pool import collect_rarely
 

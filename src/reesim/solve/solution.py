@@ -254,6 +254,10 @@ def _determined(qp: QP, v: np.ndarray, y: np.ndarray, tol: float) -> np.ndarray:
     variable's undetermined nodes are sums of ones, exact in floating point.
     """
     n_nodes = qp.n_nodes
+    if len(y) != qp.G.shape[0] or len(v) != qp.n:
+        raise ValueError(
+            f"_determined: {len(y)} duals and {len(v)} values for a QP of {qp.G.shape} rows x columns"
+        )
     row, col, demand = _patterns(qp)  # the balance rows only: every row is a node
     q_row, q_col = _quota_links(qp)
     binding = y[n_nodes:] > tol

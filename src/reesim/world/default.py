@@ -262,17 +262,20 @@ def _stage_reference(ds: Dataset, cfg: dict, year: int) -> _Ctx:
     differ only in assumptions (an ensemble's members) share it (:func:`_read_reference`).
     """
     memo = memo_of(ds)
-    hit = memo.get(("world stage 1", year))
+    # the configuration's element lists, which the derived sums read, are part of the key (an
+    # assumption override changes neither; the data selections are the configuration file's)
+    key = ("world stage 1", year, tuple(cfg["elements"]), tuple(cfg["heavy_separation"]["elements"]))
+    hit = memo.get(key)
     if hit is None:
         ctx = _read_reference(ds, cfg, year)
-        memo[("world stage 1", year)] = (
+        memo[key] = (
             list(ctx.rec.rows),
             ctx.k,
             ctx.comp,
             ctx.mining,
             ctx.prices,
             ctx.regions,
-            {name: getattr(ctx, name) for name in _DATA_ONLY},
+            {name: copy.copy(getattr(ctx, name)) for name in _DATA_ONLY},
         )
         return ctx
     rows, k, comp, mining, prices, regions, derived = hit

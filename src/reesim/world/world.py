@@ -158,20 +158,29 @@ def _unknown(values: pd.Series, allowed: set[str], where: str) -> None:
     bad = set(values.tolist()) - allowed
     if not bad:
         return
-    if any(pd.isna(v) for v in bad):
-        raise InputError(
-            f"{where}: a row has no name (a missing value); allowed: {', '.join(sorted(map(str, allowed)))}"
-        )
     from reesim.errors import suggest
 
+    if any(pd.isna(v) for v in bad):
+        names = suggest("", allowed, what="name").split("Allowed: ", 1)[1]
+        raise InputError(f"{where}: a row has no name (a missing value); allowed: {names}")
     raise InputError(f"{where}: " + suggest(sorted(bad, key=str)[0], allowed, what="name"))
 
 
-def _repeats(column: pd.Series) -> bool:
-    """True when a label occurs twice in ``column``, missing labels counting as one (as in
-    :meth:`pandas.Series.duplicated`), from a set of its values: a third of ``duplicated``'s time."""
+def _first_repeat(column: pd.Series, where: str) -> object | None:
+    """The first label of ``column`` that occurs twice (None when each occurs once), from a set of
+    its values (a third of :meth:`pandas.Series.duplicated`'s time). A missing label (None, NaN)
+    is refused first: an id that is missing identifies nothing."""
     values = column.tolist()
-    return len(set(values)) != len(values) or int(column.isna().sum()) > 1
+    if any(v is None or v is pd.NA or (isinstance(v, float) and v != v) for v in values):
+        raise InputError(f"{where}: a row has no id (a missing value)")
+    if len(set(values)) == len(values):
+        return None
+    seen: set = set()
+    for v in values:
+        if v in seen:
+            return v
+        seen.add(v)
+    return None  # pragma: no cover - the sets above differ in size only with a repeat
 
 
 @dataclass(frozen=True)
@@ -285,14 +294,12 @@ class World:
             _unknown(e[col], regions, f"edges.{col}")
         _unknown(e["commodity"], commodities, "edges.commodity")
         # duplicates counted with sets of plain values (pandas' duplicated took 0.3 ms on the edges)
-        if _repeats(p["process"]):
-            raise InputError(
-                f"processes: duplicated process {p.loc[p['process'].duplicated(), 'process'].iloc[0]!r}"
-            )
-        if _repeats(d["demand"]):
-            raise InputError(
-                f"demands: duplicated demand {d.loc[d['demand'].duplicated(), 'demand'].iloc[0]!r}"
-            )
+        repeated = _first_repeat(p["process"], "processes.process")
+        if repeated is not None:
+            raise InputError(f"processes: duplicated process {repeated!r}")
+        repeated = _first_repeat(d["demand"], "demands.demand")
+        if repeated is not None:
+            raise InputError(f"demands: duplicated demand {repeated!r}")
         keys = list(zip(e["commodity"].tolist(), e["origin"].tolist(), e["dest"].tolist(), strict=True))
         if len(set(keys)) != len(keys):  # their labels are known names (checked above): none missing
             raise InputError("edges: duplicated (commodity, origin, dest)")
