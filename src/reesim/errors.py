@@ -73,5 +73,10 @@ def suggest(value: str, allowed: Iterable[str], *, what: str, limit: int = 12) -
     allowed = sorted({str(a) for a in allowed})
     close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.5)
     hint = f"; did you mean '{close[0]}'?" if close else ""
-    shown = ", ".join(allowed[:limit]) + (f", ... ({len(allowed)} in all)" if len(allowed) > limit else "")
-    return f"unknown {what} '{value}'{hint or '.'} Allowed: {shown}"
+    return f"unknown {what} '{value}'{hint or '.'} Allowed: {listing(allowed, limit)}"
+
+
+def listing(allowed: Iterable[str], limit: int = 12) -> str:
+    """The allowed values as text, sorted, at most ``limit`` of them (``a, b, ... (N in all)``)."""
+    allowed = sorted({str(a) for a in allowed})
+    return ", ".join(allowed[:limit]) + (f", ... ({len(allowed)} in all)" if len(allowed) > limit else "")

@@ -87,11 +87,11 @@ def replayed(ds: Dataset, key: tuple, rec: _Recorder, make: Callable[[_Recorder]
     members) read them once. ``key`` names the reading, the reference year and the
     configuration it reads (:func:`config_key`).
     """
-    memo = memo_of(ds)
-    hit = memo.get(("replayed", *key))
+    memo, key = memo_of(ds), ("replayed", *key)
+    hit = memo.get(key)
     if hit is None:
         sub = _Recorder()
-        hit = memo[("replayed", *key)] = (make(sub), tuple(sub.rows))
+        hit = memo[key] = (make(sub), tuple(sub.rows))
     value, rows = hit
     rec.rows.extend(rows)
     return copy.deepcopy(value)

@@ -158,29 +158,25 @@ def _unknown(values: pd.Series, allowed: set[str], where: str) -> None:
     bad = set(values.tolist()) - allowed
     if not bad:
         return
-    from reesim.errors import suggest
+    from reesim.errors import listing, suggest
 
     if any(pd.isna(v) for v in bad):
-        names = suggest("", allowed, what="name").split("Allowed: ", 1)[1]
-        raise InputError(f"{where}: a row has no name (a missing value); allowed: {names}")
+        raise InputError(f"{where}: a row has no name (a missing value); allowed: {listing(allowed)}")
     raise InputError(f"{where}: " + suggest(sorted(bad, key=str)[0], allowed, what="name"))
 
 
 def _first_repeat(column: pd.Series, where: str) -> object | None:
-    """The first label of ``column`` that occurs twice (None when each occurs once), from a set of
-    its values (a third of :meth:`pandas.Series.duplicated`'s time). A missing label (None, NaN)
-    is refused first: an id that is missing identifies nothing."""
-    values = column.tolist()
-    if any(v is None or v is pd.NA or (isinstance(v, float) and v != v) for v in values):
+    """The first label of ``column`` that occurs twice (None when each occurs once), found in one
+    pass over its values as a list (a third of :meth:`pandas.Series.duplicated`'s time). A missing
+    label (None, NaN) is refused first: an id that is missing identifies nothing."""
+    if column.isna().any():
         raise InputError(f"{where}: a row has no id (a missing value)")
-    if len(set(values)) == len(values):
-        return None
     seen: set = set()
-    for v in values:
+    for v in column.tolist():
         if v in seen:
             return v
         seen.add(v)
-    return None  # pragma: no cover - the sets above differ in size only with a repeat
+    return None
 
 
 @dataclass(frozen=True)
