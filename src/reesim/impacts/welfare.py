@@ -56,47 +56,64 @@ def _positions(index: dict, labels: list) -> np.ndarray:
     return np.array(pos, dtype=np.int64)
 
 
+def _layout(world, qp) -> dict[str, object]:
+    """The index arrays of :class:`WelfareAccount` that ``world``'s labels decide (made once per
+    process for worlds with the same labels, :func:`reesim.world.labels.shared`; read-only)."""
+    from reesim.world.labels import frozen
+
+    regions = list(world.regions)
+    ridx = {r: i for i, r in enumerate(regions)}
+    d, p, io, e = world.demands, world.processes, world.io, world.edges
+    # labels read as lists and looked up in dicts (pandas maps cost about 4 ms a run)
+    d_keys = edge_tuples(d, ("commodity", "region"))
+    procs, p_regions = p["process"].tolist(), p["region"].tolist()
+    io_procs = io["process"].tolist()
+    region_of = dict(zip(procs, p_regions, strict=True))
+    io_keys = zip(io["commodity"].astype(str).tolist(), [str(region_of[x]) for x in io_procs], strict=True)
+    m, o = world.quota_members, world.origin_rules
+    out = {
+        "regions": regions,
+        "d_node": key_positions(qp.node_index, d_keys),
+        "d_reg": _positions(ridx, [r for _, r in d_keys]),
+        "public": d["sector"].isin(PUBLIC_BUYERS).to_numpy(),
+        "io_proc": key_positions({x: j for j, x in enumerate(procs)}, io_procs),
+        "io_node": key_positions(qp.node_index, list(io_keys)),
+        "p_reg": _positions(ridx, p_regions),
+        "producing": (p["kind"] != STOCK_KIND).to_numpy(),
+        "e_orig": _positions(ridx, e["origin"].tolist()),
+        "e_dest": _positions(ridx, e["dest"].tolist()),
+        "m_edge": key_positions(qp.edge_index, edge_tuples(m)),
+        "m_quota": pd.Index(world.quotas["quota"]).get_indexer(m["quota"]),
+        "m_orig": m["origin"].map(ridx).to_numpy(),
+        "o_edge": key_positions(qp.edge_index, edge_tuples(o, ("commodity", "via", "dest"))),
+        "o_via": o["via"].map(ridx).to_numpy(),
+    }
+    frozen(*(v for v in out.values() if isinstance(v, np.ndarray)))
+    return out
+
+
 class WelfareAccount:
     """Index arrays of a world's structure, built once and reused for every step's accounting."""
 
     def __init__(self, world, qp) -> None:
-        self.regions = list(world.regions)
-        ridx = {r: i for i, r in enumerate(self.regions)}
-        d, p, io, e = world.demands, world.processes, world.io, world.edges
-        node_cols = ("commodity", "region")
-        self.node_pos = qp.node_index
-        # labels read as lists and looked up in dicts (pandas maps cost about 4 ms a run)
-        d_keys = edge_tuples(d, node_cols)
-        self.d_node = key_positions(self.node_pos, d_keys)
-        self.d_reg = _positions(ridx, [r for _, r in d_keys])
-        self.public = d["sector"].isin(PUBLIC_BUYERS).to_numpy()
-        procs, p_regions = p["process"].tolist(), p["region"].tolist()
-        io_procs = io["process"].tolist()
-        self.io_proc = key_positions({x: j for j, x in enumerate(procs)}, io_procs)
-        region_of = dict(zip(procs, p_regions, strict=True))
-        io_keys = zip(
-            io["commodity"].astype(str).tolist(), [str(region_of[x]) for x in io_procs], strict=True
-        )
-        self.io_node = key_positions(self.node_pos, list(io_keys))
-        self.io_coef = floats(io["coef"])
-        self.p_reg = _positions(ridx, p_regions)
-        self.producing = (p["kind"] != STOCK_KIND).to_numpy()
-        self.e_orig = _positions(ridx, e["origin"].tolist())
-        self.e_dest = _positions(ridx, e["dest"].tolist())
-        self.transport = floats(e["transport"])
-        self.quad = world.congestion + floats(e["route_quad"])
-        self.edge_pos = qp.edge_index
+        from reesim.world.labels import shared
+
+        lay = shared(world, "welfare", lambda: _layout(world, qp))
+        self.regions = list(lay["regions"])
+        self.d_node, self.d_reg, self.public = lay["d_node"], lay["d_reg"], lay["public"]
+        self.io_proc, self.io_node, self.p_reg = lay["io_proc"], lay["io_node"], lay["p_reg"]
+        self.producing, self.e_orig, self.e_dest = lay["producing"], lay["e_orig"], lay["e_dest"]
+        self.m_edge, self.m_quota, self.m_orig = lay["m_edge"], lay["m_quota"], lay["m_orig"]
+        self.o_edge, self.o_via = lay["o_edge"], lay["o_via"]
+        self.node_pos, self.edge_pos = qp.node_index, qp.edge_index
         self.qp = qp  # its edge and node positions: those of every step's QP of the run
-        m = world.quota_members
-        self.m_edge = key_positions(self.edge_pos, edge_tuples(m))
-        self.m_quota = pd.Index(world.quotas["quota"]).get_indexer(m["quota"])
-        self.m_orig = m["origin"].map(ridx).to_numpy()
-        self.m_coef = m["coef"].astype(float).to_numpy()  # quota unit per unit of flow (content)
+        # the numbers: coefficients, transport and route costs of this world
+        self.io_coef = floats(world.io["coef"])
+        self.transport = floats(world.edges["transport"])
+        self.quad = world.congestion + floats(world.edges["route_quad"])
+        self.m_coef = world.quota_members["coef"].astype(float).to_numpy()  # quota unit per unit of flow
         self.n_nodes, self.n_p, self.n_d = qp.n_nodes, qp.n_proc, qp.n_dem
         self.quota_rows, self.origin_rows = qp.quota_rows, qp.origin_rows
-        o = world.origin_rules
-        self.o_edge = key_positions(self.edge_pos, edge_tuples(o, ("commodity", "via", "dest")))
-        self.o_via = o["via"].map(ridx).to_numpy()
         # End-use exclusions: the excluded users pay the row's dual on what they buy (a loss of
         # consumer surplus) and the destination's own producers receive it on their output. The
         # allowed imports receive nothing more: their node price margin is already short of the

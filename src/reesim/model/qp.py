@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from reesim.memo import memo_of
+from reesim.memo import memo_of, private_copy
 from reesim.world.world import STOCK_KIND, STOCKPILE_RELEASE, World, floats
 
 #: Upper bounds below this, in the world's quantity unit (kt or kt/yr in the default world: one
@@ -192,6 +192,11 @@ def _edge_positions(
 def build_qp(world: World) -> QP:
     """Build the sparse QP of ``world`` (vectorised; no Python loop over edges).
 
+    What the labels alone decide (the balance rows, every coefficient's row and column, the
+    lookups) is made once per process for worlds with the same labels (:class:`_Layout`,
+    :func:`reesim.world.labels.shared`): an ensemble's members differ in numbers only. The numbers
+    (coefficients, costs, bounds, limits) are read from ``world`` at every build.
+
     Parameters
     ----------
     world : World
@@ -203,90 +208,29 @@ def build_qp(world: World) -> QP:
         Matrices and labels; ad valorem wedges are not yet included (see
         :func:`reesim.solve.equilibrium.solve_equilibrium`).
     """
-    p, io, d, e = world.processes, world.io, world.demands, world.edges
-    n_p, n_d, n_e = len(p), len(d), len(e)
+    from reesim.world.labels import shared
 
-    # Balance nodes: every (commodity, region) touched by a process, a demand or an edge, in
-    # sorted order; looked up in plain dicts (a MultiIndex per lookup cost most of a build).
-    procs = p["process"].tolist()
-    proc_region = dict(zip(procs, p["region"].tolist(), strict=True))
-    io_keys = list(  # str like the other keys (a hand-made world may label regions 1, 2, ...)
-        zip(
-            io["commodity"].astype(str).tolist(),
-            [str(proc_region[x]) for x in io["process"].tolist()],
-            strict=True,
-        )
+    lay: _Layout = shared(world, "qp", lambda: _Layout.of(world))
+    coef = floats(world.io["coef"])
+    vals = np.concatenate(
+        [
+            -coef,
+            lay.unit_vals,
+            floats(world.quota_members["coef"]),
+            lay.rule_vals,
+            *(-coef[own] if own is not None else ones for own, ones in lay.later_vals),
+        ]
     )
-    d_keys = edge_tuples(d, ("commodity", "region"))
-    e_keys = edge_tuples(e)
-    orig_keys = [(c, o) for c, o, _ in e_keys]
-    dest_keys = [(c, t) for c, _, t in e_keys]
-    node_list = sorted({*io_keys, *d_keys, *orig_keys, *dest_keys})
-    node_index = {k: i for i, k in enumerate(node_list)}
-    nodes = pd.DataFrame(node_list or None, columns=["commodity", "region"], dtype="str")
-
-    proc_index = {pid: j for j, pid in enumerate(procs)}
-    proc_pos = key_positions(proc_index, io["process"].tolist())
-    rows = [key_positions(node_index, io_keys), key_positions(node_index, d_keys)]
-    cols = [proc_pos, n_p + np.arange(n_d)]
-    vals = [-floats(io["coef"]), np.ones(n_d)]
-    edge_cols = n_p + n_d + np.arange(n_e)
-    edge_dest, edge_orig = key_positions(node_index, dest_keys), key_positions(node_index, orig_keys)
-    rows += [edge_dest, edge_orig]
-    cols += [edge_cols, edge_cols]
-    vals += [-np.ones(n_e), np.ones(n_e)]
-
-    # Quota rows.
-    quotas = world.quotas.reset_index(drop=True)
-    members = world.quota_members
-    q_rows = pd.Index(quotas["quota"]).get_indexer(members["quota"])
-    edge_index = {k: i for i, k in enumerate(e_keys)}
-    q_cols = _edge_positions(edge_index, members, ["commodity", "origin", "dest"], "quota", "quota")
-    rows.append(len(nodes) + q_rows)
-    cols.append(n_p + n_d + q_cols)
-    vals.append(floats(members["coef"]))
-
-    # Rules of origin: flow(c, via->dest) - via's own production of c <= slack. Releases from
-    # stocks (private and strategic) are not the region's own production: their origin is not
-    # known, so they cannot carry goods of the restricted origin through it.
-    rules = world.origin_rules.reset_index(drop=True)
-    enduse = world.enduse_rules.reset_index(drop=True)
-    own_output = _OwnOutput(world, rows, cols, vals) if len(rules) or len(enduse) else None
-    if len(rules):
-        r_edge = _edge_positions(edge_index, rules, ["commodity", "via", "dest"], "rule of origin", "rule")
-        base_row = len(nodes) + len(quotas)
-        rows.append(base_row + np.arange(len(rules)))
-        cols.append(n_p + n_d + r_edge)
-        vals.append(np.ones(len(rules)))
-        for k, r in enumerate(rules.itertuples(index=False)):
-            own_output.add(base_row + k, r.commodity, r.via)
-    # End-use exclusions: q(excluded users of c in dest) - imports of c into dest from regions
-    # other than the exporter - dest's own production of c <= slack (releases from stocks are
-    # not own production, as for the rules of origin).
-    if len(enduse):
-        base_row = len(nodes) + len(quotas) + len(rules)
-        rows.append(base_row + np.arange(len(enduse)))
-        cols.append(n_p + pd.Index(d["demand"]).get_indexer(enduse["demand"]))
-        vals.append(np.ones(len(enduse)))
-        e_comm, e_orig, e_dest = (e[c].astype(str).to_numpy() for c in ("commodity", "origin", "dest"))
-        for k, r in enumerate(enduse.itertuples(index=False)):
-            pos = np.flatnonzero((e_comm == r.commodity) & (e_dest == r.dest) & (e_orig != r.exporter))
-            rows.append(np.full(len(pos), base_row + k))
-            cols.append(n_p + n_d + pos)
-            vals.append(-np.ones(len(pos)))
-            own_output.add(base_row + k, r.commodity, r.dest)
-    n = n_p + n_d + n_e
-    m = len(nodes) + len(quotas) + len(rules) + len(enduse)
-    G = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(m, n))
+    G = sp.csc_matrix((vals, (lay.rows, lay.cols)), shape=lay.shape)
     G.sum_duplicates()
 
-    P, c, ub, edge_cost = _vectors(world, edge_index)
+    P, c, ub, edge_cost = _vectors(world, lay.edge_index)
     h = np.concatenate(
         [
-            np.zeros(len(nodes)),
-            floats(quotas["limit"]),
-            floats(rules["slack"]),
-            floats(enduse["slack"]),
+            np.zeros(len(lay.nodes)),
+            floats(world.quotas["limit"]),
+            floats(world.origin_rules["slack"]),
+            floats(world.enduse_rules["slack"]),
         ]
     )
     qp = QP(
@@ -295,52 +239,186 @@ def build_qp(world: World) -> QP:
         G=G,
         h=h,
         ub=ub,
-        n_proc=n_p,
-        n_dem=n_d,
-        n_edge=n_e,
-        nodes=nodes,
-        quota_names=tuple(quotas["quota"]),
-        origin_names=tuple(rules["rule"]),
-        enduse_names=tuple(enduse["rule"]),
+        n_proc=lay.n_proc,
+        n_dem=lay.n_dem,
+        n_edge=lay.n_edge,
+        nodes=private_copy(lay.nodes),
+        quota_names=lay.quota_names,
+        origin_names=lay.origin_names,
+        enduse_names=lay.enduse_names,
         base_edge_cost=edge_cost,
-        edge_index=edge_index,
-        node_index=node_index,
-        edge_ends=(edge_orig, edge_dest),
+        edge_index=lay.edge_index,
+        node_index=lay.node_index,
+        edge_ends=lay.edge_ends,
     )
     _close_zero_limits(qp.G, qp.quota_rows, qp.h, qp.ub)  # in place: arrays of the new QP
     return qp
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """What a world's labels decide of its QP: the balance rows, the row and column of every
+    coefficient of the matrix (in the order :func:`build_qp` gives their values), and lookups.
+
+    The values, in order: the io coefficients (negated), :attr:`unit_vals` (demands, edges'
+    destinations and origins), the quota members' coefficients, :attr:`rule_vals` (the rules'
+    edges), then per entry of :attr:`later_vals` either the negated io coefficients of the rows it
+    names (a region's own output in a rule of origin or an end-use exclusion) or its constants.
+    Shared by every build for these labels: read, never changed.
+    """
+
+    rows: np.ndarray
+    cols: np.ndarray
+    shape: tuple[int, int]
+    unit_vals: np.ndarray
+    rule_vals: np.ndarray
+    later_vals: tuple[tuple[np.ndarray | None, np.ndarray | None], ...]
+    nodes: pd.DataFrame
+    node_index: dict[tuple[str, str], int]
+    edge_index: dict[tuple[str, str, str], int]
+    edge_ends: tuple[np.ndarray, np.ndarray]
+    n_proc: int
+    n_dem: int
+    n_edge: int
+    quota_names: tuple[str, ...]
+    origin_names: tuple[str, ...]
+    enduse_names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, world: World) -> _Layout:
+        """The layout of ``world``'s QP (reads its labels and the signs of its io coefficients)."""
+        from reesim.world.labels import frozen
+
+        p, io, d, e = world.processes, world.io, world.demands, world.edges
+        n_p, n_d, n_e = len(p), len(d), len(e)
+
+        # Balance nodes: every (commodity, region) touched by a process, a demand or an edge, in
+        # sorted order; looked up in plain dicts (a MultiIndex per lookup cost most of a build).
+        procs = p["process"].tolist()
+        proc_region = dict(zip(procs, p["region"].tolist(), strict=True))
+        io_keys = list(  # str like the other keys (a hand-made world may label regions 1, 2, ...)
+            zip(
+                io["commodity"].astype(str).tolist(),
+                [str(proc_region[x]) for x in io["process"].tolist()],
+                strict=True,
+            )
+        )
+        d_keys = edge_tuples(d, ("commodity", "region"))
+        e_keys = edge_tuples(e)
+        orig_keys = [(c, o) for c, o, _ in e_keys]
+        dest_keys = [(c, t) for c, _, t in e_keys]
+        node_list = sorted({*io_keys, *d_keys, *orig_keys, *dest_keys})
+        node_index = {k: i for i, k in enumerate(node_list)}
+        nodes = pd.DataFrame(node_list or None, columns=["commodity", "region"], dtype="str")
+
+        proc_index = {pid: j for j, pid in enumerate(procs)}
+        proc_pos = key_positions(proc_index, io["process"].tolist())
+        rows = [key_positions(node_index, io_keys), key_positions(node_index, d_keys)]
+        cols = [proc_pos, n_p + np.arange(n_d)]
+        edge_cols = n_p + n_d + np.arange(n_e)
+        edge_dest, edge_orig = key_positions(node_index, dest_keys), key_positions(node_index, orig_keys)
+        rows += [edge_dest, edge_orig]
+        cols += [edge_cols, edge_cols]
+        unit_vals = np.concatenate([np.ones(n_d), -np.ones(n_e), np.ones(n_e)])
+
+        # Quota rows.
+        quotas = world.quotas.reset_index(drop=True)
+        members = world.quota_members
+        q_rows = pd.Index(quotas["quota"]).get_indexer(members["quota"])
+        edge_index = {k: i for i, k in enumerate(e_keys)}
+        q_cols = _edge_positions(edge_index, members, ["commodity", "origin", "dest"], "quota", "quota")
+        rows.append(len(nodes) + q_rows)
+        cols.append(n_p + n_d + q_cols)
+
+        # Rules of origin: flow(c, via->dest) - via's own production of c <= slack. Releases from
+        # stocks (private and strategic) are not the region's own production: their origin is not
+        # known, so they cannot carry goods of the restricted origin through it.
+        rules = world.origin_rules.reset_index(drop=True)
+        enduse = world.enduse_rules.reset_index(drop=True)
+        own = _OwnOutput(world, proc_index) if len(rules) or len(enduse) else None
+        later: list[tuple[np.ndarray | None, np.ndarray | None]] = []
+        rule_vals = np.ones(len(rules))
+        if len(rules):
+            r_edge = _edge_positions(
+                edge_index, rules, ["commodity", "via", "dest"], "rule of origin", "rule"
+            )
+            base_row = len(nodes) + len(quotas)
+            rows.append(base_row + np.arange(len(rules)))
+            cols.append(n_p + n_d + r_edge)
+            for k, (c, via) in enumerate(
+                zip(rules["commodity"].tolist(), rules["via"].tolist(), strict=True)
+            ):
+                later += own.add(rows, cols, base_row + k, c, via)
+        # End-use exclusions: q(excluded users of c in dest) - imports of c into dest from regions
+        # other than the exporter - dest's own production of c <= slack (releases from stocks are
+        # not own production, as for the rules of origin).
+        if len(enduse):
+            base_row = len(nodes) + len(quotas) + len(rules)
+            rows.append(base_row + np.arange(len(enduse)))
+            cols.append(n_p + pd.Index(d["demand"]).get_indexer(enduse["demand"]))
+            later.append((None, np.ones(len(enduse))))
+            e_comm, e_orig, e_dest = (e[c].astype(str).to_numpy() for c in ("commodity", "origin", "dest"))
+            for k, r in enumerate(enduse.itertuples(index=False)):
+                pos = np.flatnonzero((e_comm == r.commodity) & (e_dest == r.dest) & (e_orig != r.exporter))
+                rows.append(np.full(len(pos), base_row + k))
+                cols.append(n_p + n_d + pos)
+                later.append((None, -np.ones(len(pos))))
+                later += own.add(rows, cols, base_row + k, r.commodity, r.dest)
+        m = len(nodes) + len(quotas) + len(rules) + len(enduse)
+        lay = cls(
+            rows=np.concatenate(rows),
+            cols=np.concatenate(cols),
+            shape=(m, n_p + n_d + n_e),
+            unit_vals=unit_vals,
+            rule_vals=rule_vals,
+            later_vals=tuple(later),
+            nodes=nodes,
+            node_index=node_index,
+            edge_index=edge_index,
+            edge_ends=(edge_orig, edge_dest),
+            n_proc=n_p,
+            n_dem=n_d,
+            n_edge=n_e,
+            quota_names=tuple(quotas["quota"]),
+            origin_names=tuple(rules["rule"]),
+            enduse_names=tuple(enduse["rule"]),
+        )
+        frozen(lay.rows, lay.cols, lay.unit_vals, lay.rule_vals, edge_orig, edge_dest)
+        for a, b in later:
+            frozen(*(x for x in (a, b) if x is not None))
+        return lay
+
+
 class _OwnOutput:
-    """Appends ``-coef x activity`` of a region's own production of a good to a constraint row
-    (rules of origin, end-use exclusions): built once per QP build."""
+    """Each region's own output rows of each good, by (commodity, region): io rows with a positive
+    coefficient of processes that make goods in their region, not releases from stocks (private,
+    kind ``stock``, or strategic, ``stock-release:`` processes of
+    :mod:`reesim.instruments.stockpile`), whose origin is not known. For the ``-coef x activity``
+    terms of a constraint row (rules of origin, end-use exclusions)."""
 
-    def __init__(self, world: World, rows: list, cols: list, vals: list) -> None:
-        self.made = _own_production(world)
-        self.lookup = self.made.groupby(["commodity", "region"]).groups
-        self.proc_index = pd.Index(world.processes["process"])
-        self.rows, self.cols, self.vals = rows, cols, vals
+    def __init__(self, world: World, proc_index: dict[str, int]) -> None:
+        p, io = world.processes, world.io
+        region_of = dict(zip(p["process"].tolist(), p["region"].tolist(), strict=True))
+        kind_of = dict(zip(p["process"].tolist(), p["kind"].tolist(), strict=True))
+        io_proc = io["process"].tolist()
+        self.proc_pos = key_positions(proc_index, io_proc)
+        self.groups: dict[tuple, list[int]] = {}
+        for i, (x, c, v) in enumerate(
+            zip(io_proc, io["commodity"].tolist(), floats(io["coef"]), strict=True)
+        ):
+            if v > 0 and kind_of.get(x) != STOCK_KIND and not str(x).startswith(STOCKPILE_RELEASE):
+                self.groups.setdefault((c, region_of.get(x)), []).append(i)
 
-    def add(self, row: int, commodity: str, region: str) -> None:
-        """Subtract ``region``'s own output of ``commodity`` in constraint ``row``."""
-        idx = self.lookup.get((commodity, region))
+    def add(self, rows: list, cols: list, row: int, commodity: str, region: str) -> list:
+        """Append the row and column of each of ``region``'s outputs of ``commodity`` in constraint
+        ``row``; the entries of :attr:`_Layout.later_vals` that give their values (none if none)."""
+        idx = self.groups.get((commodity, region))
         if idx is None:
-            return
-        g = self.made.loc[idx]
-        self.rows.append(np.full(len(g), row))
-        self.cols.append(self.proc_index.get_indexer(g["process"]))
-        self.vals.append(-g["coef"].astype(float).to_numpy())
-
-
-def _own_production(world: World) -> pd.DataFrame:
-    """Output rows (``process, commodity, coef, region``) of processes that make goods in their
-    region: not releases from stocks (private, kind ``stock``, or strategic, ``stock-release:``
-    processes of :mod:`reesim.instruments.stockpile`), whose origin is not known."""
-    p, io = world.processes, world.io
-    proc_region = dict(zip(p["process"].tolist(), p["region"].tolist(), strict=True))
-    kind = io["process"].map(dict(zip(p["process"].tolist(), p["kind"].tolist(), strict=True)))
-    produced = (kind != STOCK_KIND) & ~io["process"].astype(str).str.startswith(STOCKPILE_RELEASE)
-    return io[(io["coef"] > 0) & produced].assign(region=lambda t: t["process"].map(proc_region))
+            return []
+        pos = np.array(idx, dtype=np.intp)
+        rows.append(np.full(len(pos), row))
+        cols.append(self.proc_pos[pos])
+        return [(pos, None)]
 
 
 def _vectors(world: World, edge_index: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from reesim.impacts.welfare import WelfareAccount
 from reesim.instruments.trade import split_quota_label
+from reesim.memo import private_copy
 from reesim.model.qp import QP, edge_tuples, floats, key_positions
 from reesim.simulate.result import LATER_TABLES, LICENCE_RENT_LABELS
 from reesim.simulate.run_arrays import RunArrays
@@ -61,13 +62,34 @@ def _rows_frame(entries: list) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-class Recorder:
-    """Collects one row block per step for every result table."""
+@dataclass(frozen=True)
+class _Layout:
+    """What a run's labels decide of its record: the labels of each table's rows and the positions
+    that pick them out of a step's solution. Made once per process for worlds with the same labels
+    (:func:`reesim.world.labels.shared`) and shared by their runs: read, never changed."""
 
-    def __init__(self, world: World, qp: QP) -> None:
-        self.world, self.qp = world, qp
+    nodes: pd.DataFrame
+    out_labels: pd.DataFrame
+    out_rows: np.ndarray  # io rows of the outputs (their coefficients are numbers: read per run)
+    out_proc: np.ndarray
+    final_dem: np.ndarray
+    dem_labels: pd.DataFrame
+    dem_node: np.ndarray
+    eu_dem: np.ndarray
+    edge_labels: pd.DataFrame
+    rev_edge: np.ndarray
+    cap_idx: np.ndarray
+    cap_labels: pd.DataFrame
+    lic_labels: pd.DataFrame
+    lic_quota: np.ndarray
+    lic_group: np.ndarray
+
+    @classmethod
+    def of(cls, world: World, qp: QP) -> _Layout:
+        """The layout of a run on ``world`` (``qp``: its QP, whose balance rows are the price rows)."""
+        from reesim.world.labels import frozen
+
         p, io, d, e = world.processes, world.io, world.demands, world.edges
-        self.nodes = qp.nodes.reset_index(drop=True)
         # labels read as lists and looked up in dicts (pandas maps and a MultiIndex per lookup
         # cost about 5 ms a run)
         procs = p["process"].tolist()
@@ -80,34 +102,110 @@ class Recorder:
         )
         out = io[keep_out].reset_index(drop=True)
         out_proc = [x for x, k in zip(io_proc, keep_out, strict=True) if k]
-        self.out_labels = pd.DataFrame(
-            {
-                "region": pd.Series([region_of[x] for x in out_proc], dtype="str"),
-                "process": out["process"],
-                "kind": pd.Series([kind_of[x] for x in out_proc], dtype="str"),
-                "commodity": out["commodity"],
-            }
+        final_dem = (d["sector"] != PRIVATE_STOCK_SECTOR).to_numpy()
+        dem_labels = d.loc[final_dem, ["region", "sector", "commodity"]].reset_index(drop=True)
+        keep = p["kind"].isin(list(INVEST_STAGE)).to_numpy()  # every stage that invests
+        lay = cls(
+            nodes=qp.nodes.reset_index(drop=True),
+            out_labels=pd.DataFrame(
+                {
+                    "region": pd.Series([region_of[x] for x in out_proc], dtype="str"),
+                    "process": out["process"],
+                    "kind": pd.Series([kind_of[x] for x in out_proc], dtype="str"),
+                    "commodity": out["commodity"],
+                }
+            ),
+            out_rows=np.flatnonzero(keep_out),
+            out_proc=key_positions({x: j for j, x in enumerate(procs)}, out_proc),
+            final_dem=final_dem,
+            dem_labels=dem_labels,
+            dem_node=key_positions(qp.node_index, edge_tuples(dem_labels, ("commodity", "region"))),
+            # users under an end-use exclusion pay its premium on top of the node price
+            eu_dem=pd.Index(d.loc[final_dem, "demand"]).get_indexer(world.enduse_rules["demand"]),
+            edge_labels=(
+                e[["commodity", "origin", "dest"]]
+                .rename(columns={"origin": "exporter", "dest": "importer"})
+                .reset_index(drop=True)
+            ),
+            rev_edge=_reverse_edges(e),  # the steps' worlds keep the run's edges, in order
+            cap_idx=np.flatnonzero(keep),
+            cap_labels=p.loc[keep, ["region", "process", "kind"]].reset_index(drop=True),
+            **_licence_goods(world),
         )
-        self.out_proc = key_positions({x: j for j, x in enumerate(procs)}, out_proc)
-        self.out_coef = floats(out["coef"])
-        self.final_dem = (d["sector"] != PRIVATE_STOCK_SECTOR).to_numpy()
-        self.dem_labels = d.loc[self.final_dem, ["region", "sector", "commodity"]].reset_index(drop=True)
-        self.dem_node = key_positions(qp.node_index, edge_tuples(self.dem_labels, ("commodity", "region")))
-        # users under an end-use exclusion pay its premium on top of the node price
-        final_ids = pd.Index(d.loc[self.final_dem, "demand"])
-        self.eu_dem = final_ids.get_indexer(world.enduse_rules["demand"])
+        frozen(
+            lay.out_rows,
+            lay.out_proc,
+            lay.final_dem,
+            lay.dem_node,
+            lay.eu_dem,
+            lay.rev_edge,
+            lay.cap_idx,
+            lay.lic_quota,
+            lay.lic_group,
+        )
+        return lay
+
+
+def _licence_goods(world: World) -> dict:
+    """Index arrays from a licence's content rows to the goods it covers (``licence_rents``).
+
+    A licence on element content (:func:`reesim.instruments.trade.quota_structure`) has one
+    row per destination and element, and a good carries ``coef`` kg of the element per kg
+    (``quota_members``). What the licence adds to a good's price on a route is the sum of
+    its rows' shadow prices times the good's content in each: unique even where the split
+    between elements is not (a magnet's Dy and Tb rows bind together).
+    """
+    m = world.quota_members
+    if not len(m):
+        empty = np.zeros(0, dtype=int)
+        return {
+            "lic_labels": pd.DataFrame(columns=list(LICENCE_RENT_LABELS)),
+            "lic_quota": empty,
+            "lic_group": empty.copy(),
+        }
+    pos = {q: i for i, q in enumerate(world.quotas["quota"].tolist())}
+    keys = [
+        (split_quota_label(q)[0], o, d, c)
+        for q, o, d, c in zip(
+            m["quota"].tolist(),
+            m["origin"].tolist(),
+            m["dest"].tolist(),
+            m["commodity"].tolist(),
+            strict=True,
+        )
+    ]
+    groups = sorted(set(keys))
+    gid = {k: i for i, k in enumerate(groups)}
+    return {
+        "lic_labels": pd.DataFrame(groups, columns=list(LICENCE_RENT_LABELS)),
+        "lic_quota": np.array([pos[q] for q in m["quota"].tolist()], dtype=int),
+        "lic_group": np.array([gid[k] for k in keys], dtype=int),
+    }
+
+
+class Recorder:
+    """Collects one row block per step for every result table."""
+
+    def __init__(self, world: World, qp: QP) -> None:
+        from reesim.world.labels import shared
+
+        self.world, self.qp = world, qp
+        lay: _Layout = shared(world, "recorder", lambda: _Layout.of(world, qp))
+        self.nodes = private_copy(lay.nodes)
+        self.out_labels = private_copy(lay.out_labels)
+        self.out_proc = lay.out_proc
+        self.out_coef = floats(world.io["coef"])[lay.out_rows]
+        self.final_dem = lay.final_dem
+        self.dem_labels = private_copy(lay.dem_labels)
+        self.dem_node = lay.dem_node
+        self.eu_dem = lay.eu_dem
         self.premium: list[np.ndarray] = []
         # the intercept of each final demand's inverse demand line in the step: its choke price
         self.choke: list[np.ndarray] = []
-        self.edge_labels = (
-            e[["commodity", "origin", "dest"]]
-            .rename(columns={"origin": "exporter", "dest": "importer"})
-            .reset_index(drop=True)
-        )
-        self.rev_edge = _reverse_edges(e)  # the steps' worlds keep the run's edges, in order
-        keep = p["kind"].isin(list(INVEST_STAGE)).to_numpy()  # every stage that invests
-        self.cap_idx = np.flatnonzero(keep)
-        self.cap_labels = p.loc[keep, ["region", "process", "kind"]].reset_index(drop=True)
+        self.edge_labels = private_copy(lay.edge_labels)
+        self.rev_edge = lay.rev_edge
+        self.cap_idx = lay.cap_idx
+        self.cap_labels = private_copy(lay.cap_labels)
         self.steps: list[tuple[str, int, float]] = []
         self.prices, self.determined, self.act, self.q, self.flow, self.cap, self.rent = (
             [],
@@ -120,44 +218,16 @@ class Recorder:
         )
         # (period, year, names, limit t/yr, used t/yr, rent USD/kg) per step and kind of row
         self.quota: list[tuple] = []
-        self._licence_goods(world)
+        # licence rents (licence_rents): the content rows' groups; their coefficients are numbers
+        self.lic_rent: list[np.ndarray] = []
+        self.lic_labels = private_copy(lay.lic_labels)
+        self.lic_quota, self.lic_group = lay.lic_quota, lay.lic_group
+        self.lic_coef = world.quota_members["coef"].astype(float).to_numpy()
         # welfare and free-form rows as plain tuples and dicts, made into tables once (a frame
         # per step cost about 1.5 ms of a 9 ms step)
         self.welfare: list[tuple] = []
         self.account = WelfareAccount(world, qp)
         self.extra: dict[str, list[dict]] = {"stocks": [], "fiscal": []}
-
-    def _licence_goods(self, world: World) -> None:
-        """Index arrays from a licence's content rows to the goods it covers (``licence_rents``).
-
-        A licence on element content (:func:`reesim.instruments.trade.quota_structure`) has one
-        row per destination and element, and a good carries ``coef`` kg of the element per kg
-        (``quota_members``). What the licence adds to a good's price on a route is the sum of
-        its rows' shadow prices times the good's content in each: unique even where the split
-        between elements is not (a magnet's Dy and Tb rows bind together).
-        """
-        m = world.quota_members
-        self.lic_rent: list[np.ndarray] = []
-        if not len(m):
-            self.lic_labels = pd.DataFrame(columns=list(LICENCE_RENT_LABELS))
-            return
-        pos = {q: i for i, q in enumerate(world.quotas["quota"].tolist())}
-        keys = [
-            (split_quota_label(q)[0], o, d, c)
-            for q, o, d, c in zip(
-                m["quota"].tolist(),
-                m["origin"].tolist(),
-                m["dest"].tolist(),
-                m["commodity"].tolist(),
-                strict=True,
-            )
-        ]
-        groups = sorted(set(keys))
-        gid = {k: i for i, k in enumerate(groups)}
-        self.lic_quota = np.array([pos[q] for q in m["quota"].tolist()], dtype=int)
-        self.lic_coef = m["coef"].astype(float).to_numpy()
-        self.lic_group = np.array([gid[k] for k in keys], dtype=int)
-        self.lic_labels = pd.DataFrame(groups, columns=list(LICENCE_RENT_LABELS))
 
     def add(self, period: str, year: int, dt: float, sol: Solution) -> None:
         """Record one solved step."""
