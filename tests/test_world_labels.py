@@ -162,3 +162,31 @@ def test_only_the_most_recent_structures_are_kept():
     assert len(labels._KEPT) == labels.KEEP
     assert labels.shared(w, f"test-{labels.KEEP + 4}", lambda: "made again") == labels.KEEP + 4
     assert labels.shared(w, "test-0", lambda: "made again") == "made again"
+
+
+def test_kept_item_layout_reads_this_worlds_numbers_and_solution(october):
+    from reesim.simulate.storage import Items
+    from reesim.solve.equilibrium import solve_equilibrium
+
+    labels.clear()
+    Items.of(october, solve_equilibrium(october))
+    other = renumbered(october, 1.02)
+    ref = solve_equilibrium(other)
+    kept = Items.of(other, ref)
+    labels.clear()
+    fresh = Items.of(other, ref)
+    assert kept is not None and len(kept) > 10
+    for name in (
+        "region",
+        "commodity",
+        "consumption",
+        "exports",
+        "elasticity",
+        "proc_pos",
+        "dem_pos",
+        "outlet",
+    ):
+        np.testing.assert_array_equal(getattr(kept, name), getattr(fresh, name), err_msg=name)
+    assert kept.shipments == fresh.shipments
+    first = Items.of(october, solve_equilibrium(october))
+    assert not np.array_equal(kept.consumption, first.consumption)  # the numbers are this world's

@@ -78,6 +78,7 @@ from reesim.world.world import (
     PURCHASE_RULE_SECTORS,
     STOCK_KIND,
     World,
+    floats,
     structure_frames,
 )
 
@@ -146,26 +147,107 @@ def item_keys(world: World) -> list[tuple[str, str]]:
 
 
 def _mine_rows(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Region, concentrate, process position and output coefficient of every mine's output row."""
+    """Region, concentrate, process position and io row position of every mine's output row."""
     p, io = world.processes, world.io
     procs = p["process"].tolist()
     pos = {x: j for j, x in enumerate(procs)}
     mines = {x for x, k in zip(procs, p["kind"].tolist(), strict=True) if k == "mining"}
     rows = [
-        (pos[x], c, k)  # plain lists: three Arrow string filters cost about 1.5 ms a call
-        for x, c, k in zip(io["process"].tolist(), io["commodity"].tolist(), io["coef"].tolist(), strict=True)
+        (pos[x], c, i)  # plain lists: three Arrow string filters cost about 1.5 ms a call
+        for i, (x, c, k) in enumerate(
+            zip(io["process"].tolist(), io["commodity"].tolist(), io["coef"].tolist(), strict=True)
+        )
         if k > 0 and x in mines and c.startswith("concentrate:")
     ]
     j = np.array([r[0] for r in rows], dtype=np.intp)
     commodity = np.array([r[1] for r in rows], dtype=object)
-    return p["region"].to_numpy()[j], commodity, j, np.array([r[2] for r in rows], dtype=float)
+    return p["region"].to_numpy()[j], commodity, j, np.array([r[2] for r in rows], dtype=np.intp)
 
 
 def mine_output(world: World, reference) -> dict[tuple[str, str], float]:
     """Concentrate output (kt/yr) of each (region, concentrate) node's mines at the reference solution."""
-    region, commodity, j, coef = _mine_rows(world)
-    kt = coef * np.asarray(reference.activity, dtype=float)[j]
-    return _sums((region, commodity), kt)
+    params = StorageParams.of(world)
+    lay = _ItemLayout.kept(world, params is not None and params.producer_cover_years > 0)
+    return _mined(lay, floats(world.io["coef"]), reference.activity)
+
+
+def _mined(lay: _ItemLayout, coef: np.ndarray, activity) -> dict[tuple[str, str], float]:
+    """:func:`mine_output` from a world's item layout, io coefficients ``coef`` and ``activity`` (a
+    solution's, by process)."""
+    kt = coef[lay.mine_rows] * np.asarray(activity, dtype=float)[lay.mine_proc]
+    return _sums((lay.mine_region, lay.mine_commodity), kt)
+
+
+@dataclass(frozen=True)
+class _ItemLayout:
+    """What a world's labels decide of its stock items (:meth:`Items.of`): the items, the demand
+    rows' nodes, the release and carry-out positions, the mines' output rows and the processes'
+    input rows. Made once per process for worlds with the same labels
+    (:func:`reesim.world.labels.shared`): read, never changed."""
+
+    keys: tuple[tuple[str, str], ...]
+    final: np.ndarray  # demand rows of final users
+    node: pd.MultiIndex  # (region, commodity) of every demand row
+    node_keys: tuple[tuple[str, str], ...]  # the nodes in the order a group-by by node gives them
+    release_pos: dict[tuple[str, str], int]  # item -> position of its release process (-1: none)
+    demand_pos: dict[tuple[str, str], int]  # item -> position of its carry-out demand (-1: none)
+    mine_region: np.ndarray
+    mine_commodity: np.ndarray
+    mine_proc: np.ndarray
+    mine_rows: np.ndarray
+    use_rows: np.ndarray  # io rows of inputs (coefficient < 0)
+    use_proc: np.ndarray
+    use_region: np.ndarray
+    use_commodity: np.ndarray
+
+    @classmethod
+    def kept(cls, world: World, producers: bool) -> _ItemLayout:
+        """The layout of ``world``'s items, made once per process for its labels."""
+        from reesim.world.labels import shared
+
+        return shared(world, f"storage-items:{producers}", lambda: cls.of(world, producers))
+
+    @classmethod
+    def of(cls, world: World, producers: bool) -> _ItemLayout:
+        """The layout of ``world``'s items (``producers``: whether mines hold stocks)."""
+        from reesim.world.labels import frozen
+
+        p, io, d = world.processes, world.io, world.demands
+        final = d[~d["sector"].isin(NOT_FINAL)]
+        keys = set(zip(final["region"].tolist(), final["commodity"].tolist(), strict=True))
+        mine_region, mine_commodity, mine_proc, mine_rows = _mine_rows(world)
+        if producers:
+            keys |= set(zip(mine_region, mine_commodity, strict=True))
+        keys = sorted(keys)
+        node = pd.MultiIndex.from_frame(d[["region", "commodity"]])
+        zero = pd.DataFrame({"q": np.zeros(len(d))}, index=node).groupby(level=[0, 1]).sum()
+        pids = pd.Index(p["process"])
+        dids = pd.Index(d["demand"])
+        use_rows = np.flatnonzero(floats(io["coef"]) < 0)
+        use_proc = pids.get_indexer(io["process"].to_numpy()[use_rows])
+        lay = cls(
+            keys=tuple(keys),
+            final=~d["sector"].isin(NOT_FINAL).to_numpy(),
+            node=node,
+            node_keys=tuple(zero.index.tolist()),
+            release_pos=dict(
+                zip(keys, pids.get_indexer([release_id(r, c) for r, c in keys]).tolist(), strict=True)
+            ),
+            demand_pos=dict(
+                zip(keys, dids.get_indexer([demand_id(r, c) for r, c in keys]).tolist(), strict=True)
+            ),
+            mine_region=mine_region,
+            mine_commodity=mine_commodity,
+            mine_proc=mine_proc,
+            mine_rows=mine_rows,
+            use_rows=use_rows,
+            use_proc=use_proc,
+            use_region=p["region"].to_numpy()[use_proc],
+            use_commodity=io["commodity"].to_numpy()[use_rows],
+        )
+        frozen(lay.final, mine_region, mine_commodity, mine_proc, mine_rows, use_rows, use_proc)
+        frozen(lay.use_region, lay.use_commodity)
+        return lay
 
 
 def structure(world: World) -> dict[str, pd.DataFrame]:
@@ -185,15 +267,12 @@ def structure(world: World) -> dict[str, pd.DataFrame]:
     return {k: private_copy(v) for k, v in memo["private_stock_structure"].items()}
 
 
-def _intermediate_use(world: World, reference) -> dict[tuple[str, str], float]:
-    """Inputs (kt/yr) of each (region, commodity) into the region's processes at the reference."""
-    p, io = world.processes, world.io
-    inputs = io[io["coef"] < 0]
-    pos = pd.Index(p["process"]).get_indexer(inputs["process"])
-    act = np.asarray(reference.activity, dtype=float)[pos]
-    region = p["region"].to_numpy()[pos]
-    amount = -inputs["coef"].to_numpy(dtype=float) * act
-    return _sums((region, inputs["commodity"].to_numpy()), amount)
+def _intermediate_use(lay: _ItemLayout, coef: np.ndarray, activity) -> dict[tuple[str, str], float]:
+    """Inputs (kt/yr) of each (region, commodity) into the region's processes at ``activity`` (a
+    solution's, by process; ``coef``: the world's io coefficients)."""
+    act = np.asarray(activity, dtype=float)[lay.use_proc]
+    amount = -coef[lay.use_rows] * act
+    return _sums((lay.use_region, lay.use_commodity), amount)
 
 
 def _shipments(reference) -> dict[tuple[str, str, str], float]:
@@ -240,22 +319,25 @@ class Items:
         params = StorageParams.of(world)
         if params is None:
             return None
-        keys = item_keys(world)
+        lay = _ItemLayout.kept(world, params.producer_cover_years > 0)
         d = world.demands
-        final = ~d["sector"].isin(NOT_FINAL).to_numpy()
+        final = lay.final
         q = np.asarray(reference.quantities, dtype=float)
         slope = d["slope"].astype(float).to_numpy()
-        node = pd.MultiIndex.from_frame(d[["region", "commodity"]])
         # Sum over a node's demands of q and of dq/dp = 1/b: eps = p sum(1/b) / sum(q).
         frame = pd.DataFrame(
-            {"q": np.where(final, q, 0.0), "inv_b": np.where(final, 1.0 / slope, 0.0)}, index=node
+            {"q": np.where(final, q, 0.0), "inv_b": np.where(final, 1.0 / slope, 0.0)}, index=lay.node
         )
         agg = frame.groupby(level=[0, 1]).sum()
+        if len(agg) != len(lay.node_keys):
+            raise AssertionError("storage items: the demand nodes differ from their layout's")
         price = reference.price_map
-        use = _intermediate_use(world, reference)
-        q_of = dict(zip(agg.index, agg["q"].to_numpy(), strict=True))  # dict lookups, not .loc per item
-        inv_b_of = dict(zip(agg.index, agg["inv_b"].to_numpy(), strict=True))
-        mined = mine_output(world, reference) if params.producer_cover_years > 0 else {}
+        coef = floats(world.io["coef"])
+        use = _intermediate_use(lay, coef, reference.activity)
+        q_of = dict(zip(lay.node_keys, agg["q"].to_numpy(), strict=True))  # dict lookups, not .loc per item
+        inv_b_of = dict(zip(lay.node_keys, agg["inv_b"].to_numpy(), strict=True))
+        mined = _mined(lay, coef, reference.activity) if params.producer_cover_years > 0 else {}
+        keys = lay.keys
         users = [k for k in keys if q_of.get(k, 0.0) > 1e-9]
         taken = set(users)
         makers = [k for k in keys if k not in taken and mined.get(k, 0.0) > 1e-9]
@@ -269,8 +351,6 @@ class Items:
         eps = np.array([price.get((c, r), 0.0) * inv_b_of[(r, c)] for r, c in users]) / final_q
         keys = users + makers
         n_u, n_m = len(users), len(makers)
-        pids = pd.Index(world.processes["process"])
-        dids = pd.Index(d["demand"])
         return cls(
             np.array([r for r, _ in keys], dtype=object),
             np.array([c for _, c in keys], dtype=object),
@@ -278,8 +358,8 @@ class Items:
             np.concatenate([X_users, np.zeros(n_m)]),
             shipped,
             np.concatenate([np.maximum(eps, 1e-3), np.ones(n_m)]),
-            pids.get_indexer([release_id(r, c) for r, c in keys]),
-            dids.get_indexer([demand_id(r, c) for r, c in keys]),
+            np.array([lay.release_pos[k] for k in keys], dtype=np.intp),
+            np.array([lay.demand_pos[k] for k in keys], dtype=np.intp),
             params,
             np.concatenate([np.full(n_u, params.cover_years), np.full(n_m, params.producer_cover_years)]),
             np.concatenate([np.full(n_u, params.workoff_years), np.full(n_m, params.producer_workoff_years)]),
