@@ -78,14 +78,14 @@ def step_world(
         world,
         step.mid,
         cf.flows.get(step.period) if cf else None,
-        tuple(world.quotas["quota"].tolist()),
+        extra["quota_names"],
         step_start=step.start,
         step_days=max(1, round(step.dt * 365.25)),
     )
     risk, awaiting = _instrument_settings(
         world, scenario, state, step, cf, extra, pol, cap, d_int, d_slope, d_max
     )
-    quotas, origin, enduse = _rule_tables(world, scenario, step, pol)
+    quotas, origin, enduse = _rule_tables(world, scenario, step, pol, extra["quota_names"])
     return world.with_data(
         processes=Columns(world.processes, {"capacity": cap, "mc_slope": slope, "mc_intercept": intercept}),
         demands=Columns(world.demands, {"intercept": d_int, "slope": d_slope, "max_quantity": d_max}),
@@ -196,14 +196,13 @@ def _instrument_settings(
 
 
 def _rule_tables(
-    world: World, scenario: Scenario, step: Step, pol: dict
+    world: World, scenario: Scenario, step: Step, pol: dict, quota_names: tuple[str, ...]
 ) -> tuple[Columns, pd.DataFrame | Columns, pd.DataFrame | Columns]:
     """Stage of :func:`step_world`: quota and licence limits, rules-of-origin and end-use slacks
-    of the step (a rule not in force is slack)."""
+    of the step (a rule not in force is slack); ``quota_names``: the run's quota rows, in order."""
     limits = pol["quota_limits"]
     quotas = Columns(
-        world.quotas,
-        {"limit": np.array([limits.get(q, np.nan) for q in world.quotas["quota"].tolist()], dtype=float)},
+        world.quotas, {"limit": np.array([limits.get(q, np.nan) for q in quota_names], dtype=float)}
     )
     origin = world.origin_rules
     if len(origin):

@@ -244,6 +244,7 @@ def start_run(
             "spread": ((p["kind"] == "thrift") | p["process"].isin(list(paths))).to_numpy(),
             "process_pos": pos,  # the same maps as the run's, for the step's world
             "demand_pos": dem_pos,
+            "quota_names": qp0.quota_names,  # the quota rows of every step, in order
         },
         stage=stage,
         invests=pd.notna(stage),
@@ -414,8 +415,9 @@ def phase_demand(run: _Run, state: State, step: Step, sol) -> State:
     if not run.first_price:
         first_cf = run.cf.prices.get(step.period) if run.cf is not None else None
         run.first_price.update(first_cf if first_cf else sol.price_map)
-    for key, v in sol.price_map.items():
-        run.first_price.setdefault(key, v)
+    if not run.first_price.keys() >= sol.price_map.keys():  # every step's nodes are the run's: once
+        for key, v in sol.price_map.items():
+            run.first_price.setdefault(key, v)
     first = run.first_price
 
     def ratio(commodity: str, region: str) -> float:
