@@ -245,7 +245,7 @@ def test_piqp_sets_up_afresh_when_an_update_stalls(world, monkeypatch):
 @pytest.mark.parametrize("year", [2022, 2024])
 def test_a_world_built_from_kept_readings_equals_one_read_afresh(ds, year):
     """Stage 1 and the readings no assumption enters (separation outside China, the producers'
-    reported cash costs) are kept per dataset object (default_data.replayed). Kept while building
+    reported cash costs, China's magnet exports) are kept per dataset object (default_data.replayed). Kept while building
     a world of other assumptions (headroom, cost shares, elasticities), they must give a world
     equal, table for table and provenance row for row, to the same world built after they are
     dropped: a kept reading that an assumption did enter would differ."""

@@ -16,6 +16,7 @@ import pandas as pd
 
 from reesim.data.dataset import Dataset
 from reesim.errors import InputError
+from reesim.world.default_data import _Recorder, config_key, replayed
 from reesim.world.world import World
 
 if TYPE_CHECKING:
@@ -53,10 +54,25 @@ def _magnet_exports(ctx: _Ctx, magnet_world: float, mshares: dict) -> dict[str, 
     without one (e.g. in a vintage view of the data) China's output times its export share
     (``fallback_share``). The U.S. takes what the U.S. reports importing from China (the latest
     year up to the reference year); the rest is split by the stated assumption.
+
+    A reading of the data, the configuration and China's modelled output alone, made once per
+    dataset object for those (:func:`reesim.world.default_data.replayed`; about 3 ms a world).
     """
-    rec, cfg, ds = ctx.rec, ctx.cfg["magnet_exports"], ctx.ds
-    chn_out = magnet_world * mshares["CHN"]
-    use = _latest_row(ds, "trade_flows", cfg["total"]["row"], ctx.year, "quantity_kg")
+    cfg, chn_out = ctx.cfg["magnet_exports"], magnet_world * mshares["CHN"]
+    return replayed(
+        ctx.ds,
+        ("magnet exports", ctx.year, config_key(cfg), chn_out),
+        ctx.rec,
+        lambda rec: _read_magnet_exports(ctx.ds, cfg, ctx.year, chn_out, rec),
+    )
+
+
+def _read_magnet_exports(
+    ds: Dataset, cfg: dict, year: int, chn_out: float, rec: _Recorder
+) -> dict[str, float]:
+    """:func:`_magnet_exports` from the data (``cfg``: the configuration's ``magnet_exports``;
+    ``chn_out``: China's modelled magnet output, kt), recorded in ``rec``."""
+    use = _latest_row(ds, "trade_flows", cfg["total"]["row"], year, "quantity_kg")
     if len(use):
         y0 = int(use["year"].iloc[0])
         total = rec.data(
@@ -64,7 +80,7 @@ def _magnet_exports(ctx: _Ctx, magnet_world: float, mshares: dict) -> dict[str, 
             float(pd.to_numeric(use["quantity_kg"]).sum()) / 1e6,
             "kt magnet",
             "trade_flows",
-            f"{cfg['total']['row']}, year={y0}" + ("" if y0 == ctx.year else f" (latest up to {ctx.year})"),
+            f"{cfg['total']['row']}, year={y0}" + ("" if y0 == year else f" (latest up to {year})"),
             use["source_id"],
         )
     else:
@@ -84,13 +100,13 @@ def _magnet_exports(ctx: _Ctx, magnet_world: float, mshares: dict) -> dict[str, 
         )
     if total >= chn_out:
         raise InputError(
-            f"default world {ctx.year}: China's magnet exports ({total:.1f} kt) exceed its modelled output ({chn_out:.1f} kt)"
+            f"default world {year}: China's magnet exports ({total:.1f} kt) exceed its modelled output ({chn_out:.1f} kt)"
         )
     out: dict[str, float] = {}
     for dest, spec in cfg["destinations"].items():
         if "row" not in spec:
             continue
-        r = _latest_row(ds, "trade_flows", spec["row"], ctx.year, "quantity_kg")
+        r = _latest_row(ds, "trade_flows", spec["row"], year, "quantity_kg")
         if len(r) != 1 and "fallback_share" in spec:  # e.g. a vintage view published before the row
             out[dest] = total * rec.assume(
                 f"magnet_export_share[CHN->{dest}]",
@@ -101,7 +117,7 @@ def _magnet_exports(ctx: _Ctx, magnet_world: float, mshares: dict) -> dict[str, 
             continue
         if len(r) != 1:
             raise InputError(
-                f"default_world.yaml: expected one trade_flows row for {spec['row']} up to {ctx.year}, found {len(r)}"
+                f"default_world.yaml: expected one trade_flows row for {spec['row']} up to {year}, found {len(r)}"
             )
         out[dest] = rec.data(
             f"magnet_exports[CHN->{dest}]",
@@ -115,7 +131,7 @@ def _magnet_exports(ctx: _Ctx, magnet_world: float, mshares: dict) -> dict[str, 
     rest = total - sum(out.values())
     if rest < 0:
         raise InputError(
-            f"default world {ctx.year}: the destinations with data ({', '.join(out)}) take "
+            f"default world {year}: the destinations with data ({', '.join(out)}) take "
             f"{sum(out.values()):.1f} kt of magnets, more than China's exports ({total:.1f} kt)"
         )
     split = {d: s["share_of_rest"] for d, s in cfg["destinations"].items() if "share_of_rest" in s}
