@@ -46,3 +46,29 @@ def test_hand_computed_orders():
     # full rate (rent 4x capex) 20 is cut to the room left, 35 - 30; a rent below capex and no
     # capacity order nothing
     assert got.tolist() == [10.0, 5.0, 0.0, 0.0]
+
+
+def test_evolve_makes_what_dataclasses_replace_makes_and_refuses_unknown_fields():
+    import dataclasses
+
+    import pytest
+
+    from reesim.scenario.load import load_scenario
+    from reesim.simulate.stepper import start_run
+
+    _run, state = start_run(load_scenario("baseline"))
+    changes = {
+        "toll_index": 1.25,
+        "capacity": state.capacity * 2.0,
+        "pipeline": ((2026.5, 0, 1.0, False, 3.0),),
+    }
+    fast, slow = state.evolve(**changes), dataclasses.replace(state, **changes)
+    assert type(fast) is type(slow) and fast.__dict__.keys() == slow.__dict__.keys()
+    for name in slow.__dict__:
+        a, b = getattr(fast, name), getattr(slow, name)
+        assert a is b or (isinstance(a, np.ndarray) and np.array_equal(a, b)) or a == b, name
+    assert state.toll_index == 1.0 and fast.capacity is changes["capacity"]  # the old state is unchanged
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.toll_index = 2.0
+    with pytest.raises(TypeError, match="capacty"):
+        state.evolve(capacty=state.capacity)

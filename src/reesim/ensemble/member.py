@@ -136,8 +136,14 @@ def outcomes(res, cf) -> pd.DataFrame:
     return out[COLUMNS]
 
 
-def run_member(scenario: Scenario, against: str | None, member: int, seed: int, values: dict[str, float]):
-    """Run member ``member``: ``(member, seed, table, None)`` or ``(member, seed, None, error)``."""
+def run_member(
+    scenario: Scenario, against: str | Scenario | None, member: int, seed: int, values: dict[str, float]
+):
+    """Run member ``member``: ``(member, seed, table, None)`` or ``(member, seed, None, error)``.
+
+    ``against`` is the counterfactual: a scenario, or its name or file (default: the scenario's
+    counterfactual, else the baseline). An ensemble loads it once and passes the scenario.
+    """
     from reesim.ensemble.space import apply, outlook
     from reesim.scenario.load import load_scenario
     from reesim.simulate import simulate
@@ -147,7 +153,11 @@ def run_member(scenario: Scenario, against: str | None, member: int, seed: int, 
         # The counterfactual shares the member's world, its drawn dynamics (lead times ...) and
         # China's quota growth:
         # otherwise the comparison mixes the measures with the draw.
-        base = load_scenario(against or scenario.counterfactual or "baseline")
+        base = (
+            against
+            if isinstance(against, Scenario)
+            else load_scenario(against or scenario.counterfactual or "baseline")
+        )
         cf_sc = apply(base, outlook(values)).model_copy(update={"horizon": sc.horizon, "world": sc.world})
         cf = simulate(cf_sc)
         res = simulate(sc, counterfactual=cf)
