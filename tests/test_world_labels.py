@@ -81,6 +81,20 @@ def test_a_world_whose_labels_differ_gets_its_own_layout(october):
     labels.clear()
     same_qp(kept, build_qp(flipped))
 
+    kinds = october.processes["kind"].tolist()
+    j = kinds.index("metal")
+    other_kind = october.with_data(
+        processes=october.processes.assign(kind=[*kinds[:j], "magnet", *kinds[j + 1 :]])
+    )
+    assert labels.labels_key(other_kind) != labels.labels_key(october)  # a kind is a label
+    labels.clear()
+    rec = Recorder(october, build_qp(october))
+    kept_kinds = Recorder(other_kind, build_qp(other_kind)).cap_labels["kind"].tolist()
+    assert kept_kinds != rec.cap_labels["kind"].tolist() and "magnet" in kept_kinds
+
+    as_object = october.with_data(demands=october.demands.astype({"region": object}))
+    assert labels.labels_key(as_object) != labels.labels_key(october)  # the dtype is a label's too
+
     extra = october.processes.iloc[[0]].assign(process="test:extra")
     more = october.replace(processes=pd.concat([october.processes, extra], ignore_index=True))
     assert labels.labels_key(more) != labels.labels_key(october)

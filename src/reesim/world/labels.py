@@ -45,11 +45,16 @@ _LOCK = threading.Lock()  # a service's threads may run simulations at once
 
 
 def _column(world, table: str, column: str) -> tuple:
-    """A label column as a tuple, read from a step's base table where the table is pending
-    (:class:`~reesim.world.world.Columns` change numbers only)."""
+    """A label column as its dtype and values, read from a step's base table where the table is
+    pending (:class:`~reesim.world.world.Columns` change numbers only). The dtype is part of the
+    key: kept tables carry their columns' dtypes, and labels 1 and 1.0 are equal in Python but
+    not as text (a region ``1`` of an integer column and ``1.0`` of a float one)."""
     pending = world.__dict__.get("_pending", {}).get(table)
     frame = pending.base if pending is not None else getattr(world, table)
-    return tuple(frame[column].tolist())
+    if column not in frame.columns:  # a table made without the World's checks (with_data)
+        return ("missing",)
+    values = frame[column]
+    return (str(values.dtype), tuple(values.tolist()))
 
 
 def labels_key(world) -> tuple:
@@ -72,8 +77,9 @@ def shared(world, name: str, make: Callable[[], Any]) -> Any:
     """``make()``, made once per process for worlds with the labels of ``world`` (module docstring).
 
     ``make`` must read only the labels of ``world`` (:data:`LABELS` and the signs of the io
-    coefficients); the caller computes what numbers enter. A key that holds NaN never matches
-    (NaN differs from itself): such a world's structure is made each time.
+    coefficients); the caller computes what numbers enter. A key that holds NaN matches only the
+    world it was made of (NaN differs from itself; the same key object is the same world): another
+    world with NaN labels makes its own.
     """
     key = (name, labels_key(world))
     with _LOCK:
