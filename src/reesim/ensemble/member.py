@@ -22,7 +22,7 @@ import pandas as pd
 from reesim.ensemble.figures import COLUMNS, COMMODITIES, from_arrays
 from reesim.scenario.spec import Scenario
 
-__all__ = ["COLUMNS", "COMMODITIES", "outcomes", "run_member"]
+__all__ = ["COLUMNS", "COMMODITIES", "counterfactual_of", "outcomes", "run_member"]
 
 
 def outcomes(res, cf) -> pd.DataFrame:
@@ -136,6 +136,16 @@ def outcomes(res, cf) -> pd.DataFrame:
     return out[COLUMNS]
 
 
+def counterfactual_of(scenario: Scenario, against: str | Scenario | None) -> Scenario:
+    """The counterfactual of ``scenario``: ``against`` itself when a scenario, else the one it
+    names, the scenario's counterfactual, or the baseline."""
+    if isinstance(against, Scenario):
+        return against
+    from reesim.scenario.load import load_scenario
+
+    return load_scenario(against or scenario.counterfactual or "baseline")
+
+
 def run_member(
     scenario: Scenario, against: str | Scenario | None, member: int, seed: int, values: dict[str, float]
 ):
@@ -145,7 +155,6 @@ def run_member(
     counterfactual, else the baseline). An ensemble loads it once and passes the scenario.
     """
     from reesim.ensemble.space import apply, outlook
-    from reesim.scenario.load import load_scenario
     from reesim.simulate import simulate
 
     try:
@@ -153,11 +162,7 @@ def run_member(
         # The counterfactual shares the member's world, its drawn dynamics (lead times ...) and
         # China's quota growth:
         # otherwise the comparison mixes the measures with the draw.
-        base = (
-            against
-            if isinstance(against, Scenario)
-            else load_scenario(against or scenario.counterfactual or "baseline")
-        )
+        base = counterfactual_of(scenario, against)
         cf_sc = apply(base, outlook(values)).model_copy(update={"horizon": sc.horizon, "world": sc.world})
         cf = simulate(cf_sc)
         res = simulate(sc, counterfactual=cf)

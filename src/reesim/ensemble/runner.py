@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from reesim.ensemble.design import make_design
-from reesim.ensemble.member import run_member
+from reesim.ensemble.member import counterfactual_of, run_member
 from reesim.ensemble.space import Parameter
 from reesim.scenario.spec import Scenario
 
@@ -71,10 +71,8 @@ def _results(scenario, against, tasks, workers: int, scheduler: str | None):
     The counterfactual is read once, here: every member compares with the same scenario (a file
     changed during a run is not read again half-way), and no member parses it (about 2 ms each).
     """
-    from reesim.scenario.load import load_scenario
-
     tasks = list(tasks)
-    base = load_scenario(against or scenario.counterfactual or "baseline")
+    base = counterfactual_of(scenario, against)
     if scheduler is None and workers <= 1:
         for member, seed, values in tasks:
             yield run_member(scenario, base, member, seed, values)

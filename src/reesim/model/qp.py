@@ -211,16 +211,9 @@ def build_qp(world: World) -> QP:
     from reesim.world.labels import shared
 
     lay: _Layout = shared(world, "qp", lambda: _Layout.of(world))
-    coef = floats(world.io["coef"])
-    vals = np.concatenate(
-        [
-            -coef,
-            lay.unit_vals,
-            floats(world.quota_members["coef"]),
-            lay.rule_vals,
-            *(-coef[own] if own is not None else ones for own, ones in lay.later_vals),
-        ]
-    )
+    vals = lay.const.copy()
+    vals[lay.io_at] = -floats(world.io["coef"])[lay.io_rows]
+    vals[lay.member_at] = floats(world.quota_members["coef"])
     G = sp.csc_matrix((vals, (lay.rows, lay.cols)), shape=lay.shape)
     G.sum_duplicates()
 
@@ -258,21 +251,23 @@ def build_qp(world: World) -> QP:
 @dataclass(frozen=True)
 class _Layout:
     """What a world's labels decide of its QP: the balance rows, the row and column of every
-    coefficient of the matrix (in the order :func:`build_qp` gives their values), and lookups.
+    stored coefficient of the matrix, where its value comes from, and lookups.
 
-    The values, in order: the io coefficients (negated), :attr:`unit_vals` (demands, edges'
-    destinations and origins), the quota members' coefficients, :attr:`rule_vals` (the rules'
-    edges), then per entry of :attr:`later_vals` either the negated io coefficients of the rows it
-    names (a region's own output in a rule of origin or an end-use exclusion) or its constants.
+    A coefficient's value is a constant (:attr:`const`: a demand's 1, an edge's -1 at its
+    destination and 1 at its origin, a rule's 1 on its edge, an end-use exclusion's 1 and -1), a
+    negated io coefficient (entries :attr:`io_at`, io rows :attr:`io_rows`: a process's inputs
+    and outputs in its balance rows, a region's own output in a rule of origin or an end-use
+    exclusion) or a quota member's coefficient (entries :attr:`member_at`, in the members' order).
     Shared by every build for these labels: read, never changed.
     """
 
     rows: np.ndarray
     cols: np.ndarray
     shape: tuple[int, int]
-    unit_vals: np.ndarray
-    rule_vals: np.ndarray
-    later_vals: tuple[tuple[np.ndarray | None, np.ndarray | None], ...]
+    const: np.ndarray  # each entry's constant value (0 where a number of the world goes)
+    io_at: np.ndarray
+    io_rows: np.ndarray
+    member_at: np.ndarray
     nodes: pd.DataFrame
     node_index: dict[tuple[str, str], int]
     edge_index: dict[tuple[str, str, str], int]
@@ -313,13 +308,23 @@ class _Layout:
 
         proc_index = {pid: j for j, pid in enumerate(procs)}
         proc_pos = key_positions(proc_index, io["process"].tolist())
-        rows = [key_positions(node_index, io_keys), key_positions(node_index, d_keys)]
-        cols = [proc_pos, n_p + np.arange(n_d)]
+        # each block of entries: rows, columns, and the value's source (constant, io row, member)
+        rows, cols, const, io_src, member_src = [], [], [], [], []
+
+        def block(r: np.ndarray, c: np.ndarray, value: float = 0.0, io_row=None, member=None) -> None:
+            n = len(r)
+            rows.append(r)
+            cols.append(c)
+            const.append(np.full(n, value))
+            io_src.append(np.full(n, -1) if io_row is None else io_row)
+            member_src.append(np.full(n, -1) if member is None else member)
+
+        block(key_positions(node_index, io_keys), proc_pos, io_row=np.arange(len(io)))
+        block(key_positions(node_index, d_keys), n_p + np.arange(n_d), 1.0)
         edge_cols = n_p + n_d + np.arange(n_e)
         edge_dest, edge_orig = key_positions(node_index, dest_keys), key_positions(node_index, orig_keys)
-        rows += [edge_dest, edge_orig]
-        cols += [edge_cols, edge_cols]
-        unit_vals = np.concatenate([np.ones(n_d), -np.ones(n_e), np.ones(n_e)])
+        block(edge_dest, edge_cols, -1.0)
+        block(edge_orig, edge_cols, 1.0)
 
         # Quota rows.
         quotas = world.quotas.reset_index(drop=True)
@@ -327,51 +332,56 @@ class _Layout:
         q_rows = pd.Index(quotas["quota"]).get_indexer(members["quota"])
         edge_index = {k: i for i, k in enumerate(e_keys)}
         q_cols = _edge_positions(edge_index, members, ["commodity", "origin", "dest"], "quota", "quota")
-        rows.append(len(nodes) + q_rows)
-        cols.append(n_p + n_d + q_cols)
+        block(len(nodes) + q_rows, n_p + n_d + q_cols, member=np.arange(len(members)))
 
         # Rules of origin: flow(c, via->dest) - via's own production of c <= slack. Releases from
         # stocks (private and strategic) are not the region's own production: their origin is not
         # known, so they cannot carry goods of the restricted origin through it.
         rules = world.origin_rules.reset_index(drop=True)
         enduse = world.enduse_rules.reset_index(drop=True)
-        own = _OwnOutput(world, proc_index) if len(rules) or len(enduse) else None
-        later: list[tuple[np.ndarray | None, np.ndarray | None]] = []
-        rule_vals = np.ones(len(rules))
+        own = _OwnOutput(world, proc_index, proc_region) if len(rules) or len(enduse) else None
+
+        def own_output(row: int, commodity: str, region: str) -> None:  # -coef x activity
+            pos = own.rows_of(commodity, region)
+            if len(pos):
+                block(np.full(len(pos), row), own.proc_pos[pos], io_row=pos)
+
         if len(rules):
             r_edge = _edge_positions(
                 edge_index, rules, ["commodity", "via", "dest"], "rule of origin", "rule"
             )
             base_row = len(nodes) + len(quotas)
-            rows.append(base_row + np.arange(len(rules)))
-            cols.append(n_p + n_d + r_edge)
+            block(base_row + np.arange(len(rules)), n_p + n_d + r_edge, 1.0)
             for k, (c, via) in enumerate(
                 zip(rules["commodity"].tolist(), rules["via"].tolist(), strict=True)
             ):
-                later += own.add(rows, cols, base_row + k, c, via)
+                own_output(base_row + k, c, via)
         # End-use exclusions: q(excluded users of c in dest) - imports of c into dest from regions
         # other than the exporter - dest's own production of c <= slack (releases from stocks are
         # not own production, as for the rules of origin).
         if len(enduse):
             base_row = len(nodes) + len(quotas) + len(rules)
-            rows.append(base_row + np.arange(len(enduse)))
-            cols.append(n_p + pd.Index(d["demand"]).get_indexer(enduse["demand"]))
-            later.append((None, np.ones(len(enduse))))
+            block(
+                base_row + np.arange(len(enduse)),
+                n_p + pd.Index(d["demand"]).get_indexer(enduse["demand"]),
+                1.0,
+            )
             e_comm, e_orig, e_dest = (e[c].astype(str).to_numpy() for c in ("commodity", "origin", "dest"))
             for k, r in enumerate(enduse.itertuples(index=False)):
                 pos = np.flatnonzero((e_comm == r.commodity) & (e_dest == r.dest) & (e_orig != r.exporter))
-                rows.append(np.full(len(pos), base_row + k))
-                cols.append(n_p + n_d + pos)
-                later.append((None, -np.ones(len(pos))))
-                later += own.add(rows, cols, base_row + k, r.commodity, r.dest)
+                block(np.full(len(pos), base_row + k), n_p + n_d + pos, -1.0)
+                own_output(base_row + k, r.commodity, r.dest)
         m = len(nodes) + len(quotas) + len(rules) + len(enduse)
+        io_src, member_src = np.concatenate(io_src), np.concatenate(member_src)
+        io_at, member_at = np.flatnonzero(io_src >= 0), np.flatnonzero(member_src >= 0)
         lay = cls(
             rows=np.concatenate(rows),
             cols=np.concatenate(cols),
             shape=(m, n_p + n_d + n_e),
-            unit_vals=unit_vals,
-            rule_vals=rule_vals,
-            later_vals=tuple(later),
+            const=np.concatenate(const),
+            io_at=io_at,
+            io_rows=io_src[io_at],
+            member_at=member_at,
             nodes=nodes,
             node_index=node_index,
             edge_index=edge_index,
@@ -383,9 +393,7 @@ class _Layout:
             origin_names=tuple(rules["rule"]),
             enduse_names=tuple(enduse["rule"]),
         )
-        frozen(lay.rows, lay.cols, lay.unit_vals, lay.rule_vals, edge_orig, edge_dest)
-        for a, b in later:
-            frozen(*(x for x in (a, b) if x is not None))
+        frozen(lay.rows, lay.cols, lay.const, lay.io_at, lay.io_rows, lay.member_at, edge_orig, edge_dest)
         return lay
 
 
@@ -396,9 +404,8 @@ class _OwnOutput:
     :mod:`reesim.instruments.stockpile`), whose origin is not known. For the ``-coef x activity``
     terms of a constraint row (rules of origin, end-use exclusions)."""
 
-    def __init__(self, world: World, proc_index: dict[str, int]) -> None:
+    def __init__(self, world: World, proc_index: dict[str, int], region_of: dict) -> None:
         p, io = world.processes, world.io
-        region_of = dict(zip(p["process"].tolist(), p["region"].tolist(), strict=True))
         kind_of = dict(zip(p["process"].tolist(), p["kind"].tolist(), strict=True))
         io_proc = io["process"].tolist()
         self.proc_pos = key_positions(proc_index, io_proc)
@@ -409,16 +416,9 @@ class _OwnOutput:
             if v > 0 and kind_of.get(x) != STOCK_KIND and not str(x).startswith(STOCKPILE_RELEASE):
                 self.groups.setdefault((c, region_of.get(x)), []).append(i)
 
-    def add(self, rows: list, cols: list, row: int, commodity: str, region: str) -> list:
-        """Append the row and column of each of ``region``'s outputs of ``commodity`` in constraint
-        ``row``; the entries of :attr:`_Layout.later_vals` that give their values (none if none)."""
-        idx = self.groups.get((commodity, region))
-        if idx is None:
-            return []
-        pos = np.array(idx, dtype=np.intp)
-        rows.append(np.full(len(pos), row))
-        cols.append(self.proc_pos[pos])
-        return [(pos, None)]
+    def rows_of(self, commodity: str, region: str) -> np.ndarray:
+        """The io rows of ``region``'s own output of ``commodity`` (none if it makes none)."""
+        return np.array(self.groups.get((commodity, region), ()), dtype=np.intp)
 
 
 def _vectors(world: World, edge_index: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

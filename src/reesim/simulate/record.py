@@ -14,12 +14,12 @@ import pandas as pd
 
 from reesim.impacts.welfare import WelfareAccount
 from reesim.instruments.trade import split_quota_label
-from reesim.memo import memo_of, private_copy
+from reesim.memo import private_copy
 from reesim.model.qp import QP, edge_tuples, floats, key_positions
 from reesim.simulate.result import LATER_TABLES, LICENCE_RENT_LABELS
 from reesim.simulate.run_arrays import RunArrays
 from reesim.simulate.state import INVEST_STAGE
-from reesim.solve.solution import Solution, _determined, _net_two_way, _reverse_edges
+from reesim.solve.solution import Solution, _determined, _net_two_way, _reverse_edges, quota_block
 from reesim.world.world import PRIVATE_STOCK_SECTOR, STOCK_KIND, World
 
 KT_TO_T = 1000.0
@@ -32,16 +32,6 @@ def sum_by(keys, values) -> dict:
     for k, v in zip(keys, values, strict=True):
         out[k] = out.get(k, 0.0) + float(v)
     return dict(sorted(out.items()))
-
-
-def _quota_block(qp: QP):
-    """``qp.G``'s quota rows, sliced once per matrix (a run's QPs share one: slicing it every step
-    cost about 0.1 ms a step)."""
-    memo = memo_of(qp.G)
-    block = memo.get("quota_block")
-    if block is None:
-        block = memo["quota_block"] = qp.G[qp.quota_rows]
-    return block
 
 
 @dataclass(frozen=True)
@@ -270,7 +260,7 @@ class Recorder:
                 )
             )
         if sol.world.n_rows("quotas"):
-            used = _quota_block(qp) @ v
+            used = quota_block(qp) @ v
             self.quota.append(
                 (
                     period,

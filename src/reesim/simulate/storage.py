@@ -137,12 +137,21 @@ def demand_id(region: str, commodity: str) -> str:
 def item_keys(world: World) -> list[tuple[str, str]]:
     """(region, commodity) of every stock item: each node with final demand, and each mine
     region's concentrates when producers hold stocks."""
-    d = world.demands
-    final = d[~d["sector"].isin(NOT_FINAL)]
-    keys = set(zip(final["region"].tolist(), final["commodity"].tolist(), strict=True))
     params = StorageParams.of(world)
-    if params is not None and params.producer_cover_years > 0:
-        keys |= set(zip(*_mine_rows(world)[:2], strict=True))
+    producers = params is not None and params.producer_cover_years > 0
+    return _item_keys(world, ~world.demands["sector"].isin(NOT_FINAL).to_numpy(), producers)
+
+
+def _item_keys(world: World, final: np.ndarray, producers: bool, mines=None) -> list[tuple[str, str]]:
+    """:func:`item_keys` from the final demand rows (a mask) and, when ``producers``, the mines'
+    output rows (:func:`_mine_rows`, read when not given)."""
+    d = world.demands
+    keys = set(
+        zip(d["region"].to_numpy()[final].tolist(), d["commodity"].to_numpy()[final].tolist(), strict=True)
+    )
+    if producers:
+        region, commodity = (mines or _mine_rows(world))[:2]
+        keys |= set(zip(region, commodity, strict=True))
     return sorted(keys)
 
 
@@ -213,12 +222,10 @@ class _ItemLayout:
         from reesim.world.labels import frozen
 
         p, io, d = world.processes, world.io, world.demands
-        final = d[~d["sector"].isin(NOT_FINAL)]
-        keys = set(zip(final["region"].tolist(), final["commodity"].tolist(), strict=True))
-        mine_region, mine_commodity, mine_proc, mine_rows = _mine_rows(world)
-        if producers:
-            keys |= set(zip(mine_region, mine_commodity, strict=True))
-        keys = sorted(keys)
+        final = ~d["sector"].isin(NOT_FINAL).to_numpy()
+        mines = _mine_rows(world)
+        mine_region, mine_commodity, mine_proc, mine_rows = mines
+        keys = _item_keys(world, final, producers, mines)
         node = pd.MultiIndex.from_frame(d[["region", "commodity"]])
         zero = pd.DataFrame({"q": np.zeros(len(d))}, index=node).groupby(level=[0, 1]).sum()
         pids = pd.Index(p["process"])
@@ -227,7 +234,7 @@ class _ItemLayout:
         use_proc = pids.get_indexer(io["process"].to_numpy()[use_rows])
         lay = cls(
             keys=tuple(keys),
-            final=~d["sector"].isin(NOT_FINAL).to_numpy(),
+            final=final,
             node=node,
             node_keys=tuple(zero.index.tolist()),
             release_pos=dict(
