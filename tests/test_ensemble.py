@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reesim.ensemble import runner
 from reesim.ensemble.design import make_design, unit_sample
 from reesim.ensemble.runner import run_ensemble
 from reesim.ensemble.space import Distribution, Parameter, default_space, parse_distribution, with_overrides
@@ -116,13 +117,15 @@ def test_overrides_are_checked(one_year):
         with_overrides({}, one_year, ["dynamics.max_build_rate=triangular(0.1, 0.2, 1.2)"])
 
 
-def test_dask_members_equal_serial_and_member_alone_is_bit_identical(one_year, tmp_path):
+def test_dask_members_equal_serial_and_member_alone_is_bit_identical(one_year, tmp_path, monkeypatch):
     space = {
         k: v
         for k, v in default_space(one_year).items()
         if k in ("hre_thrift_saving", "demand_elasticity_magnet")
     }
     serial = run_ensemble(one_year, space, 4, tmp_path / "serial", method="lhs", seed=11)
+    # pool tasks of three members and of one (an ensemble of a thousand runs eight to a task)
+    monkeypatch.setattr(runner, "chunk_size", lambda members, workers: 3)
     dask = run_ensemble(one_year, space, 4, tmp_path / "dask", method="lhs", seed=11, workers=2)
     alone = run_ensemble(one_year, space, 4, tmp_path / "alone", method="lhs", seed=11, only=[2])
     assert (serial.ok, dask.ok, alone.ok) == (4, 4, 1)
@@ -191,6 +194,31 @@ def test_failed_members_are_recorded_with_their_inputs(one_year, tmp_path):
     bands = pd.read_parquet(tmp_path / "e" / "bands.parquet")
     assert (bands["n"] <= 2).all()
     assert len(list((tmp_path / "e" / "members").glob("*.parquet"))) == 2
+
+
+def test_a_failed_member_leaves_the_others_of_its_pool_task_written(one_year, tmp_path, monkeypatch):
+    space = {
+        "demand_elasticity_oxide": Parameter(
+            "demand_elasticity_oxide", Distribution("discrete", (-1.0, 0.5)), 0.5, "test"
+        )
+    }
+    monkeypatch.setattr(runner, "chunk_size", lambda members, workers: 4)  # one task for all four
+    s = run_ensemble(one_year, space, 4, tmp_path / "e", method="lhs", seed=0, workers=2)
+    design = pd.read_parquet(tmp_path / "e" / "design.parquet")
+    failed = design["demand_elasticity_oxide"] < 0
+    assert failed.sum() == 2 and (design.loc[failed, "status"] == "failed").all()
+    assert design.loc[failed, "error"].str.contains("demand_elasticity_oxide: -1.0 is not allowed").all()
+    assert (design.loc[~failed, "status"] == "ok").all() and (s.ok, s.failed) == (2, 2)
+    written = sorted(p.name for p in (tmp_path / "e" / "members").glob("*.parquet"))
+    assert written == [f"member-{m:06d}.parquet" for m in sorted(design.loc[~failed, "member"])]
+
+
+@pytest.mark.parametrize(
+    ("members", "workers", "size"),
+    [(1000, 2, 8), (10_000, 2, 8), (24, 2, 3), (16, 2, 2), (4, 2, 1), (1, 2, 1), (0, 1, 1), (100, 1, 8)],
+)
+def test_pool_tasks_hold_up_to_eight_members_and_each_worker_gets_four(members, workers, size):
+    assert runner.chunk_size(members, workers) == size
 
 
 def test_cli_ensemble_errors_exit_2(capsys, tmp_path):

@@ -22,7 +22,7 @@ import pandas as pd
 from reesim.ensemble.figures import COLUMNS, COMMODITIES, from_arrays
 from reesim.scenario.spec import Scenario
 
-__all__ = ["COLUMNS", "COMMODITIES", "counterfactual_of", "outcomes", "run_member"]
+__all__ = ["COLUMNS", "COMMODITIES", "counterfactual_of", "outcomes", "run_member", "run_members"]
 
 
 def outcomes(res, cf) -> pd.DataFrame:
@@ -172,3 +172,11 @@ def run_member(
     except Exception as exc:  # recorded with the member's inputs, never silently dropped
         return member, seed, None, f"{type(exc).__name__}: {exc}".strip()
     return member, seed, table.assign(member=member), None
+
+
+def run_members(
+    scenario: Scenario, against: str | Scenario | None, chunk: list[tuple[int, int, dict[str, float]]]
+) -> list:
+    """:func:`run_member` for each ``(member, seed, values)`` of ``chunk``, in order: one pool task
+    for a few members (a Dask task's own cost is paid once per chunk)."""
+    return [run_member(scenario, against, m, s, v) for m, s, v in chunk]

@@ -5,7 +5,8 @@ Layout of the output folder (written atomically: complete or absent, :mod:`reesi
 * ``design.parquet`` — one row per member: ``member, seed, status`` (ok/failed), ``error``
   and the member's parameter values;
 * ``members/member-<k>.parquet`` — member ``k``'s figures (:mod:`reesim.ensemble.member`),
-  written as soon as it finishes, so the client never holds more than one member;
+  written as soon as its pool task finishes, so the client never holds more than one task's
+  members (:data:`CHUNK`);
 * ``bands.parquet`` — per ``metric, item, where, year``: ``n``, ``mean`` and the quantiles
   ``p5, p25, p50, p75, p95`` over the members that succeeded (DuckDB ``quantile_cont``,
   linear interpolation);
@@ -39,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from reesim.ensemble.design import make_design
-from reesim.ensemble.member import counterfactual_of, run_member
+from reesim.ensemble.member import counterfactual_of, run_member, run_members
 from reesim.ensemble.space import Parameter
 from reesim.scenario.spec import Scenario
 
@@ -70,6 +71,11 @@ def _results(scenario, against, tasks, workers: int, scheduler: str | None):
 
     The counterfactual is read once, here: every member compares with the same scenario (a file
     changed during a run is not read again half-way), and no member parses it (about 2 ms each).
+    On a pool, a task runs a few members (:func:`chunk_size`): the client, scheduler and worker
+    event loops' cost of a task (about 8 ms of the client's CPU a member on one-member tasks,
+    on two cores whose workers need all of it) is paid once per chunk. A member that fails is
+    recorded by :func:`~reesim.ensemble.member.run_member` and leaves the others of its task
+    be; a task whose worker is lost records each of its members as failed.
     """
     tasks = list(tasks)
     base = counterfactual_of(scenario, against)
@@ -82,21 +88,33 @@ def _results(scenario, against, tasks, workers: int, scheduler: str | None):
     from reesim.pool import dask_pool
     from reesim.relay import collecting, reissue
 
+    size = chunk_size(len(tasks), workers)
+    chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
     with dask_pool(workers, scheduler) as client:
         sc, cf = client.scatter([scenario, base], broadcast=True)
         futures = {
-            client.submit(collecting, run_member, sc, cf, m, s, v, pure=False): (m, s)  # unique keys
-            for m, s, v in tasks
+            client.submit(collecting, run_members, sc, cf, chunk, pure=False): chunk  # unique keys
+            for chunk in chunks
         }
         for fut in as_completed(futures):
             try:
-                result, caught = fut.result()
+                results, caught = fut.result()
                 reissue(caught)  # the worker's warnings, printed and counted by this process
-                yield result
-            except Exception as exc:  # a lost worker (KilledWorker) is a failed member
-                member, seed = futures[fut]
-                yield member, seed, None, f"{type(exc).__name__}: {exc}"
+                yield from results
+            except Exception as exc:  # a lost worker (KilledWorker): its chunk's members failed
+                for member, seed, _values in futures[fut]:
+                    yield member, seed, None, f"{type(exc).__name__}: {exc}"
             fut.release()
+
+
+#: members per pool task at most (see :func:`chunk_size`)
+CHUNK = 8
+
+
+def chunk_size(members: int, workers: int) -> int:
+    """Members per pool task: up to :data:`CHUNK`, and at least four tasks per worker so that
+    workers finish together (the last task of a chunk of eight is about 2 s of one worker)."""
+    return max(1, min(CHUNK, members // (4 * max(1, workers))))
 
 
 def run_ensemble(
