@@ -33,6 +33,7 @@ import pandas as pd
 
 from reesim.errors import InputError
 from reesim.memo import private_copy
+from reesim.world.labels import shared
 
 #: ``capacity``: a shared capacity of a stage in a region, provided as a non-traded service
 #: that the stage's processes use (e.g. one separation plant cracking several ores).
@@ -276,6 +277,21 @@ class World:
 
     # ------------------------------------------------------------------ checks
     def _validate(self) -> None:
+        """Check the labels (names known, ids unique, rules consistent) and the numbers.
+
+        The label checks read only what :func:`reesim.world.labels.labels_key` holds, so they
+        pass or fail alike for every world with the same labels: they run once per process for
+        those labels (:func:`reesim.world.labels.shared`; an ensemble member makes four worlds,
+        each with the labels of the same worlds of the member before, about 1 ms each). A key is
+        kept only when its checks passed. The numbers are checked on every world.
+        """
+        if pd.api.types.is_numeric_dtype(self.io["coef"].dtype):  # the key reads the io signs
+            shared(self, "labels checked", self._validate_labels)
+        else:
+            self._validate_labels()
+        self._validate_numbers()
+
+    def _validate_labels(self) -> bool:
         regions, commodities = set(self.regions), set(self.commodities)
         if len(regions) != len(self.regions) or len(commodities) != len(self.commodities):
             raise InputError("world: regions and commodities must be unique")
@@ -301,6 +317,25 @@ class World:
             raise InputError("edges: duplicated (commodity, origin, dest)")
         if (e["origin"] == e["dest"]).any():
             raise InputError("edges: origin and dest must differ")
+        _unknown(self.quota_members["quota"], set(self.quotas["quota"].tolist()), "quota_members.quota")
+        _unknown(self.origin_rules["via"], regions, "origin_rules.via")
+        _unknown(self.origin_rules["dest"], regions, "origin_rules.dest")
+        _unknown(self.origin_rules["commodity"], commodities, "origin_rules.commodity")
+        eu = self.enduse_rules
+        _unknown(eu["dest"], regions, "enduse_rules.dest")
+        _unknown(eu["exporter"], regions, "enduse_rules.exporter")
+        _unknown(eu["commodity"], commodities, "enduse_rules.commodity")
+        _unknown(eu["demand"], set(d["demand"].tolist()), "enduse_rules.demand")
+        if len(eu):
+            dem = d.set_index("demand").loc[eu["demand"]]
+            if (dem["commodity"].to_numpy() != eu["commodity"].to_numpy()).any() or (
+                dem["region"].to_numpy() != eu["dest"].to_numpy()
+            ).any():
+                raise InputError("enduse_rules: each rule's demand must be of its commodity in its dest")
+        return True
+
+    def _validate_numbers(self) -> None:
+        p, d, e = self.processes, self.demands, self.edges
         for name, table, col, lo in (
             ("processes", p, "capacity", 0.0),
             ("processes", p, "mc_slope", 0.0),
@@ -319,22 +354,7 @@ class World:
             raise InputError("demands.slope must be > 0 (linear inverse demand)")
         if not (_numbers(self.ad_valorem["rate"]) >= 0).all():
             raise InputError("ad_valorem.rate must be >= 0")
-        _unknown(self.ad_valorem["base"], {"origin", "cif"}, "ad_valorem.base")
-        _unknown(self.quota_members["quota"], set(self.quotas["quota"].tolist()), "quota_members.quota")
-        _unknown(self.origin_rules["via"], regions, "origin_rules.via")
-        _unknown(self.origin_rules["dest"], regions, "origin_rules.dest")
-        _unknown(self.origin_rules["commodity"], commodities, "origin_rules.commodity")
-        eu = self.enduse_rules
-        _unknown(eu["dest"], regions, "enduse_rules.dest")
-        _unknown(eu["exporter"], regions, "enduse_rules.exporter")
-        _unknown(eu["commodity"], commodities, "enduse_rules.commodity")
-        _unknown(eu["demand"], set(d["demand"].tolist()), "enduse_rules.demand")
-        if len(eu):
-            dem = d.set_index("demand").loc[eu["demand"]]
-            if (dem["commodity"].to_numpy() != eu["commodity"].to_numpy()).any() or (
-                dem["region"].to_numpy() != eu["dest"].to_numpy()
-            ).any():
-                raise InputError("enduse_rules: each rule's demand must be of its commodity in its dest")
+        _unknown(self.ad_valorem["base"], {"origin", "cif"}, "ad_valorem.base")  # not in the labels key
         if not np.isfinite(_numbers(e["route_cost"])).all():
             raise InputError("edges.route_cost must be finite numbers")
         if not (_numbers(self.quota_members["coef"]) > 0).all():
