@@ -417,6 +417,53 @@ def test_the_bands_of_the_same_members_are_the_same_bits(tmp_path):
         pd.testing.assert_frame_equal(tables[0], t, check_exact=True)
 
 
+def test_screened_figures_are_each_members_values_and_refuse_a_doubled_figure(tmp_path):
+    """The sensitivity's table of members x figures: a member's value of each screened figure, NaN
+    where its value is missing (NULL) or its row absent; only figures some member has (no product
+    of the keys' levels); a member with two values of one figure is refused."""
+    from reesim.ensemble.runner import _screened
+    from reesim.errors import ReesimError
+
+    (tmp_path / "members").mkdir()
+    rows = {
+        0: [
+            ("price_ratio", "oxide:Dy", "Europe", 2025, 2.5),
+            ("price_ratio", "oxide:Dy", "Europe", 2026, None),
+            ("price_ratio", "oxide:Tb", "Japan", 2025, 1.5),
+            ("welfare_pv_usd_million", "total", "world", None, -3000.0),
+            ("welfare_pv_usd_million", "total", "CHN", None, 9.0),  # not screened
+            ("price_usd_per_kg", "oxide:Dy", "Europe", 2025, 700.0),  # not screened
+        ],
+        1: [
+            ("price_ratio", "oxide:Dy", "Europe", 2025, 3.0),
+            ("price_ratio", "oxide:Dy", "Europe", 2026, 3.5),
+            ("dy_kg_per_t_magnet", "magnet:ndfeb", "outside China", 2026, 7.3),
+        ],
+    }
+    for m, rs in rows.items():
+        df = pd.DataFrame(rs, columns=["metric", "item", "where", "year", "value"])
+        df["year"] = df["year"].astype("Int64")
+        df.assign(member=m).to_parquet(tmp_path / "members" / f"member-{m:06d}.parquet", index=False)
+    wide = _screened(tmp_path)
+    assert list(wide.columns) == [
+        ("dy_kg_per_t_magnet", "magnet:ndfeb", "outside China", 2026),
+        ("price_ratio", "oxide:Dy", "Europe", 2025),
+        ("price_ratio", "oxide:Dy", "Europe", 2026),
+        ("price_ratio", "oxide:Tb", "Japan", 2025),
+        ("welfare_pv_usd_million", "total", "world", pd.NA),
+    ]
+    assert list(wide.columns.names) == ["metric", "item", "where", "year"]
+    expected = np.array([[np.nan, 2.5, np.nan, 1.5, -3000.0], [7.3, 3.0, 3.5, np.nan, np.nan]])
+    np.testing.assert_array_equal(wide.to_numpy(), expected)
+    assert wide.index.tolist() == [0, 1] and wide.index.name == "member"
+    pd.DataFrame(
+        [("price_ratio", "oxide:Dy", "Europe", 2025, 9.0, 1)],
+        columns=["metric", "item", "where", "year", "value", "member"],
+    ).astype({"year": "Int64"}).to_parquet(tmp_path / "members" / "member-000001-copy.parquet", index=False)
+    with pytest.raises(ReesimError, match="a member has two values of one figure"):
+        _screened(tmp_path)
+
+
 def test_the_drivers_line_says_which_correlations_stand_out_from_chance():
     from reesim.cli.ensemble import _chance
 
