@@ -124,9 +124,12 @@ def test_dask_members_equal_serial_and_member_alone_is_bit_identical(one_year, t
         if k in ("hre_thrift_saving", "demand_elasticity_magnet")
     }
     serial = run_ensemble(one_year, space, 4, tmp_path / "serial", method="lhs", seed=11)
-    # pool tasks of three members and of one (an ensemble of a thousand runs eight to a task)
-    monkeypatch.setattr(runner, "chunk_size", lambda members, workers: 3)
+    # pool tasks of three members and of one (an ensemble of a thousand runs eight to a task),
+    # sized on the pool's threads
+    asked = []
+    monkeypatch.setattr(runner, "chunk_size", lambda members, workers: asked.append((members, workers)) or 3)
     dask = run_ensemble(one_year, space, 4, tmp_path / "dask", method="lhs", seed=11, workers=2)
+    assert asked == [(4, 2)]
     alone = run_ensemble(one_year, space, 4, tmp_path / "alone", method="lhs", seed=11, only=[2])
     assert (serial.ok, dask.ok, alone.ok) == (4, 4, 1)
     for k in range(4):
@@ -211,6 +214,15 @@ def test_a_failed_member_leaves_the_others_of_its_pool_task_written(one_year, tm
     assert (design.loc[~failed, "status"] == "ok").all() and (s.ok, s.failed) == (2, 2)
     written = sorted(p.name for p in (tmp_path / "e" / "members").glob("*.parquet"))
     assert written == [f"member-{m:06d}.parquet" for m in sorted(design.loc[~failed, "member"])]
+
+
+def test_a_pool_task_that_did_not_come_back_fails_each_of_its_members():
+    chunk = [(4, 44, {"a": 1.0}), (5, 55, {"a": 2.0}), (6, 66, {"a": 3.0})]
+    assert runner.lost(chunk, RuntimeError("worker gone")) == [
+        (4, 44, None, "RuntimeError: worker gone"),
+        (5, 55, None, "RuntimeError: worker gone"),
+        (6, 66, None, "RuntimeError: worker gone"),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -227,7 +227,11 @@ def test_labels_checked_once_still_refuse_a_bad_world(october):
     renamed = p.assign(process=p["process"].where(p.index != 0, "renamed"))
     with pytest.raises(InputError, match=r"io\.process"):
         october.replace(processes=renamed)
-    # io coefficients that are not numbers (no key: the signs are part of it) get the full checks
-    io = october.io.assign(coef=october.io["coef"].astype(str))
-    with pytest.raises(InputError, match=r"io\.commodity"):
-        october.replace(io=io.assign(commodity=io["commodity"].where(io.index != 0, "oxide:Xx")))
+    # io coefficients are checked before the key is made of their signs: text, NaN, infinity
+    io = october.io
+    for bad, shown in (("x", "'x'"), (np.nan, "nan"), (np.inf, "inf")):
+        coef = io["coef"].astype(object).where(io.index != 2, bad)
+        with pytest.raises(
+            InputError, match=rf"io\.coef \(row 2\): values must be finite numbers; got {shown}"
+        ):
+            october.replace(io=io.assign(coef=coef))

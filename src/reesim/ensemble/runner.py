@@ -89,9 +89,10 @@ def _results(scenario, against, tasks, workers: int, scheduler: str | None):
     from reesim.pool import dask_pool
     from reesim.relay import collecting, reissue
 
-    size = chunk_size(len(tasks), workers)
-    chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
     with dask_pool(workers, scheduler) as client:
+        # the pool's threads as counted now (a scheduler's workers may join later)
+        size = chunk_size(len(tasks), sum(client.nthreads().values()) or workers)
+        chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
         sc, cf = client.scatter([scenario, base], broadcast=True)
         futures = {
             client.submit(collecting, run_members, sc, cf, chunk, pure=False): chunk  # unique keys
@@ -103,9 +104,13 @@ def _results(scenario, against, tasks, workers: int, scheduler: str | None):
                 reissue(caught)  # the worker's warnings, printed and counted by this process
                 yield from results
             except Exception as exc:  # a lost worker (KilledWorker): its chunk's members failed
-                for member, seed, _values in futures[fut]:
-                    yield member, seed, None, f"{type(exc).__name__}: {exc}"
+                yield from lost(futures[fut], exc)
             fut.release()
+
+
+def lost(chunk: list[tuple[int, int, dict[str, float]]], exc: BaseException) -> list:
+    """Each member of a pool task that did not come back, as failed with the task's error."""
+    return [(member, seed, None, f"{type(exc).__name__}: {exc}") for member, seed, _values in chunk]
 
 
 #: members per pool task at most (see :func:`chunk_size`)
@@ -113,8 +118,9 @@ CHUNK = 8
 
 
 def chunk_size(members: int, workers: int) -> int:
-    """Members per pool task: up to :data:`CHUNK`, and at least four tasks per worker so that
-    workers finish together (the last task of a chunk of eight is about 2 s of one worker)."""
+    """Members per pool task: up to :data:`CHUNK`, and fewer where that leaves a worker fewer
+    than four tasks, so that the workers finish together (a task of eight is about 2 s of one
+    worker); one member a task below four per worker. ``workers`` counts the pool's threads."""
     return max(1, min(CHUNK, members // (4 * max(1, workers))))
 
 
@@ -220,8 +226,8 @@ def _bands(folder: Path) -> None:
     """Quantile bands and exceedance shares over the member files (DuckDB, out of core).
 
     The five quantiles are one aggregate (``quantile_cont`` of a list), which keeps one copy of
-    each figure's values: five aggregates kept five, 1.4 GB for 10,000 members (0.45 GB now, and
-    7.6 -> 4.8 s), the same bits.
+    each figure's values: five aggregates kept five (10,000 members: 1.5 GB, now 0.5 GB, and
+    11 -> 5.5 s), the same bits.
     """
     import duckdb
 
@@ -267,7 +273,8 @@ def _screened(folder: Path) -> pd.DataFrame:
     DuckDB reads the figures' keys once and each value as ``(member, figure number, value)``;
     the table is filled from those arrays. A pivot of the rows read as a pandas table took
     1.9 GB for 10,000 members (its text columns, and the product of the keys' levels: 2,142
-    columns of which 433 are figures), now 0.5 GB with the same values. A member with two
+    columns of which 433 are figures), now 0.5 GB (0.7 GB with the sensitivity's ranks) with
+    the same values. A member with two
     values of one figure is refused (its files are not one run's).
     """
     import duckdb
@@ -285,8 +292,8 @@ def _screened(folder: Path) -> pd.DataFrame:
         con.register("figs", figs.assign(fig=np.arange(len(figs))))
         got = con.execute(
             """SELECT m.member, f.fig, m.value FROM read_parquet(?) AS m JOIN figs AS f
-            ON m.metric = f.metric AND m.item = f.item AND m."where" = f."where"
-               AND m.year IS NOT DISTINCT FROM f.year""",
+            ON m.metric IS NOT DISTINCT FROM f.metric AND m.item IS NOT DISTINCT FROM f.item
+               AND m."where" IS NOT DISTINCT FROM f."where" AND m.year IS NOT DISTINCT FROM f.year""",
             [src],
         ).fetchnumpy()
     finally:

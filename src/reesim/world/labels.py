@@ -37,8 +37,9 @@ LABELS: dict[str, tuple[str, ...]] = {
     "origin_rules": ("rule", "owner", "commodity", "via", "dest"),
     "enduse_rules": ("rule", "licence", "commodity", "dest", "exporter", "demand"),
 }
-#: structures kept per process (a few per scenario: its world, the calibration's world)
-KEEP = 32
+#: structures kept per process (a few per scenario: its world's and the calibration world's
+#: layouts, and each World's checked labels, ``World._validate``)
+KEEP = 48
 
 _KEPT: OrderedDict[tuple, Any] = OrderedDict()
 _LOCK = threading.Lock()  # a service's threads may run simulations at once

@@ -283,12 +283,16 @@ class World:
         pass or fail alike for every world with the same labels: they run once per process for
         those labels (:func:`reesim.world.labels.shared`; an ensemble member makes four worlds,
         each with the labels of the same worlds of the member before, about 1 ms each). A key is
-        kept only when its checks passed. The numbers are checked on every world.
+        kept only when its checks passed. The numbers are checked on every world, the io
+        coefficients first: the key holds their signs.
         """
-        if pd.api.types.is_numeric_dtype(self.io["coef"].dtype):  # the key reads the io signs
-            shared(self, "labels checked", self._validate_labels)
-        else:
-            self._validate_labels()
+        coef = _numbers(self.io["coef"])
+        if not np.isfinite(coef).all():
+            row = int(np.flatnonzero(~np.isfinite(coef))[0])
+            value = self.io["coef"].iloc[row]
+            value = value.item() if isinstance(value, np.generic) else value
+            raise InputError(f"io.coef (row {row}): values must be finite numbers; got {value!r}")
+        shared(self, "labels checked", self._validate_labels)
         self._validate_numbers()
 
     def _validate_labels(self) -> bool:
