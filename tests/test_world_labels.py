@@ -219,7 +219,7 @@ def test_labels_checked_once_still_refuse_a_bad_world(october):
     with pytest.raises(InputError, match=r"ad_valorem\.base"):  # a label outside the key: every time
         bad = pd.DataFrame([("oxide:Dy", "CHN", "USA", 0.1, "fob")], columns=october.ad_valorem.columns)
         october.replace(ad_valorem=bad)
-    wrong = p.assign(region=p["region"].where(p.index != 0, "XXX"))
+    wrong = p.assign(region=p["region"].where(p.index != 0, "Atlantis"))
     for _ in range(2):  # not kept as checked after it failed
         with pytest.raises(InputError, match=r"processes\.region"):
             october.replace(processes=wrong)

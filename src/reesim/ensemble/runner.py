@@ -236,20 +236,27 @@ def _bands(folder: Path) -> None:
     # One thread: DuckDB's threads add a figure's values in whatever order they finish, so the
     # means of the same member files differed in the last bits from one run to the next (up to
     # 2e-14 relative); read in file order by one thread, a re-run gives the same bands bit for bit.
-    query = f"""SELECT metric, item, "where", year, count(value) AS n, avg(value) AS mean,
-        quantile_cont(value, [{levels}]) AS q
-        FROM read_parquet(?) WHERE value IS NOT NULL AND isfinite(value) AND_METRIC
-        GROUP BY ALL ORDER BY ALL"""
     con = duckdb.connect(config={"threads": 1})
+
+    def bands_of(only: str = "", *params: object) -> pd.DataFrame:
+        return con.execute(
+            f"""SELECT metric, item, "where", year, count(value) AS n, avg(value) AS mean,
+            quantile_cont(value, [{levels}]) AS q
+            FROM read_parquet(?) WHERE value IS NOT NULL AND isfinite(value) {only}
+            GROUP BY ALL ORDER BY ALL""",
+            [src, *params],
+        ).df()
+
     try:
         if _values(folder) <= BATCH_VALUES:
-            bands = con.execute(query.replace("AND_METRIC", ""), [src]).df()
+            bands = bands_of()
         else:  # a metric at a time, in the order of the single query (metric is its first key)
             metrics = con.execute(
                 "SELECT DISTINCT metric FROM read_parquet(?) ORDER BY ALL", [src]
             ).fetchall()
-            one = query.replace("AND_METRIC", "AND metric IS NOT DISTINCT FROM ?")
-            bands = pd.concat([con.execute(one, [src, m]).df() for (m,) in metrics], ignore_index=True)
+            bands = pd.concat(
+                [bands_of("AND metric IS NOT DISTINCT FROM ?", m) for (m,) in metrics], ignore_index=True
+            )
         ex = ", ".join(
             f"avg(CASE WHEN value > {t} THEN 1.0 ELSE 0.0 END) AS {exceed_column(t)}" for t in THRESHOLDS
         )
@@ -295,8 +302,8 @@ def _screened(folder: Path) -> pd.DataFrame:
     the table is filled from those arrays. A pivot of the rows read as a pandas table took
     1.9 GB for 10,000 members (its text columns, and the product of the keys' levels: 2,142
     columns of which 433 are figures), now 0.5 GB (0.7 GB with the sensitivity's ranks) with
-    the same values. A member with two
-    values of one figure is refused (its files are not one run's).
+    the same values. A member with two values of one figure is refused (its files are not one
+    run's).
     """
     import duckdb
 

@@ -166,6 +166,15 @@ def _unknown(values: pd.Series, allowed: set[str], where: str) -> None:
     raise InputError(f"{where}: " + suggest(sorted(bad, key=str)[0], allowed, what="name"))
 
 
+def _refuse_rows(column: pd.Series, bad: np.ndarray, where: str, allowed: str) -> None:
+    """Raise naming the first row of ``column`` marked in ``bad``, its value and what is allowed."""
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        value = column.iloc[row]
+        value = value.item() if isinstance(value, np.generic) else value
+        raise InputError(f"{where} (row {row}): values must be {allowed}; got {value!r}")
+
+
 def _first_repeat(column: pd.Series, where: str) -> object | None:
     """The first label of ``column`` that occurs twice (None when each occurs once), found in one
     pass over its values as a list (a third of :meth:`pandas.Series.duplicated`'s time). A missing
@@ -286,12 +295,7 @@ class World:
         kept only when its checks passed. The numbers are checked on every world, the io
         coefficients first: the key holds their signs.
         """
-        coef = _numbers(self.io["coef"])
-        if not np.isfinite(coef).all():
-            row = int(np.flatnonzero(~np.isfinite(coef))[0])
-            value = self.io["coef"].iloc[row]
-            value = value.item() if isinstance(value, np.generic) else value
-            raise InputError(f"io.coef (row {row}): values must be finite numbers; got {value!r}")
+        _refuse_rows(self.io["coef"], ~np.isfinite(_numbers(self.io["coef"])), "io.coef", "finite numbers")
         shared(self, "labels checked", self._validate_labels)
         self._validate_numbers()
 
@@ -347,13 +351,8 @@ class World:
             ("edges", e, "transport", 0.0),
             ("edges", e, "route_quad", 0.0),
         ):
-            vals = _numbers(table[col])
-            bad = ~(vals >= lo)  # NaN (missing or not a number) fails the comparison
-            if bad.any():
-                row = int(np.flatnonzero(bad)[0])
-                value = table[col].iloc[row]
-                value = value.item() if isinstance(value, np.generic) else value
-                raise InputError(f"{name}.{col} (row {row}): values must be numbers >= {lo}; got {value!r}")
+            # NaN (missing or not a number) fails the comparison
+            _refuse_rows(table[col], ~(_numbers(table[col]) >= lo), f"{name}.{col}", f"numbers >= {lo}")
         if (_numbers(d["slope"]) <= 0).any():
             raise InputError("demands.slope must be > 0 (linear inverse demand)")
         if not (_numbers(self.ad_valorem["rate"]) >= 0).all():
