@@ -421,6 +421,25 @@ class _OwnOutput:
         return np.array(self.groups.get((commodity, region), ()), dtype=np.intp)
 
 
+def _specific_wedge(edge_index: dict, spec: pd.DataFrame, n_e: int) -> np.ndarray:
+    """The specific wedges (USD/kg) of ``spec`` summed per edge, read-only.
+
+    Kept per frame, like :func:`_edge_lookup`: a step's ``specific`` frame is the same object
+    while the same policies are in force, and its boolean selection cost about 0.45 ms a step.
+    """
+    memo = memo_of(spec)
+    hit = memo.get("wedge")
+    if hit is None or hit[0] is not edge_index or len(hit[1]) != n_e:
+        wedge = np.zeros(n_e)
+        if len(spec):
+            pos = _edge_lookup(edge_index, spec)
+            ok = pos >= 0
+            np.add.at(wedge, pos[ok], floats(spec.loc[ok, "per_unit"]))
+        wedge.flags.writeable = False
+        hit = memo["wedge"] = (edge_index, wedge)
+    return hit[1]
+
+
 def _vectors(world: World, edge_index: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Hessian diagonal, linear cost, upper bounds and edge costs of ``world`` (vectorised;
     ``edge_index``: the edges' positions by key, :attr:`QP.edge_index`; columns read by
@@ -436,13 +455,7 @@ def _vectors(world: World, edge_index: dict) -> tuple[np.ndarray, np.ndarray, np
     def e(col: str) -> np.ndarray:
         return world.numbers("edges", col)
 
-    spec = world.specific
-    wedge = np.zeros(n_e)
-    if len(spec):
-        pos = _edge_lookup(edge_index, spec)
-        ok = pos >= 0
-        np.add.at(wedge, pos[ok], floats(spec.loc[ok, "per_unit"]))
-    edge_cost = e("transport") + e("route_cost") + wedge
+    edge_cost = e("transport") + e("route_cost") + _specific_wedge(edge_index, world.specific, n_e)
     P = np.concatenate([p("mc_slope"), d("slope"), world.congestion + e("route_quad")])
     c = np.concatenate([p("mc_intercept"), -d("intercept"), edge_cost])
     ub = np.concatenate([p("capacity"), d("max_quantity"), np.full(n_e, np.inf)])

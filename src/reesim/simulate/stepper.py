@@ -248,7 +248,7 @@ def start_run(
         },
         stage=stage,
         invests=pd.notna(stage),
-        regions=p["region"].to_numpy(),
+        regions=_read_only(np.array(p["region"].tolist(), dtype=object)),
         proc_pos=pos,
         dem_pos=dem_pos,
         # cash-cost base tranches and named plants do not invest themselves; a process on an
@@ -268,6 +268,12 @@ def start_run(
         invest_policies=any(isinstance(i, TechnologyBan | Subsidy) for i in scenario.instruments),
     )
     return run, state
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """``a``, made read-only: the run's labels, which :func:`reesim.simulate.record.sum_by` groups once."""
+    a.flags.writeable = False
+    return a
 
 
 def _by_stage(stage: np.ndarray, values: dict[str, float]) -> np.ndarray:
@@ -367,7 +373,7 @@ def phase_record(run: _Run, state: State, step: Step, sol, wt: World, topups: di
         run.rec.add_columns(
             "stocks", run.items.columns(step.period, step.year, state.private), len(run.items.region)
         )
-        gains = run.items.holding_gains(state.private, sol.price_map)
+        gains = run.items.holding_gains(state.private, sol)
         run.rec.add_welfare(step.period, step.year, step.dt, "holding_gain", run.items.region, gains)
     run.rec.add_rows("fiscal", fiscal_rows(step, sol, wt, run.scenario, topups, run.proc_pos, run.dem_pos))
     run.rec.add_rows("fiscal", capital_rows(step, state.capital_charge, run.regions))

@@ -67,7 +67,7 @@ price less the opening stock at the reference price.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -319,6 +319,8 @@ class Items:
     outlet: np.ndarray  # the region a producer item mainly sells to (users: their own)
     adjust: np.ndarray  # T, years over which holders close the gap to normal
     baskets: Baskets | None  # the producers' netbacks (expected prices); None without producers
+    #: (node index, each item's node position or -1): :meth:`_prices` of a solution, made once a run
+    _node_pos: tuple | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, world: World, reference) -> Items | None:
@@ -358,8 +360,10 @@ class Items:
         eps = np.array([price.get((c, r), 0.0) * inv_b_of[(r, c)] for r, c in users]) / final_q
         keys = users + makers
         n_u, n_m = len(users), len(makers)
+        region = np.array([r for r, _ in keys], dtype=object)
+        region.flags.writeable = False  # grouped once by reesim.simulate.record.sum_by
         return cls(
-            np.array([r for r, _ in keys], dtype=object),
+            region,
             np.array([c for _, c in keys], dtype=object),
             np.concatenate([C_users, [mined[k] for k in makers]]),
             np.concatenate([X_users, np.zeros(n_m)]),
@@ -385,11 +389,24 @@ class Items:
         """eps C H (kt): the stock above normal that would halve the expected price."""
         return self.elasticity * self.consumption * self.workoff
 
-    def _prices(self, price_map: dict) -> np.ndarray:
-        """The price (USD/kg) at each item's node in a solution's price map."""
-        return np.array(
-            [price_map.get((c, r), 0.0) for r, c in zip(self.region, self.commodity, strict=True)]
-        )
+    def _prices(self, prices) -> np.ndarray:
+        """The price (USD/kg) at each item's node (0 where the world has none): from a price map by
+        (commodity, region), or a solution's node prices (:attr:`Solution.node_prices`, the price
+        map's values) gathered by position, without a dict lookup per item twice a step."""
+        if not hasattr(prices, "node_prices"):  # a price map, or a solution's stand-in that has one
+            price_map = prices if isinstance(prices, dict) else prices.price_map
+            return np.array(
+                [price_map.get((c, r), 0.0) for r, c in zip(self.region, self.commodity, strict=True)]
+            )
+        index = prices.qp.node_index
+        if self._node_pos is None or self._node_pos[0] is not index:
+            pos = np.array(
+                [index.get((c, r), -1) for r, c in zip(self.region, self.commodity, strict=True)],
+                dtype=np.intp,
+            )
+            object.__setattr__(self, "_node_pos", (index, pos))  # a cache: the items are unchanged
+        pos = self._node_pos[1]
+        return np.where(pos >= 0, prices.node_prices[np.maximum(pos, 0)], 0.0)
 
     def initial(self, reference) -> PrivateStocks:
         """Normal stocks, reference prices and no expected deviation from the counterfactual."""
@@ -402,14 +419,15 @@ class Items:
             price=price.copy(),
         )
 
-    def holding_gains(self, stocks: PrivateStocks, price_map: dict) -> np.ndarray:
+    def holding_gains(self, stocks: PrivateStocks, prices) -> np.ndarray:
         """Each holder's gain on its opening stock over the step (million USD): ``(p_t - p_{t-1}) S_0``.
 
         ``p_{t-1}`` is the price at the item's node in the step before (the reference price in the
-        first step), ``p_t`` the step's (kt x USD/kg = million USD). A price the step leaves
-        undefined (NaN) counts as unchanged.
+        first step), ``p_t`` the step's (kt x USD/kg = million USD), from ``prices``: a price map
+        or the step's solution (:meth:`_prices`). A price the step leaves undefined (NaN) counts
+        as unchanged.
         """
-        p = self._prices(price_map)
+        p = self._prices(prices)
         moved = np.where(np.isfinite(p), p - stocks.price, 0.0)
         return moved * stocks.stock
 
@@ -543,7 +561,7 @@ class Items:
           the policy, and a run whose policies equal its counterfactual's repeats it exactly.
         """
         q = np.asarray(sol.quantities, dtype=float)[self.dem_pos]
-        p = self._prices(sol.price_map)
+        p = self._prices(sol)
         lam = 1.0 - math.exp(-dt / self.params.expectation_years)
         level = np.where(np.isfinite(p), stocks.level + lam * (p - stocks.level), stocks.level)
         deviation = stocks.deviation

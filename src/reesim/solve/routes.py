@@ -190,6 +190,7 @@ class RouteScale:
 
     route_quad: np.ndarray  # reference slopes, one per edge
     weights: np.ndarray  # edges x demands, rows summing to 1
+    has_demand: np.ndarray  # rows with weights (every row, unless the world has no demand)
 
     @classmethod
     def of(cls, world: World, ref_quantity: np.ndarray) -> RouteScale:
@@ -203,12 +204,12 @@ class RouteScale:
             w = np.where(goods == com, q0, 0.0)
             rows[com] = w / w.sum() if w.sum() > 0 else every
         weights = np.stack([rows[c] for c in edge_goods]) if len(world.edges) else np.zeros((0, len(q0)))
-        return cls(world.edges["route_quad"].astype(float).to_numpy(), weights)
+        return cls(world.edges["route_quad"].astype(float).to_numpy(), weights, weights.sum(axis=1) > 0)
 
     def quad(self, growth: np.ndarray) -> np.ndarray:
         """Route slopes for demand growth ``growth`` (one factor per demand, 1 = reference)."""
         if not self.weights.size:
             return self.route_quad
         scale = self.weights @ np.asarray(growth, dtype=float)
-        scale = np.where(self.weights.sum(axis=1) > 0, scale, 1.0)  # a world with no demand at all
+        scale = np.where(self.has_demand, scale, 1.0)  # a world with no demand at all
         return self.route_quad / np.maximum(scale, 1e-6)

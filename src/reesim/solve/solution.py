@@ -73,11 +73,17 @@ class Solution:
         return self.qp.sizes()
 
     @cached_property
+    def node_prices(self) -> np.ndarray:
+        """Price at each node (``qp.node_index`` order), USD/kg: the values of :attr:`price_map`."""
+        n = self.qp.n_nodes
+        prices = np.maximum(np.nan_to_num(self.raw.row_dual[:n], nan=0.0), 0.0)
+        prices.flags.writeable = False  # the solution's: read, never changed
+        return prices
+
+    @cached_property
     def price_map(self) -> dict[tuple[str, str], float]:
         """Price by (commodity, region), USD/kg, without building the tables."""
-        n = self.qp.n_nodes
-        y = np.maximum(np.nan_to_num(self.raw.row_dual[:n], nan=0.0), 0.0)
-        return dict(zip(self.qp.node_index, y, strict=True))  # the nodes' keys, in row order
+        return dict(zip(self.qp.node_index, self.node_prices, strict=True))  # the nodes' keys, in row order
 
     @property
     def activity(self) -> np.ndarray:

@@ -1,0 +1,96 @@
+"""What a run works out once and reuses every step gives what working it out each time gives.
+
+A run's groups of regions (``reesim.simulate.record.sum_by``), its stock items' node positions
+(``Items._prices`` of a solution), the plants a member's two runs share
+(``reesim.instruments.projects.structure``) and the specific wedges of a step's policy frame
+(``reesim.model.qp._specific_wedge``) are kept; each test compares them with the plain
+computation, bit for bit, and fails if a kept value outlives what it was made of.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reesim.instruments import projects
+from reesim.model.qp import _specific_wedge
+from reesim.scenario.load import load_scenario, parse
+from reesim.simulate import stepper
+from reesim.simulate.record import sum_by
+from reesim.world.default import load_default_world
+
+FLOATS = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e12, max_value=1e12)
+
+
+def _items(d: dict) -> list[tuple]:
+    """A dict's items in order, each value as its bits (``-0.0`` differs from ``0.0``)."""
+    return [(k, np.float64(v).tobytes()) for k, v in d.items()]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["CHN", "USA", "EU", "JPN", "AUS", "MYS"]), FLOATS), max_size=60))
+def test_sum_by_on_a_kept_grouping_is_the_loop_bit_for_bit(rows):
+    keys = np.array([k for k, _ in rows], dtype=object)
+    values = np.array([v for _, v in rows], dtype=float)
+    loop = sum_by(keys.tolist(), values)  # a list: summed by the plain loop
+    keys.flags.writeable = False  # a run's labels: grouped once
+    assert _items(sum_by(keys, values)) == _items(loop)
+    assert _items(sum_by(keys, values * 2.0)) == _items(sum_by(keys.tolist(), values * 2.0))  # kept
+
+
+def test_sum_by_does_not_keep_the_grouping_of_a_writable_array():
+    keys = np.array(["b", "a", "b"], dtype=object)
+    assert sum_by(keys, [1.0, 2.0, 3.0]) == {"a": 2.0, "b": 4.0}
+    keys[0] = "c"  # a writable array may change between calls
+    assert sum_by(keys, [1.0, 2.0, 3.0]) == {"a": 2.0, "b": 3.0, "c": 1.0}
+
+
+def test_item_prices_of_a_solution_are_those_of_its_price_map():
+    s = parse({"name": "t", "horizon": {"start": 2025, "end": 2025}}, "t")
+    run, _ = stepper.start_run(s)
+    sol = run.reference
+    by_map = run.items._prices(sol.price_map)
+    assert (by_map > 0).any()
+    np.testing.assert_array_equal(run.items._prices(sol), by_map)
+    np.testing.assert_array_equal(run.items._prices(sol), by_map)  # the kept positions
+    # an item whose node the solution lacks is priced 0 both ways
+    index = dict(sol.qp.node_index)
+    gone = (run.items.commodity[0], run.items.region[0])
+    index.pop(gone)
+    fake = type("Sol", (), {"qp": type("QP", (), {"node_index": index})(), "node_prices": sol.node_prices})()
+    got = run.items._prices(fake)
+    assert got[0] == 0.0
+    np.testing.assert_array_equal(got[1:], by_map[1:])
+
+
+def test_a_members_two_runs_share_their_plants_and_other_assumptions_do_not():
+    base = load_scenario("baseline")
+    assert projects.projects(base)  # the baseline's named plants
+    world = load_default_world(2024)
+    first = projects.structure(base, world, label="a")
+    assert projects.structure(base.model_copy(update={"name": "b"}), world, label="b") is first
+    spread = dict(base.world.assumptions, cash_cost_spread=0.5)
+    other = base.model_copy(update={"world": base.world.model_copy(update={"assumptions": spread})})
+    again = projects.structure(other, world)
+    assert again is not first
+    assert not np.array_equal(
+        again["processes"]["mc_slope"].to_numpy(), first["processes"]["mc_slope"].to_numpy()
+    )
+
+
+def test_a_kept_specific_wedge_follows_the_edge_index_it_is_read_with():
+    spec = pd.DataFrame(
+        {
+            "commodity": ["oxide:Dy", "oxide:Dy"],
+            "origin": ["CHN", "CHN"],
+            "dest": ["USA", "X"],
+            "per_unit": [2.5, 9.0],
+        }
+    )
+    first = {("oxide:Dy", "CHN", "USA"): 1, ("oxide:Tb", "CHN", "USA"): 0}
+    np.testing.assert_array_equal(_specific_wedge(first, spec, 3), [0.0, 2.5, 0.0])  # X is no edge
+    np.testing.assert_array_equal(_specific_wedge(first, spec, 3), [0.0, 2.5, 0.0])
+    other = {("oxide:Dy", "CHN", "USA"): 0}
+    np.testing.assert_array_equal(_specific_wedge(other, spec, 2), [2.5, 0.0])
