@@ -3,11 +3,14 @@
 A run's groups of regions (``reesim.simulate.record.sum_by``), its stock items' node positions
 (``Items._prices`` of a solution), the plants a member's two runs share
 (``reesim.instruments.projects.structure``) and the specific wedges of a step's policy frame
-(``reesim.model.qp._specific_wedge``) are kept; each test compares them with the plain
-computation, bit for bit, and fails if a kept value outlives what it was made of.
+(``reesim.model.qp._specific_wedge``) are kept, and the holders' expected prices are taken a
+step at a time (``Recorder._expected``); each test compares them with the plain computation,
+bit for bit, and fails if a kept value outlives what it was made of.
 """
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -18,7 +21,7 @@ from reesim.instruments import projects
 from reesim.model.qp import _specific_wedge
 from reesim.scenario.load import load_scenario, parse
 from reesim.simulate import stepper
-from reesim.simulate.record import sum_by
+from reesim.simulate.record import Recorder, _Columns, sum_by
 from reesim.world.default import load_default_world
 
 FLOATS = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e12, max_value=1e12)
@@ -94,3 +97,62 @@ def test_a_kept_specific_wedge_follows_the_edge_index_it_is_read_with():
     np.testing.assert_array_equal(_specific_wedge(first, spec, 3), [0.0, 2.5, 0.0])
     other = {("oxide:Dy", "CHN", "USA"): 0}
     np.testing.assert_array_equal(_specific_wedge(other, spec, 2), [2.5, 0.0])
+
+
+def _expected_by_loop(entries) -> dict:
+    """The private holders' expected prices by period, row by row (Recorder._expected's definition)."""
+    out: dict = {}
+    for entry in entries:
+        block = entry.columns if isinstance(entry, _Columns) else {c: [v] for c, v in entry.items()}
+        if "expected_usd_per_kg" not in block:
+            continue
+        cols = ("period", "kind", "holder", "commodity", "expected_usd_per_kg")
+        for period, kind, holder, good, v in zip(*(block[c] for c in cols), strict=True):
+            if kind == "private" and v == v:
+                out.setdefault(period, {})[(holder, good)] = v
+    return out
+
+
+def test_expected_prices_taken_a_step_at_a_time_are_those_taken_row_by_row():
+    nan = float("nan")
+
+    def step(period, holders, values):
+        n = len(values)
+        cols = {
+            "period": [period] * n,
+            "holder": holders,
+            "commodity": ["oxide:Dy"] * n,
+            "kind": ["private"] * n,
+            "expected_usd_per_kg": values,
+        }
+        return _Columns(cols, n)
+
+    strategic = {"period": "2025", "holder": "USA", "commodity": "oxide:Dy", "kind": "strategic"}
+    entries = [
+        {**strategic, "expected_usd_per_kg": 5.0},  # not a private holder's: left out
+        step("2025", ["CHN", "USA", "CHN"], [1.0, 2.0, 3.0]),  # CHN twice: the later row wins
+        step("2026", ["CHN", "USA"], [nan, 4.0]),  # NaN: no expectation, the earlier value stays
+        step("2026", ["CHN"], [6.0]),
+        step("2027", ["CHN", "USA"], [nan, nan]),  # no expectation at all: no period
+        _Columns(
+            {
+                "period": ["2028", "2029"],
+                "holder": ["CHN"] * 2,
+                "commodity": ["oxide:Tb"] * 2,
+                "kind": ["private", "private"],
+                "expected_usd_per_kg": [7.0, 8.0],
+            },
+            2,
+        ),
+        {"period": "2029", "holder": "JPN", "commodity": "oxide:Tb", "kind": "private"},  # no column
+    ]
+    got = Recorder._expected(SimpleNamespace(extra={"stocks": entries}))
+    want = _expected_by_loop(entries)
+    assert got == want
+    assert [list(v.items()) for v in got.values()] == [list(v.items()) for v in want.values()]  # order
+    assert want == {
+        "2025": {("CHN", "oxide:Dy"): 3.0, ("USA", "oxide:Dy"): 2.0},
+        "2026": {("USA", "oxide:Dy"): 4.0, ("CHN", "oxide:Dy"): 6.0},
+        "2028": {("CHN", "oxide:Tb"): 7.0},
+        "2029": {("CHN", "oxide:Tb"): 8.0},
+    }

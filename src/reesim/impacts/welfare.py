@@ -111,6 +111,7 @@ class WelfareAccount:
         self.io_coef = floats(world.io["coef"])
         self.transport = floats(world.edges["transport"])
         self.quad = world.congestion + floats(world.edges["route_quad"])
+        self.congested = bool((self.quad > 0).any())
         self.m_coef = world.quota_members["coef"].astype(float).to_numpy()  # quota unit per unit of flow
         self.n_nodes, self.n_p, self.n_d = qp.n_nodes, qp.n_proc, qp.n_dem
         self.quota_rows, self.origin_rows = qp.quota_rows, qp.origin_rows
@@ -174,13 +175,13 @@ class WelfareAccount:
             dem, made = self.eu_is_demand, self.eu_is_process
             out[:, 0] += np.bincount(self.eu_reg[dem], weights=amount[dem], minlength=R)
             out[:, 4] += np.bincount(self.eu_reg[made], weights=amount[made], minlength=R)
-        if (self.quad > 0).any():
+        if self.congested:
             out[:, 5] = np.bincount(self.e_orig, weights=0.5 * self.quad * f * f, minlength=R)
-        return [
-            (self.regions[i], c, float(out[i, j]))
-            for i in range(R)
-            for j, c in enumerate(COMPONENTS)
-            if out[i, j] != 0.0
+        return [  # the table as Python floats once, not an array element at a time
+            (region, c, value)
+            for region, values in zip(self.regions, out.tolist(), strict=True)
+            for c, value in zip(COMPONENTS, values, strict=True)
+            if value != 0.0
         ]
 
 

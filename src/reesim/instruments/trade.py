@@ -27,7 +27,7 @@ from reesim.scenario.spec import (
     Scenario,
     TariffExclusion,
 )
-from reesim.world.world import World
+from reesim.world.world import World, floats
 
 #: Limit used for a quota row while its instrument is not in force (rows stay in the matrix).
 NOT_BINDING = 1e5  # kt/yr: 100 Mt, ~250x world mine output; 1e9 wrecks the solvers' scaling
@@ -148,9 +148,12 @@ def slack_limits(quota_names, members: pd.DataFrame) -> pd.Series:
     0.001 t per t) is as far from binding as a row on oxide tonnes: an unscaled 1e5 against
     coefficients of 1e-3 stalls the interior-point solvers.
     """
+    top: dict = {}  # each row's largest coefficient, NaN skipped (a group-by's max, a plain loop)
+    for q, c in zip(members["quota"].tolist(), floats(members["coef"]).tolist(), strict=True):
+        if c == c and (q not in top or c > top[q]):
+            top[q] = c
     names = pd.Index(quota_names)
-    top = members.groupby("quota")["coef"].max().reindex(names).fillna(1.0)
-    return pd.Series(NOT_BINDING * top.to_numpy(), index=names)
+    return pd.Series(NOT_BINDING * np.array([top.get(q, 1.0) for q in names], dtype=float), index=names)
 
 
 def _overlap(a0: int, a1: int, b0: int, b1: int) -> int:
@@ -284,14 +287,15 @@ def _exclusion_factor(scenario: Scenario, tariff: str, when: dt.date) -> float:
 
 def _content_by_row(
     members: pd.DataFrame, cf_flows: dict | pd.Series | None, memo: dict | None = None
-) -> pd.Series:
-    """The counterfactual's exports on each quota row, in the row's unit: sum of coef x flow.
+) -> dict[str, float]:
+    """The counterfactual's exports on each quota row, in the row's unit: sum of coef x flow,
+    by row name in the members' order of rows.
 
     With a ``memo`` (the world's), the members' keys, coefficients and row codes are built
     once per world; each step only looks its flows up.
     """
     if cf_flows is None or members.empty:
-        return pd.Series(0.0, index=pd.Index(members["quota"].unique(), dtype=object))
+        return dict.fromkeys(members["quota"].unique().tolist(), 0.0)
     memo = {} if memo is None else memo
     if "member_keys" not in memo:
         codes, names = pd.factorize(members["quota"].to_numpy())
@@ -306,13 +310,13 @@ def _content_by_row(
             ),
             coef=members["coef"].astype(float).to_numpy(),
             codes=codes,
-            names=pd.Index(names, dtype=object),
+            names=list(names),
         )
     by_edge = cf_flows if isinstance(cf_flows, dict) else cf_flows.to_dict()
     flows = np.array([by_edge.get(k, 0.0) for k in memo["member_keys"]], dtype=float)
     flows = np.nan_to_num(flows, nan=0.0)
     sums = np.bincount(memo["codes"], weights=memo["coef"] * flows, minlength=len(memo["names"]))
-    return pd.Series(sums, index=memo["names"])
+    return dict(zip(memo["names"], sums.tolist(), strict=True))
 
 
 def _rows_of(memo: dict, prefix: str, names) -> list[str]:
@@ -408,8 +412,7 @@ def step_policies(
                 limits[quota_label(k, inst)] = inst.tonnes_per_year / 1000.0
                 continue
             if cf_content is None:
-                by_row = _content_by_row(members, cf_flows, memo)
-                cf_content = dict(zip(by_row.index, by_row.to_numpy(dtype=float).tolist(), strict=True))
+                cf_content = _content_by_row(members, cf_flows, memo)
             for dest in sorted({e[2] for e in edges}):
                 share = inst.approval_by_destination.get(
                     dest, inst.approval_share if inst.approval_share is not None else 1.0

@@ -8,6 +8,7 @@ assembles the long tables with repeated labels in one go.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import compress
 
 import numpy as np
 import pandas as pd
@@ -398,10 +399,20 @@ class Recorder:
             block = entry.columns if isinstance(entry, _Columns) else {c: [v] for c, v in entry.items()}
             if "expected_usd_per_kg" not in block:
                 continue
-            for period, kind, holder, good, v in zip(
-                *(block[c] for c in ("period", "kind", "holder", "commodity", "expected_usd_per_kg")),
-                strict=True,
-            ):
+            periods, kinds, holders, goods, values = (
+                block[c] for c in ("period", "kind", "holder", "commodity", "expected_usd_per_kg")
+            )
+            if len(set(periods)) == 1 and set(kinds) == {"private"}:
+                # a step's private stocks (Items.columns): one period, every row private; its
+                # expectations taken at once, NaN (no expectation) left out, later rows winning
+                keys = zip(holders, goods, strict=True)
+                ok = [v == v for v in values]
+                if all(ok):
+                    out.setdefault(periods[0], {}).update(zip(keys, values, strict=True))
+                elif any(ok):
+                    out.setdefault(periods[0], {}).update(compress(zip(keys, values, strict=True), ok))
+                continue
+            for period, kind, holder, good, v in zip(periods, kinds, holders, goods, values, strict=True):
                 if kind == "private" and v == v:  # NaN: no expectation
                     out.setdefault(period, {})[(holder, good)] = v
         return out

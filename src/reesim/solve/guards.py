@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reesim.errors import ReesimError
+from reesim.memo import memo_of
 from reesim.model.qp import QP
 from reesim.solve.backends import RawSolution
 from reesim.world.world import World
@@ -46,6 +47,15 @@ class GuardReport:
     def worst(self) -> float:
         """Largest residual of all families."""
         return max(self.balance, self.complementarity, self.dual_sign, self.reduced_cost)
+
+
+def _transposed(G):
+    """``G.T``, kept per matrix (:func:`reesim.memo.memo_of`): a run's steps share their QP's
+    matrix, and SciPy made the transpose's object anew at each check (13 of its 18 us)."""
+    memo = memo_of(G)
+    if "transposed" not in memo:
+        memo["transposed"] = G.T
+    return memo["transposed"]
 
 
 def _label(world: World, qp: QP, j: int) -> str:
@@ -106,7 +116,7 @@ def check(world: World, qp: QP, raw: RawSolution, rtol: float = 1e-6) -> GuardRe
     )
     sign = np.maximum(0.0, -y) / price_scale
 
-    rc = qp.P * v + qp.c + qp.G.T @ y
+    rc = qp.P * v + qp.c + _transposed(qp.G) @ y
     at_zero = v <= tol_q
     at_cap = np.isfinite(qp.ub) & (v >= qp.ub - tol_q)
     viol = np.zeros(qp.n)
