@@ -95,12 +95,9 @@ def covered_elements(inst: ExportLicensing, world: World) -> list[str]:
 
 
 def _content_map(world: World) -> dict[str, dict[str, float]]:
-    from reesim.world.content import element_content
+    from reesim.world.content import content_map
 
-    out: dict[str, dict[str, float]] = {}
-    for r in element_content(world).itertuples(index=False):
-        out.setdefault(r.commodity, {})[r.element] = float(r.reo_per_unit)
-    return out
+    return content_map(world)
 
 
 def quota_structure(scenario: Scenario, world: World) -> tuple[pd.DataFrame, pd.DataFrame]:

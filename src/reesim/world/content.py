@@ -40,6 +40,13 @@ def element_content(world: World) -> pd.DataFrame:
     DataFrame
         One row per (commodity, element) with a positive content (t REO per t).
     """
+    rows = [(c, el, v) for c, mix in content_map(world).items() for el, v in mix.items()]
+    return pd.DataFrame(rows, columns=["commodity", "element", "reo_per_unit"])
+
+
+def content_map(world: World) -> dict[str, dict[str, float]]:
+    """:func:`element_content` as ``{commodity: {element: t REO per t}}`` (positive contents only,
+    in the table's order), without the table: a licence's quota rows read it once a run."""
     content: dict[str, dict[str, float]] = {
         c: {c.removeprefix(OXIDE): 1.0} for c in world.commodities if c.startswith(OXIDE)
     }
@@ -52,14 +59,17 @@ def element_content(world: World) -> pd.DataFrame:
         procs.setdefault(pid, []).append((c, float(coef)))
     recipes = list(procs.values())
     carriers = _carriers(recipes, set(content))
+    # each recipe's carrier inputs and outputs, split once (the carriers are fixed from here)
+    sides = []
+    for g in recipes:
+        ins = [(c, k) for c, k in g if k < 0 and c in carriers]
+        outs = [(c, k) for c, k in g if k > 0 and c in carriers]
+        if ins and outs:
+            sides.append((ins, outs))
     # Repeat until no new good can be valued (chains are short: concentrate -> mix -> oxide -> metal -> magnet).
     for _ in range(len(world.commodities)):
         added = False
-        for g in recipes:
-            ins = [(c, k) for c, k in g if k < 0 and c in carriers]
-            outs = [(c, k) for c, k in g if k > 0 and c in carriers]
-            if not ins or not outs:
-                continue
+        for ins, outs in sides:
             known_in = all(c in content for c, _k in ins)
             known_out = all(c in content for c, _k in outs)
             if len(outs) == 1 and known_in and outs[0][0] not in content:
@@ -76,8 +86,12 @@ def element_content(world: World) -> pd.DataFrame:
             added = True
         if not added:
             break
-    rows = [(c, el, v) for c, mix in content.items() for el, v in mix.items() if v > 0]
-    return pd.DataFrame(rows, columns=["commodity", "element", "reo_per_unit"])
+    out: dict[str, dict[str, float]] = {}
+    for c, mix in content.items():
+        for el, v in mix.items():
+            if v > 0:
+                out.setdefault(c, {})[el] = v
+    return out
 
 
 def _carriers(recipes: list[list[tuple[str, float]]], oxides: set[str]) -> set[str]:
@@ -92,16 +106,18 @@ def _carriers(recipes: list[list[tuple[str, float]]], oxides: set[str]) -> set[s
     of what is made with it.
     """
     carriers = set(oxides)
+    split = []  # each recipe's inputs, outputs and only non-service input (None unless one), once
+    for g in recipes:
+        ins = [c for c, k in g if k < 0]
+        goods = [c for c in ins if not c.startswith("service:")]
+        split.append((ins, [c for c, k in g if k > 0], goods[0] if len(goods) == 1 else None))
     for _ in range(len(recipes) + 1):
         before = len(carriers)
-        for g in recipes:
-            ins = [c for c, k in g if k < 0]
-            outs = [c for c, k in g if k > 0]
+        for ins, outs, good in split:
             if any(c in carriers for c in ins):
                 carriers.update(outs)
-            goods = [c for c in ins if not c.startswith("service:")]
-            if len(goods) == 1 and any(c in carriers for c in outs):
-                carriers.add(goods[0])
+            if good is not None and any(c in carriers for c in outs):
+                carriers.add(good)
         if len(carriers) == before:
             break
     return carriers

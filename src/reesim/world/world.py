@@ -139,7 +139,10 @@ def _check_columns(df: pd.DataFrame, table: str) -> pd.DataFrame:
 
 def _numbers(values: pd.Series) -> np.ndarray:
     """``values`` as floats, NaN where missing or not a number (``pd.to_numeric(errors="coerce")``;
-    a column that is numeric already is read as it is, without the conversion's pass)."""
+    a column that is numeric already is read as it is, without the conversion's pass; an empty one,
+    whose dtype is object, is no numbers without the 60 us of a conversion)."""
+    if not len(values):
+        return np.zeros(0)
     if pd.api.types.is_numeric_dtype(values.dtype):
         return values.to_numpy(dtype=float, na_value=np.nan)
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
