@@ -156,3 +156,15 @@ def test_expected_prices_taken_a_step_at_a_time_are_those_taken_row_by_row():
         "2028": {("CHN", "oxide:Tb"): 7.0},
         "2029": {("CHN", "oxide:Tb"): 8.0},
     }
+
+
+def test_node_values_of_a_step_are_its_price_map_lookups():
+    s = parse({"name": "t", "horizon": {"start": 2025, "end": 2025}}, "t")
+    run, _ = stepper.start_run(s)
+    sol = run.reference
+    keys = [*list(sol.price_map)[:5], ("oxide:Atlantis", "CHN")]  # the last is no node: 0
+    want = [sol.price_map.get(k, 0.0) for k in keys]
+    assert stepper._node_values(run, sol, keys).tolist() == want
+    assert stepper._node_values(run, sol, keys).tolist() == want  # the kept positions
+    other = keys[::-1]  # another list of keys gets its own positions
+    assert stepper._node_values(run, sol, other).tolist() == want[::-1]

@@ -127,9 +127,10 @@ def projected_growth(
 
 
 def substitution_update(
-    scenario: Scenario, world: World, when: dt.date, dt_years: float, current: np.ndarray, price_ratio
+    scenario: Scenario, world: World, when: dt.date, dt_years: float, current: np.ndarray, price_ratios
 ) -> np.ndarray:
-    """Substitution factors after a step; ``price_ratio(commodity, region)`` gives p / p_0.
+    """Substitution factors after a step; ``price_ratios(keys)`` gives p / p_0 of each
+    (commodity, region) of ``keys`` (a list of floats).
 
     Each shift in force with a substitution elasticity ``e`` moves the factor of its rows towards
     ``min(1, ratio^-e)`` at the speed ``dt / lag`` (never up: substitution is not undone), in the
@@ -146,10 +147,8 @@ def substitution_update(
             speed = (
                 1.0 if inst.substitution_lag_years <= 0 else min(1.0, dt_years / inst.substitution_lag_years)
             )
-            targets = []
-            for commodity, region in keys:
-                ratio = price_ratio(commodity, region)
-                targets.append(min(1.0, ratio ** (-inst.substitution_elasticity)) if ratio > 0 else 1.0)
+            e = inst.substitution_elasticity
+            targets = [min(1.0, ratio ** (-e)) if ratio > 0 else 1.0 for ratio in price_ratios(keys)]
             target = np.array(targets, dtype=float)[key_of_row]
             now = out[rows]
             down = target < now

@@ -407,6 +407,21 @@ def phase_stocks(run: _Run, state: State, step: Step, sol) -> State:
     return state.evolve(stocks=stock_mod.update(state.stocks, bought, released, step.dt), private=private)
 
 
+def _node_values(run: _Run, sol, keys: list[tuple[str, str]]) -> np.ndarray:
+    """The step's price (USD/kg) at each (commodity, region) of ``keys``, 0 where the solution has
+    no such node: ``sol.price_map``'s values, gathered by position (:attr:`Solution.node_prices`)
+    with the positions kept per list of keys and node index (a shift's keys are the same list
+    every step of a run)."""
+    index = sol.qp.node_index
+    kept = run.extra.setdefault("node_positions", {})
+    hit = kept.get(id(keys))
+    if hit is None or hit[0] is not keys or hit[1] is not index:
+        pos = np.array([index.get(k, -1) for k in keys], dtype=np.intp)
+        hit = kept[id(keys)] = (keys, index, pos)
+    pos = hit[2]
+    return np.where(pos >= 0, sol.node_prices[np.maximum(pos, 0)], 0.0)
+
+
 def phase_demand(run: _Run, state: State, step: Step, sol) -> State:
     """Demand growth and lagged substitution, on prices relative to the first step's.
 
@@ -421,16 +436,23 @@ def phase_demand(run: _Run, state: State, step: Step, sol) -> State:
     if not run.first_price:
         first_cf = run.cf.prices.get(step.period) if run.cf is not None else None
         run.first_price.update(first_cf if first_cf else sol.price_map)
-    if not run.first_price.keys() >= sol.price_map.keys():  # every step's nodes are the run's: once
-        for key, v in sol.price_map.items():
-            run.first_price.setdefault(key, v)
+    # every step's nodes are the run's (one node index): a first price for each, checked once
+    if run.extra.get("first_price_nodes") is not sol.qp.node_index:
+        if not run.first_price.keys() >= sol.price_map.keys():
+            for key, v in sol.price_map.items():
+                run.first_price.setdefault(key, v)
+        run.extra["first_price_nodes"] = sol.qp.node_index
     first = run.first_price
 
-    def ratio(commodity: str, region: str) -> float:
-        p0 = first.get((commodity, region))
-        return sol.price_map.get((commodity, region), 0.0) / p0 if p0 else 1.0
+    def ratios(keys: list[tuple[str, str]]) -> list[float]:
+        """p / p_0 at each (commodity, region): 1 where p_0 is missing or 0, p 0 where the step's
+        solution has no such node (the step's prices gathered by position, :func:`_node_values`)."""
+        p0 = np.array([first.get(k) or 0.0 for k in keys], dtype=float)
+        has = p0 != 0.0
+        with np.errstate(invalid="ignore"):
+            return np.where(has, _node_values(run, sol, keys) / np.where(has, p0, 1.0), 1.0).tolist()
 
     substitution = demand_mod.substitution_update(
-        run.scenario, run.world, step.mid, step.dt, state.substitution, ratio
+        run.scenario, run.world, step.mid, step.dt, state.substitution, ratios
     )
     return state.evolve(demand_multiplier=state.demand_multiplier * growth, substitution=substitution)
