@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reesim.instruments import projects
+from reesim.instruments.trade import NOT_BINDING, slack_limits
 from reesim.model.qp import _specific_wedge
 from reesim.scenario.load import load_scenario, parse
 from reesim.simulate import stepper
@@ -56,16 +57,19 @@ def test_item_prices_of_a_solution_are_those_of_its_price_map():
     sol = run.reference
     by_map = run.items._prices(sol.price_map)
     assert (by_map > 0).any()
-    np.testing.assert_array_equal(run.items._prices(sol), by_map)
-    np.testing.assert_array_equal(run.items._prices(sol), by_map)  # the kept positions
-    # an item whose node the solution lacks is priced 0 both ways
+    assert run.items._prices(sol).tobytes() == by_map.tobytes()
+    assert run.items._prices(sol).tobytes() == by_map.tobytes()  # the kept positions
+    # an item whose node the solution lacks is priced 0 both ways (an item with a price, and the
+    # first node priced too: a position of -1 read as the first node would show)
+    assert sol.node_prices[0] > 0
+    i = int(np.flatnonzero(by_map > 0)[0])
     index = dict(sol.qp.node_index)
-    gone = (run.items.commodity[0], run.items.region[0])
-    index.pop(gone)
+    index.pop((run.items.commodity[i], run.items.region[i]))
     fake = type("Sol", (), {"qp": type("QP", (), {"node_index": index})(), "node_prices": sol.node_prices})()
     got = run.items._prices(fake)
-    assert got[0] == 0.0
-    np.testing.assert_array_equal(got[1:], by_map[1:])
+    assert got[i] == 0.0
+    others = np.arange(len(got)) != i
+    assert got[others].tobytes() == by_map[others].tobytes()
 
 
 def test_a_members_two_runs_share_their_plants_and_other_assumptions_do_not():
@@ -73,13 +77,26 @@ def test_a_members_two_runs_share_their_plants_and_other_assumptions_do_not():
     assert projects.projects(base)  # the baseline's named plants
     world = load_default_world(2024)
     first = projects.structure(base, world, label="a")
-    assert projects.structure(base.model_copy(update={"name": "b"}), world, label="b") is first
+    second = projects.structure(base.model_copy(update={"name": "b"}), world, label="b")
+    assert second is not first and second["processes"] is first["processes"]  # the tables shared
     spread = dict(base.world.assumptions, cash_cost_spread=0.5)
     other = base.model_copy(update={"world": base.world.model_copy(update={"assumptions": spread})})
     again = projects.structure(other, world)
-    assert again is not first
+    assert again["processes"] is not first["processes"]
     assert not np.array_equal(
         again["processes"]["mc_slope"].to_numpy(), first["processes"]["mc_slope"].to_numpy()
+    )
+    zero, negative_zero = (
+        base.model_copy(
+            update={
+                "world": base.world.model_copy(update={"assumptions": {**base.world.assumptions, "x": v}})
+            }
+        )
+        for v in (0.0, -0.0)
+    )
+    assert (
+        projects.structure(zero, world)["processes"]
+        is not projects.structure(negative_zero, world)["processes"]
     )
 
 
@@ -163,8 +180,26 @@ def test_node_values_of_a_step_are_its_price_map_lookups():
     run, _ = stepper.start_run(s)
     sol = run.reference
     keys = [*list(sol.price_map)[:5], ("oxide:Atlantis", "CHN")]  # the last is no node: 0
-    want = [sol.price_map.get(k, 0.0) for k in keys]
-    assert stepper._node_values(run, sol, keys).tolist() == want
-    assert stepper._node_values(run, sol, keys).tolist() == want  # the kept positions
+    assert sol.node_prices[0] > 0  # a position of -1 read as the first node would show
+    want = np.array([sol.price_map.get(k, 0.0) for k in keys])
+    assert stepper._node_values(run, sol, keys).tobytes() == want.tobytes()
+    assert stepper._node_values(run, sol, keys).tobytes() == want.tobytes()  # the kept positions
     other = keys[::-1]  # another list of keys gets its own positions
-    assert stepper._node_values(run, sol, other).tolist() == want[::-1]
+    assert stepper._node_values(run, sol, other).tobytes() == want[::-1].tobytes()
+
+
+def test_slack_limits_take_each_rows_largest_number_coefficient():
+    members = pd.DataFrame(
+        {
+            "quota": ["a", "a", "b", "c", "d"],
+            "commodity": ["x"] * 5,
+            "origin": ["CHN"] * 5,
+            "dest": ["USA"] * 5,
+            "coef": [0.002, float("nan"), 0.5, float("nan"), -0.0],
+        }
+    )
+    got = slack_limits(("a", "b", "c", "e", "d"), members)
+    assert list(got.index) == ["a", "b", "c", "e", "d"]
+    # NaN skipped; a row of NaN only, or no members, is not scaled (1); -0.0 is a number
+    want = NOT_BINDING * np.array([0.002, 0.5, 1.0, 1.0, -0.0])
+    assert got.to_numpy().tobytes() == want.tobytes()

@@ -130,7 +130,7 @@ def substitution_update(
     scenario: Scenario, world: World, when: dt.date, dt_years: float, current: np.ndarray, price_ratios
 ) -> np.ndarray:
     """Substitution factors after a step; ``price_ratios(keys)`` gives p / p_0 of each
-    (commodity, region) of ``keys`` (a list of floats).
+    (commodity, region) of ``keys`` (an array; its elements' powers are NumPy's scalar ones).
 
     Each shift in force with a substitution elasticity ``e`` moves the factor of its rows towards
     ``min(1, ratio^-e)`` at the speed ``dt / lag`` (never up: substitution is not undone), in the

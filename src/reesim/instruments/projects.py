@@ -50,6 +50,8 @@ CAPITAL_INSTRUMENT = "capital charge (project)"
 INVESTMENT_CAPITAL_INSTRUMENT = "capital charge (investment rule)"
 #: the instruments whose rows are capital, not fiscal, costs
 CAPITAL_INSTRUMENTS = (CAPITAL_INSTRUMENT, INVESTMENT_CAPITAL_INSTRUMENT)
+#: plant structures kept per world (:func:`structure`), beyond which they are made again
+KEEP_STRUCTURES = 64
 #: the process whose inputs and outputs a project of each stage copies
 TEMPLATE = {
     "magnet": "magnet:{region}",
@@ -115,14 +117,15 @@ def structure(scenario: Scenario, world: World, label: str = "scenario") -> dict
     """
     plan = projects(scenario)
     key = (
-        "project structure",
         tuple(inst.model_dump_json() for _, inst in plan),
-        tuple(sorted(scenario.world.assumptions.items())),
+        tuple(sorted((k, repr(v)) for k, v in scenario.world.assumptions.items())),  # -0.0 is not 0.0
     )
-    memo = memo_of(world)
-    if key not in memo:
-        memo[key] = _structure(scenario, world, plan, label)
-    return memo[key]
+    kept = memo_of(world).setdefault("project structures", {})
+    if key not in kept:
+        if len(kept) >= KEEP_STRUCTURES:  # a long-lived (cached) world sees many scenarios
+            kept.clear()
+        kept[key] = _structure(scenario, world, plan, label)
+    return dict(kept[key])  # the tables are shared, read-only
 
 
 def _structure(
@@ -186,7 +189,7 @@ def _structure(
             procs, columns=["process", "region", "kind", "capacity", "mc_intercept", "mc_slope"]
         ),
         "io": pd.concat(io, ignore_index=True) if io else world.io.iloc[0:0],
-        "commodities": goods,
+        "commodities": tuple(goods),
         # two circuits in one region open the same oxide routes: keep each route once
         "edges": (
             pd.concat(edges, ignore_index=True).drop_duplicates(["commodity", "origin", "dest"])

@@ -46,9 +46,17 @@ def sum_by(keys, values) -> dict:
 
 
 def _groups(keys) -> tuple[list, np.ndarray] | None:
-    """The sorted distinct keys and each key's group, kept per read-only array of keys
-    (:func:`reesim.memo.memo_of`); None for other keys, or keys that do not sort."""
-    if not isinstance(keys, np.ndarray) or keys.flags.writeable or keys.ndim != 1:
+    """The sorted distinct keys and each key's group, kept per read-only object array of keys that
+    owns its data (not a view, which its base could change; :func:`reesim.memo.memo_of`); None
+    for other keys, or keys that do not sort. An array made read-only stays so: nothing makes it
+    writable again."""
+    if (
+        not isinstance(keys, np.ndarray)
+        or keys.dtype != object
+        or keys.flags.writeable
+        or keys.base is not None
+        or keys.ndim != 1
+    ):
         return None
     memo = memo_of(keys)
     if "sum_by groups" not in memo:

@@ -418,8 +418,10 @@ def _node_values(run: _Run, sol, keys: list[tuple[str, str]]) -> np.ndarray:
     if hit is None or hit[0] is not keys or hit[1] is not index:
         pos = np.array([index.get(k, -1) for k in keys], dtype=np.intp)
         hit = kept[id(keys)] = (keys, index, pos)
-    pos = hit[2]
-    return np.where(pos >= 0, sol.node_prices[np.maximum(pos, 0)], 0.0)
+    pos, prices = hit[2], sol.node_prices
+    if not len(prices):  # a world without nodes
+        return np.zeros(len(keys))
+    return np.where(pos >= 0, prices[np.maximum(pos, 0)], 0.0)
 
 
 def phase_demand(run: _Run, state: State, step: Step, sol) -> State:
@@ -444,13 +446,15 @@ def phase_demand(run: _Run, state: State, step: Step, sol) -> State:
         run.extra["first_price_nodes"] = sol.qp.node_index
     first = run.first_price
 
-    def ratios(keys: list[tuple[str, str]]) -> list[float]:
+    def ratios(keys: list[tuple[str, str]]) -> np.ndarray:
         """p / p_0 at each (commodity, region): 1 where p_0 is missing or 0, p 0 where the step's
-        solution has no such node (the step's prices gathered by position, :func:`_node_values`)."""
+        solution has no such node (the step's prices gathered by position, :func:`_node_values`).
+        An array, whose elements are NumPy scalars as the price map's values were: their powers
+        are NumPy's scalar ones (``inf`` on overflow, where Python's floats raise)."""
         p0 = np.array([first.get(k) or 0.0 for k in keys], dtype=float)
         has = p0 != 0.0
         with np.errstate(invalid="ignore"):
-            return np.where(has, _node_values(run, sol, keys) / np.where(has, p0, 1.0), 1.0).tolist()
+            return np.where(has, _node_values(run, sol, keys) / np.where(has, p0, 1.0), 1.0)
 
     substitution = demand_mod.substitution_update(
         run.scenario, run.world, step.mid, step.dt, state.substitution, ratios

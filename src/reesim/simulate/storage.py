@@ -320,7 +320,7 @@ class Items:
     adjust: np.ndarray  # T, years over which holders close the gap to normal
     baskets: Baskets | None  # the producers' netbacks (expected prices); None without producers
     #: (node index, each item's node position or -1): :meth:`_prices` of a solution, made once a run
-    _node_pos: tuple | None = field(default=None, compare=False, repr=False)
+    _node_pos: tuple | None = field(default=None, init=False, compare=False, repr=False)
 
     @classmethod
     def of(cls, world: World, reference) -> Items | None:
@@ -405,8 +405,10 @@ class Items:
                 dtype=np.intp,
             )
             object.__setattr__(self, "_node_pos", (index, pos))  # a cache: the items are unchanged
-        pos = self._node_pos[1]
-        return np.where(pos >= 0, prices.node_prices[np.maximum(pos, 0)], 0.0)
+        pos, values = self._node_pos[1], prices.node_prices
+        if not len(values):  # a world without nodes
+            return np.zeros(len(pos))
+        return np.where(pos >= 0, values[np.maximum(pos, 0)], 0.0)
 
     def initial(self, reference) -> PrivateStocks:
         """Normal stocks, reference prices and no expected deviation from the counterfactual."""

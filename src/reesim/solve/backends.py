@@ -60,11 +60,11 @@ class Presolved:
 
         Built from the matrix's arrays: the kept columns' entries in order, their rows renumbered
         (the same matrix as ``G[:, cols]`` without its empty rows, which SciPy's slicing and two
-        conversions made in about 140 us instead of 60; a matrix whose indices are not sorted
-        takes that way).
+        conversions made in about 140 us instead of 60; a matrix that is not CSC with sorted
+        indices, or columns not given as a mask, take that way).
         """
         cols, G = qp.keep, qp.G
-        if not G.has_sorted_indices:
+        if G.format != "csc" or cols.dtype != bool or not G.has_sorted_indices:
             Gc = G[:, cols].tocsr()
             rows = np.diff(Gc.indptr) > 0
             return cls(cols=cols, rows=rows, G=Gc[rows].tocsc())
