@@ -27,6 +27,7 @@ from reesim.scenario.spec import (
     Scenario,
     TariffExclusion,
 )
+from reesim.world.content import content_map
 from reesim.world.world import World, floats
 
 #: Limit used for a quota row while its instrument is not in force (rows stay in the matrix).
@@ -94,12 +95,6 @@ def covered_elements(inst: ExportLicensing, world: World) -> list[str]:
     return sorted({c.split(":", 1)[1] for c in goods if c.startswith(("oxide:", "metal:"))})
 
 
-def _content_map(world: World) -> dict[str, dict[str, float]]:
-    from reesim.world.content import content_map
-
-    return content_map(world)
-
-
 def quota_structure(scenario: Scenario, world: World) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Quota rows and their member edges (with coefficients) for every licensing instrument.
 
@@ -109,7 +104,7 @@ def quota_structure(scenario: Scenario, world: World) -> tuple[pd.DataFrame, pd.
     or on the content (t REO) of its ``content_of`` elements when given.
     Limits are set per step (:func:`step_policies`).
     """
-    content = _content_map(world) if any(isinstance(i, ExportLicensing) for i in scenario.instruments) else {}
+    content = content_map(world) if any(isinstance(i, ExportLicensing) for i in scenario.instruments) else {}
     rows, members = [], []
     for k, inst in enumerate(scenario.instruments):
         if not isinstance(inst, ExportLicensing):

@@ -32,7 +32,7 @@ from reesim.instruments import demand as demand_mod
 from reesim.instruments import projects as projects_mod
 from reesim.instruments import stockpile as stock_mod
 from reesim.instruments.quota import quota_paths
-from reesim.model.qp import build_qp
+from reesim.model.qp import build_qp, key_positions
 from reesim.scenario.load import scenario_hash
 from reesim.scenario.spec import Scenario, Subsidy, TechnologyBan
 from reesim.simulate import storage
@@ -51,7 +51,8 @@ from reesim.simulate.tolls import Tolls
 from reesim.solve import routes as routes_mod
 from reesim.solve.backends import PiqpBackend
 from reesim.solve.equilibrium import solve_equilibrium
-from reesim.solve.solution import Solution
+from reesim.solve.solution import Solution, prices_at
+from reesim.world.labels import frozen
 from reesim.world.world import World
 
 
@@ -221,6 +222,8 @@ def start_run(
     pos = {pid: j for j, pid in enumerate(procs)}
     dem_pos = {did: i for i, did in enumerate(world.demands["demand"].tolist())}
     stage = p["kind"].map(INVEST_STAGE).to_numpy(dtype=object, na_value=None)
+    regions = np.array(p["region"].tolist(), dtype=object)
+    frozen(regions)  # the run's labels, which reesim.simulate.record.sum_by groups once
     run = _Run(
         world=world,
         scenario=scenario,
@@ -248,7 +251,7 @@ def start_run(
         },
         stage=stage,
         invests=pd.notna(stage),
-        regions=_read_only(np.array(p["region"].tolist(), dtype=object)),
+        regions=regions,
         proc_pos=pos,
         dem_pos=dem_pos,
         # cash-cost base tranches and named plants do not invest themselves; a process on an
@@ -268,12 +271,6 @@ def start_run(
         invest_policies=any(isinstance(i, TechnologyBan | Subsidy) for i in scenario.instruments),
     )
     return run, state
-
-
-def _read_only(a: np.ndarray) -> np.ndarray:
-    """``a``, made read-only: the run's labels, which :func:`reesim.simulate.record.sum_by` groups once."""
-    a.flags.writeable = False
-    return a
 
 
 def _by_stage(stage: np.ndarray, values: dict[str, float]) -> np.ndarray:
@@ -416,12 +413,8 @@ def _node_values(run: _Run, sol, keys: list[tuple[str, str]]) -> np.ndarray:
     kept = run.extra.setdefault("node_positions", {})
     hit = kept.get(id(keys))
     if hit is None or hit[0] is not keys or hit[1] is not index:
-        pos = np.array([index.get(k, -1) for k in keys], dtype=np.intp)
-        hit = kept[id(keys)] = (keys, index, pos)
-    pos, prices = hit[2], sol.node_prices
-    if not len(prices):  # a world without nodes
-        return np.zeros(len(keys))
-    return np.where(pos >= 0, prices[np.maximum(pos, 0)], 0.0)
+        hit = kept[id(keys)] = (keys, index, key_positions(index, keys))
+    return prices_at(sol.node_prices, hit[2])
 
 
 def phase_demand(run: _Run, state: State, step: Step, sol) -> State:

@@ -73,6 +73,9 @@ import numpy as np
 import pandas as pd
 
 from reesim.memo import memo_of, private_copy
+from reesim.model.qp import key_positions
+from reesim.solve.solution import prices_at
+from reesim.world.labels import frozen
 from reesim.world.world import (
     PRIVATE_STOCK_SECTOR,
     PURCHASE_RULE_SECTORS,
@@ -361,7 +364,7 @@ class Items:
         keys = users + makers
         n_u, n_m = len(users), len(makers)
         region = np.array([r for r, _ in keys], dtype=object)
-        region.flags.writeable = False  # grouped once by reesim.simulate.record.sum_by
+        frozen(region)  # grouped once by reesim.simulate.record.sum_by
         return cls(
             region,
             np.array([c for _, c in keys], dtype=object),
@@ -400,15 +403,10 @@ class Items:
             )
         index = prices.qp.node_index
         if self._node_pos is None or self._node_pos[0] is not index:
-            pos = np.array(
-                [index.get((c, r), -1) for r, c in zip(self.region, self.commodity, strict=True)],
-                dtype=np.intp,
-            )
-            object.__setattr__(self, "_node_pos", (index, pos))  # a cache: the items are unchanged
-        pos, values = self._node_pos[1], prices.node_prices
-        if not len(values):  # a world without nodes
-            return np.zeros(len(pos))
-        return np.where(pos >= 0, values[np.maximum(pos, 0)], 0.0)
+            keys = [(c, r) for r, c in zip(self.region, self.commodity, strict=True)]
+            # a cache: the items are unchanged
+            object.__setattr__(self, "_node_pos", (index, key_positions(index, keys)))
+        return prices_at(prices.node_prices, self._node_pos[1])
 
     def initial(self, reference) -> PrivateStocks:
         """Normal stocks, reference prices and no expected deviation from the counterfactual."""

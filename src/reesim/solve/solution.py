@@ -187,6 +187,15 @@ class Solution:
         return ds
 
 
+def prices_at(node_prices: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """The node prices (:attr:`Solution.node_prices`) at positions ``pos`` in ``qp.node_index``
+    (:func:`reesim.model.qp.key_positions`); 0 where a position is -1 (no such node): what a
+    lookup in :attr:`Solution.price_map` with a default of 0 gives, without a dict lookup a key."""
+    if not len(node_prices):  # a world without nodes
+        return np.zeros(len(pos))
+    return np.where(pos >= 0, node_prices[np.maximum(pos, 0)], 0.0)
+
+
 def _reverse_edges(edges: pd.DataFrame) -> np.ndarray:
     """Position of each edge's reverse edge (-1 if none)."""
     from reesim.model.qp import edge_tuples
