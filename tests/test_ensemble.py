@@ -458,12 +458,17 @@ def test_bands_read_a_metric_at_a_time_are_the_same_bits(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(whole, batched, check_exact=True)
 
 
-def test_screened_figures_are_each_members_values_and_refuse_a_doubled_figure(tmp_path):
+@pytest.mark.parametrize("batch", [5000, 1])
+def test_screened_figures_are_each_members_values_and_refuse_a_doubled_figure(tmp_path, monkeypatch, batch):
     """The sensitivity's table of members x figures: a member's value of each screened figure, NaN
     where its value is missing (NULL) or its row absent; only figures some member has (no product
-    of the keys' levels); a member with two values of one figure is refused."""
+    of the keys' levels); a member with two values of one figure is refused, whether its files are
+    read in one batch or in two."""
+    from reesim.ensemble import runner
     from reesim.ensemble.runner import _screened
     from reesim.errors import ReesimError
+
+    monkeypatch.setattr(runner, "SCREEN_FILES", batch)
 
     (tmp_path / "members").mkdir()
     rows = {
@@ -503,6 +508,27 @@ def test_screened_figures_are_each_members_values_and_refuse_a_doubled_figure(tm
     ).astype({"year": "Int64"}).to_parquet(tmp_path / "members" / "member-000001-copy.parquet", index=False)
     with pytest.raises(ReesimError, match="a member has two values of one figure"):
         _screened(tmp_path)
+
+
+@pytest.mark.parametrize("batch", [5000, 2, 1])
+def test_a_member_split_over_files_is_one_row_in_any_batching(tmp_path, monkeypatch, batch):
+    """Member 0's figures in two files (read before and after member 1's in name order): one row,
+    its cells from both files, the members in order, however many files a query reads."""
+    from reesim.ensemble import runner
+
+    monkeypatch.setattr(runner, "SCREEN_FILES", batch)
+    (tmp_path / "members").mkdir()
+    files = {
+        "member-000000.parquet": (0, [("price_ratio", "oxide:Dy", "Europe", 2025, 2.5)]),
+        "member-000001.parquet": (1, [("price_ratio", "oxide:Dy", "Europe", 2025, 3.0)]),
+        "member-000002-rest.parquet": (0, [("price_ratio", "oxide:Tb", "Japan", 2025, 1.5)]),
+    }
+    for name, (m, rs) in files.items():
+        df = pd.DataFrame(rs, columns=["metric", "item", "where", "year", "value"]).astype({"year": "Int64"})
+        df.assign(member=m).to_parquet(tmp_path / "members" / name, index=False)
+    wide = runner._screened(tmp_path)
+    assert wide.index.tolist() == [0, 1]
+    np.testing.assert_array_equal(wide.to_numpy(), [[2.5, 1.5], [3.0, np.nan]])
 
 
 def test_the_drivers_line_says_which_correlations_stand_out_from_chance():

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reesim.ensemble.design import design_size, make_design, unit_sample
 from reesim.ensemble.runner import run_ensemble
-from reesim.ensemble.sobol import indices, saltelli_blocks, sobol_table
+from reesim.ensemble.sobol import _interval, indices, saltelli_blocks, sobol_table
 from reesim.ensemble.space import default_space
 from reesim.scenario.load import load_scenario
 
@@ -59,6 +61,43 @@ def test_a_failed_member_drops_its_base_row_only():
     out = sobol_table(design, fig, names, seed=0)
     assert set(out["n_base"]) == {n - 1}
     assert list(out["parameter"]) == names
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 300),
+    d=st.integers(1, 12),
+    resamples=st.integers(1, 6),
+    seed=st.integers(0, 2**32 - 1),
+    scale=st.floats(-3, 6),
+)
+def test_resamples_computed_together_are_each_ones_own_bits(n, d, resamples, seed, scale):
+    """The bootstrap computes its resamples at once: each must be the bits of it computed alone
+    (the sums' order is per resample), including a resample with no variance (NaN)."""
+    rng = np.random.default_rng(seed)
+    f_a, f_b = rng.random((resamples, n)) * 10**scale, rng.random((resamples, n)) * 10**scale
+    f_ab = rng.random((resamples, n, d)) * 10**scale
+    f_a[0], f_b[0] = 2.0, 2.0  # flat
+    s1, st_ = indices(f_a, f_b, f_ab)
+    assert s1.shape == st_.shape == (resamples, d)
+    for r in range(resamples):
+        one_s1, one_st = indices(f_a[r], f_b[r], f_ab[r])
+        assert s1[r].tobytes() == one_s1.tobytes() and st_[r].tobytes() == one_st.tobytes()
+    assert np.isnan(s1[0]).all() and np.isnan(st_[0]).all()
+
+
+def test_interval_of_whole_columns_is_each_columns_own():
+    """Columns without a missing resample are read together; each must equal it alone."""
+    rng = np.random.default_rng(4)
+    boot = rng.normal(size=(200, 7)) * 10 ** rng.uniform(-3, 3, 7)
+    boot[[3, 50], 2] = np.nan
+    boot[:, 5] = np.nan
+    lo, hi = _interval(boot)
+    for i in range(7):
+        col = boot[np.isfinite(boot[:, i]), i]
+        want = np.percentile(col, [2.5, 97.5]) if len(col) else np.array([np.nan, np.nan])
+        assert np.array([lo[i], hi[i]]).tobytes() == want.tobytes()
+    assert np.isnan(lo[5]) and np.isnan(hi[5])
 
 
 @pytest.fixture(scope="module")

@@ -295,19 +295,24 @@ def _values(folder: Path) -> int:
 SCREENED = {"price_ratio": None, "dy_kg_per_t_magnet": None, "welfare_pv_usd_million": ("world",)}
 
 
+#: member files read per query by :func:`_screened`: its memory is the members x figures table
+#: plus one batch's rows (about 2 million values, 50 MB, for the flagship)
+SCREEN_FILES = 5_000
+
+
 def _screened(folder: Path) -> pd.DataFrame:
     """Members (index) x screened figures (columns: metric, item, where, year), read with DuckDB.
 
-    DuckDB reads the figures' keys once and each value as ``(member, figure number, value)``;
-    the table is filled from those arrays. A pivot of the rows read as a pandas table took
-    1.9 GB for 10,000 members (its text columns, and the product of the keys' levels: 2,142
-    columns of which 433 are figures), now 0.5 GB (0.7 GB with the sensitivity's ranks) with
-    the same values. A member with two values of one figure is refused (its files are not one
-    run's).
+    DuckDB reads the figures' keys once, then :data:`SCREEN_FILES` member files at a time, each
+    value as ``(member, figure number, value)``; each batch fills its members' rows. One query
+    over all the files held every value three times over and sorted them (100,000 members of the
+    flagship: 4.4 GB and 127 s); a batch at a time holds the table (8 bytes a member and figure:
+    0.35 GB) and one batch (0.7 GB and 37 s), with the same values. A member with two values of
+    one figure is refused (its files are not one run's), within a batch or across batches.
     """
     import duckdb
 
-    src = (folder / "members" / "*.parquet").as_posix()
+    files = sorted(f.as_posix() for f in (folder / "members").glob("*.parquet"))
     con = duckdb.connect()
     try:
         figs = con.execute(
@@ -315,28 +320,69 @@ def _screened(folder: Path) -> pd.DataFrame:
             WHERE metric IN ('price_ratio', 'dy_kg_per_t_magnet')
                OR (metric = 'welfare_pv_usd_million' AND "where" = 'world')
             ORDER BY ALL""",
-            [src],
+            [files],
         ).df()
         con.register("figs", figs.assign(fig=np.arange(len(figs))))
-        got = con.execute(
-            """SELECT m.member, f.fig, m.value FROM read_parquet(?) AS m JOIN figs AS f
-            ON m.metric IS NOT DISTINCT FROM f.metric AND m.item IS NOT DISTINCT FROM f.item
-               AND m."where" IS NOT DISTINCT FROM f."where" AND m.year IS NOT DISTINCT FROM f.year""",
-            [src],
-        ).fetchnumpy()
+        blocks = [
+            _screened_block(
+                con.execute(
+                    """SELECT m.member, f.fig, m.value FROM read_parquet(?) AS m JOIN figs AS f
+                    ON m.metric IS NOT DISTINCT FROM f.metric AND m.item IS NOT DISTINCT FROM f.item
+                       AND m."where" IS NOT DISTINCT FROM f."where"
+                       AND m.year IS NOT DISTINCT FROM f.year""",
+                    [files[i : i + SCREEN_FILES]],
+                ).fetchnumpy(),
+                len(figs),
+                folder,
+            )
+            for i in range(0, len(files), SCREEN_FILES)
+        ]
     finally:
         con.close()
+    members, wide = _merged(blocks, len(figs), folder)
+    return pd.DataFrame(
+        wide,
+        index=pd.Index(members, name="member"),
+        columns=pd.MultiIndex.from_frame(figs[SCREEN_KEYS]),
+        copy=False,
+    )
+
+
+def _screened_block(got: dict, figures: int, folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One batch's ``(members, values, seen)``: its members sorted, their rows of the table (NaN
+    where absent or NULL) and which cells it set."""
     fig = np.asarray(got["fig"], dtype=np.int64)
     value = np.ma.filled(np.ma.asarray(got["value"], dtype=float), np.nan)  # NULL -> NaN
-    members, row = np.unique(np.asarray(got["member"]), return_inverse=True)
-    cell = row * len(figs) + fig
+    members, row = np.unique(np.asarray(got["member"], dtype=np.int64), return_inverse=True)
+    cell = row * figures + fig
     if len(np.unique(cell)) != len(cell):
         raise ReesimError(f"{folder / 'members'}: a member has two values of one figure")
-    wide = np.full((len(members), len(figs)), np.nan)
-    wide[row, fig] = value
-    return pd.DataFrame(
-        wide, index=pd.Index(members, name="member"), columns=pd.MultiIndex.from_frame(figs[SCREEN_KEYS])
-    )
+    values = np.full((len(members), figures), np.nan)
+    values[row, fig] = value
+    seen = np.zeros((len(members), figures), dtype=bool)
+    seen[row, fig] = True
+    return members, values, seen
+
+
+def _merged(blocks: list, figures: int, folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The batches' rows as one table, members in order. Batches of files in name order hold
+    increasing members (``member-<k>.parquet``) and are stacked as they are; a member in two
+    batches has its rows merged, and is refused if both set one figure."""
+    if not blocks:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, figures))
+    members = np.concatenate([b[0] for b in blocks])
+    if np.all(members[1:] > members[:-1]):
+        return members, np.concatenate([b[1] for b in blocks]) if len(blocks) > 1 else blocks[0][1]
+    uniq, row = np.unique(members, return_inverse=True)
+    seen = np.concatenate([b[2] for b in blocks])
+    count = np.zeros((len(uniq), figures), dtype=np.int64)
+    np.add.at(count, row, seen)
+    if (count > 1).any():
+        raise ReesimError(f"{folder / 'members'}: a member has two values of one figure")
+    wide = np.full((len(uniq), figures), np.nan)
+    r, c = np.nonzero(seen)
+    wide[row[r], c] = np.concatenate([b[1] for b in blocks])[r, c]
+    return uniq, wide
 
 
 SCREEN_KEYS = ["metric", "item", "where", "year"]

@@ -57,27 +57,56 @@ def saltelli_blocks(u: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
 
 
 def indices(f_a: np.ndarray, f_b: np.ndarray, f_ab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """First-order and total indices (``d`` each) from ``f_A``, ``f_B`` (``N``) and ``f_AB`` (``N x d``)."""
-    v = np.var(np.concatenate([f_a, f_b]))
-    if not v > 0:
-        return np.full(f_ab.shape[1], np.nan), np.full(f_ab.shape[1], np.nan)
-    s1 = np.mean(f_b[:, None] * (f_ab - f_a[:, None]), axis=0) / v
-    st = 0.5 * np.mean((f_a[:, None] - f_ab) ** 2, axis=0) / v
+    """First-order and total indices (``d`` each) from ``f_A``, ``f_B`` (``N``) and ``f_AB`` (``N x d``).
+
+    Given a leading axis of resamples (``f_A``, ``f_B`` of ``R x N``, ``f_AB`` of ``R x N x d``),
+    the indices of each resample (``R x d``), each computed in the order of one resample alone
+    (the same bits; ``tests/test_sobol.py`` compares both ways).
+    """
+    v = np.var(np.concatenate([f_a, f_b], axis=-1), axis=-1)
+    s1 = np.mean(f_b[..., None] * (f_ab - f_a[..., None]), axis=-2)
+    st = 0.5 * np.mean((f_a[..., None] - f_ab) ** 2, axis=-2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s1, st = s1 / v[..., None], st / v[..., None]
+    flat = ~(v > 0)  # no variance (or none to measure): no index
+    s1[flat], st[flat] = np.nan, np.nan
     return s1, st
 
 
 def _interval(boot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """2.5 and 97.5 percentiles of each column over the resamples that gave a value (NaN if none)."""
     lo, hi = np.full(boot.shape[1], np.nan), np.full(boot.shape[1], np.nan)
-    for i in range(boot.shape[1]):
-        col = boot[:, i][np.isfinite(boot[:, i])]
+    finite = np.isfinite(boot)
+    whole = finite.all(axis=0)
+    if whole.any():  # a column's percentiles do not depend on the others (same bits as one by one)
+        lo[whole], hi[whole] = np.percentile(boot[:, whole], [2.5, 97.5], axis=0)
+    for i in np.flatnonzero(~whole):
+        col = boot[finite[:, i], i]
         if len(col):
             lo[i], hi[i] = np.percentile(col, [2.5, 97.5])
     return lo, hi
 
 
+def _grid(design: pd.DataFrame, d: int) -> np.ndarray:
+    """Member of each base row's ``A``, ``B`` and ``AB`` rows (``bases x (d + 2)``), only the base
+    rows whose members all succeeded, in the order of the bases."""
+    ok = design[design["status"] == "ok"]
+    bases = sorted(set(design["base"]))
+    pos = {(r.block, int(r.base), int(r.swap)): int(r.member) for r in ok.itertuples(index=False)}
+    grid = [
+        [pos.get(("A", j, -1)), pos.get(("B", j, -1))] + [pos.get(("AB", j, i)) for i in range(d)]
+        for j in bases
+    ]
+    return np.array([row for row in grid if None not in row], dtype=np.int64).reshape(-1, d + 2)
+
+
 def sobol_table(design: pd.DataFrame, figures: pd.DataFrame, names: list[str], seed: int) -> pd.DataFrame:
     """Sobol' indices of every figure column for every parameter.
+
+    A figure's base rows are those whose members all succeeded and have the figure (finite);
+    fewer than four give no row. The members' values are gathered for every figure at once and
+    the bootstrap's resamples computed together (:func:`indices`); the generator draws each
+    resample's rows in turn, as it did when they were computed one by one.
 
     Parameters
     ----------
@@ -92,38 +121,24 @@ def sobol_table(design: pd.DataFrame, figures: pd.DataFrame, names: list[str], s
         The figure's keys, ``parameter, s1, s1_low, s1_high, st, st_low, st_high, n_base``.
     """
     d = len(names)
-    ok = design[design["status"] == "ok"]
-    bases = sorted(set(design["base"]))
-    pos = {(r.block, int(r.base), int(r.swap)): int(r.member) for r in ok.itertuples(index=False)}
+    grid = _grid(design, d)
+    at = figures.index.get_indexer(grid.ravel())  # -1: the member has no figures (NaN below)
+    values = np.vstack([figures.to_numpy(dtype=float), np.full((1, figures.shape[1]), np.nan)])
     rows = []
     keys = list(figures.columns.names)
-    for col in figures.columns:
-        f = figures[col]
-        full = []  # base rows with every value present
-        for j in bases:
-            members = [pos.get(("A", j, -1)), pos.get(("B", j, -1))] + [
-                pos.get(("AB", j, i)) for i in range(d)
-            ]
-            if any(m is None for m in members):
-                continue
-            vals = f.reindex(members).to_numpy(dtype=float)
-            if np.isfinite(vals).all():
-                full.append(vals)
-        if len(full) < 4:
+    for c, col in enumerate(figures.columns):
+        m = values[at, c].reshape(grid.shape)
+        m = m[np.isfinite(m).all(axis=1)]  # N x (d + 2), base rows with every value present
+        if len(m) < 4:
             continue
-        m = np.array(full)  # N x (d + 2)
         f_a, f_b, f_ab = m[:, 0], m[:, 1], m[:, 2:]
         s1, st = indices(f_a, f_b, f_ab)
         # one generator per figure, seeded by its key: its interval does not depend on the others
         rng = np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(repr(col).encode())]))
-        boot_s1, boot_st = [], []
-        for _ in range(BOOTSTRAP):
-            k = rng.integers(0, len(m), len(m))
-            b1, bt = indices(f_a[k], f_b[k], f_ab[k])
-            boot_s1.append(b1)
-            boot_st.append(bt)
-        lo1, hi1 = _interval(np.array(boot_s1))
-        lot, hit = _interval(np.array(boot_st))
+        k = np.array([rng.integers(0, len(m), len(m)) for _ in range(BOOTSTRAP)])
+        boot_s1, boot_st = indices(f_a[k], f_b[k], f_ab[k])
+        lo1, hi1 = _interval(boot_s1)
+        lot, hit = _interval(boot_st)
         key = col if isinstance(col, tuple) else (col,)
         for i, name in enumerate(names):
             rows.append((*key, name, s1[i], lo1[i], hi1[i], st[i], lot[i], hit[i], len(m)))
