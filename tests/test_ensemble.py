@@ -458,6 +458,38 @@ def test_bands_read_a_metric_at_a_time_are_the_same_bits(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(whole, batched, check_exact=True)
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    members=st.integers(3, 60),
+    figures=st.integers(1, 70),
+    chunk=st.integers(1, 40),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_ranks_a_chunk_at_a_time_are_pandas_ranks_of_the_whole_selection(members, figures, chunk, seed):
+    """The sensitivity ranks a few figures at a time: each column's ranks (ties averaged) and the
+    column-major layout must be those of ranking the whole selection at once, which the Pearson
+    sums' order depends on."""
+    from reesim.ensemble import runner
+
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, 5, (members, figures)).astype(float)  # ties
+    values[rng.random(values.shape) < 0.1] = np.nan
+    rows = rng.random(members) < 0.8
+    cols = sorted(rng.choice(figures, rng.integers(1, figures + 1), replace=False).tolist())
+    whole = pd.DataFrame(values[rows][:, cols]).rank().to_numpy(dtype=float)
+    old = runner.RANK_COLUMNS
+    try:
+        runner.RANK_COLUMNS = chunk
+        y = runner._ranks(values, rows, cols)
+    finally:
+        runner.RANK_COLUMNS = old
+    assert (
+        y.tobytes(order="A") == whole.tobytes(order="A") and y.flags.f_contiguous == whole.flags.f_contiguous
+    )
+    x = rng.random((int(rows.sum()), 3))
+    assert runner._pearson(x, y).tobytes() == runner._pearson(x, whole).tobytes()
+
+
 @pytest.mark.parametrize("batch", [5000, 1])
 def test_screened_figures_are_each_members_values_and_refuse_a_doubled_figure(tmp_path, monkeypatch, batch):
     """The sensitivity's table of members x figures: a member's value of each screened figure, NaN
