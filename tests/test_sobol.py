@@ -86,6 +86,20 @@ def test_resamples_computed_together_are_each_ones_own_bits(n, d, resamples, see
     assert np.isnan(s1[0]).all() and np.isnan(st_[0]).all()
 
 
+def test_bootstrap_in_parts_is_the_bootstrap_at_once(monkeypatch):
+    """Resamples computed a few at a time (bounded memory) give the bits of all at once."""
+    from reesim.ensemble import sobol
+
+    rng = np.random.default_rng(9)
+    f_a, f_b, f_ab = rng.random(50), rng.random(50), rng.random((50, 3))
+    k = rng.integers(0, 50, (17, 50))
+    whole = sobol._bootstrap(f_a, f_b, f_ab, k)
+    monkeypatch.setattr(sobol, "BOOTSTRAP_VALUES", 2 * 50 * 3)  # two resamples a part
+    parts = sobol._bootstrap(f_a, f_b, f_ab, k)
+    assert whole[0].shape == (17, 3)
+    assert whole[0].tobytes() == parts[0].tobytes() and whole[1].tobytes() == parts[1].tobytes()
+
+
 def test_interval_of_whole_columns_is_each_columns_own():
     """Columns without a missing resample are read together; each must equal it alone."""
     rng = np.random.default_rng(4)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import json
 import os
 import shutil
@@ -137,7 +138,7 @@ def remove_stale_partials(directory: Path) -> list[Path]:
     Only folders named ``.NAME.*`` holding reesim's marker, written on this host by a process
     that no longer exists, are removed.
     """
-    return _remove_stale(directory.parent, f".{directory.name}.*")
+    return _remove_stale(directory.parent, f".{glob.escape(directory.name)}.*")  # a name, not a pattern
 
 
 def remove_stale_partials_in(parent: Path) -> list[Path]:

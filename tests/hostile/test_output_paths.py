@@ -164,6 +164,20 @@ def test_stale_partial_folders_of_killed_runs_are_removed(tmp_path):
     assert not stale.exists() and foreign.exists() and (out / "a").is_file()
 
 
+def test_stale_partials_of_a_name_with_glob_characters_are_its_own(tmp_path):
+    """A folder named ``res[1]*`` is a name, not a pattern: its own killed partials are removed,
+    and a killed run's partial of ``res1`` (which the pattern ``.res[1]*.*`` matched) is left to
+    that folder's next run."""
+    out = tmp_path / "res[1]*"
+    own, other = tmp_path / ".res[1]*.abc123", tmp_path / ".res1x.abc123"
+    for stale in (own, other):
+        stale.mkdir()
+        (stale / MARKER).write_text(json.dumps({"pid": 999999999, "host": os.uname().nodename}))
+    with pytest.warns(UserWarning, match="killed reesim run"), atomic_folder(out) as tmp:
+        (tmp / "a").write_text("x")
+    assert not own.exists() and other.exists() and (out / "a").is_file()
+
+
 def test_sigkill_at_random_moments_leaves_nothing_half_written(tmp_path):
     sc = tmp_path / "short.yaml"
     sc.write_text(SHORT)

@@ -222,6 +222,17 @@ def exceed_column(threshold: float) -> str:
     return "p_above_" + f"{threshold:g}".replace(".", "_")
 
 
+def member_files(folder: Path) -> list[str]:
+    """The member files of an ensemble folder, in name order, as paths for DuckDB.
+
+    A list of files, not a glob pattern: DuckDB reads a listed path as it is, where a pattern
+    built from the folder would read a ``[``, ``*`` or ``?`` in the user's ``--out`` as part of
+    the pattern and find no file, failing the summary after every member had run. The list is in
+    the order DuckDB's own glob gave (sorted names), so the bands' sums run in the same order.
+    """
+    return sorted(f.as_posix() for f in (folder / "members").glob("*.parquet"))
+
+
 def _bands(folder: Path) -> None:
     """Quantile bands and exceedance shares over the member files (DuckDB, out of core).
 
@@ -231,7 +242,7 @@ def _bands(folder: Path) -> None:
     """
     import duckdb
 
-    src = (folder / "members" / "*.parquet").as_posix()
+    src = member_files(folder)
     levels = ", ".join(f"{x}" for x in QUANTILES)
     # One thread: DuckDB's threads add a figure's values in whatever order they finish, so the
     # means of the same member files differed in the last bits from one run to the next (up to
@@ -287,7 +298,7 @@ def _values(folder: Path) -> int:
     """The values of the member files, as members x the rows of the first one (its metadata)."""
     import pyarrow.parquet as pq
 
-    files = sorted((folder / "members").glob("*.parquet"))
+    files = member_files(folder)
     return len(files) * pq.ParquetFile(files[0]).metadata.num_rows if files else 0
 
 
@@ -307,12 +318,13 @@ def _screened(folder: Path) -> pd.DataFrame:
     value as ``(member, figure number, value)``; each batch fills its members' rows. One query
     over all the files held every value three times over and sorted them (100,000 members of the
     flagship: 4.4 GB and 127 s); a batch at a time holds the table (8 bytes a member and figure:
-    0.35 GB) and one batch (0.7 GB and 37 s), with the same values. A member with two values of
-    one figure is refused (its files are not one run's), within a batch or across batches.
+    0.35 GB) and one batch's rows, 1.2 GB and 90 s in all (``benchmarks/summary.py``), with the
+    same values. A member with two values of one figure is refused (its files are not one run's),
+    within a batch or across batches.
     """
     import duckdb
 
-    files = sorted(f.as_posix() for f in (folder / "members").glob("*.parquet"))
+    files = member_files(folder)
     con = duckdb.connect()
     try:
         figs = con.execute(

@@ -87,6 +87,25 @@ def _interval(boot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
+#: values of ``f_AB`` resampled at a time by :func:`_bootstrap` (32 MB a copy)
+BOOTSTRAP_VALUES = 4_000_000
+
+
+def _bootstrap(
+    f_a: np.ndarray, f_b: np.ndarray, f_ab: np.ndarray, k: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The indices of each resample ``k[r]`` of the base rows (``R x d`` each), a few resamples
+    at a time: at most :data:`BOOTSTRAP_VALUES` resampled values of ``f_AB`` (200 resamples of
+    8,192 base points and 33 parameters would be 54 million at once)."""
+    n, d = f_ab.shape
+    step = max(1, BOOTSTRAP_VALUES // max(1, n * d))
+    parts = [
+        indices(f_a[k[i : i + step]], f_b[k[i : i + step]], f_ab[k[i : i + step]])
+        for i in range(0, len(k), step)
+    ]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
 def _grid(design: pd.DataFrame, d: int) -> np.ndarray:
     """Member of each base row's ``A``, ``B`` and ``AB`` rows (``bases x (d + 2)``), only the base
     rows whose members all succeeded, in the order of the bases."""
@@ -136,7 +155,7 @@ def sobol_table(design: pd.DataFrame, figures: pd.DataFrame, names: list[str], s
         # one generator per figure, seeded by its key: its interval does not depend on the others
         rng = np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(repr(col).encode())]))
         k = np.array([rng.integers(0, len(m), len(m)) for _ in range(BOOTSTRAP)])
-        boot_s1, boot_st = indices(f_a[k], f_b[k], f_ab[k])
+        boot_s1, boot_st = _bootstrap(f_a, f_b, f_ab, k)
         lo1, hi1 = _interval(boot_s1)
         lot, hit = _interval(boot_st)
         key = col if isinstance(col, tuple) else (col,)
