@@ -66,7 +66,12 @@ def _copies(real: Path, folder: Path, members: int, seed: int) -> None:
             member_at, "member", pa.array(np.full(len(t), m, dtype=np.int64))
         )
         pq.write_table(t, folder / "members" / f"member-{m:06d}.parquet")
-    rows = design.iloc[np.arange(members) % len(design)].assign(member=np.arange(members))
+    # each copy's design row is the one of the member its file came from (a failed seed member
+    # has no file and no copies)
+    sources = [int(t.column("member")[0].as_py()) for t in tables]
+    by_member = design.set_index("member")
+    rows = by_member.loc[[sources[m % len(tables)] for m in range(members)]].reset_index(drop=True)
+    rows.insert(0, "member", np.arange(members))
     rows.to_parquet(folder / "design.parquet", index=False)
 
 
@@ -76,6 +81,8 @@ def main() -> None:
     ap.add_argument("--seed-members", type=int, default=8, help="real members run first")
     ap.add_argument("--scenario", default="china-2025-licensing")
     args = ap.parse_args()
+    import pyarrow.parquet as pq
+
     from reesim.ensemble.runner import run_ensemble
     from reesim.ensemble.space import default_space
     from reesim.scenario.load import load_scenario
@@ -89,8 +96,6 @@ def main() -> None:
         t0 = time.perf_counter()
         _copies(tmp / "real", tmp / "big", args.members, seed=2)
         files = sorted((tmp / "big" / "members").glob("*.parquet"))
-        import pyarrow.parquet as pq
-
         values = len(files) * pq.ParquetFile(files[0]).metadata.num_rows
         print(
             f"  {args.members:,} member files ({values / 1e6:.1f} million values) written in "

@@ -195,6 +195,27 @@ def test_an_out_folder_named_with_glob_characters_gets_its_summary(one_year, tmp
     assert bands["n"].max() == 3 and len(pd.read_parquet(out / "sensitivity.parquet"))
 
 
+def test_a_folder_named_like_a_pattern_reads_its_own_members_only(tmp_path):
+    """DuckDB reads each given path as a pattern and the path itself only where the pattern
+    matches nothing: ``e[1]/members/...`` matched ``e1``'s files, and the summary would have
+    read another ensemble's members. The paths are escaped."""
+    from reesim.ensemble.runner import _bands, _screened
+
+    for name, first in (("e[1]", 1.0), ("e1", 99.0)):
+        (tmp_path / name / "members").mkdir(parents=True)
+        for m in range(3):
+            pd.DataFrame(
+                [("price_ratio", "oxide:Dy", "Europe", 2025, first + m, m)],
+                columns=["metric", "item", "where", "year", "value", "member"],
+            ).astype({"year": "Int64"}).to_parquet(
+                tmp_path / name / "members" / f"member-{m:06d}.parquet", index=False
+            )
+    assert _screened(tmp_path / "e[1]").to_numpy().ravel().tolist() == [1.0, 2.0, 3.0]
+    _bands(tmp_path / "e[1]")
+    bands = pd.read_parquet(tmp_path / "e[1]" / "bands.parquet")
+    assert bands["n"].tolist() == [3] and bands["mean"].tolist() == [2.0]
+
+
 def test_failed_members_are_recorded_with_their_inputs(one_year, tmp_path):
     space = {
         "demand_elasticity_oxide": Parameter(
@@ -574,6 +595,24 @@ def test_a_member_split_over_files_is_one_row_in_any_batching(tmp_path, monkeypa
     wide = runner._screened(tmp_path)
     assert wide.index.tolist() == [0, 1]
     np.testing.assert_array_equal(wide.to_numpy(), [[2.5, 1.5], [3.0, np.nan]])
+
+
+@pytest.mark.parametrize("batch", [5000, 1])
+def test_members_out_of_name_order_are_sorted(tmp_path, monkeypatch, batch):
+    """From member 1,000,000 the names (``member-<k:06d>``) no longer sort as the members do:
+    the table is still in member order, each member's own values."""
+    from reesim.ensemble import runner
+
+    monkeypatch.setattr(runner, "SCREEN_FILES", batch)
+    (tmp_path / "members").mkdir()
+    for m in (999_999, 1_000_000, 1_000_001):
+        pd.DataFrame(
+            [("price_ratio", "oxide:Dy", "Europe", 2025, float(m), m)],
+            columns=["metric", "item", "where", "year", "value", "member"],
+        ).astype({"year": "Int64"}).to_parquet(tmp_path / "members" / f"member-{m:06d}.parquet", index=False)
+    wide = runner._screened(tmp_path)
+    assert wide.index.tolist() == [999_999, 1_000_000, 1_000_001]
+    assert wide.to_numpy().ravel().tolist() == [999_999.0, 1_000_000.0, 1_000_001.0]
 
 
 def test_the_drivers_line_says_which_correlations_stand_out_from_chance():

@@ -166,7 +166,7 @@ def test_stale_partial_folders_of_killed_runs_are_removed(tmp_path):
 
 def test_stale_partials_of_a_name_with_glob_characters_are_its_own(tmp_path):
     """A folder named ``res[1]*`` is a name, not a pattern: its own killed partials are removed,
-    and a killed run's partial of ``res1`` (which the pattern ``.res[1]*.*`` matched) is left to
+    and a killed run's partial of ``res1x`` (which the pattern ``.res[1]*.*`` matched) is left to
     that folder's next run."""
     out = tmp_path / "res[1]*"
     own, other = tmp_path / ".res[1]*.abc123", tmp_path / ".res1x.abc123"

@@ -30,6 +30,7 @@ solver's set-up are paid once per worker.
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 from collections.abc import Callable, Iterable
@@ -223,14 +224,21 @@ def exceed_column(threshold: float) -> str:
 
 
 def member_files(folder: Path) -> list[str]:
-    """The member files of an ensemble folder, in name order, as paths for DuckDB.
-
-    A list of files, not a glob pattern: DuckDB reads a listed path as it is, where a pattern
-    built from the folder would read a ``[``, ``*`` or ``?`` in the user's ``--out`` as part of
-    the pattern and find no file, failing the summary after every member had run. The list is in
-    the order DuckDB's own glob gave (sorted names), so the bands' sums run in the same order.
-    """
+    """The member files of an ensemble folder, in name order (the order DuckDB's own glob gave,
+    so the bands' sums run in the same order)."""
     return sorted(f.as_posix() for f in (folder / "members").glob("*.parquet"))
+
+
+def for_duckdb(files: list[str]) -> list[str]:
+    """``files`` as DuckDB must be given them: each escaped (:func:`glob.escape`).
+
+    DuckDB reads every path it is given as a pattern, and the path itself only where the pattern
+    matches nothing. A ``[``, ``*`` or ``?`` in the user's ``--out`` made the pattern
+    ``members/*.parquet`` built from it match no file (the ensemble failed at its summary after
+    every member had run) or another folder's files (``e[1]`` read ``e1``'s), and ``**`` walked
+    the disk. Escaped, each path matches only itself.
+    """
+    return [glob.escape(f) for f in files]
 
 
 def _bands(folder: Path) -> None:
@@ -242,7 +250,7 @@ def _bands(folder: Path) -> None:
     """
     import duckdb
 
-    src = member_files(folder)
+    src = for_duckdb(member_files(folder))
     levels = ", ".join(f"{x}" for x in QUANTILES)
     # One thread: DuckDB's threads add a figure's values in whatever order they finish, so the
     # means of the same member files differed in the last bits from one run to the next (up to
@@ -317,14 +325,15 @@ def _screened(folder: Path) -> pd.DataFrame:
     DuckDB reads the figures' keys once, then :data:`SCREEN_FILES` member files at a time, each
     value as ``(member, figure number, value)``; each batch fills its members' rows. One query
     over all the files held every value three times over and sorted them (100,000 members of the
-    flagship: 4.4 GB and 127 s); a batch at a time holds the table (8 bytes a member and figure:
-    0.35 GB) and one batch's rows, 1.2 GB and 90 s in all (``benchmarks/summary.py``), with the
-    same values. A member with two values of one figure is refused (its files are not one run's),
+    flagship: 4.4 GB and 127 s); a batch at a time holds the batches' tables (8 bytes a member
+    and figure: 0.35 GB at 100,000 members, and 1 byte for which cells each set), the table
+    stacked from them and one query's rows: 1.2 GB and 90 s in all (``benchmarks/summary.py``),
+    with the same values. A member with two values of one figure is refused (its files are not one run's),
     within a batch or across batches.
     """
     import duckdb
 
-    files = member_files(folder)
+    files = for_duckdb(member_files(folder))
     con = duckdb.connect()
     try:
         figs = con.execute(
@@ -376,23 +385,28 @@ def _screened_block(got: dict, figures: int, folder: Path) -> tuple[np.ndarray, 
     return members, values, seen
 
 
-def _merged(blocks: list, figures: int, folder: Path) -> tuple[np.ndarray, np.ndarray]:
+def _merged(
+    blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]], figures: int, folder: Path
+) -> tuple[np.ndarray, np.ndarray]:
     """The batches' rows as one table, members in order. Batches of files in name order hold
-    increasing members (``member-<k>.parquet``) and are stacked as they are; a member in two
-    batches has its rows merged, and is refused if both set one figure."""
+    increasing members (``member-<k>.parquet``, up to member 999,999) and are stacked as they
+    are (a copy of the table: the batches' and the whole one are held together at the end);
+    members in another order are sorted; a member in two batches has its rows merged, and is
+    refused if both set one figure."""
     if not blocks:
         return np.zeros(0, dtype=np.int64), np.zeros((0, figures))
     members = np.concatenate([b[0] for b in blocks])
     if np.all(members[1:] > members[:-1]):
         return members, np.concatenate([b[1] for b in blocks]) if len(blocks) > 1 else blocks[0][1]
+    order = np.argsort(members, kind="stable")
+    if np.all(members[order][1:] > members[order][:-1]):  # each member in one batch, out of order
+        return members[order], np.concatenate([b[1] for b in blocks])[order]
     uniq, row = np.unique(members, return_inverse=True)
-    seen = np.concatenate([b[2] for b in blocks])
-    count = np.zeros((len(uniq), figures), dtype=np.int64)
-    np.add.at(count, row, seen)
-    if (count > 1).any():
+    r, c = np.nonzero(np.concatenate([b[2] for b in blocks]))
+    cell = row[r] * figures + c
+    if len(np.unique(cell)) != len(cell):
         raise ReesimError(f"{folder / 'members'}: a member has two values of one figure")
     wide = np.full((len(uniq), figures), np.nan)
-    r, c = np.nonzero(seen)
     wide[row[r], c] = np.concatenate([b[1] for b in blocks])[r, c]
     return uniq, wide
 

@@ -95,8 +95,9 @@ def _bootstrap(
     f_a: np.ndarray, f_b: np.ndarray, f_ab: np.ndarray, k: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The indices of each resample ``k[r]`` of the base rows (``R x d`` each), a few resamples
-    at a time: at most :data:`BOOTSTRAP_VALUES` resampled values of ``f_AB`` (200 resamples of
-    8,192 base points and 33 parameters would be 54 million at once)."""
+    at a time: at most :data:`BOOTSTRAP_VALUES` resampled values of ``f_AB``, or one resample
+    where one alone is more (200 resamples of 8,192 base points and 33 parameters would be 54
+    million at once)."""
     n, d = f_ab.shape
     step = max(1, BOOTSTRAP_VALUES // max(1, n * d))
     parts = [
@@ -142,11 +143,14 @@ def sobol_table(design: pd.DataFrame, figures: pd.DataFrame, names: list[str], s
     d = len(names)
     grid = _grid(design, d)
     at = figures.index.get_indexer(grid.ravel())  # -1: the member has no figures (NaN below)
-    values = np.vstack([figures.to_numpy(dtype=float), np.full((1, figures.shape[1]), np.nan)])
+    absent, at = at < 0, np.maximum(at, 0)
+    values = figures.to_numpy(dtype=float)
     rows = []
     keys = list(figures.columns.names)
     for c, col in enumerate(figures.columns):
-        m = values[at, c].reshape(grid.shape)
+        m = values[at, c]
+        m[absent] = np.nan
+        m = m.reshape(grid.shape)
         m = m[np.isfinite(m).all(axis=1)]  # N x (d + 2), base rows with every value present
         if len(m) < 4:
             continue
