@@ -10,7 +10,7 @@ to sort. The copies are timing inputs only: no figure of them is a result.
 
 Prints, per step, the wall time and the peak memory of a fresh process running it alone, and
 the members per second. Reference (2026-12-07, this machine): 100,000 members, 264 million
-values: bands 202 s, 1.2 GB; sensitivity 119 s, 1.9 GB (its table alone took 4.4 GB and 127 s
+values: bands 202-225 s, 1.2-1.3 GB; sensitivity 115-134 s, 1.9 GB (its table alone took 4.4 GB and 127 s
 before it read 5,000 files a query).
 
 Run: ``.venv/bin/python benchmarks/summary.py [--members 10000]``. Writes into a temporary
