@@ -182,6 +182,12 @@ def test_dask_members_equal_serial_and_member_alone_is_bit_identical(one_year, t
     assert (dy["value"] > 1.0).all()
 
 
+def _member_file(path, member: int, rows: list[tuple]) -> None:
+    """A member's file as the runner writes it: ``(metric, item, where, year, value)`` rows."""
+    df = pd.DataFrame(rows, columns=["metric", "item", "where", "year", "value"]).astype({"year": "Int64"})
+    df.assign(member=member).to_parquet(path, index=False)
+
+
 def test_an_out_folder_named_with_glob_characters_gets_its_summary(one_year, tmp_path):
     """DuckDB read the member files through a pattern built from the folder: a ``[`` in the user's
     ``--out`` made it a character class, no file matched, and the ensemble failed at its summary
@@ -204,11 +210,10 @@ def test_a_folder_named_like_a_pattern_reads_its_own_members_only(tmp_path):
     for name, first in (("e[1]", 1.0), ("e1", 99.0)):
         (tmp_path / name / "members").mkdir(parents=True)
         for m in range(3):
-            pd.DataFrame(
-                [("price_ratio", "oxide:Dy", "Europe", 2025, first + m, m)],
-                columns=["metric", "item", "where", "year", "value", "member"],
-            ).astype({"year": "Int64"}).to_parquet(
-                tmp_path / name / "members" / f"member-{m:06d}.parquet", index=False
+            _member_file(
+                tmp_path / name / "members" / f"member-{m:06d}.parquet",
+                m,
+                [("price_ratio", "oxide:Dy", "Europe", 2025, first + m)],
             )
     assert _screened(tmp_path / "e[1]").to_numpy().ravel().tolist() == [1.0, 2.0, 3.0]
     _bands(tmp_path / "e[1]")
@@ -553,9 +558,7 @@ def test_screened_figures_are_each_members_values_and_refuse_a_doubled_figure(tm
         ],
     }
     for m, rs in rows.items():
-        df = pd.DataFrame(rs, columns=["metric", "item", "where", "year", "value"])
-        df["year"] = df["year"].astype("Int64")
-        df.assign(member=m).to_parquet(tmp_path / "members" / f"member-{m:06d}.parquet", index=False)
+        _member_file(tmp_path / "members" / f"member-{m:06d}.parquet", m, rs)
     wide = _screened(tmp_path)
     assert list(wide.columns) == [
         ("dy_kg_per_t_magnet", "magnet:ndfeb", "outside China", 2026),
@@ -568,10 +571,11 @@ def test_screened_figures_are_each_members_values_and_refuse_a_doubled_figure(tm
     expected = np.array([[np.nan, 2.5, np.nan, 1.5, -3000.0], [7.3, 3.0, 3.5, np.nan, np.nan]])
     np.testing.assert_array_equal(wide.to_numpy(), expected)
     assert wide.index.tolist() == [0, 1] and wide.index.name == "member"
-    pd.DataFrame(
-        [("price_ratio", "oxide:Dy", "Europe", 2025, 9.0, 1)],
-        columns=["metric", "item", "where", "year", "value", "member"],
-    ).astype({"year": "Int64"}).to_parquet(tmp_path / "members" / "member-000001-copy.parquet", index=False)
+    _member_file(
+        tmp_path / "members" / "member-000001-copy.parquet",
+        1,
+        [("price_ratio", "oxide:Dy", "Europe", 2025, 9.0)],
+    )
     with pytest.raises(ReesimError, match="a member has two values of one figure"):
         _screened(tmp_path)
 
@@ -590,8 +594,7 @@ def test_a_member_split_over_files_is_one_row_in_any_batching(tmp_path, monkeypa
         "member-000002-rest.parquet": (0, [("price_ratio", "oxide:Tb", "Japan", 2025, 1.5)]),
     }
     for name, (m, rs) in files.items():
-        df = pd.DataFrame(rs, columns=["metric", "item", "where", "year", "value"]).astype({"year": "Int64"})
-        df.assign(member=m).to_parquet(tmp_path / "members" / name, index=False)
+        _member_file(tmp_path / "members" / name, m, rs)
     wide = runner._screened(tmp_path)
     assert wide.index.tolist() == [0, 1]
     np.testing.assert_array_equal(wide.to_numpy(), [[2.5, 1.5], [3.0, np.nan]])
@@ -606,10 +609,11 @@ def test_members_out_of_name_order_are_sorted(tmp_path, monkeypatch, batch):
     monkeypatch.setattr(runner, "SCREEN_FILES", batch)
     (tmp_path / "members").mkdir()
     for m in (999_999, 1_000_000, 1_000_001):
-        pd.DataFrame(
-            [("price_ratio", "oxide:Dy", "Europe", 2025, float(m), m)],
-            columns=["metric", "item", "where", "year", "value", "member"],
-        ).astype({"year": "Int64"}).to_parquet(tmp_path / "members" / f"member-{m:06d}.parquet", index=False)
+        _member_file(
+            tmp_path / "members" / f"member-{m:06d}.parquet",
+            m,
+            [("price_ratio", "oxide:Dy", "Europe", 2025, float(m))],
+        )
     wide = runner._screened(tmp_path)
     assert wide.index.tolist() == [999_999, 1_000_000, 1_000_001]
     assert wide.to_numpy().ravel().tolist() == [999_999.0, 1_000_000.0, 1_000_001.0]

@@ -393,14 +393,13 @@ def _merged(
     are (a copy of the table: the batches' and the whole one are held together at the end);
     members in another order are sorted; a member in two batches has its rows merged, and is
     refused if both set one figure."""
-    if not blocks:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, figures))
     members = np.concatenate([b[0] for b in blocks])
     if np.all(members[1:] > members[:-1]):
         return members, np.concatenate([b[1] for b in blocks]) if len(blocks) > 1 else blocks[0][1]
     order = np.argsort(members, kind="stable")
-    if np.all(members[order][1:] > members[order][:-1]):  # each member in one batch, out of order
-        return members[order], np.concatenate([b[1] for b in blocks])[order]
+    ordered = members[order]
+    if np.all(ordered[1:] > ordered[:-1]):  # each member in one batch, out of order
+        return ordered, np.concatenate([b[1] for b in blocks])[order]
     uniq, row = np.unique(members, return_inverse=True)
     r, c = np.nonzero(np.concatenate([b[2] for b in blocks]))
     cell = row[r] * figures + c
