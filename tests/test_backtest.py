@@ -165,6 +165,7 @@ def test_shipped_2025_episode_and_cli(capsys, tmp_path):
     assert "Backtest 2025" in stdout and "(run)" in stdout
     doc = json.loads((out / "backtest.json").read_text())
     assert doc["status"] == "run" and len(doc["scores"]) == 20
+    assert any(r.startswith("piqp build piqp_python") for r in doc["runtime"])  # what made the scores
     assert sum(doc["summary"]["verdicts"].values()) == 20
     assert doc["knowledge"]["audit"]["unexplained"] == []
     # Every row read beyond the cut-off is one of the named exceptions' sources.

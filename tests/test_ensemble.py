@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import math
 
 import numpy as np
@@ -21,6 +22,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import reesim
+from reesim.cache import runtime
+from reesim.data import default_dataset
 from reesim.ensemble import runner
 from reesim.ensemble.design import make_design, unit_sample
 from reesim.ensemble.runner import run_ensemble
@@ -199,6 +203,11 @@ def test_an_out_folder_named_with_glob_characters_gets_its_summary(one_year, tmp
     assert (s.members, s.ok) == (3, 3)
     bands = pd.read_parquet(out / "bands.parquet")
     assert bands["n"].max() == 3 and len(pd.read_parquet(out / "sensitivity.parquet"))
+    # what made the figures: the code, the data and this machine's builds (other CPUs' differ)
+    doc = json.loads((out / "summary.json").read_text())
+    assert doc["code_version"] == reesim.__version__ and doc["dataset_version"] == default_dataset().version
+    assert doc["runtime"] == list(runtime()) and doc["members_ran_on"] == "this machine"
+    assert any(r.startswith("piqp build piqp_python") for r in doc["runtime"])
 
 
 def test_a_folder_named_like_a_pattern_reads_its_own_members_only(tmp_path):

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from reesim.cache import runtime
 from reesim.errors import InputError
 from reesim.game.payoffs import payoff_tensor, term_value
 from reesim.game.profiles import all_profiles, bundles, path_scenario, profile_scenario
@@ -309,6 +310,7 @@ def test_cli_game_writes_results_and_refuses_bad_input(capsys, small, tmp_path):
     assert len(pay) == 4 * 2 and set(pay["player"]) == {"US", "China"}
     doc = json.loads((out / "equilibria.json").read_text())
     assert doc["reading"] and doc["equilibria"]["all"] and len(doc["repeated"]) == 3
+    assert doc["runtime"] == list(runtime())  # the builds that made the payoffs
     html = (out / "report.html").read_text()
     assert 'id="repeated"' in html and '"type":"heatmap"' in html
 

@@ -149,6 +149,8 @@ def test_report_is_valid_html_with_every_section(report: Path):
     assert not p.stack, f"unclosed: {p.stack}"
     assert {"html", "head", "body", "title"} <= p.seen
     assert p.title.startswith("reesim report: report-short")
+    # the run's identity names the builds this CPU selected (another CPU's give other last bits)
+    assert "<dt>Runtime</dt><dd>CPython" in text and "piqp build piqp_python" in text
     assert p.section_ids == [sid for sid, _ in SECTIONS]
     for sid, _ in SECTIONS:
         body = text.split(f'<section id="{sid}">', 1)[1].split("</section>", 1)[0]

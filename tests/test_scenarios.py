@@ -20,6 +20,7 @@ import pytest
 import yaml
 from pandas.testing import assert_frame_equal
 
+from reesim.cache import runtime
 from reesim.errors import InputError
 from reesim.scenario.load import json_schema, load_scenario, parse, resolve, scenario_hash, shipped
 from reesim.scenario.spec import INSTRUMENT_TYPES
@@ -505,6 +506,7 @@ def test_cli_run_writes_tables_summary_and_resolved_scenario(capsys, tmp_path):
     assert summary["scenario"] == "short-ban" and summary["counterfactual"] == "baseline"
     assert summary["scenario_hash"] == scenario_hash(sc)
     assert summary["seed"] == 0
+    assert summary["runtime"] == list(runtime())  # the builds this CPU selects, named
     us_magnet = [
         r
         for r in summary["headline"]["price_changes"]

@@ -193,3 +193,33 @@ def test_worlds_with_assumption_overrides_stay_in_memory(tmp_path, monkeypatch):
     monkeypatch.setenv("REESIM_CACHE_DIR", str(tmp_path))
     load_default_world(2024, assumptions={"congestion": 0.0012})
     assert not (tmp_path / "worlds").exists()
+
+
+def test_the_key_covers_the_builds_the_cpu_selects(monkeypatch):
+    """PIQP's AVX-512 and AVX2 builds (and numpy's SIMD loops) give different bits: the runtime
+    part of every key names them, so two machines sharing a cache folder keep a world each."""
+    import piqp
+
+    sets = cache.instruction_sets()
+    expected = (
+        "piqp_python_avx512"
+        if piqp.instruction_set.avx512f
+        else "piqp_python_avx2"
+        if piqp.instruction_set.avx2
+        else "piqp_python"
+    )
+    assert sets[0] == f"piqp build {expected}"
+    assert sets[1].startswith("numpy simd ")
+    try:
+        cache.runtime.cache_clear()
+        here = cache.runtime()
+        assert here[-2:] == sets
+        monkeypatch.setattr(
+            cache, "instruction_sets", lambda: ("piqp build piqp_python", "numpy simd baseline")
+        )
+        cache.runtime.cache_clear()
+        other = cache.runtime()
+        assert other[:-2] == here[:-2] and other != here
+        assert cache.key_of("world", other) != cache.key_of("world", here)
+    finally:
+        cache.runtime.cache_clear()

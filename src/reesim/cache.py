@@ -148,7 +148,8 @@ def key_of(*parts: object) -> str:
 @functools.cache
 def runtime() -> tuple[str, ...]:
     """The interpreter, machine type and versions of the libraries a computed artefact depends on
-    (the numeric stack, the solvers, the data engine): part of the keys of kept worlds and runs."""
+    (the numeric stack, the solvers, the data engine) and the instruction sets they run with
+    (:func:`instruction_sets`): part of the keys of kept worlds and runs."""
     import platform
     from importlib import metadata
 
@@ -158,7 +159,35 @@ def runtime() -> tuple[str, ...]:
             out.append(f"{dist} {metadata.version(dist)}")
         except metadata.PackageNotFoundError:
             out.append(f"{dist} absent")
-    return tuple(out)
+    return (*out, *instruction_sets())
+
+
+def instruction_sets() -> tuple[str, ...]:
+    """The builds the numeric libraries chose for this CPU: PIQP's module and numpy's dispatched
+    SIMD targets.
+
+    Two x86-64 machines get different bits from the same code and libraries: PIQP loads its
+    AVX-512, AVX2 or generic build by the CPU (``piqp/__init__.py``), and numpy dispatches its
+    loops (with SVML's ``exp``, ``log`` and ``power`` on AVX-512) by the CPU as well. Measured
+    2026-12-07 on 18 members of the flagship's ensemble, the AVX-512 and AVX2 builds of PIQP
+    0.7.0 gave figures that differ by 1.6e-8 relative at the median and up to 1e-3 on figures
+    near zero (0.26 million USD of Russia's welfare change). A cache folder shared by two such
+    machines (a network home, a moved volume) therefore keeps one world or run per build.
+    """
+    try:
+        import piqp
+
+        solver = f"piqp build {piqp.SparseSolver.__module__.rsplit('.', 1)[-1]}"
+    except ImportError:
+        solver = "piqp build absent"
+    try:  # numpy's own record of what it dispatches to on this CPU (no public API)
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+        targets = [t for t in __cpu_dispatch__ if __cpu_features__.get(t)]
+        simd = f"numpy simd {' '.join(targets) or 'baseline'}"
+    except ImportError:
+        simd = "numpy simd unknown"
+    return (solver, simd)
 
 
 def computed_key(kind: str, *parts: object) -> str:

@@ -159,6 +159,7 @@ def run_scenario(sc, against: str | None = None, progress: Callable[[Any], None]
 def summary(o: Outcome) -> dict:
     """``summary.json``: identities (hashes, versions, seed), units, headline and impacts."""
     from reesim import __version__
+    from reesim.cache import runtime
     from reesim.data import default_dataset
     from reesim.scenario.load import scenario_hash
 
@@ -170,6 +171,9 @@ def summary(o: Outcome) -> dict:
         "counterfactual_hash": scenario_hash(cf_sc),
         "dataset_version": default_dataset().version,
         "code_version": __version__,
+        # the interpreter, libraries and the builds this CPU selects: another CPU's builds give
+        # the same figures to about 1e-8 relative, not the same bits (reesim.cache.instruction_sets)
+        "runtime": list(runtime()),
         "seed": sc.seed,
         "horizon": sc.horizon.model_dump(),
         "units": dict(SUMMARY_UNITS),

@@ -49,9 +49,14 @@ def write_game(
     per profile and player) and ``ensemble_design.parquet`` (each member's inputs and status).
     """
     from reesim import __version__
+    from reesim.cache import runtime
     from reesim.data import default_dataset
 
-    meta = {"code_version": __version__, "dataset_version": default_dataset().version}
+    meta = {
+        "code_version": __version__,
+        "dataset_version": default_dataset().version,
+        "runtime": list(runtime()),
+    }
     with atomic_folder(directory) as tmp:
         t.table().to_parquet(tmp / "payoffs.parquet", index=False)
         doc = {**meta, **analysis}

@@ -133,6 +133,7 @@ def _overview(run: Run) -> str:
         ("Counterfactual hash", code(str(s.get("counterfactual_hash", "")))),
         ("Dataset version", code(str(s.get("dataset_version", "")))),
         ("Code version", code(f"reesim {s.get('code_version', '')}")),
+        ("Runtime", esc(", ".join(map(str, s.get("runtime") or ["not recorded"])))),
         ("Run folder", code(run.folder.name)),
     ]
     dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items)

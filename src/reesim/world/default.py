@@ -110,8 +110,8 @@ def _stored_world(year: int | None) -> World:
     its content in a header and its key inside (:func:`reesim.cache.kept`: a file that does not
     verify, or holds another key's world, is rebuilt with a warning), under a key that hashes the
     reference year, the dataset, the source of every reesim module and the YAML configuration
-    (:func:`reesim.cache.code_fingerprint`), the interpreter, the machine type and the numeric
-    libraries (:func:`reesim.cache.runtime`), so that a changed builder, dataset or solver never
+    (:func:`reesim.cache.code_fingerprint`), the interpreter, the machine type, the numeric
+    libraries and the builds the CPU selects (:func:`reesim.cache.runtime`), so that a changed builder, dataset or solver never
     meets an old world. At most eight worlds are kept (the least recently used removed).
     """
     from reesim import cache
