@@ -7,7 +7,10 @@ the default space: every stated assumption range and DESIGN's lead times):
   two members on each (printed apart: imports and per-process caches), the ratio, and
   the time 1,000 and 10,000 members would take at that rate against the targets (3 min and
   25 min on 2 cores, >= 1.8x from 1 to 2 workers);
-* members lost without a record (target 0).
+* members lost without a record (target 0);
+* the machine's speed index before and after (``benchmarks/machine.py``: the same code's members
+  took 270 ms on one hour and 390 ms on another of the same day), and the targets' figures scaled
+  to a fast hour by it.
 
 Run: ``.venv/bin/python benchmarks/ensemble.py [-n 16]``. Writes into a temporary folder.
 """
@@ -19,6 +22,8 @@ import os
 import tempfile
 import time
 from pathlib import Path
+
+from machine import speed_index
 
 
 def main() -> None:
@@ -36,6 +41,11 @@ def main() -> None:
     space = default_space(sc)
     tmp = Path(tempfile.mkdtemp(prefix="reesim-bench-ensemble-"))
     print(f"{args.scenario}: {len(space)} parameters, {args.n} members per run, {os.cpu_count()} cores")
+    before = speed_index()
+    print(
+        f"  machine speed index before: {before[1]:.2f} (benchmarks/machine.py: 1.00 = a fast hour of this "
+        "machine class; the same code's members take about that many times a fast hour's)"
+    )
     import dask
 
     from reesim.pool import local_cluster
@@ -89,6 +99,13 @@ def main() -> None:
     )
     print(f"  1,000 members at the 2-worker rate: {1000 / r / 60:.1f} min (target <= 3 min)")
     print(f"  10,000 members at the 2-worker rate: {10000 / r / 60:.1f} min (target <= 25 min)")
+    after = speed_index()
+    index = (before[1] + after[1]) / 2
+    print(
+        f"  machine speed index after: {after[1]:.2f}; at a fast hour's speed (index 1.00) the 2-worker rate "
+        f"would give 1,000 members in {1000 / r / 60 / index:.1f} min and 10,000 in {10000 / r / 60 / index:.1f} min "
+        "(scaled by the mean index: an estimate, not a measurement)"
+    )
 
 
 if __name__ == "__main__":
