@@ -1,5 +1,6 @@
 # Two commands: `make demo` and `make test`. Both create .venv if it is missing.
-PYTHON ?= python3
+# The distribution's CPython 3.11 where there is one (faster; see scripts/pick-python.sh)
+PYTHON ?= $(shell sh scripts/pick-python.sh)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
@@ -19,6 +20,7 @@ bytecode: $(STAMP_RUN)
 	$(BIN)/python -m compileall -q --invalidation-mode checked-hash src
 
 $(BIN)/python:
+	@echo "creating $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
