@@ -9,13 +9,15 @@ The workload mixes what a member does: Python dict and list work on strings (a t
 operations on arrays of a few hundred to a few thousand values (a third) and PIQP solves of a fixed
 sparse QP of the size of a default-world year (a third; seeded, the same problem every time). The
 index is its best time over ``repeats`` runs divided by :data:`REFERENCE_S`, the best time measured
-on a fast hour of this machine class (1.0 = that hour; 1.3 = 30 % slower).
+on a fast hour of this machine class (1.0 = that hour; 1.3 = 30 % slower). The cores differ:
+:func:`core_indices` measures every core at once, as an ensemble on all of them runs.
 
 Run: ``.venv/bin/python benchmarks/machine.py``.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -99,6 +101,29 @@ def speed_index(repeats: int = 5) -> tuple[float, float]:
     return best, best / REFERENCE_S
 
 
+def _pinned(core: int, repeats: int, out) -> None:
+    os.sched_setaffinity(0, {core})
+    out.put((core, speed_index(repeats)[1]))
+
+
+def core_indices(repeats: int = 5) -> dict[int, float]:
+    """The index of every core, measured at once, one process pinned to each: a run on all cores
+    goes at their pace, and the cores of this shared machine differ (1.07 and 1.33 at the same
+    moment of 2026-12-07, when a 10,000-member run took 30 min against 24 on a fast hour)."""
+    import multiprocessing as mp
+
+    cores = sorted(os.sched_getaffinity(0))
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_pinned, args=(c, repeats, out)) for c in cores]
+    for pr in procs:
+        pr.start()
+    got = dict(out.get() for _ in procs)
+    for pr in procs:
+        pr.join()
+    return {c: got[c] for c in cores}
+
+
 def main() -> None:
     t = time.process_time()
     _python()
@@ -113,6 +138,12 @@ def main() -> None:
     print(f"parts: Python {tp:.3f} s, numpy {tn:.3f} s, PIQP {ts:.3f} s")
     print(
         f"machine workload: best {best:.3f} s of CPU; index {index:.2f} (1.00 = a fast hour, {REFERENCE_S} s)"
+    )
+    per_core = core_indices()
+    print(
+        "every core at once: "
+        + ", ".join(f"core {c} {v:.2f}" for c, v in per_core.items())
+        + f"; mean {sum(per_core.values()) / len(per_core):.2f}"
     )
 
 

@@ -47,6 +47,7 @@ def test_solve_writes_tables_atomically(capsys, tmp_path):
     assert prices["A"] == pytest.approx(60) and prices["B"] == pytest.approx(80)
     summary = json.loads((target / "summary.json").read_text())
     assert summary["quantity_unit"] == "t" and summary["price_unit"] == "USD/kg"
+    assert any(r.startswith("piqp build piqp_python") for r in summary["runtime"])  # what solved it
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary folder left
     code, _, err = invoke(capsys, "solve", str(EXAMPLE), "--out", str(target))
     assert code == 2 and "not empty" in err

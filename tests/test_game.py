@@ -607,3 +607,19 @@ def test_the_profile_cache_keeps_the_most_recently_used_within_its_bound(monkeyp
     monkeypatch.setattr(P, "CACHE_MAX_BYTES", 1)  # the newest is always kept
     P._cache_write("e", {"k": 4})
     assert [p.name for p in tmp_path.glob("*.json")] == ["e.json"]
+
+
+def test_a_profiles_cached_outcome_is_kept_per_runtime(small, monkeypatch):
+    """Another CPU's builds (or another PIQP or numpy) give other last bits: a game's profile
+    outcomes are kept per runtime, so a shared cache folder does not hand one machine's payoffs
+    to another while equilibria.json names the other's builds."""
+    from reesim import cache
+    from reesim.game import payoffs as P
+
+    game, folder = load_game(small)
+    b = bundles(game, folder)
+    sc = profile_scenario(game, b, all_profiles(game)[-1])
+    here = P._cache_key(sc, b.base, game)
+    assert P._cache_key(sc, b.base, game) == here  # the same inputs, the same key
+    monkeypatch.setattr(cache, "runtime", lambda: ("CPython", "piqp build fake"))
+    assert P._cache_key(sc, b.base, game) != here

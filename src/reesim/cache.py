@@ -169,8 +169,8 @@ def instruction_sets() -> tuple[str, ...]:
     Two x86-64 machines get different bits from the same code and libraries: PIQP loads its
     AVX-512, AVX2 or generic build by the CPU (``piqp/__init__.py``), and numpy dispatches its
     loops (with SVML's ``exp``, ``log`` and ``power`` on AVX-512) by the CPU as well. Measured
-    2026-12-07 on 18 members of the flagship's ensemble, the AVX-512 and AVX2 builds of PIQP
-    0.7.0 gave figures that differ by 1.6e-8 relative at the median and up to 1e-3 on figures
+    2026-12-07 on 18 members of the flagship's ensemble, PIQP 0.7.0's AVX-512, AVX2 and generic
+    builds gave figures that differ by 1.6e-8 relative at the median and up to 1e-3 on figures
     near zero (0.26 million USD of Russia's welfare change). A cache folder shared by two such
     machines (a network home, a moved volume) therefore keeps one world or run per build.
     """
@@ -180,14 +180,23 @@ def instruction_sets() -> tuple[str, ...]:
         solver = f"piqp build {piqp.SparseSolver.__module__.rsplit('.', 1)[-1]}"
     except ImportError:
         solver = "piqp build absent"
-    try:  # numpy's own record of what it dispatches to on this CPU (no public API)
-        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    return (solver, _numpy_simd())
 
-        targets = [t for t in __cpu_dispatch__ if __cpu_features__.get(t)]
-        simd = f"numpy simd {' '.join(targets) or 'baseline'}"
-    except ImportError:
-        simd = "numpy simd unknown"
-    return (solver, simd)
+
+def _numpy_simd() -> str:
+    """numpy's own record of the SIMD targets it dispatches to on this CPU (no public API: the
+    module is ``numpy._core`` from numpy 2, ``numpy.core`` before)."""
+    import importlib
+
+    for name in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):
+        try:
+            mod = importlib.import_module(name)
+            dispatch, features = mod.__cpu_dispatch__, mod.__cpu_features__
+        except (ImportError, AttributeError):
+            continue
+        targets = [t for t in dispatch if features.get(t)]
+        return f"numpy simd {' '.join(targets) or 'baseline'}"
+    return "numpy simd unknown"
 
 
 def computed_key(kind: str, *parts: object) -> str:

@@ -41,6 +41,8 @@ def write_solution(solution, world, directory: Path) -> None:
     Everything is written to a temporary sibling folder first and renamed at the end, so a
     failure leaves no half-written directory.
     """
+    from reesim.cache import runtime
+
     with atomic_folder(directory) as tmp:
         for name in ("prices", "production", "outputs", "trade", "consumption", "quota_rents"):
             getattr(solution, name).to_parquet(tmp / f"{name}.parquet", index=False)
@@ -56,6 +58,7 @@ def write_solution(solution, world, directory: Path) -> None:
             "guard_worst_residual": solution.guards.worst if solution.guards else None,
             "sizes": solution.sizes,
             "code_version": __version__,
+            "runtime": list(runtime()),  # the builds this CPU selects (reesim.cache.instruction_sets)
         }
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
 

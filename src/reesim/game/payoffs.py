@@ -123,7 +123,7 @@ def _run_profile(data: dict, label: str, base: Result, game_json: str) -> dict:
 
 
 def _cache_key(sc: Scenario, base: Scenario, game: Game) -> str:
-    from reesim.cache import code_fingerprint
+    from reesim.cache import code_fingerprint, runtime
     from reesim.data import default_dataset
 
     payload = {
@@ -135,6 +135,9 @@ def _cache_key(sc: Scenario, base: Scenario, game: Game) -> str:
         "regions": {pl.name: pl.regions for pl in game.players},
         "dataset": default_dataset().version,
         "code": code_fingerprint(),  # the version and every module that simulates and measures
+        # the interpreter, libraries and the builds this CPU selects: another machine's builds
+        # give other last bits (reesim.cache.instruction_sets)
+        "runtime": list(runtime()),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
