@@ -199,6 +199,20 @@ def _numpy_simd() -> str:
     return "numpy simd unknown"
 
 
+def identity() -> dict[str, object]:
+    """What made a result, for the documents written beside it (``summary.json``, the game's and
+    the backtest's): reesim's version, the dataset's and the runtime (another CPU's builds give
+    figures equal to about 1e-8 relative, not the same bits: :func:`instruction_sets`)."""
+    from reesim import __version__
+    from reesim.data import default_dataset
+
+    return {
+        "code_version": __version__,
+        "dataset_version": default_dataset().version,
+        "runtime": list(runtime()),
+    }
+
+
 def computed_key(kind: str, *parts: object) -> str:
     """The key of an artefact reesim computes (a world, a run): ``kind`` and ``parts`` with the
     dataset, the source of every module (:func:`code_fingerprint`) and the interpreter, machine

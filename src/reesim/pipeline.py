@@ -158,9 +158,7 @@ def run_scenario(sc, against: str | None = None, progress: Callable[[Any], None]
 
 def summary(o: Outcome) -> dict:
     """``summary.json``: identities (hashes, versions, seed), units, headline and impacts."""
-    from reesim import __version__
-    from reesim.cache import runtime
-    from reesim.data import default_dataset
+    from reesim.cache import identity
     from reesim.scenario.load import scenario_hash
 
     sc, cf_sc = o.scenario, o.counterfactual_scenario
@@ -169,11 +167,7 @@ def summary(o: Outcome) -> dict:
         "scenario_hash": scenario_hash(sc),
         "counterfactual": cf_sc.name,
         "counterfactual_hash": scenario_hash(cf_sc),
-        "dataset_version": default_dataset().version,
-        "code_version": __version__,
-        # the interpreter, libraries and the builds this CPU selects: another CPU's builds give
-        # the same figures to about 1e-8 relative, not the same bits (reesim.cache.instruction_sets)
-        "runtime": list(runtime()),
+        **identity(),
         "seed": sc.seed,
         "horizon": sc.horizon.model_dump(),
         "units": dict(SUMMARY_UNITS),

@@ -105,9 +105,7 @@ def summary(r: BacktestResult) -> dict:
 
 def document(r: BacktestResult, ref: str | None = None) -> dict:
     """backtest.json as plain data (``ref``: how the episode was named on the command line)."""
-    from reesim import __version__
-    from reesim.cache import runtime
-    from reesim.data import default_dataset
+    from reesim.cache import identity
 
     ep = r.episode
     scores = [
@@ -119,9 +117,7 @@ def document(r: BacktestResult, ref: str | None = None) -> dict:
         "title": ep.title,
         "status": r.status,
         "reason": r.reason,
-        "code_version": __version__,
-        "dataset_version": default_dataset().version,
-        "runtime": list(runtime()),  # the builds this CPU selects (reesim.cache.instruction_sets)
+        **identity(),
         "knowledge": {
             "as_of": ep.knowledge.as_of.isoformat(),
             "reference_year": ep.knowledge.reference_year,

@@ -144,10 +144,8 @@ def run_ensemble(
     ``only`` runs a subset of the members of the same design (member ``k`` alone gets the same
     inputs and figures as in the full run). ``progress(member, error)`` is called per member.
     """
-    from reesim import __version__
     from reesim.atomic import atomic_folder
-    from reesim.cache import runtime
-    from reesim.data import default_dataset
+    from reesim.cache import identity
     from reesim.scenario.load import scenario_hash
 
     seed = scenario.seed if seed is None else seed
@@ -206,12 +204,7 @@ def run_ensemble(
                     "ok": ok,
                     "failed": len(ran) - ok,
                     "quantiles": list(QUANTILES),
-                    "code_version": __version__,
-                    "dataset_version": default_dataset().version,
-                    # this machine's interpreter, libraries and CPU builds (another CPU's builds
-                    # give figures equal to about 1e-8, not the same bits); a scheduler's workers
-                    # ran the members with their own
-                    "runtime": list(runtime()),
+                    **identity(),  # this machine's: a scheduler's workers ran the members with their own
                     "members_ran_on": "this machine" if scheduler is None else f"the workers of {scheduler}",
                     "units": {
                         "price_usd_per_kg": "USD/kg",

@@ -48,15 +48,9 @@ def write_game(
     (every member's payoffs), ``ensemble_summary.parquet`` (mean, p5, p95 and equilibrium share
     per profile and player) and ``ensemble_design.parquet`` (each member's inputs and status).
     """
-    from reesim import __version__
-    from reesim.cache import runtime
-    from reesim.data import default_dataset
+    from reesim.cache import identity
 
-    meta = {
-        "code_version": __version__,
-        "dataset_version": default_dataset().version,
-        "runtime": list(runtime()),
-    }
+    meta = identity()
     with atomic_folder(directory) as tmp:
         t.table().to_parquet(tmp / "payoffs.parquet", index=False)
         doc = {**meta, **analysis}

@@ -21,7 +21,6 @@ serve`` cannot fill its disk.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -123,8 +122,9 @@ def _run_profile(data: dict, label: str, base: Result, game_json: str) -> dict:
 
 
 def _cache_key(sc: Scenario, base: Scenario, game: Game) -> str:
-    from reesim.cache import code_fingerprint, runtime
-    from reesim.data import default_dataset
+    """A profile's key (:func:`reesim.cache.computed_key`: with the dataset, every module that
+    simulates and measures, and the runtime, whose builds give other last bits on another CPU)."""
+    from reesim.cache import computed_key
 
     payload = {
         "format": CACHE_FORMAT,
@@ -133,13 +133,8 @@ def _cache_key(sc: Scenario, base: Scenario, game: Game) -> str:
         "discount_rate": game.discount_rate,
         "terms": {pl.name: [t.model_dump(mode="json") for t in pl.terms] for pl in game.players},
         "regions": {pl.name: pl.regions for pl in game.players},
-        "dataset": default_dataset().version,
-        "code": code_fingerprint(),  # the version and every module that simulates and measures
-        # the interpreter, libraries and the builds this CPU selects: another machine's builds
-        # give other last bits (reesim.cache.instruction_sets)
-        "runtime": list(runtime()),
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    return computed_key("game profile", payload)
 
 
 def _cache_folder() -> Path | None:
