@@ -136,6 +136,12 @@ def test_dask_members_equal_serial_and_member_alone_is_bit_identical(one_year, t
     assert asked == [(4, 2)]
     alone = run_ensemble(one_year, space, 4, tmp_path / "alone", method="lhs", seed=11, only=[2])
     assert (serial.ok, dask.ok, alone.ok) == (4, 4, 1)
+    # every member names the build that ran it: the workers' is this process's here
+    for run in ("serial", "dask"):
+        ran = pd.read_parquet(tmp_path / run / "design.parquet")["runtime"]
+        assert set(ran) == {runner.runtime_id(runtime())}
+        kept = json.loads((tmp_path / run / "summary.json").read_text())["member_runtimes"]
+        assert kept == {runner.runtime_id(runtime()): list(runtime())}
     for k in range(4):
         a = pd.read_parquet(tmp_path / "serial" / "members" / f"member-{k:06d}.parquet")
         b = pd.read_parquet(tmp_path / "dask" / "members" / f"member-{k:06d}.parquet")
@@ -262,6 +268,46 @@ def test_a_failed_member_leaves_the_others_of_its_pool_task_written(one_year, tm
     assert (design.loc[~failed, "status"] == "ok").all() and (s.ok, s.failed) == (2, 2)
     written = sorted(p.name for p in (tmp_path / "e" / "members").glob("*.parquet"))
     assert written == [f"member-{m:06d}.parquet" for m in sorted(design.loc[~failed, "member"])]
+
+
+def test_members_on_a_worker_with_another_reesim_fail_with_the_reason(one_year, tmp_path, monkeypatch):
+    """A worker that joined after the pool's check with another reesim source: each task it takes
+    fails, and its members are recorded as failed with the reason (never computed by other code).
+    Here the check at the pool's opening is skipped and this process's fingerprint made to differ."""
+    from reesim import cache, pool
+
+    space = {k: v for k, v in default_space(one_year).items() if k == "hre_thrift_saving"}
+    monkeypatch.setattr(pool, "check_workers", lambda client, scheduler=None: None)
+    monkeypatch.setattr(cache, "code_fingerprint", lambda *s: "0" * 64)
+    s = run_ensemble(one_year, space, 2, tmp_path / "e", method="lhs", seed=3, workers=2)
+    design = pd.read_parquet(tmp_path / "e" / "design.parquet")
+    assert (s.ok, s.failed) == (0, 2) and (design["status"] == "failed").all()
+    assert design["error"].str.match(r"WorkerMismatch: worker tls://\S+: its reesim source").all()
+    assert (design["runtime"] == "").all()  # no build ran them
+    assert not list((tmp_path / "e" / "members").glob("*.parquet"))
+
+
+def test_members_run_by_another_build_are_named_and_the_cli_says_so(capsys, tmp_path, monkeypatch):
+    """A member another CPU's build ran (a scheduler's worker) gets figures equal to about 1e-8, not
+    the same bits: design.parquet names each member's build, summary.json spells it out and the CLI
+    says that some members' builds are not this machine's."""
+    real = runner._results
+    other = (*runtime()[:-2], "piqp build piqp_python_avx2", "numpy simd X86_V3")
+
+    def mixed(*args, **kwargs):
+        for member, seed, table, error, rt in real(*args, **kwargs):
+            yield member, seed, table, error, other if member == 1 else rt
+
+    monkeypatch.setattr(runner, "_results", mixed)
+    code, out, _ = invoke(capsys, "ensemble", "china-2025-licensing", "-n", "2", "--out", str(tmp_path / "e"))
+    assert code == 0
+    design = pd.read_parquet(tmp_path / "e" / "design.parquet").set_index("member")
+    mine, theirs = runner.runtime_id(runtime()), runner.runtime_id(other)
+    assert design["runtime"].to_dict() == {0: mine, 1: theirs} and mine != theirs
+    summary = json.loads((tmp_path / "e" / "summary.json").read_text())
+    assert summary["member_runtimes"] == {mine: list(runtime()), theirs: list(other)}
+    assert summary["runtime"] == list(runtime())
+    assert "1 of the 2 builds that ran members are not this machine's" in " ".join(out.split())
 
 
 def test_a_pool_task_that_did_not_come_back_fails_each_of_its_members():
@@ -392,8 +438,22 @@ def test_ensemble_report_draws_the_bands_and_the_drivers(capsys, tmp_path):
     )  # strongest drawn last (on top)
     assert fan_chart(bands, "price_ratio", "oxide:Xx", ("Europe",)) is None
     assert render_ensemble(tmp_path / "e") == text
+    # what made the figures: reesim's and the dataset's versions, and the build of every member
+    assert f"reesim {reesim.__version__}" in text and default_dataset().version in text
+    assert f"{runner.runtime_id(runtime())}: 5 members (" in text
     with pytest.raises(InputError, match="not a reesim ensemble folder"):
         render_ensemble(tmp_path)
+
+
+def test_the_ensemble_report_says_what_an_older_folder_did_not_record():
+    from reesim.reports.ensemble import identity_table
+
+    old = {"scenario": "x", "seed": 1}
+    text = identity_table(old, pd.DataFrame({"member": [0, 1]}))
+    assert text.count("not recorded") == 5
+    lost = pd.DataFrame({"member": [0, 1, 2], "runtime": ["abc", "", "abc"]})
+    text = identity_table({**old, "member_runtimes": {"abc": ["CPython", "3.11.2"]}}, lost)
+    assert "abc: 2 members (CPython, 3.11.2)" in text and "none (task lost): 1 member" in text
 
 
 def test_china_quota_growth_is_an_uncertain_input_shared_with_the_counterfactual():

@@ -623,3 +623,28 @@ def test_a_profiles_cached_outcome_is_kept_per_runtime(small, monkeypatch):
     assert P._cache_key(sc, b.base, game) == here  # the same inputs, the same key
     monkeypatch.setattr(cache, "runtime", lambda: ("CPython", "piqp build fake"))
     assert P._cache_key(sc, b.base, game) != here
+
+
+def test_profiles_another_build_ran_are_used_but_not_kept_under_this_runtime(small, solved, monkeypatch):
+    """A profile's key names this process's runtime; a profile a scheduler's worker ran with other
+    builds (about 1e-8 apart, not the same bits) is used but not kept under that key, in a game and
+    in a game's ensemble on the pool. Here this process's runtime is made to differ from the
+    workers' (the workers report their own)."""
+    from reesim import cache
+    from reesim.ensemble.space import default_space
+    from reesim.game.ensemble import ensemble_game
+
+    game, tensor, _, _ = solved
+    folder = small.parent
+    monkeypatch.setattr(cache, "runtime", lambda: ("CPython", "piqp build of another machine"))
+    first, _, _ = payoff_tensor(game, folder, workers=2, cache=True)
+    again, _, _ = payoff_tensor(game, folder, workers=2, cache=True)
+    assert (first.cached, again.cached) == (0, 0)  # nothing was kept under this runtime
+    np.testing.assert_allclose(again.welfare, tensor.welfare, rtol=1e-9, atol=1e-9)
+    b = bundles(game, folder)
+    space = {k: v for k, v in default_space(b.base).items() if k == "demand_elasticity_magnet"}
+    games = cache.subfolder("games")
+    assert games is not None
+    kept = sorted(games.glob("*.json"))
+    ens = ensemble_game(game, folder, space, 1, seed=4, workers=2, cache=True)
+    assert ens.members == (0,) and sorted(games.glob("*.json")) == kept

@@ -94,3 +94,42 @@ def test_scheduler_addresses(monkeypatch):
 def test_a_tls_scheduler_without_certificates_is_an_input_error(monkeypatch):
     with pytest.raises(InputError, match="no TLS certificates"), dask_pool(2, "tls://127.0.0.1:9"):
         pass
+
+
+def test_a_pool_refuses_workers_that_run_another_reesim(monkeypatch):
+    """A worker with another reesim source (or dataset) would compute members with other code, mixed
+    silently into one result: the pool asks every worker when it opens and names what differs.
+    Here this process's source fingerprint is made to differ; the workers compute their own."""
+    from reesim import cache
+    from reesim.pool import WorkerMismatch
+
+    monkeypatch.setattr(cache, "code_fingerprint", lambda *s: "0" * 64)
+    with pytest.raises(WorkerMismatch) as err, dask_pool(2):
+        pass
+    text = str(err.value)
+    assert text.startswith("the local pool: worker tls://")
+    assert text.count("its reesim source") == 2 and "is not this process's 000000000000" in text
+    assert "dataset" not in text  # the dataset is the same
+    assert isinstance(err.value, InputError)  # the CLI exits 2 with the message
+
+
+def test_a_task_refuses_a_worker_that_joined_with_another_reesim(monkeypatch):
+    """A worker that joins after the pool opened is checked at every task (reesim.pool.on_worker):
+    the task fails with the reason instead of computing; a matching one runs with its warnings and
+    names the runtime it ran with."""
+    import warnings
+
+    from reesim.cache import runtime
+    from reesim.pool import WorkerMismatch, on_worker, same_code
+
+    def noisy(x: int) -> int:
+        warnings.warn("careful", UserWarning, stacklevel=1)
+        return x + 1
+
+    mine = same_code()
+    assert on_worker(mine, noisy, 1) == (2, [("UserWarning", "careful")], runtime())
+    other = {**mine, "dataset": "f" * 16}
+    with pytest.raises(
+        WorkerMismatch, match=r"this process: its reesim dataset .* is not this process's ffffffffffff"
+    ):
+        on_worker(other, noisy, 1)

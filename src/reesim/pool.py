@@ -19,6 +19,15 @@ listened on plain TCP on 127.0.0.1, open to every local user). A scheduler addre
 
 With one worker and no scheduler there is no pool: the caller runs in process.
 
+Every worker must run the client's reesim: the same source (:func:`reesim.cache.code_fingerprint`)
+and the same dataset. A worker of a user's cluster with another reesim installed would otherwise
+compute members and payoffs with other code and data, mixed silently into one result. The pool
+asks every worker when it opens (:func:`check_workers`: an :class:`WorkerMismatch` naming the
+worker and what differs) and every task checks again on its worker (:func:`on_worker`), for a
+worker that joins later. A task also names its worker's runtime (:func:`reesim.cache.runtime`:
+another CPU's builds give figures equal to about 1e-8, not the same bits), so that an ensemble
+can record which build computed each member.
+
 After a worker's first task its long-lived objects (modules, the dataset, the default world and
 other caches) are moved out of the cyclic garbage collector's reach (:func:`gc.freeze`, through
 :class:`reesim.pool_plugins.FreezeAfterFirstTask`): a full collection of a worker holding them took about 85 ms and
@@ -29,11 +38,12 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from reesim.errors import InputError
+from reesim.relay import Record, collecting
 
 #: ensembles of fewer members run in process unless told otherwise: a local cluster's start-up and
 #: each worker's first member (imports, the dataset: about 3 s on this machine's 2 cores,
@@ -111,6 +121,7 @@ def dask_pool(workers: int, scheduler: str | None = None) -> Iterator[Any]:
         from reesim.pool_plugins import FreezeAfterFirstTask
 
         client.register_plugin(FreezeAfterFirstTask())
+        check_workers(client, scheduler)
         yield client
     finally:
         client.close()
@@ -181,3 +192,87 @@ def check_scheduler(address: str) -> None:
     raise InputError(
         f"--scheduler {address}: the address must start with tls:// (or tcp:// with {INSECURE_ENV}=1)"
     )
+
+
+class WorkerMismatch(InputError):
+    """A worker of the pool runs another reesim (source or dataset) than this process."""
+
+
+def same_code() -> dict[str, str]:
+    """What every process of one pool must share: the fingerprint of reesim's source (every module
+    and scenario file, :func:`reesim.cache.code_fingerprint`) and the dataset's version (a digest
+    of its files)."""
+    from reesim.cache import code_fingerprint
+    from reesim.data import default_dataset
+
+    return {"source": code_fingerprint(), "dataset": default_dataset().version}
+
+
+def _mismatch(expected: dict[str, str], mine: dict[str, str]) -> str | None:
+    """What differs between this process's :func:`same_code` and the client's, in words; None if nothing."""
+    differ = [
+        f"its reesim {what} {mine.get(what, 'unknown')[:12]} is not this process's {expected[what][:12]}"
+        for what in ("source", "dataset")
+        if mine.get(what) != expected[what]
+    ]
+    return "; ".join(differ) or None
+
+
+def _fix(scheduler: str | None) -> str:
+    if scheduler is None:  # the local cluster's workers import the files as they are on disk now
+        return "reesim's files changed while the pool started; run again"
+    return (
+        f"install this reesim (the same version or commit, with its dataset) on every worker of {scheduler}, "
+        "or point --scheduler at a cluster that has it"
+    )
+
+
+def check_workers(client: Any, scheduler: str | None = None) -> None:
+    """Refuse a pool whose workers do not all run this process's reesim (:func:`same_code`).
+
+    Raises
+    ------
+    WorkerMismatch
+        Naming each worker that differs and what differs (source, dataset).
+    """
+    expected = same_code()
+    bad = [
+        f"worker {address}: {problem}"
+        for address, mine in sorted(client.run(same_code).items())
+        if (problem := _mismatch(expected, mine))
+    ]
+    if bad:
+        where = f"--scheduler {scheduler}" if scheduler else "the local pool"
+        raise WorkerMismatch(f"{where}: {'; '.join(bad)}; {_fix(scheduler)}")
+
+
+def _this_worker() -> str:
+    from distributed import get_worker
+
+    try:
+        return f"worker {get_worker().address}"
+    except ValueError:  # not on a worker
+        return "this process"
+
+
+def on_worker(
+    expected: dict[str, str], fn: Callable[..., Any], *args: Any, **kwargs: Any
+) -> tuple[Any, list[Record], tuple[str, ...]]:
+    """A pool task: ``fn(*args, **kwargs)`` on a worker that runs the client's reesim, with the
+    warnings it raised (:func:`reesim.relay.collecting`) and the worker's runtime.
+
+    ``expected`` is the client's :func:`same_code`: a worker that joined after
+    :func:`check_workers` asked is checked here, at every task (two cached values, microseconds).
+
+    Raises
+    ------
+    WorkerMismatch
+        If this worker's reesim source or dataset is not the client's.
+    """
+    from reesim.cache import runtime
+
+    problem = _mismatch(expected, same_code())
+    if problem:
+        raise WorkerMismatch(f"{_this_worker()}: {problem}; install the client's reesim on it")
+    result, caught = collecting(fn, *args, **kwargs)
+    return result, caught, runtime()

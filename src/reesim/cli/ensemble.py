@@ -158,6 +158,16 @@ def ensemble_cmd(
         f"{s.members} members ({s.method}, seed {s.seed}, {len(space)} parameters varied, {where}): "
         f"{s.ok} ok, {s.failed} failed."
     )
+    from reesim.cache import runtime
+    from reesim.ensemble.runner import runtime_id
+
+    others = set(s.runtimes) - {runtime_id(runtime())}
+    if others:
+        out.print(
+            f"  {len(others)} of the {len(s.runtimes)} builds that ran members are not this machine's "
+            "(design.parquet's runtime column, summary.json's member_runtimes): their members' figures "
+            "agree with this machine's to about 1e-8 relative, not bit for bit"
+        )
     for k, error in sorted(failed)[:5]:
         out.print(f"  member {k} failed: {error[:200]}")
     if not s.ok:

@@ -2,8 +2,10 @@
 
 Layout of the output folder (written atomically: complete or absent, :mod:`reesim.atomic`):
 
-* ``design.parquet`` — one row per member: ``member, seed, status`` (ok/failed), ``error``
-  and the member's parameter values;
+* ``design.parquet`` — one row per member: ``member, seed, status`` (ok/failed), ``error``,
+  ``runtime`` (the short id, in ``summary.json``'s ``member_runtimes``, of the interpreter,
+  libraries and CPU builds that ran it: another build gives figures equal to about 1e-8, not the
+  same bits; empty when its pool task was lost) and the member's parameter values;
 * ``members/member-<k>.parquet`` — member ``k``'s figures (:mod:`reesim.ensemble.member`),
   written as soon as its pool task finishes, so the client never holds more than one task's
   members (:data:`CHUNK`);
@@ -60,6 +62,8 @@ class EnsembleSummary:
     folder: Path
     method: str
     seed: int
+    #: the short ids of the runtimes that ran members (design.parquet's ``runtime`` column)
+    runtimes: tuple[str, ...] = ()
 
 
 def _tasks(design: pd.DataFrame, names: list[str], only: Iterable[int] | None):
@@ -77,35 +81,44 @@ def _results(scenario, against, tasks, workers: int, scheduler: str | None):
     event loops' cost of a task (about 8 ms of the client's CPU a member on one-member tasks,
     on two cores whose workers need all of it) is paid once per chunk. A member that fails is
     recorded by :func:`~reesim.ensemble.member.run_member` and leaves the others of its task
-    be; a task whose worker is lost records each of its members as failed.
+    be; a task whose worker is lost records each of its members as failed, and so does a task
+    on a worker that runs another reesim (:func:`reesim.pool.on_worker`).
+
+    Each result is ``(member, seed, table, error, runtime)``: ``runtime`` is the
+    :func:`reesim.cache.runtime` of the process that ran the member (None if its task was lost).
     """
+    from reesim.cache import runtime
+
     tasks = list(tasks)
     base = counterfactual_of(scenario, against)
     if scheduler is None and workers <= 1:
+        here = runtime()
         for member, seed, values in tasks:
-            yield run_member(scenario, base, member, seed, values)
+            yield (*run_member(scenario, base, member, seed, values), here)
         return
     from distributed import as_completed
 
-    from reesim.pool import dask_pool
-    from reesim.relay import collecting, reissue
+    from reesim.pool import dask_pool, on_worker, same_code
+    from reesim.relay import reissue
 
     with dask_pool(workers, scheduler) as client:
         # the pool's threads as counted now (a scheduler's workers may join later)
         size = chunk_size(len(tasks), sum(client.nthreads().values()) or workers)
         chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
         sc, cf = client.scatter([scenario, base], broadcast=True)
+        same = same_code()
         futures = {
-            client.submit(collecting, run_members, sc, cf, chunk, pure=False): chunk  # unique keys
+            client.submit(on_worker, same, run_members, sc, cf, chunk, pure=False): chunk  # unique keys
             for chunk in chunks
         }
         for fut in as_completed(futures):
             try:
-                results, caught = fut.result()
-                reissue(caught)  # the worker's warnings, printed and counted by this process
-                yield from results
+                results, caught, ran_with = fut.result()
+                reissue(caught)  # the workers' warnings, printed and counted by this process
+                for r in results:
+                    yield (*r, ran_with)
             except Exception as exc:  # a lost worker (KilledWorker): its chunk's members failed
-                yield from lost(futures[fut], exc)
+                yield from ((*r, None) for r in lost(futures[fut], exc))
             fut.release()
 
 
@@ -152,12 +165,17 @@ def run_ensemble(
     names = sorted(space)
     design = make_design(space, n, method, seed)
     status: dict[int, str | None] = {}
+    ran_with: dict[int, str] = {}  # member -> the short id of the runtime that ran it
+    runtimes: dict[str, list[str]] = {}  # short id -> runtime
     with atomic_folder(out_dir) as tmp:
         (tmp / "members").mkdir()
-        for member, _seed, table, error in _results(
+        for member, _seed, table, error, rt in _results(
             scenario, against, _tasks(design, names, only), workers, scheduler
         ):
             status[member] = error
+            if rt is not None:
+                ran_with[member] = runtime_id(rt)
+                runtimes.setdefault(ran_with[member], list(rt))
             if table is not None:
                 table.to_parquet(tmp / "members" / f"member-{member:06d}.parquet", index=False)
             if progress:
@@ -165,8 +183,9 @@ def run_ensemble(
         ran = design[design["member"].isin(list(status))].copy()
         ran["status"] = ran["member"].map(lambda m: "failed" if status[m] else "ok")
         ran["error"] = ran["member"].map(lambda m: status[m] or "")
+        ran["runtime"] = ran["member"].map(lambda m: ran_with.get(m, ""))
         labels = [c for c in ("block", "base", "swap") if c in design.columns]
-        ran = ran[["member", "seed", "status", "error", *labels, *names]].sort_values("member")
+        ran = ran[["member", "seed", "status", "error", "runtime", *labels, *names]].sort_values("member")
         ran.to_parquet(tmp / "design.parquet", index=False)
         ok = int((ran["status"] == "ok").sum())
         if ok:
@@ -204,8 +223,10 @@ def run_ensemble(
                     "ok": ok,
                     "failed": len(ran) - ok,
                     "quantiles": list(QUANTILES),
-                    **identity(),  # this machine's: a scheduler's workers ran the members with their own
+                    **identity(),  # this process's: a scheduler's workers ran the members with their own
                     "members_ran_on": "this machine" if scheduler is None else f"the workers of {scheduler}",
+                    # design.parquet's runtime column: the build each member ran with
+                    "member_runtimes": runtimes,
                     "units": {
                         "price_usd_per_kg": "USD/kg",
                         "price_ratio": "scenario / counterfactual",
@@ -218,7 +239,15 @@ def run_ensemble(
                 indent=2,
             )
         )
-    return EnsembleSummary(len(ran), ok, len(ran) - ok, Path(out_dir), method, seed)
+    return EnsembleSummary(len(ran), ok, len(ran) - ok, Path(out_dir), method, seed, tuple(runtimes))
+
+
+def runtime_id(rt: tuple[str, ...] | list[str]) -> str:
+    """A short name of a runtime (:func:`reesim.cache.runtime`) for ``design.parquet``'s
+    ``runtime`` column: the first 12 hex digits of the SHA-256 of its JSON."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(list(rt)).encode()).hexdigest()[:12]
 
 
 def exceed_column(threshold: float) -> str:

@@ -338,6 +338,7 @@ def payoff_tensor(
         progress(done, total)
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     game_json = game.model_dump_json()
+    other_build: set[int] = set()  # profiles a worker with other CPU builds ran: not kept (key below)
     if todo:
 
         def tick() -> None:
@@ -361,12 +362,19 @@ def payoff_tensor(
             else:
                 with dask_pool(n_workers, scheduler) as pool:
                     results = _on_pool(pool, scenarios, todo, base_res, game_json, tick)
-            for k, (r, caught) in zip(todo, results, strict=True):
+            from reesim.cache import runtime
+
+            for k, (r, caught, ran_with) in zip(todo, results, strict=True):
                 reissue(caught)  # the workers' warnings, printed and counted by this process
                 outcomes[k] = r
+                if ran_with != runtime():
+                    other_build.add(k)
         if cache:
+            # a profile's key names this process's runtime: one a scheduler's worker ran with other
+            # builds (figures equal to about 1e-8, not the same bits) is used, not kept under it
             for k in todo:
-                _cache_write(keys[k], outcomes[k])
+                if k not in other_build:
+                    _cache_write(keys[k], outcomes[k])
     return assemble(game, outcomes, base_terms, hits), b, base_res
 
 
@@ -424,12 +432,14 @@ def _on_pool(client, scenarios: list[Scenario], todo: list[int], base: Result, g
     """
     from distributed import as_completed
 
-    from reesim.relay import collecting
+    from reesim.pool import on_worker, same_code
 
     base_f = client.scatter(base, broadcast=True)
+    same = same_code()
     futures = [
         client.submit(
-            collecting,
+            on_worker,
+            same,
             _run_profile,
             scenarios[k].model_dump(mode="json"),
             scenarios[k].name,

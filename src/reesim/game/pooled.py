@@ -37,7 +37,8 @@ from reesim.game.payoffs import (
 )
 from reesim.game.profiles import all_profiles
 from reesim.game.spec import Game
-from reesim.relay import collecting, reissue
+from reesim.pool import on_worker, same_code
+from reesim.relay import reissue
 from reesim.scenario.spec import Scenario
 from reesim.simulate.result import Result
 
@@ -101,6 +102,7 @@ def members_on_pool(
     from distributed import as_completed
 
     game_json = game.model_dump_json()
+    same = same_code()  # every task checks that its worker runs this reesim (reesim.pool.on_worker)
     pending = iter(rows)
     out: dict[int, np.ndarray | str] = {}
     flight: dict[str, _Member] = {}  # future key -> its member
@@ -135,13 +137,16 @@ def members_on_pool(
             top = -order * stride + 2
             order += 1
             # the base as the serial run has it (a Scenario, not re-parsed: no second warning pass)
-            futs = [client.submit(collecting, _run_base, prep.bundles.base, pure=False, priority=top)]
-            futs.append(client.submit(collecting, _base_terms, futs[0], game_json, pure=False, priority=top))
+            futs = [client.submit(on_worker, same, _run_base, prep.bundles.base, pure=False, priority=top)]
+            futs.append(
+                client.submit(on_worker, same, _base_terms, futs[0], game_json, pure=False, priority=top)
+            )
             for rank, k in enumerate(prep.todo):
                 sc = prep.scenarios[k]
                 futs.append(
                     client.submit(
-                        collecting,
+                        on_worker,
+                        same,
                         _profile,
                         sc.model_dump(mode="json"),
                         sc.name,
@@ -183,7 +188,7 @@ def _finish(m: _Member, game: Game, cache: bool, out: dict, fail, progress) -> N
     terms = m.futures[1]  # the base run itself stays on its worker
     done = [f for f in m.futures[2:] if f.status == "finished"]
     if terms.status == "finished":
-        (base_terms, base_caught), terms_caught = terms.result()
+        (base_terms, base_caught), terms_caught, _runtime = terms.result()
         reissue(base_caught)
         reissue(terms_caught)
     for f in done:
@@ -195,12 +200,18 @@ def _finish(m: _Member, game: Game, cache: bool, out: dict, fail, progress) -> N
                 raise exc
             fail(m.member, exc)
             return
+    from reesim.cache import runtime
+
     outcomes = list(m.prep.outcomes)
+    here, other_build = runtime(), set()
     for k, f in zip(m.prep.todo, m.futures[2:], strict=True):
-        outcomes[k] = f.result()[0]
-    if cache:
+        outcomes[k], _, ran_with = f.result()
+        if ran_with != here:
+            other_build.add(k)
+    if cache:  # not kept under this process's runtime: what another build computed (payoffs.py)
         for k in m.prep.todo:
-            _cache_write(m.prep.keys[k], outcomes[k])
+            if k not in other_build:
+                _cache_write(m.prep.keys[k], outcomes[k])
     try:
         payoffs = assemble(game, outcomes, base_terms, m.prep.hits).payoffs()
     except MEMBER_ERRORS as exc:

@@ -220,6 +220,36 @@ def driver_year(bands: pd.DataFrame) -> int | None:
     return years[1] if len(years) > 1 else (years[0] if years else None)
 
 
+def identity_table(summary: dict, design: pd.DataFrame) -> str:
+    """What made the ensemble: reesim's version, the dataset's, this machine's runtime and the builds
+    that ran its members (``design.parquet``'s ``runtime`` column), with how many members each ran.
+    Folders written before a field was recorded say so."""
+    unknown = "not recorded"
+    kept = summary.get("member_runtimes") or {}
+    if "runtime" in design.columns:
+        counts = design["runtime"].replace("", "none (task lost)").value_counts().sort_index()
+        builds = "; ".join(
+            f"{rid}: {n} member{'s' if n != 1 else ''}"
+            + (f" ({', '.join(kept[rid])})" if rid in kept else "")
+            for rid, n in counts.items()
+        )
+    else:
+        builds = unknown
+    rows = [
+        ["code version", f"reesim {summary['code_version']}" if "code_version" in summary else unknown],
+        ["dataset version", summary.get("dataset_version", unknown)],
+        ["runtime of the machine that wrote it", ", ".join(summary.get("runtime") or [unknown])],
+        ["members ran on", summary.get("members_ran_on", unknown)],
+        ["members' builds", builds],
+    ]
+    return table_html(
+        ["field", "value"],
+        rows,
+        "What made these figures. Another CPU's builds of the same libraries give figures equal to about "
+        "1e-8 relative, not the same bits; each member's build is in design.parquet's runtime column.",
+    )
+
+
 def render_ensemble(folder: Path) -> str:
     """The ensemble report as one HTML document."""
     e = read_ensemble(folder)
@@ -242,7 +272,9 @@ def render_ensemble(folder: Path) -> str:
         "The ensemble: each member runs the scenario and its counterfactual with one draw of every varied "
         "assumption (design.parquet has each member's inputs, status and error).",
     )
-    parts.append(f'<section id="overview"><h2>Overview</h2>{overview}</section>')
+    parts.append(
+        f'<section id="overview"><h2>Overview</h2>{overview}{identity_table(s, e["design"])}</section>'
+    )
     body = []
     year = driver_year(bands)
     for item, wheres in SHOWN:
