@@ -24,7 +24,7 @@ bytecode: $(STAMP_RUN)
 
 $(BIN)/python:
 	@echo "creating $(VENV) with $(PYTHON)"
-	$(PYTHON) -m venv $(VENV)
+	"$(PYTHON)" -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP_RUN): pyproject.toml | $(BIN)/python
