@@ -210,14 +210,37 @@ def test_the_key_covers_the_builds_the_cpu_selects(monkeypatch):
     )
     assert sets[0] == f"piqp build {expected}"
     assert sets[1].startswith("numpy simd ")
+    # the kernels numpy's and SciPy's bundled OpenBLAS chose for this CPU (DYNAMIC_ARCH wheels)
+    assert sets[2].startswith("numpy blas OpenBLAS ") and " DYNAMIC_ARCH " in sets[2]
+    assert sets[3].startswith("scipy blas OpenBLAS ") and " DYNAMIC_ARCH " in sets[3]
     try:
         cache.runtime.cache_clear()
         here = cache.runtime()
-        assert here[-2:] == sets
+        assert here[-4:] == sets
         monkeypatch.setattr(cache, "instruction_sets", lambda: ("piqp build fake", "numpy simd fake"))
         cache.runtime.cache_clear()
         other = cache.runtime()
-        assert other[:-2] == here[:-2] and other != here
+        assert other[:-2] == here[:-4] and other != here
         assert cache.key_of("world", other) != cache.key_of("world", here)
     finally:
         cache.runtime.cache_clear()
+
+
+def test_the_key_names_the_blas_kernels_that_change_the_bits():
+    """OpenBLAS's kernels give other bits (its Haswell kernels moved 89 % of four flagship members'
+    figures, by up to 2e-6 relative): forced to other kernels (OPENBLAS_CORETYPE, as another CPU
+    would choose), the runtime names them, so kept worlds and runs are not shared across them."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from reesim import cache; print(cache.instruction_sets()[2]); print(cache.instruction_sets()[3])"
+    here = list(cache.instruction_sets()[2:4])
+    other = "Sandybridge" if " Haswell " in here[0] else "Haswell"  # kernels this machine did not choose
+    env = {**os.environ, "OPENBLAS_CORETYPE": other}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    forced = out.stdout.split("\n")[:2]
+    assert all(f" {other} " in f for f in forced), forced
+    assert forced[0] != here[0] and forced[1] != here[1]
+    # the same libraries: only the kernels' name differs
+    assert [f.replace(other, "") for f in forced] == [h.replace(h.split()[-2], "") for h in here]
