@@ -1,6 +1,7 @@
 # Two commands: `make demo` and `make test`. Both create .venv if it is missing.
 # The distribution's CPython 3.11 where there is one (faster; see scripts/pick-python.sh), picked
-# once; `make PYTHON=...` or PYTHON in the environment chooses. `make clean` to rebuild .venv with it.
+# once; `make PYTHON=...` or PYTHON in the environment chooses (a path, quoted where it is used, so it
+# may hold spaces but not arguments). `make clean` to rebuild .venv with it.
 ifeq ($(origin PYTHON),undefined)
 PYTHON := $(shell sh $(dir $(lastword $(MAKEFILE_LIST)))scripts/pick-python.sh)
 endif

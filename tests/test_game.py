@@ -648,3 +648,38 @@ def test_profiles_another_build_ran_are_used_but_not_kept_under_this_runtime(sma
     kept = sorted(games.glob("*.json"))
     ens = ensemble_game(game, folder, space, 1, seed=4, workers=2, cache=True)
     assert ens.members == (0,) and sorted(games.glob("*.json")) == kept
+
+
+@pytest.mark.parametrize(
+    ("base_build", "profile_builds", "kept"),
+    [
+        ("here", ("here", "here"), ["k0", "k1"]),
+        ("here", ("other", "here"), ["k1"]),
+        # every profile is measured against the base: a base another build ran taints them all
+        ("other", ("here", "here"), []),
+    ],
+)
+def test_a_pooled_member_keeps_only_what_this_runtime_computed(monkeypatch, base_build, profile_builds, kept):
+    from types import SimpleNamespace
+
+    from reesim import cache
+    from reesim.game import pooled
+
+    builds = {"here": ("CPython", "piqp build here"), "other": ("CPython", "piqp build other")}
+    monkeypatch.setattr(cache, "runtime", lambda: builds["here"])
+    written = []
+    monkeypatch.setattr(pooled, "_cache_write", lambda key, value: written.append(key))
+    monkeypatch.setattr(
+        pooled, "assemble", lambda game, outcomes, terms, hits: SimpleNamespace(payoffs=lambda: outcomes)
+    )
+    prep = SimpleNamespace(outcomes=(None, None), todo=[0, 1], keys=["k0", "k1"], hits=0)
+    futures = [
+        _Done(("base run", [], builds[base_build])),
+        _Done((({}, [], builds[base_build]), [], builds["here"])),
+        *(_Done(({"profile": k}, [], builds[b])) for k, b in enumerate(profile_builds)),
+    ]
+    m = pooled._Member(0, prep, futures, 0)
+    out: dict = {}
+    pooled._finish(m, game=None, cache=True, out=out, fail=None, progress=None)
+    assert written == kept
+    assert out[0] == [{"profile": 0}, {"profile": 1}]  # used either way

@@ -108,9 +108,27 @@ def test_a_pool_refuses_workers_that_run_another_reesim(monkeypatch):
         pass
     text = str(err.value)
     assert text.startswith("the local pool: worker tls://")
-    assert text.count("its reesim source") == 2 and "is not this process's 000000000000" in text
+    assert text.count("its reesim source") == 2 and "is not the client's 000000000000" in text
     assert "dataset" not in text  # the dataset is the same
+    assert text.endswith("start it again")  # this process read its files before they changed
     assert isinstance(err.value, InputError)  # the CLI exits 2 with the message
+
+
+def test_a_worker_that_cannot_say_which_reesim_it_runs_is_refused(monkeypatch):
+    """A worker with an older reesim (no reesim.pool.same_code) or none cannot answer: refused with
+    what it said, as an input error (exit 2), not an internal error."""
+    from reesim import pool
+    from reesim.pool import WorkerMismatch
+
+    async def older() -> dict:  # what a worker without the function raises, sent by value
+        raise AttributeError("module 'reesim.pool' has no attribute 'same_code'")
+
+    monkeypatch.setattr(pool, "_same_code_off_the_loop", older)
+    with pytest.raises(WorkerMismatch) as err, dask_pool(2):
+        pass
+    text = str(err.value)
+    assert text.count("cannot run reesim.pool.same_code (AttributeError: module 'reesim.pool' has no") == 2
+    assert "an older reesim, or none" in text
 
 
 def test_a_task_refuses_a_worker_that_joined_with_another_reesim(monkeypatch):
@@ -130,6 +148,6 @@ def test_a_task_refuses_a_worker_that_joined_with_another_reesim(monkeypatch):
     assert on_worker(mine, noisy, 1) == (2, [("UserWarning", "careful")], runtime())
     other = {**mine, "dataset": "f" * 16}
     with pytest.raises(
-        WorkerMismatch, match=r"this process: its reesim dataset .* is not this process's ffffffffffff"
+        WorkerMismatch, match=r"this process: its reesim dataset .* is not the client's ffffffffffff"
     ):
         on_worker(other, noisy, 1)

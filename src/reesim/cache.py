@@ -209,16 +209,24 @@ def _openblas(package: str) -> str:
     of their figures different, by 5e-13 relative at the median and up to 2e-6; its generic kernels
     (Prescott) by 1.8e-8 at the median and up to 9e-4 (measured 2026-12-07). The library is asked
     through its own ``openblas_get_config`` (with the wheels' ``scipy_`` prefix and ``64_`` suffix
-    where they have them), as threadpoolctl does; ``ctypes`` opens the file the package loads
-    (loaded once: a package that had not loaded it yet uses the same copy). A package without a
-    bundled OpenBLAS (a conda or a system build) gives ``unknown``.
+    where they have them), as threadpoolctl does. ``ctypes`` opens the file the package loads, where
+    the wheels keep it: ``numpy.libs/*.so`` (Linux) or ``*.dll`` (Windows) beside the package,
+    ``numpy/.dylibs/*.dylib`` (macOS). The library is loaded once: a package that had not loaded it
+    yet (SciPy's, in a process that computes a key before it imports ``scipy.linalg``) uses the same
+    copy later, and OpenBLAS starts its thread pool on loading. A package without a bundled
+    OpenBLAS (a conda or a system build, Apple's Accelerate) gives ``unknown``.
     """
     import ctypes
     import importlib.util
 
     try:
-        spec = importlib.util.find_spec(package)
-        libs = sorted(Path(spec.origin).parent.with_name(f"{package}.libs").glob("*openblas*.so*"))
+        folder = Path(importlib.util.find_spec(package).origin).parent
+        libs = sorted(
+            p
+            for where in (folder.with_name(f"{package}.libs"), folder / ".dylibs")
+            for p in where.glob("*openblas*")
+            if p.suffix in (".so", ".dll", ".dylib") or ".so." in p.name
+        )
     except (ImportError, AttributeError, TypeError, ValueError):
         libs = []
     for lib in libs:

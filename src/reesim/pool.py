@@ -25,7 +25,7 @@ compute members and payoffs with other code and data, mixed silently into one re
 asks every worker when it opens (:func:`check_workers`: an :class:`WorkerMismatch` naming the
 worker and what differs) and every task checks again on its worker (:func:`on_worker`), for a
 worker that joins later. A task also names its worker's runtime (:func:`reesim.cache.runtime`:
-another CPU's builds give figures equal to about 1e-8, not the same bits), so that an ensemble
+another CPU's builds give figures that differ in the last digits), so that an ensemble
 can record which build computed each member.
 
 After a worker's first task its long-lived objects (modules, the dataset, the default world and
@@ -93,6 +93,8 @@ def dask_pool(workers: int, scheduler: str | None = None) -> Iterator[Any]:
     ------
     InputError
         If no scheduler answers at ``scheduler`` within 10 s.
+    WorkerMismatch
+        If a worker runs another reesim source or dataset than this process (:func:`check_workers`).
     """
     if scheduler is None and workers <= 1:
         yield None
@@ -195,35 +197,46 @@ def check_scheduler(address: str) -> None:
 
 
 class WorkerMismatch(InputError):
-    """A worker of the pool runs another reesim (source or dataset) than this process."""
+    """A worker of the pool runs another reesim (source or dataset) than the client."""
 
 
 def same_code() -> dict[str, str]:
     """What every process of one pool must share: the fingerprint of reesim's source (every module
-    and scenario file, :func:`reesim.cache.code_fingerprint`) and the dataset's version (a digest
-    of its files)."""
+    and scenario file, :func:`reesim.cache.code_fingerprint`, which includes the version) and the
+    dataset's version (a digest of its files); the version is given for the messages."""
+    from reesim import __version__
     from reesim.cache import code_fingerprint
     from reesim.data import default_dataset
 
-    return {"source": code_fingerprint(), "dataset": default_dataset().version}
+    return {"source": code_fingerprint(), "dataset": default_dataset().version, "version": __version__}
+
+
+async def _same_code_off_the_loop() -> dict[str, str]:
+    """:func:`same_code` on a worker's thread pool: ``Client.run`` calls a plain function on the
+    worker's event loop, and a fresh worker's first call imports the data layer and reads the
+    dataset (about 0.4 s here), which would hold up its heartbeats."""
+    import asyncio
+
+    return await asyncio.get_running_loop().run_in_executor(None, same_code)
 
 
 def _mismatch(expected: dict[str, str], mine: dict[str, str]) -> str | None:
-    """What differs between this process's :func:`same_code` and the client's, in words; None if nothing."""
+    """What differs between a worker's :func:`same_code` and the client's, in words; None if nothing."""
     differ = [
-        f"its reesim {what} {mine.get(what, 'unknown')[:12]} is not this process's {expected[what][:12]}"
+        f"its reesim {what} {str(mine.get(what, 'unknown'))[:12]} (reesim {mine.get('version', '?')}) "
+        f"is not the client's {expected[what][:12]} (reesim {expected.get('version', '?')})"
         for what in ("source", "dataset")
         if mine.get(what) != expected[what]
     ]
     return "; ".join(differ) or None
 
 
-def _fix(scheduler: str | None) -> str:
-    if scheduler is None:  # the local cluster's workers import the files as they are on disk now
-        return "reesim's files changed while the pool started; run again"
+def _fix(scheduler: str | None, expected: dict[str, str]) -> str:
+    if scheduler is None:  # the local workers read the files as they are now; this process, at its start
+        return "reesim's files changed since this process first read them; start it again"
     return (
-        f"install this reesim (the same version or commit, with its dataset) on every worker of {scheduler}, "
-        "or point --scheduler at a cluster that has it"
+        f"install the client's reesim (reesim {expected['version']}, the same commit, with its dataset) on "
+        f"every worker of {scheduler}, or point --scheduler at a cluster that has it"
     )
 
 
@@ -233,17 +246,26 @@ def check_workers(client: Any, scheduler: str | None = None) -> None:
     Raises
     ------
     WorkerMismatch
-        Naming each worker that differs and what differs (source, dataset).
+        Naming each worker that differs and what differs (source, dataset), or that could not say
+        (a reesim without :func:`same_code`, or none); a worker that left meanwhile is not counted.
     """
+    from distributed.comm.core import CommClosedError
+
     expected = same_code()
-    bad = [
-        f"worker {address}: {problem}"
-        for address, mine in sorted(client.run(same_code).items())
-        if (problem := _mismatch(expected, mine))
-    ]
+    bad = []
+    for address, mine in sorted(client.run(_same_code_off_the_loop, on_error="return").items()):
+        if isinstance(mine, CommClosedError):
+            continue  # the worker left
+        if isinstance(mine, BaseException):
+            bad.append(
+                f"worker {address}: cannot run reesim.pool.same_code ({type(mine).__name__}: {mine}): "
+                "an older reesim, or none"
+            )
+        elif problem := _mismatch(expected, mine):
+            bad.append(f"worker {address}: {problem}")
     if bad:
         where = f"--scheduler {scheduler}" if scheduler else "the local pool"
-        raise WorkerMismatch(f"{where}: {'; '.join(bad)}; {_fix(scheduler)}")
+        raise WorkerMismatch(f"{where}: {'; '.join(bad)}; {_fix(scheduler, expected)}")
 
 
 def _this_worker() -> str:
@@ -262,7 +284,7 @@ def on_worker(
     warnings it raised (:func:`reesim.relay.collecting`) and the worker's runtime.
 
     ``expected`` is the client's :func:`same_code`: a worker that joined after
-    :func:`check_workers` asked is checked here, at every task (two cached values, microseconds).
+    :func:`check_workers` asked is checked here, at every task (cached values, microseconds).
 
     Raises
     ------

@@ -4,7 +4,7 @@ Layout of the output folder (written atomically: complete or absent, :mod:`reesi
 
 * ``design.parquet`` — one row per member: ``member, seed, status`` (ok/failed), ``error``,
   ``runtime`` (the short id, in ``summary.json``'s ``member_runtimes``, of the interpreter,
-  libraries and CPU builds that ran it: another build gives figures equal to about 1e-8, not the
+  libraries and CPU builds that ran it: another build gives figures that differ in the last digits, not the
   same bits; empty when its pool task was lost) and the member's parameter values;
 * ``members/member-<k>.parquet`` — member ``k``'s figures (:mod:`reesim.ensemble.member`),
   written as soon as its pool task finishes, so the client never holds more than one task's
@@ -158,8 +158,6 @@ def run_ensemble(
     inputs and figures as in the full run). ``progress(member, error)`` is called per member.
     """
     from reesim.atomic import atomic_folder
-    from reesim.cache import identity
-    from reesim.scenario.load import scenario_hash
 
     seed = scenario.seed if seed is None else seed
     names = sorted(space)
@@ -196,50 +194,58 @@ def run_ensemble(
             _sensitivity(tmp, sample, names)
             if labels:
                 _sobol(tmp, ran, names, seed)
-        (tmp / "space.json").write_text(
-            json.dumps(
-                {
-                    p.name: {
-                        "distribution": p.dist.text(),
-                        "value_without_ensemble": p.value,
-                        "basis": p.basis,
-                    }
-                    for p in space.values()
-                },
-                indent=2,
-            )
-        )
-        (tmp / "summary.json").write_text(
-            json.dumps(
-                {
-                    "scenario": scenario.name,
-                    "scenario_hash": scenario_hash(scenario),
-                    "counterfactual": against or scenario.counterfactual or "baseline",
-                    "method": method,
-                    "seed": seed,
-                    "members_in_design": len(design),
-                    "base_points": n if labels else None,
-                    "members_run": len(ran),
-                    "ok": ok,
-                    "failed": len(ran) - ok,
-                    "quantiles": list(QUANTILES),
-                    **identity(),  # this process's: a scheduler's workers ran the members with their own
-                    "members_ran_on": "this machine" if scheduler is None else f"the workers of {scheduler}",
-                    # design.parquet's runtime column: the build each member ran with
-                    "member_runtimes": runtimes,
-                    "units": {
-                        "price_usd_per_kg": "USD/kg",
-                        "price_ratio": "scenario / counterfactual",
-                        "welfare_change_usd_million_per_year": "million USD per year",
-                        "welfare_pv_usd_million": "million USD, present value at 3 %/yr",
-                        "dy_kg_per_t_magnet": "kg Dy metal per t of magnet",
-                        "product_cost_change_usd_low": "USD per product unit",
-                    },
-                },
-                indent=2,
-            )
-        )
+        (tmp / "space.json").write_text(json.dumps(_space_document(space), indent=2))
+        run = {"method": method, "seed": seed, "members_in_design": len(design)}
+        run |= {
+            "base_points": n if labels else None,
+            "members_run": len(ran),
+            "ok": ok,
+            "failed": len(ran) - ok,
+        }
+        summary = _summary_document(scenario, against, run, scheduler, runtimes)
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
     return EnsembleSummary(len(ran), ok, len(ran) - ok, Path(out_dir), method, seed, tuple(runtimes))
+
+
+def _space_document(space: dict[str, Parameter]) -> dict:
+    """``space.json``: each parameter's distribution, its value without the ensemble and its basis."""
+    return {
+        p.name: {"distribution": p.dist.text(), "value_without_ensemble": p.value, "basis": p.basis}
+        for p in space.values()
+    }
+
+
+#: the units of the figures of ``bands.parquet`` and the member files, by metric
+UNITS = {
+    "price_usd_per_kg": "USD/kg",
+    "price_ratio": "scenario / counterfactual",
+    "welfare_change_usd_million_per_year": "million USD per year",
+    "welfare_pv_usd_million": "million USD, present value at 3 %/yr",
+    "dy_kg_per_t_magnet": "kg Dy metal per t of magnet",
+    "product_cost_change_usd_low": "USD per product unit",
+}
+
+
+def _summary_document(
+    scenario: Scenario, against: str | None, run: dict, scheduler: str | None, runtimes: dict[str, list[str]]
+) -> dict:
+    """``summary.json``: the scenario and counterfactual, ``run`` (method, seed, counts), what made the
+    figures (this process's :func:`reesim.cache.identity`; a scheduler's workers ran the members
+    with their own runtimes, ``member_runtimes``, by ``design.parquet``'s ``runtime`` ids) and the units."""
+    from reesim.cache import identity
+    from reesim.scenario.load import scenario_hash
+
+    return {
+        "scenario": scenario.name,
+        "scenario_hash": scenario_hash(scenario),
+        "counterfactual": against or scenario.counterfactual or "baseline",
+        **run,
+        "quantiles": list(QUANTILES),
+        **identity(),
+        "members_ran_on": "this machine" if scheduler is None else f"the workers of {scheduler}",
+        "member_runtimes": runtimes,
+        "units": UNITS,
+    }
 
 
 def runtime_id(rt: tuple[str, ...] | list[str]) -> str:

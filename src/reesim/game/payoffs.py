@@ -337,8 +337,6 @@ def payoff_tensor(
     if progress:
         progress(done, total)
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
-    game_json = game.model_dump_json()
-    other_build: set[int] = set()  # profiles a worker with other CPU builds ran: not kept (key below)
     if todo:
 
         def tick() -> None:
@@ -347,31 +345,14 @@ def payoff_tensor(
             if progress:
                 progress(done, total)
 
-        if client is None and scheduler is None and n_workers == 1:
-            for k in todo:
-                outcomes[k] = _run_profile(
-                    scenarios[k].model_dump(mode="json"), scenarios[k].name, base_res, game_json
-                )
-                tick()
-        else:
-            from reesim.pool import dask_pool
-            from reesim.relay import reissue
-
-            if client is not None:
-                results = _on_pool(client, scenarios, todo, base_res, game_json, tick)
-            else:
-                with dask_pool(n_workers, scheduler) as pool:
-                    results = _on_pool(pool, scenarios, todo, base_res, game_json, tick)
-            from reesim.cache import runtime
-
-            for k, (r, caught, ran_with) in zip(todo, results, strict=True):
-                reissue(caught)  # the workers' warnings, printed and counted by this process
-                outcomes[k] = r
-                if ran_with != runtime():
-                    other_build.add(k)
+        ran, other_build = _run_profiles(
+            scenarios, todo, base_res, game.model_dump_json(), tick, n_workers, scheduler, client
+        )
+        for k in todo:
+            outcomes[k] = ran[k]
         if cache:
             # a profile's key names this process's runtime: one a scheduler's worker ran with other
-            # builds (figures equal to about 1e-8, not the same bits) is used, not kept under it
+            # builds (figures that differ in the last digits) is used, not kept under it
             for k in todo:
                 if k not in other_build:
                     _cache_write(keys[k], outcomes[k])
@@ -423,8 +404,45 @@ def _longest_first(scenarios: list[Scenario], todo: list[int]) -> list[int]:
     )
 
 
+def _run_profiles(
+    scenarios: list[Scenario],
+    todo: list[int],
+    base: Result,
+    game_json: str,
+    tick: Callable[[], None],
+    n_workers: int,
+    scheduler: str | None,
+    client: Any,
+) -> tuple[dict[int, dict], set[int]]:
+    """The outcomes of the profiles ``todo`` against ``base``, in this process (one worker, no
+    pool) or on a Dask pool (``client``, else one opened for them), and the profiles a worker with
+    another runtime than this process's ran (:func:`reesim.cache.runtime`)."""
+    if client is None and scheduler is None and n_workers == 1:
+        out = {}
+        for k in todo:
+            out[k] = _run_profile(scenarios[k].model_dump(mode="json"), scenarios[k].name, base, game_json)
+            tick()
+        return out, set()
+    from reesim.cache import runtime
+    from reesim.pool import dask_pool
+    from reesim.relay import reissue
+
+    if client is not None:
+        results = _on_pool(client, scenarios, todo, base, game_json, tick)
+    else:
+        with dask_pool(n_workers, scheduler) as pool:
+            results = _on_pool(pool, scenarios, todo, base, game_json, tick)
+    out, other_build = {}, set()
+    for k, (r, caught, ran_with) in zip(todo, results, strict=True):
+        reissue(caught)  # the workers' warnings, printed and counted by this process
+        out[k] = r
+        if ran_with != runtime():
+            other_build.add(k)
+    return out, other_build
+
+
 def _on_pool(client, scenarios: list[Scenario], todo: list[int], base: Result, game_json: str, tick) -> list:
-    """Run the profiles ``todo`` on a Dask pool, longest first; ``(outcome, warnings)`` of each, in
+    """Run the profiles ``todo`` on a Dask pool, longest first; ``(outcome, warnings, runtime)`` of each, in
     the order of ``todo``. The base run is sent to every worker once, not with every profile.
 
     A profile that fails on a worker raises here as it would in process (an input error or a

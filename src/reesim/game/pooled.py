@@ -53,14 +53,18 @@ def _run_base(base: Scenario) -> Result:
     return simulate(base)
 
 
-def _base_terms(base: tuple[Result, list], game_json: str) -> tuple[dict[tuple[str, str], float], list]:
-    """Worker: each declared term's share in the base run and the base run's warnings (the
-    client needs only these, not the run)."""
-    return base_term_values(Game.model_validate_json(game_json), base[0]), base[1]
+#: what a pool task returns (:func:`reesim.pool.on_worker`): its result, its warnings, its worker's runtime
+Task = tuple[Any, list, tuple[str, ...]]
 
 
-def _profile(data: dict, label: str, base: tuple[Result, list], game_json: str) -> dict:
-    """Worker: one profile against its member's base (``base``: the base task's result and warnings)."""
+def _base_terms(base: Task, game_json: str) -> tuple[dict[tuple[str, str], float], list, tuple[str, ...]]:
+    """Worker: each declared term's share in the base run, the base run's warnings and the runtime
+    that ran it (the client needs only these, not the run)."""
+    return base_term_values(Game.model_validate_json(game_json), base[0]), base[1], base[2]
+
+
+def _profile(data: dict, label: str, base: Task, game_json: str) -> dict:
+    """Worker: one profile against its member's base (``base``: the base task's run, warnings and runtime)."""
     return _run_profile(data, label, base[0], game_json)
 
 
@@ -134,28 +138,8 @@ def members_on_pool(
             except MEMBER_ERRORS as exc:
                 fail(member, exc)
                 continue
-            top = -order * stride + 2
+            futs = _submit(client, same, prep, game_json, top=-order * stride + 2)
             order += 1
-            # the base as the serial run has it (a Scenario, not re-parsed: no second warning pass)
-            futs = [client.submit(on_worker, same, _run_base, prep.bundles.base, pure=False, priority=top)]
-            futs.append(
-                client.submit(on_worker, same, _base_terms, futs[0], game_json, pure=False, priority=top)
-            )
-            for rank, k in enumerate(prep.todo):
-                sc = prep.scenarios[k]
-                futs.append(
-                    client.submit(
-                        on_worker,
-                        same,
-                        _profile,
-                        sc.model_dump(mode="json"),
-                        sc.name,
-                        futs[0],
-                        game_json,
-                        pure=False,  # unique keys: a profile re-run is run again
-                        priority=top - 1 - rank,
-                    )
-                )
             m = active[member] = _Member(member, prep, futs, len(futs))
             for f in futs:
                 flight[f.key] = m
@@ -180,6 +164,30 @@ def members_on_pool(
     return out
 
 
+def _submit(client: Any, same: dict[str, str], prep: Prepared, game_json: str, top: int) -> list:
+    """A member's tasks, each checked on its worker (:func:`reesim.pool.on_worker`): its base run and
+    base terms at priority ``top``, then its profiles longest first below it."""
+    # the base as the serial run has it (a Scenario, not re-parsed: no second warning pass)
+    futs = [client.submit(on_worker, same, _run_base, prep.bundles.base, pure=False, priority=top)]
+    futs.append(client.submit(on_worker, same, _base_terms, futs[0], game_json, pure=False, priority=top))
+    for rank, k in enumerate(prep.todo):
+        sc = prep.scenarios[k]
+        futs.append(
+            client.submit(
+                on_worker,
+                same,
+                _profile,
+                sc.model_dump(mode="json"),
+                sc.name,
+                futs[0],
+                game_json,
+                pure=False,  # unique keys: a profile re-run is run again
+                priority=top - 1 - rank,
+            )
+        )
+    return futs
+
+
 def _finish(m: _Member, game: Game, cache: bool, out: dict, fail, progress) -> None:
     """A member whose futures are all done: its payoffs, or its first error (the base's, then the
     profiles' in run order). The warnings of the tasks that finished are issued again here, in
@@ -188,7 +196,7 @@ def _finish(m: _Member, game: Game, cache: bool, out: dict, fail, progress) -> N
     terms = m.futures[1]  # the base run itself stays on its worker
     done = [f for f in m.futures[2:] if f.status == "finished"]
     if terms.status == "finished":
-        (base_terms, base_caught), terms_caught, _runtime = terms.result()
+        (base_terms, base_caught, base_ran_with), terms_caught, _ = terms.result()
         reissue(base_caught)
         reissue(terms_caught)
     for f in done:
@@ -206,7 +214,7 @@ def _finish(m: _Member, game: Game, cache: bool, out: dict, fail, progress) -> N
     here, other_build = runtime(), set()
     for k, f in zip(m.prep.todo, m.futures[2:], strict=True):
         outcomes[k], _, ran_with = f.result()
-        if ran_with != here:
+        if ran_with != here or base_ran_with != here:  # a profile is measured against its base
             other_build.add(k)
     if cache:  # not kept under this process's runtime: what another build computed (payoffs.py)
         for k in m.prep.todo:
