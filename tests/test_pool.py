@@ -151,3 +151,44 @@ def test_a_task_refuses_a_worker_that_joined_with_another_reesim(monkeypatch):
         WorkerMismatch, match=r"this process: its reesim dataset .* is not the client's ffffffffffff"
     ):
         on_worker(other, noisy, 1)
+
+
+def _where(_: int) -> str:
+    import time
+
+    from distributed import get_worker
+
+    time.sleep(0.02)  # long enough that both workers would take some
+    return get_worker().address
+
+
+def test_tasks_go_only_to_workers_that_advertise_this_reesim():
+    """Every worker of a pool reesim opened advertises its own reesim as a Dask resource, those that
+    join later included (AdvertiseReesim), and reesim's tasks ask for the client's: a worker made
+    to advertise another reesim gets none of twelve tasks (it would have taken about half). A
+    client opened elsewhere asks for nothing (its workers advertise nothing)."""
+    from distributed import Client, LocalCluster
+
+    from reesim.pool import on_worker, resource_name, same_code, task_options
+
+    name = resource_name(same_code())
+    with dask_pool(2) as client:
+        advertised = client.run_on_scheduler(
+            lambda dask_scheduler: {w: dict(ws.resources) for w, ws in dask_scheduler.workers.items()}
+        )
+        assert list(advertised.values()) == [{name: 1}, {name: 1}]
+        a, b = sorted(client.nthreads())
+
+        async def other(dask_worker, name=name):
+            await dask_worker.set_resources(**{name: 0, "reesim-another": 1})
+
+        client.run(other, workers=[b])
+        opts = task_options(client)
+        assert opts == {"resources": {name: 1}}
+        futs = [client.submit(on_worker, same_code(), _where, i, pure=False, **opts) for i in range(12)]
+        assert [f.result()[0] for f in futs] == [a] * 12
+    with (
+        LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster,
+        Client(cluster) as bare,
+    ):
+        assert task_options(bare) == {}

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import gc
 import os
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -120,12 +121,15 @@ def dask_pool(workers: int, scheduler: str | None = None) -> Iterator[Any]:
         cluster = local_cluster(workers)
         client = Client(cluster)
     try:
-        from reesim.pool_plugins import FreezeAfterFirstTask
+        from reesim.pool_plugins import AdvertiseReesim, FreezeAfterFirstTask
 
         client.register_plugin(FreezeAfterFirstTask())
+        client.register_plugin(AdvertiseReesim())
         check_workers(client, scheduler)
+        _ADVERTISED.add(client)
         yield client
     finally:
+        _ADVERTISED.discard(client)
         client.close()
         if cluster is not None:
             cluster.close()
@@ -238,6 +242,25 @@ def _fix(scheduler: str | None, expected: dict[str, str]) -> str:
         f"install the client's reesim (reesim {expected['version']}, the same commit, with its dataset) on "
         f"every worker of {scheduler}, or point --scheduler at a cluster that has it"
     )
+
+
+def resource_name(code: dict[str, str]) -> str:
+    """The Dask resource a worker advertises for the reesim it runs (:func:`same_code`):
+    ``reesim-<source>-<dataset>``, 16 hex digits of each."""
+    return f"reesim-{code['source'][:16]}-{code['dataset'][:16]}"
+
+
+#: the clients :func:`dask_pool` opened, whose workers advertise their reesim as a resource
+_ADVERTISED: weakref.WeakSet = weakref.WeakSet()
+
+
+def task_options(client: Any) -> dict[str, Any]:
+    """What a pool task asks of its worker: on a pool :func:`dask_pool` opened, one unit of the
+    resource of this process's reesim (:func:`resource_name`), which only workers that run it
+    advertise (:class:`reesim.pool_plugins.AdvertiseReesim`), so the scheduler never gives a task
+    to, nor lets one be stolen by, a worker with another reesim, one that joins later included;
+    nothing on a client opened elsewhere (its workers advertise nothing)."""
+    return {"resources": {resource_name(same_code()): 1}} if client in _ADVERTISED else {}
 
 
 def check_workers(client: Any, scheduler: str | None = None) -> None:

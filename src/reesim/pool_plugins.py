@@ -30,3 +30,25 @@ class FreezeAfterFirstTask(WorkerPlugin):
         if not self.frozen and finish == "memory":
             self.frozen = True
             freeze_held()
+
+
+class AdvertiseReesim(WorkerPlugin):
+    """Dask worker plugin: the worker advertises the reesim it runs as a resource
+    (:func:`reesim.pool.resource_name` of its own :func:`reesim.pool.same_code`, as many units as
+    it has threads), on every worker of the pool, those that join later included. Tasks ask for
+    one unit of the client's (:func:`reesim.pool.task_options`), so a worker with another reesim
+    (or one whose reesim cannot load this plugin) never gets them. The reesim is read on the
+    worker's thread pool: a fresh worker's first read loads the dataset (about 0.4 s), which would
+    hold up its event loop.
+    """
+
+    name = "reesim-advertise"
+    idempotent = True
+
+    async def setup(self, worker: Any) -> None:
+        import asyncio
+
+        from reesim.pool import resource_name, same_code
+
+        mine = await asyncio.get_running_loop().run_in_executor(None, same_code)
+        await worker.set_resources(**{resource_name(mine): worker.state.nthreads})

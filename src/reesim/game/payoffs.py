@@ -450,10 +450,10 @@ def _on_pool(client, scenarios: list[Scenario], todo: list[int], base: Result, g
     """
     from distributed import as_completed
 
-    from reesim.pool import on_worker, same_code
+    from reesim.pool import on_worker, same_code, task_options
 
     base_f = client.scatter(base, broadcast=True)
-    same = same_code()
+    same, options = same_code(), task_options(client)  # only workers that run this reesim
     futures = [
         client.submit(
             on_worker,
@@ -464,6 +464,7 @@ def _on_pool(client, scenarios: list[Scenario], todo: list[int], base: Result, g
             base_f,
             game_json,
             pure=False,  # unique keys: a profile re-run is run again
+            **options,
         )
         for k in todo
     ]

@@ -37,7 +37,7 @@ from reesim.game.payoffs import (
 )
 from reesim.game.profiles import all_profiles
 from reesim.game.spec import Game
-from reesim.pool import on_worker, same_code
+from reesim.pool import on_worker, same_code, task_options
 from reesim.relay import reissue
 from reesim.scenario.spec import Scenario
 from reesim.simulate.result import Result
@@ -167,9 +167,12 @@ def members_on_pool(
 def _submit(client: Any, same: dict[str, str], prep: Prepared, game_json: str, top: int) -> list:
     """A member's tasks, each checked on its worker (:func:`reesim.pool.on_worker`): its base run and
     base terms at priority ``top``, then its profiles longest first below it."""
+    options = task_options(client)  # only workers that run this reesim
     # the base as the serial run has it (a Scenario, not re-parsed: no second warning pass)
-    futs = [client.submit(on_worker, same, _run_base, prep.bundles.base, pure=False, priority=top)]
-    futs.append(client.submit(on_worker, same, _base_terms, futs[0], game_json, pure=False, priority=top))
+    futs = [client.submit(on_worker, same, _run_base, prep.bundles.base, pure=False, priority=top, **options)]
+    futs.append(
+        client.submit(on_worker, same, _base_terms, futs[0], game_json, pure=False, priority=top, **options)
+    )
     for rank, k in enumerate(prep.todo):
         sc = prep.scenarios[k]
         futs.append(
@@ -183,6 +186,7 @@ def _submit(client: Any, same: dict[str, str], prep: Prepared, game_json: str, t
                 game_json,
                 pure=False,  # unique keys: a profile re-run is run again
                 priority=top - 1 - rank,
+                **options,
             )
         )
     return futs
