@@ -22,9 +22,11 @@ With one worker and no scheduler there is no pool: the caller runs in process.
 Every worker must run the client's reesim: the same source (:func:`reesim.cache.code_fingerprint`)
 and the same dataset. A worker of a user's cluster with another reesim installed would otherwise
 compute members and payoffs with other code and data, mixed silently into one result. The pool
-asks every worker when it opens (:func:`check_workers`: an :class:`WorkerMismatch` naming the
-worker and what differs) and every task checks again on its worker (:func:`on_worker`), for a
-worker that joins later. A task also names its worker's runtime (:func:`reesim.cache.runtime`:
+asks every worker when it opens (:func:`check_workers`: a :class:`WorkerMismatch` naming the
+worker and what differs); every worker, those that join later included, advertises its own
+reesim as a Dask resource (:class:`reesim.pool_plugins.AdvertiseReesim`) and every task asks for
+the client's (:func:`task_options`), so a worker with another reesim gets no task; and every task
+checks again on its worker (:func:`on_worker`). A task also names its worker's runtime (:func:`reesim.cache.runtime`:
 another CPU's builds give figures that differ in the last digits), so that an ensemble
 can record which build computed each member.
 
