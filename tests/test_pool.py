@@ -192,3 +192,37 @@ def test_tasks_go_only_to_workers_that_advertise_this_reesim():
         Client(cluster) as bare,
     ):
         assert task_options(bare) == {}
+
+
+def _sleep_where(seconds: float) -> str:
+    import time
+
+    from distributed import get_worker
+
+    time.sleep(seconds)
+    return get_worker().address
+
+
+def test_tasks_run_on_workers_that_replace_every_advertising_one():
+    """Workers restarted by their nannies (both at once, as out of memory or a cluster's workers
+    all replaced) register before they advertise their reesim: the scheduler must look again at
+    the waiting tasks once they do, or the run would wait for ever."""
+    import os
+
+    from reesim.pool import on_worker, same_code, task_options
+
+    with dask_pool(2) as client:
+        opts = task_options(client)
+        before = set(client.nthreads())
+        futs = [
+            client.submit(on_worker, same_code(), _sleep_where, 0.5, pure=False, **opts) for _ in range(6)
+        ]
+
+        async def die() -> None:  # both workers die with their tasks, once this call has answered
+            import asyncio
+
+            asyncio.get_running_loop().call_later(0.2, os._exit, 1)
+
+        client.run(die)
+        done = [f.result(timeout=90)[0] for f in futs]
+        assert not set(done) & before  # the new workers ran them

@@ -126,8 +126,8 @@ def dask_pool(workers: int, scheduler: str | None = None) -> Iterator[Any]:
         from reesim.pool_plugins import AdvertiseReesim, FreezeAfterFirstTask
 
         client.register_plugin(FreezeAfterFirstTask())
+        check_workers(client, scheduler)  # first: a worker too old to load the plugin is named
         client.register_plugin(AdvertiseReesim())
-        check_workers(client, scheduler)
         _ADVERTISED.add(client)
         yield client
     finally:

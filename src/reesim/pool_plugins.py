@@ -52,3 +52,12 @@ class AdvertiseReesim(WorkerPlugin):
 
         mine = await asyncio.get_running_loop().run_in_executor(None, same_code)
         await worker.set_resources(**{resource_name(mine): worker.state.nthreads})
+        # The scheduler looks again at tasks no worker could run when a worker joins or starts
+        # running, not when one gains a resource; a worker that replaces all the advertising ones
+        # (a restart) registers before this runs, so its tasks would wait for ever: a pause and
+        # resume makes the scheduler look again (distributed's handle_worker_status_change).
+        from distributed.core import Status
+
+        if worker.status == Status.running:
+            worker.status = Status.paused
+            worker.status = Status.running
