@@ -265,6 +265,13 @@ def task_options(client: Any) -> dict[str, Any]:
     return {"resources": {resource_name(same_code()): 1}} if client in _ADVERTISED else {}
 
 
+def submit(client: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A reesim pool task: ``fn(*args)`` through :func:`on_worker` (checked against this process's
+    :func:`same_code`), asking for this reesim's resource (:func:`task_options`); ``kwargs`` go to
+    ``client.submit`` (``pure``, ``priority``). Its result is ``(result, warnings, runtime)``."""
+    return client.submit(on_worker, same_code(), fn, *args, **task_options(client), **kwargs)
+
+
 def check_workers(client: Any, scheduler: str | None = None) -> None:
     """Refuse a pool whose workers do not all run this process's reesim (:func:`same_code`).
 

@@ -46,11 +46,9 @@ class AdvertiseReesim(WorkerPlugin):
     idempotent = True
 
     async def setup(self, worker: Any) -> None:
-        import asyncio
+        from reesim.pool import _same_code_off_the_loop, resource_name
 
-        from reesim.pool import resource_name, same_code
-
-        mine = await asyncio.get_running_loop().run_in_executor(None, same_code)
+        mine = await _same_code_off_the_loop()
         await worker.set_resources(**{resource_name(mine): worker.state.nthreads})
         # The scheduler looks again at tasks no worker could run when a worker joins or starts
         # running, not when one gains a resource; a worker that replaces all the advertising ones

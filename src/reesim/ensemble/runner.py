@@ -98,7 +98,7 @@ def _results(scenario, against, tasks, workers: int, scheduler: str | None):
         return
     from distributed import as_completed
 
-    from reesim.pool import dask_pool, on_worker, same_code, task_options
+    from reesim.pool import dask_pool, submit
     from reesim.relay import reissue
 
     with dask_pool(workers, scheduler) as client:
@@ -106,12 +106,8 @@ def _results(scenario, against, tasks, workers: int, scheduler: str | None):
         size = chunk_size(len(tasks), sum(client.nthreads().values()) or workers)
         chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
         sc, cf = client.scatter([scenario, base], broadcast=True)
-        same, options = same_code(), task_options(client)  # only workers that run this reesim
-        futures = {
-            client.submit(
-                on_worker, same, run_members, sc, cf, chunk, pure=False, **options
-            ): chunk  # unique keys
-            for chunk in chunks
+        futures = {  # unique keys; only on workers that run this reesim (reesim.pool.submit)
+            submit(client, run_members, sc, cf, chunk, pure=False): chunk for chunk in chunks
         }
         for fut in as_completed(futures):
             try:

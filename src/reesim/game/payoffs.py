@@ -450,21 +450,18 @@ def _on_pool(client, scenarios: list[Scenario], todo: list[int], base: Result, g
     """
     from distributed import as_completed
 
-    from reesim.pool import on_worker, same_code, task_options
+    from reesim.pool import submit
 
     base_f = client.scatter(base, broadcast=True)
-    same, options = same_code(), task_options(client)  # only workers that run this reesim
     futures = [
-        client.submit(
-            on_worker,
-            same,
+        submit(
+            client,
             _run_profile,
             scenarios[k].model_dump(mode="json"),
             scenarios[k].name,
             base_f,
             game_json,
             pure=False,  # unique keys: a profile re-run is run again
-            **options,
         )
         for k in todo
     ]

@@ -37,7 +37,7 @@ from reesim.game.payoffs import (
 )
 from reesim.game.profiles import all_profiles
 from reesim.game.spec import Game
-from reesim.pool import on_worker, same_code, task_options
+from reesim.pool import submit
 from reesim.relay import reissue
 from reesim.scenario.spec import Scenario
 from reesim.simulate.result import Result
@@ -106,7 +106,6 @@ def members_on_pool(
     from distributed import as_completed
 
     game_json = game.model_dump_json()
-    same = same_code()  # every task checks that its worker runs this reesim (reesim.pool.on_worker)
     pending = iter(rows)
     out: dict[int, np.ndarray | str] = {}
     flight: dict[str, _Member] = {}  # future key -> its member
@@ -138,7 +137,7 @@ def members_on_pool(
             except MEMBER_ERRORS as exc:
                 fail(member, exc)
                 continue
-            futs = _submit(client, same, prep, game_json, top=-order * stride + 2)
+            futs = _submit(client, prep, game_json, top=-order * stride + 2)
             order += 1
             m = active[member] = _Member(member, prep, futs, len(futs))
             for f in futs:
@@ -164,21 +163,17 @@ def members_on_pool(
     return out
 
 
-def _submit(client: Any, same: dict[str, str], prep: Prepared, game_json: str, top: int) -> list:
-    """A member's tasks, each checked on its worker (:func:`reesim.pool.on_worker`): its base run and
-    base terms at priority ``top``, then its profiles longest first below it."""
-    options = task_options(client)  # only workers that run this reesim
+def _submit(client: Any, prep: Prepared, game_json: str, top: int) -> list:
+    """A member's tasks (:func:`reesim.pool.submit`: only on workers that run this reesim, checked
+    there): its base run and base terms at priority ``top``, then its profiles longest first below it."""
     # the base as the serial run has it (a Scenario, not re-parsed: no second warning pass)
-    futs = [client.submit(on_worker, same, _run_base, prep.bundles.base, pure=False, priority=top, **options)]
-    futs.append(
-        client.submit(on_worker, same, _base_terms, futs[0], game_json, pure=False, priority=top, **options)
-    )
+    futs = [submit(client, _run_base, prep.bundles.base, pure=False, priority=top)]
+    futs.append(submit(client, _base_terms, futs[0], game_json, pure=False, priority=top))
     for rank, k in enumerate(prep.todo):
         sc = prep.scenarios[k]
         futs.append(
-            client.submit(
-                on_worker,
-                same,
+            submit(
+                client,
                 _profile,
                 sc.model_dump(mode="json"),
                 sc.name,
@@ -186,7 +181,6 @@ def _submit(client: Any, same: dict[str, str], prep: Prepared, game_json: str, t
                 game_json,
                 pure=False,  # unique keys: a profile re-run is run again
                 priority=top - 1 - rank,
-                **options,
             )
         )
     return futs
