@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reesim.cache import runtime
+from reesim.cache import runtime, runtime_id
 from reesim.errors import InputError
 from reesim.game.payoffs import payoff_tensor, term_value
-from reesim.game.profiles import all_profiles, bundles, path_scenario, profile_scenario
+from reesim.game.profiles import all_profiles, bundles, path_scenario, profile_label, profile_scenario
 from reesim.game.repeated import Rule, play
 from reesim.game.spec import load_game
 from tests.test_scenarios import BASELINE_PLANTS
@@ -311,6 +311,11 @@ def test_cli_game_writes_results_and_refuses_bad_input(capsys, small, tmp_path):
     doc = json.loads((out / "equilibria.json").read_text())
     assert doc["reading"] and doc["equilibria"]["all"] and len(doc["repeated"]) == 3
     assert doc["runtime"] == list(runtime())  # the builds that made the payoffs
+    here = runtime_id(runtime())  # which made the base and each of the four profiles: this process
+    assert doc["builds"]["base"] == here and doc["builds"]["runtimes"] == {here: list(runtime())}
+    game, _ = load_game(small)  # by the profiles' labels
+    assert list(doc["builds"]["profiles"]) == [profile_label(game, p) for p in all_profiles(game)]
+    assert set(doc["builds"]["profiles"].values()) == {here} and "other CPU builds" not in stdout
     html = (out / "report.html").read_text()
     assert 'id="repeated"' in html and '"type":"heatmap"' in html
 
@@ -585,7 +590,7 @@ def test_a_base_that_fails_on_a_worker_fails_its_member_only(small, monkeypatch)
     assert out[1] == "ModelFailure: base refused"
     assert sorted(seen) == [(0, None), (1, "ModelFailure: base refused")]
     t0, _, _ = payoff_tensor(game, folder, workers=1, cache=False, values=rows[0][1])
-    np.testing.assert_allclose(out[0], t0.payoffs(), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(out[0].payoffs(), t0.payoffs(), rtol=1e-9, atol=1e-9)
 
 
 def test_the_profile_cache_keeps_the_most_recently_used_within_its_bound(monkeypatch, tmp_path):
@@ -641,6 +646,15 @@ def test_profiles_another_build_ran_are_used_but_not_kept_under_this_runtime(sma
     again, _, _ = payoff_tensor(game, folder, workers=2, cache=True)
     assert (first.cached, again.cached) == (0, 0)  # nothing was kept under this runtime
     np.testing.assert_allclose(again.welfare, tensor.welfare, rtol=1e-9, atol=1e-9)
+    # recorded: the base ran here, every profile on a worker with the (real) other runtime
+    builds, mine = first.builds(), cache.runtime_id(cache.runtime())
+    (theirs,) = set(builds["runtimes"]) - {mine}
+    assert builds["base"] == mine and set(builds["profiles"].values()) == {theirs}
+    assert len(builds["profiles"]) == 4 and builds["runtimes"][mine] == list(cache.runtime())
+    from reesim.cli.game import other_builds_note
+
+    assert "4 of the 4 profiles ran on builds that are not this machine's" in other_builds_note(builds)
+    assert other_builds_note({**builds, "profiles": dict.fromkeys(builds["profiles"], mine)}) is None
     b = bundles(game, folder)
     space = {k: v for k, v in default_space(b.base).items() if k == "demand_elasticity_magnet"}
     games = cache.subfolder("games")
@@ -648,6 +662,8 @@ def test_profiles_another_build_ran_are_used_but_not_kept_under_this_runtime(sma
     kept = sorted(games.glob("*.json"))
     ens = ensemble_game(game, folder, space, 1, seed=4, workers=2, cache=True)
     assert ens.members == (0,) and sorted(games.glob("*.json")) == kept
+    # the member's base and profiles ran on the workers: their build, not this process's
+    assert ens.design["runtimes"].tolist() == [theirs] and set(ens.member_runtimes) == {theirs}
 
 
 @pytest.mark.parametrize(
@@ -670,7 +686,11 @@ def test_a_pooled_member_keeps_only_what_this_runtime_computed(monkeypatch, base
     written = []
     monkeypatch.setattr(pooled, "_cache_write", lambda key, value: written.append(key))
     monkeypatch.setattr(
-        pooled, "assemble", lambda game, outcomes, terms, hits: SimpleNamespace(payoffs=lambda: outcomes)
+        pooled,
+        "assemble",
+        lambda game, outcomes, terms, hits, runtimes, base_runtime: SimpleNamespace(
+            outcomes=outcomes, runtimes=runtimes, base_runtime=base_runtime
+        ),
     )
     prep = SimpleNamespace(outcomes=(None, None), todo=[0, 1], keys=["k0", "k1"], hits=0)
     futures = [
@@ -682,4 +702,24 @@ def test_a_pooled_member_keeps_only_what_this_runtime_computed(monkeypatch, base
     out: dict = {}
     pooled._finish(m, game=None, cache=True, out=out, fail=None, progress=None)
     assert written == kept
-    assert out[0] == [{"profile": 0}, {"profile": 1}]  # used either way
+    assert out[0].outcomes == [{"profile": 0}, {"profile": 1}]  # used either way
+    # and each is recorded with the build that computed it, and the base's
+    assert out[0].runtimes == [builds[b] for b in profile_builds]
+    assert out[0].base_runtime == builds[base_build]
+
+
+def test_the_report_says_when_other_builds_computed_the_game():
+    """The game report's footer names the profiles (and the base) other builds computed, read from
+    equilibria.json's builds against the runtime of the machine that wrote it; nothing otherwise,
+    nor for folders written before builds were recorded."""
+    from reesim.cache import runtime_id
+    from reesim.reports.game import _builds_line
+
+    here, there = ["CPython", "piqp here"], ["CPython", "piqp there"]
+    a, b = runtime_id(here), runtime_id(there)
+    doc = {"runtime": here, "builds": {"base": a, "profiles": {"p1": a, "p2": b, "p3": b}}}
+    assert "2 of 3 profiles were computed on other CPU builds" in _builds_line(doc)
+    doc["builds"]["base"] = b
+    assert "2 of 3 profiles and the base run were computed" in _builds_line(doc)
+    assert _builds_line({"runtime": here, "builds": {"base": a, "profiles": {"p1": a}}}) == ""
+    assert _builds_line({"runtime": here}) == ""  # written before builds were recorded

@@ -162,6 +162,13 @@ def runtime() -> tuple[str, ...]:
     return (*out, *instruction_sets())
 
 
+def runtime_id(rt: tuple[str, ...] | list[str]) -> str:
+    """A short name of a runtime (:func:`runtime`) for the tables that record which build computed
+    a row (an ensemble's ``design.parquet``, a game's ``equilibria.json``): the first 12 hex digits
+    of the SHA-256 of its JSON."""
+    return hashlib.sha256(json.dumps(list(rt)).encode()).hexdigest()[:12]
+
+
 def instruction_sets() -> tuple[str, ...]:
     """The builds the numeric libraries chose for this CPU: PIQP's module, numpy's dispatched
     SIMD targets and the kernels of numpy's and SciPy's OpenBLAS (:func:`_openblas`).

@@ -158,8 +158,7 @@ def ensemble_cmd(
         f"{s.members} members ({s.method}, seed {s.seed}, {len(space)} parameters varied, {where}): "
         f"{s.ok} ok, {s.failed} failed."
     )
-    from reesim.cache import runtime
-    from reesim.ensemble.runner import runtime_id
+    from reesim.cache import runtime, runtime_id
 
     others = set(s.runtimes) - {runtime_id(runtime())}
     if others:

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reesim.cache import runtime_id
 from reesim.ensemble.design import make_design
 from reesim.ensemble.member import counterfactual_of, run_member, run_members
 from reesim.ensemble.space import Parameter
@@ -244,14 +245,6 @@ def _summary_document(
         "member_runtimes": runtimes,
         "units": UNITS,
     }
-
-
-def runtime_id(rt: tuple[str, ...] | list[str]) -> str:
-    """A short name of a runtime (:func:`reesim.cache.runtime`) for ``design.parquet``'s
-    ``runtime`` column: the first 12 hex digits of the SHA-256 of its JSON."""
-    import hashlib
-
-    return hashlib.sha256(json.dumps(list(rt)).encode()).hexdigest()[:12]
 
 
 def exceed_column(threshold: float) -> str:

@@ -14,13 +14,16 @@ A member that fails is recorded with its inputs and error, never redrawn (as in
 :mod:`reesim.ensemble.runner`). Bases and profiles run on one Dask pool kept for all the members
 (:func:`reesim.pool.dask_pool`), the members pipelined so that no worker waits for a member's
 base or its last profile (:mod:`reesim.game.pooled`), and profiles are cached on disk by
-scenario hash, so a re-run with the same design reads them back.
+scenario hash, so a re-run with the same design reads them back. Each member records the builds
+that computed its base and profiles (``runtimes``: short ids of :func:`reesim.cache.runtime`,
+spelled out in ``member_runtimes``): a scheduler's workers may have other CPU builds, whose
+figures differ in the last digits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,9 +42,11 @@ class EnsembleGame:
     """Payoffs of every member (``payoffs[m, s_1, ..., s_k, i]``, million USD present value)."""
 
     game: Game
-    design: pd.DataFrame  # member, seed, status, error and the parameter values
+    design: pd.DataFrame  # member, seed, status, error, runtimes and the parameter values
     payoffs: np.ndarray  # members that succeeded x profile shape x players
     members: tuple[int, ...]  # the members behind each row of ``payoffs``
+    #: each short id of ``design``'s ``runtimes`` column and its runtime (:func:`reesim.cache.runtime`)
+    member_runtimes: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def players(self) -> tuple[str, ...]:
@@ -132,37 +137,40 @@ def ensemble_game(
             got = members_on_pool(client, game, folder, rows, cache=cache, progress=progress)
         else:
             got = _members_in_process(game, folder, rows, cache, progress)
+    ran_with: dict[int, str] = {}  # member -> the short ids of the builds that computed it
+    kept: dict[str, list[str]] = {}
     for m, _ in rows:
-        if isinstance(got[m], str):
-            status[m] = got[m]
-        else:
-            status[m] = ""
-            tensors.append(got[m])
-            members.append(m)
+        t = got[m]
+        if isinstance(t, str):
+            status[m], ran_with[m] = t, ""
+            continue
+        status[m] = ""
+        tensors.append(t.payoffs())
+        members.append(m)
+        b = t.builds()
+        kept.update(b.get("runtimes", {}))
+        ran_with[m] = ", ".join(sorted(b.get("runtimes", {})))
     design = design.assign(
         status=design["member"].map(lambda k: "failed" if status[k] else "ok"),
         error=design["member"].map(status),
-    )[["member", "seed", "status", "error", *names]]
+        runtimes=design["member"].map(ran_with),
+    )[["member", "seed", "status", "error", "runtimes", *names]]
     if not tensors:
         raise ModelFailure("no member of the game's ensemble succeeded; the design lists each member's error")
-    return EnsembleGame(game, design, np.stack(tensors), tuple(members))
+    return EnsembleGame(game, design, np.stack(tensors), tuple(members), kept)
 
 
-def _members_in_process(
-    game: Game, folder: Path | None, rows, cache: bool, progress
-) -> dict[int, np.ndarray | str]:
-    """Each member's payoff array or its error, one member after another in this process (as
+def _members_in_process(game: Game, folder: Path | None, rows, cache: bool, progress) -> dict:
+    """Each member's payoff tensor or its error, one member after another in this process (as
     :func:`reesim.game.pooled.members_on_pool` gives them on a pool)."""
     from reesim.game.payoffs import payoff_tensor
 
-    out: dict[int, np.ndarray | str] = {}
+    out: dict = {}
     for m, values in rows:
         try:
-            t, _, _ = payoff_tensor(game, folder, workers=1, cache=cache, values=values)
+            out[m], _, _ = payoff_tensor(game, folder, workers=1, cache=cache, values=values)
         except (InputError, ModelFailure) as exc:
             out[m] = f"{type(exc).__name__}: {exc}"
-        else:
-            out[m] = t.payoffs()
         if progress:
             progress(m, out[m] if isinstance(out[m], str) else None)
     return out

@@ -46,7 +46,7 @@ def write_game(
 
     With ``ensemble`` (:class:`reesim.game.ensemble.EnsembleGame`) also ``ensemble_payoffs.parquet``
     (every member's payoffs), ``ensemble_summary.parquet`` (mean, p5, p95 and equilibrium share
-    per profile and player) and ``ensemble_design.parquet`` (each member's inputs and status).
+    per profile and player) and ``ensemble_design.parquet`` (each member's inputs, status and the builds that computed it).
     """
     from reesim.cache import identity
 
@@ -54,6 +54,8 @@ def write_game(
     with atomic_folder(directory) as tmp:
         t.table().to_parquet(tmp / "payoffs.parquet", index=False)
         doc = {**meta, **analysis}
+        if builds := t.builds():  # which builds computed the base and each profile
+            doc["builds"] = builds
         if repeated:
             doc["repeated"] = [
                 {"rules": p.rules, "pv_usd_million": p.pv_usd_million, "simulations": p.simulations}
@@ -67,6 +69,7 @@ def write_game(
             doc["ensemble"] = {
                 "members_in_design": len(ensemble.design),
                 "members_ok": len(ensemble.members),
+                "member_runtimes": ensemble.member_runtimes,  # ensemble_design.parquet's runtimes ids
                 "equilibrium_share": {
                     r.profile: r.equilibrium_share
                     for r in ensemble.table().drop_duplicates("profile").itertuples(index=False)

@@ -186,6 +186,32 @@ class PayoffTensor:
     base_terms: dict[tuple[str, str], float]
     outcomes: tuple[dict, ...] = field(repr=False)  # in the order of all_profiles(game)
     cached: int = 0
+    #: the runtime (:func:`reesim.cache.runtime`) that computed each profile's outcome, in the order
+    #: of all_profiles(game) (this process's for one read from the cache, whose key names it), and
+    #: the base run's; empty where not recorded
+    runtimes: tuple[tuple[str, ...], ...] = field(default=(), repr=False)
+    base_runtime: tuple[str, ...] = field(default=(), repr=False)
+
+    def builds(self) -> dict:
+        """Which builds computed the payoffs (``equilibria.json``'s ``builds``): the short id
+        (:func:`reesim.cache.runtime_id`) of the base run's runtime, each profile's by its label,
+        and each id's runtime; empty where not recorded. Another CPU's builds of the same
+        libraries give figures that differ in the last digits (a scheduler's workers)."""
+        from reesim.cache import runtime_id
+
+        if not self.runtimes:
+            return {}
+        ids: dict[str, list[str]] = {}
+
+        def named(rt: tuple[str, ...]) -> str:
+            ids.setdefault(runtime_id(rt), list(rt))
+            return runtime_id(rt)
+
+        profiles = {
+            profile_label(self.game, prof): named(rt)
+            for prof, rt in zip(all_profiles(self.game), self.runtimes, strict=True)
+        }
+        return {"base": named(self.base_runtime), "profiles": profiles, "runtimes": ids}
 
     @property
     def players(self) -> tuple[str, ...]:
@@ -327,7 +353,11 @@ def payoff_tensor(
 
     prep = prepare_profiles(game, folder, values, cache)
     b, scenarios, keys, todo, hits = prep.bundles, prep.scenarios, prep.keys, prep.todo, prep.hits
+    from reesim.cache import runtime
+
     outcomes = list(prep.outcomes)  # the runs below fill in the rest
+    here = runtime()
+    runtimes = [here] * len(outcomes)  # a cached outcome's key names this runtime
     total = len(scenarios) + 1
     base_res = simulate(b.base)
     base_terms = base_term_values(game, base_res)
@@ -345,18 +375,18 @@ def payoff_tensor(
             if progress:
                 progress(done, total)
 
-        ran, other_build = _run_profiles(
+        ran, ran_with = _run_profiles(
             scenarios, todo, base_res, game.model_dump_json(), tick, n_workers, scheduler, client
         )
         for k in todo:
-            outcomes[k] = ran[k]
+            outcomes[k], runtimes[k] = ran[k], ran_with[k]
         if cache:
             # a profile's key names this process's runtime: one a scheduler's worker ran with other
             # builds (figures that differ in the last digits) is used, not kept under it
             for k in todo:
-                if k not in other_build:
+                if ran_with[k] == here:
                     _cache_write(keys[k], outcomes[k])
-    return assemble(game, outcomes, base_terms, hits), b, base_res
+    return assemble(game, outcomes, base_terms, hits, runtimes=runtimes, base_runtime=here), b, base_res
 
 
 def _check_players(game: Game, world) -> None:
@@ -415,15 +445,16 @@ def _run_profiles(
     client: Any,
 ) -> tuple[dict[int, dict], set[int]]:
     """The outcomes of the profiles ``todo`` against ``base``, in this process (one worker, no
-    pool) or on a Dask pool (``client``, else one opened for them), and the profiles a worker with
-    another runtime than this process's ran (:func:`reesim.cache.runtime`)."""
+    pool) or on a Dask pool (``client``, else one opened for them), and the runtime that ran
+    each (:func:`reesim.cache.runtime`: a scheduler's worker may have other builds)."""
+    from reesim.cache import runtime
+
     if client is None and scheduler is None and n_workers == 1:
         out = {}
         for k in todo:
             out[k] = _run_profile(scenarios[k].model_dump(mode="json"), scenarios[k].name, base, game_json)
             tick()
-        return out, set()
-    from reesim.cache import runtime
+        return out, dict.fromkeys(todo, runtime())
     from reesim.pool import dask_pool
     from reesim.relay import reissue
 
@@ -432,13 +463,11 @@ def _run_profiles(
     else:
         with dask_pool(n_workers, scheduler) as pool:
             results = _on_pool(pool, scenarios, todo, base, game_json, tick)
-    out, other_build = {}, set()
-    for k, (r, caught, ran_with) in zip(todo, results, strict=True):
+    out, ran_with = {}, {}
+    for k, (r, caught, rt) in zip(todo, results, strict=True):
         reissue(caught)  # the workers' warnings, printed and counted by this process
-        out[k] = r
-        if ran_with != runtime():
-            other_build.add(k)
-    return out, other_build
+        out[k], ran_with[k] = r, rt
+    return out, ran_with
 
 
 def _on_pool(client, scenarios: list[Scenario], todo: list[int], base: Result, game_json: str, tick) -> list:
@@ -474,9 +503,16 @@ def _on_pool(client, scenarios: list[Scenario], todo: list[int], base: Result, g
 
 
 def assemble(
-    game: Game, outcomes: list[dict], base_terms: dict[tuple[str, str], float], hits: int = 0
+    game: Game,
+    outcomes: list[dict],
+    base_terms: dict[tuple[str, str], float],
+    hits: int = 0,
+    *,
+    runtimes: list[tuple[str, ...]] | tuple = (),
+    base_runtime: tuple[str, ...] = (),
 ) -> PayoffTensor:
-    """The payoff tensor from every profile's outcome (in the order of :func:`all_profiles`)."""
+    """The payoff tensor from every profile's outcome (in the order of :func:`all_profiles`), with
+    the runtime that computed each and the base run's (:attr:`PayoffTensor.runtimes`)."""
     profs = all_profiles(game)
     shape = tuple(len(p.strategies) for p in game.players)
     welfare = np.zeros((*shape, len(game.players)))
@@ -496,7 +532,17 @@ def assemble(
                 "change its commodities, stage or the player's regions"
             )
     weights = {(pl.name, t.label): t.weight_usd_million_per_pp for pl in game.players for t in pl.terms}
-    return PayoffTensor(game, welfare, terms, weights, base_terms, tuple(outcomes), cached=hits)
+    return PayoffTensor(
+        game,
+        welfare,
+        terms,
+        weights,
+        base_terms,
+        tuple(outcomes),
+        cached=hits,
+        runtimes=tuple(runtimes),
+        base_runtime=tuple(base_runtime),
+    )
 
 
 __all__ = ["PayoffTensor", "outcome", "payoff_tensor", "profile_label", "term_value"]

@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from reesim.errors import InputError, ModelFailure
 from reesim.game.payoffs import (
+    PayoffTensor,
     Prepared,
     _cache_write,
     _run_profile,
@@ -86,8 +85,8 @@ def members_on_pool(
     *,
     cache: bool = True,
     progress: Callable[[int, str | None], None] | None = None,
-) -> dict[int, np.ndarray | str]:
-    """Each member's payoff array (profile shape x players), or its error, run on ``client``.
+) -> dict[int, PayoffTensor | str]:
+    """Each member's payoff tensor (with the builds that computed it), or its error, run on ``client``.
 
     Parameters
     ----------
@@ -107,7 +106,7 @@ def members_on_pool(
 
     game_json = game.model_dump_json()
     pending = iter(rows)
-    out: dict[int, np.ndarray | str] = {}
+    out: dict[int, PayoffTensor | str] = {}
     flight: dict[str, _Member] = {}  # future key -> its member
     active: dict[int, _Member] = {}  # the members in flight, by member id
     finished = as_completed()
@@ -209,20 +208,21 @@ def _finish(m: _Member, game: Game, cache: bool, out: dict, fail, progress) -> N
     from reesim.cache import runtime
 
     outcomes = list(m.prep.outcomes)
-    here, other_build = runtime(), set()
+    here = runtime()
+    runtimes = [here] * len(outcomes)  # a cached outcome's key names this runtime
     for k, f in zip(m.prep.todo, m.futures[2:], strict=True):
-        outcomes[k], _, ran_with = f.result()
-        if ran_with != here or base_ran_with != here:  # a profile is measured against its base
-            other_build.add(k)
+        outcomes[k], _, runtimes[k] = f.result()
     if cache:  # not kept under this process's runtime: what another build computed (payoffs.py)
         for k in m.prep.todo:
-            if k not in other_build:
+            if runtimes[k] == here and base_ran_with == here:  # a profile is measured against its base
                 _cache_write(m.prep.keys[k], outcomes[k])
     try:
-        payoffs = assemble(game, outcomes, base_terms, m.prep.hits).payoffs()
+        tensor = assemble(
+            game, outcomes, base_terms, m.prep.hits, runtimes=runtimes, base_runtime=base_ran_with
+        )
     except MEMBER_ERRORS as exc:
         fail(m.member, exc)
         return
-    out[m.member] = payoffs
+    out[m.member] = tensor
     if progress:
         progress(m.member, None)

@@ -166,6 +166,26 @@ def outcomes_table(payoffs: pd.DataFrame, players: list[str]) -> str:
     )
 
 
+def _builds_line(a: dict) -> str:
+    """The footer's words on the builds that computed the game (``equilibria.json``'s ``builds``),
+    when some are not the writing machine's: figures that differ in the last digits."""
+    from reesim.cache import runtime_id
+
+    builds = a.get("builds") or {}
+    if not builds or not a.get("runtime"):
+        return ""
+    here = runtime_id(a["runtime"])
+    other = sum(rid != here for rid in builds["profiles"].values())
+    base = builds["base"] != here
+    if not other and not base:
+        return ""
+    what = f"{other} of {len(builds['profiles'])} profiles" + (" and the base run" if base else "")
+    return (
+        f" {what} were computed on other CPU builds than the writing machine's (equilibria.json's builds): "
+        "their payoffs may differ in the last digits."
+    )
+
+
 def render_game(a: dict, payoffs: pd.DataFrame, repeated: pd.DataFrame | None = None) -> str:
     """The game report as one HTML document."""
 
@@ -298,6 +318,8 @@ def render_game(a: dict, payoffs: pd.DataFrame, repeated: pd.DataFrame | None = 
         nav,
         parts,
         page,
-        f"reesim {esc(a.get('code_version', ''))} · dataset {esc(a.get('dataset_version', ''))}. Works offline.",
+        f"reesim {esc(a.get('code_version', ''))} · dataset {esc(a.get('dataset_version', ''))}."
+        + _builds_line(a)
+        + " Works offline.",
         sub=f"{sub}; {a['profiles']} profiles, each a simulator run.",
     )
