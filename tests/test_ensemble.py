@@ -740,3 +740,21 @@ def test_an_in_process_ensemble_leaves_what_the_caller_froze_frozen(capsys, tmp_
         assert not any(o is caller for o in gc.get_objects())
     finally:
         gc.unfreeze()
+
+
+def test_members_waiting_on_workers_that_all_run_another_reesim_are_recorded_failed(
+    one_year, tmp_path, monkeypatch
+):
+    """Workers that all run another reesim would leave the members waiting for ever: after the
+    patience (reesim.pool.watch) each is recorded as failed with the reason, and the run ends."""
+    from tests.test_pool import all_workers_replaced_by_another_reesim
+
+    all_workers_replaced_by_another_reesim(monkeypatch)
+    space = {k: v for k, v in default_space(one_year).items() if k == "hre_thrift_saving"}
+    s = run_ensemble(one_year, space, 4, tmp_path / "e", method="lhs", seed=3, workers=2)
+    design = pd.read_parquet(tmp_path / "e" / "design.parquet")
+    assert (s.ok, s.failed) == (0, 4) and len(design) == 4
+    assert (
+        design["error"].str.startswith("WorkerMismatch: for 1 s every worker of the cluster at tls://").all()
+    )
+    assert (design["runtime"] == "").all()  # no worker ran them

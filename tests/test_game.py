@@ -723,3 +723,28 @@ def test_the_report_says_when_other_builds_computed_the_game():
     assert "2 of 3 profiles and the base run were computed" in _builds_line(doc)
     assert _builds_line({"runtime": here, "builds": {"base": a, "profiles": {"p1": a}}}) == ""
     assert _builds_line({"runtime": here}) == ""  # written before builds were recorded
+
+
+def test_a_game_whose_workers_all_run_another_reesim_stops_with_the_reason(small, monkeypatch):
+    """Workers that all run another reesim would leave the profiles waiting for ever: after the
+    patience (reesim.pool.watch) the game stops with a WorkerMismatch (exit 2 from the command),
+    and a game's ensemble records every member as failed with it without waiting once per member."""
+    from reesim.ensemble.space import default_space
+    from reesim.errors import ModelFailure
+    from reesim.game.ensemble import ensemble_game
+    from reesim.pool import WorkerMismatch
+    from tests.test_pool import all_workers_replaced_by_another_reesim
+
+    game, folder = load_game(small)
+    all_workers_replaced_by_another_reesim(monkeypatch)
+    with pytest.raises(WorkerMismatch, match="every worker of the cluster at tls://"):
+        payoff_tensor(game, folder, workers=2, cache=False)
+    space = {
+        k: v for k, v in default_space(bundles(game, folder).base).items() if k == "demand_elasticity_magnet"
+    }
+    seen: list = []
+    with pytest.raises(ModelFailure, match="no member of the game's ensemble succeeded"):
+        ensemble_game(
+            game, folder, space, 5, seed=4, workers=2, cache=False, progress=lambda m, e: seen.append(e)
+        )
+    assert len(seen) == 5 and all(e.startswith("WorkerMismatch: for 1 s every worker") for e in seen)

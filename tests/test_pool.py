@@ -226,3 +226,87 @@ def test_tasks_run_on_workers_that_replace_every_advertising_one():
         client.run(die)
         done = [f.result(timeout=90)[0] for f in futs]
         assert not set(done) & before  # the new workers ran them
+
+
+def test_a_cluster_without_a_worker_of_this_reesim_is_told_apart_from_one_without_workers():
+    from reesim.pool import without_match
+
+    wanted = "reesim-aaaa-bbbb"
+    assert not without_match({}, wanted)  # starting or scaling up: its tasks wait
+    assert not without_match({"w1": {"resources": {wanted: 1}}, "w2": {"resources": {}}}, wanted)
+    assert without_match({"w1": {"resources": {"reesim-cccc-bbbb": 1}}, "w2": {}}, wanted)
+    assert without_match({"w1": {"resources": {wanted: 0}}}, wanted)  # gave its units up
+    assert without_match({"w1": {"resources": None}}, wanted)
+
+
+def _all_workers_run_another(client) -> None:
+    """Make every worker of ``client``'s pool advertise another reesim than this process's (as
+    workers of another version that replaced them would)."""
+    from reesim.pool import resource_name, same_code
+
+    name = resource_name(same_code())
+
+    async def other(dask_worker, name=name):
+        await dask_worker.set_resources(**{name: 0, "reesim-another-0000": 1})
+
+    client.run(other)
+
+
+def test_tasks_waiting_on_workers_that_all_run_another_reesim_fail_with_the_reason(monkeypatch):
+    """Once every worker of the cluster runs another reesim, the pool's tasks would wait for ever
+    (they ask for this reesim's resource): after the patience they are cancelled with the reason,
+    a WorkerMismatch saying what to install, and a task submitted later fails at the next look."""
+    from reesim import pool
+
+    with dask_pool(2) as client:
+        _all_workers_run_another(client)
+        futs = [pool.submit(client, _where, i, pure=False) for i in range(3)]
+        with pool.watch(client, lambda: futs, patience=0.5, every=0.1):
+            errors = []
+            for f in futs:
+                with pytest.raises(Exception) as caught:
+                    f.result(timeout=30)
+                errors.append(pool.no_match(caught.value))
+            late = pool.submit(client, _where, 9, pure=False)
+            futs.append(late)
+            with pytest.raises(Exception) as caught:
+                late.result(timeout=30)
+            errors.append(pool.no_match(caught.value))
+    assert all(isinstance(e, pool.WorkerMismatch) for e in errors), errors
+    assert "every worker of the cluster at tls://" in str(errors[0])
+    assert "install the client's reesim on the workers" in str(errors[0])
+    assert pool.no_match(ValueError("other")) is None
+
+
+def test_tasks_wait_while_a_worker_runs_this_reesim():
+    """The watch cancels nothing while a worker runs this reesim, however long the tasks take."""
+    from reesim import pool
+
+    with dask_pool(2) as client:
+        futs = [pool.submit(client, _sleep_where, 0.6, pure=False) for _ in range(2)]
+        with pool.watch(client, lambda: futs, patience=0.2, every=0.1):
+            assert len({f.result(timeout=30)[0] for f in futs}) >= 1
+
+
+def all_workers_replaced_by_another_reesim(monkeypatch, patience: float = 1.0) -> None:
+    """Make every worker of the next pools reesim opens run another reesim once the pool's check
+    has passed (as workers of another version that replaced them mid-run would: each advertises
+    its own), and :func:`reesim.pool.watch` patient for ``patience`` seconds only."""
+    from reesim import pool
+
+    real = pool.check_workers
+
+    def then_all_differ(client, scheduler=None):
+        real(client, scheduler)
+
+        async def other(dask_worker):
+            import reesim.pool as p
+
+            real_code = p.same_code
+            p.same_code = lambda: {**real_code(), "source": "0" * 64}
+
+        client.run(other)
+
+    monkeypatch.setattr(pool, "check_workers", then_all_differ)
+    monkeypatch.setattr(pool, "NO_MATCH_S", patience)
+    monkeypatch.setattr(pool, "WATCH_EVERY_S", 0.2)

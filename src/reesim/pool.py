@@ -28,7 +28,9 @@ reesim as a Dask resource (:class:`reesim.pool_plugins.AdvertiseReesim`) and eve
 the client's (:func:`task_options`), so a worker with another reesim gets no task; and every task
 checks again on its worker (:func:`on_worker`). A task also names its worker's runtime (:func:`reesim.cache.runtime`:
 another CPU's builds give figures that differ in the last digits), so that an ensemble
-can record which build computed each member.
+can record which build computed each member. Tasks that wait while the cluster's workers all run
+another reesim (replaced by workers of another version mid-run) are cancelled with the reason
+after :data:`NO_MATCH_S` (:func:`watch`), not left waiting for ever.
 
 After a worker's first task its long-lived objects (modules, the dataset, the default world and
 other caches) are moved out of the cyclic garbage collector's reach (:func:`gc.freeze`, through
@@ -40,8 +42,10 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
+import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -330,3 +334,87 @@ def on_worker(
         raise WorkerMismatch(f"{_this_worker()}: {problem}; install the client's reesim on it")
     result, caught = collecting(fn, *args, **kwargs)
     return result, caught, runtime()
+
+
+#: seconds a pool's tasks wait while every worker of the cluster runs another reesim (none
+#: advertises this one's resource) before they are cancelled with the reason (:func:`watch`)
+NO_MATCH_S = 120.0
+
+#: why :func:`watch` cancelled a task (``FutureCancelledError.reason``)
+NO_MATCH_REASON = "no worker runs this reesim"
+
+
+def without_match(workers: dict[str, dict], wanted: str) -> bool:
+    """Whether a cluster's workers (``scheduler_info()["workers"]``) all run another reesim: there
+    are some, and none advertises ``wanted`` (:func:`resource_name`). A cluster without workers
+    is not: it may be starting or scaling up, and its tasks wait as any Dask task does."""
+    return bool(workers) and not any((w.get("resources") or {}).get(wanted) for w in workers.values())
+
+
+#: seconds between :func:`watch`'s looks at the cluster's workers
+WATCH_EVERY_S = 5.0
+
+
+def no_match(exc: BaseException) -> WorkerMismatch | None:
+    """The :class:`WorkerMismatch` behind a task :func:`watch` cancelled (``exc``, the error its
+    result raised), or None for any other error."""
+    if getattr(exc, "reason", None) == NO_MATCH_REASON and getattr(exc, "msg", None):
+        return WorkerMismatch(exc.msg)
+    return None
+
+
+@contextmanager
+def watch(
+    client: Any,
+    pending: Callable[[], Iterable[Any]],
+    patience: float | None = None,
+    every: float | None = None,
+) -> Iterator[None]:
+    """Cancel the pool's waiting tasks (``pending()``, those not yet finished) if for ``patience``
+    seconds (default :data:`NO_MATCH_S`) the cluster has workers and none runs this reesim
+    (:func:`without_match`): the scheduler would keep them waiting for ever, since they ask for
+    this reesim's resource (:func:`task_options`). Each then fails with :data:`NO_MATCH_REASON`
+    and what to do (:func:`no_match` makes it a :class:`WorkerMismatch`: an ensemble records its
+    members as failed, a game stops with the error), instead of the command hanging; tasks
+    submitted later are cancelled at the next look while it lasts. The cluster is asked every
+    ``every`` seconds (default :data:`WATCH_EVERY_S`), from a thread of this process, while the
+    block runs; nothing is watched on a client :func:`dask_pool` did not open (its tasks ask for
+    no resource).
+    """
+    if client not in _ADVERTISED:
+        yield
+        return
+    patience = NO_MATCH_S if patience is None else patience
+    every = WATCH_EVERY_S if every is None else every
+    stop = threading.Event()
+    wanted = resource_name(same_code())
+    msg = (
+        f"for {patience:.0f} s every worker of the cluster at {client.scheduler.address} ran another "
+        "reesim than the client's "
+        f"({wanted}; each worker's is the resource it advertises): install the client's reesim on the "
+        "workers and run the failed members (or the game) again"
+    )
+
+    def run() -> None:
+        since = None
+        while not stop.wait(every):
+            try:
+                workers = client.scheduler_info()["workers"]
+            except Exception:  # the client is closing, or the scheduler did not answer this time
+                continue
+            if not without_match(workers, wanted):
+                since = None
+            elif since is None:
+                since = time.monotonic()
+            elif time.monotonic() - since >= patience:
+                waiting = [f for f in list(pending()) if f.status == "pending"]
+                if waiting:  # and those submitted later, at the next look, while it lasts
+                    client.cancel(waiting, reason=NO_MATCH_REASON, msg=msg)
+
+    thread = threading.Thread(target=run, name="reesim-pool-watch", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)

@@ -83,7 +83,8 @@ def _results(scenario, against, tasks, workers: int, scheduler: str | None):
     on two cores whose workers need all of it) is paid once per chunk. A member that fails is
     recorded by :func:`~reesim.ensemble.member.run_member` and leaves the others of its task
     be; a task whose worker is lost records each of its members as failed, and so does a task
-    on a worker that runs another reesim (:func:`reesim.pool.on_worker`).
+    on a worker that runs another reesim (:func:`reesim.pool.on_worker`) or one that waited while
+    every worker of the cluster ran another (:func:`reesim.pool.watch`).
 
     Each result is ``(member, seed, table, error, runtime)``: ``runtime`` is the
     :func:`reesim.cache.runtime` of the process that ran the member (None if its task was lost).
@@ -99,7 +100,7 @@ def _results(scenario, against, tasks, workers: int, scheduler: str | None):
         return
     from distributed import as_completed
 
-    from reesim.pool import dask_pool, submit
+    from reesim.pool import dask_pool, no_match, submit, watch
     from reesim.relay import reissue
 
     with dask_pool(workers, scheduler) as client:
@@ -110,15 +111,16 @@ def _results(scenario, against, tasks, workers: int, scheduler: str | None):
         futures = {  # unique keys; only on workers that run this reesim (reesim.pool.submit)
             submit(client, run_members, sc, cf, chunk, pure=False): chunk for chunk in chunks
         }
-        for fut in as_completed(futures):
-            try:
-                results, caught, ran_with = fut.result()
-                reissue(caught)  # the workers' warnings, printed and counted by this process
-                for r in results:
-                    yield (*r, ran_with)
-            except Exception as exc:  # a lost worker (KilledWorker): its chunk's members failed
-                yield from ((*r, None) for r in lost(futures[fut], exc))
-            fut.release()
+        with watch(client, lambda: list(futures)):  # none waits for ever on workers of another reesim
+            for fut in as_completed(futures):
+                try:
+                    results, caught, ran_with = fut.result()
+                    reissue(caught)  # the workers' warnings, printed and counted by this process
+                    for r in results:
+                        yield (*r, ran_with)
+                except Exception as exc:  # a lost worker (KilledWorker): its chunk's members failed
+                    yield from ((*r, None) for r in lost(futures[fut], no_match(exc) or exc))
+                fut.release()
 
 
 def lost(chunk: list[tuple[int, int, dict[str, float]]], exc: BaseException) -> list:

@@ -475,11 +475,13 @@ def _on_pool(client, scenarios: list[Scenario], todo: list[int], base: Result, g
     the order of ``todo``. The base run is sent to every worker once, not with every profile.
 
     A profile that fails on a worker raises here as it would in process (an input error or a
-    model failure names the profile's scenario), after the other profiles were cancelled.
+    model failure names the profile's scenario), after the other profiles were cancelled; so
+    does a :class:`reesim.pool.WorkerMismatch` if every worker of the cluster ran another reesim
+    for too long (:func:`reesim.pool.watch`).
     """
     from distributed import as_completed
 
-    from reesim.pool import submit
+    from reesim.pool import no_match, submit, watch
 
     base_f = client.scatter(base, broadcast=True)
     futures = [
@@ -495,9 +497,14 @@ def _on_pool(client, scenarios: list[Scenario], todo: list[int], base: Result, g
         for k in todo
     ]
     try:
-        for _ in as_completed(futures):
-            tick()
+        with watch(client, lambda: futures):
+            for _ in as_completed(futures):
+                tick()
         return [f.result() for f in futures]
+    except Exception as exc:
+        if (mismatch := no_match(exc)) is not None:
+            raise mismatch from None
+        raise
     finally:
         client.cancel(futures)
 

@@ -36,7 +36,7 @@ from reesim.game.payoffs import (
 )
 from reesim.game.profiles import all_profiles
 from reesim.game.spec import Game
-from reesim.pool import submit
+from reesim.pool import WorkerMismatch, no_match, submit, watch
 from reesim.relay import reissue
 from reesim.scenario.spec import Scenario
 from reesim.simulate.result import Result
@@ -146,17 +146,23 @@ def members_on_pool(
         return False
 
     try:
-        while len(active) < window() and launch():
-            pass
-        for f in finished:
-            m = flight.pop(f.key)
-            m.left -= 1
-            if m.left:
-                continue
-            del active[m.member]
-            _finish(m, game, cache, out, fail, progress)
+        with watch(client, lambda: [f for m in list(active.values()) for f in m.futures]):
             while len(active) < window() and launch():
                 pass
+            for f in finished:
+                m = flight.pop(f.key)
+                m.left -= 1
+                if m.left:
+                    continue
+                del active[m.member]
+                try:
+                    _finish(m, game, cache, out, fail, progress)
+                except WorkerMismatch as exc:  # no worker of the cluster runs this reesim (watch)
+                    for member in [m.member, *active, *(k for k, _ in pending)]:
+                        fail(member, exc)
+                    break
+                while len(active) < window() and launch():
+                    pass
     finally:  # an error or Ctrl-C: nothing left running on the pool
         client.cancel([f for m in active.values() for f in m.futures])
     return out
@@ -199,6 +205,11 @@ def _finish(m: _Member, game: Game, cache: bool, out: dict, fail, progress) -> N
     for f in done:
         reissue(f.result()[1])  # the workers' warnings, printed and counted by this process
     for f in m.futures:
+        if f.status == "cancelled":  # by reesim.pool.watch: every worker ran another reesim
+            try:
+                f.result()
+            except Exception as exc:
+                raise no_match(exc) or exc from None
         if f.status == "error":
             exc = f.exception()
             if not isinstance(exc, MEMBER_ERRORS):
