@@ -102,70 +102,87 @@ def members_on_pool(
         Called as ``progress(member, error or None)`` when a member is done, in the order
         members finish.
     """
-    from distributed import as_completed
+    return _Pipeline(client, game, folder, rows, cache, progress).run()
 
-    game_json = game.model_dump_json()
-    pending = iter(rows)
-    out: dict[int, PayoffTensor | str] = {}
-    flight: dict[str, _Member] = {}  # future key -> its member
-    active: dict[int, _Member] = {}  # the members in flight, by member id
-    finished = as_completed()
-    order = 0  # members submitted so far: the priority of the next
-    # Priorities, higher first: member i's tasks lie in [-(i + 1) stride + 2, -i stride + 2], its
-    # base and terms on top, then its profiles longest first, all above member i + 1's.
-    n_profiles = len(all_profiles(game))
-    stride = n_profiles + 3
 
-    def fail(member: int, exc: BaseException) -> None:
-        out[member] = f"{type(exc).__name__}: {exc}"
-        if progress:
-            progress(member, out[member])
+class _Pipeline:
+    """The members of a game's ensemble in flight on one pool (:func:`members_on_pool`): each
+    member's tasks submitted as it is launched, its payoffs assembled once all of them are done,
+    and the next members launched as the ones in flight finish."""
 
-    def window() -> int:
+    def __init__(self, client: Any, game: Game, folder: Path | None, rows, cache: bool, progress) -> None:
+        from distributed import as_completed
+
+        self.client, self.game, self.folder, self.cache, self.progress = client, game, folder, cache, progress
+        self.game_json = game.model_dump_json()
+        self.pending = iter(rows)
+        self.out: dict[int, PayoffTensor | str] = {}
+        self.flight: dict[str, _Member] = {}  # future key -> its member
+        self.active: dict[int, _Member] = {}  # the members in flight, by member id
+        self.finished = as_completed()
+        self.order = 0  # members submitted so far: the priority of the next
+        # Priorities, higher first: member i's tasks lie in [-(i + 1) stride + 2, -i stride + 2], its
+        # base and terms on top, then its profiles longest first, all above member i + 1's.
+        self.n_profiles = len(all_profiles(game))
+        self.stride = self.n_profiles + 3
+
+    def fail(self, member: int, exc: BaseException) -> None:
+        self.out[member] = f"{type(exc).__name__}: {exc}"
+        if self.progress:
+            self.progress(member, self.out[member])
+
+    def window(self) -> int:
         """Members to keep in flight: enough that every thread of the pool (counted now: a
         scheduler's workers may join later) has a task while a member's profiles thin out."""
-        slots = sum(client.nthreads().values())
-        return max(2, math.ceil(slots / (n_profiles + 1)) + 1)
+        slots = sum(self.client.nthreads().values())
+        return max(2, math.ceil(slots / (self.n_profiles + 1)) + 1)
 
-    def launch() -> bool:
+    def launch(self) -> bool:
         """Submit the next member that prepares without error; False when none is left."""
-        nonlocal order
-        for member, values in pending:
+        for member, values in self.pending:
             try:
-                prep = prepare_profiles(game, folder, values, cache)
+                prep = prepare_profiles(self.game, self.folder, values, self.cache)
             except MEMBER_ERRORS as exc:
-                fail(member, exc)
+                self.fail(member, exc)
                 continue
-            futs = _submit(client, prep, game_json, top=-order * stride + 2)
-            order += 1
-            m = active[member] = _Member(member, prep, futs, len(futs))
+            futs = _submit(self.client, prep, self.game_json, top=-self.order * self.stride + 2)
+            self.order += 1
+            m = self.active[member] = _Member(member, prep, futs, len(futs))
             for f in futs:
-                flight[f.key] = m
-                finished.add(f)
+                self.flight[f.key] = m
+                self.finished.add(f)
             return True
         return False
 
-    try:
-        with watch(client, lambda: [f for m in list(active.values()) for f in m.futures]):
-            while len(active) < window() and launch():
-                pass
-            for f in finished:
-                m = flight.pop(f.key)
-                m.left -= 1
-                if m.left:
-                    continue
-                del active[m.member]
-                try:
-                    _finish(m, game, cache, out, fail, progress)
-                except WorkerMismatch as exc:  # no worker of the cluster runs this reesim (watch)
-                    for member in [m.member, *active, *(k for k, _ in pending)]:
-                        fail(member, exc)
-                    break
-                while len(active) < window() and launch():
-                    pass
-    finally:  # an error or Ctrl-C: nothing left running on the pool
-        client.cancel([f for m in active.values() for f in m.futures])
-    return out
+    def fill(self) -> None:
+        while len(self.active) < self.window() and self.launch():
+            pass
+
+    def futures(self) -> list:
+        """The futures of the members in flight (read from :func:`reesim.pool.watch`'s thread too)."""
+        return [f for m in list(self.active.values()) for f in m.futures]
+
+    def run(self) -> dict[int, PayoffTensor | str]:
+        """Every member's payoff tensor or error; nothing left running on the pool on return."""
+        try:
+            with watch(self.client, self.futures):
+                self.fill()
+                for f in self.finished:
+                    m = self.flight.pop(f.key)
+                    m.left -= 1
+                    if m.left:
+                        continue
+                    del self.active[m.member]
+                    try:
+                        _finish(m, self.game, self.cache, self.out, self.fail, self.progress)
+                    except WorkerMismatch as exc:  # no worker of the cluster runs this reesim (watch)
+                        for member in [m.member, *self.active, *(k for k, _ in self.pending)]:
+                            self.fail(member, exc)
+                        break
+                    self.fill()
+        finally:  # an error or Ctrl-C: nothing left running on the pool
+            self.client.cancel(self.futures())
+        return self.out
 
 
 def _submit(client: Any, prep: Prepared, game_json: str, top: int) -> list:
