@@ -100,14 +100,14 @@ def _results(scenario, against, tasks, workers: int, scheduler: str | None):
         return
     from distributed import as_completed
 
-    from reesim.pool import dask_pool, no_match, submit, watch
+    from reesim.pool import dask_pool, no_match, share, submit, watch
     from reesim.relay import reissue
 
     with dask_pool(workers, scheduler) as client:
         # the pool's threads as counted now (a scheduler's workers may join later)
         size = chunk_size(len(tasks), sum(client.nthreads().values()) or workers)
         chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
-        sc, cf = client.scatter([scenario, base], broadcast=True)
+        sc, cf = share(client, scenario), share(client, base)  # computed again if their workers leave
         futures = {  # unique keys; only on workers that run this reesim (reesim.pool.submit)
             submit(client, run_members, sc, cf, chunk, pure=False): chunk for chunk in chunks
         }

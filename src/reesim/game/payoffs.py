@@ -472,7 +472,8 @@ def _run_profiles(
 
 def _on_pool(client, scenarios: list[Scenario], todo: list[int], base: Result, game_json: str, tick) -> list:
     """Run the profiles ``todo`` on a Dask pool, longest first; ``(outcome, warnings, runtime)`` of each, in
-    the order of ``todo``. The base run is sent to every worker once, not with every profile.
+    the order of ``todo``. The base run is sent to the cluster once, not with every profile
+    (:func:`reesim.pool.share`).
 
     A profile that fails on a worker raises here as it would in process (an input error or a
     model failure names the profile's scenario), after the other profiles were cancelled; so
@@ -481,9 +482,9 @@ def _on_pool(client, scenarios: list[Scenario], todo: list[int], base: Result, g
     """
     from distributed import as_completed
 
-    from reesim.pool import no_match, submit, watch
+    from reesim.pool import no_match, share, submit, watch
 
-    base_f = client.scatter(base, broadcast=True)
+    base_f = share(client, base)  # computed again if every worker that holds it leaves
     futures = [
         submit(
             client,
