@@ -754,5 +754,5 @@ def test_members_waiting_on_workers_that_all_run_another_reesim_are_recorded_fai
     s = run_ensemble(one_year, space, 4, tmp_path / "e", method="lhs", seed=3, workers=2)
     design = pd.read_parquet(tmp_path / "e" / "design.parquet")
     assert (s.ok, s.failed) == (0, 4) and len(design) == 4
-    assert design["error"].str.startswith("WorkerMismatch: for 1 s no worker of the cluster at tls://").all()
+    assert design["error"].str.startswith("WorkerMismatch: for 1 s no worker ran the client's reesim: ").all()
     assert (design["runtime"] == "").all()  # no worker ran them

@@ -315,7 +315,7 @@ def test_cli_game_writes_results_and_refuses_bad_input(capsys, small, tmp_path):
     assert doc["builds"]["base"] == here and doc["builds"]["runtimes"] == {here: list(runtime())}
     game, _ = load_game(small)  # by the profiles' labels
     assert list(doc["builds"]["profiles"]) == [profile_label(game, p) for p in all_profiles(game)]
-    assert set(doc["builds"]["profiles"].values()) == {here} and "other CPU builds" not in stdout
+    assert set(doc["builds"]["profiles"].values()) == {here} and "not this machine's" not in stdout
     html = (out / "report.html").read_text()
     assert 'id="repeated"' in html and '"type":"heatmap"' in html
 
@@ -630,14 +630,15 @@ def test_a_profiles_cached_outcome_is_kept_per_runtime(small, monkeypatch):
     assert P._cache_key(sc, b.base, game) != here
 
 
-def test_profiles_another_build_ran_are_used_but_not_kept_under_this_runtime(small, solved, monkeypatch):
+def test_profiles_another_build_ran_are_used_but_not_kept_under_this_runtime(
+    small, solved, monkeypatch, capsys
+):
     """A profile's key names this process's runtime; a profile a scheduler's worker ran with other
     builds (about 1e-8 apart, not the same bits) is used but not kept under that key, in a game and
     in a game's ensemble on the pool. Here this process's runtime is made to differ from the
     workers' (the workers report their own)."""
     from reesim import cache
     from reesim.ensemble.space import default_space
-    from reesim.game.ensemble import ensemble_game
 
     game, tensor, _, _ = solved
     folder = small.parent
@@ -660,10 +661,16 @@ def test_profiles_another_build_ran_are_used_but_not_kept_under_this_runtime(sma
     games = cache.subfolder("games")
     assert games is not None
     kept = sorted(games.glob("*.json"))
-    ens = ensemble_game(game, folder, space, 1, seed=4, workers=2, cache=True)
+    from reesim.cli.game import _ensemble
+
+    capsys.readouterr()
+    ens = _ensemble(game, folder, b, space, 1, "lhs", 4, 2, True)  # as `reesim game --ensemble 1` runs it
     assert ens.members == (0,) and sorted(games.glob("*.json")) == kept
     # the member's base and profiles ran on the workers: their build, not this process's
     assert ens.design["runtimes"].tolist() == [theirs] and set(ens.member_runtimes) == {theirs}
+    assert "1 of the members ran (their base or a profile) on builds that are not this machine's" in " ".join(
+        capsys.readouterr().out.split()
+    )
 
 
 @pytest.mark.parametrize(
@@ -737,14 +744,74 @@ def test_a_game_whose_workers_all_run_another_reesim_stops_with_the_reason(small
 
     game, folder = load_game(small)
     all_workers_replaced_by_another_reesim(monkeypatch)
-    with pytest.raises(WorkerMismatch, match="no worker of the cluster at tls://"):
+    with pytest.raises(WorkerMismatch, match="for 1 s no worker ran the client's reesim"):
         payoff_tensor(game, folder, workers=2, cache=False)
     space = {
         k: v for k, v in default_space(bundles(game, folder).base).items() if k == "demand_elasticity_magnet"
     }
     seen: list = []
-    with pytest.raises(ModelFailure, match="no member of the game's ensemble succeeded"):
+    with pytest.raises(ModelFailure, match="succeeded; member 0: WorkerMismatch: for 1 s no worker ran"):
         ensemble_game(
             game, folder, space, 5, seed=4, workers=2, cache=False, progress=lambda m, e: seen.append(e)
         )
-    assert len(seen) == 5 and all(e.startswith("WorkerMismatch: for 1 s no worker") for e in seen)
+    assert len(seen) == 5 and all(e.startswith("WorkerMismatch: for 1 s no worker ran") for e in seen)
+
+
+def test_a_game_stops_when_workers_of_another_reesim_replace_those_that_held_its_results(
+    small, monkeypatch, tmp_path
+):
+    """Workers that leave take the results they held: the scheduler computes them again, which no
+    worker of another reesim can do, so the watch must cancel those too, not only the profiles not
+    yet run (with only the latter, reading the results waited for ever). Here, once every
+    profile is done, both workers are killed before the game reads a result, and their nannies
+    start new ones that run another reesim from the start (a preload, as another version
+    installed there would)."""
+    import os
+    import threading
+    import time
+
+    from distributed import default_client
+
+    from reesim import pool
+
+    script = tmp_path / "another_reesim.py"
+    script.write_text(  # loaded twice by the worker (preloading imports, then runs it): once only
+        "import reesim.pool as p\n\n"
+        'if not hasattr(p, "_real_same_code"):\n'
+        "    p._real_same_code = p.same_code\n"
+        '    p.same_code = lambda: {**p._real_same_code(), "source": "0" * 64}\n'
+    )
+
+    def preload(dask_worker, path=str(script)) -> None:  # on each nanny: the worker it starts next loads it
+        kwargs = dask_worker.process.worker_kwargs  # what the nanny starts its worker process with
+        kwargs["preload"] = [*(kwargs.get("preload") or []), path]
+
+    async def die() -> None:
+        import asyncio
+
+        asyncio.get_running_loop().call_later(0.2, os._exit, 1)
+
+    def replace_workers(done: int, total: int) -> None:
+        if done == total:  # every profile done, its result still on its worker: none read yet
+            client = default_client()
+            client.run(preload, nanny=True)
+            client.run(die)
+            time.sleep(2)  # the workers are gone, with the results, before the game reads them
+
+    monkeypatch.setattr(pool, "NO_MATCH_S", 1.0)
+    monkeypatch.setattr(pool, "WATCH_EVERY_S", 0.2)
+    game, folder = load_game(small)
+    got: list = []
+
+    def play() -> None:
+        try:
+            payoff_tensor(game, folder, workers=2, cache=False, progress=replace_workers)
+        except Exception as exc:
+            got.append(exc)
+
+    thread = threading.Thread(target=play, daemon=True)  # a regression would wait for ever
+    thread.start()
+    thread.join(timeout=120)
+    assert not thread.is_alive(), "the game waited for results no worker could compute"
+    assert len(got) == 1 and isinstance(got[0], pool.WorkerMismatch), got
+    assert "no worker ran the client's reesim" in str(got[0])

@@ -20,15 +20,21 @@ def test_the_local_cluster_refuses_clients_without_its_credentials():
     from distributed import Client
     from distributed.security import Security
 
+    from reesim.pool import share, submit
+
     with dask_pool(2) as client:
-        fut = client.submit(_square, 7)
-        assert fut.result() == 49
-        # the worker that ran the first task froze what it held then (FreezeAfterFirstTask), once;
-        # the other, idle, froze nothing
+        # neither a task of another kind nor a shared value freezes anything: they come before any
+        # run has loaded the dataset or a world
+        assert client.submit(_square, 7).result() == 49 and share(client, 7).result() == 7
+        assert all(v == 0 for v in client.run(gc.get_freeze_count).values())
+        fut = submit(client, _square, 7)
+        assert fut.result()[0] == 49
+        # the worker that ran the first reesim task froze what it held then (FreezeAfterFirstTask),
+        # once; the other froze nothing
         ran = next(iter(client.who_has(fut)[fut.key]))
         frozen = client.run(gc.get_freeze_count)
         assert frozen[ran] > 1_000 and all(v == 0 for w, v in frozen.items() if w != ran), frozen
-        assert client.submit(_square, 8, workers=[ran]).result() == 64
+        assert submit(client, _square, 8, workers=[ran]).result()[0] == 64
         # not frozen again (frozen objects freed since leave the count: it may only fall)
         assert client.run(gc.get_freeze_count, workers=[ran])[ran] <= frozen[ran]
         # the periodic work the local cluster has no use for is made rarer on every worker
@@ -273,8 +279,8 @@ def test_tasks_waiting_on_workers_that_all_run_another_reesim_fail_with_the_reas
                 late.result(timeout=30)
             errors.append(pool.no_match(caught.value))
     assert all(isinstance(e, pool.WorkerMismatch) for e in errors), errors
-    assert "no worker of the cluster at tls://" in str(errors[0])
-    assert "install it on the workers and run the failed members" in str(errors[0])
+    # the local pool's workers restart with reesim's files as they are now
+    assert "for 0 s no worker ran the client's reesim: reesim's files changed" in str(errors[0])
     assert pool.no_match(ValueError("other")) is None
 
 
@@ -285,7 +291,27 @@ def test_tasks_wait_while_a_worker_runs_this_reesim():
     with dask_pool(2) as client:
         futs = [pool.submit(client, _sleep_where, 0.6, pure=False) for _ in range(2)]
         with pool.watch(client, lambda: futs, patience=0.2, every=0.1):
-            assert len({f.result(timeout=30)[0] for f in futs}) >= 1
+            assert {f.result(timeout=30)[0] for f in futs} <= set(client.nthreads())  # none cancelled
+
+
+def test_the_watch_says_what_to_do_first():
+    """The command prints the first 200 characters of a member's error: what to do comes before the
+    cluster's address and the resource's name. A local pool's workers restart with reesim's files
+    as they are now; a scheduler's need the client's reesim installed."""
+    from types import SimpleNamespace
+
+    from reesim.pool import _no_match_message
+
+    name = "reesim-" + "a" * 16 + "-" + "b" * 16
+    far = SimpleNamespace(cluster=None, scheduler=SimpleNamespace(address="tls://" + "x" * 60 + ":8786"))
+    text = _no_match_message(far, 120, name)
+    assert text.index("install the client's reesim on the workers, then run again what failed") < 100
+    assert "reesim ensemble --member" in text[:200] and text.endswith(name)
+    local = SimpleNamespace(cluster=object(), scheduler=far.scheduler)
+    assert (
+        "reesim's files changed since this process first read them; start it again"
+        in (_no_match_message(local, 120, name)[:150])
+    )
 
 
 def all_workers_replaced_by_another_reesim(monkeypatch, patience: float = 1.0) -> None:

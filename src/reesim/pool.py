@@ -380,6 +380,20 @@ def no_match(exc: BaseException) -> WorkerMismatch | None:
     return None
 
 
+def _no_match_message(client: Any, patience: float, wanted: str) -> str:
+    """What :func:`watch` says, what to do first (the command prints the first 200 characters)."""
+    if (
+        getattr(client, "cluster", None) is not None
+    ):  # the local pool: its workers restarted with changed files
+        what = "reesim's files changed since this process first read them; start it again"
+    else:
+        what = (
+            "install the client's reesim on the workers, then run again what failed (reesim ensemble "
+            f"--member, or the game) (cluster {client.scheduler.address})"
+        )
+    return f"for {patience:.0f} s no worker ran the client's reesim: {what}; its Dask resource is {wanted}"
+
+
 @contextmanager
 def watch(
     client: Any,
@@ -405,27 +419,30 @@ def watch(
     every = WATCH_EVERY_S if every is None else every
     stop = threading.Event()
     wanted = resource_name(same_code())
-    msg = (
-        f"for {patience:.0f} s no worker of the cluster at {client.scheduler.address} ran the client's "
-        "reesim; install it on the workers and run the failed members (--member) or the game again "
-        f"(the client's reesim is the Dask resource {wanted}; each worker advertises its own)"
-    )
+    msg = _no_match_message(client, patience, wanted)
+
+    def look(since: float | None) -> float | None:
+        """One look at the cluster: when its workers began to run only other reesims (None while
+        one runs this reesim, or none is there); the waiting tasks are cancelled past the patience."""
+        workers = client.scheduler_info()["workers"]  # this process's last view if it cannot ask
+        if not without_match(workers, wanted):
+            return None
+        since = time.monotonic() if since is None else since
+        if time.monotonic() - since >= patience:
+            # not done: waiting to run, or lost with the worker that held it and to be computed
+            # again (which no worker of this cluster can); and those submitted later, at the next look
+            waiting = [f for f in list(pending()) if not f.done()]
+            if waiting:
+                client.cancel(waiting, reason=NO_MATCH_REASON, msg=msg)
+        return since
 
     def run() -> None:
         since = None
         while not stop.wait(every):
             try:
-                workers = client.scheduler_info()["workers"]
-            except Exception:  # the client is closing, or the scheduler did not answer this time
+                since = look(since)
+            except Exception:  # a look that failed (the client closing): the next one tries again
                 continue
-            if not without_match(workers, wanted):
-                since = None
-            elif since is None:
-                since = time.monotonic()
-            elif time.monotonic() - since >= patience:
-                waiting = [f for f in list(pending()) if f.status == "pending"]
-                if waiting:  # and those submitted later, at the next look, while it lasts
-                    client.cancel(waiting, reason=NO_MATCH_REASON, msg=msg)
 
     thread = threading.Thread(target=run, name="reesim-pool-watch", daemon=True)
     thread.start()
@@ -433,4 +450,4 @@ def watch(
         yield
     finally:
         stop.set()
-        thread.join(timeout=30)
+        thread.join(timeout=5)  # a look holds it up at most as long as the scheduler takes to answer

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dask.utils import key_split
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from reesim.pool import collect_rarely, freeze_held
@@ -15,9 +16,14 @@ from reesim.pool import collect_rarely, freeze_held
 
 class FreezeAfterFirstTask(WorkerPlugin):
     """Dask worker plugin: :func:`reesim.pool.freeze_held` once, after the worker's first finished
-    task (what a worker holds then, imports, the dataset, the worlds and solvers its caches keep,
-    lives as long as the worker), and young objects collected rarely from the start
-    (:func:`reesim.pool.collect_rarely`)."""
+    reesim task (what a worker holds then, imports, the dataset, the worlds and solvers its caches
+    keep, lives as long as the worker), and young objects collected rarely from the start
+    (:func:`reesim.pool.collect_rarely`).
+
+    A reesim task is one :func:`reesim.pool.submit` made (its key names
+    :func:`reesim.pool.on_worker`) that the worker ran: data that arrives (scattered, or fetched
+    from another worker) and :func:`reesim.pool.share`'s values also end in memory, before any
+    run has loaded the dataset or a world, which a freeze then would leave to the collector."""
 
     name = "reesim-freeze-after-first-task"
     idempotent = True
@@ -27,7 +33,7 @@ class FreezeAfterFirstTask(WorkerPlugin):
         collect_rarely()
 
     def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
-        if not self.frozen and finish == "memory":
+        if not self.frozen and finish == "memory" and start == "executing" and key_split(key) == "on_worker":
             self.frozen = True
             freeze_held()
 

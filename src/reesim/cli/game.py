@@ -212,7 +212,6 @@ def game_cmd(
     """Solve the game: payoff matrix from simulator runs, equilibria, bargaining, optional repeated play."""
     from reesim.game.equilibria import analyse, reading
     from reesim.game.payoffs import payoff_tensor
-    from reesim.game.repeated import Rule, play
     from reesim.game.spec import load_game
 
     game, folder = load_game(game_file)
@@ -252,35 +251,7 @@ def game_cmd(
     print_analysis(a)
     out.print()
     out.print(a["reading"], soft_wrap=False)
-    paths = []
-    if repeated:
-        plan = [
-            rules,
-            {pl.name: Rule("always-cooperate") for pl in game.players},
-            {pl.name: Rule("always-escalate") for pl in game.players},
-        ]
-        with progress_bar() as bar:
-            for r in plan:
-                task = bar.add_task(
-                    "repeated game: " + ", ".join(f"{k} {v.name}" for k, v in r.items()), total=None
-                )
-                paths.append(
-                    play(
-                        game,
-                        b,
-                        base,
-                        r,
-                        progress=lambda d, n, task=task: bar.update(task, completed=d, total=n),
-                    )
-                )
-        print_repeated(paths[:1])
-        for p in paths[1:]:
-            out.print(
-                "  reference path, "
-                + ", ".join(f"{k} {v}" for k, v in p.rules.items())
-                + ": "
-                + "; ".join(f"{k} {v / 1000:+,.2f} bn USD" for k, v in p.pv_usd_million.items())
-            )
+    paths = _repeated(game, b, base, rules) if repeated else []
     ens = (
         _ensemble(game, folder, b, space, ensemble, sample, seed, workers, not no_cache, scheduler)
         if ensemble
@@ -295,6 +266,38 @@ def game_cmd(
             + (", ensemble_payoffs.parquet, ensemble_summary.parquet, ensemble_design.parquet" if ens else "")
             + ")"
         )
+
+
+def _repeated(game, b, base, rules) -> list:
+    """Play the repeated game with the players' ``rules`` beside both-cooperate and both-escalate
+    reference paths, and print them; the paths, in that order."""
+    from reesim.game.repeated import Rule, play
+
+    plan = [
+        rules,
+        {pl.name: Rule("always-cooperate") for pl in game.players},
+        {pl.name: Rule("always-escalate") for pl in game.players},
+    ]
+    paths = []
+    with progress_bar() as bar:
+        for r in plan:
+            task = bar.add_task(
+                "repeated game: " + ", ".join(f"{k} {v.name}" for k, v in r.items()), total=None
+            )
+            paths.append(
+                play(
+                    game, b, base, r, progress=lambda d, n, task=task: bar.update(task, completed=d, total=n)
+                )
+            )
+    print_repeated(paths[:1])
+    for p in paths[1:]:
+        out.print(
+            "  reference path, "
+            + ", ".join(f"{k} {v}" for k, v in p.rules.items())
+            + ": "
+            + "; ".join(f"{k} {v / 1000:+,.2f} bn USD" for k, v in p.pv_usd_million.items())
+        )
+    return paths
 
 
 def other_builds_note(builds: dict) -> str | None:

@@ -155,8 +155,9 @@ def ensemble_game(
         error=design["member"].map(status),
         runtimes=design["member"].map(ran_with),
     )[["member", "seed", "status", "error", "runtimes", *names]]
-    if not tensors:
-        raise ModelFailure("no member of the game's ensemble succeeded; the design lists each member's error")
+    if not tensors:  # nothing is written: say why the first member failed
+        first = next(m for m, _ in rows if status[m])
+        raise ModelFailure(f"no member of the game's ensemble succeeded; member {first}: {status[first]}")
     return EnsembleGame(game, design, np.stack(tensors), tuple(members), kept)
 
 

@@ -443,7 +443,7 @@ def _run_profiles(
     n_workers: int,
     scheduler: str | None,
     client: Any,
-) -> tuple[dict[int, dict], set[int]]:
+) -> tuple[dict[int, dict], dict[int, tuple[str, ...]]]:
     """The outcomes of the profiles ``todo`` against ``base``, in this process (one worker, no
     pool) or on a Dask pool (``client``, else one opened for them), and the runtime that ran
     each (:func:`reesim.cache.runtime`: a scheduler's worker may have other builds)."""
@@ -498,10 +498,10 @@ def _on_pool(client, scenarios: list[Scenario], todo: list[int], base: Result, g
         for k in todo
     ]
     try:
-        with watch(client, lambda: futures):
+        with watch(client, lambda: futures):  # read inside: a result whose worker left is computed again
             for _ in as_completed(futures):
                 tick()
-        return [f.result() for f in futures]
+            return [f.result() for f in futures]
     except Exception as exc:
         if (mismatch := no_match(exc)) is not None:
             raise mismatch from None

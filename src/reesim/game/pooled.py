@@ -36,7 +36,7 @@ from reesim.game.payoffs import (
 )
 from reesim.game.profiles import all_profiles
 from reesim.game.spec import Game
-from reesim.pool import WorkerMismatch, no_match, submit, watch
+from reesim.pool import no_match, submit, watch
 from reesim.relay import reissue
 from reesim.scenario.spec import Scenario
 from reesim.simulate.result import Result
@@ -172,13 +172,17 @@ class _Pipeline:
                     m.left -= 1
                     if m.left:
                         continue
-                    del self.active[m.member]
-                    try:
+                    try:  # still in flight for the watch: a result whose worker left is computed again
                         _finish(m, self.game, self.cache, self.out, self.fail, self.progress)
-                    except WorkerMismatch as exc:  # no worker of the cluster runs this reesim (watch)
-                        for member in [m.member, *self.active, *(k for k, _ in self.pending)]:
-                            self.fail(member, exc)
+                    except Exception as exc:
+                        if (mismatch := no_match(exc)) is None:
+                            raise
+                        # no worker of the cluster runs this reesim (reesim.pool.watch): nor will it
+                        # for the members to come
+                        for member in [*self.active, *(k for k, _ in self.pending)]:
+                            self.fail(member, mismatch)
                         break
+                    del self.active[m.member]
                     self.fill()
         finally:  # an error or Ctrl-C: nothing left running on the pool
             self.client.cancel(self.futures())
@@ -216,17 +220,14 @@ def _finish(m: _Member, game: Game, cache: bool, out: dict, fail, progress) -> N
     terms = m.futures[1]  # the base run itself stays on its worker
     done = [f for f in m.futures[2:] if f.status == "finished"]
     if terms.status == "finished":
-        (base_terms, base_caught, base_ran_with), terms_caught, _ = terms.result()
+        (_, base_caught, _), terms_caught, _ = terms.result()
         reissue(base_caught)
         reissue(terms_caught)
     for f in done:
         reissue(f.result()[1])  # the workers' warnings, printed and counted by this process
     for f in m.futures:
-        if f.status == "cancelled":  # by reesim.pool.watch: every worker ran another reesim
-            try:
-                f.result()
-            except Exception as exc:
-                raise no_match(exc) or exc from None
+        if f.status == "cancelled":  # by reesim.pool.watch (every worker runs another reesim) or the caller
+            f.result()  # raises its cancellation
         if f.status == "error":
             exc = f.exception()
             if not isinstance(exc, MEMBER_ERRORS):
@@ -235,6 +236,8 @@ def _finish(m: _Member, game: Game, cache: bool, out: dict, fail, progress) -> N
             return
     from reesim.cache import runtime
 
+    # read again: a result whose worker left since is computed again, or cancelled by the watch
+    (base_terms, _, base_ran_with), _, _ = terms.result()
     outcomes = list(m.prep.outcomes)
     here = runtime()
     runtimes = [here] * len(outcomes)  # a cached outcome's key names this runtime
