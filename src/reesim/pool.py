@@ -388,8 +388,8 @@ def _no_match_message(client: Any, patience: float, wanted: str) -> str:
         what = "reesim's files changed since this process first read them; start it again"
     else:
         what = (
-            "install the client's reesim on the workers, then run again what failed (reesim ensemble "
-            f"--member, or the game) (cluster {client.scheduler.address})"
+            "install it on the workers and run again what failed (reesim ensemble --member, or the "
+            f"game); the cluster is {client.scheduler.address}"
         )
     return f"for {patience:.0f} s no worker ran the client's reesim: {what}; its Dask resource is {wanted}"
 
