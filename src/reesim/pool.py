@@ -281,14 +281,16 @@ def _value(value: Any) -> Any:
 
 
 def share(client: Any, value: Any) -> Any:
-    """A future of ``value`` for the pool's tasks to take as an argument (a scenario, a base run),
-    sent to the cluster once and fetched once by each worker that needs it.
+    """A future of ``value`` for the pool's tasks to take as an argument (a game's base run, which
+    every profile needs), sent to the cluster once and fetched once by each worker that needs it.
 
     A task's result, not scattered data: the scheduler keeps the task and computes it again if
     every worker that held the value leaves, where scattered data is lost and the tasks that need
     it are cancelled ("already forgotten"). Measured on a real scheduler (2026-12-07): with
     ``client.scatter(..., broadcast=True)``, an ensemble whose only worker was restarted recorded
-    88 of its 120 members as failed. It runs where this reesim runs (:func:`task_options`).
+    88 of its 120 members as failed. It runs where this reesim runs (:func:`task_options`). The
+    tasks that depend on it are first placed on the worker that holds it (work stealing spreads
+    them): small inputs are better passed to each task, as the ensemble's scenarios are.
     """
     return client.submit(_value, value, pure=False, **task_options(client))
 
@@ -382,9 +384,8 @@ def no_match(exc: BaseException) -> WorkerMismatch | None:
 
 def _no_match_message(client: Any, patience: float, wanted: str) -> str:
     """What :func:`watch` says, what to do first (the command prints the first 200 characters)."""
-    if (
-        getattr(client, "cluster", None) is not None
-    ):  # the local pool: its workers restarted with changed files
+    # a local pool's workers restart with reesim's files as they are now
+    if getattr(client, "cluster", None) is not None:
         what = "reesim's files changed since this process first read them; start it again"
     else:
         what = (
@@ -401,7 +402,8 @@ def watch(
     patience: float | None = None,
     every: float | None = None,
 ) -> Iterator[None]:
-    """Cancel the pool's waiting tasks (``pending()``, those not yet finished) if for ``patience``
+    """Cancel the pool's tasks that are not done (of ``pending()``: waiting to run, or a result lost
+    with the worker that held it, which the scheduler would compute again) if for ``patience``
     seconds (default :data:`NO_MATCH_S`) the cluster has workers and none runs this reesim
     (:func:`without_match`): the scheduler would keep them waiting for ever, since they ask for
     this reesim's resource (:func:`task_options`). Each then fails with :data:`NO_MATCH_REASON`
