@@ -162,6 +162,14 @@ def runtime() -> tuple[str, ...]:
     return (*out, *instruction_sets())
 
 
+#: how far another CPU's builds move the figures (:func:`instruction_sets`), for the words that say
+#: some runs were computed by other builds
+OTHER_BUILDS_DIFFER = (
+    "in the last digits (between CPU builds, measured: 1.6e-8 relative at the median, up to 1e-3 on "
+    "figures near zero)"
+)
+
+
 def runtime_id(rt: tuple[str, ...] | list[str]) -> str:
     """A short name of a runtime (:func:`runtime`) for the tables that record which build computed
     a row (an ensemble's ``design.parquet``, a game's ``equilibria.json``): the first 12 hex digits

@@ -158,15 +158,14 @@ def ensemble_cmd(
         f"{s.members} members ({s.method}, seed {s.seed}, {len(space)} parameters varied, {where}): "
         f"{s.ok} ok, {s.failed} failed."
     )
-    from reesim.cache import runtime, runtime_id
+    from reesim.cache import OTHER_BUILDS_DIFFER, runtime, runtime_id
 
     others = set(s.runtimes) - {runtime_id(runtime())}
     if others:
         out.print(
             f"  {len(others)} of the {len(s.runtimes)} builds that ran members are not this machine's "
             "(design.parquet's runtime column, summary.json's member_runtimes): their members' figures "
-            "may differ from this machine's in the last digits (between CPU builds, measured: 1.6e-8 relative "
-            "at the median, up to 1e-3 on figures near zero)"
+            f"may differ from this machine's {OTHER_BUILDS_DIFFER}"
         )
     for k, error in sorted(failed)[:5]:
         out.print(f"  member {k} failed: {error[:200]}")

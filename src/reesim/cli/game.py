@@ -303,7 +303,7 @@ def _repeated(game, b, base, rules) -> list:
 def other_builds_note(builds: dict) -> str | None:
     """A line saying which of the game's runs another build computed (a scheduler's workers with
     other CPU builds: figures that differ in the last digits), or None when this machine's did all."""
-    from reesim.cache import runtime, runtime_id
+    from reesim.cache import OTHER_BUILDS_DIFFER, runtime, runtime_id
 
     here = runtime_id(runtime())
     profiles = [label for label, rid in builds.get("profiles", {}).items() if rid != here]
@@ -315,8 +315,7 @@ def other_builds_note(builds: dict) -> str | None:
     )
     return (
         f"  {what} ran on builds that are not this machine's (equilibria.json's builds): their payoffs may "
-        "differ from this machine's in the last digits (between CPU builds, measured: 1.6e-8 relative at the "
-        "median, up to 1e-3 on figures near zero)"
+        f"differ from this machine's {OTHER_BUILDS_DIFFER}"
     )
 
 

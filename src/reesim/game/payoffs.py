@@ -204,8 +204,9 @@ class PayoffTensor:
         ids: dict[str, list[str]] = {}
 
         def named(rt: tuple[str, ...]) -> str:
-            ids.setdefault(runtime_id(rt), list(rt))
-            return runtime_id(rt)
+            rid = runtime_id(rt)
+            ids.setdefault(rid, list(rt))
+            return rid
 
         profiles = {
             profile_label(self.game, prof): named(rt)
@@ -381,12 +382,19 @@ def payoff_tensor(
         for k in todo:
             outcomes[k], runtimes[k] = ran[k], ran_with[k]
         if cache:
-            # a profile's key names this process's runtime: one a scheduler's worker ran with other
-            # builds (figures that differ in the last digits) is used, not kept under it
-            for k in todo:
-                if ran_with[k] == here:
-                    _cache_write(keys[k], outcomes[k])
+            for k in own(todo, runtimes, here):  # not what a worker with other builds computed
+                _cache_write(keys[k], outcomes[k])
     return assemble(game, outcomes, base_terms, hits, runtimes=runtimes, base_runtime=here), b, base_res
+
+
+def own(todo: list[int], runtimes: list[tuple[str, ...]], base_runtime: tuple[str, ...]) -> list[int]:
+    """The profiles of ``todo`` whose outcome this process's runtime computed against a base it ran
+    too: the only ones kept in the cache, whose keys name this runtime (another CPU's builds give
+    figures that differ in the last digits; such an outcome is used, not kept)."""
+    from reesim.cache import runtime
+
+    here = runtime()
+    return [k for k in todo if runtimes[k] == here] if base_runtime == here else []
 
 
 def _check_players(game: Game, world) -> None:

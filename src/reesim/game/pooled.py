@@ -32,6 +32,7 @@ from reesim.game.payoffs import (
     _run_profile,
     assemble,
     base_term_values,
+    own,
     prepare_profiles,
 )
 from reesim.game.profiles import all_profiles
@@ -243,10 +244,9 @@ def _finish(m: _Member, game: Game, cache: bool, out: dict, fail, progress) -> N
     runtimes = [here] * len(outcomes)  # a cached outcome's key names this runtime
     for k, f in zip(m.prep.todo, m.futures[2:], strict=True):
         outcomes[k], _, runtimes[k] = f.result()
-    if cache:  # not kept under this process's runtime: what another build computed (payoffs.py)
-        for k in m.prep.todo:
-            if runtimes[k] == here and base_ran_with == here:  # a profile is measured against its base
-                _cache_write(m.prep.keys[k], outcomes[k])
+    if cache:  # not kept under this process's runtime: what another build computed (payoffs.own)
+        for k in own(m.prep.todo, runtimes, base_ran_with):
+            _cache_write(m.prep.keys[k], outcomes[k])
     try:
         tensor = assemble(
             game, outcomes, base_terms, m.prep.hits, runtimes=runtimes, base_runtime=base_ran_with

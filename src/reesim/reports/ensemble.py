@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 
+from reesim.cache import OTHER_BUILDS_DIFFER
 from reesim.ensemble.runner import chance_band
 from reesim.errors import InputError
 from reesim.reports.figures import region_color
@@ -250,9 +251,8 @@ def identity_table(summary: dict, design: pd.DataFrame) -> str:
     return table_html(
         ["field", "value"],
         rows,
-        "What made these figures. Another CPU's builds of the same libraries give figures that differ in the "
-        "last digits (measured: 1.6e-8 relative at the median, up to 1e-3 on figures near zero); each member's "
-        "build is in design.parquet's runtime column.",
+        "What made these figures. Another CPU's builds of the same libraries give figures that differ "
+        f"{OTHER_BUILDS_DIFFER}; each member's build is in design.parquet's runtime column.",
     )
 
 
